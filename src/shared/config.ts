@@ -1,0 +1,154 @@
+/**
+ * RunConfig: everything that defines a training run, as plain data. Validated with zod, stored
+ * with each run and in every checkpoint, round-trips through JSON.
+ */
+import { z } from 'zod';
+
+export const BACKENDS = ['auto', 'webgpu', 'tensorflow', 'cpu'] as const;
+export const TAU_VARIANTS = ['official', 'paper', 'normalized'] as const;
+export const SCHEDULES = ['linear', 'cosine'] as const;
+export const SAMPLERS = ['ddim', 'ddpm'] as const;
+export const SPACINGS = ['uniform', 'quad', 'trailing'] as const;
+export const MODEL_PRESET_NAMES = ['tiny', 'small', 'cifar10', 'celeba64'] as const;
+
+export type Backend = (typeof BACKENDS)[number];
+export type TauVariant = (typeof TAU_VARIANTS)[number];
+export type SamplerKind = (typeof SAMPLERS)[number];
+export type Spacing = (typeof SPACINGS)[number];
+export type ModelPresetName = (typeof MODEL_PRESET_NAMES)[number];
+
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+export const ModelConfigSchema = z.object({
+  ch: posInt.describe('base channel width'),
+  chMult: z.array(posInt).min(1).describe('channel multiplier per resolution level'),
+  numResBlocks: posInt.describe('residual blocks per level'),
+  attnResolutions: z.array(posInt).describe('feature-map sizes that get self-attention'),
+  dropout: z.number().min(0).max(1).describe('dropout rate inside residual blocks'),
+  imageSize: posInt.describe('image height and width in pixels'),
+  channels: posInt.describe('image channels (1 grayscale, 3 RGB)'),
+  normGroups: posInt.describe('GroupNorm groups (32 in the official code)'),
+});
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+
+export const RunConfigSchema = z
+  .object({
+    name: z.string().max(200).default(''),
+    seed: nonNegInt.default(0),
+    dataset: z.string().min(1).default('builtin:shapes').describe('builtin:<name> or a packed dataset path'),
+    backend: z.enum(BACKENDS).default('auto'),
+    preset: z.enum(MODEL_PRESET_NAMES).default('tiny'),
+    ...ModelConfigSchema.shape,
+    T: posInt.min(2).default(1000).describe('diffusion steps'),
+    schedule: z.enum(SCHEDULES).default('linear'),
+    betaStart: z.number().positive().lt(1).default(1e-4),
+    betaEnd: z.number().positive().lt(1).default(0.02),
+    k: posInt.default(2).describe('consecutive steps in the SA loss (1 = plain DDPM)'),
+    lambda: z.number().min(0).default(1).describe('weight of the SA loss (0 = plain DDPM)'),
+    tau: z.enum(TAU_VARIANTS).default('official').describe('SA loss variant'),
+    steps: posInt.default(2000).describe('training steps (total)'),
+    batch: posInt.default(16),
+    lr: z.number().positive().default(2e-4),
+    warmup: nonNegInt.default(0).describe('linear learning-rate warm-up steps'),
+    adamBeta1: z.number().min(0).lt(1).default(0.9),
+    adamBeta2: z.number().min(0).lt(1).default(0.999),
+    adamEps: z.number().positive().default(1e-8),
+    emaDecay: z.number().min(0).max(1).default(0.9999),
+    gradClip: z.number().min(0).default(1).describe('global-norm clip (0 = off)'),
+    logEvery: posInt.default(10),
+    checkpointEvery: posInt.default(500),
+    sampleEvery: nonNegInt.default(0).describe('write a sample grid every N steps (0 = only at the end)'),
+    sampleN: posInt.default(16),
+    sampler: z.enum(SAMPLERS).default('ddim'),
+    sampleSteps: posInt.default(50),
+    spacing: z.enum(SPACINGS).default('uniform'),
+    eta: z.number().min(0).default(0),
+    gapEvery: nonNegInt.default(0).describe('gap monitor every N steps (0 = only at the end)'),
+    gapT0: posInt.default(300),
+    gapBatch: posInt.default(16),
+  })
+  .superRefine((c, ctx) => {
+    if (c.betaStart > c.betaEnd) {
+      ctx.addIssue({ code: 'custom', path: ['betaStart'], message: `betaStart (${c.betaStart}) must be <= betaEnd (${c.betaEnd})` });
+    }
+    if (c.gapT0 > c.T) {
+      ctx.addIssue({ code: 'custom', path: ['gapT0'], message: `gapT0 (${c.gapT0}) must be <= T (${c.T})` });
+    }
+    if (c.sampleSteps > c.T) {
+      ctx.addIssue({ code: 'custom', path: ['sampleSteps'], message: `sampleSteps (${c.sampleSteps}) must be <= T (${c.T})` });
+    }
+    const down = 2 ** (c.chMult.length - 1);
+    if (c.imageSize % down !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['imageSize'],
+        message: `imageSize ${c.imageSize} must be divisible by 2^(levels-1) = ${down} for ${c.chMult.length} levels`,
+      });
+    }
+    for (const m of c.chMult) {
+      if ((c.ch * m) % c.normGroups !== 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['normGroups'],
+          message: `channel count ${c.ch * m} (ch ${c.ch} x mult ${m}) is not divisible by normGroups ${c.normGroups}`,
+        });
+      }
+    }
+  });
+
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+/** Model presets. cifar10 and celeba64 are the official DDIM/SA-DPM architectures. */
+export const MODEL_PRESETS: Record<ModelPresetName, ModelConfig> = {
+  tiny: { ch: 32, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], dropout: 0, imageSize: 16, channels: 3, normGroups: 8 },
+  small: { ch: 64, chMult: [1, 2, 2], numResBlocks: 1, attnResolutions: [16], dropout: 0.1, imageSize: 32, channels: 3, normGroups: 32 },
+  cifar10: { ch: 128, chMult: [1, 2, 2, 2], numResBlocks: 2, attnResolutions: [16], dropout: 0.1, imageSize: 32, channels: 3, normGroups: 32 },
+  celeba64: { ch: 128, chMult: [1, 2, 2, 2, 4], numResBlocks: 2, attnResolutions: [16], dropout: 0.1, imageSize: 64, channels: 3, normGroups: 32 },
+};
+
+/** Training presets beyond the model: the official recipes and a quick CPU run. */
+export const RUN_PRESETS: Record<string, RunConfigInput> = {
+  'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 600, batch: 16, lr: 1e-3, emaDecay: 0.995, checkpointEvery: 200, T: 1000 },
+  'official-cifar10': { preset: 'cifar10', ...MODEL_PRESETS.cifar10, k: 2, lambda: 1, steps: 800000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
+  'official-celeba64': { preset: 'celeba64', ...MODEL_PRESETS.celeba64, k: 2, lambda: 1, steps: 500000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
+};
+
+/**
+ * Builds a full RunConfig: the model preset fills model fields that the input leaves out, then zod
+ * fills the remaining defaults and validates. Throws an Error naming every bad field.
+ */
+export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
+  const presetName = (input.preset ?? 'tiny') as ModelPresetName;
+  const preset = MODEL_PRESETS[presetName];
+  if (!preset) {
+    throw new Error(`config: unknown preset '${String(input.preset)}' (expected one of ${MODEL_PRESET_NAMES.join(', ')})`);
+  }
+  const merged: Record<string, unknown> = { ...preset };
+  for (const [key, value] of Object.entries(input)) if (value !== undefined) merged[key] = value;
+  merged.preset = presetName;
+  return parseRunConfig(merged);
+}
+
+export function parseRunConfig(raw: unknown): RunConfig {
+  const r = RunConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`invalid run config:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+export function modelConfigOf(c: RunConfig): ModelConfig {
+  return {
+    ch: c.ch,
+    chMult: c.chMult,
+    numResBlocks: c.numResBlocks,
+    attnResolutions: c.attnResolutions,
+    dropout: c.dropout,
+    imageSize: c.imageSize,
+    channels: c.channels,
+    normGroups: c.normGroups,
+  };
+}
