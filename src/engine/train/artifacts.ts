@@ -1,0 +1,153 @@
+/**
+ * What a run writes besides checkpoints: sample grids (PNG + JSON sidecar with everything needed to
+ * reproduce them) and gap-monitor curves (JSON + CSV).
+ */
+import { join } from 'node:path';
+import { tf } from '../tf';
+import type { UNet } from '../nets/unet';
+import { sample, toUint8 } from '../diffusion/samplers';
+import { computeGap, type GapResult } from '../diffusion/gap';
+import { writeGridPng } from '../eval/grids';
+import { toFloatBatch } from '../data/loader';
+import type { PackedDataset } from '../data/packed';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile';
+import type { Schedule } from '../diffusion/schedule';
+import type { RunConfig, SamplerKind, Spacing } from '../../shared/config';
+import type { GapMessage, SamplesMessage } from '../../shared/engineMessages';
+
+/** Anything holding a network, its EMA shadow and a schedule (TrainState, or a loaded checkpoint). */
+export interface ModelHolder {
+  cfg: RunConfig;
+  net: UNet;
+  ema: { shadow: tf.Variable[] };
+  schedule: Schedule;
+  step: number;
+}
+
+/** Runs `fn` with the EMA weights swapped into the network, then restores the raw weights. */
+export async function withWeights<T>(holder: ModelHolder, useEma: boolean, fn: () => Promise<T>): Promise<T> {
+  if (!useEma) return fn();
+  const vars = holder.net.variables;
+  const saved = vars.map((v) => tf.clone(v));
+  try {
+    vars.forEach((v, i) => v.assign(holder.ema.shadow[i]!));
+    return await fn();
+  } finally {
+    vars.forEach((v, i) => v.assign(saved[i]!));
+    saved.forEach((t) => t.dispose());
+  }
+}
+
+export function epsModelOf(net: UNet) {
+  return (x: tf.Tensor4D, j: tf.Tensor1D) => net.apply(x, j, { training: false });
+}
+
+export interface SampleSettings {
+  n: number;
+  ema: boolean;
+  sampler?: SamplerKind;
+  steps?: number;
+  spacing?: Spacing;
+  eta?: number;
+  seed?: number;
+  cols?: number;
+  batchSize?: number;
+  out?: string;
+  onStep?: (k: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export function defaultSamplePath(runDir: string, step: number, s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema'>>): string {
+  const name = `step-${String(step).padStart(7, '0')}-${s.sampler}${s.steps}${s.ema ? '-ema' : ''}.png`;
+  return join(runDir, 'samples', name);
+}
+
+/** Samples a grid from the holder's network and writes PNG + sidecar; returns the engine message. */
+export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleSettings): Promise<SamplesMessage> {
+  const cfg = holder.cfg;
+  const sampler = settings.sampler ?? cfg.sampler;
+  const steps = Math.min(settings.steps ?? cfg.sampleSteps, cfg.T);
+  const spacing = settings.spacing ?? cfg.spacing;
+  const eta = settings.eta ?? cfg.eta;
+  const seed = settings.seed ?? 0;
+  const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
+  const t0 = performance.now();
+  const images = await withWeights(holder, settings.ema, () =>
+    sample({
+      model: epsModelOf(holder.net),
+      schedule: holder.schedule,
+      n: settings.n,
+      shape,
+      sampler,
+      steps,
+      spacing,
+      eta,
+      seed,
+      batchSize: settings.batchSize ?? Math.min(settings.n, 64),
+      onStep: settings.onStep,
+      signal: settings.signal,
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const path = settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema });
+  const pixels = toUint8(images);
+  const scale = cfg.imageSize < 32 ? 4 : cfg.imageSize < 64 ? 2 : 1;
+  writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale });
+  writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
+    kind: 'sadpm-samples',
+    runDir,
+    checkpointStep: holder.step,
+    weights: settings.ema ? 'ema' : 'raw',
+    sampler,
+    steps,
+    spacing,
+    eta,
+    seed,
+    n: settings.n,
+    imageSeeds: `image i uses streams keyed by (seed=${seed}, i) for i = 0..${settings.n - 1}`,
+    grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: 2 },
+    seconds,
+    imagesPerSec: settings.n / seconds,
+    reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}`,
+    config: cfg,
+  });
+  return { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema };
+}
+
+/** Runs the gap monitor on the fixed held-out batch with fixed noise and writes JSON + CSV. */
+export async function writeRunGap(
+  holder: ModelHolder,
+  ds: PackedDataset,
+  heldOut: Int32Array,
+  runDir: string,
+  opts: { ema?: boolean; t0?: number } = {},
+): Promise<GapMessage> {
+  const cfg = holder.cfg;
+  const t0 = Math.min(opts.t0 ?? cfg.gapT0, cfg.T);
+  const x0 = toFloatBatch(ds, heldOut);
+  const gap: GapResult = await withWeights(holder, opts.ema ?? false, () =>
+    computeGap({
+      model: epsModelOf(holder.net),
+      schedule: holder.schedule,
+      x0,
+      shape: [heldOut.length, cfg.imageSize, cfg.imageSize, cfg.channels],
+      t0,
+      seed: cfg.seed,
+    }),
+  );
+  const base = join(runDir, 'gap', `gap-${String(holder.step).padStart(7, '0')}`);
+  const msg: GapMessage = {
+    type: 'gap',
+    step: holder.step,
+    t0: gap.t0,
+    t: gap.t,
+    meanAbs: gap.meanAbs,
+    l2: gap.l2,
+    signedMean: gap.signedMean,
+    path: base + '.json',
+  };
+  writeJsonAtomic(base + '.json', { ...msg, weights: opts.ema ? 'ema' : 'raw', heldOut: Array.from(heldOut) });
+  const rows = gap.t.map((t, i) => `${t},${gap.meanAbs[i]},${gap.l2[i]},${gap.signedMean[i]}`);
+  writeFileAtomic(base + '.csv', ['t,mean_abs_gap,l2_gap,signed_mean_gap', ...rows].join('\n') + '\n');
+  return msg;
+}

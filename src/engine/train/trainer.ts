@@ -1,0 +1,259 @@
+/**
+ * The training loop: data → SA-K loss → clipped Adam → EMA, with checkpoints, sample grids and the
+ * gap monitor at configured intervals. Emits engine messages through a sink; never prints.
+ *
+ * Randomness is keyed by (seed, step, purpose), so a resumed run draws exactly what an
+ * uninterrupted one would.
+ */
+import { mkdirSync, existsSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tf } from '../tf';
+import { Rng, Stream, hashKeys } from '../rng';
+import { makeSchedule, type Schedule } from '../diffusion/schedule';
+import { antitheticTimesteps } from '../diffusion/timesteps';
+import { lossTensors, prepareLossBatch, saActive, type LossSettings } from '../diffusion/losses/sequenceAware';
+import { UNet } from '../nets/unet';
+import { loadDataset, BatchSampler, toFloatBatch, holdOutIndices } from '../data/loader';
+import type { PackedDataset } from '../data/packed';
+import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../backend';
+import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
+import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
+import { writeRunSamples, writeRunGap } from './artifacts';
+import { writeJsonAtomic } from '../util/atomicFile';
+import { modelConfigOf, type RunConfig } from '../../shared/config';
+import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
+
+export interface TrainOptions {
+  runDir: string;
+  sink: EngineSink;
+  /** Stops after the current step; a checkpoint is written first. */
+  signal?: AbortSignal;
+  /** Continue from this checkpoint file. */
+  resumeFrom?: string;
+  /** Skip end-of-run samples and gap (tests, benchmarks). */
+  skipFinalArtifacts?: boolean;
+  /** Stop (as if interrupted, without a checkpoint) after this step: for resume tests. */
+  haltAfterStep?: number;
+}
+
+export interface TrainResult {
+  step: number;
+  reason: 'completed' | 'stopped';
+  /** Per-step [loss, simple, sa, gradNorm] for the steps that were logged. */
+  history: { step: number; loss: number; simple: number; sa: number; gradNorm: number }[];
+}
+
+/** A model with its optimiser state, EMA and schedule: what the trainer and samplers share. */
+export class TrainState {
+  readonly net: UNet;
+  readonly adam: Adam;
+  readonly ema: Ema;
+  readonly schedule: Schedule;
+  step = 0;
+
+  constructor(readonly cfg: RunConfig) {
+    this.net = new UNet(modelConfigOf(cfg), cfg.seed);
+    this.adam = new Adam(this.net.variables, { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps });
+    this.ema = new Ema(this.net.variables, cfg.emaDecay);
+    this.schedule = makeSchedule({ kind: cfg.schedule, T: cfg.T, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
+  }
+
+  restore(ck: CheckpointData): void {
+    const n = this.net.variables.length;
+    if (ck.params.length !== n) throw new Error(`checkpoint has ${ck.params.length} weight tensors, the model has ${n}`);
+    this.net.writeWeights(ck.params);
+    ck.ema.forEach((w, i) => this.ema.shadow[i]!.assign(tf.tensor(w, this.ema.shadow[i]!.shape)));
+    ck.adamM.forEach((w, i) => this.adam.m[i]!.assign(tf.tensor(w, this.adam.m[i]!.shape)));
+    ck.adamV.forEach((w, i) => this.adam.v[i]!.assign(tf.tensor(w, this.adam.v[i]!.shape)));
+    this.adam.count = ck.adamCount;
+    this.step = ck.step;
+  }
+
+  async snapshot(backend: string, metrics: Record<string, number>): Promise<CheckpointData> {
+    const read = (vs: tf.Variable[]) => Promise.all(vs.map(async (v) => (await v.data()) as Float32Array));
+    return {
+      step: this.step,
+      config: this.cfg,
+      backend,
+      adamCount: this.adam.count,
+      names: this.net.names,
+      shapes: this.net.variables.map((v) => v.shape),
+      params: await this.net.readWeights(),
+      ema: await read(this.ema.shadow),
+      adamM: await read(this.adam.m),
+      adamV: await read(this.adam.v),
+      metrics,
+    };
+  }
+
+  dispose(): void {
+    this.net.dispose();
+    this.adam.dispose();
+    this.ema.dispose();
+  }
+}
+
+export function checkDatasetFits(ds: PackedDataset, cfg: RunConfig): void {
+  const { height, width, channels } = ds.info;
+  if (height !== cfg.imageSize || width !== cfg.imageSize || channels !== cfg.channels) {
+    throw new Error(
+      `dataset ${cfg.dataset} holds ${height}x${width}x${channels} images but the model expects ` +
+        `${cfg.imageSize}x${cfg.imageSize}x${cfg.channels}: set --image-size ${height} --channels ${channels}, ` +
+        `or import the dataset again with --size ${cfg.imageSize}`,
+    );
+  }
+}
+
+interface StepScalars {
+  loss: tf.Scalar;
+  simple: tf.Scalar;
+  sa: tf.Scalar;
+  gradNorm: tf.Scalar;
+}
+
+/** One optimisation step; returns the step's scalars (owned by the caller). */
+export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSampler, step: number, batched = true): StepScalars {
+  const { cfg, schedule, net } = state;
+  const settings: LossSettings = { k: cfg.k, lambda: cfg.lambda, tau: cfg.tau };
+  const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
+  const idx = sampler.batchIndices(step, cfg.batch);
+  const x0 = toFloatBatch(ds, idx);
+  const top = antitheticTimesteps(Rng.keyed(cfg.seed, Stream.timestep, step), cfg.batch, cfg.T);
+  const lb = prepareLossBatch(schedule, settings, x0, shape, top, Rng.keyed(cfg.seed, Stream.noise, step));
+  const dropoutBase = hashKeys(cfg.seed, Stream.dropout, step);
+  let simple: tf.Scalar | null = null;
+  let sa: tf.Scalar | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const lt = lossTensors((x, t, term) => net.apply(x, t, { training: true, dropoutSeed: hashKeys(dropoutBase, term) }), lb, settings, batched);
+    simple = tf.keep(lt.simple);
+    sa = tf.keep(lt.sa);
+    return lt.loss;
+  }, net.variables);
+  const gradList = net.variables.map((v) => grads[v.name]!);
+  const clipped = clipByGlobalNorm(gradList, cfg.gradClip);
+  for (const g of gradList) g.dispose();
+  state.adam.apply(clipped.grads, learningRateAt(step, cfg.lr, cfg.warmup));
+  for (const g of clipped.grads) g.dispose();
+  if (cfg.emaDecay > 0) state.ema.update(net.variables);
+  state.step = step;
+  return { loss: value, simple: simple!, sa: sa!, gradNorm: clipped.norm };
+}
+
+function memoryInfo(peak: { v: number }): MemoryInfo {
+  const m = tf.memory();
+  const gpu = deviceBytes();
+  if (gpu !== undefined) peak.v = Math.max(peak.v, gpu);
+  return { numTensors: m.numTensors, numBytes: m.numBytes, gpuBytes: gpu, peakGpuBytes: gpu !== undefined ? peak.v : undefined };
+}
+
+export async function train(cfg: RunConfig, opts: TrainOptions): Promise<TrainResult> {
+  const { runDir, sink } = opts;
+  const backend = await initBackend(cfg.backend);
+  const backendName = describeBackend(backend);
+  const ds = loadDataset(cfg.dataset);
+  checkDatasetFits(ds, cfg);
+  mkdirSync(join(runDir, 'checkpoints'), { recursive: true });
+  if (!existsSync(join(runDir, 'config.json')) || !opts.resumeFrom) writeJsonAtomic(join(runDir, 'config.json'), cfg);
+
+  const state = new TrainState(cfg);
+  const history: TrainResult['history'] = [];
+  try {
+    if (opts.resumeFrom) state.restore(readCheckpoint(opts.resumeFrom));
+    const sampler = new BatchSampler(ds, cfg.seed);
+    const heldOut = holdOutIndices(ds, Math.min(cfg.gapBatch, ds.info.count), cfg.seed);
+    const startStep = state.step;
+    sink({
+      type: 'started',
+      runDir,
+      step: startStep,
+      totalSteps: cfg.steps,
+      backend: backend.name,
+      adapter: backendName,
+      params: state.net.paramCount(),
+      datasetCount: ds.info.count,
+      resumed: startStep > 0,
+    });
+
+    const metricsPath = join(runDir, 'metrics.jsonl');
+    const peak = { v: 0 };
+    let windowStart = performance.now();
+    let windowSteps = 0;
+    let last: Record<string, number> = {};
+
+    const saveCheckpoint = async () => {
+      const ck = await state.snapshot(backend.name, last);
+      const path = join(runDir, 'checkpoints', checkpointFileName(state.step));
+      const bytes = writeCheckpoint(path, ck);
+      sink({ type: 'checkpoint', step: state.step, path, bytes });
+    };
+
+    let reason: TrainResult['reason'] = 'completed';
+    for (let step = startStep + 1; step <= cfg.steps; step++) {
+      const s = trainStep(state, ds, sampler, step);
+      windowSteps += 1;
+      const logNow = step % cfg.logEvery === 0 || step === cfg.steps || step === startStep + 1;
+      if (logNow) {
+        const packed = tf.stack([s.loss, s.simple, s.sa, s.gradNorm]);
+        const vals = await packed.data();
+        packed.dispose();
+        assertGpuHealthy();
+        const [loss, simple, sa, gradNorm] = Array.from(vals) as [number, number, number, number];
+        if (![loss, simple, sa, gradNorm].every(Number.isFinite)) {
+          throw new Error(`loss became non-finite at step ${step} (loss ${loss}, grad norm ${gradNorm}); try a lower --lr`);
+        }
+        const now = performance.now();
+        const msPerStep = (now - windowStart) / windowSteps;
+        const lr = learningRateAt(step, cfg.lr, cfg.warmup);
+        last = { loss, simple, sa, gradNorm };
+        history.push({ step, loss, simple, sa, gradNorm });
+        const msg = {
+          type: 'progress' as const,
+          step,
+          totalSteps: cfg.steps,
+          loss,
+          simple,
+          sa,
+          gradNorm,
+          lr,
+          imagesPerSec: (cfg.batch * 1000) / msPerStep,
+          msPerStep,
+          etaSec: ((cfg.steps - step) * msPerStep) / 1000,
+          memory: memoryInfo(peak),
+        };
+        appendFileSync(metricsPath, JSON.stringify(msg) + '\n');
+        sink(msg);
+        windowStart = now;
+        windowSteps = 0;
+      }
+      for (const t of Object.values(s)) t.dispose();
+
+      if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
+      const stopping = opts.signal?.aborted === true;
+      if (step % cfg.checkpointEvery === 0 || stopping) await saveCheckpoint();
+      if (cfg.sampleEvery > 0 && step % cfg.sampleEvery === 0 && step !== cfg.steps) {
+        sink(await writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0 }));
+      }
+      if (cfg.gapEvery > 0 && step % cfg.gapEvery === 0 && step !== cfg.steps) {
+        sink(await writeRunGap(state, ds, heldOut, runDir));
+      }
+      if (stopping) {
+        reason = 'stopped';
+        break;
+      }
+    }
+    if (reason === 'completed') {
+      if (state.step % cfg.checkpointEvery !== 0) await saveCheckpoint();
+      if (!opts.skipFinalArtifacts) {
+        sink(await writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0 }));
+        sink(await writeRunGap(state, ds, heldOut, runDir));
+      }
+    }
+    sink({ type: 'finished', step: state.step, reason, runDir });
+    return { step: state.step, reason, history };
+  } catch (err) {
+    sink({ type: 'failed', step: state.step, reason: (err as Error).message });
+    throw err;
+  } finally {
+    state.dispose();
+  }
+}
