@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     env: { EGL_PLATFORM: 'surfaceless' },
+    // Test folders fill up over several issues; an empty selection is not a failure.
+    passWithNoTests: true,
   },
 });

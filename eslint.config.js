@@ -1,0 +1,104 @@
+// ESLint flat config. Besides the usual correctness rules, it enforces the process layers of
+// ARCHITECTURE.md ("shared <- engine, store <- main, cli ; shared <- preload ; shared <- renderer")
+// with one `no-restricted-imports` block per folder. The layers are what let almost every test run in
+// plain Node or a plain browser, so a stray `import 'electron'` in the engine must fail CI, not review.
+// test/unit/lint/layers.test.ts lints in-memory sources against this file so the rules can't silently die.
+import { builtinModules } from 'node:module';
+import { defineConfig } from 'eslint/config';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import pluginVue from 'eslint-plugin-vue';
+import globals from 'globals';
+
+// --- building blocks for the layer rules -------------------------------------------------------
+
+/** `electron`, `electron/main`, `electron/renderer`, ... */
+const ELECTRON = { regex: '^electron(/.*)?$', message: 'This layer must not depend on Electron (see ARCHITECTURE.md, Layers).' };
+
+/** `node:fs` and the bare builtin names (`fs`, `path`, `fs/promises`, ...). */
+const NODE_BUILTINS = [
+  { group: ['node:*'], message: 'This layer runs outside Node (browser or pure TS): no Node built-ins.' },
+  {
+    regex: `^(${builtinModules.filter((m) => !m.startsWith('_')).map((m) => m.replace(/[/]/g, '\\/')).join('|')})(\\/.*)?$`,
+    message: 'This layer runs outside Node (browser or pure TS): no Node built-ins.',
+  },
+];
+
+/**
+ * Imports that reach another layer's folder. Matched on the specifier text (no-restricted-imports does
+ * not resolve paths): any number of `../` followed by the layer folder, optionally through `src/`,
+ * e.g. `../main/ipc`, `../../engine/tf`, `../../../src/store`. Consequence: layer names are reserved —
+ * don't name a subfolder `engine`, `store`, `main`, `renderer` or `preload` inside another layer.
+ */
+function layers(...names) {
+  const alt = names.join('|');
+  return {
+    regex: `^(\\.\\./)+(src/)?(${alt})(/.*)?$`,
+    message: `Layer violation: this folder must not import from src/{${names.join(',')}} (see ARCHITECTURE.md, Layers).`,
+  };
+}
+
+/**
+ * One `no-restricted-imports` block for a folder. Covers .ts and .vue (the Vue parser feeds ImportDeclarations too).
+ * Note: a later block that also sets `no-restricted-imports` for these files replaces this one (flat config
+ * does not merge rule options), so extend the pattern lists here instead.
+ */
+function restrict(folder, patterns) {
+  return {
+    files: [`${folder}/**/*.{ts,tsx,mts,cts,js,mjs,cjs,vue}`],
+    rules: { 'no-restricted-imports': ['error', { patterns }] },
+  };
+}
+
+export default defineConfig(
+  {
+    // Build outputs, installs, run data and the device copy are not source.
+    ignores: ['out/', 'dist/', 'node_modules/', '.device/', 'runs/', 'test-results/', 'test-report/', 'coverage/', '.vite/'],
+  },
+
+  js.configs.recommended,
+  // Syntax-only typescript-eslint rules: type-aware rules would need a full program per lint and make
+  // `eslint .` slow; `tsc --noEmit` already runs as its own suite.
+  tseslint.configs.recommended,
+  // Vue SFCs: only the "essential" (correctness) set; formatting is not a lint concern here.
+  pluginVue.configs['flat/essential'],
+  {
+    files: ['**/*.vue'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' } },
+  },
+
+  {
+    rules: {
+      // Allow deliberately unused names when they start with `_` (callbacks with a fixed signature, etc.).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+      // Off: the engine's tight loops use comma sequences (`(sum += v), n++`), which this rule always flags.
+      // tsc already reports a comma operand without side effects (TS2695).
+      '@typescript-eslint/no-unused-expressions': 'off',
+    },
+  },
+
+  // Globals per runtime (matters for plain .js/.mjs files; TS files get no-undef switched off by typescript-eslint).
+  {
+    files: ['**/*.{js,mjs,cjs}', 'scripts/**', 'bin/**', 'bench/**', 'test/**', 'src/{engine,store,main,cli}/**', '*.config.*'],
+    languageOptions: { globals: { ...globals.node } },
+  },
+  { files: ['src/renderer/**'], languageOptions: { globals: { ...globals.browser } } },
+
+  // --- layers --------------------------------------------------------------------------------------
+  // shared: pure TS (zod only) — it is imported by every process, including the sandboxed renderer.
+  restrict('src/shared', [ELECTRON, ...NODE_BUILTINS, layers('engine', 'store', 'main', 'renderer', 'preload', 'cli')]),
+  // engine and store run in plain Node (utility process, CLI, tests): never Electron or the app's UI layers.
+  restrict('src/engine', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
+  restrict('src/store', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
+  // main composes engine + store + shared, but never pulls in renderer or preload code.
+  restrict('src/main', [layers('renderer', 'preload', 'cli')]),
+  // cli is headless: it may reuse main's non-Electron services (web mode), but not Electron or UI code.
+  restrict('src/cli', [ELECTRON, layers('renderer', 'preload')]),
+  // preload runs sandboxed: only `electron` (contextBridge, ipcRenderer) and shared.
+  restrict('src/preload', [...NODE_BUILTINS, layers('engine', 'store', 'main', 'renderer', 'cli')]),
+  // renderer is a web page (also served in web mode): shared only, everything else via window.api.
+  restrict('src/renderer', [ELECTRON, ...NODE_BUILTINS, layers('engine', 'store', 'main', 'preload', 'cli')]),
+);

@@ -1,0 +1,104 @@
+/**
+ * The layer rules in eslint.config.js, exercised through ESLint's Node API on in-memory sources placed at
+ * paths inside each layer. If a config change (a glob typo, a reordered block) silently drops a rule,
+ * these tests fail instead of the next layer violation slipping through.
+ */
+import { resolve } from 'node:path';
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../../..');
+let eslint: ESLint;
+
+beforeAll(() => {
+  eslint = new ESLint({ cwd: root });
+});
+
+/** Lints `code` as if it were the file at `path` (relative to the repo root); returns the layer violations. */
+async function layerErrors(path: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath: resolve(root, path) });
+  if (!result) throw new Error('ESLint returned no result');
+  // A fatal parse error or an "ignored file" warning would hide the rule: make it fail loudly.
+  const fatal = result.messages.filter((m) => m.fatal || m.ruleId === null);
+  expect(fatal).toEqual([]);
+  return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('engine and store never import Electron or the UI layers', () => {
+  it.each([
+    ['src/engine/x.ts', `import { app } from 'electron';\nexport const a = app;\n`],
+    ['src/engine/x.ts', `import 'electron/main';\n`],
+    ['src/engine/train/x.ts', `import { createMainWindow } from '../../main/windows';\nexport const f = createMainWindow;\n`],
+    ['src/engine/x.ts', `export * from '../renderer/src/main';\n`],
+    ['src/store/x.ts', `import type { WebContents } from 'electron';\nexport type W = WebContents;\n`],
+    ['src/store/migrations/x.ts', `import '../../preload/index';\n`],
+  ])('%s: %j is reported', async (path, code) => {
+    expect(await layerErrors(path, code)).toHaveLength(1);
+  });
+
+  it('engine may import node built-ins, tfjs and shared', async () => {
+    const code = `import { readFileSync } from 'node:fs';\nimport * as tf from '@tensorflow/tfjs';\nimport { z } from '../../shared/config';\nexport const all = [readFileSync, tf, z];\n`;
+    expect(await layerErrors('src/engine/data/x.ts', code)).toEqual([]);
+  });
+});
+
+describe('shared is pure TS (zod only)', () => {
+  it.each([
+    `import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n`,
+    `import { join } from 'path';\nexport const j = join;\n`,
+    `import 'fs/promises';\n`,
+    `import { ipcRenderer } from 'electron';\nexport const i = ipcRenderer;\n`,
+    `import { tf } from '../engine/tf';\nexport const t = tf;\n`,
+    `import '../store/runStore';\n`,
+  ])('reports %j', async (code) => {
+    expect(await layerErrors('src/shared/x.ts', code)).toHaveLength(1);
+  });
+
+  it('allows zod and other shared modules', async () => {
+    expect(await layerErrors('src/shared/x.ts', `import { z } from 'zod';\nimport { y } from './config';\nexport const all = [z, y];\n`)).toEqual([]);
+  });
+});
+
+describe('renderer talks to the rest only through window.api', () => {
+  it.each([
+    ['src/renderer/src/x.ts', `import { tf } from '../../engine/tf';\nexport const t = tf;\n`],
+    ['src/renderer/src/stores/x.ts', `import '../../../store/runStore';\n`],
+    ['src/renderer/src/x.ts', `import '../../main/ipc';\n`],
+    ['src/renderer/src/x.ts', `import { ipcRenderer } from 'electron';\nexport const i = ipcRenderer;\n`],
+    ['src/renderer/src/x.ts', `import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n`],
+    // .vue files go through vue-eslint-parser: the rule must still see their imports.
+    ['src/renderer/src/components/X.vue', `<script setup lang="ts">\nimport { tf } from '../../../engine/tf';\nconsole.log(tf);\n</script>\n<template><p>x</p></template>\n`],
+  ])('%s: %j is reported', async (path, code) => {
+    expect(await layerErrors(path, code)).toHaveLength(1);
+  });
+
+  it('allows vue and shared', async () => {
+    const code = `import { ref } from 'vue';\nimport { RunConfig } from '../../shared/config';\nexport const all = [ref, RunConfig];\n`;
+    expect(await layerErrors('src/renderer/src/x.ts', code)).toEqual([]);
+  });
+});
+
+describe('preload: electron and shared only', () => {
+  it('allows electron and shared', async () => {
+    const code = `import { contextBridge } from 'electron';\nimport { z } from '../shared/config';\nexport const all = [contextBridge, z];\n`;
+    expect(await layerErrors('src/preload/index.ts', code)).toEqual([]);
+  });
+
+  it.each([`import 'node:fs';\n`, `import '../engine/tf';\n`, `import '../main/ipc';\n`, `import '../store/runStore';\n`])(
+    'reports %j',
+    async (code) => {
+      expect(await layerErrors('src/preload/index.ts', code)).toHaveLength(1);
+    },
+  );
+});
+
+describe('main composes the back-end layers but not the UI', () => {
+  it('may import engine, store, shared and electron', async () => {
+    const code = `import { app } from 'electron';\nimport '../engine/tf';\nimport '../store/runStore';\nimport '../shared/config';\nexport const a = app;\n`;
+    expect(await layerErrors('src/main/index.ts', code)).toEqual([]);
+  });
+
+  it('may not import renderer or preload code', async () => {
+    expect(await layerErrors('src/main/index.ts', `import '../renderer/src/main';\nimport '../preload/index';\n`)).toHaveLength(2);
+  });
+});
