@@ -1,0 +1,227 @@
+/**
+ * Sampling: DDIM (generalized, with eta) and DDPM ancestral on a timestep sub-sequence, with per-image seeds.
+ *
+ * Per-image seeds: image g (global index firstImage + i) draws
+ *   x_T                from Rng.keyed(seed, g, Stream.sampleInit)
+ *   the noise of step k from Rng.keyed(seed, g, Stream.sampleStep, k)   (k = 0 is the first step, from x_T)
+ * so an image does not depend on the batch it is drawn in, nor on how many images are drawn: the same seed
+ * gives the same image across batch sizes, runs and checkpoints (the basis of side-by-side comparison).
+ * Steps that need no noise (DDIM with eta = 0, every last step) draw none.
+ *
+ * The walk follows the official `generalized_steps` / `ddpm_steps`: for the increasing sub-sequence seq,
+ * pairs (seq[m], seq[m-1]) from the top, the last pair being (seq[0], -1).
+ */
+import { tf } from '../../tf';
+import { Rng, Stream } from '../../rng';
+import type { Schedule } from '../schedule';
+import { timestepSequence, type Spacing } from '../spacing';
+import { ddimCoefficients, ddimStep } from './ddim';
+import { ddpmCoefficients, ddpmStep, type DdpmVariance } from './ddpm';
+
+export { timestepSequence, type Spacing } from '../spacing';
+export { alphaBarAt, ddimCoefficients, ddimStep, type DdimCoefficients } from './ddim';
+export { ddpmCoefficients, ddpmStep, type DdpmCoefficients, type DdpmVariance } from './ddpm';
+
+/** The network as the samplers see it: x [N,H,W,C] and float32 0-based indices j [N] → predicted eps. */
+export type EpsModel = (x: tf.Tensor4D, j: tf.Tensor1D) => tf.Tensor4D;
+
+export type SamplerName = 'ddim' | 'ddpm';
+
+export interface SampleOptions {
+  model: EpsModel;
+  schedule: Schedule;
+  /** Number of images. */
+  n: number;
+  /** [H, W, C] of one image. */
+  shape: readonly [number, number, number];
+  sampler: SamplerName;
+  /** Requested number of steps S (the 'uniform' spacing may give a few more; see spacing.ts). */
+  steps: number;
+  spacing: Spacing;
+  /** DDIM eta (ignored by DDPM). Default 0. */
+  eta?: number;
+  seed: number;
+  /** Images per network call. Default min(n, 64). Does not change the result. */
+  batchSize?: number;
+  /** Global index of the first image (its seed streams). Default 0. */
+  firstImage?: number;
+  /** DDPM noise variance: 'beta' (official ddpm_noisy, default) or 'posterior'. */
+  ddpmVariance?: DdpmVariance;
+  /** Called after every step: k steps done out of total (= sequence length x number of batches). */
+  onStep?: (k: number, total: number) => void;
+  /** Checked between steps; an aborted signal stops sampling with Error('sampling cancelled'). */
+  signal?: AbortSignal;
+  /** Step numbers (0-based, in sampling order) whose x0 predictions are kept (a "filmstrip"). */
+  keepTrajectory?: readonly number[];
+}
+
+export interface TrajectoryFrame {
+  /** Step number in sampling order (0 = the first step, from x_T). */
+  step: number;
+  /** The 0-based network index evaluated at that step. */
+  j: number;
+  /** x0 predictions of all n images at that step, NHWC, clipped to [-1, 1]. */
+  x0: Float32Array;
+}
+
+export interface SampleResult {
+  /** Final images, NHWC float32, clipped to [-1, 1]. */
+  images: Float32Array;
+  /** The increasing 0-based sub-sequence that was walked (from the top down). */
+  sequence: number[];
+  /** Frames for the requested keepTrajectory steps, in increasing step order. */
+  trajectory: TrajectoryFrame[];
+}
+
+export const SAMPLING_CANCELLED = 'sampling cancelled';
+
+function checkPositiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`sample: ${name} must be a positive integer, got ${v}`);
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new Error(SAMPLING_CANCELLED);
+}
+
+/** Lets other events (an abort, IPC) run, and bounds the queued device work to one step. */
+async function syncPoint(x: tf.Tensor4D): Promise<void> {
+  const probe = tf.tidy(() => tf.slice(x, [0, 0, 0, 0], [1, 1, 1, 1]));
+  try {
+    await probe.data();
+  } finally {
+    probe.dispose();
+  }
+  await new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
+/** Standard normals for images [g0, g0 + B) of one stream purpose, written image by image. */
+function perImageNormals(B: number, P: number, keys: (g: number) => number[], g0: number): Float32Array {
+  const out = new Float32Array(B * P);
+  for (let b = 0; b < B; b++) Rng.keyed(...keys(g0 + b)).fillNormal(out, b * P, P);
+  return out;
+}
+
+/** Samples n images and returns them with the sub-sequence and any requested trajectory frames. */
+export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleResult> {
+  const { model, schedule, n, sampler, seed, onStep, signal } = opts;
+  const eta = opts.eta ?? 0;
+  const firstImage = opts.firstImage ?? 0;
+  const variance = opts.ddpmVariance ?? 'beta';
+  checkPositiveInt('n', n);
+  const [H, W, C] = opts.shape;
+  checkPositiveInt('height', H);
+  checkPositiveInt('width', W);
+  checkPositiveInt('channels', C);
+  const batchSize = opts.batchSize ?? Math.min(n, 64);
+  checkPositiveInt('batchSize', batchSize);
+  if (!Number.isInteger(firstImage) || firstImage < 0) throw new Error(`sample: firstImage must be an integer >= 0, got ${firstImage}`);
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`sample: seed must be an integer >= 0, got ${seed}`);
+  if (sampler !== 'ddim' && sampler !== 'ddpm') throw new Error(`sample: unknown sampler '${String(sampler)}' (expected ddim or ddpm)`);
+  if (!(eta >= 0) || !Number.isFinite(eta)) throw new Error(`sample: eta must be a finite number >= 0, got ${eta}`);
+
+  const seq = timestepSequence(schedule.T, opts.steps, opts.spacing);
+  const S = seq.length;
+  // Step k goes from index cur[k] to next[k].
+  const cur: number[] = [];
+  const next: number[] = [];
+  for (let m = S - 1; m >= 0; m--) {
+    cur.push(seq[m]!);
+    next.push(m > 0 ? seq[m - 1]! : -1);
+  }
+  const coefs =
+    sampler === 'ddim'
+      ? cur.map((i, k) => ({ kind: 'ddim' as const, c: ddimCoefficients(schedule, i, next[k]!, eta) }))
+      : cur.map((i, k) => ({ kind: 'ddpm' as const, c: ddpmCoefficients(schedule, i, next[k]!, variance) }));
+
+  const keep = new Set<number>();
+  for (const k of opts.keepTrajectory ?? []) {
+    if (!Number.isInteger(k) || k < 0 || k >= S) throw new Error(`sample: keepTrajectory step ${k} outside 0..${S - 1}`);
+    keep.add(k);
+  }
+  const keptSteps = Array.from(keep).sort((a, b) => a - b);
+
+  const P = H * W * C;
+  const images = new Float32Array(n * P);
+  const frames = new Map<number, Float32Array>(keptSteps.map((k) => [k, new Float32Array(n * P)]));
+  const numBatches = Math.ceil(n / batchSize);
+  const total = S * numBatches;
+  let done = 0;
+
+  throwIfAborted(signal);
+  for (let start = 0; start < n; start += batchSize) {
+    const B = Math.min(batchSize, n - start);
+    const g0 = firstImage + start;
+    const bshape: [number, number, number, number] = [B, H, W, C];
+    let x = tf.tensor4d(perImageNormals(B, P, (g) => [seed, g, Stream.sampleInit], g0), bshape);
+    try {
+      for (let k = 0; k < S; k++) {
+        throwIfAborted(signal);
+        const step = coefs[k]!;
+        const needNoise = step.kind === 'ddim' ? step.c.c1 !== 0 : step.c.sigma !== 0;
+        const noise = needNoise ? perImageNormals(B, P, (g) => [seed, g, Stream.sampleStep, k], g0) : null;
+        const keepX0 = keep.has(k);
+        const xCur = x;
+        const out = tf.tidy(() => {
+          const j = tf.fill([B], cur[k]!, 'float32') as tf.Tensor1D;
+          const e = model(xCur, j);
+          if (e.shape.length !== 4 || e.shape.some((d, a) => d !== bshape[a])) {
+            throw new Error(`sample: model returned shape [${e.shape.join(',')}], expected [${bshape.join(',')}]`);
+          }
+          const z = noise === null ? null : tf.tensor4d(noise, bshape);
+          const r = step.kind === 'ddim' ? ddimStep(xCur, e, step.c, z) : ddpmStep(xCur, e, step.c, z);
+          return keepX0 ? [r.xNext, tf.clipByValue(r.x0, -1, 1) as tf.Tensor4D] : [r.xNext];
+        });
+        x = out[0]!;
+        xCur.dispose();
+        const x0 = out[1];
+        if (x0 !== undefined) {
+          try {
+            frames.get(k)!.set(await x0.data(), start * P);
+          } finally {
+            x0.dispose();
+          }
+        }
+        await syncPoint(x);
+        done += 1;
+        onStep?.(done, total);
+      }
+      const final = tf.tidy(() => tf.clipByValue(x, -1, 1));
+      try {
+        images.set(await final.data(), start * P);
+      } finally {
+        final.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+  }
+  return {
+    images,
+    sequence: seq,
+    trajectory: keptSteps.map((k) => ({ step: k, j: cur[k]!, x0: frames.get(k)! })),
+  };
+}
+
+/** Samples n images: NHWC float32 in [-1, 1] (clipped). */
+export async function sample(opts: SampleOptions): Promise<Float32Array> {
+  return (await sampleWithTrajectory(opts)).images;
+}
+
+/**
+ * Quantises [-1, 1] images to 8 bits like the official pipeline: inverse_data_transform ((x + 1) / 2,
+ * clamped to [0, 1]) then torchvision's save_image (x * 255 + 0.5, clamped to [0, 255], truncated).
+ * Arithmetic is rounded to float32 at each op as torch does. NaN maps to 0.
+ */
+export function toUint8(images: Float32Array): Uint8Array {
+  const f = Math.fround;
+  const out = new Uint8Array(images.length);
+  for (let i = 0; i < images.length; i++) {
+    let v = f(f(images[i]! + 1) / 2);
+    if (!(v > 0)) v = 0;
+    else if (v > 1) v = 1;
+    let q = f(f(v * 255) + 0.5);
+    if (q > 255) q = 255;
+    out[i] = Math.trunc(q);
+  }
+  return out;
+}

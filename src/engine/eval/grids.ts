@@ -1,0 +1,89 @@
+/**
+ * Sample grids as PNG (pngjs). Layout like torchvision's make_grid: cells of (h * scale) x (w * scale)
+ * pixels, `padding` pixels between cells and around the border, filled with `background`.
+ * Grayscale (c = 1) is expanded to RGB; c = 3 is RGB; c = 4 drops alpha (composited on nothing).
+ */
+import { PNG } from 'pngjs';
+import { writeFileAtomic } from '../util/atomicFile';
+
+export interface GridOptions {
+  /** Columns; default ceil(sqrt(n)). */
+  cols?: number;
+  /** Pixels between cells and around the border. Default 2. */
+  padding?: number;
+  /** Nearest-neighbour upscale factor for each image. Default 1. */
+  scale?: number;
+  /** Gray level (0..255) of padding and empty cells. Default 255 (white). */
+  background?: number;
+}
+
+export interface GridLayout {
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+}
+
+function posInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`grid: ${name} must be a positive integer, got ${v}`);
+}
+
+export function gridLayout(n: number, h: number, w: number, opts: GridOptions = {}): GridLayout {
+  posInt('n', n);
+  posInt('height', h);
+  posInt('width', w);
+  const cols = Math.min(opts.cols ?? Math.ceil(Math.sqrt(n)), n);
+  posInt('cols', cols);
+  const padding = opts.padding ?? 2;
+  if (!Number.isInteger(padding) || padding < 0) throw new Error(`grid: padding must be an integer >= 0, got ${padding}`);
+  const scale = opts.scale ?? 1;
+  posInt('scale', scale);
+  const rows = Math.ceil(n / cols);
+  return { cols, rows, width: cols * (w * scale + padding) + padding, height: rows * (h * scale + padding) + padding };
+}
+
+/** Encodes n images (uint8 NHWC) as one RGB PNG grid. */
+export function makeGridPng(images: Uint8Array, n: number, h: number, w: number, c: number, opts: GridOptions = {}): Buffer {
+  if (c !== 1 && c !== 3 && c !== 4) throw new Error(`grid: channels must be 1, 3 or 4, got ${c}`);
+  const { cols, width, height } = gridLayout(n, h, w, opts);
+  if (images.length !== n * h * w * c) {
+    throw new Error(`grid: got ${images.length} values, expected ${n * h * w * c} for ${n} images of ${h}x${w}x${c}`);
+  }
+  const padding = opts.padding ?? 2;
+  const scale = opts.scale ?? 1;
+  const bg = opts.background ?? 255;
+  if (!Number.isInteger(bg) || bg < 0 || bg > 255) throw new Error(`grid: background must be an integer in 0..255, got ${bg}`);
+
+  const png = new PNG({ width, height, colorType: 2, inputColorType: 6, inputHasAlpha: true });
+  const data = png.data; // RGBA
+  for (let p = 0; p < width * height; p++) {
+    data[4 * p] = bg;
+    data[4 * p + 1] = bg;
+    data[4 * p + 2] = bg;
+    data[4 * p + 3] = 255;
+  }
+  const cellW = w * scale;
+  const cellH = h * scale;
+  for (let i = 0; i < n; i++) {
+    const ox = padding + (i % cols) * (cellW + padding);
+    const oy = padding + Math.floor(i / cols) * (cellH + padding);
+    const base = i * h * w * c;
+    for (let y = 0; y < cellH; y++) {
+      const sy = Math.floor(y / scale);
+      let dst = 4 * ((oy + y) * width + ox);
+      for (let x = 0; x < cellW; x++, dst += 4) {
+        const src = base + (sy * w + Math.floor(x / scale)) * c;
+        const r = images[src]!;
+        data[dst] = r;
+        data[dst + 1] = c === 1 ? r : images[src + 1]!;
+        data[dst + 2] = c === 1 ? r : images[src + 2]!;
+      }
+    }
+  }
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 6, inputHasAlpha: true });
+}
+
+/** Writes the grid PNG atomically (temp file + rename). */
+export function writeGridPng(path: string, images: Uint8Array, n: number, h: number, w: number, c: number, opts: GridOptions = {}): void {
+  writeFileAtomic(path, makeGridPng(images, n, h, w, c, opts));
+}
