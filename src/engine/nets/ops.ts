@@ -71,3 +71,60 @@ export function groupNormPlain(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor
   const y = tf.add(tf.mul(tf.div(tf.sub(x5, mean), tf.sqrt(tf.add(variance, eps))), tf.reshape(gamma, [groups, cg])), tf.reshape(beta, [groups, cg]));
   return tf.reshape(y, [n, h, w, c]);
 }
+
+/** Explicit 'same' padding of a k×k, stride-s convolution, as TensorFlow computes it. */
+function samePad(size: number, k: number, s: number): [number, number] {
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + k - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/**
+ * The filter gradient of a k×k 'same' convolution as one matrix product: the k² shifted (strided)
+ * views of the padded input side by side (im2col), transposed, times dy. tfjs-webgpu's own
+ * Conv2DBackpropFilter is a naive kernel, ~4× slower than this on llvmpipe and the bulk of GPU time
+ * on a real GPU.
+ */
+export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number): tf.Tensor4D {
+  const [n, h, w, cin] = x.shape;
+  const [, oh, ow, cout] = dy.shape;
+  const [pt, pb] = samePad(h, k, stride);
+  const [pl, pr] = samePad(w, k, stride);
+  const xp = pt + pb + pl + pr > 0 ? tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : x;
+  const cols: tf.Tensor4D[] = [];
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      cols.push(
+        stride === 1
+          ? tf.slice(xp, [0, i, j, 0], [n, oh, ow, cin])
+          : tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, cin], [1, stride, stride, 1]),
+      );
+    }
+  }
+  const patches = tf.reshape(cols.length === 1 ? cols[0]! : tf.concat(cols, 3), [n * oh * ow, k * k * cin]);
+  const dw = tf.matMul(patches, tf.reshape(dy, [n * oh * ow, cout]), true, false);
+  return tf.reshape(dw, [k, k, cin, cout]);
+}
+
+/**
+ * conv2d ('same' padding) + bias with a hand-written gradient: input gradient by tfjs'
+ * transposed convolution, filter gradient by convFilterGrad, bias gradient by a sum.
+ */
+export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2): tf.Tensor4D {
+  const k = filter.shape[0];
+  const op = tf.customGrad((xi, fi, bi, save) => {
+    const xt = xi as tf.Tensor4D;
+    const ft = fi as tf.Tensor4D;
+    (save as tf.GradSaveFunc)([xt, ft]);
+    return {
+      value: tf.fused.conv2d({ x: xt, filter: ft, strides: stride, pad: 'same', bias: bi as tf.Tensor1D }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dy4 = dy as tf.Tensor4D;
+        const dx = tf.conv2dTranspose(dy4, fs, xs.shape, stride, 'same');
+        return [dx, convFilterGrad(xs, dy4, k, stride), tf.sum(dy4, [0, 1, 2])];
+      },
+    };
+  });
+  return op(x, filter, bias) as tf.Tensor4D;
+}

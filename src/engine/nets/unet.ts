@@ -15,7 +15,7 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream, hashKeys } from '../rng';
-import { groupNorm, silu } from './ops';
+import { conv2dSame, groupNorm, silu } from './ops';
 import { buildUNetPlan, type AttnRef, type ConvRef, type LinearRef, type NormRef, type ParamSpec, type ResBlockRef, type UNetPlan } from './unetPlan';
 
 export { countUNetParams, buildUNetPlan } from './unetPlan';
@@ -165,7 +165,7 @@ export class UNet {
       });
       return tf.reshape(y, [n, h, w, c.cout]);
     }
-    return tf.fused.conv2d({ x, filter: this.v(c.w) as tf.Tensor4D, strides: stride, pad: 'same', bias: this.v(c.b) });
+    return conv2dSame(x, this.v(c.w) as tf.Tensor4D, this.v(c.b) as tf.Tensor1D, stride);
   }
 
   private linear(x: tf.Tensor2D, l: LinearRef): tf.Tensor2D {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { groupNorm, groupNormPlain, silu } from '../../../src/engine/nets/ops';
+import { conv2dSame, groupNorm, groupNormPlain, silu } from '../../../src/engine/nets/ops';
 import { Rng } from '../../../src/engine/rng';
 
 function randn(shape: number[], seed: number, scale = 1, shift = 0): tf.Tensor {
@@ -52,6 +52,22 @@ describe('nets/ops', () => {
       expect(varc).toBeCloseTo(1, 4);
     }
     tf.dispose([x, eps, y]);
+  });
+
+  it('conv2dSame matches tfjs conv2d in value and in all gradients (3x3 stride 1 and 2, odd sizes)', () => {
+    for (const [h, w, stride] of [[6, 6, 1], [5, 7, 1], [8, 8, 2], [7, 5, 2]] as const) {
+      const x = randn([2, h, w, 3], 5) as tf.Tensor4D;
+      const f = randn([3, 3, 3, 4], 6, 0.3) as tf.Tensor4D;
+      const b = randn([4], 7) as tf.Tensor1D;
+      const up = randn([2, Math.ceil(h / stride), Math.ceil(w / stride), 4], 8);
+      const loss = (fn: typeof conv2dSame) => (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(fn(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, stride), up));
+      const plainConv: typeof conv2dSame = (xx, ff, bb, s) => tf.add(tf.conv2d(xx, ff, s, 'same'), bb);
+      const gc = tf.grads(loss(conv2dSame))([x, f, b]);
+      const gp = tf.grads(loss(plainConv))([x, f, b]);
+      expect(maxAbsDiff(conv2dSame(x, f, b, stride), plainConv(x, f, b, stride))).toBeLessThan(1e-5);
+      for (let i = 0; i < 3; i++) expect(maxAbsDiff(gc[i]!, gp[i]!)).toBeLessThan(1e-4);
+    }
   });
 
   it('silu matches x*sigmoid(x) in value and gradient', () => {
