@@ -53,7 +53,7 @@ function restrict(folder, patterns) {
 export default defineConfig(
   {
     // Build outputs, installs, run data and the device copy are not source.
-    ignores: ['out/', 'dist/', 'node_modules/', '.device/', 'runs/', 'test-results/', 'test-report/', 'coverage/', '.vite/'],
+    ignores: ['out/', 'dist/', 'node_modules/', '.device/', 'runs/', 'test-results/', 'test-report/', 'coverage/', '.vite/', 'tmp/'],
   },
 
   js.configs.recommended,

@@ -135,7 +135,11 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
     if (l.reason !== 'destroyed') gpuError ??= `GPU device lost (${l.reason}): ${l.message}`;
   });
   webgpuDevice = device;
-  if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
+  // The package registers a default factory on import (it asks for an adapter we may not want);
+  // replace it with one bound to the adapter chosen here.
+  if ('webgpu' in (tf.engine() as unknown as { registryFactory: Record<string, unknown> }).registryFactory) {
+    tf.removeBackend('webgpu');
+  }
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 3);
   const ok = await tf.setBackend('webgpu');
   if (!ok) return 'tfjs could not initialise its webgpu backend on this adapter';

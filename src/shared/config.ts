@@ -102,7 +102,7 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
 /** Model presets. cifar10 and celeba64 are the official DDIM/SA-DPM architectures. */
 export const MODEL_PRESETS: Record<ModelPresetName, ModelConfig> = {
-  tiny: { ch: 32, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], dropout: 0, imageSize: 16, channels: 3, normGroups: 8 },
+  tiny: { ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], dropout: 0, imageSize: 16, channels: 3, normGroups: 8 },
   small: { ch: 64, chMult: [1, 2, 2], numResBlocks: 1, attnResolutions: [16], dropout: 0.1, imageSize: 32, channels: 3, normGroups: 32 },
   cifar10: { ch: 128, chMult: [1, 2, 2, 2], numResBlocks: 2, attnResolutions: [16], dropout: 0.1, imageSize: 32, channels: 3, normGroups: 32 },
   celeba64: { ch: 128, chMult: [1, 2, 2, 2, 4], numResBlocks: 2, attnResolutions: [16], dropout: 0.1, imageSize: 64, channels: 3, normGroups: 32 },
@@ -110,7 +110,7 @@ export const MODEL_PRESETS: Record<ModelPresetName, ModelConfig> = {
 
 /** Training presets beyond the model: the official recipes and a quick CPU run. */
 export const RUN_PRESETS: Record<string, RunConfigInput> = {
-  'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 600, batch: 16, lr: 1e-3, emaDecay: 0.995, checkpointEvery: 200, T: 1000 },
+  'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 200, batch: 8, lr: 2e-3, emaDecay: 0.99, checkpointEvery: 100, logEvery: 5, gapBatch: 8, sampleN: 16, T: 1000 },
   'official-cifar10': { preset: 'cifar10', ...MODEL_PRESETS.cifar10, k: 2, lambda: 1, steps: 800000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
   'official-celeba64': { preset: 'celeba64', ...MODEL_PRESETS.celeba64, k: 2, lambda: 1, steps: 500000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
 };

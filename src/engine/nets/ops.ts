@@ -97,7 +97,7 @@ export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, strid
       cols.push(
         stride === 1
           ? tf.slice(xp, [0, i, j, 0], [n, oh, ow, cin])
-          : tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, cin], [1, stride, stride, 1]),
+          : (tf.stridedSlice(xp, [0, i, j, 0], [n, i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, cin], [1, stride, stride, 1]) as tf.Tensor4D),
       );
     }
   }

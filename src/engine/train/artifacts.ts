@@ -19,7 +19,7 @@ import type { GapMessage, SamplesMessage } from '../../shared/engineMessages';
 export interface ModelHolder {
   cfg: RunConfig;
   net: UNet;
-  ema: { shadow: tf.Variable[] };
+  ema: { tensors(): tf.Tensor[] };
   schedule: Schedule;
   step: number;
 }
@@ -30,7 +30,9 @@ export async function withWeights<T>(holder: ModelHolder, useEma: boolean, fn: (
   const vars = holder.net.variables;
   const saved = vars.map((v) => tf.clone(v));
   try {
-    vars.forEach((v, i) => v.assign(holder.ema.shadow[i]!));
+    const ema = holder.ema.tensors();
+    vars.forEach((v, i) => v.assign(ema[i]!));
+    ema.forEach((t) => t.dispose());
     return await fn();
   } finally {
     vars.forEach((v, i) => v.assign(saved[i]!));

@@ -1,6 +1,10 @@
 /**
- * Adam with PyTorch's semantics, global-norm gradient clipping and an EMA of the weights, over a
- * list of tfjs variables. State is plain tensors so that checkpoints can save and restore it.
+ * Adam with PyTorch's semantics, global-norm gradient clipping and an EMA of the weights.
+ *
+ * All optimiser state lives in flat 1-D buffers (one for the weights, Adam's m and v, the EMA):
+ * an update is a dozen kernels for the whole model instead of a dozen per variable (the UNet
+ * has ~150 variables; per-variable Adam was the largest share of a small step's GPU dispatches).
+ * The model's variables are then refreshed as slices of the flat weights.
  */
 import { tf } from '../tf';
 
@@ -11,9 +15,54 @@ export interface AdamSettings {
   eps: number;
 }
 
+/** Layout of a list of tensors inside one flat buffer. */
+export class FlatLayout {
+  readonly shapes: number[][];
+  readonly sizes: number[];
+  readonly offsets: number[];
+  readonly total: number;
+
+  constructor(shapes: number[][]) {
+    this.shapes = shapes.map((s) => [...s]);
+    this.sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+    this.offsets = [];
+    let off = 0;
+    for (const n of this.sizes) {
+      this.offsets.push(off);
+      off += n;
+    }
+    this.total = off;
+  }
+
+  flatten(ts: tf.Tensor[]): tf.Tensor1D {
+    return tf.tidy(() => tf.concat(ts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D);
+  }
+
+  /** Views of a flat tensor as the listed shapes (new tensors owned by the caller). */
+  split(flat: tf.Tensor1D): tf.Tensor[] {
+    return this.shapes.map((s, i) => tf.tidy(() => tf.reshape(tf.slice(flat, [this.offsets[i]!], [this.sizes[i]!]), s)));
+  }
+
+  splitHost(flat: Float32Array): Float32Array[] {
+    return this.sizes.map((n, i) => flat.slice(this.offsets[i]!, this.offsets[i]! + n));
+  }
+
+  joinHost(parts: Float32Array[]): Float32Array {
+    const out = new Float32Array(this.total);
+    parts.forEach((p, i) => {
+      if (p.length !== this.sizes[i]) throw new Error(`flat layout: part ${i} has ${p.length} values, expected ${this.sizes[i]}`);
+      out.set(p, this.offsets[i]!);
+    });
+    return out;
+  }
+}
+
 export class Adam {
-  readonly m: tf.Variable[];
-  readonly v: tf.Variable[];
+  readonly layout: FlatLayout;
+  /** Flat master copy of the weights; the model's variables are slices of it after each update. */
+  readonly master: tf.Variable<tf.Rank.R1>;
+  readonly m: tf.Variable<tf.Rank.R1>;
+  readonly v: tf.Variable<tf.Rank.R1>;
   /** Number of updates applied so far (PyTorch's `step` in the state). */
   count = 0;
 
@@ -21,82 +70,109 @@ export class Adam {
     readonly params: tf.Variable[],
     readonly settings: AdamSettings,
   ) {
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.layout = new FlatLayout(params.map((p) => p.shape));
+    this.master = tf.variable(this.layout.flatten(params), false);
+    this.m = tf.variable(tf.zeros([this.layout.total]), false);
+    this.v = tf.variable(tf.zeros([this.layout.total]), false);
   }
 
-  /** Applies one update with learning rate `lr` (warm-up is the caller's business). */
-  apply(grads: tf.Tensor[], lr: number): void {
+  /** Re-reads the model's variables into the master copy (after weights were written directly). */
+  syncFromParams(): void {
+    this.master.assign(this.layout.flatten(this.params));
+  }
+
+  /** Applies one update from a flat gradient with learning rate `lr` (warm-up is the caller's). */
+  apply(grad: tf.Tensor1D, lr: number): void {
     const { beta1: b1, beta2: b2, eps } = this.settings;
     this.count += 1;
     const bc1 = 1 - b1 ** this.count;
     const bc2 = 1 - b2 ** this.count;
     // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), as torch.optim.Adam computes it.
-    const stepSize = lr / bc1;
-    const invSqrtBc2 = 1 / Math.sqrt(bc2);
     tf.tidy(() => {
-      const sB1 = tf.scalar(b1);
-      const s1mB1 = tf.scalar(1 - b1);
-      const sB2 = tf.scalar(b2);
-      const s1mB2 = tf.scalar(1 - b2);
-      const sStep = tf.scalar(stepSize);
-      const sInv = tf.scalar(invSqrtBc2);
-      const sEps = tf.scalar(eps);
-      for (let i = 0; i < this.params.length; i++) {
-        const g = grads[i]!;
-        const m = tf.add(tf.mul(this.m[i]!, sB1), tf.mul(g, s1mB1));
-        const v = tf.add(tf.mul(this.v[i]!, sB2), tf.mul(tf.square(g), s1mB2));
-        this.m[i]!.assign(m);
-        this.v[i]!.assign(v);
-        const denom = tf.add(tf.mul(tf.sqrt(v), sInv), sEps);
-        this.params[i]!.assign(tf.sub(this.params[i]!, tf.mul(tf.div(m, denom), sStep)));
-      }
+      const m = tf.add(tf.mul(this.m, b1), tf.mul(grad, 1 - b1));
+      const v = tf.add(tf.mul(this.v, b2), tf.mul(tf.square(grad), 1 - b2));
+      const denom = tf.add(tf.mul(tf.sqrt(v), 1 / Math.sqrt(bc2)), eps);
+      const p = tf.sub(this.master, tf.mul(tf.div(m, denom), lr / bc1));
+      this.m.assign(m as tf.Tensor1D);
+      this.v.assign(v as tf.Tensor1D);
+      this.master.assign(p as tf.Tensor1D);
+    });
+    this.pushToParams();
+  }
+
+  private pushToParams(): void {
+    const parts = this.layout.split(this.master);
+    parts.forEach((t, i) => {
+      this.params[i]!.assign(t);
+      t.dispose();
     });
   }
 
+  /** Sets weights and optimiser state from host arrays (checkpoint restore). */
+  restore(m: Float32Array[], v: Float32Array[], count: number): void {
+    this.syncFromParams();
+    this.m.assign(tf.tensor1d(this.layout.joinHost(m)));
+    this.v.assign(tf.tensor1d(this.layout.joinHost(v)));
+    this.count = count;
+  }
+
+  async readState(): Promise<{ m: Float32Array[]; v: Float32Array[] }> {
+    const [m, v] = await Promise.all([this.m.data(), this.v.data()]);
+    return { m: this.layout.splitHost(m as Float32Array), v: this.layout.splitHost(v as Float32Array) };
+  }
+
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    this.master.dispose();
+    this.m.dispose();
+    this.v.dispose();
   }
 }
 
 /**
- * Scales gradients so that their global L2 norm is at most `maxNorm` (torch's clip_grad_norm_:
- * coefficient maxNorm / (norm + 1e-6), capped at 1). Returns the scaled grads and the norm before
- * clipping; maxNorm = 0 only measures. The caller owns (and disposes) everything returned.
+ * Scales a flat gradient so that its L2 norm is at most `maxNorm` (torch's clip_grad_norm_:
+ * coefficient maxNorm / (norm + 1e-6), capped at 1). Returns the scaled gradient and the norm
+ * before clipping; maxNorm = 0 only measures. The caller owns both.
  */
-export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
+export function clipByGlobalNorm(grad: tf.Tensor1D, maxNorm: number): { grad: tf.Tensor1D; norm: tf.Scalar } {
   return tf.tidy(() => {
-    const sq = grads.map((g) => tf.sum(tf.square(g)));
-    const norm = tf.sqrt(tf.addN(sq)) as tf.Scalar;
-    if (maxNorm <= 0) return { grads: grads.map((g) => tf.clone(g)), norm };
-    const coef = tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, 1e-6)), 1);
-    return { grads: grads.map((g) => tf.mul(g, coef)), norm };
+    const norm = tf.sqrt(tf.sum(tf.square(grad))) as tf.Scalar;
+    if (maxNorm <= 0) return { grad: tf.clone(grad), norm };
+    const coef = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
+    return { grad: tf.mul(grad, coef) as tf.Tensor1D, norm };
   });
 }
 
-/** Exponential moving average of weights: ema = decay·ema + (1 − decay)·p after every step. */
+/** Exponential moving average of the flat weights: ema = decay·ema + (1 − decay)·p each step. */
 export class Ema {
-  readonly shadow: tf.Variable[];
+  readonly shadow: tf.Variable<tf.Rank.R1>;
 
   constructor(
-    params: tf.Variable[],
+    readonly layout: FlatLayout,
+    master: tf.Tensor1D,
     readonly decay: number,
   ) {
-    this.shadow = params.map((p) => tf.variable(tf.clone(p), false));
+    this.shadow = tf.variable(tf.clone(master), false);
   }
 
-  update(params: tf.Variable[]): void {
-    tf.tidy(() => {
-      const d = tf.scalar(this.decay);
-      const oneMinus = tf.scalar(1 - this.decay);
-      for (let i = 0; i < params.length; i++) {
-        this.shadow[i]!.assign(tf.add(tf.mul(this.shadow[i]!, d), tf.mul(params[i]!, oneMinus)));
-      }
-    });
+  update(master: tf.Tensor1D): void {
+    tf.tidy(() => this.shadow.assign(tf.add(tf.mul(this.shadow, this.decay), tf.mul(master, 1 - this.decay)) as tf.Tensor1D));
+  }
+
+  /** The EMA weights shaped like the model's variables (owned by the caller). */
+  tensors(): tf.Tensor[] {
+    return this.layout.split(this.shadow);
+  }
+
+  restore(parts: Float32Array[]): void {
+    this.shadow.assign(tf.tensor1d(this.layout.joinHost(parts)));
+  }
+
+  async read(): Promise<Float32Array[]> {
+    return this.layout.splitHost((await this.shadow.data()) as Float32Array);
   }
 
   dispose(): void {
-    for (const t of this.shadow) t.dispose();
+    this.shadow.dispose();
   }
 }
 

@@ -11,7 +11,7 @@ import { tf } from '../tf';
 import { Rng, Stream, hashKeys } from '../rng';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { antitheticTimesteps } from '../diffusion/timesteps';
-import { lossTensors, prepareLossBatch, saActive, type LossSettings } from '../diffusion/losses/sequenceAware';
+import { lossTensors, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
 import { UNet } from '../nets/unet';
 import { loadDataset, BatchSampler, toFloatBatch, holdOutIndices } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
@@ -54,7 +54,7 @@ export class TrainState {
   constructor(readonly cfg: RunConfig) {
     this.net = new UNet(modelConfigOf(cfg), cfg.seed);
     this.adam = new Adam(this.net.variables, { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps });
-    this.ema = new Ema(this.net.variables, cfg.emaDecay);
+    this.ema = new Ema(this.adam.layout, this.adam.master, cfg.emaDecay);
     this.schedule = makeSchedule({ kind: cfg.schedule, T: cfg.T, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
   }
 
@@ -62,15 +62,13 @@ export class TrainState {
     const n = this.net.variables.length;
     if (ck.params.length !== n) throw new Error(`checkpoint has ${ck.params.length} weight tensors, the model has ${n}`);
     this.net.writeWeights(ck.params);
-    ck.ema.forEach((w, i) => this.ema.shadow[i]!.assign(tf.tensor(w, this.ema.shadow[i]!.shape)));
-    ck.adamM.forEach((w, i) => this.adam.m[i]!.assign(tf.tensor(w, this.adam.m[i]!.shape)));
-    ck.adamV.forEach((w, i) => this.adam.v[i]!.assign(tf.tensor(w, this.adam.v[i]!.shape)));
-    this.adam.count = ck.adamCount;
+    this.adam.restore(ck.adamM, ck.adamV, ck.adamCount);
+    this.ema.restore(ck.ema);
     this.step = ck.step;
   }
 
   async snapshot(backend: string, metrics: Record<string, number>): Promise<CheckpointData> {
-    const read = (vs: tf.Variable[]) => Promise.all(vs.map(async (v) => (await v.data()) as Float32Array));
+    const { m, v } = await this.adam.readState();
     return {
       step: this.step,
       config: this.cfg,
@@ -79,9 +77,9 @@ export class TrainState {
       names: this.net.names,
       shapes: this.net.variables.map((v) => v.shape),
       params: await this.net.readWeights(),
-      ema: await read(this.ema.shadow),
-      adamM: await read(this.adam.m),
-      adamV: await read(this.adam.v),
+      ema: await this.ema.read(),
+      adamM: m,
+      adamV: v,
       metrics,
     };
   }
@@ -130,11 +128,13 @@ export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSa
     return lt.loss;
   }, net.variables);
   const gradList = net.variables.map((v) => grads[v.name]!);
-  const clipped = clipByGlobalNorm(gradList, cfg.gradClip);
+  const flat = state.adam.layout.flatten(gradList);
   for (const g of gradList) g.dispose();
-  state.adam.apply(clipped.grads, learningRateAt(step, cfg.lr, cfg.warmup));
-  for (const g of clipped.grads) g.dispose();
-  if (cfg.emaDecay > 0) state.ema.update(net.variables);
+  const clipped = clipByGlobalNorm(flat, cfg.gradClip);
+  flat.dispose();
+  state.adam.apply(clipped.grad, learningRateAt(step, cfg.lr, cfg.warmup));
+  clipped.grad.dispose();
+  if (cfg.emaDecay > 0) state.ema.update(state.adam.master);
   state.step = step;
   return { loss: value, simple: simple!, sa: sa!, gradNorm: clipped.norm };
 }
@@ -147,6 +147,16 @@ function memoryInfo(peak: { v: number }): MemoryInfo {
 }
 
 export async function train(cfg: RunConfig, opts: TrainOptions): Promise<TrainResult> {
+  const reached = { step: 0 };
+  try {
+    return await trainInner(cfg, opts, reached);
+  } catch (err) {
+    opts.sink({ type: 'failed', step: reached.step, reason: (err as Error).message });
+    throw err;
+  }
+}
+
+async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: number }): Promise<TrainResult> {
   const { runDir, sink } = opts;
   const backend = await initBackend(cfg.backend);
   const backendName = describeBackend(backend);
@@ -250,10 +260,8 @@ export async function train(cfg: RunConfig, opts: TrainOptions): Promise<TrainRe
     }
     sink({ type: 'finished', step: state.step, reason, runDir });
     return { step: state.step, reason, history };
-  } catch (err) {
-    sink({ type: 'failed', step: state.step, reason: (err as Error).message });
-    throw err;
   } finally {
+    reached.step = state.step;
     state.dispose();
   }
 }

@@ -34,7 +34,7 @@ function reference(s: Schedule, settings: LossSettings, x0: Float32Array, eps: F
         const x = Math.fround(s.sqrtAlphaBar[jj]!) * x0[b * P + p]! + Math.fround(s.sqrtOneMinusAlphaBar[jj]!) * e;
         const r = e - (0.5 * x + 0.01 * jj);
         if (k === 0) simple += r * r;
-        acc[p] += w[k]! * r;
+        acc[p] = acc[p]! + w[k]! * r;
       }
     }
     for (let p = 0; p < P; p++) sa += acc[p]! * acc[p]!;
@@ -149,12 +149,12 @@ describe("Theorem 2: (T-1)/(T+K) L^τ_simple ≥ L_sa ≥ L_θ/(T+K)² on a toy 
       let lSa = 0;
       for (let t = 1 - K; t <= Tt; t++) {
         const acc = new Float64Array(D);
-        for (let u = t; u < t + K; u++) if (u >= 1 && u <= Tt) for (let d = 0; d < D; d++) acc[d] += (tau(u) * res(u)[d]!) / K;
+        for (let u = t; u < t + K; u++) if (u >= 1 && u <= Tt) for (let d = 0; d < D; d++) acc[d] = acc[d]! + (tau(u) * res(u)[d]!) / K;
         lSa += acc.reduce((a, v) => a + v * v, 0);
       }
       lSa /= Tt + K;
       const total = new Float64Array(D);
-      for (let t = 2; t <= Tt; t++) for (let d = 0; d < D; d++) total[d] += tau(t) * res(t)[d]!;
+      for (let t = 2; t <= Tt; t++) for (let d = 0; d < D; d++) total[d] = total[d]! + tau(t) * res(t)[d]!;
       const lTheta = total.reduce((a, v) => a + v * v, 0);
       expect(((Tt - 1) / (Tt + K)) * lTauSimple).toBeGreaterThanOrEqual(lSa);
       expect(lSa).toBeGreaterThanOrEqual(lTheta / (Tt + K) ** 2);
