@@ -113,10 +113,14 @@ describe('sadpm CLI end to end', () => {
       env: { ...process.env, EGL_PLATFORM: 'surfaceless' },
     });
     let out = '';
+    let sent = false;
     const code = await new Promise<number | null>((res) => {
       child.stdout.on('data', (b: Buffer) => {
         out += b.toString();
-        if (out.includes('"type":"progress","step":2,')) child.kill('SIGINT');
+        if (!sent && out.includes('"type":"progress","step":2,')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
       });
       child.on('close', (c) => res(c));
     });
