@@ -128,6 +128,7 @@ describe('sadpm CLI end to end', () => {
     const msgs = messages(out);
     const fin = msgs.at(-1)!;
     expect(fin).toMatchObject({ type: 'finished', reason: 'stopped' });
-    expect(msgs.some((m) => m.type === 'checkpoint' && m.step === fin.step)).toBe(true);
+    const finStep = fin.type === 'finished' ? fin.step : -1;
+    expect(msgs.some((m) => m.type === 'checkpoint' && m.step === finStep)).toBe(true);
   });
 });
