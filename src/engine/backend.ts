@@ -81,32 +81,55 @@ async function requestWebGPU(
   return { adapter, gpu };
 }
 
-async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'] | string> {
+interface WebGPUCandidate {
+  adapter: GPUAdapter;
+  gpu: GPU;
+  info: AdapterInfo;
+}
+
+interface WebGPUProbe {
+  hardware?: WebGPUCandidate;
+  software?: WebGPUCandidate;
+  reasons: string[];
+}
+
+let probed: WebGPUProbe | null = null;
+
+/** Asks Dawn for adapters once: Vulkan first (GPUs), then OpenGL compatibility (llvmpipe). */
+async function probeWebGPU(): Promise<WebGPUProbe> {
+  if (probed) return probed;
   process.env.EGL_PLATFORM ??= 'surfaceless';
   let dawn: DawnModule;
   try {
     dawn = loadDawn();
   } catch (err) {
-    return `Dawn could not be loaded: ${(err as Error).message}`;
+    probed = { reasons: [`Dawn could not be loaded: ${(err as Error).message}`] };
+    return probed;
   }
   Object.assign(globalThis, dawn.globals);
-  const reasons: string[] = [];
-  let picked: { adapter: GPUAdapter; gpu: GPU; info: AdapterInfo } | null = null;
+  const res: WebGPUProbe = { reasons: [] };
   for (const api of ['vulkan', 'opengl'] as const) {
     const r = await requestWebGPU(dawn, api);
     if ('reason' in r) {
-      reasons.push(r.reason);
+      res.reasons.push(r.reason);
       continue;
     }
     const info = describeAdapter(r.adapter, api);
-    if (info.software && !allowSoftware) {
-      reasons.push(`Dawn (${api}) offers only a software adapter (${info.vendor} ${info.device || info.description})`);
-      continue;
+    if (!info.software) {
+      res.hardware = { ...r, info };
+      break;
     }
-    picked = { ...r, info };
-    break;
+    res.software ??= { ...r, info };
+    res.reasons.push(`Dawn (${api}) offers only a software adapter (${info.vendor} ${info.device || info.description})`);
   }
-  if (!picked) return reasons.join('; ');
+  probed = res;
+  return res;
+}
+
+async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'] | string> {
+  const probe = await probeWebGPU();
+  const picked = probe.hardware ?? (allowSoftware ? probe.software : undefined);
+  if (!picked) return probe.reasons.join('; ') || 'Dawn found no adapter';
   const { adapter, gpu, info } = picked;
   // tfjs-backend-webgpu checks navigator.gpu when its backend is constructed.
   if (!('navigator' in globalThis) || !(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu) {
