@@ -88,6 +88,22 @@ function samePad(size: number, k: number, s: number): [number, number] {
 export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number): tf.Tensor4D {
   const [n, h, w, cin] = x.shape;
   const [, oh, ow, cout] = dy.shape;
+  // WebGPU binds at most 2 GiB per storage buffer (and big temporaries cost memory): build the
+  // patch matrix for a slice of the batch at a time and add the partial products.
+  const bytesPerImage = oh * ow * k * k * cin * 4;
+  const per = Math.max(1, Math.min(n, Math.floor(PATCH_BYTES_LIMIT / bytesPerImage)));
+  if (per < n) {
+    const parts: tf.Tensor4D[] = [];
+    for (let b = 0; b < n; b += per) {
+      const m = Math.min(per, n - b);
+      parts.push(
+        tf.tidy(() => convFilterGrad(tf.slice(x, [b, 0, 0, 0], [m, h, w, cin]), tf.slice(dy, [b, 0, 0, 0], [m, oh, ow, cout]), k, stride)),
+      );
+    }
+    let acc = parts[0]!;
+    for (let i = 1; i < parts.length; i++) acc = tf.add(acc, parts[i]!);
+    return acc;
+  }
   const [pt, pb] = samePad(h, k, stride);
   const [pl, pr] = samePad(w, k, stride);
   const xp = pt + pb + pl + pr > 0 ? tf.pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) : x;
@@ -104,6 +120,14 @@ export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, strid
   const patches = tf.reshape(cols.length === 1 ? cols[0]! : tf.concat(cols, 3), [n * oh * ow, k * k * cin]);
   const dw = tf.matMul(patches, tf.reshape(dy, [n * oh * ow, cout]), true, false);
   return tf.reshape(dw, [k, k, cin, cout]);
+}
+
+/** Largest im2col patch matrix built at once (bytes); see convFilterGrad. */
+export let PATCH_BYTES_LIMIT = 512 * 2 ** 20;
+
+/** For tests: a small limit exercises the batch-sliced path on tiny shapes. */
+export function setPatchBytesLimit(bytes: number): void {
+  PATCH_BYTES_LIMIT = bytes;
 }
 
 /**

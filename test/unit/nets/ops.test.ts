@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { conv2dSame, groupNorm, groupNormPlain, silu } from '../../../src/engine/nets/ops';
+import { conv2dSame, groupNorm, groupNormPlain, setPatchBytesLimit, silu } from '../../../src/engine/nets/ops';
 import { Rng } from '../../../src/engine/rng';
 
 function randn(shape: number[], seed: number, scale = 1, shift = 0): tf.Tensor {
@@ -68,6 +68,19 @@ describe('nets/ops', () => {
       expect(maxAbsDiff(conv2dSame(x, f, b, stride), plainConv(x, f, b, stride))).toBeLessThan(1e-5);
       for (let i = 0; i < 3; i++) expect(maxAbsDiff(gc[i]!, gp[i]!)).toBeLessThan(1e-4);
     }
+  });
+
+  it('the batch-sliced im2col filter gradient equals the one-shot one', () => {
+    const x = randn([5, 6, 6, 3], 9) as tf.Tensor4D;
+    const f = randn([3, 3, 3, 4], 10, 0.3) as tf.Tensor4D;
+    const b = randn([4], 11) as tf.Tensor1D;
+    const up = randn([5, 6, 6, 4], 12);
+    const grad = () => tf.grads((xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, 1), up)))([x, f, b]);
+    const whole = grad();
+    setPatchBytesLimit(2 * 6 * 6 * 9 * 3 * 4); // two images per slice: 3 slices for 5 images
+    const sliced = grad();
+    setPatchBytesLimit(512 * 2 ** 20);
+    expect(maxAbsDiff(whole[1]!, sliced[1]!)).toBeLessThan(1e-4);
   });
 
   it('silu matches x*sigmoid(x) in value and gradient', () => {
