@@ -7,14 +7,13 @@ import { parseArgs, configFromFlags, configFields, flagString, flagNumber, rejec
 import { humanSink, jsonSink, fmtBytes } from './progress';
 import { resolveRunConfig, parseRunConfig, RUN_PRESETS, SAMPLERS, SPACINGS, type RunConfig } from '../shared/config';
 import type { EngineSink } from '../shared/engineMessages';
-import { train, TrainState } from '../engine/train/trainer';
+import { train, TrainState, checkDatasetFits } from '../engine/train/trainer';
 import { findCheckpoint, readCheckpoint } from '../engine/train/checkpoint';
 import { writeRunSamples, writeRunGap } from '../engine/train/artifacts';
 import { initBackend, describeBackend } from '../engine/backend';
 import { importDataset } from '../engine/data/import';
 import { loadDataset, holdOutIndices } from '../engine/data/loader';
 import { readPackedHeader } from '../engine/data/packed';
-import { checkDatasetFits } from '../engine/train/trainer';
 import { renderGapChart } from './gapChart';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
