@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the engine's training benchmark and the PyTorch reference in one command on the remote GPU machine
 # (see ../shared/device/README.md). Prepare locally first:
-#   node scripts/bundle-bench.mjs tmp/bench.mjs && ../shared/device/pack.sh .device tmp/bench.mjs
-# then, carrying .device:  bash bench/remote-gpu.sh   (results also land in $OUT when it is set)
+#   node scripts/bundle-bench.mjs tmp/bench.mjs && ../shared/device/pack.sh .device tmp/bench.mjs bench/torch_sample.py
+# then, carrying .device:  bash bench/remote-gpu.sh [table|profile]   (results also land in $OUT when it is set)
+#   table    the table: small/cifar10 × plain/SA-2 at batch 128, DDIM sampling, PyTorch beside it
+#   profile  one profiled step per model (GPU time per kernel) plus a shorter table
 set -uo pipefail
+mode=${1:-table}
 source .device/prelude.sh
 export SADPM_DAWN_NODE=$DAWN_NODE
 out=${OUT:-/tmp/bench-out}
@@ -12,11 +15,29 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 ours() { # preset loss batch steps warmup [extra...]; every run bounded so one slow case cannot eat the call
   timeout "${LIMIT:-90}" "$NODE" .device/bench.mjs --preset "$1" --loss "$2" --batch "$3" --steps "$4" --warmup "$5" --dropout 0 "${@:6}" 2>&1 \
     | grep -v '^Warning: maxDynamic' | tee -a "$out/ours.txt"
-  echo "exit $? for $*" | tee -a "$out/ours.txt"
+  echo "exit ${PIPESTATUS[0]} for $*" | tee -a "$out/ours.txt"
 }
-ours small plain 128 5 2
-ours small sa2 128 4 2
-LIMIT=110 ours cifar10 plain 128 3 1
-LIMIT=150 ours cifar10 sa2 128 3 1 --sample-n 256 --sample-steps 100 --sample-batch 256
-PYTHONUNBUFFERED=1 timeout 90 python3 .device/bench_torch.py --models big,small --losses plain,sa2 --precs fp32 --batches 128 --steps 10 --warm 3 --maxsec 8 2>&1 | tee "$out/torch.txt"
-PYTHONUNBUFFERED=1 timeout 60 python3 .device/bench_torch.py --models big,small --losses plain,sa2 --precs fp32 --batches 128 --steps 10 --warm 3 --maxsec 8 --tf32 off 2>&1 | tee "$out/torch_tf32off.txt"
+torch_train() {
+  PYTHONUNBUFFERED=1 timeout 120 python3 .device/bench_torch.py --models big,small --losses plain,sa2 --precs fp32 --batches 128 --steps 10 --warm 3 --maxsec 8 "$@" 2>&1 | tee -a "$out/torch.txt"
+}
+torch_sample() {
+  PYTHONUNBUFFERED=1 timeout 120 python3 .device/torch_sample.py --model big --n 256 --steps 100 "$@" 2>&1 | tee -a "$out/torch.txt"
+}
+if [ "$mode" = profile ]; then
+  # timestamp queries (per-kernel GPU time) need Dawn's unsafe APIs
+  SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=60 ours small plain 128 1 1 --profile 30
+  SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 plain 64 1 1 --profile 40
+  ours small plain 128 5 2
+  LIMIT=120 ours cifar10 sa2 128 2 1
+  LIMIT=150 ours cifar10 plain 128 2 1 --sample-n 256 --sample-steps 100 --sample-batch 256
+else
+  ours small plain 128 5 2
+  ours small sa2 128 4 2
+  LIMIT=110 ours cifar10 plain 128 3 1
+  LIMIT=200 ours cifar10 sa2 128 3 1 --sample-n 256 --sample-steps 100 --sample-batch 256
+fi
+torch_train
+torch_train --tf32 off
+torch_sample
+torch_sample --tf32 off
+grep -h '^BENCH_JSON\|"event": "result"\|"event": "sample"' "$out/ours.txt" "$out/torch.txt" > "$out/summary.jsonl" || true

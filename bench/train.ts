@@ -8,7 +8,8 @@
 import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
-import { initBackend, describeBackend, deviceBytes, assertGpuHealthy } from '../src/engine/backend';
+import { initBackend, describeBackend, devicePeakBytes, resetDevicePeak, assertGpuHealthy } from '../src/engine/backend';
+import { gpuMemoryStats } from '../src/engine/gpu/memory';
 import { TrainState, trainStep } from '../src/engine/train/trainer';
 import { BatchSampler } from '../src/engine/data/loader';
 import type { PackedDataset } from '../src/engine/data/packed';
@@ -50,10 +51,11 @@ async function main(): Promise<void> {
   } as unknown as PackedDataset;
   const sampler = new BatchSampler(ds, 0);
   const state = new TrainState(cfg);
-  let peak = 0;
+  // Live tensor bytes as tfjs counts them, sampled after each step; the device peak below is the real one.
+  let tensorPeak = 0;
   const track = () => {
-    const b = deviceBytes();
-    if (b !== undefined) peak = Math.max(peak, b);
+    const m = tf.memory() as { numBytesInGPU?: number };
+    if (m.numBytesInGPU !== undefined) tensorPeak = Math.max(tensorPeak, m.numBytesInGPU);
   };
   console.log(`# backend ${describeBackend(info)}; preset ${preset} (${state.net.paramCount().toLocaleString('en-US')} params, ${size}x${size}x${cfg.channels}); loss ${loss}; batch ${batch}`);
   const runSteps = async (from: number, n: number) => {
@@ -66,6 +68,8 @@ async function main(): Promise<void> {
       if (!Number.isFinite(v[0]!)) throw new Error(`loss is ${v[0]} at step ${s}`);
     }
   };
+  // --profile N: profile one step first, printing the N costliest kernels.
+  if (flags.has('profile')) await profileStep(() => runSteps(1, 1), flagNumber(flags, 'profile', 25));
   const w0 = performance.now();
   await runSteps(1, warmup);
   const warmMs = performance.now() - w0;
@@ -83,16 +87,23 @@ async function main(): Promise<void> {
     msPerStep: ms,
     imagesPerSec: (batch * 1000) / ms,
     warmupMs: warmMs,
-    peakGpuBytes: peak || null,
+    peakGpuBytes: devicePeakBytes() ?? null,
+    peakTensorBytes: tensorPeak || null,
+    pool: info.name === 'webgpu' ? gpuMemoryStats() : null,
     numTensors: tf.memory().numTensors,
   };
-  console.log(`train ${preset} ${loss} batch ${batch}: ${(result.imagesPerSec as number).toFixed(2)} images/s, ${ms.toFixed(1)} ms/step, peak GPU ${peak ? (peak / 2 ** 20).toFixed(0) + ' MiB' : 'n/a'} (warm-up ${(warmMs / 1000).toFixed(1)} s)`);
+  const peak = devicePeakBytes();
+  console.log(
+    `train ${preset} ${loss} batch ${batch}: ${(result.imagesPerSec as number).toFixed(2)} images/s, ${ms.toFixed(1)} ms/step, ` +
+      `peak GPU ${peak ? (peak / 2 ** 20).toFixed(0) + ' MiB' : 'n/a'} (tensors ${(tensorPeak / 2 ** 20).toFixed(0)} MiB) (warm-up ${(warmMs / 1000).toFixed(1)} s)`,
+  );
   console.log('BENCH_JSON ' + JSON.stringify(result));
 
   const sampleN = flagNumber(flags, 'sample-n', 0);
   if (sampleN > 0) {
     const sampleSteps = flagNumber(flags, 'sample-steps', 100);
     const sb = flagNumber(flags, 'sample-batch', Math.min(sampleN, 256));
+    resetDevicePeak();
     const st = performance.now();
     await sample({
       model: epsModelOf(state.net),
@@ -108,11 +119,48 @@ async function main(): Promise<void> {
     });
     assertGpuHealthy();
     const sec = (performance.now() - st) / 1000;
-    const r = { kind: 'sample', backend: info.name, preset, n: sampleN, steps: sampleSteps, seconds: sec, imagesPerSec: sampleN / sec };
+    const r = { kind: 'sample', backend: info.name, preset, n: sampleN, steps: sampleSteps, seconds: sec, imagesPerSec: sampleN / sec, peakGpuBytes: devicePeakBytes() ?? null };
     console.log(`sample ${preset} DDIM ${sampleSteps} steps, ${sampleN} images: ${(sampleN / sec).toFixed(2)} images/s (${sec.toFixed(1)} s)`);
     console.log('BENCH_JSON ' + JSON.stringify(r));
   }
   state.dispose();
+}
+
+/**
+ * Runs one step under tf.profile and prints GPU time per kernel name (timestamp queries, when the
+ * device offers them) and dispatch counts: what dominates a step.
+ */
+async function profileStep(step: () => Promise<void>, top: number): Promise<void> {
+  const t0 = performance.now();
+  const prof = await tf.profile(step);
+  const wall = performance.now() - t0;
+  const by = new Map<string, { n: number; ms: number }>();
+  let total = 0;
+  for (const k of prof.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const shapes = k.name === 'Conv2D' || k.name.startsWith('Sadpm') || k.name === 'BatchMatMul' || k.name === '_FusedMatMul' ? ` ${JSON.stringify(k.inputShapes)}` : '';
+    const key = k.name + shapes;
+    const e = by.get(key) ?? { n: 0, ms: 0 };
+    e.n += 1;
+    e.ms += ms;
+    by.set(key, e);
+    total += ms;
+  }
+  const byName = new Map<string, { n: number; ms: number }>();
+  for (const k of prof.kernels) {
+    const e = byName.get(k.name) ?? { n: 0, ms: 0 };
+    e.n += 1;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    byName.set(k.name, e);
+  }
+  console.log(`# profile: ${prof.kernels.length} kernels, GPU ${total.toFixed(1)} ms, wall ${wall.toFixed(0)} ms (profiling serialises the GPU)`);
+  for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
+    console.log(`#   ${name.padEnd(28)} ${String(e.n).padStart(5)} x  ${e.ms.toFixed(1).padStart(8)} ms  ${((100 * e.ms) / (total || 1)).toFixed(1)}%`);
+  }
+  console.log('# by shape:');
+  for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
+    console.log(`#   ${e.ms.toFixed(1).padStart(8)} ms ${String(e.n).padStart(4)} x ${name}`);
+  }
 }
 
 main().then(

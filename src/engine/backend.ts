@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { tf } from './tf';
 import type { Backend } from '../shared/config';
+import { boundBufferPool, gpuMemoryStats, instrumentDevice, resetGpuPeak } from './gpu/memory';
 
 export interface AdapterInfo {
   vendor: string;
@@ -158,6 +159,8 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
     if (l.reason !== 'destroyed') gpuError ??= `GPU device lost (${l.reason}): ${l.message}`;
   });
   webgpuDevice = device;
+  // Before tfjs allocates anything, so that every buffer it creates is counted.
+  instrumentDevice(device);
   // The package registers a default factory on import (it asks for an adapter we may not want);
   // replace it with one bound to the adapter chosen here.
   if ('webgpu' in (tf.engine() as unknown as { registryFactory: Record<string, unknown> }).registryFactory) {
@@ -167,6 +170,8 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   const ok = await tf.setBackend('webgpu');
   if (!ok) return 'tfjs could not initialise its webgpu backend on this adapter';
   await tf.ready();
+  const poolMb = Number(process.env.SADPM_GPU_POOL_MB);
+  boundBufferPool(tf.backend(), Number.isFinite(poolMb) && poolMb >= 0 && process.env.SADPM_GPU_POOL_MB ? { bytes: poolMb * 2 ** 20 } : {});
   return info;
 }
 
@@ -261,10 +266,23 @@ export function assertGpuHealthy(): void {
   }
 }
 
-/** Bytes currently held by the backend on the device, when the backend reports it. */
+/**
+ * Bytes currently allocated on the device: on webgpu every GPUBuffer alive (tensors, tfjs' pool of
+ * freed buffers, uniforms, staging), otherwise what the backend reports, if anything.
+ */
 export function deviceBytes(): number | undefined {
+  if (webgpuDevice && active?.name === 'webgpu') return gpuMemoryStats().liveBytes;
   const m = tf.memory() as { numBytesInGPUAllocated?: number; numBytesInGPU?: number };
   return m.numBytesInGPUAllocated ?? m.numBytesInGPU;
+}
+
+/** Largest deviceBytes() since the backend started or since resetDevicePeak(); undefined off webgpu. */
+export function devicePeakBytes(): number | undefined {
+  return webgpuDevice && active?.name === 'webgpu' ? gpuMemoryStats().peakBytes : undefined;
+}
+
+export function resetDevicePeak(): void {
+  resetGpuPeak();
 }
 
 export function gpuDevice(): GPUDevice | null {
