@@ -11,7 +11,7 @@ export interface ParsedArgs {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'ema', 'raw', 'strict', 'grayscale', 'help', 'quiet', 'no-progress']);
+const BOOLEAN_FLAGS = new Set(['json', 'ema', 'raw', 'strict', 'grayscale', 'help', 'quiet', 'no-progress', 'yes', 'remove']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const [command = 'help', ...rest] = argv;

@@ -1,34 +1,46 @@
 /**
- * sadpm: the headless front end of the engine. train | resume | sample | gap | import | info.
+ * sadpm: the headless front end: training through the run store, sampling, the gap monitor,
+ * dataset import, and the store's queries (runs, show, export, prune, datasets).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs, configFromFlags, configFields, flagString, flagNumber, rejectUnknown, type ParsedArgs } from './args';
+import { parseArgs, configFields, flagString, flagNumber, rejectUnknown, type ParsedArgs } from './args';
 import { humanSink, jsonSink, fmtBytes } from './progress';
-import { resolveRunConfig, parseRunConfig, RUN_PRESETS, SAMPLERS, SPACINGS, type RunConfig } from '../shared/config';
+import { parseRunConfig, RUN_PRESETS, SAMPLERS, SPACINGS, type RunConfig } from '../shared/config';
 import type { EngineSink } from '../shared/engineMessages';
-import { train, TrainState, checkDatasetFits } from '../engine/train/trainer';
+import { TrainState, checkDatasetFits } from '../engine/train/trainer';
 import { findCheckpoint, readCheckpoint } from '../engine/train/checkpoint';
 import { writeRunSamples, writeRunGap } from '../engine/train/artifacts';
 import { initBackend, describeBackend } from '../engine/backend';
 import { importDataset } from '../engine/data/import';
 import { loadDataset, holdOutIndices } from '../engine/data/loader';
-import { readPackedHeader } from '../engine/data/packed';
 import { renderGapChart } from './gapChart';
+import { openStore, runRef } from './storeAccess';
+import { cmdTrain, cmdResume, cmdRuns, cmdShow, cmdExport, cmdPrune, cmdTag, cmdDatasets, cmdImportLibrary } from './runCommands';
+import type { RunStore } from '../store/runStore';
+import { sampleRecordOf } from '../store/recorder';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
 Sequence-Aware (SA) loss of "On Inference Stability for Diffusion Models" (AAAI 2024).
 
-Commands
-  sadpm train [flags]                 train a model (one flag per config field, see 'sadpm train --help')
-  sadpm resume --run-dir DIR [--steps N]
-  sadpm sample --run-dir DIR [--checkpoint latest|STEP] [--ema] [--n 64] [--sampler ddim|ddpm]
+Commands (RUN is a run's id or name; every run is recorded in the run store)
+  sadpm train [flags]        train a model (one flag per config field, see 'sadpm train --help')
+  sadpm resume RUN [--steps N]          continue a stopped, interrupted or finished run
+  sadpm runs [--status S,S] [--tag T] [--dataset D] [--k N] [--lambda X] [--T N] [--search TEXT]
+  sadpm show RUN             config, status, checkpoints, samples, gap and disk use of a run
+  sadpm sample RUN [--checkpoint latest|STEP] [--ema] [--n 64] [--sampler ddim|ddpm]
                [--steps 50] [--spacing uniform|quad|trailing] [--eta 0] [--seed 0] [--out grid.png]
-  sadpm gap    --run-dir DIR [--checkpoint latest|STEP] [--ema] [--t0 300] [--n 16]
-  sadpm import PATH --out FILE.sadpm-ds [--format auto|idx|cifar10|folder|npy|builtin] [--size N]
-               [--grayscale] [--strict] [--limit N] [--labels FILE]
+  sadpm gap RUN [--checkpoint latest|STEP] [--ema] [--t0 300] [--n 16]
+  sadpm export RUN [--format csv|json|bundle] [--out PATH] [--checkpoints latest|all|none|S,S]
+  sadpm prune RUN [--keep-last N] [--keep-every M] [--keep-best METRIC] [--yes]
+  sadpm tag RUN TAG... [--remove] [--notes TEXT]
+  sadpm import PATH [--name NAME] [--format auto|idx|cifar10|folder|npy|builtin] [--size N]
+               [--grayscale] [--strict] [--limit N] [--labels FILE]   (--out FILE: a standalone file instead)
+  sadpm datasets             the dataset library
   sadpm info [--backend auto|webgpu|tensorflow|cpu]
-Add --json to train/resume/sample/gap for one JSON engine message per line on stdout.`;
+The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
+Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
+runs/show/datasets/export/prune for JSON output.`;
 
 function trainHelp(): string {
   const lines = configFields().map((f) => {
@@ -37,7 +49,11 @@ function trainHelp(): string {
   });
   return [
     'sadpm train [--config run.json] [--run-preset quick-cpu|official-cifar10|official-celeba64] [flags]',
-    '  --run-dir DIR        where checkpoints, samples and gap curves go (default runs/<time>-<name>)',
+    '  --run-dir DIR        where checkpoints, samples and gap curves go (default: the store\'s runs/<id>-<name>)',
+    '  --dataset D          a library dataset (name or #id), a .sadpm-ds file, or builtin:<name>',
+    '  --tags a,b --notes S tags and notes recorded with the run',
+    '  --keep-last N --keep-every M --keep-best METRIC   checkpoint retention, applied at each checkpoint',
+    '  --data-dir DIR       the run store (default: the platform app-data folder, or SADPM_HOME)',
     '  --json               JSON engine messages on stdout instead of a progress bar',
     '  (--T is also accepted as --t; --k, --lambda, --tau set the SA loss)',
     ...lines,
@@ -49,150 +65,53 @@ function sinkFor(args: ParsedArgs): EngineSink {
   return args.flags.get('json') === true ? jsonSink() : humanSink();
 }
 
-/** Image size and channels of a dataset spec, without loading pixels where possible. */
-function datasetDims(spec: string): { size: number; channels: number } {
-  if (spec.startsWith('builtin:')) {
-    const ds = loadDataset(spec);
-    return { size: ds.info.height, channels: ds.info.channels };
-  }
-  const h = readPackedHeader(spec);
-  return { size: h.height, channels: h.channels };
-}
-
-function defaultRunDir(cfg: RunConfig): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  const loss = cfg.lambda > 0 && cfg.k >= 2 ? `sa${cfg.k}-l${cfg.lambda}` : 'ddpm';
-  const name = cfg.name ? cfg.name.replace(/[^A-Za-z0-9_.-]+/g, '_') : `${cfg.preset}-${loss}`;
-  return resolve('runs', `${stamp}-${name}`);
-}
-
-function installStopHandler(): AbortController {
-  const ctl = new AbortController();
-  let hits = 0;
-  process.on('SIGINT', () => {
-    hits += 1;
-    if (hits === 1) {
-      process.stderr.write('\nstopping after this step (a checkpoint is written first); press Ctrl-C again to quit now\n');
-      ctl.abort();
-    } else {
-      process.exit(130);
-    }
-  });
-  process.on('SIGTERM', () => ctl.abort());
-  return ctl;
-}
-
-async function cmdTrain(args: ParsedArgs): Promise<number> {
-  if (args.flags.get('help')) {
-    console.log(trainHelp());
-    return 0;
-  }
-  const { values, used } = configFromFlags(args.flags);
-  rejectUnknown(args.flags, [...used, 'config', 'run-preset', 'run-dir', 'json'], 'train');
-  let input: Record<string, unknown> = {};
-  const runPreset = flagString(args.flags, 'run-preset');
-  if (runPreset) {
-    const p = RUN_PRESETS[runPreset];
-    if (!p) throw new Error(`--run-preset: unknown '${runPreset}' (expected one of ${Object.keys(RUN_PRESETS).join(', ')})`);
-    input = { ...p };
-  }
-  const configPath = flagString(args.flags, 'config');
-  if (configPath) {
-    let fromFile: unknown;
-    try {
-      fromFile = JSON.parse(readFileSync(configPath, 'utf8'));
-    } catch (err) {
-      throw new Error(`--config ${configPath}: ${(err as Error).message}`);
-    }
-    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
-      throw new Error(`--config ${configPath}: expected a JSON object of config fields`);
-    }
-    input = { ...input, ...(fromFile as Record<string, unknown>) };
-  }
-  input = { ...input, ...values };
-  // A model preset supplies sizes; the dataset decides image size and channels unless given.
-  const dataset = String(input.dataset ?? 'builtin:shapes');
-  if (input.imageSize === undefined || input.channels === undefined) {
-    const dims = datasetDims(dataset);
-    input.imageSize ??= dims.size;
-    input.channels ??= dims.channels;
-  }
-  const cfg = resolveRunConfig(input);
-  const runDir = resolve(flagString(args.flags, 'run-dir') ?? defaultRunDir(cfg));
-  if (existsSync(join(runDir, 'checkpoints')) && findCheckpointSafe(runDir)) {
-    throw new Error(`--run-dir ${runDir} already holds a run; use 'sadpm resume --run-dir ${runDir}' or another folder`);
-  }
-  const ctl = installStopHandler();
-  const res = await train(cfg, { runDir, sink: sinkFor(args), signal: ctl.signal });
-  return res.reason === 'completed' ? 0 : 130;
-}
-
-function findCheckpointSafe(runDir: string): boolean {
-  try {
-    findCheckpoint(runDir, 'latest');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function loadRunConfig(runDir: string): RunConfig {
-  const p = join(runDir, 'config.json');
-  if (!existsSync(p)) throw new Error(`--run-dir ${runDir}: no config.json (is this a sadpm run folder?)`);
-  try {
-    return parseRunConfig(JSON.parse(readFileSync(p, 'utf8')));
-  } catch (err) {
-    throw new Error(`${p}: ${(err as Error).message}`);
-  }
-}
-
-function requireRunDir(args: ParsedArgs): string {
-  const d = flagString(args.flags, 'run-dir') ?? args.positional[0];
-  if (!d) throw new Error(`sadpm ${args.command}: --run-dir DIR is required`);
-  return resolve(d);
-}
-
-async function cmdResume(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, ['run-dir', 'steps', 'json', 'backend'], 'resume');
-  const runDir = requireRunDir(args);
-  const ck = findCheckpoint(runDir, 'latest');
-  let cfg = loadRunConfig(runDir);
-  const steps = flagString(args.flags, 'steps');
-  const backend = flagString(args.flags, 'backend');
-  if (steps !== undefined || backend !== undefined) {
-    cfg = parseRunConfig({ ...cfg, ...(steps !== undefined ? { steps: Number(steps) } : {}), ...(backend ? { backend } : {}) });
-  }
-  if (ck.step >= cfg.steps) {
-    throw new Error(`run ${runDir} already reached step ${ck.step} of ${cfg.steps}; pass --steps N (N > ${ck.step}) to train longer`);
-  }
-  const ctl = installStopHandler();
-  const res = await train(cfg, { runDir, sink: sinkFor(args), signal: ctl.signal, resumeFrom: ck.path });
-  return res.reason === 'completed' ? 0 : 130;
-}
-
-async function loadHolder(args: ParsedArgs): Promise<{ runDir: string; state: TrainState; backend: string }> {
-  const runDir = requireRunDir(args);
+/**
+ * The checkpoint a sample/gap command names: RUN (store) + --checkpoint, or --run-dir of a run folder
+ * (which need not be in the store).
+ */
+function locateCheckpoint(args: ParsedArgs): { runDir: string; path: string; store?: RunStore; runId?: number } {
   const which = flagString(args.flags, 'checkpoint') ?? 'latest';
   if (which !== 'latest' && !/^\d+$/.test(which)) throw new Error(`--checkpoint: expected 'latest' or a step number, got '${which}'`);
+  const dirFlag = flagString(args.flags, 'run-dir');
+  if (args.positional[0] || (dirFlag && !existsSync(join(resolve(dirFlag), 'checkpoints')))) {
+    const store = openStore(args, { quiet: true });
+    const runId = runRef(args, store);
+    const run = store.getRun(runId)!;
+    const ck = which === 'latest' ? store.latestCheckpoint(runId) : store.checkpointAt(runId, Number(which));
+    if (!ck) {
+      const have = store.checkpoints(runId).map((c) => c.step);
+      store.close();
+      throw new Error(`run #${runId} has no checkpoint${which === 'latest' ? ' yet' : ` at step ${which}`} (checkpoints: ${have.join(', ') || 'none'})`);
+    }
+    return { runDir: run.runDir, path: ck.path, store, runId };
+  }
+  if (!dirFlag) throw new Error(`sadpm ${args.command}: name the run (id or name) or give --run-dir DIR`);
+  const runDir = resolve(dirFlag);
   const ck = findCheckpoint(runDir, which === 'latest' ? 'latest' : Number(which));
+  return { runDir, path: ck.path };
+}
+
+async function loadHolder(args: ParsedArgs, ck: { path: string }): Promise<{ state: TrainState; backend: string }> {
   const data = readCheckpoint(ck.path);
   const backendFlag = flagString(args.flags, 'backend');
   const cfg = backendFlag ? parseRunConfig({ ...data.config, backend: backendFlag }) : data.config;
   const info = await initBackend(cfg.backend);
   const state = new TrainState(cfg);
   state.restore(data);
-  return { runDir, state, backend: describeBackend(info) };
+  return { state, backend: describeBackend(info) };
 }
 
 async function cmdSample(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, ['run-dir', 'checkpoint', 'ema', 'raw', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'out', 'cols', 'batch', 'json', 'backend'], 'sample');
+  rejectUnknown(args.flags, ['data-dir', 'run-dir', 'checkpoint', 'ema', 'raw', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'out', 'cols', 'batch', 'json', 'backend'], 'sample');
   const sampler = flagString(args.flags, 'sampler') ?? 'ddim';
   if (!(SAMPLERS as readonly string[]).includes(sampler)) throw new Error(`--sampler: expected ddim or ddpm, got '${sampler}'`);
   const spacing = flagString(args.flags, 'spacing') ?? 'uniform';
   if (!(SPACINGS as readonly string[]).includes(spacing)) throw new Error(`--spacing: expected ${SPACINGS.join(', ')}, got '${spacing}'`);
   const n = flagNumber(args.flags, 'n', 64);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--n: expected a positive integer, got ${n}`);
-  const { runDir, state, backend } = await loadHolder(args);
+  const loc = locateCheckpoint(args);
+  const runDir = loc.runDir;
+  const { state, backend } = await loadHolder(args, loc);
   const sink = sinkFor(args);
   try {
     const steps = flagNumber(args.flags, 'steps', 50);
@@ -213,17 +132,24 @@ async function cmdSample(args: ParsedArgs): Promise<number> {
       onStep: json ? undefined : (k, total) => process.stderr.write(`\r\x1b[Kstep ${k}/${total}`),
     });
     if (!json) process.stderr.write('\r\x1b[K');
+    if (loc.store && loc.runId !== undefined) {
+      loc.store.addSample(sampleRecordOf(msg, loc.runId, loc.store.checkpointAt(loc.runId, msg.step)?.id ?? null));
+    }
     sink(msg);
     if (!json) console.log(`grid: ${msg.path}\nsidecar: ${msg.path.replace(/\.png$/i, '')}.json`);
   } finally {
     state.dispose();
+    loc.store?.close();
   }
   return 0;
 }
 
 async function cmdGap(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, ['run-dir', 'checkpoint', 'ema', 't0', 'n', 'json', 'backend'], 'gap');
-  const { runDir, state } = await loadHolder(args);
+  rejectUnknown(args.flags, ['data-dir', 'run-dir', 'checkpoint', 'ema', 't0', 'n', 'json', 'backend'], 'gap');
+  const loc = locateCheckpoint(args);
+  loc.store?.close();
+  const runDir = loc.runDir;
+  const { state } = await loadHolder(args, loc);
   try {
     const cfg = state.cfg;
     const ds = loadDataset(cfg.dataset);
@@ -248,11 +174,11 @@ async function cmdGap(args: ParsedArgs): Promise<number> {
 }
 
 async function cmdImport(args: ParsedArgs): Promise<number> {
+  const out = flagString(args.flags, 'out');
+  if (!out) return cmdImportLibrary(args);
   rejectUnknown(args.flags, ['out', 'format', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'], 'import');
   const input = args.positional[0];
   if (!input) throw new Error('sadpm import: give the dataset path (or builtin:<name>) to import');
-  const out = flagString(args.flags, 'out');
-  if (!out) throw new Error('sadpm import: --out FILE.sadpm-ds is required');
   const format = (flagString(args.flags, 'format') ?? 'auto') as Parameters<typeof importDataset>[0]['format'];
   const json = args.flags.get('json') === true;
   let lastPct = -1;
@@ -307,9 +233,15 @@ async function cmdInfo(args: ParsedArgs): Promise<number> {
   return 0;
 }
 
-const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number>> = {
-  train: cmdTrain,
+const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
+  train: (a) => cmdTrain(a, trainHelp),
   resume: cmdResume,
+  runs: cmdRuns,
+  show: cmdShow,
+  export: cmdExport,
+  prune: cmdPrune,
+  tag: cmdTag,
+  datasets: cmdDatasets,
   sample: cmdSample,
   gap: cmdGap,
   import: cmdImport,

@@ -67,6 +67,9 @@ export const SamplesMessageSchema = z.object({
   sampler: z.string(),
   sampleSteps: z.number().int(),
   ema: z.boolean(),
+  spacing: z.string().optional(),
+  eta: z.number().optional(),
+  seed: z.number().int().optional(),
 });
 
 export const FinishedMessageSchema = z.object({
@@ -110,3 +113,89 @@ export type FailedMessage = z.infer<typeof FailedMessageSchema>;
 export type EngineMessage = z.infer<typeof EngineMessageSchema>;
 
 export type EngineSink = (msg: EngineMessage) => void;
+
+/** Progress of an on-demand job: denoising step k of total, or images imported. */
+export const JobProgressMessageSchema = z.object({
+  type: z.literal('jobProgress'),
+  jobId: z.string(),
+  done: z.number().int(),
+  total: z.number().int(),
+});
+export type JobProgressMessage = z.infer<typeof JobProgressMessageSchema>;
+
+/** What an engine process answers besides engine messages: a job's end. */
+export const JobDoneMessageSchema = z.object({
+  type: z.literal('jobDone'),
+  jobId: z.string(),
+  ok: z.boolean(),
+  error: z.string().optional(),
+  result: z.unknown().optional(),
+});
+export type JobDoneMessage = z.infer<typeof JobDoneMessageSchema>;
+
+export const HostMessageSchema = z.union([EngineMessageSchema, JobProgressMessageSchema, JobDoneMessageSchema]);
+export type HostMessage = z.infer<typeof HostMessageSchema>;
+
+/** Commands the engine host process accepts. */
+export const SampleJobSchema = z.object({
+  checkpointPath: z.string(),
+  runDir: z.string(),
+  ema: z.boolean(),
+  n: z.number().int().min(1).max(1024),
+  sampler: z.enum(['ddim', 'ddpm']),
+  steps: z.number().int().min(1),
+  spacing: z.enum(['uniform', 'quad', 'trailing']),
+  eta: z.number().min(0),
+  seed: z.number().int().nonnegative(),
+  cols: z.number().int().positive().optional(),
+  out: z.string().optional(),
+  backend: z.enum(['auto', 'webgpu', 'tensorflow', 'cpu']).optional(),
+});
+export type SampleJob = z.infer<typeof SampleJobSchema>;
+
+export const ImportJobSchema = z.object({
+  input: z.string().min(1),
+  format: z.enum(['auto', 'idx', 'cifar10', 'folder', 'npy', 'builtin', 'packed']),
+  out: z.string(),
+  size: z.number().int().positive().optional(),
+  grayscale: z.boolean().optional(),
+  strict: z.boolean().optional(),
+  labelsPath: z.string().optional(),
+  limit: z.number().int().positive().optional(),
+  /** Also write a preview grid of the first images here. */
+  previewPath: z.string().optional(),
+});
+export type ImportJob = z.infer<typeof ImportJobSchema>;
+
+export const ImportResultSchema = z.object({
+  out: z.string(),
+  bytes: z.number().int(),
+  header: z.object({
+    name: z.string(),
+    count: z.number().int(),
+    height: z.number().int(),
+    width: z.number().int(),
+    channels: z.number().int(),
+    format: z.string(),
+    source: z.string(),
+    checksum: z.string(),
+    hasLabels: z.boolean(),
+    classNames: z.array(z.string()).optional(),
+    numClasses: z.number().int().optional(),
+  }),
+  good: z.number().int(),
+  skipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+  classCounts: z.array(z.number().int()).nullable(),
+  previewPath: z.string().nullable(),
+});
+export type ImportResult = z.infer<typeof ImportResultSchema>;
+
+export const EngineCommandSchema = z.discriminatedUnion('cmd', [
+  z.object({ cmd: z.literal('import'), jobId: z.string(), job: ImportJobSchema }),
+  z.object({ cmd: z.literal('train'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
+  z.object({ cmd: z.literal('stop') }),
+  z.object({ cmd: z.literal('sample'), jobId: z.string(), job: SampleJobSchema }),
+  z.object({ cmd: z.literal('cancel'), jobId: z.string() }),
+  z.object({ cmd: z.literal('exit') }),
+]);
+export type EngineCommand = z.infer<typeof EngineCommandSchema>;

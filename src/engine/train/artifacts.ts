@@ -113,7 +113,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}`,
     config: cfg,
   });
-  return { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema };
+  return { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
 }
 
 /** Runs the gap monitor on the fixed held-out batch with fixed noise and writes JSON + CSV. */

@@ -5,7 +5,7 @@
  * Randomness is keyed by (seed, step, purpose), so a resumed run draws exactly what an
  * uninterrupted one would.
  */
-import { mkdirSync, existsSync, appendFileSync } from 'node:fs';
+import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../tf';
 import { Rng, Stream, hashKeys } from '../rng';
@@ -184,7 +184,6 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       resumed: startStep > 0,
     });
 
-    const metricsPath = join(runDir, 'metrics.jsonl');
     const peak = { v: 0 };
     let windowStart = performance.now();
     let windowSteps = 0;
@@ -230,7 +229,6 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
           etaSec: ((cfg.steps - step) * msPerStep) / 1000,
           memory: memoryInfo(peak),
         };
-        appendFileSync(metricsPath, JSON.stringify(msg) + '\n');
         sink(msg);
         windowStart = now;
         windowSteps = 0;

@@ -1,0 +1,30 @@
+/** Opening the run store from the command line: --data-dir / SADPM_HOME / the platform default. */
+import { resolve } from 'node:path';
+import { RunStore } from '../store/runStore';
+import { resolveDataDir } from '../store/dataDir';
+import { flagString, type ParsedArgs } from './args';
+
+export function openStore(args: ParsedArgs, opts: { quiet?: boolean } = {}): RunStore {
+  const store = RunStore.open(resolveDataDir(flagString(args.flags, 'data-dir')));
+  const found = store.recoverInterrupted();
+  if (found.length && !opts.quiet) {
+    process.stderr.write(
+      `found ${found.length} run(s) whose process stopped without finishing: ${found.map((id) => `#${id}`).join(', ')}; ` +
+        `marked interrupted (continue with 'sadpm resume RUN')\n`,
+    );
+  }
+  return store;
+}
+
+/** The run a command names: a positional RUN (id or name) or --run-dir of a run in the store. */
+export function runRef(args: ParsedArgs, store: RunStore): number {
+  const ref = args.positional[0];
+  if (ref) return store.requireRun(ref).id;
+  const dir = flagString(args.flags, 'run-dir');
+  if (dir) {
+    const run = store.runByDir(resolve(dir));
+    if (!run) throw new Error(`--run-dir ${dir}: no run in ${store.layout.db} uses this folder (list runs with 'sadpm runs')`);
+    return run.id;
+  }
+  throw new Error(`sadpm ${args.command}: name the run (its id or name; 'sadpm runs' lists them)`);
+}

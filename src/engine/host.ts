@@ -1,0 +1,134 @@
+/**
+ * The engine process: trains or samples on command and streams typed messages back. Runs as an
+ * Electron utilityProcess in the app and as a child_process.fork from the CLI and web mode, so the
+ * process that owns the store never trains and a crash here never takes the store down.
+ */
+import { parseRunConfig } from '../shared/config';
+import { EngineCommandSchema, type EngineCommand, type HostMessage, type SampleJob } from '../shared/engineMessages';
+import { train, TrainState } from './train/trainer';
+import { readCheckpoint } from './train/checkpoint';
+import { writeRunSamples } from './train/artifacts';
+import { initBackend } from './backend';
+import { runImportJob } from './data/preview';
+
+interface Transport {
+  send(msg: HostMessage): void;
+  onMessage(fn: (raw: unknown) => void): void;
+  onParentGone(fn: () => void): void;
+}
+
+function transport(): Transport {
+  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(e: 'message', fn: (e: { data: unknown }) => void): void } }).parentPort;
+  if (parentPort) {
+    return {
+      send: (m) => parentPort.postMessage(m),
+      onMessage: (fn) => parentPort.on('message', (e) => fn(e.data)),
+      // A utility process dies with its parent.
+      onParentGone: () => {},
+    };
+  }
+  if (!process.send) throw new Error('the engine host must be started by SA-DPM Studio (no IPC channel to a parent)');
+  return {
+    send: (m) => {
+      pendingSends += 1;
+      process.send!(m, undefined, {}, () => {
+        pendingSends -= 1;
+      });
+    },
+    onMessage: (fn) => process.on('message', fn),
+    onParentGone: (fn) => process.on('disconnect', fn),
+  };
+}
+
+export function runHost(): void {
+  const t = transport();
+  const trainStop = new AbortController();
+  const jobs = new Map<string, AbortController>();
+  let training: Promise<unknown> | null = null;
+  // Ctrl-C in a terminal reaches the whole process group; the parent decides how to stop.
+  process.on('SIGINT', () => {});
+  t.onParentGone(() => process.exit(70));
+
+  const log = (message: string) => t.send({ type: 'log', level: 'error', message });
+
+  t.onMessage((raw) => {
+    const parsed = EngineCommandSchema.safeParse(raw);
+    if (!parsed.success) {
+      log(`engine host: ignored a malformed command: ${parsed.error.message}`);
+      return;
+    }
+    handle(parsed.data).catch((err) => log(`engine host: ${(err as Error).message}`));
+  });
+
+  /** Runs a cancellable job and reports progress and its end. */
+  async function job(jobId: string, fn: (signal: AbortSignal, onProgress: (done: number, total: number) => void) => Promise<unknown>): Promise<void> {
+    const ctl = new AbortController();
+    jobs.set(jobId, ctl);
+    let lastSent = 0;
+    const onProgress = (done: number, total: number) => {
+      const now = Date.now();
+      if (done < total && now - lastSent < 100) return;
+      lastSent = now;
+      t.send({ type: 'jobProgress', jobId, done, total });
+    };
+    try {
+      const result = await fn(ctl.signal, onProgress);
+      t.send({ type: 'jobDone', jobId, ok: true, result });
+    } catch (err) {
+      t.send({ type: 'jobDone', jobId, ok: false, error: ctl.signal.aborted ? 'cancelled' : (err as Error).message });
+    } finally {
+      jobs.delete(jobId);
+    }
+  }
+
+  async function handle(cmd: EngineCommand): Promise<void> {
+    switch (cmd.cmd) {
+      case 'train': {
+        if (training) throw new Error('already training');
+        const cfg = parseRunConfig(cmd.config);
+        training = train(cfg, { runDir: cmd.runDir, sink: (m) => t.send(m), signal: trainStop.signal, resumeFrom: cmd.resumeFrom })
+          .then(() => exitSoon(0))
+          // The trainer already sent 'failed' with the reason.
+          .catch(() => exitSoon(1));
+        return;
+      }
+      case 'stop':
+        trainStop.abort();
+        for (const j of jobs.values()) j.abort();
+        if (!training && jobs.size === 0) exitSoon(0);
+        return;
+      case 'sample':
+        return job(cmd.jobId, (signal, onProgress) => sampleJob(cmd.job, signal, onProgress));
+      case 'import':
+        return job(cmd.jobId, (signal, onProgress) => runImportJob(cmd.job, { signal, onProgress }));
+      case 'cancel':
+        jobs.get(cmd.jobId)?.abort();
+        return;
+      case 'exit':
+        exitSoon(0);
+        return;
+    }
+  }
+}
+
+async function sampleJob(job: SampleJob, signal: AbortSignal, onStep: (k: number, total: number) => void) {
+  const data = readCheckpoint(job.checkpointPath);
+  const cfg = job.backend ? parseRunConfig({ ...data.config, backend: job.backend }) : data.config;
+  await initBackend(cfg.backend);
+  const state = new TrainState(cfg);
+  try {
+    state.restore(data);
+    return await writeRunSamples(state, job.runDir, { ...job, onStep, signal });
+  } finally {
+    state.dispose();
+  }
+}
+
+let pendingSends = 0;
+
+/** Lets queued IPC messages drain before the process ends. */
+function exitSoon(code: number): void {
+  const deadline = Date.now() + 5000;
+  const tick = () => (pendingSends === 0 || Date.now() > deadline ? process.exit(code) : setTimeout(tick, 10));
+  setTimeout(tick, 10);
+}

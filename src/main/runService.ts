@@ -1,0 +1,184 @@
+/**
+ * RunService: starts, queues, stops and resumes runs. Each active run trains in its own engine
+ * process; this process records its messages in the store (the single writer) and forwards them to
+ * listeners (the CLI's progress bar, the app's windows). Runs wait their turn for the GPU.
+ */
+import { parseRunConfig, type RunConfig } from '../shared/config';
+import { SamplesMessageSchema, type HostMessage, type SampleJob } from '../shared/engineMessages';
+import { runEngineJob, type JobOptions } from './engineJob';
+import { RESUMABLE_STATUSES, type RunRecord, type RunStatus, type SampleRecord } from '../shared/records';
+import type { RunStore } from '../store/runStore';
+import { RunRecorder, sampleRecordOf } from '../store/recorder';
+import { currentOwner } from '../store/owner';
+import type { EngineProcess, SpawnEngine } from './engineProcess';
+
+export interface RunOutcome {
+  runId: number;
+  status: RunStatus;
+  reason: string | null;
+}
+
+type Listener = (runId: number, msg: HostMessage) => void;
+
+interface Active {
+  proc: EngineProcess;
+  recorder: RunRecorder;
+  done: Promise<RunOutcome>;
+}
+
+interface Waiting {
+  runId: number;
+  resume: boolean;
+  resolve: (o: RunOutcome) => void;
+}
+
+/** Lines Dawn prints on every start; not what a crash report should show. */
+const NOISE = /Couldn't load Vulkan|maxDynamic|Warning: /;
+
+export class RunService {
+  private readonly active = new Map<number, Active>();
+  private readonly waiting: Waiting[] = [];
+  private readonly listeners = new Set<Listener>();
+  private readonly stopping = new Map<number, 'stopped' | 'paused'>();
+  concurrency: number;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly spawn: SpawnEngine,
+    opts: { concurrency?: number; flushMs?: number } = {},
+  ) {
+    this.concurrency = opts.concurrency ?? 1;
+    this.flushMs = opts.flushMs ?? 500;
+  }
+
+  private readonly flushMs: number;
+
+  onMessage(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  isActive(runId: number): boolean {
+    return this.active.has(runId);
+  }
+
+  queued(): number[] {
+    return this.waiting.map((w) => w.runId);
+  }
+
+  /** Queues a run (fresh or resumed); resolves when its engine process has ended. */
+  enqueue(runId: number, opts: { resume?: boolean } = {}): Promise<RunOutcome> {
+    const run = this.store.getRun(runId);
+    if (!run) throw new Error(`no run #${runId}`);
+    if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
+    if (opts.resume) this.assertResumable(run);
+    this.store.setStatus(runId, 'queued', null);
+    return new Promise((resolve) => {
+      this.waiting.push({ runId, resume: opts.resume === true, resolve });
+      this.pump();
+    });
+  }
+
+  assertResumable(run: RunRecord): void {
+    if (!RESUMABLE_STATUSES.includes(run.status)) {
+      throw new Error(`run #${run.id} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`);
+    }
+    const ck = this.store.latestCheckpoint(run.id);
+    if (ck && ck.step >= run.totalSteps) {
+      throw new Error(`run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; give more steps (N > ${ck.step}) to train longer`);
+    }
+  }
+
+  /** Stops after the current step (a checkpoint is written first); a queued run leaves the queue. */
+  stop(runId: number, intent: 'stopped' | 'paused' = 'stopped'): void {
+    const i = this.waiting.findIndex((w) => w.runId === runId);
+    if (i >= 0) {
+      const [w] = this.waiting.splice(i, 1);
+      this.store.setStatus(runId, intent, null);
+      w!.resolve({ runId, status: intent, reason: null });
+      return;
+    }
+    const a = this.active.get(runId);
+    if (!a) throw new Error(`run #${runId} is not running`);
+    this.stopping.set(runId, intent);
+    a.recorder.stopIntent = intent;
+    a.proc.send({ cmd: 'stop' });
+  }
+
+  /** Stops every active run and empties the queue; resolves when the engine processes are gone. */
+  async shutdown(): Promise<void> {
+    for (const w of this.waiting.splice(0)) {
+      this.store.setStatus(w.runId, 'queued', null);
+      w.resolve({ runId: w.runId, status: 'queued', reason: null });
+    }
+    const pending = [...this.active.entries()].map(([id, a]) => {
+      this.stop(id, 'stopped');
+      return a.done;
+    });
+    await Promise.all(pending);
+  }
+
+  private pump(): void {
+    while (this.active.size < this.concurrency && this.waiting.length > 0) {
+      const w = this.waiting.shift()!;
+      this.launch(w).then(w.resolve, (err: Error) => {
+        this.store.setStatus(w.runId, 'failed', err.message);
+        w.resolve({ runId: w.runId, status: 'failed', reason: err.message });
+      });
+    }
+  }
+
+  private launch(w: Waiting): Promise<RunOutcome> {
+    const run = this.store.getRun(w.runId)!;
+    const cfg: RunConfig = parseRunConfig(run.config);
+    const ck = w.resume ? this.store.latestCheckpoint(run.id) : undefined;
+    // What was recorded after the resume point is recomputed; drop it so steps never repeat.
+    this.store.rewindTo(run.id, ck?.step ?? 0);
+    this.store.markRunning(run.id, currentOwner());
+    const proc = this.spawn();
+    const recorder = new RunRecorder(this.store, run.id, { flushMs: this.flushMs });
+    const done = new Promise<RunOutcome>((resolve) => {
+      proc.onMessage((msg) => {
+        if (msg.type !== 'jobProgress' && msg.type !== 'jobDone') recorder.handle(msg);
+        for (const l of this.listeners) l(run.id, msg);
+      });
+      proc.onExit((code, signal) => {
+        recorder.flush();
+        if (!recorder.ended) {
+          const tail = proc.stderrTail().split('\n').filter((l) => l.trim() && !NOISE.test(l)).slice(-5).join(' | ');
+          recorder.processEnded(code, signal);
+          if (tail) {
+            const r = this.store.getRun(run.id)!;
+            this.store.setStatus(run.id, 'interrupted', `${r.failureReason}; stderr: ${tail}`);
+          }
+        }
+        this.active.delete(run.id);
+        this.stopping.delete(run.id);
+        const r = this.store.getRun(run.id)!;
+        resolve({ runId: run.id, status: r.status, reason: r.failureReason });
+        this.pump();
+      });
+    });
+    this.active.set(run.id, { proc, recorder, done });
+    proc.send({ cmd: 'train', config: cfg, runDir: run.runDir, resumeFrom: ck?.path });
+    return done;
+  }
+
+  /**
+   * Samples a grid from a checkpoint in a separate engine process and records it. The same seed gives
+   * the same noise, so two checkpoints sampled with one seed are compared on the same noise.
+   */
+  async sample(
+    checkpointId: number,
+    settings: Omit<SampleJob, 'checkpointPath' | 'runDir'>,
+    opts: JobOptions = {},
+  ): Promise<SampleRecord> {
+    const ck = this.store.getCheckpoint(checkpointId);
+    if (!ck) throw new Error(`no checkpoint #${checkpointId}`);
+    const run = this.store.getRun(ck.runId)!;
+    const msg = SamplesMessageSchema.parse(
+      await runEngineJob(this.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, checkpointPath: ck.path, runDir: run.runDir } }), opts),
+    );
+    return this.store.addSample(sampleRecordOf(msg, run.id, ck.id));
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Schema history. Migration i (1-based) takes the database from user_version i-1 to i. Each runs in
+ * one transaction with its version bump, so a crash mid-migration leaves the previous version intact.
+ * Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE datasets (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    format        TEXT NOT NULL,
+    count         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
+    width         INTEGER NOT NULL,
+    channels      INTEGER NOT NULL,
+    checksum      TEXT NOT NULL UNIQUE,
+    path          TEXT NOT NULL,
+    preview_path  TEXT,
+    bytes         INTEGER NOT NULL,
+    class_counts  TEXT,
+    class_names   TEXT,
+    good          INTEGER NOT NULL,
+    skipped       TEXT NOT NULL DEFAULT '[]',
+    created_at    TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX datasets_name ON datasets(name);
+
+  CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('queued','running','paused','completed','failed','stopped','interrupted')),
+    config          TEXT NOT NULL,
+    dataset_id      INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    dataset         TEXT NOT NULL,
+    preset          TEXT NOT NULL,
+    k               INTEGER NOT NULL,
+    lambda          REAL NOT NULL,
+    T               INTEGER NOT NULL,
+    seed            INTEGER NOT NULL,
+    step            INTEGER NOT NULL DEFAULT 0,
+    total_steps     INTEGER NOT NULL,
+    run_dir         TEXT NOT NULL,
+    backend         TEXT,
+    adapter         TEXT,
+    app_version     TEXT NOT NULL,
+    notes           TEXT NOT NULL DEFAULT '',
+    failure_reason  TEXT,
+    retention       TEXT,
+    owner_pid       INTEGER,
+    owner_start     TEXT,
+    last_loss       REAL,
+    created_at      TEXT NOT NULL,
+    started_at      TEXT,
+    ended_at        TEXT
+  );
+  CREATE INDEX runs_status ON runs(status);
+  CREATE INDEX runs_dataset ON runs(dataset_id);
+  CREATE INDEX runs_created ON runs(created_at);
+
+  CREATE TABLE run_tags (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tag     TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+  ) WITHOUT ROWID;
+  CREATE INDEX run_tags_tag ON run_tags(tag);
+
+  CREATE TABLE metric_names (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT NOT NULL UNIQUE
+  );
+
+  CREATE TABLE metrics (
+    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name_id INTEGER NOT NULL REFERENCES metric_names(id),
+    step    INTEGER NOT NULL,
+    value   REAL NOT NULL,
+    PRIMARY KEY (run_id, name_id, step)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE gap_curves (
+    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step        INTEGER NOT NULL,
+    t0          INTEGER NOT NULL,
+    t           TEXT NOT NULL,
+    mean_abs    TEXT NOT NULL,
+    l2          TEXT NOT NULL,
+    signed_mean TEXT NOT NULL,
+    path        TEXT,
+    PRIMARY KEY (run_id, step)
+  );
+
+  CREATE TABLE checkpoints (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step        INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('full','raw','ema')),
+    path        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    metrics     TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    UNIQUE (run_id, step, kind)
+  );
+
+  CREATE TABLE samples (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    checkpoint_id INTEGER REFERENCES checkpoints(id) ON DELETE SET NULL,
+    step          INTEGER NOT NULL,
+    sampler       TEXT NOT NULL,
+    sample_steps  INTEGER NOT NULL,
+    spacing       TEXT,
+    eta           REAL,
+    seed          INTEGER,
+    n             INTEGER NOT NULL,
+    ema           INTEGER NOT NULL,
+    path          TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+  );
+  CREATE INDEX samples_run ON samples(run_id, step);
+
+  CREATE TABLE exports (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    kind        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
