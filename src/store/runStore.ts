@@ -70,6 +70,8 @@ export class RunStore {
     }
     try {
       this.db.pragma('busy_timeout = 5000');
+      // Check the version before anything that writes (switching to WAL rewrites the file header).
+      this.assertKnownVersion();
       if (!opts.readonly) this.db.pragma('journal_mode = WAL');
       this.db.pragma('foreign_keys = ON');
       // WAL with synchronous=NORMAL is durable against process crashes; a power loss can drop the
@@ -91,7 +93,7 @@ export class RunStore {
     if (this.db.open) this.db.close();
   }
 
-  private migrate(): void {
+  private assertKnownVersion(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       throw new Error(
@@ -100,6 +102,11 @@ export class RunStore {
           `--data-dir / SADPM_HOME at another folder. The database was not changed.`,
       );
     }
+  }
+
+  private migrate(): void {
+    this.assertKnownVersion();
+    const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < SCHEMA_VERSION; v++) {
       const sql = MIGRATIONS[v]!;
       this.db.transaction(() => {

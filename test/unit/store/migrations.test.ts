@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { readFileSync, statSync } from 'node:fs';
+import { RunStore } from '../../../src/store/runStore';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../../src/store/migrations';
+import { dataLayout } from '../../../src/store/dataDir';
+import { tmpDir } from './helpers';
+
+describe('store migrations', () => {
+  it('a fresh database gets every migration and user_version = SCHEMA_VERSION', () => {
+    const root = tmpDir();
+    const store = RunStore.open(root);
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    expect(SCHEMA_VERSION).toBeGreaterThan(0);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    expect(tables).toEqual(expect.arrayContaining(['runs', 'run_tags', 'metrics', 'metric_names', 'checkpoints', 'samples', 'gap_curves', 'datasets', 'exports']));
+    store.close();
+    // Opening again runs nothing and keeps the version.
+    const again = RunStore.open(root);
+    expect(again.schemaVersion()).toBe(SCHEMA_VERSION);
+    again.close();
+  });
+
+  it('turns on WAL, foreign keys and a busy timeout', () => {
+    const store = RunStore.open(tmpDir());
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(1000);
+    // Foreign keys are enforced: a metric of a run that does not exist is refused.
+    expect(() => store.appendMetrics(999, [{ step: 1, name: 'loss', value: 1 }])).toThrow(/FOREIGN KEY/);
+    store.close();
+  });
+
+  it('refuses a database written by a newer release and leaves it unchanged', () => {
+    const root = tmpDir();
+    const path = dataLayout(root).db;
+    RunStore.open(root).close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.pragma('journal_mode = DELETE');
+    raw.close();
+    const before = readFileSync(path);
+    const mtime = statSync(path).mtimeMs;
+    expect(() => RunStore.open(root)).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`));
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(statSync(path).mtimeMs).toBe(mtime);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
+    check.close();
+  });
+
+  it('a failing migration leaves the previous version (each migration is one transaction)', () => {
+    const root = tmpDir();
+    const path = dataLayout(root).db;
+    // A database at version 0 that already has a 'runs' table: migration 1 fails half-way.
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE datasets_marker (x); CREATE TABLE runs (x)');
+    raw.close();
+    expect(() => RunStore.open(root)).toThrow(/runs/);
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(0);
+    const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    expect(tables).not.toContain('datasets');
+    check.close();
+  });
+});
