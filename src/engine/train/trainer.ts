@@ -13,6 +13,7 @@ import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { antitheticTimesteps } from '../diffusion/timesteps';
 import { lossTensors, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
 import { UNet } from '../nets/unet';
+import { variableGradsFreeing } from '../nets/grads';
 import { loadDataset, BatchSampler, toFloatBatch, holdOutIndices } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../backend';
@@ -121,7 +122,7 @@ export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSa
   const dropoutBase = hashKeys(cfg.seed, Stream.dropout, step);
   let simple: tf.Scalar | null = null;
   let sa: tf.Scalar | null = null;
-  const { value, grads } = tf.variableGrads(() => {
+  const { value, grads } = variableGradsFreeing(() => {
     const lt = lossTensors((x, t, term) => net.apply(x, t, { training: true, dropoutSeed: hashKeys(dropoutBase, term) }), lb, settings, batched);
     simple = tf.keep(lt.simple);
     sa = tf.keep(lt.sa);
