@@ -18,7 +18,9 @@ export function planRetention(checkpoints: CheckpointRecord[], policy: Retention
     list.push(reason);
     why.set(c.id, list);
   };
-  const keepLast = Math.max(1, policy.keepLast ?? sorted.length);
+  // Without keepLast only the latest is kept besides milestones and the best (a policy of just
+  // milestones must prune the rest, not keep everything).
+  const keepLast = Math.max(1, policy.keepLast ?? 1);
   for (const c of sorted.slice(-keepLast)) mark(c, sorted.indexOf(c) === sorted.length - 1 ? 'latest' : `last ${keepLast}`);
   if (policy.milestoneEvery) {
     for (const c of sorted) if (c.step % policy.milestoneEvery === 0) mark(c, `milestone (every ${policy.milestoneEvery})`);

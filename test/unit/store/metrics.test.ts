@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { freshStore, newRun } from './helpers';
+
+describe('metrics', () => {
+  it('appends points, lists names, returns a full series when it is short', () => {
+    const store = freshStore();
+    const r = store.createRun(newRun());
+    store.appendMetrics(r.id, [
+      { step: 2, name: 'loss', value: 0.5 },
+      { step: 1, name: 'loss', value: 0.9 },
+      { step: 1, name: 'lr', value: 1e-4 },
+    ]);
+    store.appendMetrics(r.id, []);
+    expect(store.metricNames(r.id)).toEqual(['loss', 'lr']);
+    expect(store.series(r.id, 'loss')).toEqual({ name: 'loss', steps: [1, 2], values: [0.9, 0.5], total: 2 });
+    expect(store.series(r.id, 'unknown')).toEqual({ name: 'unknown', steps: [], values: [], total: 0 });
+    expect(store.allMetrics(r.id)).toEqual([[1, 'loss', 0.9], [1, 'lr', 1e-4], [2, 'loss', 0.5]]);
+    // Another run's points are separate.
+    const other = store.createRun(newRun());
+    store.appendMetrics(other.id, [{ step: 1, name: 'loss', value: 7 }]);
+    expect(store.series(r.id, 'loss').total).toBe(2);
+    expect(store.series(other.id, 'loss').values).toEqual([7]);
+    // A metric name created by another connection (e.g. the app) is found without a cached id.
+    store.close();
+  });
+
+  it('a batch is one transaction: a bad point rolls back the whole batch', () => {
+    const store = freshStore();
+    const r = store.createRun(newRun());
+    expect(() => store.appendMetrics(r.id, [{ step: 1, name: 'loss', value: 1 }, { step: 2, name: 'loss', value: null as unknown as number }])).toThrow();
+    expect(store.series(r.id, 'loss').total).toBe(0);
+    store.close();
+  });
+
+  it('a 1M-point series downsampled to 2,000 keeps the spike, the first and the last point', () => {
+    const store = freshStore();
+    const r = store.createRun(newRun());
+    const n = 1_000_000;
+    const spikeAt = 612_345;
+    const batch = 100_000;
+    for (let from = 1; from <= n; from += batch) {
+      const pts = [];
+      for (let s = from; s < from + batch; s++) {
+        pts.push({ step: s, name: 'loss', value: s === spikeAt ? 1000 : 1 + 0.1 * Math.sin(s / 1000) + 1e-3 * ((s * 7919) % 13) });
+      }
+      store.appendMetrics(r.id, pts);
+    }
+    const t0 = performance.now();
+    const s = store.series(r.id, 'loss', 2000);
+    const ms = performance.now() - t0;
+    expect(s.total).toBe(n);
+    expect(s.steps).toHaveLength(2000);
+    expect(s.values).toHaveLength(2000);
+    expect(s.steps[0]).toBe(1);
+    expect(s.steps.at(-1)).toBe(n);
+    expect(s.steps).toContain(spikeAt);
+    expect(Math.max(...s.values)).toBe(1000);
+    for (let i = 1; i < s.steps.length; i++) expect(s.steps[i]!).toBeGreaterThan(s.steps[i - 1]!);
+    console.log(`1M-point series -> 2000 points: ${ms.toFixed(0)} ms`);
+    store.close();
+  });
+
+  it('seriesOverlay returns each run\'s series of one metric, downsampled', () => {
+    const store = freshStore();
+    const a = store.createRun(newRun());
+    const b = store.createRun(newRun());
+    store.appendMetrics(a.id, Array.from({ length: 500 }, (_, i) => ({ step: i + 1, name: 'loss', value: 1 / (i + 1) })));
+    store.appendMetrics(b.id, Array.from({ length: 50 }, (_, i) => ({ step: (i + 1) * 10, name: 'loss', value: 2 / (i + 1) })));
+    const o = store.seriesOverlay([b.id, a.id], 'loss', 100);
+    expect(o.map((x) => x.runId)).toEqual([b.id, a.id]);
+    expect(o[0]!.series).toMatchObject({ total: 50 });
+    expect(o[0]!.series.steps).toHaveLength(50);
+    expect(o[1]!.series).toMatchObject({ total: 500 });
+    expect(o[1]!.series.steps).toHaveLength(100);
+    expect(o[1]!.series.steps[0]).toBe(1);
+    expect(o[1]!.series.steps.at(-1)).toBe(500);
+    store.close();
+  });
+});
