@@ -7,7 +7,7 @@ import { parseRunConfig } from '../shared/config';
 import { EngineCommandSchema, type EngineCommand, type HostMessage, type SampleJob } from '../shared/engineMessages';
 import { train, TrainState } from './train/trainer';
 import { readCheckpoint } from './train/checkpoint';
-import { writeRunSamples } from './train/artifacts';
+import { writeFilmstrip, writeRunSamples } from './train/artifacts';
 import { initBackend } from './backend';
 import { runImportJob } from './data/preview';
 
@@ -118,7 +118,10 @@ async function sampleJob(job: SampleJob, signal: AbortSignal, onStep: (k: number
   const state = new TrainState(cfg);
   try {
     state.restore(data);
-    return await writeRunSamples(state, job.runDir, { ...job, onStep, signal });
+    const settings = { ...job, onStep, signal };
+    return job.filmstripFrames
+      ? await writeFilmstrip(state, job.runDir, { ...settings, frames: job.filmstripFrames })
+      : await writeRunSamples(state, job.runDir, settings);
   } finally {
     state.dispose();
   }

@@ -53,6 +53,18 @@ export class RunService {
 
   private readonly flushMs: number;
 
+  private readonly statusListeners = new Set<(runId: number) => void>();
+
+  /** Called whenever a run's status changes here (queued, running, ended). */
+  onStatus(fn: (runId: number) => void): () => void {
+    this.statusListeners.add(fn);
+    return () => this.statusListeners.delete(fn);
+  }
+
+  private statusChanged(runId: number): void {
+    for (const l of this.statusListeners) l(runId);
+  }
+
   onMessage(fn: Listener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -75,6 +87,7 @@ export class RunService {
     this.store.setStatus(runId, 'queued', null);
     return new Promise((resolve) => {
       this.waiting.push({ runId, resume: opts.resume === true, resolve });
+      this.statusChanged(runId);
       this.pump();
     });
   }
@@ -96,6 +109,7 @@ export class RunService {
       const [w] = this.waiting.splice(i, 1);
       this.store.setStatus(runId, intent, null);
       w!.resolve({ runId, status: intent, reason: null });
+      this.statusChanged(runId);
       return;
     }
     const a = this.active.get(runId);
@@ -135,6 +149,7 @@ export class RunService {
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
     this.store.rewindTo(run.id, ck?.step ?? 0);
     this.store.markRunning(run.id, currentOwner());
+    this.statusChanged(run.id);
     const proc = this.spawn();
     const recorder = new RunRecorder(this.store, run.id, { flushMs: this.flushMs });
     const done = new Promise<RunOutcome>((resolve) => {
@@ -156,6 +171,7 @@ export class RunService {
         this.stopping.delete(run.id);
         const r = this.store.getRun(run.id)!;
         resolve({ runId: run.id, status: r.status, reason: r.failureReason });
+        this.statusChanged(run.id);
         this.pump();
       });
     });

@@ -148,7 +148,11 @@ export const SampleJobSchema = z.object({
   eta: z.number().min(0),
   seed: z.number().int().nonnegative(),
   cols: z.number().int().positive().optional(),
+  padding: z.number().int().min(0).max(32).optional(),
+  caption: z.string().max(200).optional(),
   out: z.string().optional(),
+  /** Write a denoising filmstrip of image 0 with this many frames instead of a grid. */
+  filmstripFrames: z.number().int().min(2).max(20).optional(),
   backend: z.enum(['auto', 'webgpu', 'tensorflow', 'cpu']).optional(),
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;

@@ -5,6 +5,7 @@
  */
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../util/atomicFile';
+import { drawText, textWidth, GLYPH_H } from './bitmapFont';
 
 export interface GridOptions {
   /** Columns; default ceil(sqrt(n)). */
@@ -15,6 +16,16 @@ export interface GridOptions {
   scale?: number;
   /** Gray level (0..255) of padding and empty cells. Default 255 (white). */
   background?: number;
+  /** A line of text drawn in a band above the grid (5x7 bitmap font). */
+  caption?: string;
+}
+
+/** Height of the caption band: the font at `captionScale` plus padding above and below. */
+function captionBand(opts: GridOptions, width: number): { height: number; scale: number } {
+  if (!opts.caption) return { height: 0, scale: 1 };
+  const pad = Math.max(2, opts.padding ?? 2);
+  const scale = Math.max(1, Math.min(3, Math.floor((width - 2 * pad) / Math.max(1, textWidth(opts.caption, 1)))));
+  return { height: GLYPH_H * scale + 2 * pad, scale };
 }
 
 export interface GridLayout {
@@ -39,7 +50,8 @@ export function gridLayout(n: number, h: number, w: number, opts: GridOptions = 
   const scale = opts.scale ?? 1;
   posInt('scale', scale);
   const rows = Math.ceil(n / cols);
-  return { cols, rows, width: cols * (w * scale + padding) + padding, height: rows * (h * scale + padding) + padding };
+  const width = cols * (w * scale + padding) + padding;
+  return { cols, rows, width, height: rows * (h * scale + padding) + padding + captionBand(opts, width).height };
 }
 
 /** Encodes n images (uint8 NHWC) as one RGB PNG grid. */
@@ -62,11 +74,16 @@ export function makeGridPng(images: Uint8Array, n: number, h: number, w: number,
     data[4 * p + 2] = bg;
     data[4 * p + 3] = 255;
   }
+  const band = captionBand(opts, width);
+  if (opts.caption) {
+    const ink: [number, number, number] = bg > 127 ? [20, 20, 20] : [235, 235, 235];
+    drawText(data, width, Math.max(2, padding), Math.max(2, padding), opts.caption, band.scale, ink);
+  }
   const cellW = w * scale;
   const cellH = h * scale;
   for (let i = 0; i < n; i++) {
     const ox = padding + (i % cols) * (cellW + padding);
-    const oy = padding + Math.floor(i / cols) * (cellH + padding);
+    const oy = band.height + padding + Math.floor(i / cols) * (cellH + padding);
     const base = i * h * w * c;
     for (let y = 0; y < cellH; y++) {
       const sy = Math.floor(y / scale);

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { tf } from '../tf';
 import type { UNet } from '../nets/unet';
-import { sample, toUint8 } from '../diffusion/samplers';
+import { sample, sampleWithTrajectory, timestepSequence, toUint8 } from '../diffusion/samplers';
 import { computeGap, type GapResult } from '../diffusion/gap';
 import { writeGridPng } from '../eval/grids';
 import { toFloatBatch } from '../data/loader';
@@ -53,6 +53,10 @@ export interface SampleSettings {
   eta?: number;
   seed?: number;
   cols?: number;
+  /** Pixels between grid cells (default 2). */
+  padding?: number;
+  /** Text drawn above the grid. */
+  caption?: string;
   batchSize?: number;
   out?: string;
   onStep?: (k: number, total: number) => void;
@@ -94,7 +98,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
   const path = settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema });
   const pixels = toUint8(images);
   const scale = cfg.imageSize < 32 ? 4 : cfg.imageSize < 64 ? 2 : 1;
-  writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale });
+  writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-samples',
     runDir,
@@ -107,13 +111,66 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     seed,
     n: settings.n,
     imageSeeds: `image i uses streams keyed by (seed=${seed}, i) for i = 0..${settings.n - 1}`,
-    grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: 2 },
+    grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: settings.padding ?? 2, caption: settings.caption ?? null },
     seconds,
     imagesPerSec: settings.n / seconds,
     reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}`,
     config: cfg,
   });
   return { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
+}
+
+/**
+ * A denoising filmstrip of one image (seed, image 0): the x0 prediction at `frames` evenly spaced
+ * steps of the chain, then the final sample, in one row.
+ */
+export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleSettings & { frames: number }): Promise<SamplesMessage> {
+  const cfg = holder.cfg;
+  const sampler = settings.sampler ?? cfg.sampler;
+  const steps = Math.min(settings.steps ?? cfg.sampleSteps, cfg.T);
+  const spacing = settings.spacing ?? cfg.spacing;
+  const eta = settings.eta ?? cfg.eta;
+  const seed = settings.seed ?? 0;
+  const S = timestepSequence(cfg.T, steps, spacing).length;
+  const frames = Math.min(settings.frames, S);
+  const keep = Array.from(new Set(Array.from({ length: frames }, (_, i) => Math.round((i * (S - 1)) / Math.max(1, frames - 1)))));
+  const res = await withWeights(holder, settings.ema, () =>
+    sampleWithTrajectory({
+      model: epsModelOf(holder.net),
+      schedule: holder.schedule,
+      n: 1,
+      shape: [cfg.imageSize, cfg.imageSize, cfg.channels],
+      sampler,
+      steps,
+      spacing,
+      eta,
+      seed,
+      keepTrajectory: keep,
+      onStep: settings.onStep,
+      signal: settings.signal,
+    }),
+  );
+  const P = cfg.imageSize * cfg.imageSize * cfg.channels;
+  const all = new Float32Array(P * (res.trajectory.length + 1));
+  res.trajectory.forEach((f, i) => all.set(f.x0.subarray(0, P), i * P));
+  all.set(res.images.subarray(0, P), res.trajectory.length * P);
+  const n = res.trajectory.length + 1;
+  const path = settings.out ?? join(runDir, 'samples', `step-${String(holder.step).padStart(7, '0')}-${sampler}${steps}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`);
+  const scale = cfg.imageSize < 32 ? 4 : cfg.imageSize < 64 ? 2 : 1;
+  writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: n, scale, caption: settings.caption });
+  writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
+    kind: 'sadpm-filmstrip',
+    runDir,
+    checkpointStep: holder.step,
+    weights: settings.ema ? 'ema' : 'raw',
+    sampler,
+    steps,
+    spacing,
+    eta,
+    seed,
+    frames: res.trajectory.map((f) => ({ step: f.step, t: f.j + 1, shows: 'x0 prediction' })).concat([{ step: S, t: 0, shows: 'final sample' }]),
+  });
+  return { type: 'samples', step: holder.step, path, n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
 }
 
 /** Runs the gap monitor on the fixed held-out batch with fixed noise and writes JSON + CSV. */

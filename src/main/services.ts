@@ -1,0 +1,67 @@
+/**
+ * The main-side services, without Electron: the run store (single writer), the run queue with its
+ * engine processes, and the job registry. Electron's main process and web mode (`sadpm serve`)
+ * both build one of these and put a transport (IPC or WebSocket) in front of the same handlers.
+ */
+import { RunStore } from '../store/runStore';
+import { RunService } from './runService';
+import { JobRegistry } from './jobs';
+import type { SpawnEngine } from './engineProcess';
+import type { EventName, EventPayload } from '../shared/contract';
+
+export type Emit = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+
+export interface Services {
+  store: RunStore;
+  runs: RunService;
+  jobs: JobRegistry;
+  spawn: SpawnEngine;
+  mode: 'electron' | 'web';
+  emit: Emit;
+  /** Adds a listener for every event; returns its remover. */
+  subscribe(fn: (event: EventName, payload: unknown) => void): () => void;
+  close(): Promise<void>;
+}
+
+export function createServices(opts: { dataDir: string; spawn: SpawnEngine; mode: 'electron' | 'web'; concurrency?: number; flushMs?: number }): Services {
+  const store = RunStore.open(opts.dataDir);
+  store.recoverInterrupted();
+  const listeners = new Set<(event: EventName, payload: unknown) => void>();
+  const emit: Emit = (event, payload) => {
+    for (const l of listeners) l(event, payload);
+  };
+  const runs = new RunService(store, opts.spawn, { concurrency: opts.concurrency ?? 1, flushMs: opts.flushMs });
+  runs.onMessage((runId, msg) => {
+    emit('run.message', { runId, msg });
+    if (msg.type === 'started' || msg.type === 'finished' || msg.type === 'failed' || msg.type === 'checkpoint') {
+      const run = store.getRun(runId);
+      if (run) emit('run.updated', run);
+    }
+  });
+  runs.onStatus((runId) => {
+    const run = store.getRun(runId);
+    if (run) emit('run.updated', run);
+  });
+  const jobs = new JobRegistry((e) =>
+    e.kind === 'progress'
+      ? emit('job.progress', { jobId: e.jobId, done: e.done, total: e.total })
+      : emit('job.done', { jobId: e.jobId, ok: e.ok, error: e.error, result: e.result }),
+  );
+  return {
+    store,
+    runs,
+    jobs,
+    spawn: opts.spawn,
+    mode: opts.mode,
+    emit,
+    subscribe: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    close: async () => {
+      jobs.cancelAll();
+      await runs.shutdown();
+      store.close();
+    },
+  };
+}

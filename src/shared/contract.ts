@@ -1,0 +1,170 @@
+/**
+ * The one contract between the renderer and the main-side services: invoke channels (request →
+ * response) and events (main → renderer), each with a zod schema. Electron's preload exposes one
+ * function per channel; web mode carries the same map over a WebSocket. Main validates every
+ * request before a handler sees it.
+ */
+import { z } from 'zod';
+import { HostMessageSchema, ImportJobSchema } from './engineMessages';
+import {
+  CheckpointRecordSchema,
+  DatasetRecordSchema,
+  GapRecordSchema,
+  RetentionPolicySchema,
+  RunFilterSchema,
+  RunRecordSchema,
+  SampleRecordSchema,
+  SeriesSchema,
+} from './records';
+import { SAMPLERS, SPACINGS } from './config';
+
+const Id = z.number().int().positive();
+const Empty = z.object({}).strict();
+const Ok = z.object({ ok: z.literal(true) });
+const JobStarted = z.object({ jobId: z.string() });
+
+/** Sampling settings shared by the gallery, compare and export. */
+export const SampleSettingsSchema = z.object({
+  n: z.number().int().min(1).max(256),
+  sampler: z.enum(SAMPLERS),
+  steps: z.number().int().min(1).max(1000),
+  spacing: z.enum(SPACINGS),
+  eta: z.number().min(0).max(1),
+  seed: z.number().int().nonnegative(),
+  ema: z.boolean(),
+});
+export type SampleSettings = z.infer<typeof SampleSettingsSchema>;
+
+export const GridExportSchema = z.object({
+  checkpointId: Id,
+  settings: SampleSettingsSchema,
+  cols: z.number().int().min(1).max(64),
+  padding: z.number().int().min(0).max(32),
+  /** A caption drawn above the grid (run, step, sampler). */
+  labels: z.boolean(),
+});
+
+export const RunDetailSchema = z.object({
+  run: RunRecordSchema,
+  checkpoints: z.array(CheckpointRecordSchema),
+  samples: z.array(SampleRecordSchema),
+  metricNames: z.array(z.string()),
+  disk: z.object({ total: z.number(), checkpoints: z.number(), samples: z.number(), other: z.number() }),
+  retention: RetentionPolicySchema.nullable(),
+  active: z.boolean(),
+  queuePosition: z.number().int().nullable(),
+});
+export type RunDetail = z.infer<typeof RunDetailSchema>;
+
+export const EstimateSchema = z.object({
+  params: z.number().int(),
+  /** Bytes of weights, gradients, Adam moments and EMA (float32). */
+  stateBytes: z.number(),
+  /** A rough activation estimate for one training step at this batch and K. */
+  activationBytes: z.number(),
+  /** Median ms/step of earlier runs with the same model, batch, K and backend, when there are any. */
+  msPerStep: z.number().nullable(),
+  basis: z.string(),
+});
+export type Estimate = z.infer<typeof EstimateSchema>;
+
+export const AppInfoSchema = z.object({
+  version: z.string(),
+  mode: z.enum(['electron', 'web']),
+  dataDir: z.string(),
+  concurrency: z.number().int(),
+  builtinDatasets: z.array(z.object({ id: z.string(), description: z.string(), size: z.number().int() })),
+});
+
+function channel<Req extends z.ZodType, Res extends z.ZodType>(req: Req, res: Res) {
+  return { req, res };
+}
+
+export const INVOKE = {
+  'app.info': channel(Empty, AppInfoSchema),
+  'datasets.list': channel(Empty, z.array(DatasetRecordSchema)),
+  /** Starts an import job; progress and the ImportOutcome arrive as job events. */
+  'datasets.import': channel(ImportJobSchema.omit({ out: true, previewPath: true }).extend({ name: z.string().max(200).optional() }), JobStarted),
+  'datasets.delete': channel(z.object({ id: Id }), Ok),
+  /** Web mode: a file the user picked, stored under the data folder's uploads; returns its path. */
+  'files.upload': channel(z.object({ fileName: z.string().min(1).max(255), base64: z.string().max(400_000_000) }), z.object({ path: z.string() })),
+  /** A PNG or JSON under the data folder, as a data: URL (the renderer reads no files itself). */
+  'files.read': channel(z.object({ path: z.string() }), z.object({ dataUrl: z.string(), bytes: z.number() })),
+  'jobs.cancel': channel(z.object({ jobId: z.string() }), Ok),
+  'runs.list': channel(RunFilterSchema, z.object({ runs: z.array(RunRecordSchema), total: z.number().int() })),
+  'runs.get': channel(z.object({ id: Id }), RunDetailSchema),
+  'runs.create': channel(
+    z.object({
+      config: z.record(z.string(), z.unknown()),
+      tags: z.array(z.string().min(1).max(60)).max(50).default([]),
+      notes: z.string().max(10_000).default(''),
+      retention: RetentionPolicySchema.optional(),
+      start: z.boolean().default(true),
+    }),
+    RunRecordSchema,
+  ),
+  /** Checks a config without creating a run: field errors, the resolved config, and an estimate. */
+  'runs.validate': channel(
+    z.object({ config: z.record(z.string(), z.unknown()) }),
+    z.object({
+      ok: z.boolean(),
+      errors: z.array(z.object({ field: z.string(), message: z.string() })),
+      config: z.record(z.string(), z.unknown()).nullable(),
+      estimate: EstimateSchema.nullable(),
+    }),
+  ),
+  'runs.start': channel(z.object({ id: Id }), RunRecordSchema),
+  'runs.resume': channel(z.object({ id: Id, steps: z.number().int().positive().optional() }), RunRecordSchema),
+  'runs.pause': channel(z.object({ id: Id }), RunRecordSchema),
+  'runs.stop': channel(z.object({ id: Id }), RunRecordSchema),
+  'runs.update': channel(z.object({ id: Id, name: z.string().min(1).max(200).optional(), notes: z.string().max(10_000).optional(), tags: z.array(z.string().min(1).max(60)).max(50).optional() }), RunRecordSchema),
+  'runs.delete': channel(z.object({ id: Id, deleteFiles: z.boolean() }), Ok),
+  'metrics.series': channel(z.object({ runId: Id, names: z.array(z.string()).min(1).max(20), maxPoints: z.number().int().min(10).max(100_000).default(2000) }), z.array(SeriesSchema)),
+  'metrics.overlay': channel(
+    z.object({ runIds: z.array(Id).min(1).max(50), name: z.string(), maxPoints: z.number().int().min(10).max(100_000).default(2000) }),
+    z.array(z.object({ runId: z.number().int(), series: SeriesSchema })),
+  ),
+  'gap.list': channel(z.object({ runId: Id }), z.array(GapRecordSchema)),
+  'samples.list': channel(z.object({ runId: Id }), z.array(SampleRecordSchema)),
+  /** Samples a grid from a checkpoint; progress and the SampleRecord arrive as job events. */
+  'samples.generate': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema }), JobStarted),
+  /** A denoising filmstrip of one seed: x_t at evenly spaced steps of the chain, as one PNG. */
+  'samples.filmstrip': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema.omit({ n: true }), frames: z.number().int().min(2).max(20) }), JobStarted),
+  'export.grid': channel(GridExportSchema, JobStarted),
+  'export.metrics': channel(z.object({ runId: Id, format: z.enum(['csv', 'json']) }), z.object({ path: z.string(), bytes: z.number() })),
+  'export.bundle': channel(z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }), z.object({ path: z.string(), bytes: z.number() })),
+} as const;
+
+export type InvokeChannel = keyof typeof INVOKE;
+export type InvokeRequest<C extends InvokeChannel> = z.input<(typeof INVOKE)[C]['req']>;
+export type InvokeResponse<C extends InvokeChannel> = z.infer<(typeof INVOKE)[C]['res']>;
+
+export const EVENTS = {
+  /** Every message of a training run's engine (progress, gap, checkpoint, samples, finished, failed). */
+  'run.message': z.object({ runId: z.number().int(), msg: HostMessageSchema }),
+  /** A run's record changed (status, step, tags...). */
+  'run.updated': RunRecordSchema,
+  'job.progress': z.object({ jobId: z.string(), done: z.number().int(), total: z.number().int() }),
+  'job.done': z.object({ jobId: z.string(), ok: z.boolean(), error: z.string().optional(), result: z.unknown().optional() }),
+} as const;
+
+export type EventName = keyof typeof EVENTS;
+export type EventPayload<E extends EventName> = z.infer<(typeof EVENTS)[E]>;
+
+/** What the renderer calls: the same shape in Electron (preload) and web mode (WebSocket). */
+export interface Api {
+  invoke<C extends InvokeChannel>(channel: C, req: InvokeRequest<C>): Promise<InvokeResponse<C>>;
+  on<E extends EventName>(event: E, fn: (payload: EventPayload<E>) => void): () => void;
+}
+
+/** Errors cross the boundary as plain text with a code the UI can act on. */
+export const ApiErrorSchema = z.object({ code: z.enum(['invalid', 'not_found', 'conflict', 'failed']), message: z.string() });
+export type ApiError = z.infer<typeof ApiErrorSchema>;
+
+/** Web mode's WebSocket frames. */
+export const WsClientFrameSchema = z.object({ id: z.number().int(), channel: z.string(), req: z.unknown() });
+export const WsServerFrameSchema = z.union([
+  z.object({ id: z.number().int(), ok: z.literal(true), res: z.unknown() }),
+  z.object({ id: z.number().int(), ok: z.literal(false), error: ApiErrorSchema }),
+  z.object({ event: z.string(), payload: z.unknown() }),
+]);
