@@ -18,6 +18,7 @@ import { renderGapChart } from './gapChart';
 import { openStore, runRef } from './storeAccess';
 import { cmdTrain, cmdResume, cmdRuns, cmdShow, cmdExport, cmdPrune, cmdTag, cmdDatasets, cmdImportLibrary } from './runCommands';
 import type { RunStore } from '../store/runStore';
+import { cmdServe } from './serve';
 import { sampleRecordOf } from '../store/recorder';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
@@ -37,6 +38,7 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
   sadpm import PATH [--name NAME] [--format auto|idx|cifar10|folder|npy|builtin] [--size N]
                [--grayscale] [--strict] [--limit N] [--labels FILE]   (--out FILE: a standalone file instead)
   sadpm datasets             the dataset library
+  sadpm serve [--port N] [--concurrency 1]   web mode: the app's UI in a browser (after 'npm run build')
   sadpm info [--backend auto|webgpu|tensorflow|cpu]
 The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
 Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
@@ -242,6 +244,7 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   prune: cmdPrune,
   tag: cmdTag,
   datasets: cmdDatasets,
+  serve: cmdServe,
   sample: cmdSample,
   gap: cmdGap,
   import: cmdImport,

@@ -6,11 +6,11 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'nod
 import { basename, extname, join, relative, isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { INVOKE, type ApiError, type Estimate, type InvokeChannel, type InvokeResponse } from '../shared/contract';
-import { modelConfigOf, parseRunConfig, resolveRunConfig, type RunConfig } from '../shared/config';
+import { modelConfigOf, parseRunConfig, resolveRunConfig, RunConfigError, type RunConfig } from '../shared/config';
 import type { RunRecord } from '../shared/records';
 import { BUILTIN_DATASETS, findBuiltin } from '../engine/data/builtin';
 import { readPackedHeader } from '../engine/data/packed';
-import { countUNetParams } from '../engine/nets/unetPlan';
+import { countUNetParams, validateModelConfig } from '../engine/nets/unetPlan';
 import { writeFileAtomic } from '../engine/util/atomicFile';
 import { exportBundle, exportMetrics } from '../store/export';
 import { importIntoLibrary, resolveDatasetRef } from './datasetLibrary';
@@ -50,7 +50,20 @@ function resolveFormConfig(s: Services, raw: Record<string, unknown>): { cfg: Ru
       input.channels ??= h.channels;
     }
   }
-  return { cfg: resolveRunConfig(input), datasetId };
+  const cfg = resolveRunConfig(input);
+  try {
+    validateModelConfig(modelConfigOf(cfg));
+  } catch (err) {
+    throw new RunConfigError([{ field: 'model', message: (err as Error).message }]);
+  }
+  return { cfg, datasetId };
+}
+
+/** Field errors of a config that failed to resolve. */
+function configIssues(err: unknown): { field: string; message: string }[] {
+  if (err instanceof RunConfigError) return err.issues;
+  if (err instanceof z.ZodError) return zodIssues(err);
+  return [{ field: 'dataset', message: (err as Error).message }];
 }
 
 export function estimateRun(s: Services, cfg: RunConfig): Estimate {
@@ -174,8 +187,7 @@ export function makeHandlers(s: Services): Handlers {
         const { cfg } = resolveFormConfig(s, config);
         return { ok: true, errors: [], config: cfg, estimate: estimateRun(s, cfg) };
       } catch (err) {
-        if (err instanceof z.ZodError) return { ok: false, errors: zodIssues(err), config: null, estimate: null };
-        return { ok: false, errors: [{ field: 'dataset', message: (err as Error).message }], config: null, estimate: null };
+        return { ok: false, errors: configIssues(err), config: null, estimate: null };
       }
     },
     'runs.create': ({ config, tags, notes, retention, start }) => {
@@ -183,8 +195,7 @@ export function makeHandlers(s: Services): Handlers {
       try {
         resolved = resolveFormConfig(s, config);
       } catch (err) {
-        if (err instanceof z.ZodError) throw new ApiFailure('invalid', zodIssues(err).map((i) => `${i.field}: ${i.message}`).join('; '));
-        throw new ApiFailure('invalid', (err as Error).message);
+        throw new ApiFailure('invalid', configIssues(err).map((i) => `${i.field}: ${i.message}`).join('; '));
       }
       const { cfg, datasetId } = resolved;
       const run = s.store.createRun({

@@ -119,11 +119,18 @@ export const RUN_PRESETS: Record<string, RunConfigInput> = {
  * Builds a full RunConfig: the model preset fills model fields that the input leaves out, then zod
  * fills the remaining defaults and validates. Throws an Error naming every bad field.
  */
+/** A config that does not validate; `issues` names each bad field (for forms). */
+export class RunConfigError extends Error {
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(`invalid run config:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`);
+  }
+}
+
 export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
   const presetName = (input.preset ?? 'tiny') as ModelPresetName;
   const preset = MODEL_PRESETS[presetName];
   if (!preset) {
-    throw new Error(`config: unknown preset '${String(input.preset)}' (expected one of ${MODEL_PRESET_NAMES.join(', ')})`);
+    throw new RunConfigError([{ field: 'preset', message: `unknown preset '${String(input.preset)}' (expected one of ${MODEL_PRESET_NAMES.join(', ')})` }]);
   }
   const merged: Record<string, unknown> = { ...preset };
   for (const [key, value] of Object.entries(input)) if (value !== undefined) merged[key] = value;
@@ -133,10 +140,7 @@ export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
 
 export function parseRunConfig(raw: unknown): RunConfig {
   const r = RunConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new Error(`invalid run config:\n${lines.join('\n')}`);
-  }
+  if (!r.success) throw new RunConfigError(r.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })));
   return r.data;
 }
 
