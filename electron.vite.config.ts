@@ -25,12 +25,17 @@ function devStyleCsp(): Plugin {
 export default defineConfig({
   main: {
     // Dependencies stay external (node_modules ship with the app; native ones like better-sqlite3 can't be bundled).
-    build: { externalizeDeps: true },
+    // engineHost is the engine's utilityProcess entry, next to index.js.
+    build: {
+      externalizeDeps: true,
+      rolldownOptions: { input: { index: 'src/main/index.ts', engineHost: 'src/engine/hostEntry.ts' } },
+    },
   },
   preload: {
     define: { __APP_VERSION__: JSON.stringify(pkg.version) },
     build: {
-      externalizeDeps: true,
+      // A sandboxed preload can require only 'electron': the contract (and zod) are bundled in.
+      externalizeDeps: { exclude: ['zod'] },
       // Sandboxed preload scripts must be CommonJS (Electron can't load an ES module preload in a sandbox).
       rolldownOptions: { output: { format: 'cjs', entryFileNames: '[name].cjs' } },
     },

@@ -125,7 +125,12 @@ function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '').slice(0, 80) || 'file';
 }
 
-export function makeHandlers(s: Services): Handlers {
+/** Platform pieces only Electron has (native dialogs); web mode passes none. */
+export interface NativeUi {
+  pick(kind: 'file' | 'folder', title?: string): Promise<string | null>;
+}
+
+export function makeHandlers(s: Services, native?: NativeUi): Handlers {
   const startRun = (run: RunRecord, resume: boolean) => {
     s.runs.enqueue(run.id, { resume }).catch(() => {
       // The outcome is recorded in the store and announced as run.updated.
@@ -210,7 +215,8 @@ export function makeHandlers(s: Services): Handlers {
       if (start) startRun(run, false);
       return s.store.getRun(run.id)!;
     },
-    'runs.start': ({ id }) => {
+    'runs.start': async ({ id }) => {
+      await s.runs.settle(id);
       const run = requireRun(s, id);
       if (s.runs.isActive(id) || s.runs.queued().includes(id)) throw new ApiFailure('conflict', `run #${id} is already ${run.status}`);
       const hasCheckpoint = s.store.latestCheckpoint(id) !== undefined;
@@ -218,7 +224,8 @@ export function makeHandlers(s: Services): Handlers {
       startRun(run, hasCheckpoint);
       return s.store.getRun(id)!;
     },
-    'runs.resume': ({ id, steps }) => {
+    'runs.resume': async ({ id, steps }) => {
+      await s.runs.settle(id);
       const run = requireRun(s, id);
       if (s.runs.isActive(id) || s.runs.queued().includes(id)) throw new ApiFailure('conflict', `run #${id} is already ${run.status}`);
       if (steps !== undefined) {
@@ -305,6 +312,10 @@ export function makeHandlers(s: Services): Handlers {
           return { path: out, sidecar: out.replace(/\.png$/, '.json'), bytes, sample: rec };
         }),
       };
+    },
+    'dialog.pick': async ({ kind, title }) => {
+      if (!native) throw new ApiFailure('invalid', 'file pickers exist only in the desktop app; type the path, or upload the file');
+      return { path: await native.pick(kind, title) };
     },
     'export.metrics': ({ runId, format }) => {
       const run = requireRun(s, runId);

@@ -1,11 +1,18 @@
 /**
- * Composition root of the Electron main process. It wires security policy and windows; later issues add the
- * run store, the engine host and IPC here. Engine and store code stays out of this file's imports for now.
+ * Composition root of the Electron main process: security policy, windows, the main-side services
+ * (run store, run queue, jobs) behind typed IPC, engines in utility processes, the native menu.
  */
 import { join } from 'node:path';
-import { app, BrowserWindow, session } from 'electron';
+import { pathToFileURL } from 'node:url';
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, webContents } from 'electron';
 import { denyAllPermissions, hardenWebContents } from './security';
 import { createMainWindow } from './windows';
+import { createServices, type Services } from './services';
+import { makeHandlers } from './handlers';
+import { broadcast, registerIpc, trustedSender } from './ipc';
+import { utilityEngineSpawner } from './utilityEngine';
+import { menuTemplate } from './menu';
+import { resolveDataDir } from '../store/dataDir';
 
 // Built layout (electron-vite): out/main/index.js, out/preload/index.cjs, out/renderer/index.html.
 // Main is ESM (package.json "type": "module"), so import.meta.dirname replaces __dirname.
@@ -42,8 +49,37 @@ if (!app.requestSingleInstanceLock()) {
     if (process.platform !== 'darwin') app.quit();
   });
 
+  let services: Services | undefined;
+  const devUrl = app.isPackaged ? undefined : process.env['ELECTRON_RENDERER_URL'];
+  const allWindows = () => webContents.getAllWebContents().filter((wc) => wc.getType() === 'window');
+
+  app.on('before-quit', (event) => {
+    if (!services) return;
+    // Running runs write a checkpoint and stop before the app exits.
+    event.preventDefault();
+    const s = services;
+    services = undefined;
+    void s.close().finally(() => app.quit());
+  });
+
   void app.whenReady().then(() => {
     denyAllPermissions(session.defaultSession);
+    services = createServices({ dataDir: resolveDataDir(), spawn: utilityEngineSpawner(here), mode: 'electron' });
+    const handlers = makeHandlers(services, {
+      pick: async (kind, title) => {
+        const win = BrowserWindow.getFocusedWindow();
+        const props: ('openFile' | 'openDirectory')[] = [kind === 'folder' ? 'openDirectory' : 'openFile'];
+        const r = win ? await dialog.showOpenDialog(win, { title, properties: props }) : await dialog.showOpenDialog({ title, properties: props });
+        return r.canceled ? null : (r.filePaths[0] ?? null);
+      },
+    });
+    registerIpc(ipcMain, handlers, trustedSender(pathToFileURL(rendererFile).href, devUrl));
+    services.subscribe((event, payload) => broadcast(allWindows, event, payload));
+    Menu.setApplicationMenu(
+      Menu.buildFromTemplate(
+        menuTemplate({ navigate: (view) => broadcast(allWindows, 'app.navigate', { view }), isMac: process.platform === 'darwin', dev: !app.isPackaged }),
+      ),
+    );
     openMainWindow();
     // macOS: re-create a window when the dock icon is clicked and none is open.
     app.on('activate', () => {

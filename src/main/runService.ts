@@ -11,6 +11,9 @@ import type { RunStore } from '../store/runStore';
 import { RunRecorder, sampleRecordOf } from '../store/recorder';
 import { currentOwner } from '../store/owner';
 import type { EngineProcess, SpawnEngine } from './engineProcess';
+import { readCheckpointHeader } from '../engine/train/checkpoint';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface RunOutcome {
   runId: number;
@@ -30,6 +33,15 @@ interface Waiting {
   runId: number;
   resume: boolean;
   resolve: (o: RunOutcome) => void;
+}
+
+/**
+ * Temp files of checkpoint writes that a killed engine never renamed. Only called for a run that is
+ * not active, so no writer is using them.
+ */
+function removeStaleTempFiles(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) if (f.startsWith('.') && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
 }
 
 /** Lines Dawn prints on every start; not what a crash report should show. */
@@ -70,6 +82,15 @@ export class RunService {
     return () => this.listeners.delete(fn);
   }
 
+  /**
+   * A run whose engine already reported its end but whose process has not exited yet: waits for
+   * the exit, so a resume right after a pause does not race the old process.
+   */
+  async settle(runId: number): Promise<void> {
+    const a = this.active.get(runId);
+    if (a?.recorder.ended) await a.done;
+  }
+
   isActive(runId: number): boolean {
     return this.active.has(runId);
   }
@@ -99,6 +120,16 @@ export class RunService {
     const ck = this.store.latestCheckpoint(run.id);
     if (ck && ck.step >= run.totalSteps) {
       throw new Error(`run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; give more steps (N > ${ck.step}) to train longer`);
+    }
+    if (ck) {
+      // A missing, corrupt or foreign file is reported here, before an engine starts, and the run keeps its status.
+      try {
+        const h = readCheckpointHeader(ck.path);
+        const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
+        if (h.fileBytes !== h.dataOffset + 4 * floats) throw new Error(`checkpoint ${ck.path}: truncated (expected ${h.dataOffset + 4 * floats} bytes, file is ${h.fileBytes})`);
+      } catch (err) {
+        throw new Error(`run #${run.id} cannot resume from its last checkpoint (step ${ck.step}): ${(err as Error).message}`);
+      }
     }
   }
 
@@ -148,6 +179,7 @@ export class RunService {
     const ck = w.resume ? this.store.latestCheckpoint(run.id) : undefined;
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
     this.store.rewindTo(run.id, ck?.step ?? 0);
+    removeStaleTempFiles(join(run.runDir, 'checkpoints'));
     this.store.markRunning(run.id, currentOwner());
     this.statusChanged(run.id);
     const proc = this.spawn();

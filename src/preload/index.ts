@@ -1,13 +1,32 @@
 /**
  * Preload (sandboxed, built as CommonJS because sandboxed preloads cannot be ES modules).
- * Exposes a minimal, frozen `window.api`; it never exposes ipcRenderer itself. A later issue builds one
- * function per channel of the typed contract in src/shared/contract.ts.
+ * Exposes a frozen `window.api` with one function per invoke channel of the contract, plus `on` for
+ * the contract's events. It never exposes ipcRenderer itself.
  */
-import { contextBridge } from 'electron';
+import { contextBridge, ipcRenderer } from 'electron';
+import { EVENTS, INVOKE, type EventName } from '../shared/contract';
+
+type Fn = (req?: unknown) => Promise<unknown>;
+
+const channels: Record<string, Fn> = {};
+for (const channel of Object.keys(INVOKE)) {
+  channels[channel] = async (req?: unknown) => {
+    const r = (await ipcRenderer.invoke(channel, req ?? {})) as { ok: boolean; res?: unknown; error?: { code: string; message: string } };
+    if (r.ok) return r.res;
+    throw Object.assign(new Error(r.error?.message ?? 'failed'), { code: r.error?.code ?? 'failed' });
+  };
+}
 
 const api = Object.freeze({
+  ...channels,
   /** App version, injected at build time from package.json (see electron.vite.config.ts). */
   version: __APP_VERSION__,
+  on(event: EventName, fn: (payload: unknown) => void): () => void {
+    if (!Object.hasOwn(EVENTS, event)) throw new Error(`unknown event '${String(event)}'`);
+    const listener = (_e: unknown, payload: unknown) => fn(payload);
+    ipcRenderer.on(event, listener);
+    return () => ipcRenderer.removeListener(event, listener);
+  },
 });
 
 export type PreloadApi = typeof api;

@@ -132,6 +132,8 @@ export const INVOKE = {
   'samples.filmstrip': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema.omit({ n: true }), frames: z.number().int().min(2).max(20) }), JobStarted),
   'export.grid': channel(GridExportSchema, JobStarted),
   'export.metrics': channel(z.object({ runId: Id, format: z.enum(['csv', 'json']) }), z.object({ path: z.string(), bytes: z.number() })),
+  /** Electron only: a native file or folder picker. Web mode answers 'invalid' (type the path instead). */
+  'dialog.pick': channel(z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }), z.object({ path: z.string().nullable() })),
   'export.bundle': channel(z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }), z.object({ path: z.string(), bytes: z.number() })),
 } as const;
 
@@ -145,6 +147,8 @@ export const EVENTS = {
   /** A run's record changed (status, step, tags...). */
   'run.updated': RunRecordSchema,
   'job.progress': z.object({ jobId: z.string(), done: z.number().int(), total: z.number().int() }),
+  /** A native menu item asks the window to show a view ('datasets', 'new-run', 'runs', 'compare', ...). */
+  'app.navigate': z.object({ view: z.string() }),
   'job.done': z.object({ jobId: z.string(), ok: z.boolean(), error: z.string().optional(), result: z.unknown().optional() }),
 } as const;
 

@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServices, type Services } from '../../../src/main/services';
+import { dispatch, makeHandlers } from '../../../src/main/handlers';
+import { registerIpc, trustedSender } from '../../../src/main/ipc';
+import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
+
+vi.mock('electron', () => ({}));
+
+let dir: string;
+let services: Services;
+let log: FakeEngineLog;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sadpm-handlers-'));
+  log = { spawned: 0, commands: [] };
+  services = createServices({ dataDir: dir, spawn: fakeSpawner(log), mode: 'web', flushMs: 5 });
+});
+
+afterEach(async () => {
+  await services.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const tiny = { preset: 'tiny', T: 50, gapT0: 20, steps: 6, checkpointEvery: 2, batch: 2 };
+
+async function call(channel: string, req: unknown) {
+  return dispatch(makeHandlers(services), channel, req);
+}
+
+function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => (pred() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setTimeout(tick, 5));
+    tick();
+  });
+}
+
+describe('dispatch', () => {
+  it('refuses unknown channels and invalid payloads with a message naming the field', async () => {
+    expect(await call('runs.nope', {})).toMatchObject({ ok: false, error: { code: 'invalid', message: "unknown channel 'runs.nope'" } });
+    const r = await call('runs.get', { id: 'abc' });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error.message).toMatch(/^runs\.get: id: /);
+    expect(await call('runs.get', { id: 99 })).toMatchObject({ ok: false, error: { code: 'not_found', message: 'no run #99' } });
+  });
+
+  it('validates a run config field by field and estimates it', async () => {
+    const bad = await call('runs.validate', { config: { ...tiny, k: 0, lr: -1 } });
+    expect(bad.ok && bad.res).toMatchObject({ ok: false });
+    const fields = bad.ok ? (bad.res as { errors: { field: string }[] }).errors.map((e) => e.field).sort() : [];
+    expect(fields).toEqual(['k', 'lr']);
+    const good = await call('runs.validate', { config: tiny });
+    expect(good.ok && good.res).toMatchObject({ ok: true, config: { imageSize: 16, channels: 3, k: 2 }, estimate: { params: 177427 } });
+    const ds = await call('runs.validate', { config: { ...tiny, dataset: 'no-such-dataset' } });
+    expect(ds.ok && (ds.res as { errors: { field: string; message: string }[] }).errors[0]).toMatchObject({ field: 'dataset' });
+  });
+
+  it('creates, queues, runs and records a run; pause and resume continue it', async () => {
+    const seen: string[] = [];
+    services.subscribe((e) => seen.push(e));
+    const created = await call('runs.create', { config: { ...tiny, steps: 400 }, tags: ['x'], notes: 'n' });
+    expect(created.ok, JSON.stringify(created)).toBe(true);
+    const id = (created as { res: { id: number } }).res.id;
+    await waitFor(() => services.store.getRun(id)!.status === 'running' && services.store.getRun(id)!.step >= 3);
+    expect((await call('runs.pause', { id })).ok).toBe(true);
+    await waitFor(() => services.store.getRun(id)!.status === 'paused');
+    const ck = services.store.latestCheckpoint(id)!;
+    expect(ck.step).toBeGreaterThanOrEqual(3);
+    const resumed = await call('runs.resume', { id });
+    expect(resumed.ok, JSON.stringify(resumed)).toBe(true);
+    await waitFor(() => services.store.getRun(id)!.status === 'completed', 10000);
+    const train = log.commands.filter((c) => c.cmd === 'train');
+    expect(train).toHaveLength(2);
+    expect(train[1]).toMatchObject({ resumeFrom: ck.path });
+    const loss = services.store.series(id, 'loss', 100000);
+    expect(loss.steps).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    expect(seen).toContain('run.message');
+    expect(seen).toContain('run.updated');
+  });
+
+  it('queues runs on one GPU: the second waits until the first ends', async () => {
+    const a = (await call('runs.create', { config: tiny })) as { res: { id: number } };
+    const b = (await call('runs.create', { config: tiny })) as { res: { id: number } };
+    expect(services.store.getRun(b.res.id)!.status).toBe('queued');
+    await waitFor(() => services.store.getRun(b.res.id)!.status === 'completed', 10000);
+    const ends = [services.store.getRun(a.res.id)!.endedAt!, services.store.getRun(b.res.id)!.startedAt!];
+    expect(ends[0] <= ends[1]).toBe(true);
+  });
+
+  it('serves only files under the data folder or run folders', async () => {
+    const outside = join(tmpdir(), `sadpm-outside-${process.pid}.png`);
+    writeFileSync(outside, 'x');
+    const r = await call('files.read', { path: outside });
+    expect(r).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    rmSync(outside);
+    const up = await call('files.upload', { fileName: '../../evil name.npy', base64: Buffer.from('hello').toString('base64') });
+    expect(up.ok).toBe(true);
+    const path = (up as { res: { path: string } }).res.path;
+    expect(path.startsWith(join(dir, 'uploads'))).toBe(true);
+    const read = await call('files.read', { path });
+    expect(read.ok && (read.res as { dataUrl: string }).dataUrl).toBe(`data:application/octet-stream;base64,${Buffer.from('hello').toString('base64')}`);
+    expect(await call('dialog.pick', { kind: 'folder' })).toMatchObject({ ok: false, error: { message: /only in the desktop app/ } });
+  });
+});
+
+describe('Electron IPC', () => {
+  it('registers one handler per channel and refuses untrusted senders', async () => {
+    const handlers = new Map<string, (e: unknown, req: unknown) => Promise<unknown>>();
+    const ipcMain = { handle: (ch: string, fn: (e: unknown, req: unknown) => Promise<unknown>) => handlers.set(ch, fn) };
+    const fileUrl = 'file:///app/out/renderer/index.html';
+    registerIpc(ipcMain as never, makeHandlers(services), trustedSender(fileUrl));
+    expect(handlers.has('runs.list')).toBe(true);
+    const list = handlers.get('runs.list')!;
+    expect(await list({ senderFrame: { url: 'https://evil.example/' } }, {})).toMatchObject({ ok: false, error: { message: /untrusted/ } });
+    expect(await list({ senderFrame: { url: `${fileUrl}#/runs` } }, {})).toMatchObject({ ok: true, res: { runs: [], total: 0 } });
+    expect(await list({ senderFrame: null }, {})).toMatchObject({ ok: false });
+  });
+});
