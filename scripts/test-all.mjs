@@ -20,7 +20,7 @@ const env = { ...process.env, EGL_PLATFORM: 'surfaceless' };
 
 /**
  * @typedef {{ passed: number, failed: number, skipped: number }} Counts
- * @typedef {{ name: string, cmd: string[], counts?: (exitCode: number) => Counts }} Suite
+ * @typedef {{ name: string, cmd: string[], env?: Record<string, string>, counts?: (exitCode: number) => Counts }} Suite
  */
 
 /** Reads vitest's JSON report (jest-compatible fields). A crash without a report counts as one failure. */
@@ -46,6 +46,22 @@ function vitestCounts(file) {
   };
 }
 
+/** Reads Playwright's JSON report (stats: expected / unexpected / flaky / skipped). */
+function playwrightCounts(file) {
+  return (exitCode) => {
+    let report;
+    try {
+      report = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return { passed: 0, failed: 1, skipped: 0 };
+    }
+    const st = report.stats ?? {};
+    let failed = (st.unexpected ?? 0) + (report.errors?.length ?? 0);
+    if (exitCode !== 0 && failed === 0) failed = 1;
+    return { passed: (st.expected ?? 0) + (st.flaky ?? 0), failed, skipped: st.skipped ?? 0 };
+  };
+}
+
 /** The suites, in order. Add new ones here (e.g. Playwright e2e-web with a JSON reporter and a parser). */
 /** @type {Suite[]} */
 const suites = [
@@ -59,14 +75,21 @@ const suites = [
     cmd: ['npx', '--no', '--', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${join(tmp, 'vitest.json')}`],
     counts: vitestCounts(join(tmp, 'vitest.json')),
   },
+  // The UI in Chromium against web mode, and the Electron app where a binary exists (after 'build').
+  {
+    name: 'e2e',
+    cmd: ['npx', '--no', '--', 'playwright', 'test'],
+    env: { SADPM_PW_JSON: join(tmp, 'playwright.json') },
+    counts: playwrightCounts(join(tmp, 'playwright.json')),
+  },
 ];
 
 /** Runs one command with inherited stdio (output streams live) and resolves with its exit code. */
-function run(cmd) {
+function run(cmd, extraEnv = {}) {
   return new Promise((resolvePromise) => {
     const [bin, ...args] = cmd;
     // shell on Windows only, so that npx.cmd is found; elsewhere no shell, no quoting surprises.
-    const child = spawn(bin, args, { stdio: 'inherit', env, shell: process.platform === 'win32' });
+    const child = spawn(bin, args, { stdio: 'inherit', env: { ...env, ...extraEnv }, shell: process.platform === 'win32' });
     child.on('error', (err) => {
       console.error(`[test-all] could not start ${bin}: ${err.message}`);
       resolvePromise(127);
@@ -89,7 +112,7 @@ try {
   for (const suite of selected) {
     console.log(`\n=== ${suite.name}: ${suite.cmd.join(' ')}`);
     const started = Date.now();
-    const code = await run(suite.cmd);
+    const code = await run(suite.cmd, suite.env);
     const counts = suite.counts ? suite.counts(code) : { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0 };
     total.passed += counts.passed;
     total.failed += counts.failed;

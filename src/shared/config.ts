@@ -115,10 +115,6 @@ export const RUN_PRESETS: Record<string, RunConfigInput> = {
   'official-celeba64': { preset: 'celeba64', ...MODEL_PRESETS.celeba64, k: 2, lambda: 1, steps: 500000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
 };
 
-/**
- * Builds a full RunConfig: the model preset fills model fields that the input leaves out, then zod
- * fills the remaining defaults and validates. Throws an Error naming every bad field.
- */
 /** A config that does not validate; `issues` names each bad field (for forms). */
 export class RunConfigError extends Error {
   constructor(readonly issues: { field: string; message: string }[]) {
@@ -126,6 +122,10 @@ export class RunConfigError extends Error {
   }
 }
 
+/**
+ * Builds a full RunConfig: the model preset fills model fields that the input leaves out, then zod
+ * fills the remaining defaults and validates. Throws an Error naming every bad field.
+ */
 export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
   const presetName = (input.preset ?? 'tiny') as ModelPresetName;
   const preset = MODEL_PRESETS[presetName];
