@@ -26,10 +26,14 @@ torch_sample() {
 if [ "$mode" = profile ]; then
   # timestamp queries (per-kernel GPU time) need Dawn's unsafe APIs
   SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=60 ours small plain 128 1 1 --profile 30
-  SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 plain 64 1 1 --profile 40
+  SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 40
   ours small plain 128 5 2
-  LIMIT=120 ours cifar10 sa2 128 2 1
+  ours small sa2 128 4 2
+  LIMIT=120 ours cifar10 sa2 128 3 1
   LIMIT=150 ours cifar10 plain 128 2 1 --sample-n 256 --sample-steps 100 --sample-batch 256
+  torch_train
+  torch_train --tf32 off
+  grep -h "^BENCH_JSON\|\"event\": \"result\"" "$out/ours.txt" "$out/torch.txt" > "$out/summary.jsonl"; exit 0
 else
   ours small plain 128 5 2
   ours small sa2 128 4 2

@@ -170,6 +170,9 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   const ok = await tf.setBackend('webgpu');
   if (!ok) return 'tfjs could not initialise its webgpu backend on this adapter';
   await tf.ready();
+  // tfjs-webgpu's default transposed convolution (the input gradient of every conv) is a naive
+  // kernel, 3x slower on the H100 than its own matmul-based one, which is exact and used here.
+  if (process.env.SADPM_NAIVE_CONV_TRANSPOSE !== '1') tf.env().set('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', false);
   const poolMb = Number(process.env.SADPM_GPU_POOL_MB);
   boundBufferPool(tf.backend(), Number.isFinite(poolMb) && poolMb >= 0 && process.env.SADPM_GPU_POOL_MB ? { bytes: poolMb * 2 ** 20 } : {});
   return info;

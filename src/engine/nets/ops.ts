@@ -4,6 +4,19 @@
  * autodiff of x*sigmoid(x) costs 6, the analytic one 4. The forward passes are plain tfjs ops.
  */
 import { tf } from '../tf';
+import { convFilterBiasGrad } from '../gpu/convFilterGrad';
+
+let fastKernelsWanted = process.env.SADPM_FAST_KERNELS !== '0';
+
+/** Turns the hand-written WebGPU kernels on or off (tests compare both paths; SADPM_FAST_KERNELS=0 starts off). */
+export function setFastKernels(on: boolean): void {
+  fastKernelsWanted = on;
+}
+
+/** Whether the hand-written WebGPU kernels run: wanted, and the active backend is webgpu. */
+export function fastKernels(): boolean {
+  return fastKernelsWanted && tf.getBackend() === 'webgpu';
+}
 
 /** SiLU (swish): x * sigmoid(x); gradient dz * (s + z - z*s) with s = sigmoid(x), z = x*s. */
 export function silu<T extends tf.Tensor>(x: T): T {
@@ -146,9 +159,42 @@ export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1
         const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dy4 = dy as tf.Tensor4D;
         const dx = tf.conv2dTranspose(dy4, fs, xs.shape, stride, 'same');
+        if (fastKernels()) {
+          const [dw, db] = convFilterBiasGrad(xs, dy4, k, stride, samePad(xs.shape[1], k, stride)[0], samePad(xs.shape[2], k, stride)[0]);
+          return [dx, dw, db];
+        }
         return [dx, convFilterGrad(xs, dy4, k, stride), tf.sum(dy4, [0, 1, 2])];
       },
     };
   });
   return op(x, filter, bias) as tf.Tensor4D;
+}
+
+/**
+ * x [M, cin] · w [cin, cout] + b (1×1 convolutions, attention projections) with a hand-written
+ * gradient: on webgpu the weight and bias gradients come from the split-K kernel (tfjs' transposed
+ * matMul over M = N·H·W rows ran on a handful of workgroups), elsewhere from tfjs ops.
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const op = tf.customGrad((xi, wi, bi, save) => {
+    const xt = xi as tf.Tensor2D;
+    const wt = wi as tf.Tensor2D;
+    (save as tf.GradSaveFunc)([xt, wt]);
+    return {
+      value: tf.fused.matMul({ a: xt, b: wt, bias: bi as tf.Tensor1D }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = dy as tf.Tensor2D;
+        const dx = tf.matMul(dy2, ws, false, true);
+        const [m, cin] = xs.shape;
+        const cout = ws.shape[1];
+        if (fastKernels()) {
+          const [dw, db] = convFilterBiasGrad(tf.reshape(xs, [1, 1, m, cin]), tf.reshape(dy2, [1, 1, m, cout]), 1, 1, 0, 0);
+          return [dx, tf.reshape(dw, [cin, cout]), db];
+        }
+        return [dx, tf.matMul(xs, dy2, true, false), tf.sum(dy2, 0)];
+      },
+    };
+  });
+  return op(x, w, b) as tf.Tensor2D;
 }

@@ -3,7 +3,8 @@
  *
  * Structure and parameter list come from `buildUNetPlan` (unetPlan.ts). The forward pass is written
  * for few kernel dispatches (the webgpu backend pays per dispatch):
- *  - convs and linears are fused conv2d/matMul with bias; 1x1 convs are plain fused matMuls;
+ *  - convs and linears are fused conv2d/matMul with bias; 1x1 convs and attention projections are
+ *    fused matMuls; on webgpu their weight and bias gradients come from one split-K kernel (ops.ts);
  *  - GroupNorm is one mean/variance pass with gamma folded into the scale, and GroupNorm and SiLU
  *    have analytic gradients (ops.ts);
  *  - SiLU(temb) is computed once and shared by every block's temb_proj;
@@ -15,7 +16,7 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream, hashKeys } from '../rng';
-import { conv2dSame, groupNorm, silu } from './ops';
+import { conv2dSame, groupNorm, linear, silu } from './ops';
 import { buildUNetPlan, type AttnRef, type ConvRef, type LinearRef, type NormRef, type ParamSpec, type ResBlockRef, type UNetPlan } from './unetPlan';
 
 export { countUNetParams, buildUNetPlan } from './unetPlan';
@@ -158,11 +159,7 @@ export class UNet {
   private conv(x: tf.Tensor4D, c: ConvRef, stride: 1 | 2 = 1): tf.Tensor4D {
     if (c.k === 1) {
       const [n, h, w, cin] = x.shape;
-      const y = tf.fused.matMul({
-        a: tf.reshape(x, [n * h * w, cin]),
-        b: tf.reshape(this.v(c.w), [c.cin, c.cout]),
-        bias: this.v(c.b),
-      });
+      const y = linear(tf.reshape(x, [n * h * w, cin]), tf.reshape(this.v(c.w), [c.cin, c.cout]), this.v(c.b) as tf.Tensor1D);
       return tf.reshape(y, [n, h, w, c.cout]);
     }
     return conv2dSame(x, this.v(c.w) as tf.Tensor4D, this.v(c.b) as tf.Tensor1D, stride);
@@ -192,7 +189,7 @@ export class UNet {
     const [n, hh, ww, c] = x.shape;
     const hw = hh * ww;
     const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hw, c]);
-    const proj = (r: ConvRef) => tf.fused.matMul({ a: hn, b: tf.reshape(this.v(r.w), [c, c]), bias: this.v(r.b) });
+    const proj = (r: ConvRef) => linear(hn, tf.reshape(this.v(r.w), [c, c]), this.v(r.b) as tf.Tensor1D);
     const scale = this.attnScale.get(c);
     if (!scale) throw new Error(`UNet: internal error, no attention scale for ${c} channels`);
     const q = tf.reshape(tf.mul(proj(a.q), scale), [n, hw, c]);
@@ -200,7 +197,7 @@ export class UNet {
     const v = tf.reshape(proj(a.v), [n, hw, c]);
     const wts = tf.softmax(tf.matMul(q, k, false, true)); // [n, hw(query), hw(key)], softmax over keys
     const o = tf.reshape(tf.matMul(wts, v), [n * hw, c]);
-    const out = tf.fused.matMul({ a: o, b: tf.reshape(this.v(a.projOut.w), [c, c]), bias: this.v(a.projOut.b) });
+    const out = linear(o, tf.reshape(this.v(a.projOut.w), [c, c]), this.v(a.projOut.b) as tf.Tensor1D);
     return tf.add(x, tf.reshape(out, [n, hh, ww, c]));
   }
 

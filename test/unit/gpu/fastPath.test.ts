@@ -1,0 +1,95 @@
+/**
+ * The hand-written WebGPU kernels against the plain tfjs path, on the WebGPU backend (llvmpipe on a
+ * machine without a GPU): same loss and gradients within 1e-4 relative on tiny shapes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../../src/engine/tf';
+import { initBackend } from '../../../src/engine/backend';
+import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
+import { setFastKernels } from '../../../src/engine/nets/ops';
+import { UNet } from '../../../src/engine/nets/unet';
+import { variableGradsFreeing } from '../../../src/engine/nets/grads';
+import type { ModelConfig } from '../../../src/shared/config';
+import { Rng } from '../../../src/engine/rng';
+
+const MICRO: ModelConfig = { ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [4], dropout: 0, imageSize: 8, channels: 3, normGroups: 4 };
+
+function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Rng.keyed(seed, 11).normal(size).map((v) => v * scale), shape, 'float32');
+}
+
+/** max |a-b| / max |b|, with a floor on the scale so all-but-zero tensors compare absolutely. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  let s = 1e-3;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i]! - b[i]!));
+    s = Math.max(s, Math.abs(b[i]!));
+  }
+  return d / s;
+}
+
+let webgpu = false;
+
+describe('WebGPU fast path', () => {
+  beforeAll(async () => {
+    try {
+      webgpu = (await initBackend('webgpu')).name === 'webgpu';
+    } catch {
+      webgpu = false;
+    }
+  });
+  afterAll(() => setFastKernels(true));
+
+  it('convFilterBiasGrad equals the gradient of tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, cout not a tile multiple)', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    const samePad = (size: number, k: number, s: number) => Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
+    const cases: [number, number, number, number, number, number, 1 | 2][] = [
+      [2, 6, 6, 3, 4, 3, 1],
+      [2, 5, 7, 8, 16, 3, 1],
+      [2, 8, 8, 16, 8, 3, 2],
+      [2, 7, 5, 4, 4, 3, 2],
+      [3, 16, 16, 32, 64, 3, 1],
+      [2, 16, 16, 64, 130, 3, 2],
+      [4, 8, 8, 20, 24, 1, 1],
+    ];
+    for (const [n, h, w, cin, cout, k, s] of cases) {
+      const x = randn([n, h, w, cin], n + h + cin) as tf.Tensor4D;
+      const dy = randn([n, Math.ceil(h / s), Math.ceil(w / s), cout], cout + k) as tf.Tensor4D;
+      const [dw, db] = convFilterBiasGrad(x, dy, k, s, samePad(h, k, s), samePad(w, k, s));
+      const f0 = tf.zeros([k, k, cin, cout]) as tf.Tensor4D;
+      const ref = tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, s, 'same'), dy)))(f0);
+      const refB = tf.sum(dy, [0, 1, 2]);
+      expect(relErr(await dw.data(), await ref.data())).toBeLessThan(1e-5);
+      expect(relErr(await db.data(), await refB.data())).toBeLessThan(1e-5);
+      tf.dispose([x, dy, dw, db, f0, ref, refB]);
+    }
+  });
+
+  it('a UNet training loss and all its gradients equal the plain tfjs path within 1e-4 relative', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    const net = new UNet(MICRO, 7);
+    const x = randn([4, 8, 8, 3], 1) as tf.Tensor4D;
+    const e = randn([4, 8, 8, 3], 2);
+    const t = tf.tensor1d([3, 250, 600, 999]);
+    const loss = () =>
+      tf.tidy(() => tf.mean(tf.square(tf.sub(net.apply(x, t, { training: true }), e))) as tf.Scalar);
+    const run = async (fast: boolean) => {
+      setFastKernels(fast);
+      const r = variableGradsFreeing(loss, net.variables);
+      const out = { loss: (await r.value.data())[0]!, grads: await Promise.all(net.variables.map((v) => r.grads[v.name]!.data())) };
+      tf.dispose([r.value, ...Object.values(r.grads)]);
+      return out;
+    };
+    const plain = await run(false);
+    const fast = await run(true);
+    expect(Math.abs(fast.loss - plain.loss) / Math.abs(plain.loss)).toBeLessThan(1e-4);
+    net.variables.forEach((v, i) => {
+      expect(relErr(fast.grads[i]!, plain.grads[i]!), v.name).toBeLessThan(1e-4);
+    });
+    tf.dispose([x, e, t]);
+    net.dispose();
+  });
+});
