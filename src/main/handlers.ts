@@ -136,14 +136,19 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
       // The outcome is recorded in the store and announced as run.updated.
     });
   };
+  const info = () => ({
+    version: appVersion(),
+    mode: s.mode,
+    dataDir: s.store.layout.root,
+    concurrency: s.runs.concurrency,
+    builtinDatasets: BUILTIN_DATASETS.map((b) => ({ id: b.id, description: b.description, size: b.size })),
+  });
   return {
-    'app.info': () => ({
-      version: appVersion(),
-      mode: s.mode,
-      dataDir: s.store.layout.root,
-      concurrency: s.runs.concurrency,
-      builtinDatasets: BUILTIN_DATASETS.map((b) => ({ id: b.id, description: b.description, size: b.size })),
-    }),
+    'app.info': info,
+    'app.setConcurrency': ({ concurrency }) => {
+      s.runs.setConcurrency(concurrency);
+      return info();
+    },
     'datasets.list': () => s.store.listDatasets(),
     'datasets.import': (req) => ({
       jobId: s.jobs.start('import', (signal, onProgress) => importIntoLibrary(s.store, s.spawn, req, { signal, onProgress })),

@@ -82,6 +82,11 @@ export class RunService {
     return () => this.listeners.delete(fn);
   }
 
+  setConcurrency(n: number): void {
+    this.concurrency = n;
+    this.pump();
+  }
+
   /**
    * A run whose engine already reported its end but whose process has not exited yet: waits for
    * the exit, so a resume right after a pause does not race the old process.

@@ -82,6 +82,8 @@ function channel<Req extends z.ZodType, Res extends z.ZodType>(req: Req, res: Re
 
 export const INVOKE = {
   'app.info': channel(Empty, AppInfoSchema),
+  /** How many runs train at once (1 = runs wait their turn on one GPU). */
+  'app.setConcurrency': channel(z.object({ concurrency: z.number().int().min(1).max(16) }), AppInfoSchema),
   'datasets.list': channel(Empty, z.array(DatasetRecordSchema)),
   /** Starts an import job; progress and the ImportOutcome arrive as job events. */
   'datasets.import': channel(ImportJobSchema.omit({ out: true, previewPath: true }).extend({ name: z.string().max(200).optional() }), JobStarted),

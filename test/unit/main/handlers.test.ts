@@ -86,8 +86,14 @@ describe('dispatch', () => {
     const b = (await call('runs.create', { config: tiny })) as { res: { id: number } };
     expect(services.store.getRun(b.res.id)!.status).toBe('queued');
     await waitFor(() => services.store.getRun(b.res.id)!.status === 'completed', 10000);
-    const ends = [services.store.getRun(a.res.id)!.endedAt!, services.store.getRun(b.res.id)!.startedAt!];
-    expect(ends[0] <= ends[1]).toBe(true);
+    const firstEnded = services.store.getRun(a.res.id)!.endedAt!;
+    const secondStarted = services.store.getRun(b.res.id)!.startedAt!;
+    expect(firstEnded <= secondStarted).toBe(true);
+    // Two at once when allowed.
+    expect((await call('app.setConcurrency', { concurrency: 2 })).ok).toBe(true);
+    const c = (await call('runs.create', { config: { ...tiny, steps: 200 } })) as { res: { id: number } };
+    const d = (await call('runs.create', { config: { ...tiny, steps: 200 } })) as { res: { id: number } };
+    await waitFor(() => services.runs.isActive(c.res.id) && services.runs.isActive(d.res.id));
   });
 
   it('serves only files under the data folder or run folders', async () => {
