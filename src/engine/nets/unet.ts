@@ -188,16 +188,16 @@ export class UNet {
   private attnBlock(x: tf.Tensor4D, a: AttnRef): tf.Tensor4D {
     const [n, hh, ww, c] = x.shape;
     const hw = hh * ww;
-    const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hw, c]);
-    const proj = (r: ConvRef) => linear(hn, tf.reshape(this.v(r.w), [c, c]), this.v(r.b) as tf.Tensor1D);
+    const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hw, c]) as tf.Tensor2D;
+    const proj = (r: ConvRef) => linear(hn, tf.reshape(this.v(r.w), [c, c]) as tf.Tensor2D, this.v(r.b) as tf.Tensor1D);
     const scale = this.attnScale.get(c);
     if (!scale) throw new Error(`UNet: internal error, no attention scale for ${c} channels`);
     const q = tf.reshape(tf.mul(proj(a.q), scale), [n, hw, c]);
     const k = tf.reshape(proj(a.k), [n, hw, c]);
     const v = tf.reshape(proj(a.v), [n, hw, c]);
     const wts = tf.softmax(tf.matMul(q, k, false, true)); // [n, hw(query), hw(key)], softmax over keys
-    const o = tf.reshape(tf.matMul(wts, v), [n * hw, c]);
-    const out = linear(o, tf.reshape(this.v(a.projOut.w), [c, c]), this.v(a.projOut.b) as tf.Tensor1D);
+    const o = tf.reshape(tf.matMul(wts, v), [n * hw, c]) as tf.Tensor2D;
+    const out = linear(o, tf.reshape(this.v(a.projOut.w), [c, c]) as tf.Tensor2D, this.v(a.projOut.b) as tf.Tensor1D);
     return tf.add(x, tf.reshape(out, [n, hh, ww, c]));
   }
 
