@@ -472,7 +472,7 @@ export class RunStore {
     const id = this.metricIds.get(name) ?? (this.stmts.metricName.get(name) as { id: number } | undefined)?.id;
     if (id === undefined) return { name, steps: [], values: [], total: 0 };
     // One read transaction: both columns come from the same snapshot while a writer appends.
-    const [steps, values] = this.db.transaction(() => [
+    const [steps, values] = this.db.transaction((): [number[], number[]] => [
       this.stmts.seriesSteps.all(runId, id) as number[],
       this.stmts.seriesValues.all(runId, id) as number[],
     ])();
