@@ -1,7 +1,4 @@
 /// <reference types="vite/client" />
 
-// What the preload exposes (src/preload/index.ts). The typed contract in src/shared replaces this later;
-// the renderer does not import preload code (layer rule), so the shape is restated here.
-interface Window {
-  readonly api?: { readonly version: string };
-}
+// window.api (the preload) is typed where it is used: src/renderer/src/api/client.ts (PreloadApi),
+// restated from the contract because the renderer does not import preload code (layer rule).

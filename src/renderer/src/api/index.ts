@@ -1,0 +1,42 @@
+/**
+ * The app-wide client: one connection, its state for the banner, and hooks the stores use to
+ * refresh after a reconnect (events sent while the socket was down are lost).
+ */
+import { reactive } from 'vue';
+import type { Api } from '../../../shared/contract';
+import { connect, type Connection } from './client';
+import type { ConnectionState } from './ws';
+
+export const connection = reactive<{ state: ConnectionState; mode: 'electron' | 'web' | 'none'; hadToken: boolean }>({
+  state: { kind: 'connecting', attempt: 0 },
+  mode: 'none',
+  hadToken: true,
+});
+
+const reconnectHooks = new Set<() => void>();
+export function onReconnect(fn: () => void): () => void {
+  reconnectHooks.add(fn);
+  return () => reconnectHooks.delete(fn);
+}
+
+let current: Connection | null = null;
+let override: Api | null = null;
+
+/** Tests install a fake Api here before creating stores. */
+export function setApi(api: Api | null): void {
+  override = api;
+}
+
+export function api(): Api {
+  if (override) return override;
+  if (!current) {
+    current = connect({
+      onState: (s) => (connection.state = s),
+      onReconnect: () => reconnectHooks.forEach((fn) => fn()),
+    });
+    connection.mode = current.mode;
+    if (current.mode === 'electron') connection.state = { kind: 'open' };
+    else connection.hadToken = !!window.sessionStorage.getItem('sadpm.token');
+  }
+  return current.api;
+}

@@ -1,0 +1,88 @@
+/** The dataset library: list, import (a cancellable job), delete, and files read for previews. */
+import { defineStore } from 'pinia';
+import { ref, shallowRef } from 'vue';
+import type { InvokeRequest } from '../../../shared/contract';
+import type { DatasetRecord } from '../../../shared/records';
+import { api, onReconnect } from '../api';
+import { toApiError } from '../api/errors';
+import { useJobsStore, type Job } from './jobs';
+
+export type ImportRequest = InvokeRequest<'datasets.import'>;
+
+/** What a finished import job returns (main's ImportOutcome). */
+export interface ImportOutcome {
+  dataset: DatasetRecord;
+  duplicate: boolean;
+  report: { good: number; skipped: { file: string; reason: string }[]; classCounts: number[] | null };
+}
+
+export function isImportOutcome(v: unknown): v is ImportOutcome {
+  return !!v && typeof v === 'object' && 'dataset' in v && 'report' in v;
+}
+
+export const useDatasetsStore = defineStore('datasets', () => {
+  const list = shallowRef<DatasetRecord[]>([]);
+  const loading = ref(false);
+  const loadError = ref<unknown>(null);
+  const lastImport = ref<{ job: Job; outcome: ImportOutcome | null } | null>(null);
+
+  async function refresh(): Promise<void> {
+    loading.value = true;
+    try {
+      list.value = await api().invoke('datasets.list', {});
+      loadError.value = null;
+    } catch (e) {
+      loadError.value = toApiError(e, 'datasets.list');
+    } finally {
+      loading.value = false;
+    }
+  }
+  onReconnect(() => void refresh());
+
+  /** Starts an import; the returned job shows progress and can be cancelled. */
+  function startImport(req: ImportRequest): { job: Job; result: Promise<ImportOutcome> } {
+    const jobs = useJobsStore();
+    const label = `Import ${req.input}`;
+    const h = jobs.run<unknown>('import', label, () => api().invoke('datasets.import', req));
+    const entry = { job: h.job, outcome: null as ImportOutcome | null };
+    lastImport.value = entry;
+    const result = h.result.then(async (r) => {
+      if (!isImportOutcome(r)) throw toApiError(new Error(`${label}: the server's result is not an import outcome`));
+      if (lastImport.value?.job.key === h.job.key) lastImport.value = { job: h.job, outcome: r };
+      await refresh();
+      return r;
+    });
+    result.catch(() => undefined);
+    return { job: h.job, result };
+  }
+
+  /** Web mode: sends a picked file to the server's uploads folder and returns its path there. */
+  function upload(file: File): { job: Job; result: Promise<string> } {
+    const jobs = useJobsStore();
+    const work = (async () => {
+      const base64 = await fileToBase64(file);
+      const res = await api().invoke('files.upload', { fileName: file.name, base64 });
+      return res.path;
+    })();
+    return jobs.track('upload', `Upload ${file.name}`, work);
+  }
+
+  async function remove(id: number): Promise<void> {
+    await api().invoke('datasets.delete', { id });
+    list.value = list.value.filter((d) => d.id !== id);
+  }
+
+  return { list, loading, loadError, lastImport, refresh, startImport, upload, remove };
+});
+
+export function fileToBase64(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onerror = () => reject(r.error ?? new Error('the file could not be read'));
+    r.onload = () => {
+      const s = String(r.result);
+      resolve(s.slice(s.indexOf(',') + 1));
+    };
+    r.readAsDataURL(file);
+  });
+}

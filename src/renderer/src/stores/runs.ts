@@ -1,0 +1,138 @@
+/**
+ * Runs: the whole list (kept current by run.updated events), client-side search and filters for
+ * the virtualised list, the selected run's detail, and the run actions.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef, triggerRef } from 'vue';
+import type { InvokeRequest, RunDetail } from '../../../shared/contract';
+import type { RunRecord, RunStatus } from '../../../shared/records';
+import { api, onReconnect } from '../api';
+import { toApiError } from '../api/errors';
+
+export function matchesText(r: RunRecord, text: string): boolean {
+  const q = text.trim().toLowerCase();
+  if (!q) return true;
+  const hay = [r.name, r.notes, r.dataset, r.preset, `#${r.id}`, `k${r.k}`, `sa-${r.k}`, ...r.tags].join('\u0000').toLowerCase();
+  return q.split(/\s+/).every((w) => hay.includes(w));
+}
+
+export const useRunsStore = defineStore('runs', () => {
+  /** id → record; a shallowRef triggered by hand so thousands of runs stay cheap. */
+  const byId = shallowRef(new Map<number, RunRecord>());
+  const loaded = ref(false);
+  const loading = ref(false);
+  const loadError = ref<unknown>(null);
+
+  const text = ref('');
+  const statuses = ref<RunStatus[]>([]);
+  const tags = ref<string[]>([]);
+
+  const all = computed(() => [...byId.value.values()].sort((a, b) => b.id - a.id));
+  const allTags = computed(() => [...new Set(all.value.flatMap((r) => r.tags))].sort());
+  const filtered = computed(() =>
+    all.value.filter(
+      (r) =>
+        (statuses.value.length === 0 || statuses.value.includes(r.status)) &&
+        (tags.value.length === 0 || tags.value.every((t) => r.tags.includes(t))) &&
+        matchesText(r, text.value),
+    ),
+  );
+
+  async function refresh(): Promise<void> {
+    loading.value = true;
+    try {
+      const res = await api().invoke('runs.list', { limit: 100_000 });
+      byId.value = new Map(res.runs.map((r) => [r.id, r]));
+      loaded.value = true;
+      loadError.value = null;
+    } catch (e) {
+      loadError.value = toApiError(e, 'runs.list');
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  function upsert(r: RunRecord): void {
+    byId.value.set(r.id, r);
+    triggerRef(byId);
+    if (detail.value?.run.id === r.id) detail.value = { ...detail.value, run: r };
+  }
+
+  let subscribed = false;
+  function subscribe(): void {
+    if (subscribed) return;
+    subscribed = true;
+    api().on('run.updated', upsert);
+    api().on('run.message', ({ runId, msg }) => {
+      // New checkpoints and samples change the detail the gallery and compare views show.
+      if ((msg.type === 'checkpoint' || msg.type === 'samples') && detail.value?.run.id === runId) void loadDetail(runId);
+    });
+    onReconnect(() => {
+      void refresh();
+      if (detail.value) void loadDetail(detail.value.run.id);
+    });
+  }
+
+  const detail = shallowRef<RunDetail | null>(null);
+  const detailError = ref<unknown>(null);
+  const details = new Map<number, RunDetail>();
+
+  async function loadDetail(id: number): Promise<RunDetail | null> {
+    try {
+      const d = await api().invoke('runs.get', { id });
+      details.set(id, d);
+      upsert(d.run);
+      detail.value = d;
+      detailError.value = null;
+      return d;
+    } catch (e) {
+      detailError.value = toApiError(e, 'runs.get');
+      return null;
+    }
+  }
+
+  /** Detail of any run (for compare/export pickers) without changing the selected one. */
+  async function getDetail(id: number, fresh = false): Promise<RunDetail> {
+    const hit = details.get(id);
+    if (hit && !fresh) return hit;
+    const d = await api().invoke('runs.get', { id });
+    details.set(id, d);
+    return d;
+  }
+
+  async function act(action: 'pause' | 'resume' | 'stop' | 'start', id: number, steps?: number): Promise<RunRecord> {
+    const channel = `runs.${action}` as const;
+    const rec =
+      action === 'resume'
+        ? await api().invoke('runs.resume', steps ? { id, steps } : { id })
+        : await api().invoke(channel as 'runs.pause' | 'runs.stop' | 'runs.start', { id });
+    upsert(rec);
+    return rec;
+  }
+
+  async function create(req: InvokeRequest<'runs.create'>): Promise<RunRecord> {
+    const rec = await api().invoke('runs.create', req);
+    upsert(rec);
+    return rec;
+  }
+
+  async function update(req: InvokeRequest<'runs.update'>): Promise<RunRecord> {
+    const rec = await api().invoke('runs.update', req);
+    upsert(rec);
+    return rec;
+  }
+
+  async function remove(id: number, deleteFiles: boolean): Promise<void> {
+    await api().invoke('runs.delete', { id, deleteFiles });
+    byId.value.delete(id);
+    triggerRef(byId);
+    details.delete(id);
+    if (detail.value?.run.id === id) detail.value = null;
+  }
+
+  function get(id: number): RunRecord | undefined {
+    return byId.value.get(id);
+  }
+
+  return { byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, refresh, subscribe, upsert, loadDetail, getDetail, act, create, update, remove, get };
+});
