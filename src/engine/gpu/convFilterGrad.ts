@@ -209,11 +209,14 @@ export function registerConvFilterGrad(): void {
   });
 }
 
-/** How many partial products: enough workgroups to fill a large GPU, each reducing >= 1024 rows. */
+/**
+ * How many partial products: ~1024 workgroups (an H100 has 132 SMs; 1x1 convs have only 1-2 output
+ * tiles), each reducing >= 256 rows, at most 128 (the partials are summed afterwards).
+ */
 export function filterGradSplits(m: number, rows: number, cout: number): number {
   const { bm, bn } = tileFor(rows, cout);
   const tiles = Math.ceil(rows / bm) * Math.ceil(cout / bn);
-  return Math.max(1, Math.min(Math.ceil(512 / tiles), Math.floor(m / 1024), 64));
+  return Math.max(1, Math.min(Math.ceil(1024 / tiles), Math.floor(m / 256), 128));
 }
 
 /**
