@@ -5,6 +5,7 @@
  */
 import { tf } from '../tf';
 import { convFilterBiasGrad } from '../gpu/convFilterGrad';
+import { groupNormActGpu } from '../gpu/groupNorm';
 
 let fastKernelsWanted = process.env.SADPM_FAST_KERNELS !== '0';
 
@@ -73,6 +74,16 @@ export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, gro
     };
   });
   return op(x, gamma, beta) as tf.Tensor4D;
+}
+
+/**
+ * act(GroupNorm(x)) with act = SiLU (`silu` true) or identity: fused WebGPU kernels when the fast
+ * path is on (`epsValue` must equal `eps`), else groupNorm and silu above.
+ */
+export function groupNormAct(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: tf.Scalar, epsValue: number, act: boolean): tf.Tensor4D {
+  if (fastKernels()) return groupNormActGpu(x, gamma, beta, groups, epsValue, act);
+  const y = groupNorm(x, gamma, beta, groups, eps);
+  return act ? silu(y) : y;
 }
 
 /** GroupNorm written with plain ops (autodiff gradient); the reference for tests. */

@@ -16,7 +16,7 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream, hashKeys } from '../rng';
-import { conv2dSame, groupNorm, linear, silu } from './ops';
+import { conv2dSame, groupNormAct, linear, silu } from './ops';
 import { buildUNetPlan, type AttnRef, type ConvRef, type LinearRef, type NormRef, type ParamSpec, type ResBlockRef, type UNetPlan } from './unetPlan';
 
 export { countUNetParams, buildUNetPlan } from './unetPlan';
@@ -146,7 +146,7 @@ export class UNet {
         h = this.conv(tf.image.resizeNearestNeighbor(h, [hh * 2, ww * 2]), level.upsample);
       }
     }
-    h = silu(this.groupNorm(h, p.normOut));
+    h = this.groupNorm(h, p.normOut, true);
     return this.conv(h, p.convOut);
   }
 
@@ -169,15 +169,15 @@ export class UNet {
     return tf.fused.matMul({ a: x, b: this.v(l.w) as tf.Tensor2D, bias: this.v(l.b) }) as tf.Tensor2D;
   }
 
-  private groupNorm(x: tf.Tensor4D, nr: NormRef): tf.Tensor4D {
-    return groupNorm(x, this.v(nr.gamma), this.v(nr.beta), nr.groups, this.eps);
+  private groupNorm(x: tf.Tensor4D, nr: NormRef, act = false): tf.Tensor4D {
+    return groupNormAct(x, this.v(nr.gamma), this.v(nr.beta), nr.groups, this.eps, GN_EPS, act);
   }
 
   private resBlock(x: tf.Tensor4D, tembAct: tf.Tensor2D, b: ResBlockRef, drop: DropoutCtx | null): tf.Tensor4D {
     const n = x.shape[0];
-    let h = this.conv(silu(this.groupNorm(x, b.norm1)), b.conv1);
+    let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
     h = tf.add(h, tf.reshape(this.linear(tembAct, b.tembProj), [n, 1, 1, b.cout]));
-    h = silu(this.groupNorm(h, b.norm2));
+    h = this.groupNorm(h, b.norm2, true);
     if (drop) h = tf.dropout(h, drop.rate, undefined, drop.seed === undefined ? undefined : hashKeys(drop.seed, b.dropoutIndex)) as tf.Tensor4D;
     h = this.conv(h, b.conv2);
     const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;

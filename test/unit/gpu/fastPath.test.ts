@@ -2,11 +2,12 @@
  * The hand-written WebGPU kernels against the plain tfjs path, on the WebGPU backend (llvmpipe on a
  * machine without a GPU): same loss and gradients within 1e-4 relative on tiny shapes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { initBackend } from '../../../src/engine/backend';
+import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
-import { setFastKernels } from '../../../src/engine/nets/ops';
+import { groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
+import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
 import { variableGradsFreeing } from '../../../src/engine/nets/grads';
 import type { ModelConfig } from '../../../src/shared/config';
@@ -42,6 +43,10 @@ describe('WebGPU fast path', () => {
     }
   });
   afterAll(() => setFastKernels(true));
+  // Shader or validation errors surface asynchronously; fail the test that caused them.
+  afterEach(() => {
+    if (webgpu) assertGpuHealthy();
+  });
 
   it('convFilterBiasGrad equals the gradient of tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, cout not a tile multiple)', async (ctx) => {
     if (!webgpu) ctx.skip();
@@ -65,6 +70,38 @@ describe('WebGPU fast path', () => {
       expect(relErr(await dw.data(), await ref.data())).toBeLessThan(1e-5);
       expect(relErr(await db.data(), await refB.data())).toBeLessThan(1e-5);
       tf.dispose([x, dy, dw, db, f0, ref, refB]);
+    }
+  });
+
+  it('fused GroupNorm(+SiLU) equals groupNorm/silu in value and in all gradients (cg 1..12, one group)', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    const cases: [number, number, number, number, number][] = [
+      [2, 4, 3, 12, 3],
+      [2, 4, 4, 12, 1],
+      [3, 5, 5, 24, 2],
+      [2, 8, 8, 192, 32],
+      [1, 16, 16, 16, 16],
+    ];
+    for (const [n, h, w, c, groups] of cases) {
+      const x = randn([n, h, w, c], c + h, 2) as tf.Tensor4D;
+      const gamma = tf.add(randn([c], 3, 0.3), 1);
+      const beta = randn([c], 4, 0.3);
+      const up = randn([n, h, w, c], 5);
+      const eps = tf.scalar(1e-6);
+      for (const act of [true, false]) {
+        const f = (fn: (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(fn(a as tf.Tensor4D, g, b), up));
+        const fused = (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => groupNormActGpu(a, g, b, groups, 1e-6, act);
+        const plain = (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => (act ? silu(groupNorm(a, g, b, groups, eps)) : groupNorm(a, g, b, groups, eps));
+        const yf = fused(x, gamma, beta);
+        const yp = plain(x, gamma, beta);
+        expect(relErr(await yf.data(), await yp.data())).toBeLessThan(1e-5);
+        const gf = tf.grads(f(fused))([x, gamma, beta]);
+        const gp = tf.grads(f(plain))([x, gamma, beta]);
+        for (let i = 0; i < 3; i++) expect(relErr(await gf[i]!.data(), await gp[i]!.data()), `${[n, h, w, c, groups]} act ${act} grad ${i}`).toBeLessThan(1e-4);
+        tf.dispose([yf, yp, ...gf, ...gp]);
+      }
+      tf.dispose([x, gamma, beta, up, eps]);
     }
   });
 
