@@ -1,0 +1,88 @@
+/**
+ * A fake Api for store and component tests: handlers per channel, recorded calls, and events the
+ * test emits as the server would.
+ */
+import type { Api, EventName, EventPayload, InvokeChannel, InvokeRequest, InvokeResponse } from '../../../src/shared/contract';
+
+type Handler<C extends InvokeChannel> = (req: InvokeRequest<C>) => InvokeResponse<C> | Promise<InvokeResponse<C>>;
+
+export class FakeApi implements Api {
+  calls: { channel: string; req: unknown }[] = [];
+  private handlers = new Map<string, (req: unknown) => unknown>();
+  private listeners = new Map<string, Set<(p: unknown) => void>>();
+
+  handle<C extends InvokeChannel>(channel: C, fn: Handler<C>): this {
+    this.handlers.set(channel, fn as (req: unknown) => unknown);
+    return this;
+  }
+
+  async invoke<C extends InvokeChannel>(channel: C, req: InvokeRequest<C>): Promise<InvokeResponse<C>> {
+    this.calls.push({ channel, req });
+    const h = this.handlers.get(channel);
+    if (!h) throw Object.assign(new Error(`no fake handler for ${channel}`), { code: 'failed' });
+    return (await h(req)) as InvokeResponse<C>;
+  }
+
+  on<E extends EventName>(event: E, fn: (payload: EventPayload<E>) => void): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn as (p: unknown) => void);
+    return () => set!.delete(fn as (p: unknown) => void);
+  }
+
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    for (const fn of this.listeners.get(event) ?? []) fn(payload);
+  }
+
+  callsTo(channel: InvokeChannel): unknown[] {
+    return this.calls.filter((c) => c.channel === channel).map((c) => c.req);
+  }
+}
+
+export function runRecord(over: Partial<import('../../../src/shared/records').RunRecord> = {}): import('../../../src/shared/records').RunRecord {
+  return {
+    id: 1,
+    name: 'run',
+    status: 'running',
+    config: {},
+    datasetId: null,
+    dataset: 'builtin:shapes',
+    preset: 'tiny',
+    k: 2,
+    lambda: 1,
+    T: 1000,
+    seed: 0,
+    step: 0,
+    totalSteps: 200,
+    runDir: '/data/runs/1',
+    backend: 'cpu',
+    adapter: null,
+    appVersion: '0.1.0',
+    notes: '',
+    tags: [],
+    failureReason: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    startedAt: null,
+    endedAt: null,
+    lastLoss: null,
+    lastCheckpointStep: null,
+    ...over,
+  };
+}
+
+export function progressMsg(step: number, loss = 1) {
+  return {
+    type: 'progress' as const,
+    step,
+    totalSteps: 1000,
+    loss,
+    simple: loss * 0.6,
+    sa: loss * 0.4,
+    gradNorm: 2,
+    lr: 2e-4,
+    imagesPerSec: 100,
+    msPerStep: 50,
+    etaSec: 10,
+    memory: { numTensors: 10, numBytes: 1000, gpuBytes: 5000 },
+  };
+}
