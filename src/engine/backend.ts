@@ -174,7 +174,15 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   // kernel, 3x slower on the H100 than its own matmul-based one, which is exact and used here.
   if (process.env.SADPM_NAIVE_CONV_TRANSPOSE !== '1') tf.env().set('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', false);
   const poolMb = Number(process.env.SADPM_GPU_POOL_MB);
-  boundBufferPool(tf.backend(), Number.isFinite(poolMb) && poolMb >= 0 && process.env.SADPM_GPU_POOL_MB ? { bytes: poolMb * 2 ** 20 } : {});
+  const poolFraction = Number(process.env.SADPM_GPU_POOL_FRACTION);
+  boundBufferPool(
+    tf.backend(),
+    process.env.SADPM_GPU_POOL_MB && Number.isFinite(poolMb) && poolMb >= 0
+      ? { bytes: poolMb * 2 ** 20 }
+      : process.env.SADPM_GPU_POOL_FRACTION && poolFraction > 0
+        ? { fraction: poolFraction }
+        : {},
+  );
   return info;
 }
 

@@ -7,10 +7,11 @@
  *
  * The reduction over m (N·OH·OW, up to 262,144 rows at cifar10 batch 256) is split across
  * workgroups (split-K) so the few output tiles still fill the GPU; the partial products are summed
- * by one tfjs reduction. Compared with im2col + tfjs matMul this builds no patch matrix (the
+ * by one more kernel (sumLeading.ts). Compared with im2col + tfjs matMul this builds no patch matrix (the
  * slices and concat were a quarter of a step's GPU time) and needs no separate bias reduction.
  */
 import { tf } from '../tf';
+import { sumLeadingGpu } from './sumLeading';
 
 export const CONV_FILTER_GRAD_KERNEL = 'SadpmConvFilterGrad';
 
@@ -232,7 +233,7 @@ export function convFilterBiasGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s
   const attrs: ConvFilterGradAttrs = { k, stride, padTop, padLeft, splits };
   return tf.tidy(() => {
     const parts = tf.engine().runKernel(CONV_FILTER_GRAD_KERNEL, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
-    const full = splits === 1 ? tf.reshape(parts, [rows, cout]) : tf.sum(parts, 0);
+    const full = splits === 1 ? tf.reshape(parts, [rows, cout]) : (sumLeadingGpu(parts, [rows, cout]) as tf.Tensor2D);
     const dw = tf.reshape(tf.slice(full, [0, 0], [rows - 1, cout]), [k, k, cin, cout]) as tf.Tensor4D;
     const db = tf.reshape(tf.slice(full, [rows - 1, 0], [1, cout]), [cout]) as tf.Tensor1D;
     return [dw, db];

@@ -10,6 +10,7 @@
  * recomputing the normalised value and the activation from them.
  */
 import { tf } from '../tf';
+import { sumLeadingGpu } from './sumLeading';
 
 const STATS = 'SadpmGroupNormStats';
 const APPLY = 'SadpmGroupNormApply';
@@ -298,7 +299,7 @@ export function groupNormActGpu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tenso
         const [xs, st, gs, bs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
         const sums = run(BACK_SUMS, { x: xs, dy, stats: st, gamma: gs, beta: bs }, g);
         const dx = tf.reshape(run(BACK_DX, { x: xs, dy, stats: st, gamma: gs, beta: bs, sums }, g), [n, h, w, c]);
-        const perChannel = tf.sum(tf.reshape(tf.slice(sums, [n * groups * 2], [n * c * 2]), [n, c, 2]), 0); // [c, 2]
+        const perChannel = sumLeadingGpu(tf.reshape(tf.slice(sums, [n * groups * 2], [n * c * 2]), [n, c * 2]), [c, 2]);
         const dgamma = tf.reshape(tf.slice(perChannel, [0, 0], [c, 1]), [c]);
         const dbeta = tf.reshape(tf.slice(perChannel, [0, 1], [c, 1]), [c]);
         return [dx, dgamma, dbeta];
