@@ -35,10 +35,14 @@ if [ "$mode" = profile ]; then
   torch_train --tf32 off
   grep -h "^BENCH_JSON\|\"event\": \"result\"" "$out/ours.txt" "$out/torch.txt" > "$out/summary.jsonl"; exit 0
 else
-  ours small plain 128 5 2
-  ours small sa2 128 4 2
-  LIMIT=110 ours cifar10 plain 128 3 1
-  LIMIT=200 ours cifar10 sa2 128 3 1 --sample-n 256 --sample-steps 100 --sample-batch 256
+  SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 25
+  ours small plain 128 8 2
+  SADPM_GPU_POOL_FRACTION=3 ours small plain 128 8 2
+  ours small sa2 128 6 2
+  LIMIT=110 ours cifar10 plain 128 4 1
+  LIMIT=110 ours cifar10 sa2 128 4 1
+  SADPM_GPU_POOL_FRACTION=3 LIMIT=110 ours cifar10 sa2 128 4 1
+  LIMIT=120 ours cifar10 plain 8 1 1 --sample-n 256 --sample-steps 100 --sample-batch 256
 fi
 torch_train
 torch_train --tf32 off

@@ -175,7 +175,7 @@ export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1
           // either of its transposed-convolution kernels on the H100.
           const dx =
             stride === 1 && k % 2 === 1
-              ? tf.conv2d(dy4, tf.transpose(tf.reverse(fs, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'same')
+              ? tf.fused.conv2d({ x: dy4, filter: tf.transpose(tf.reverse(fs, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, strides: 1, pad: 'same' })
               : tf.conv2dTranspose(dy4, fs, xs.shape, stride, 'same');
           const [dw, db] = convFilterBiasGrad(xs, dy4, k, stride, samePad(xs.shape[1], k, stride)[0], samePad(xs.shape[2], k, stride)[0]);
           return [dx, dw, db];
