@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/// <reference types="vite/client" />
 /**
  * A fake Api for store and component tests: handlers per channel, recorded calls, and events the
  * test emits as the server would.
@@ -85,4 +88,14 @@ export function progressMsg(step: number, loss = 1) {
     etaSec: 10,
     memory: { numTensors: 10, numBytes: 1000, gpuBytes: 5000 },
   };
+}
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<import('../../../src/renderer/src/api/errors').ApiCallError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as import('../../../src/renderer/src/api/errors').ApiCallError;
+  }
+  throw new Error('expected the promise to reject');
 }

@@ -4,7 +4,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { setApi } from '../../../src/renderer/src/api';
 import { useJobsStore, JobCancelled } from '../../../src/renderer/src/stores/jobs';
 import { ApiCallError } from '../../../src/renderer/src/api/errors';
-import { FakeApi } from './fakeApi';
+import { FakeApi, rejection } from './fakeApi';
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -61,14 +61,14 @@ describe('jobs store', () => {
     const h = jobs.run('export', 'Export grid', async () => ({ jobId: 'j3' }));
     await tick();
     api.emit('job.done', { jobId: 'j3', ok: false, error: 'disk full' });
-    const err = await h.result.catch((e) => e);
+    const err = await rejection(h.result);
     expect(err).toBeInstanceOf(ApiCallError);
     expect(err.message).toBe('Export grid: disk full');
     expect(h.job.state).toBe('failed');
     const h2 = jobs.run('export', 'Export', async () => {
       throw Object.assign(new Error('no checkpoint #4'), { code: 'not_found' });
     });
-    const err2 = await h2.result.catch((e) => e);
+    const err2 = await rejection(h2.result);
     expect(err2.code).toBe('not_found');
     expect(h2.job.error).toBe('no checkpoint #4');
   });

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WsTransport, type WsLike, type ConnectionState } from '../../../src/renderer/src/api/ws';
 import { ApiCallError } from '../../../src/renderer/src/api/errors';
+import { rejection } from './fakeApi';
 import { createWsApi, takeToken, wsUrl, TOKEN_KEY } from '../../../src/renderer/src/api/client';
 
 class FakeSocket implements WsLike {
@@ -68,7 +69,7 @@ describe('WsTransport framing', () => {
     last().open();
     const p = t.request('runs.get', { id: 9 });
     last().receive({ id: 1, ok: false, error: { code: 'not_found', message: 'no run #9' } });
-    const err = await p.catch((e) => e);
+    const err = await rejection(p);
     expect(err).toBeInstanceOf(ApiCallError);
     expect(err.code).toBe('not_found');
     expect(err.message).toBe('no run #9');
@@ -108,7 +109,7 @@ describe('WsTransport framing', () => {
     last().open();
     const p = t.request('runs.list', {});
     last().drop();
-    const err = await p.catch((e) => e);
+    const err = await rejection(p);
     expect(err.code).toBe('disconnected');
     expect(FakeSocket.all).toHaveLength(1);
     vi.advanceTimersByTime(99);
@@ -148,7 +149,7 @@ describe('createWsApi validation', () => {
     const api = createWsApi(t, { validate: true });
     const p = api.invoke('files.upload', { fileName: 'a.bin', base64: 'AA==' });
     last().receive({ id: 1, ok: true, res: { path: 42 } });
-    const err = await p.catch((e) => e);
+    const err = await rejection(p);
     expect(err.code).toBe('contract');
     expect(err.message).toMatch(/files\.upload/);
   });
