@@ -1,13 +1,14 @@
 /**
- * Sum over the leading axis of a [S, R] tensor as one elementwise WGSL kernel (each thread adds its
- * column's S values). tfjs reduces over a leading axis by transposing the whole tensor first; for
- * the split-K partial products and the per-sample GroupNorm sums that was a tenth of a cifar10
- * step's GPU time.
+ * Sums over a leading or middle axis as one WGSL kernel (each thread adds one output's inputs).
+ * tfjs reduces over a non-trailing axis by transposing the whole tensor first; for the split-K
+ * partial products, the per-sample GroupNorm sums and the time-embedding gradient (Σ over H, W)
+ * that was a tenth of a cifar10 step's GPU time.
  */
 import { tf } from '../tf';
 
 const KERNEL = 'SadpmSumLeading';
 
+/** [A, S, B] → [A, B]: Σ over the middle axis; a leading-axis sum is A = 1. */
 class SumLeadingProgram {
   readonly variableNames = ['x'];
   readonly outputShape: number[];
@@ -18,20 +19,23 @@ class SumLeadingProgram {
   readonly size = true;
 
   constructor(
+    private readonly a: number,
     private readonly s: number,
-    private readonly r: number,
+    private readonly b: number,
   ) {
-    this.outputShape = [r];
-    this.dispatch = [Math.ceil(r / 256), 1, 1];
-    this.shaderKey = `sadpmSumLeading_${s}_${r}`;
+    this.outputShape = [a * b];
+    this.dispatch = [Math.ceil((a * b) / 256), 1, 1];
+    this.shaderKey = `sadpmSumAxis_${a}_${s}_${b}`;
   }
 
   getUserCode(): string {
     return `
       fn main(index: i32) {
         if (index < uniforms.size) {
+          let o = u32(index);
+          let base = (o / ${this.b}u) * ${this.s * this.b}u + o % ${this.b}u;
           var acc = 0.0;
-          for (var i = 0u; i < ${this.s}u; i = i + 1u) { acc = acc + x[i * ${this.r}u + u32(index)]; }
+          for (var i = 0u; i < ${this.s}u; i = i + 1u) { acc = acc + x[base + i * ${this.b}u]; }
           result[index] = acc;
         }
       }`;
@@ -44,20 +48,30 @@ interface WebGPUBackendLike {
 
 let registered = false;
 
-/** Σ over axis 0 of x, reshaped to `shape` (webgpu backend only). */
-export function sumLeadingGpu(x: tf.Tensor, shape: number[]): tf.Tensor {
+function sumAxis(x: tf.Tensor, a: number, sLen: number, b: number, shape: number[]): tf.Tensor {
   if (!registered) {
     registered = true;
     tf.registerKernel({
       kernelName: KERNEL,
       backendName: 'webgpu',
-      kernelFunc: ({ inputs, backend }) => {
+      kernelFunc: ({ inputs, backend, attrs }) => {
         const t = (inputs as { x: tf.TensorInfo }).x;
-        const s = t.shape[0]!;
-        const r = t.shape.slice(1).reduce((a, b) => a * b, 1);
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(new SumLeadingProgram(s, r), [t], 'float32');
+        const { a: aa, s, b: bb } = attrs as { a: number; s: number; b: number };
+        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(new SumLeadingProgram(aa, s, bb), [t], 'float32');
       },
     });
   }
-  return tf.tidy(() => tf.reshape(tf.engine().runKernel(KERNEL, { x }, {}) as tf.Tensor, shape));
+  return tf.tidy(() => tf.reshape(tf.engine().runKernel(KERNEL, { x }, { a, s: sLen, b }) as tf.Tensor, shape));
+}
+
+/** Σ over axis 0 of x, reshaped to `shape` (webgpu backend only). */
+export function sumLeadingGpu(x: tf.Tensor, shape: number[]): tf.Tensor {
+  const sLen = x.shape[0]!;
+  return sumAxis(x, 1, sLen, x.size / sLen, shape);
+}
+
+/** Σ over H and W of NHWC x → [N, C] (webgpu backend only). */
+export function sumSpatialGpu(x: tf.Tensor4D): tf.Tensor2D {
+  const [n, h, w, c] = x.shape;
+  return sumAxis(x, n, h * w, c, [n, c]) as tf.Tensor2D;
 }

@@ -6,6 +6,7 @@
 import { tf } from '../tf';
 import { convFilterBiasGrad } from '../gpu/convFilterGrad';
 import { groupNormActGpu } from '../gpu/groupNorm';
+import { sumSpatialGpu } from '../gpu/sumLeading';
 
 let fastKernelsWanted = process.env.SADPM_FAST_KERNELS !== '0';
 
@@ -146,6 +147,36 @@ export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, strid
   return tf.reshape(dw, [k, k, cin, cout]);
 }
 
+/**
+ * Input gradient of a k×k 'same' stride-s convolution as a stride-1 convolution of dy with the
+ * spatially flipped, in/out-transposed filter, which tfjs' forward conv kernel runs 3-5x faster on
+ * the H100 than either of its transposed-convolution kernels. For stride 2, dy is first spread onto
+ * the input grid with zeros between (4x the multiplies, still faster than the transposed kernel).
+ */
+function convInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number, number, number], stride: number): tf.Tensor4D {
+  const k = filter.shape[0];
+  const [n, h, w, cin] = xShape;
+  const [, oh, ow, cout] = dy.shape;
+  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+  if (stride === 1 && k % 2 === 1) return tf.fused.conv2d({ x: dy, filter: flipped, strides: 1, pad: 'same' });
+  if (stride !== 2) return tf.conv2dTranspose(dy, filter, xShape, stride as 1 | 2, 'same');
+  // up[s·o] = dy[o], zero elsewhere; dx[y] = Σ_i up[y + pt − i]·W[i] = a valid conv of up padded
+  // by k−1−pt before and (h + pt − s·oh) after (negative: crop).
+  // Two 4-D pads (tfjs-webgpu's pad shader does not compile for rank 5).
+  const cols = tf.reshape(tf.pad(tf.reshape(dy, [n * oh, ow, 1, cout]), [[0, 0], [0, 0], [0, 1], [0, 0]]), [n * oh, 1, 2 * ow, cout]);
+  const up = tf.reshape(tf.pad(cols, [[0, 0], [0, 1], [0, 0], [0, 0]]), [n, 2 * oh, 2 * ow, cout]) as tf.Tensor4D;
+  const [pt] = samePad(h, k, 2);
+  const [pl] = samePad(w, k, 2);
+  const after = (size: number, p: number, o: number) => size + p - 2 * o;
+  const ab = after(h, pt, oh);
+  const ar = after(w, pl, ow);
+  const cropped = ab < 0 || ar < 0 ? tf.slice(up, [0, 0, 0, 0], [n, 2 * oh + Math.min(ab, 0), 2 * ow + Math.min(ar, 0), cout]) : up;
+  const padded = tf.pad(cropped, [[0, 0], [k - 1 - pt, Math.max(ab, 0)], [k - 1 - pl, Math.max(ar, 0)], [0, 0]]) as tf.Tensor4D;
+  const dx = tf.conv2d(padded, flipped, 1, 'valid');
+  if (dx.shape[1] !== h || dx.shape[2] !== w || dx.shape[3] !== cin) throw new Error('convInputGrad: internal shape error');
+  return dx;
+}
+
 /** Largest im2col patch matrix built at once (bytes); see convFilterGrad. */
 export let PATCH_BYTES_LIMIT = 512 * 2 ** 20;
 
@@ -170,13 +201,7 @@ export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1
         const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dy4 = dy as tf.Tensor4D;
         if (fastKernels()) {
-          // Stride 1, odd k: the input gradient is a 'same' convolution of dy with the spatially
-          // flipped, in/out-transposed filter; tfjs' forward conv kernel runs it 3-5x faster than
-          // either of its transposed-convolution kernels on the H100.
-          const dx =
-            stride === 1 && k % 2 === 1
-              ? tf.fused.conv2d({ x: dy4, filter: tf.transpose(tf.reverse(fs, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D, strides: 1, pad: 'same' })
-              : tf.conv2dTranspose(dy4, fs, xs.shape, stride, 'same');
+          const dx = convInputGrad(dy4, fs, xs.shape, stride);
           const [dw, db] = convFilterBiasGrad(xs, dy4, k, stride, samePad(xs.shape[1], k, stride)[0], samePad(xs.shape[2], k, stride)[0]);
           return [dx, dw, db];
         }
@@ -215,4 +240,20 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
     };
   });
   return op(x, w, b) as tf.Tensor2D;
+}
+
+/**
+ * h [N,H,W,C] + t [N,C] broadcast over H and W (the time embedding in each residual block). The
+ * gradient of t is Σ over H, W: one kernel on webgpu, where tfjs' broadcast-add gradient transposes.
+ */
+export function addPerChannel(h: tf.Tensor4D, t: tf.Tensor2D): tf.Tensor4D {
+  const [n, , , c] = h.shape;
+  const op = tf.customGrad((hi, ti) => ({
+    value: tf.add(hi as tf.Tensor4D, tf.reshape(ti as tf.Tensor2D, [n, 1, 1, c])),
+    gradFunc: (dy: tf.Tensor) => {
+      const dy4 = dy as tf.Tensor4D;
+      return [tf.clone(dy4), fastKernels() ? sumSpatialGpu(dy4) : tf.reshape(tf.sum(dy4, [1, 2]), [n, c])];
+    },
+  }));
+  return op(h, t) as tf.Tensor4D;
 }

@@ -16,7 +16,7 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream, hashKeys } from '../rng';
-import { conv2dSame, groupNormAct, linear, silu } from './ops';
+import { addPerChannel, conv2dSame, groupNormAct, linear, silu } from './ops';
 import { buildUNetPlan, type AttnRef, type ConvRef, type LinearRef, type NormRef, type ParamSpec, type ResBlockRef, type UNetPlan } from './unetPlan';
 
 export { countUNetParams, buildUNetPlan } from './unetPlan';
@@ -176,7 +176,7 @@ export class UNet {
   private resBlock(x: tf.Tensor4D, tembAct: tf.Tensor2D, b: ResBlockRef, drop: DropoutCtx | null): tf.Tensor4D {
     const n = x.shape[0];
     let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
-    h = tf.add(h, tf.reshape(this.linear(tembAct, b.tembProj), [n, 1, 1, b.cout]));
+    h = addPerChannel(h, this.linear(tembAct, b.tembProj));
     h = this.groupNorm(h, b.norm2, true);
     if (drop) h = tf.dropout(h, drop.rate, undefined, drop.seed === undefined ? undefined : hashKeys(drop.seed, b.dropoutIndex)) as tf.Tensor4D;
     h = this.conv(h, b.conv2);

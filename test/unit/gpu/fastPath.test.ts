@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
 import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
-import { groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
+import { addPerChannel, conv2dSame, groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
 import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
 import { variableGradsFreeing } from '../../../src/engine/nets/grads';
@@ -71,6 +71,31 @@ describe('WebGPU fast path', () => {
       expect(relErr(await db.data(), await refB.data())).toBeLessThan(1e-5);
       tf.dispose([x, dy, dw, db, f0, ref, refB]);
     }
+  });
+
+  it('conv2dSame and addPerChannel gradients equal the plain path (stride 1 and 2, even and odd sizes)', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    for (const [h, w, stride] of [[6, 6, 1], [5, 7, 1], [8, 8, 2], [7, 5, 2], [9, 9, 2]] as const) {
+      const x = randn([2, h, w, 5], h * w) as tf.Tensor4D;
+      const f = randn([3, 3, 5, 6], 6, 0.3) as tf.Tensor4D;
+      const b = randn([6], 7) as tf.Tensor1D;
+      const t = randn([2, 6], 8) as tf.Tensor2D;
+      const up = randn([2, Math.ceil(h / stride), Math.ceil(w / stride), 6], 9);
+      const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor, tt: tf.Tensor) =>
+        tf.sum(tf.mul(addPerChannel(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, stride), tt as tf.Tensor2D), up));
+      const grads = async (fast: boolean) => {
+        setFastKernels(fast);
+        const g = tf.grads(loss)([x, f, b, t]);
+        const d = await Promise.all(g.map((gi) => gi.data()));
+        tf.dispose(g);
+        return d;
+      };
+      const plain = await grads(false);
+      const fast = await grads(true);
+      for (let i = 0; i < 4; i++) expect(relErr(fast[i]!, plain[i]!), `${[h, w, stride]} grad ${i}`).toBeLessThan(1e-5);
+      tf.dispose([x, f, b, t, up]);
+    }
+    setFastKernels(true);
   });
 
   it('fused GroupNorm(+SiLU) equals groupNorm/silu in value and in all gradients (cg 1..12, one group)', async (ctx) => {
