@@ -174,7 +174,6 @@ export class UNet {
   }
 
   private resBlock(x: tf.Tensor4D, tembAct: tf.Tensor2D, b: ResBlockRef, drop: DropoutCtx | null): tf.Tensor4D {
-    const n = x.shape[0];
     let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
     h = addPerChannel(h, this.linear(tembAct, b.tembProj));
     h = this.groupNorm(h, b.norm2, true);
