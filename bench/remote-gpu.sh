@@ -37,11 +37,10 @@ if [ "$mode" = profile ]; then
 else
   SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 25
   ours small plain 128 8 2
-  SADPM_GPU_POOL_FRACTION=3 ours small plain 128 8 2
+  SADPM_FAST_KERNELS=0 ours small plain 128 8 2   # the same engine without the hand-written kernels
   ours small sa2 128 6 2
   LIMIT=110 ours cifar10 plain 128 4 1
-  LIMIT=110 ours cifar10 sa2 128 4 1
-  SADPM_GPU_POOL_FRACTION=3 LIMIT=110 ours cifar10 sa2 128 4 1
+  LIMIT=110 ours cifar10 sa2 128 5 1
   LIMIT=120 ours cifar10 plain 8 1 1 --sample-n 256 --sample-steps 100 --sample-batch 256
 fi
 torch_train
