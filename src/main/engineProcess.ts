@@ -45,6 +45,10 @@ export const forkEngine: SpawnEngine = () => {
     serialization: 'advanced',
   });
   let tail = '';
+  // A send racing the child's exit fails asynchronously; the exit handler reports the end.
+  child.on('error', (err) => {
+    tail = (tail + `\n[engine process error: ${err.message}]`).slice(-4000);
+  });
   child.stderr?.on('data', (b: Buffer) => {
     if (process.env.SADPM_DEBUG) process.stderr.write(b);
     tail = (tail + b.toString('utf8')).slice(-4000);

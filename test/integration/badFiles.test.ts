@@ -32,7 +32,7 @@ describe('corrupt or foreign files', () => {
     const ck = checkpoints.at(-1)!;
     const good = readFileSync(ck.path);
     // A foreign file: a PNG where the checkpoint should be.
-    const png = readFileSync(join(run.runDir, 'samples', 'step-0000002-ddim2-ema.png'));
+    const png = readFileSync(join(run.runDir, 'samples', 'step-0000002-ddim2-ema-seed0-n2.png'));
     writeFileSync(ck.path, png);
     const r1 = sadpm(['resume', '1', '--steps', '4']);
     expect(r1.code).toBe(1);

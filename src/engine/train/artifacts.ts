@@ -63,8 +63,14 @@ export interface SampleSettings {
   signal?: AbortSignal;
 }
 
-export function defaultSamplePath(runDir: string, step: number, s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema'>>): string {
-  const name = `step-${String(step).padStart(7, '0')}-${s.sampler}${s.steps}${s.ema ? '-ema' : ''}.png`;
+/** One file per distinct grid: the same settings give the same images, so only then is a file reused. */
+export function defaultSamplePath(
+  runDir: string,
+  step: number,
+  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>>,
+): string {
+  const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${s.sampler === 'ddim' && s.eta !== 0 ? `-eta${s.eta}` : ''}`;
+  const name = `step-${String(step).padStart(7, '0')}-${s.sampler}${s.steps}${variant}${s.ema ? '-ema' : ''}-seed${s.seed}-n${s.n}.png`;
   return join(runDir, 'samples', name);
 }
 
@@ -95,7 +101,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const path = settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema });
+  const path = settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n });
   const pixels = toUint8(images);
   const scale = cfg.imageSize < 32 ? 4 : cfg.imageSize < 64 ? 2 : 1;
   writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });

@@ -1,0 +1,206 @@
+/**
+ * SA-DPM Studio as a new user meets it, in Debian's Chromium against web mode: import a small image
+ * folder → create an SA-2 run from the quick CPU preset → watch charts and the gap monitor update
+ * live → gallery → compare two checkpoints on the same seeds → export a grid (PNG size checked) →
+ * stop, restart the server, resume. A screenshot of each view is attached to the report and saved
+ * under test-report/screenshots/.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { serve, type Served } from './server';
+
+const SHOTS = 'test-report/screenshots';
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  const path = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  await test.info().attach(name, { path, contentType: 'image/png' });
+}
+
+/** 48 PNGs of coloured discs and squares, 20x20 (imported at 16x16). */
+function makeImageFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 48; i++) {
+    const png = new PNG({ width: 20, height: 20 });
+    const [r, g, b] = [(i * 53) % 256, (i * 97) % 256, (i * 151) % 256];
+    for (let y = 0; y < 20; y++) {
+      for (let x = 0; x < 20; x++) {
+        const inside = i % 2 === 0 ? (x - 10) ** 2 + (y - 10) ** 2 < 36 : Math.abs(x - 10) < 6 && Math.abs(y - 10) < 6;
+        const o = 4 * (y * 20 + x);
+        png.data[o] = inside ? r : 240;
+        png.data[o + 1] = inside ? g : 240;
+        png.data[o + 2] = inside ? b : 240;
+        png.data[o + 3] = 255;
+      }
+    }
+    writeFileSync(join(dir, `img-${String(i).padStart(2, '0')}.png`), PNG.sync.write(png));
+  }
+  writeFileSync(join(dir, 'broken.png'), 'not a png');
+}
+
+/** Picks the first option whose text matches. */
+async function selectByText(page: Page, testid: string, re: RegExp): Promise<void> {
+  const sel = page.getByTestId(testid);
+  await expect.poll(async () => (await sel.locator('option').allTextContents()).some((t) => re.test(t)), { timeout: 30_000 }).toBe(true);
+  const texts = await sel.locator('option').allTextContents();
+  const values = await sel.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  await sel.selectOption(values[texts.findIndex((t) => re.test(t))]!);
+}
+
+async function setField(page: Page, key: string, value: string): Promise<void> {
+  const f = page.getByTestId(`field-${key}`);
+  const tag = await f.evaluate((el) => el.tagName.toLowerCase());
+  if (tag === 'select') await f.selectOption(value);
+  else await f.fill(value);
+}
+
+test('import → SA-2 run → live monitor → gallery → compare → export → stop, restart, resume', async ({ page }) => {
+  const home = mkdtempSync(join(tmpdir(), 'sadpm-e2e-'));
+  const folder = join(home, 'my-images');
+  makeImageFolder(folder);
+  let server: Served = await serve(join(home, 'data'));
+  try {
+    await page.goto(server.url);
+    await expect(page.getByTestId('nav-runs')).toBeVisible();
+
+    // 1. Import an image folder through path entry.
+    await page.getByTestId('nav-datasets').click();
+    await page.getByTestId('import-input').fill(folder);
+    await page.getByTestId('import-size').fill('16');
+    await page.getByTestId('import-name').fill('my-images');
+    await page.getByTestId('import-button').click();
+    await expect(page.getByTestId('import-report')).toBeVisible({ timeout: 60_000 });
+    await expect(page.getByTestId('import-report-good')).toContainText('48');
+    await expect(page.getByTestId('import-report-skipped')).toContainText('1');
+    await expect(page.getByTestId('import-report')).toContainText('broken.png');
+    await expect(page.getByTestId('dataset-shape').first()).toContainText('16');
+    await shot(page, '1-datasets');
+
+    // 2. A new SA-2 run from the quick CPU preset, shortened so the test stays short.
+    await page.getByTestId('nav-new').click();
+    await page.getByTestId('preset-select').selectOption('quick-cpu');
+    await expect(page.getByTestId('field-k')).toHaveValue('2');
+    await page.getByTestId('field-dataset-select').selectOption('my-images');
+    await setField(page, 'name', 'e2e-sa2');
+    await setField(page, 'T', '100');
+    await setField(page, 'gapT0', '20');
+    await setField(page, 'steps', '12');
+    await setField(page, 'checkpointEvery', '4');
+    await setField(page, 'logEvery', '1');
+    await setField(page, 'gapEvery', '4');
+    await setField(page, 'sampleEvery', '0');
+    await setField(page, 'sampleN', '4');
+    await setField(page, 'sampleSteps', '5');
+    // Inline validation: a bad value names the field, a good one clears it.
+    await setField(page, 'k', '0');
+    await expect(page.getByTestId('error-k')).toBeVisible();
+    await setField(page, 'k', '2');
+    await expect(page.getByTestId('error-k')).toHaveCount(0);
+    await expect(page.getByTestId('estimate-params')).toContainText('177');
+    await shot(page, '2-new-run');
+    await page.getByTestId('start-run').click();
+
+    // 3. The monitor updates live: step counter, loss chart, gap curve and heatmap.
+    await expect(page.getByTestId('monitor-status')).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByTestId('monitor-step')).toContainText(/^\s*[1-9]\d* \/ 12/, { timeout: 120_000 });
+    await expect(page.getByTestId('chart-loss').locator('canvas').first()).toBeVisible();
+    await expect(page.getByTestId('gap-count')).toContainText(/^[1-9]\d* evaluation/, { timeout: 120_000 });
+    await expect(page.getByTestId('chart-gap-curve').locator('canvas').first()).toBeVisible();
+    await expect(page.getByTestId('chart-gap-heatmap').locator('canvas').first()).toBeVisible();
+    await shot(page, '3-monitor-live');
+    await expect(page.getByTestId('run-status')).toContainText('completed', { timeout: 180_000 });
+    await shot(page, '3b-monitor-done');
+
+    // 4. Gallery: sample the last checkpoint on demand, and a filmstrip.
+    await page.getByTestId('monitor-gallery').click();
+    await expect(page.getByTestId('gallery-checkpoint')).toBeVisible();
+    await page.getByTestId('gallery-n').fill('4');
+    await page.getByTestId('gallery-steps').fill('5');
+    await page.getByTestId('gallery-seed').fill('7');
+    await page.getByTestId('gallery-sample').click();
+    await expect(page.getByTestId('gallery-image')).toBeVisible({ timeout: 120_000 });
+    await page.getByTestId('filmstrip-frames').fill('4');
+    await page.getByTestId('gallery-filmstrip').click();
+    await expect(page.getByTestId('gallery-filmstrip-image')).toBeVisible({ timeout: 120_000 });
+    await shot(page, '4-gallery');
+
+    // 5. Compare checkpoints 4 and 12 of the run on the same seeds.
+    await page.getByTestId('nav-compare').click();
+    await selectByText(page, 'compare-run', /e2e-sa2/);
+    await selectByText(page, 'compare-checkpoint', /\b4\b/);
+    await page.getByTestId('compare-add').click();
+    await selectByText(page, 'compare-checkpoint', /\b12\b/);
+    await page.getByTestId('compare-add').click();
+    await page.getByTestId('compare-sample').click();
+    await expect(page.getByTestId('compare-image-0')).toBeVisible({ timeout: 120_000 });
+    await expect(page.getByTestId('compare-image-1')).toBeVisible({ timeout: 120_000 });
+    await shot(page, '5-compare');
+
+    // 6. Export a 2x3 grid with 3 px padding; the PNG's size follows from the layout.
+    await page.getByTestId('nav-export').click();
+    await selectByText(page, 'export-run-select', /e2e-sa2/);
+    await page.getByTestId('export-rows').fill('2');
+    await page.getByTestId('export-cols').fill('3');
+    await page.getByTestId('export-padding').fill('3');
+    await page.getByTestId('export-labels').setChecked(true);
+    await page.getByTestId('export-grid').click();
+    await expect(page.getByTestId('export-grid-path')).toContainText('.png', { timeout: 120_000 });
+    const gridPath = (await page.getByTestId('export-grid-path').textContent())!.trim();
+    const png = PNG.sync.read(readFileSync(gridPath));
+    // 16x16 images drawn at 4x: cells of 64 px, 3 columns x 2 rows, 3 px around each cell, plus a
+    // caption band of one 7 px text line with 3 px above and below.
+    expect([png.width, png.height]).toEqual([3 * 64 + 4 * 3, 2 * 64 + 3 * 3 + (7 + 2 * 3)]);
+    // The caption band has ink in it (dark pixels on the white background).
+    let ink = 0;
+    for (let y = 3; y < 10; y++) for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;
+    expect(ink).toBeGreaterThan(50);
+    const sidecar = JSON.parse(readFileSync(gridPath.replace(/\.png$/, '.json'), 'utf8'));
+    expect(sidecar).toMatchObject({ n: 6, grid: { cols: 3, padding: 3 } });
+    expect(sidecar.reproduce).toMatch(/^sadpm sample /);
+    await shot(page, '6-export');
+
+    // 7. A longer run: stop it, restart the server, resume it.
+    await page.getByTestId('nav-new').click();
+    await page.getByTestId('preset-select').selectOption('quick-cpu');
+    await page.getByTestId('field-dataset-select').selectOption('my-images');
+    await setField(page, 'name', 'e2e-long');
+    await setField(page, 'T', '100');
+    await setField(page, 'gapT0', '20');
+    await setField(page, 'steps', '400');
+    await setField(page, 'checkpointEvery', '100');
+    await setField(page, 'logEvery', '1');
+    await setField(page, 'gapEvery', '0');
+    await setField(page, 'sampleEvery', '0');
+    await page.getByTestId('start-run').click();
+    await expect(page.getByTestId('monitor-step')).toContainText(/^\s*([3-9]|\d\d+) \/ 400/, { timeout: 120_000 });
+    await page.getByTestId('monitor-stop').click();
+    await expect(page.getByTestId('run-status')).toContainText('stopped', { timeout: 60_000 });
+    const stoppedAt = Number((await page.getByTestId('monitor-step').textContent())!.split('/')[0]!.replace(/\D/g, ''));
+    await shot(page, '7-stopped');
+
+    expect(await server.stop()).toBe(0);
+    server = await serve(join(home, 'data'));
+    await page.goto(server.url);
+    await page.getByTestId('nav-runs').click();
+    const row = page.locator('[data-testid^="run-row-"]', { hasText: 'e2e-long' });
+    await expect(row).toContainText('stopped');
+    await row.click();
+    await expect(page.getByTestId('monitor-status')).toBeVisible();
+    await page.getByTestId('monitor-resume').click();
+    await expect(page.getByTestId('run-status')).toContainText('running', { timeout: 60_000 });
+    await expect
+      .poll(async () => Number((await page.getByTestId('monitor-step').textContent())!.split('/')[0]!.replace(/\D/g, '')), { timeout: 120_000 })
+      .toBeGreaterThan(stoppedAt);
+    await shot(page, '8-resumed');
+    await page.getByTestId('monitor-stop').click();
+    await expect(page.getByTestId('run-status')).toContainText('stopped', { timeout: 60_000 });
+    await page.getByTestId('nav-runs').click();
+    await shot(page, '9-runs');
+  } finally {
+    await server.stop();
+  }
+});
