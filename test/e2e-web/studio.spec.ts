@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { serve, type Served } from './server';
+import { captionBand } from '../../src/engine/eval/grids';
 
 const SHOTS = 'test-report/screenshots';
 
@@ -151,9 +152,12 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('export-grid-path')).toContainText('.png', { timeout: 120_000 });
     const gridPath = (await page.getByTestId('export-grid-path').textContent())!.trim();
     const png = PNG.sync.read(readFileSync(gridPath));
-    // 16x16 images drawn at 4x: cells of 64 px, 3 columns x 2 rows, 3 px around each cell, plus a
-    // caption band of one 7 px text line with 3 px above and below.
-    expect([png.width, png.height]).toEqual([3 * 64 + 4 * 3, 2 * 64 + 3 * 3 + (7 + 2 * 3)]);
+    // 16x16 images drawn at 4x: cells of 64 px, 3 columns x 2 rows, 3 px around each cell, plus the
+    // caption band (its text wraps to the grid's width).
+    const sidecarCaption = JSON.parse(readFileSync(gridPath.replace(/\.png$/, '.json'), 'utf8')).grid.caption as string;
+    const band = captionBand(sidecarCaption, 3 * 64 + 4 * 3, 3);
+    expect(band.lines.length).toBeGreaterThanOrEqual(2);
+    expect([png.width, png.height]).toEqual([3 * 64 + 4 * 3, 2 * 64 + 3 * 3 + band.height]);
     // The caption band has ink in it (dark pixels on the white background).
     let ink = 0;
     for (let y = 3; y < 10; y++) for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;

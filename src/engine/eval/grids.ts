@@ -5,7 +5,7 @@
  */
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../util/atomicFile';
-import { drawText, textWidth, GLYPH_H } from './bitmapFont';
+import { ADVANCE, drawText, textWidth, GLYPH_H } from './bitmapFont';
 
 export interface GridOptions {
   /** Columns; default ceil(sqrt(n)). */
@@ -20,12 +20,33 @@ export interface GridOptions {
   caption?: string;
 }
 
-/** Height of the caption band: the font at `captionScale` plus padding above and below. */
-function captionBand(opts: GridOptions, width: number): { height: number; scale: number } {
-  if (!opts.caption) return { height: 0, scale: 1 };
-  const pad = Math.max(2, opts.padding ?? 2);
-  const scale = Math.max(1, Math.min(3, Math.floor((width - 2 * pad) / Math.max(1, textWidth(opts.caption, 1)))));
-  return { height: GLYPH_H * scale + 2 * pad, scale };
+/** Caption lines that fit the grid's width at font scale 1, broken at spaces. */
+function wrapCaption(text: string, width: number, pad: number): string[] {
+  const maxChars = Math.max(1, Math.floor((width - 2 * pad + 1) / ADVANCE));
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (next.length <= maxChars) line = next;
+    else {
+      if (line) lines.push(line);
+      line = word.length > maxChars ? word.slice(0, maxChars) : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/**
+ * The caption band above the grid: its lines, their font scale (up to 3 when one line fits) and
+ * its height (lines of 7 px + 2 px spacing, padding above and below).
+ */
+export function captionBand(caption: string | undefined, width: number, padding = 2): { height: number; scale: number; lines: string[]; pad: number } {
+  if (!caption) return { height: 0, scale: 1, lines: [], pad: 0 };
+  const pad = Math.max(2, padding);
+  const lines = wrapCaption(caption, width, pad);
+  const scale = lines.length === 1 ? Math.max(1, Math.min(3, Math.floor((width - 2 * pad) / Math.max(1, textWidth(lines[0]!, 1))))) : 1;
+  return { height: lines.length * (GLYPH_H + 2) * scale - 2 * scale + 2 * pad, scale, lines, pad };
 }
 
 export interface GridLayout {
@@ -51,7 +72,7 @@ export function gridLayout(n: number, h: number, w: number, opts: GridOptions = 
   posInt('scale', scale);
   const rows = Math.ceil(n / cols);
   const width = cols * (w * scale + padding) + padding;
-  return { cols, rows, width, height: rows * (h * scale + padding) + padding + captionBand(opts, width).height };
+  return { cols, rows, width, height: rows * (h * scale + padding) + padding + captionBand(opts.caption, width, padding).height };
 }
 
 /** Encodes n images (uint8 NHWC) as one RGB PNG grid. */
@@ -74,11 +95,9 @@ export function makeGridPng(images: Uint8Array, n: number, h: number, w: number,
     data[4 * p + 2] = bg;
     data[4 * p + 3] = 255;
   }
-  const band = captionBand(opts, width);
-  if (opts.caption) {
-    const ink: [number, number, number] = bg > 127 ? [20, 20, 20] : [235, 235, 235];
-    drawText(data, width, Math.max(2, padding), Math.max(2, padding), opts.caption, band.scale, ink);
-  }
+  const band = captionBand(opts.caption, width, padding);
+  const ink: [number, number, number] = bg > 127 ? [20, 20, 20] : [235, 235, 235];
+  band.lines.forEach((line, i) => drawText(data, width, band.pad, band.pad + i * (GLYPH_H + 2) * band.scale, line, band.scale, ink));
   const cellW = w * scale;
   const cellH = h * scale;
   for (let i = 0; i < n; i++) {

@@ -91,3 +91,24 @@ describe('writeGridPng', () => {
     }
   });
 });
+
+describe('grid captions', () => {
+  it('draws a caption band above the cells and wraps it to the grid width', async () => {
+    const { makeGridPng, gridLayout, captionBand } = await import('../../../src/engine/eval/grids');
+    const { PNG } = await import('pngjs');
+    const imgs = new Uint8Array(4 * 8 * 8 * 3).fill(128);
+    const plain = gridLayout(4, 8, 8, { cols: 2, padding: 2, scale: 4 });
+    const short = captionBand('STEP 12', plain.width, 2);
+    expect(short.lines).toEqual(['STEP 12']);
+    const long = captionBand('RUN 1 A VERY LONG CAPTION THAT CANNOT FIT ON ONE LINE', plain.width, 2);
+    expect(long.lines.length).toBeGreaterThan(1);
+    for (const l of long.lines) expect(l.length * 6 - 1).toBeLessThanOrEqual(plain.width - 4);
+    const png = PNG.sync.read(makeGridPng(imgs, 4, 8, 8, 3, { cols: 2, padding: 2, scale: 4, caption: 'STEP 12' }));
+    expect([png.width, png.height]).toEqual([plain.width, plain.height + short.height]);
+    let ink = 0;
+    for (let y = 0; y < short.height; y++) for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;
+    expect(ink).toBeGreaterThan(20);
+    // The first row of cells starts below the band.
+    expect(png.data[4 * ((short.height + 2) * png.width + 2)]).toBe(128);
+  });
+});
