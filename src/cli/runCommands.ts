@@ -162,6 +162,8 @@ export async function cmdResume(args: ParsedArgs): Promise<number> {
       const cfg = parseRunConfig({ ...run.config, ...(steps !== undefined ? { steps: Number(steps) } : {}), ...(backend ? { backend } : {}) });
       const ck = store.latestCheckpoint(id);
       if (ck && cfg.steps <= ck.step) throw new Error(`--steps ${cfg.steps}: run #${id} already reached step ${ck.step}; give N > ${ck.step}`);
+      // Checked before anything is stored, so a refused resume leaves the run as it was.
+      new RunService(store, forkEngine).assertResumable({ ...run, totalSteps: cfg.steps });
       store.updateConfig(id, cfg);
     }
     return await drive(store, id, args, true);

@@ -233,17 +233,17 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
       await s.runs.settle(id);
       const run = requireRun(s, id);
       if (s.runs.isActive(id) || s.runs.queued().includes(id)) throw new ApiFailure('conflict', `run #${id} is already ${run.status}`);
-      if (steps !== undefined) {
-        const ck = s.store.latestCheckpoint(id);
-        if (ck && steps <= ck.step) throw new ApiFailure('invalid', `steps: run #${id} already reached step ${ck.step}; give more than ${ck.step}`);
-        s.store.updateConfig(id, parseRunConfig({ ...run.config, steps }));
-      }
-      const fresh = s.store.getRun(id)!;
+      const cfg = steps !== undefined ? parseRunConfig({ ...run.config, steps }) : null;
+      const ck = s.store.latestCheckpoint(id);
+      if (cfg && ck && cfg.steps <= ck.step) throw new ApiFailure('invalid', `steps: run #${id} already reached step ${ck.step}; give more than ${ck.step}`);
+      // Checked with the new step count before anything is stored, so a refused resume changes nothing.
       try {
-        s.runs.assertResumable(fresh);
+        s.runs.assertResumable(cfg ? { ...run, totalSteps: cfg.steps } : run);
       } catch (err) {
         throw new ApiFailure('conflict', (err as Error).message);
       }
+      if (cfg) s.store.updateConfig(id, cfg);
+      const fresh = s.store.getRun(id)!;
       startRun(fresh, s.store.latestCheckpoint(id) !== undefined);
       return s.store.getRun(id)!;
     },

@@ -4,14 +4,14 @@
 import { statSync } from 'node:fs';
 import { importDataset } from './import';
 import { readPackedDataset, type PackedDataset } from './packed';
-import { writeGridPng } from '../eval/grids';
+import { gridScale, writeGridPng } from '../eval/grids';
 import type { ImportJob, ImportResult } from '../../shared/engineMessages';
 
 export function writeDatasetPreview(ds: PackedDataset, path: string, n = 64): void {
   const { height, width, channels } = ds.info;
   const count = Math.min(n, ds.info.count);
   const pixels = ds.pixels.subarray(0, count * height * width * channels);
-  const scale = height < 32 ? 4 : height < 64 ? 2 : 1;
+  const scale = gridScale(height);
   writeGridPng(path, pixels, count, height, width, channels, { scale });
 }
 

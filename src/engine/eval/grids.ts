@@ -75,6 +75,11 @@ export function gridLayout(n: number, h: number, w: number, opts: GridOptions = 
   return { cols, rows, width, height: rows * (h * scale + padding) + padding + captionBand(opts.caption, width, padding).height };
 }
 
+/** Nearest-neighbour upscale that makes small images readable in a grid (16 px → 64 px). */
+export function gridScale(imageSize: number): number {
+  return imageSize < 32 ? 4 : imageSize < 64 ? 2 : 1;
+}
+
 /** Encodes n images (uint8 NHWC) as one RGB PNG grid. */
 export function makeGridPng(images: Uint8Array, n: number, h: number, w: number, c: number, opts: GridOptions = {}): Buffer {
   if (c !== 1 && c !== 3 && c !== 4) throw new Error(`grid: channels must be 1, 3 or 4, got ${c}`);

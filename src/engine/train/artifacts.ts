@@ -7,7 +7,7 @@ import { tf } from '../tf';
 import type { UNet } from '../nets/unet';
 import { sample, sampleWithTrajectory, timestepSequence, toUint8 } from '../diffusion/samplers';
 import { computeGap, type GapResult } from '../diffusion/gap';
-import { writeGridPng } from '../eval/grids';
+import { gridScale, writeGridPng } from '../eval/grids';
 import { toFloatBatch } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile';
@@ -63,6 +63,17 @@ export interface SampleSettings {
   signal?: AbortSignal;
 }
 
+/** The run's sampling settings where the request leaves them out. */
+function resolveSampling(cfg: RunConfig, s: SampleSettings) {
+  return {
+    sampler: s.sampler ?? cfg.sampler,
+    steps: Math.min(s.steps ?? cfg.sampleSteps, cfg.T),
+    spacing: s.spacing ?? cfg.spacing,
+    eta: s.eta ?? cfg.eta,
+    seed: s.seed ?? 0,
+  };
+}
+
 /** One file per distinct grid: the same settings give the same images, so only then is a file reused. */
 export function defaultSamplePath(
   runDir: string,
@@ -77,11 +88,7 @@ export function defaultSamplePath(
 /** Samples a grid from the holder's network and writes PNG + sidecar; returns the engine message. */
 export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleSettings): Promise<SamplesMessage> {
   const cfg = holder.cfg;
-  const sampler = settings.sampler ?? cfg.sampler;
-  const steps = Math.min(settings.steps ?? cfg.sampleSteps, cfg.T);
-  const spacing = settings.spacing ?? cfg.spacing;
-  const eta = settings.eta ?? cfg.eta;
-  const seed = settings.seed ?? 0;
+  const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
   const t0 = performance.now();
   const images = await withWeights(holder, settings.ema, () =>
@@ -103,7 +110,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
   const seconds = (performance.now() - t0) / 1000;
   const path = settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n });
   const pixels = toUint8(images);
-  const scale = cfg.imageSize < 32 ? 4 : cfg.imageSize < 64 ? 2 : 1;
+  const scale = gridScale(cfg.imageSize);
   writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-samples',
@@ -132,11 +139,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
  */
 export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleSettings & { frames: number }): Promise<SamplesMessage> {
   const cfg = holder.cfg;
-  const sampler = settings.sampler ?? cfg.sampler;
-  const steps = Math.min(settings.steps ?? cfg.sampleSteps, cfg.T);
-  const spacing = settings.spacing ?? cfg.spacing;
-  const eta = settings.eta ?? cfg.eta;
-  const seed = settings.seed ?? 0;
+  const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const S = timestepSequence(cfg.T, steps, spacing).length;
   const frames = Math.min(settings.frames, S);
   const keep = Array.from(new Set(Array.from({ length: frames }, (_, i) => Math.round((i * (S - 1)) / Math.max(1, frames - 1)))));
@@ -162,7 +165,7 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
   all.set(res.images.subarray(0, P), res.trajectory.length * P);
   const n = res.trajectory.length + 1;
   const path = settings.out ?? join(runDir, 'samples', `step-${String(holder.step).padStart(7, '0')}-${sampler}${steps}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`);
-  const scale = cfg.imageSize < 32 ? 4 : cfg.imageSize < 64 ? 2 : 1;
+  const scale = gridScale(cfg.imageSize);
   writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: n, scale, caption: settings.caption });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-filmstrip',

@@ -81,6 +81,16 @@ describe('dispatch', () => {
     expect(seen).toContain('run.updated');
   });
 
+  it('a refused resume leaves the run as it was', async () => {
+    const created = (await call('runs.create', { config: tiny })) as { res: { id: number } };
+    const id = created.res.id;
+    await waitFor(() => services.store.getRun(id)!.status === 'completed');
+    writeFileSync(services.store.latestCheckpoint(id)!.path, 'not a checkpoint');
+    const r = await call('runs.resume', { id, steps: 10 });
+    expect(r).toMatchObject({ ok: false, error: { code: 'conflict', message: /cannot resume from its last checkpoint/ } });
+    expect(services.store.getRun(id)).toMatchObject({ status: 'completed', totalSteps: 6 });
+  });
+
   it('queues runs on one GPU: the second waits until the first ends', async () => {
     const a = (await call('runs.create', { config: tiny })) as { res: { id: number } };
     const b = (await call('runs.create', { config: tiny })) as { res: { id: number } };
