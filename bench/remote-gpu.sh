@@ -5,6 +5,7 @@
 # then, carrying .device:  bash bench/remote-gpu.sh [table|profile]   (results also land in $OUT when it is set)
 #   table    the table: small/cifar10 × plain/SA-2 at batch 128, DDIM sampling, PyTorch beside it
 #   profile  one profiled step per model (GPU time per kernel) plus a shorter table
+#   kernels  the convolution kernels alone (bench/kernels.ts), then cifar10 SA-2 profiled and timed beside PyTorch
 set -uo pipefail
 mode=${1:-table}
 source .device/prelude.sh
@@ -23,7 +24,14 @@ torch_train() {
 torch_sample() {
   PYTHONUNBUFFERED=1 timeout 120 python3 .device/torch_sample.py --model big --n 256 --steps 100 "$@" 2>&1 | tee -a "$out/torch.txt"
 }
-if [ "$mode" = profile ]; then
+if [ "$mode" = kernels ]; then
+  timeout 120 "$NODE" .device/kernels.mjs --batch 128 --reps 10 2>&1 | grep -v '^Warning: maxDynamic' | tee -a "$out/kernels.txt"
+  SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 25
+  LIMIT=110 ours cifar10 sa2 128 5 1
+  LIMIT=90 ours small plain 128 8 2
+  torch_train --models big,small --losses sa2,plain
+  grep -h "^BENCH\|\"event\": \"result\"" "$out/ours.txt" "$out/torch.txt" "$out/kernels.txt" > "$out/summary.jsonl"; exit 0
+elif [ "$mode" = profile ]; then
   # timestamp queries (per-kernel GPU time) need Dawn's unsafe APIs
   SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=60 ours small plain 128 1 1 --profile 30
   SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 40

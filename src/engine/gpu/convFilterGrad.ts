@@ -12,6 +12,7 @@
  */
 import { tf } from '../tf';
 import { sumLeadingGpu } from './sumLeading';
+import { BK, TILE_THREADS, tileAccumulators, tileDeclarations, tileEpilogue, tileMultiply, u, type Tile } from './gemmTile';
 
 export const CONV_FILTER_GRAD_KERNEL = 'SadpmConvFilterGrad';
 
@@ -25,20 +26,8 @@ export interface ConvFilterGradAttrs {
   [key: string]: number;
 }
 
-/** Threads per workgroup side: 16×16 = 256 threads, each owning a TM×TN block of the output tile. */
-const WG = 16;
-/** Reduction rows staged in workgroup memory per iteration. */
-const BK = 16;
-
-interface TileShape {
-  bm: number;
-  bn: number;
-}
-
-function tileFor(rows: number, cout: number): TileShape {
-  const bn = cout <= 16 ? 16 : cout <= 32 ? 32 : cout <= 64 ? 64 : 128;
-  const bm = rows <= 64 ? 64 : 128;
-  return { bm, bn };
+function tileFor(rows: number, cout: number): Tile {
+  return { bm: rows <= 64 ? 64 : 128, bn: cout <= 64 ? 64 : 128 };
 }
 
 /** The output's geometry, everything the shader bakes in as constants. */
@@ -63,8 +52,8 @@ class FilterGradProgram {
   readonly shaderKey: string;
   readonly dispatchLayout = { x: [1], y: [2], z: [0] };
   readonly dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [WG * WG, 1, 1];
-  private readonly tile: TileShape;
+  readonly workgroupSize: [number, number, number] = [TILE_THREADS, 1, 1];
+  private readonly tile: Tile;
   private readonly chunk: number;
 
   constructor(private readonly g: Geometry) {
@@ -80,28 +69,61 @@ class FilterGradProgram {
 
   getUserCode(): string {
     const { n, h, w, cin, oh, ow, cout, k, s, pt, pl } = this.g;
-    const { bm, bn } = this.tile;
-    const tm = bm / WG;
-    const tn = bn / WG;
+    const tile = this.tile;
+    const { bm, bn } = tile;
     const rows = k * k * cin + 1;
     const kdim = k * k * cin;
     const m = n * oh * ow;
-    const threads = WG * WG;
-    const aPer = (BK * bm) / threads; // A elements each thread stages per iteration
-    const bPer = (BK * bn) / threads;
-    const aRowStep = threads / bm;
-    const bRowStep = threads / bn;
-    const u = (v: number) => `${v}u`;
+    const aPer = (BK * bm) / TILE_THREADS; // A elements each thread stages per iteration
+    const bPer = (BK * bn) / TILE_THREADS;
+    const aRowStep = TILE_THREADS / bm;
+    const bRowStep = TILE_THREADS / bn;
+    const load = (it: string) => `{
+          let m0 = mStart + ${it} * ${u(BK)};
+          for (var r = 0u; r < ${u(aPer)}; r = r + 1u) {
+            let mm = m0 + aRow0 + r * ${u(aRowStep)};
+            var v = 0.0;
+            if (mm < mEnd) {
+              if (isBias) {
+                v = 1.0;
+              } else if (inRange) {
+                let nb = mm / ${u(oh * ow)};
+                let rem = mm % ${u(oh * ow)};
+                let iy = i32(rem / ${u(ow)}) * ${s} + fi;
+                let ix = i32(rem % ${u(ow)}) * ${s} + fj;
+                if (iy >= 0 && iy < ${h} && ix >= 0 && ix < ${w}) {
+                  v = x[((nb * ${u(h)} + u32(iy)) * ${u(w)} + u32(ix)) * ${u(cin)} + ci];
+                }
+              }
+            }
+            ra[r] = v;
+          }
+          for (var r = 0u; r < ${u(bPer)}; r = r + 1u) {
+            let mm = m0 + bRow0 + r * ${u(bRowStep)};
+            var v = 0.0;
+            if (mm < mEnd && co < ${u(cout)}) {
+              v = dy[mm * ${u(cout)} + co];
+            }
+            rb[r] = v;
+          }
+        }`;
+    const store = `
+          for (var r = 0u; r < ${u(aPer)}; r = r + 1u) {
+            let i = (aRow0 + r * ${u(aRowStep)}) * ${u(bm)} + aCol;
+            As[i / 4u][i % 4u] = ra[r];
+          }
+          for (var r = 0u; r < ${u(bPer)}; r = r + 1u) {
+            let i = (bRow0 + r * ${u(bRowStep)}) * ${u(bn)} + bCol;
+            Bs[i / 4u][i % 4u] = rb[r];
+          }`;
     return `
-      var<workgroup> As: array<f32, ${BK * bm}>;
-      var<workgroup> Bs: array<f32, ${BK * bn}>;
+      ${tileDeclarations(tile)}
 
       fn main() {
         // tfjs always binds its uniform block; an unused one would be dropped from the layout.
         _ = uniforms.NAN;
         let tid = localIndex;
-        let tx = tid % ${u(WG)};
-        let ty = tid / ${u(WG)};
+        ${tileAccumulators(tile)}
         let rowBase = workgroupId.x * ${u(bm)};
         let colBase = workgroupId.y * ${u(bn)};
         let split = workgroupId.z;
@@ -123,64 +145,35 @@ class FilterGradProgram {
         let bRow0 = tid / ${u(bn)};
         let co = colBase + bCol;
 
-        var acc: array<array<f32, ${tn}>, ${tm}>;
+        var ra: array<f32, ${aPer}>;
+        var rb: array<f32, ${bPer}>;
+        ${load('0u')}
+        ${store}
+        workgroupBarrier();
         // A constant trip count keeps the barriers in uniform control flow (WGSL rejects a loop bound
-        // derived from workgroup_id); rows past mEnd stage zeros.
+        // derived from workgroup_id); rows past mEnd stage zeros. The next slice is fetched into
+        // registers while this one is multiplied.
         for (var it = 0u; it < ${u(this.chunk / BK)}; it = it + 1u) {
-          let m0 = mStart + it * ${u(BK)};
-          for (var r = 0u; r < ${u(aPer)}; r = r + 1u) {
-            let row = aRow0 + r * ${u(aRowStep)};
-            let mm = m0 + row;
-            var v = 0.0;
-            if (mm < mEnd) {
-              if (isBias) {
-                v = 1.0;
-              } else if (inRange) {
-                let nb = mm / ${u(oh * ow)};
-                let rem = mm % ${u(oh * ow)};
-                let iy = i32(rem / ${u(ow)}) * ${s} + fi;
-                let ix = i32(rem % ${u(ow)}) * ${s} + fj;
-                if (iy >= 0 && iy < ${h} && ix >= 0 && ix < ${w}) {
-                  v = x[((nb * ${u(h)} + u32(iy)) * ${u(w)} + u32(ix)) * ${u(cin)} + ci];
-                }
-              }
-            }
-            As[row * ${u(bm)} + aCol] = v;
-          }
-          for (var r = 0u; r < ${u(bPer)}; r = r + 1u) {
-            let row = bRow0 + r * ${u(bRowStep)};
-            let mm = m0 + row;
-            var v = 0.0;
-            if (mm < mEnd && co < ${u(cout)}) {
-              v = dy[mm * ${u(cout)} + co];
-            }
-            Bs[row * ${u(bn)} + bCol] = v;
-          }
+          let next = it + 1u;
+          if (next < ${u(this.chunk / BK)}) ${load('next')}
+          ${tileMultiply(tile)}
           workgroupBarrier();
-          for (var kq = 0u; kq < ${u(BK)}; kq = kq + 1u) {
-            var a: array<f32, ${tm}>;
-            var b: array<f32, ${tn}>;
-            for (var i = 0u; i < ${u(tm)}; i = i + 1u) { a[i] = As[kq * ${u(bm)} + ty + i * ${u(WG)}]; }
-            for (var j = 0u; j < ${u(tn)}; j = j + 1u) { b[j] = Bs[kq * ${u(bn)} + tx + j * ${u(WG)}]; }
-            for (var i = 0u; i < ${u(tm)}; i = i + 1u) {
-              for (var j = 0u; j < ${u(tn)}; j = j + 1u) {
-                acc[i][j] = fma(a[i], b[j], acc[i][j]);
-              }
-            }
-          }
+          ${store}
           workgroupBarrier();
         }
-        for (var i = 0u; i < ${u(tm)}; i = i + 1u) {
-          let orow = rowBase + ty + i * ${u(WG)};
+        ${tileEpilogue(
+          tile,
+          (row, col, value) => `{
+          let orow = rowBase + ${row};
+          let ocol = colBase + ${col};
           if (orow < ${u(rows)}) {
-            for (var j = 0u; j < ${u(tn)}; j = j + 1u) {
-              let ocol = colBase + tx + j * ${u(WG)};
-              if (ocol < ${u(cout)}) {
-                result[(split * ${u(rows)} + orow) * ${u(cout)} + ocol] = acc[i][j];
-              }
+            let base = (split * ${u(rows)} + orow) * ${u(cout)} + ocol;
+            for (var e = 0u; e < 4u; e = e + 1u) {
+              if (ocol + e < ${u(cout)}) { result[base + e] = ${value}[e]; }
             }
           }
-        }
+        }`,
+        )}
       }
     `;
   }

@@ -5,6 +5,7 @@
  */
 import { tf } from '../tf';
 import { convFilterBiasGrad } from '../gpu/convFilterGrad';
+import { conv2dGpu, conv2dGpuApplies, matMulGpu } from '../gpu/conv2d';
 import { groupNormActGpu } from '../gpu/groupNorm';
 import { sumSpatialGpu } from '../gpu/sumLeading';
 
@@ -158,7 +159,11 @@ function convInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, nu
   const [n, h, w, cin] = xShape;
   const [, oh, ow, cout] = dy.shape;
   const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-  if (stride === 1 && k % 2 === 1) return tf.fused.conv2d({ x: dy, filter: flipped, strides: 1, pad: 'same' });
+  if (stride === 1 && k % 2 === 1) {
+    const p = (k - 1) / 2;
+    if (conv2dGpuApplies(cout, cin)) return conv2dGpu(dy, flipped, null, 1, p, p, h, w);
+    return tf.fused.conv2d({ x: dy, filter: flipped, strides: 1, pad: 'same' });
+  }
   if (stride !== 2) return tf.conv2dTranspose(dy, filter, xShape, stride as 1 | 2, 'same');
   // up[s·o] = dy[o], zero elsewhere; dx[y] = Σ_i up[y + pt − i]·W[i] = a valid conv of up padded
   // by k−1−pt before and (h + pt − s·oh) after (negative: crop).
@@ -186,8 +191,9 @@ export function setPatchBytesLimit(bytes: number): void {
 }
 
 /**
- * conv2d ('same' padding) + bias with a hand-written gradient: input gradient by tfjs'
- * transposed convolution, filter gradient by convFilterGrad, bias gradient by a sum.
+ * conv2d ('same' padding) + bias with a hand-written gradient. On webgpu the convolution and its
+ * input gradient run on the implicit-GEMM kernel (gpu/conv2d.ts) and the filter and bias gradients
+ * on the split-K kernel; elsewhere tfjs' conv2d, transposed convolution, convFilterGrad and a sum.
  */
 export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2): tf.Tensor4D {
   const k = filter.shape[0];
@@ -195,8 +201,13 @@ export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1
     const xt = xi as tf.Tensor4D;
     const ft = fi as tf.Tensor4D;
     (save as tf.GradSaveFunc)([xt, ft]);
+    const [, h, w, cin] = xt.shape;
+    const cout = ft.shape[3];
+    const gpu = fastKernels() && conv2dGpuApplies(cin, cout);
     return {
-      value: tf.fused.conv2d({ x: xt, filter: ft, strides: stride, pad: 'same', bias: bi as tf.Tensor1D }),
+      value: gpu
+        ? conv2dGpu(xt, ft, bi as tf.Tensor1D, stride, samePad(h, k, stride)[0], samePad(w, k, stride)[0], Math.ceil(h / stride), Math.ceil(w / stride))
+        : tf.fused.conv2d({ x: xt, filter: ft, strides: stride, pad: 'same', bias: bi as tf.Tensor1D }),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
         const dy4 = dy as tf.Tensor4D;
@@ -223,12 +234,13 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
     const xt = xi as tf.Tensor2D;
     const wt = wi as tf.Tensor2D;
     (save as tf.GradSaveFunc)([xt, wt]);
+    const gpu = fastKernels() && conv2dGpuApplies(wt.shape[0], wt.shape[1]);
     return {
-      value: tf.fused.matMul({ a: xt, b: wt, bias: bi as tf.Tensor1D }),
+      value: gpu ? matMulGpu(xt, wt, bi as tf.Tensor1D) : tf.fused.matMul({ a: xt, b: wt, bias: bi as tf.Tensor1D }),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const dy2 = dy as tf.Tensor2D;
-        const dx = tf.matMul(dy2, ws, false, true);
+        const dx = gpu ? matMulGpu(dy2, tf.transpose(ws), null) : tf.matMul(dy2, ws, false, true);
         const [m, cin] = xs.shape;
         const cout = ws.shape[1];
         if (fastKernels()) {

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
 import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
+import { conv2dGpu, matMulGpu } from '../../../src/engine/gpu/conv2d';
 import { addPerChannel, conv2dSame, groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
 import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
@@ -73,14 +74,55 @@ describe('WebGPU fast path', () => {
     }
   });
 
+  it('conv2dGpu equals tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, ragged tiles, with and without bias) and matMulGpu equals matMul', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    const samePad = (size: number, k: number, s: number) => Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
+    const cases: [number, number, number, number, number, number, 1 | 2][] = [
+      [2, 6, 6, 4, 4, 3, 1],
+      [2, 5, 7, 8, 16, 3, 1],
+      [2, 8, 8, 16, 8, 3, 2],
+      [2, 7, 5, 4, 12, 3, 2],
+      [3, 16, 16, 32, 68, 3, 1],
+      [2, 16, 16, 20, 132, 3, 2],
+      [5, 8, 8, 36, 24, 1, 1],
+      [1, 9, 9, 8, 8, 5, 1],
+    ];
+    for (const [n, h, w, cin, cout, k, s] of cases) {
+      const x = randn([n, h, w, cin], n + h + cin) as tf.Tensor4D;
+      const f = randn([k, k, cin, cout], cout + k, 0.3) as tf.Tensor4D;
+      const b = randn([cout], cin) as tf.Tensor1D;
+      const oh = Math.ceil(h / s);
+      const ow = Math.ceil(w / s);
+      for (const bias of [b, null]) {
+        const y = conv2dGpu(x, f, bias, s, samePad(h, k, s), samePad(w, k, s), oh, ow);
+        const ref = tf.conv2d(x, f, s, 'same');
+        const refB = bias ? tf.add(ref, bias) : ref;
+        expect(y.shape).toEqual(ref.shape);
+        expect(relErr(await y.data(), await refB.data()), `${[n, h, w, cin, cout, k, s]} bias ${!!bias}`).toBeLessThan(1e-5);
+        tf.dispose([y, ref, refB]);
+      }
+      tf.dispose([x, f, b]);
+    }
+    for (const [m, cin, cout] of [[7, 4, 8], [300, 36, 132], [64, 128, 64]] as const) {
+      const x = randn([m, cin], m) as tf.Tensor2D;
+      const w = randn([cin, cout], cout, 0.3) as tf.Tensor2D;
+      const b = randn([cout], 3) as tf.Tensor1D;
+      const y = matMulGpu(x, w, b);
+      const ref = tf.add(tf.matMul(x, w), b);
+      expect(relErr(await y.data(), await ref.data()), `${[m, cin, cout]}`).toBeLessThan(1e-5);
+      tf.dispose([x, w, b, y, ref]);
+    }
+  });
+
   it('conv2dSame and addPerChannel gradients equal the plain path (stride 1 and 2, even and odd sizes)', async (ctx) => {
     if (!webgpu) ctx.skip();
-    for (const [h, w, stride] of [[6, 6, 1], [5, 7, 1], [8, 8, 2], [7, 5, 2], [9, 9, 2]] as const) {
-      const x = randn([2, h, w, 5], h * w) as tf.Tensor4D;
-      const f = randn([3, 3, 5, 6], 6, 0.3) as tf.Tensor4D;
-      const b = randn([6], 7) as tf.Tensor1D;
-      const t = randn([2, 6], 8) as tf.Tensor2D;
-      const up = randn([2, Math.ceil(h / stride), Math.ceil(w / stride), 6], 9);
+    // 5 → 6 channels stays on tfjs' conv2d; 8 → 12 runs the implicit-GEMM kernel forward and backward.
+    for (const [h, w, stride, cin, cout] of [[6, 6, 1, 5, 6], [5, 7, 1, 5, 6], [8, 8, 2, 5, 6], [7, 5, 2, 5, 6], [9, 9, 2, 5, 6], [6, 6, 1, 8, 12], [5, 7, 1, 8, 12], [8, 8, 2, 8, 12], [7, 5, 2, 8, 12]] as const) {
+      const x = randn([2, h, w, cin], h * w) as tf.Tensor4D;
+      const f = randn([3, 3, cin, cout], 6, 0.3) as tf.Tensor4D;
+      const b = randn([cout], 7) as tf.Tensor1D;
+      const t = randn([2, cout], 8) as tf.Tensor2D;
+      const up = randn([2, Math.ceil(h / stride), Math.ceil(w / stride), cout], 9);
       const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor, tt: tf.Tensor) =>
         tf.sum(tf.mul(addPerChannel(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, stride), tt as tf.Tensor2D), up));
       const grads = async (fast: boolean) => {
@@ -92,7 +134,7 @@ describe('WebGPU fast path', () => {
       };
       const plain = await grads(false);
       const fast = await grads(true);
-      for (let i = 0; i < 4; i++) expect(relErr(fast[i]!, plain[i]!), `${[h, w, stride]} grad ${i}`).toBeLessThan(1e-5);
+      for (let i = 0; i < 4; i++) expect(relErr(fast[i]!, plain[i]!), `${[h, w, stride, cin, cout]} grad ${i}`).toBeLessThan(1e-5);
       tf.dispose([x, f, b, t, up]);
     }
     setFastKernels(true);
