@@ -9,6 +9,7 @@ import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { initBackend, describeBackend, assertGpuHealthy } from '../src/engine/backend';
 import { conv2dGpu } from '../src/engine/gpu/conv2d';
+import { pickTile } from '../src/engine/gpu/gemmTile';
 import { convFilterBiasGrad } from '../src/engine/gpu/convFilterGrad';
 
 /** [h=w, cin, cout, k, stride]: the cifar10 preset's convolutions (ch 128, mult 1,2,2,2). */
@@ -68,11 +69,33 @@ async function main(): Promise<void> {
     const tTfjs = await timeIt(tfjs, reps);
     const tOurs = await timeIt(ours, reps);
     const tGrad = await timeIt(() => convFilterBiasGrad(x, dy, k, s, pad, pad), reps);
+    // The same kernel with each tile size, to check pickTile's choice (marked *).
+    const picked = pickTile(batch * o * o, cout);
+    const tiles: string[] = [];
+    const candidates = [{ bm: 128, bn: 128 }, { bm: 128, bn: 64 }, { bm: 64, bn: 128 }, { bm: 64, bn: 64 }];
+    const best = candidates.map(() => Infinity);
+    // Interleaved rounds, best of each: clocks and other load drift between consecutive timings.
+    for (let round = 0; round < 3; round++) {
+      for (const [i, tile] of candidates.entries()) best[i] = Math.min(best[i]!, await timeIt(() => conv2dGpu(x, w, b, s, pad, pad, o, o, tile), reps));
+    }
+    // The input-gradient form: a gradient-sized input (~1e-6), a flipped and transposed filter.
+    const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    const wSq = cin === cout ? wFlip : w;
+    const tiny = tf.mul(x, 1e-6) as tf.Tensor4D;
+    const forms = { plain: Infinity, tinyInput: Infinity, flipped: Infinity };
+    for (let round = 0; round < 3; round++) {
+      forms.plain = Math.min(forms.plain, await timeIt(() => conv2dGpu(x, w, b, s, pad, pad, o, o), reps));
+      forms.tinyInput = Math.min(forms.tinyInput, await timeIt(() => conv2dGpu(tiny, w, b, s, pad, pad, o, o), reps));
+      forms.flipped = Math.min(forms.flipped, await timeIt(() => conv2dGpu(x, wSq, b, s, pad, pad, o, o), reps));
+    }
+    tf.dispose([wFlip, tiny]);
+    console.log(`#   forms: ${Object.entries(forms).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
+    for (const [i, tile] of candidates.entries()) tiles.push(`${tile.bm}x${tile.bn}${tile.bm === picked.bm && tile.bn === picked.bn ? '*' : ''} ${best[i]!.toFixed(2)}`);
     assertGpuHealthy();
     const tf_ = (ms: number) => (flops / ms / 1e9).toFixed(2);
     const label = `${size} ${cin}→${cout} ${k}/${s}`;
     console.log(
-      `${label.padEnd(18)} | ${tTfjs.toFixed(2)} (${tf_(tTfjs)}) | ${tOurs.toFixed(2)} (${tf_(tOurs)}) | ${(tTfjs / tOurs).toFixed(2)}x | ${tGrad.toFixed(2)} (${tf_(tGrad)})  rel diff ${diff.toExponential(1)}`,
+      `${label.padEnd(18)} | ${tTfjs.toFixed(2)} (${tf_(tTfjs)}) | ${tOurs.toFixed(2)} (${tf_(tOurs)}) | ${(tTfjs / tOurs).toFixed(2)}x | ${tGrad.toFixed(2)} (${tf_(tGrad)})  rel diff ${diff.toExponential(1)}; tiles ${tiles.join(', ')}`,
     );
     console.log(`BENCH_KERNEL_JSON ${JSON.stringify({ size, cin, cout, k, s, batch, tfjsMs: tTfjs, oursMs: tOurs, filterGradMs: tGrad, gflop: flops / 1e9, relDiff: diff })}`);
     tf.dispose([x, w, b, dy]);

@@ -138,7 +138,7 @@ async function profileStep(step: () => Promise<void>, top: number): Promise<void
   let total = 0;
   for (const k of prof.kernels) {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    const shapes = k.name === 'Conv2D' || k.name.startsWith('Sadpm') || k.name === 'BatchMatMul' || k.name === '_FusedMatMul' ? ` ${JSON.stringify(k.inputShapes)}` : '';
+    const shapes = ` ${JSON.stringify(k.inputShapes)}`;
     const key = k.name + shapes;
     const e = by.get(key) ?? { n: 0, ms: 0 };
     e.n += 1;

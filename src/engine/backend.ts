@@ -72,7 +72,8 @@ async function requestWebGPU(
   dawn: DawnModule,
   api: 'vulkan' | 'opengl',
 ): Promise<{ adapter: GPUAdapter; gpu: GPU } | { reason: string }> {
-  const extra = process.env.SADPM_DAWN_FLAGS ? process.env.SADPM_DAWN_FLAGS.split(',') : [];
+  // ';'-separated, since one flag's value can hold a comma list (enable-dawn-features=a,b).
+  const extra = process.env.SADPM_DAWN_FLAGS ? process.env.SADPM_DAWN_FLAGS.split(';') : [];
   const gpu = dawn.create([`backend=${api}`, ...extra]);
   const adapter =
     api === 'opengl'

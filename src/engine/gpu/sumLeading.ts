@@ -75,3 +75,71 @@ export function sumSpatialGpu(x: tf.Tensor4D): tf.Tensor2D {
   const [n, h, w, c] = x.shape;
   return sumAxis(x, n, h * w, c, [n, c]) as tf.Tensor2D;
 }
+
+const SQUARES_KERNEL = 'SadpmSumSquaresPartial';
+const SQ_THREADS = 256;
+
+/**
+ * Partial sums of x² over a flat tensor: G workgroups stride over it (coalesced), each reducing its
+ * share in workgroup memory to one value. tfjs reduces a whole tensor on a single workgroup, which
+ * took milliseconds for the 36M-element gradient norm of the cifar10 UNet.
+ */
+class SumSquaresProgram {
+  readonly variableNames = ['x'];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [SQ_THREADS, 1, 1];
+
+  constructor(
+    private readonly size: number,
+    private readonly groups: number,
+  ) {
+    this.outputShape = [groups];
+    this.dispatch = [groups, 1, 1];
+    this.shaderKey = `sadpmSumSquares_${size}_${groups}`;
+  }
+
+  getUserCode(): string {
+    const stride = this.groups * SQ_THREADS;
+    return `
+      var<workgroup> part: array<f32, ${SQ_THREADS}>;
+      // tfjs passes the flat output index for a 1-D layout; this kernel works per workgroup instead.
+      fn main(index: i32) {
+        _ = uniforms.NAN;
+        var acc = 0.0;
+        for (var i = workgroupId.x * ${SQ_THREADS}u + localIndex; i < ${this.size}u; i = i + ${stride}u) {
+          let v = x[i];
+          acc = fma(v, v, acc);
+        }
+        part[localIndex] = acc;
+        workgroupBarrier();
+        for (var s = ${SQ_THREADS / 2}u; s > 0u; s = s >> 1u) {
+          if (localIndex < s) { part[localIndex] = part[localIndex] + part[localIndex + s]; }
+          workgroupBarrier();
+        }
+        if (localIndex == 0u) { result[workgroupId.x] = part[0]; }
+      }`;
+  }
+}
+
+let squaresRegistered = false;
+
+/** Σ x² over all elements as a scalar (webgpu backend only). */
+export function sumOfSquaresGpu(x: tf.Tensor): tf.Scalar {
+  if (!squaresRegistered) {
+    squaresRegistered = true;
+    tf.registerKernel({
+      kernelName: SQUARES_KERNEL,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const t = (inputs as { x: tf.TensorInfo }).x;
+        const { groups } = attrs as { groups: number };
+        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(new SumSquaresProgram(tf.util.sizeFromShape(t.shape), groups), [t], 'float32');
+      },
+    });
+  }
+  const groups = Math.max(1, Math.min(1024, Math.ceil(x.size / (SQ_THREADS * 16))));
+  return tf.tidy(() => tf.sum(tf.engine().runKernel(SQUARES_KERNEL, { x }, { groups }) as tf.Tensor) as tf.Scalar);
+}

@@ -177,7 +177,7 @@ function convInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, nu
   const ar = after(w, pl, ow);
   const cropped = ab < 0 || ar < 0 ? tf.slice(up, [0, 0, 0, 0], [n, 2 * oh + Math.min(ab, 0), 2 * ow + Math.min(ar, 0), cout]) : up;
   const padded = tf.pad(cropped, [[0, 0], [k - 1 - pt, Math.max(ab, 0)], [k - 1 - pl, Math.max(ar, 0)], [0, 0]]) as tf.Tensor4D;
-  const dx = tf.conv2d(padded, flipped, 1, 'valid');
+  const dx = conv2dGpuApplies(cout, cin) ? conv2dGpu(padded, flipped, null, 1, 0, 0, h, w) : tf.conv2d(padded, flipped, 1, 'valid');
   if (dx.shape[1] !== h || dx.shape[2] !== w || dx.shape[3] !== cin) throw new Error('convInputGrad: internal shape error');
   return dx;
 }

@@ -7,6 +7,7 @@ import { tf } from '../../../src/engine/tf';
 import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
 import { conv2dGpu, matMulGpu } from '../../../src/engine/gpu/conv2d';
+import { sumOfSquaresGpu } from '../../../src/engine/gpu/sumLeading';
 import { addPerChannel, conv2dSame, groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
 import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
@@ -111,6 +112,17 @@ describe('WebGPU fast path', () => {
       const ref = tf.add(tf.matMul(x, w), b);
       expect(relErr(await y.data(), await ref.data()), `${[m, cin, cout]}`).toBeLessThan(1e-5);
       tf.dispose([x, w, b, y, ref]);
+    }
+  });
+
+  it('sumOfSquaresGpu equals tf.sum(tf.square(x)) from 1 element to several workgroup strides', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    for (const size of [1, 255, 4097, 300_001, 5_000_000]) {
+      const x = randn([size], size, 0.5);
+      const got = (await sumOfSquaresGpu(x).data())[0]!;
+      const want = (await tf.sum(tf.square(x)).data())[0]!;
+      expect(Math.abs(got - want) / want, `size ${size}`).toBeLessThan(1e-5);
+      x.dispose();
     }
   });
 
