@@ -48,6 +48,7 @@ interface Geometry {
 
 class FilterGradProgram {
   readonly variableNames = ['x', 'dy'];
+  readonly variableComponents: number[];
   readonly outputShape: number[];
   readonly shaderKey: string;
   readonly dispatchLayout = { x: [1], y: [2], z: [0] };
@@ -59,6 +60,7 @@ class FilterGradProgram {
   constructor(private readonly g: Geometry) {
     const rows = g.k * g.k * g.cin + 1;
     this.tile = tileFor(rows, g.cout);
+    this.variableComponents = this.vec4 ? [4, 4] : [1, 1];
     const m = g.n * g.oh * g.ow;
     // Each split reduces a whole number of BK-row blocks.
     this.chunk = Math.ceil(Math.ceil(m / g.splits) / BK) * BK;
@@ -67,17 +69,94 @@ class FilterGradProgram {
     this.shaderKey = `sadpmFilterGrad_${Object.values(g).join('_')}_${this.tile.bm}_${this.tile.bn}`;
   }
 
-  getUserCode(): string {
-    const { n, h, w, cin, oh, ow, cout, k, s, pt, pl } = this.g;
-    const tile = this.tile;
-    const { bm, bn } = tile;
-    const rows = k * k * cin + 1;
+  /** Staging with vec4 loads (4 channels of one pixel; 4 output channels of dy): channels multiples of 4. */
+  private get vec4(): boolean {
+    return this.g.cin % 4 === 0 && this.g.cout % 4 === 0;
+  }
+
+  /** Per-thread setup, the register fetch of slice `it`, and the store into workgroup memory. */
+  private staging(): { setup: string; load: (it: string) => string; store: string } {
+    const { h, w, cin, oh, ow, cout, k, s, pt, pl } = this.g;
+    const { bm, bn } = this.tile;
     const kdim = k * k * cin;
-    const m = n * oh * ow;
-    const aPer = (BK * bm) / TILE_THREADS; // A elements each thread stages per iteration
+    // x at pixel (mm, fi, fj) of this thread's patch column, or `zero` outside the image.
+    const gather = (index: string, zero: string) => `
+                let nb = mm / ${u(oh * ow)};
+                let rem = mm % ${u(oh * ow)};
+                let iy = i32(rem / ${u(ow)}) * ${s} + fi;
+                let ix = i32(rem % ${u(ow)}) * ${s} + fj;
+                v = ${zero};
+                if (iy >= 0 && iy < ${h} && ix >= 0 && ix < ${w}) {
+                  v = x[${index.replace('PIXEL', `((nb * ${u(h)} + u32(iy)) * ${u(w)} + u32(ix)) * ${u(cin)}`)}];
+                }`;
+    const colSetup = (lanes: number) => `
+        let kk = rowBase + aCol * ${u(lanes)};
+        let isBias = kk == ${u(kdim)};
+        let inRange = kk < ${u(kdim)};
+        let kc = min(kk, ${u(kdim - 1)});
+        let ci = kc % ${u(cin)};
+        let ij = kc / ${u(cin)};
+        let fi = i32(ij / ${u(k)}) - ${pt};
+        let fj = i32(ij % ${u(k)}) - ${pl};`;
+    if (this.vec4) {
+      // A: 4 consecutive patch columns (one pixel, 4 channels) per load; B: 4 output channels.
+      const aCols = bm / 4;
+      const aStep = TILE_THREADS / aCols;
+      const bCols = bn / 4;
+      const bStep = TILE_THREADS / bCols;
+      const aPer = BK / aStep;
+      const bPer = BK / bStep;
+      const setup = `
+        let aCol = tid % ${u(aCols)};
+        let aRow0 = tid / ${u(aCols)};${colSetup(4)}
+        let bCol = tid % ${u(bCols)};
+        let bRow0 = tid / ${u(bCols)};
+        let co = colBase + bCol * 4u;
+        var ra: array<vec4<f32>, ${aPer}>;
+        var rb: array<vec4<f32>, ${bPer}>;`;
+      const load = (it: string) => {
+        const body: string[] = [`let m0 = mStart + ${it} * ${u(BK)};`];
+        for (let r = 0; r < aPer; r++) {
+          body.push(`{
+              let mm = m0 + aRow0 + ${u(r * aStep)};
+              var v = vec4<f32>(0.0);
+              if (mm < mEnd) {
+                if (isBias) {
+                  v = vec4<f32>(1.0, 0.0, 0.0, 0.0);
+                } else if (inRange) {${gather('(PIXEL + ci) / 4u', 'vec4<f32>(0.0)')}
+                }
+              }
+              ra[${r}] = v;
+            }`);
+        }
+        for (let r = 0; r < bPer; r++) {
+          body.push(`{
+              let mm = m0 + bRow0 + ${u(r * bStep)};
+              rb[${r}] = vec4<f32>(0.0);
+              if (mm < mEnd && co < ${u(cout)}) { rb[${r}] = dy[(mm * ${u(cout)} + co) / 4u]; }
+            }`);
+        }
+        return `{ ${body.join('\n            ')} }`;
+      };
+      const stores: string[] = [];
+      for (let r = 0; r < aPer; r++) stores.push(`As[(aRow0 + ${u(r * aStep)}) * ${u(aCols)} + aCol] = ra[${r}];`);
+      for (let r = 0; r < bPer; r++) stores.push(`Bs[(bRow0 + ${u(r * bStep)}) * ${u(bCols)} + bCol] = rb[${r}];`);
+      return { setup, load, store: stores.join('\n          ') };
+    }
+    // Scalar staging (any channel count): one patch column per thread, consecutive threads on
+    // consecutive columns.
+    const aPer = (BK * bm) / TILE_THREADS;
     const bPer = (BK * bn) / TILE_THREADS;
     const aRowStep = TILE_THREADS / bm;
     const bRowStep = TILE_THREADS / bn;
+    const setup = `
+        let aCol = tid % ${u(bm)};
+        let aRow0 = tid / ${u(bm)};${colSetup(1)}
+        let bCol = tid % ${u(bn)};
+        let bRow0 = tid / ${u(bn)};
+        let co = colBase + bCol;
+        var ra: array<f32, ${aPer}>;
+        var rb: array<f32, ${bPer}>;`;
     const load = (it: string) => `{
           let m0 = mStart + ${it} * ${u(BK)};
           for (var r = 0u; r < ${u(aPer)}; r = r + 1u) {
@@ -86,14 +165,7 @@ class FilterGradProgram {
             if (mm < mEnd) {
               if (isBias) {
                 v = 1.0;
-              } else if (inRange) {
-                let nb = mm / ${u(oh * ow)};
-                let rem = mm % ${u(oh * ow)};
-                let iy = i32(rem / ${u(ow)}) * ${s} + fi;
-                let ix = i32(rem % ${u(ow)}) * ${s} + fj;
-                if (iy >= 0 && iy < ${h} && ix >= 0 && ix < ${w}) {
-                  v = x[((nb * ${u(h)} + u32(iy)) * ${u(w)} + u32(ix)) * ${u(cin)} + ci];
-                }
+              } else if (inRange) {${gather('PIXEL + ci', '0.0')}
               }
             }
             ra[r] = v;
@@ -116,6 +188,16 @@ class FilterGradProgram {
             let i = (bRow0 + r * ${u(bRowStep)}) * ${u(bn)} + bCol;
             Bs[i / 4u][i % 4u] = rb[r];
           }`;
+    return { setup, load, store };
+  }
+
+  getUserCode(): string {
+    const { n, oh, ow, cout, k, cin } = this.g;
+    const tile = this.tile;
+    const { bm, bn } = tile;
+    const rows = k * k * cin + 1;
+    const m = n * oh * ow;
+    const { setup, load, store } = this.staging();
     return `
       ${tileDeclarations(tile)}
 
@@ -130,23 +212,7 @@ class FilterGradProgram {
         let mStart = split * ${u(this.chunk)};
         let mEnd = min(mStart + ${u(this.chunk)}, ${u(m)});
 
-        // This thread stages A column aCol (one (i, j, c) of the patch) for rows aRow0 + r*aRowStep.
-        let aCol = tid % ${u(bm)};
-        let aRow0 = tid / ${u(bm)};
-        let kk = rowBase + aCol;
-        let isBias = kk == ${u(kdim)};
-        let inRange = kk < ${u(kdim)};
-        let kc = min(kk, ${u(kdim - 1)});
-        let ci = kc % ${u(cin)};
-        let ij = kc / ${u(cin)};
-        let fi = i32(ij / ${u(k)}) - ${pt};
-        let fj = i32(ij % ${u(k)}) - ${pl};
-        let bCol = tid % ${u(bn)};
-        let bRow0 = tid / ${u(bn)};
-        let co = colBase + bCol;
-
-        var ra: array<f32, ${aPer}>;
-        var rb: array<f32, ${bPer}>;
+        // This thread stages patch column(s) from aCol for reduction rows aRow0 + r·step.${setup}
         ${load('0u')}
         ${store}
         workgroupBarrier();

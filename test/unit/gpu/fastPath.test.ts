@@ -61,6 +61,7 @@ describe('WebGPU fast path', () => {
       [3, 16, 16, 32, 64, 3, 1],
       [2, 16, 16, 64, 130, 3, 2],
       [4, 8, 8, 20, 24, 1, 1],
+      [2, 4, 4, 128, 8, 1, 1], // the bias row alone in the last row tile
     ];
     for (const [n, h, w, cin, cout, k, s] of cases) {
       const x = randn([n, h, w, cin], n + h + cin) as tf.Tensor4D;
