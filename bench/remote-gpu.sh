@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the engine's training benchmark and the PyTorch reference in one command on the remote GPU machine
 # (see ../shared/device/README.md). Prepare locally first:
-#   node scripts/bundle-bench.mjs tmp/bench.mjs && ../shared/device/pack.sh .device tmp/bench.mjs bench/torch_sample.py
+#   node scripts/bundle-bench.mjs tmp/bench.mjs && ../shared/device/pack.sh .device tmp/bench.mjs tmp/kernels.mjs bench/torch_sample.py
 # then, carrying .device:  bash bench/remote-gpu.sh [table|profile]   (results also land in $OUT when it is set)
-#   table    the table: small/cifar10 × plain/SA-2 at batch 128, DDIM sampling, PyTorch beside it
+#   table    the table: small/cifar10 × plain/SA-2 at batch 128, DDIM sampling, PyTorch beside it,
+#            after the conv kernels alone (bench/kernels.ts) and one profiled cifar10 SA-2 step
 #   profile  one profiled step per model (GPU time per kernel) plus a shorter table
 #   kernels  the convolution kernels alone (bench/kernels.ts), then cifar10 SA-2 profiled and timed beside PyTorch
 set -uo pipefail
@@ -43,6 +44,7 @@ elif [ "$mode" = profile ]; then
   torch_train --tf32 off
   grep -h "^BENCH_JSON\|\"event\": \"result\"" "$out/ours.txt" "$out/torch.txt" > "$out/summary.jsonl"; exit 0
 else
+  timeout 150 "$NODE" .device/kernels.mjs --batch 128 --reps 20 2>&1 | grep -v '^Warning: maxDynamic' | tee -a "$out/kernels.txt"
   SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 25
   ours small plain 128 8 2
   SADPM_FAST_KERNELS=0 ours small plain 128 8 2   # the same engine without the hand-written kernels
@@ -55,4 +57,4 @@ torch_train
 torch_train --tf32 off
 torch_sample
 torch_sample --tf32 off
-grep -h '^BENCH_JSON\|"event": "result"\|"event": "sample"' "$out/ours.txt" "$out/torch.txt" > "$out/summary.jsonl" || true
+grep -h '^BENCH\|"event": "result"\|"event": "sample"' "$out/ours.txt" "$out/torch.txt" "$out/kernels.txt" > "$out/summary.jsonl" || true
