@@ -110,7 +110,7 @@ export class RunService {
     if (!run) throw new Error(`no run #${runId}`);
     if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
     if (opts.resume) this.assertResumable(run);
-    this.store.setStatus(runId, 'queued', null);
+    this.store.markQueued(runId, currentOwner());
     return new Promise((resolve) => {
       this.waiting.push({ runId, resume: opts.resume === true, resolve });
       this.statusChanged(runId);
@@ -155,12 +155,12 @@ export class RunService {
     a.proc.send({ cmd: 'stop' });
   }
 
-  /** Stops every active run and empties the queue; resolves when the engine processes are gone. */
+  /**
+   * Stops every active run and empties the queue; resolves when the engine processes are gone. Waiting
+   * runs stay queued under this process, so the next start finds them interrupted (resumable).
+   */
   async shutdown(): Promise<void> {
-    for (const w of this.waiting.splice(0)) {
-      this.store.setStatus(w.runId, 'queued', null);
-      w.resolve({ runId: w.runId, status: 'queued', reason: null });
-    }
+    for (const w of this.waiting.splice(0)) w.resolve({ runId: w.runId, status: 'queued', reason: null });
     const pending = [...this.active.entries()].map(([id, a]) => {
       this.stop(id, 'stopped');
       return a.done;

@@ -150,13 +150,16 @@ export class RunStore {
       setRetention: d.prepare('UPDATE runs SET retention = ? WHERE id = ?'),
       markRunning: d.prepare(`UPDATE runs SET status = 'running', owner_pid = @pid, owner_start = @start,
         started_at = COALESCE(started_at, @at), ended_at = NULL, failure_reason = NULL WHERE id = @id`),
+      markQueued: d.prepare(`UPDATE runs SET status = 'queued', owner_pid = @pid, owner_start = @start, failure_reason = NULL WHERE id = @id`),
       setBackend: d.prepare('UPDATE runs SET backend = ?, adapter = ? WHERE id = ?'),
       setStatus: d.prepare(`UPDATE runs SET status = @status, failure_reason = @reason, owner_pid = NULL, owner_start = NULL,
         ended_at = CASE WHEN @status IN ('completed','failed','stopped','interrupted','paused') THEN @at ELSE ended_at END
         WHERE id = @id`),
       setProgress: d.prepare('UPDATE runs SET step = MAX(step, @step), last_loss = COALESCE(@loss, last_loss) WHERE id = @id'),
       resetStep: d.prepare('UPDATE runs SET step = ? WHERE id = ?'),
-      runningRuns: d.prepare(`SELECT id, owner_pid, owner_start FROM runs WHERE status = 'running'`),
+      // Queued runs with an owner sit in that process's queue; without one they were created and not started.
+      ownedRuns: d.prepare(`SELECT id, status, owner_pid, owner_start FROM runs
+        WHERE status = 'running' OR (status = 'queued' AND owner_pid IS NOT NULL)`),
       deleteRun: d.prepare('DELETE FROM runs WHERE id = ?'),
       metricName: d.prepare('SELECT id FROM metric_names WHERE name = ?'),
       insertMetricName: d.prepare('INSERT INTO metric_names (name) VALUES (?)'),
@@ -380,6 +383,11 @@ export class RunStore {
     return r?.retention ? (JSON.parse(String(r.retention)) as RetentionPolicy) : null;
   }
 
+  /** In `owner`'s queue: if that process dies first, recoverInterrupted marks the run interrupted. */
+  markQueued(id: number, owner: Owner): void {
+    this.stmts.markQueued.run({ id, pid: owner.pid, start: owner.start });
+  }
+
   markRunning(id: number, owner: Owner): void {
     this.stmts.markRunning.run({ id, pid: owner.pid, start: owner.start, at: now() });
   }
@@ -401,22 +409,20 @@ export class RunStore {
    * interrupted and returns their ids. Called whenever a process opens the store to train or serve.
    */
   recoverInterrupted(): number[] {
-    const found: number[] = [];
-    for (const r of this.stmts.runningRuns.all() as Row[]) {
+    const found: { id: number; queued: boolean }[] = [];
+    for (const r of this.stmts.ownedRuns.all() as Row[]) {
       const owner = { pid: Number(r.owner_pid ?? 0), start: String(r.owner_start ?? '') };
       if (owner.pid > 0 && isOwnerAlive(owner)) continue;
-      found.push(Number(r.id));
+      found.push({ id: Number(r.id), queued: r.status === 'queued' });
     }
-    for (const id of found) {
+    for (const { id, queued } of found) {
       const ck = this.latestCheckpoint(id);
-      this.setStatus(
-        id,
-        'interrupted',
-        `the process that trained this run stopped without finishing (killed or crashed); ` +
-          (ck ? `last good checkpoint: step ${ck.step}` : 'no checkpoint was written yet'),
-      );
+      const what = queued
+        ? 'the process that queued this run exited before it started (closed, killed or crashed); resume it to train; '
+        : 'the process that trained this run stopped without finishing (killed or crashed); ';
+      this.setStatus(id, 'interrupted', what + (ck ? `last good checkpoint: step ${ck.step}` : 'no checkpoint was written yet'));
     }
-    return found;
+    return found.map((f) => f.id);
   }
 
   /**

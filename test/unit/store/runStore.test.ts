@@ -1,3 +1,4 @@
+import { RESUMABLE_STATUSES } from '../../../src/shared/records';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -211,6 +212,25 @@ describe('recoverInterrupted', () => {
     // Idempotent.
     expect(store.recoverInterrupted()).toEqual([]);
     expect(processStart(process.pid)).toBe(me.start);
+    store.close();
+  });
+
+  it("a queued run whose queue's process died becomes interrupted (resumable); created-not-started and live queues stay queued", () => {
+    const store = freshStore();
+    const orphan = store.createRun(newRun({ name: 'orphan' }));
+    const created = store.createRun(newRun({ name: 'created' }));
+    const waiting = store.createRun(newRun({ name: 'waiting' }));
+    const child = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    store.markQueued(orphan.id, { pid: Number(child.stdout.trim()), start: 'gone' });
+    store.markQueued(waiting.id, currentOwner());
+    expect(store.recoverInterrupted()).toEqual([orphan.id]);
+    expect(store.getRun(orphan.id)).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/queued this run exited before it started.*no checkpoint/) });
+    expect(RESUMABLE_STATUSES).toContain(store.getRun(orphan.id)!.status);
+    expect(store.getRun(created.id)!.status).toBe('queued');
+    expect(store.getRun(waiting.id)!.status).toBe('queued');
+    // Starting clears the queue owner's claim: the running owner is what counts from then on.
+    store.markRunning(waiting.id, currentOwner());
+    expect(store.recoverInterrupted()).toEqual([]);
     store.close();
   });
 
