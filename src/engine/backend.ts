@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { tf } from './tf';
 import type { Backend } from '../shared/config';
+import { uploadThroughQueue } from './gpu/uploads';
 import { boundBufferPool, gpuMemoryStats, instrumentDevice, resetGpuPeak } from './gpu/memory';
 
 export interface AdapterInfo {
@@ -184,6 +185,8 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
         ? { fraction: poolFraction }
         : {},
   );
+  // SADPM_QUEUE_UPLOADS=0 keeps tfjs' own staging-buffer uploads (for comparison).
+  if (process.env.SADPM_QUEUE_UPLOADS !== '0') uploadThroughQueue(tf.backend());
   return info;
 }
 

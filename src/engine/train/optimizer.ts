@@ -9,6 +9,7 @@
 import { tf } from '../tf';
 import { fastKernels } from '../nets/ops';
 import { sumOfSquaresGpu } from '../gpu/sumLeading';
+import { concatFlat, copyFlatInto } from '../gpu/flatCopy';
 
 export interface AdamSettings {
   lr: number;
@@ -37,7 +38,7 @@ export class FlatLayout {
   }
 
   flatten(ts: tf.Tensor[]): tf.Tensor1D {
-    return tf.tidy(() => tf.concat(ts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D);
+    return (fastKernels() ? concatFlat(ts) : null) ?? tf.tidy(() => tf.concat(ts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D);
   }
 
   /** Views of a flat tensor as the listed shapes (new tensors owned by the caller). */
@@ -103,6 +104,7 @@ export class Adam {
   }
 
   private pushToParams(): void {
+    if (fastKernels() && copyFlatInto(this.master, this.params, this.layout.offsets)) return;
     const parts = this.layout.split(this.master);
     parts.forEach((t, i) => {
       this.params[i]!.assign(t);

@@ -8,6 +8,8 @@ import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
 import { conv2dGpu, matMulGpu } from '../../../src/engine/gpu/conv2d';
 import { sumOfSquaresGpu } from '../../../src/engine/gpu/sumLeading';
+import { Adam } from '../../../src/engine/train/optimizer';
+import { copyFlatInto } from '../../../src/engine/gpu/flatCopy';
 import { addPerChannel, conv2dSame, groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
 import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
@@ -125,6 +127,65 @@ describe('WebGPU fast path', () => {
       expect(Math.abs(got - want) / want, `size ${size}`).toBeLessThan(1e-5);
       x.dispose();
     }
+  });
+
+  it('uploads through the queue keep values and order: float32, int32, bool, empty, and a buffer reused right after', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    const f = tf.tensor1d([1.5, -2, 3e-7, 4]);
+    const i = tf.tensor1d([7, -8, 9], 'int32');
+    const b = tf.tensor1d([true, false, true], 'bool');
+    const e = tf.tensor1d([]);
+    expect(Array.from(await tf.mul(f, 2).data())).toEqual([3, -4, 6e-7, 8].map((v) => Math.fround(v)));
+    expect(Array.from(await tf.add(i, 1).data())).toEqual([8, -7, 10]);
+    expect(Array.from(await tf.logicalNot(b).data())).toEqual([0, 1, 0]);
+    expect(e.size).toBe(0);
+    // Pooled buffers of the same size are handed out again at once: each must carry its own values.
+    for (let r = 0; r < 20; r++) {
+      const t = tf.fill([1000], r);
+      const u = tf.add(t, tf.tensor1d(new Float32Array(1000).fill(1)));
+      expect((await u.data())[999]).toBe(r + 1);
+      tf.dispose([t, u]);
+    }
+    tf.dispose([f, i, b, e]);
+  });
+
+  it('Adam on flat buffers: buffer-copy flatten/split equal the kernel path; a variable sharing its buffer is not written in place', async (ctx) => {
+    if (!webgpu) ctx.skip();
+    const shapes = [[3, 4], [5], [2, 2, 2], [1]];
+    const run = async (fast: boolean, alias: boolean) => {
+      setFastKernels(fast);
+      const vars = shapes.map((sh, i) => tf.variable(randn(sh, 40 + i), true, `adam-${fast}-${alias}-${i}`));
+      const held = alias ? tf.reshape(vars[1]!, [5]) : null; // shares vars[1]'s buffer (refCount 2)
+      const before = held ? Array.from(await held.data()) : [];
+      const adam = new Adam(vars, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+      for (let step = 0; step < 3; step++) {
+        const grads = shapes.map((sh, i) => randn(sh, 70 + 10 * step + i));
+        const flat = adam.layout.flatten(grads);
+        const ref = tf.concat(grads.map((g) => tf.reshape(g, [-1])));
+        expect(Array.from(await flat.data())).toEqual(Array.from(await ref.data()));
+        adam.apply(flat, 0.1);
+        tf.dispose([...grads, flat, ref]);
+      }
+      const out = await Promise.all(vars.map((v) => v.data()));
+      if (held) expect(Array.from(await held.data())).toEqual(before);
+      tf.dispose([...vars, ...(held ? [held] : [])]);
+      adam.dispose();
+      return out.map((a) => Array.from(a));
+    };
+    const plain = await run(false, false);
+    expect(await run(true, false)).toEqual(plain);
+    expect(await run(true, true)).toEqual(plain);
+    setFastKernels(true);
+    // The copy itself: taken for sole owners, refused (nothing written) for a shared buffer.
+    const inits = [randn([2, 3], 1), randn([4], 2)];
+    const vs = inits.map((t, i) => tf.variable(t, false, `copy-${i}`));
+    const flat = tf.range(0, 10, 1, 'float32') as tf.Tensor1D;
+    expect(copyFlatInto(flat, vs, [0, 6])).toBe(false); // the init tensors still share the buffers
+    tf.dispose(inits);
+    expect(copyFlatInto(flat, vs, [0, 6])).toBe(true);
+    expect(Array.from(await vs[0]!.data())).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(Array.from(await vs[1]!.data())).toEqual([6, 7, 8, 9]);
+    tf.dispose([...vs, flat]);
   });
 
   it('conv2dSame and addPerChannel gradients equal the plain path (stride 1 and 2, even and odd sizes)', async (ctx) => {

@@ -1,0 +1,96 @@
+/**
+ * Moving the optimiser's flat buffers to and from the model's ~150 variables with buffer copies
+ * recorded in tfjs-webgpu's command encoder, instead of a slice + reshape (or reshape + concat)
+ * kernel per variable: those dispatches were a quarter of a small-UNet step's host time.
+ *
+ * Safety: a copy writes a variable's buffer in place, so it is only done when the variable alone
+ * holds that buffer (tfjs refCount 1); the tensors involved are marked as used by the pending
+ * encoder so tfjs defers recycling their buffers until it is submitted, as it does for its own
+ * kernels. Queue order puts each copy after every kernel recorded before it.
+ */
+import { tf } from '../tf';
+
+/** The parts of tfjs-webgpu's WebGPUBackend (4.x) used here. */
+interface TfjsWebGPUBackend {
+  tensorMap: { get(dataId: object): { dtype: string; refCount: number; resource: unknown } | undefined };
+  commandQueueOwnedIds: WeakSet<object>;
+  commandEncoder: GPUCommandEncoder | null;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  uploadToGPU(dataId: object): void;
+  makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+function webgpuBackend(): TfjsWebGPUBackend | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  const b = tf.backend() as unknown as Partial<TfjsWebGPUBackend>;
+  const ok = b.tensorMap && b.commandQueueOwnedIds instanceof WeakSet && typeof b.ensureCommandEncoderReady === 'function' && typeof b.endComputePassEncoder === 'function';
+  return ok ? (b as TfjsWebGPUBackend) : null;
+}
+
+function gpuBuffer(be: TfjsWebGPUBackend, t: tf.Tensor): GPUBuffer | null {
+  be.uploadToGPU(t.dataId);
+  const data = be.tensorMap.get(t.dataId);
+  if (!data || data.dtype !== 'float32') return null;
+  const r = data.resource as { size?: number; mapState?: string } | null;
+  return r && typeof r.size === 'number' && typeof r.mapState === 'string' ? (r as GPUBuffer) : null;
+}
+
+function encoder(be: TfjsWebGPUBackend): GPUCommandEncoder {
+  be.ensureCommandEncoderReady();
+  be.endComputePassEncoder();
+  return be.commandEncoder!;
+}
+
+/**
+ * Writes flat[offsets[i] .. + size] into targets[i] in place; false (nothing written) when the
+ * backend is not tfjs-webgpu or a target shares its buffer, so the caller takes the kernel path.
+ */
+export function copyFlatInto(flat: tf.Tensor1D, targets: tf.Tensor[], offsets: number[]): boolean {
+  const be = webgpuBackend();
+  if (!be) return false;
+  const src = gpuBuffer(be, flat);
+  if (!src) return false;
+  const dst: GPUBuffer[] = [];
+  for (const t of targets) {
+    const buf = gpuBuffer(be, t);
+    if (!buf || be.tensorMap.get(t.dataId)!.refCount !== 1 || buf.size < t.size * 4) return false;
+    dst.push(buf);
+  }
+  const enc = encoder(be);
+  targets.forEach((t, i) => {
+    if (t.size > 0) enc.copyBufferToBuffer(src, offsets[i]! * 4, dst[i]!, 0, t.size * 4);
+    be.commandQueueOwnedIds.add(t.dataId);
+  });
+  be.commandQueueOwnedIds.add(flat.dataId);
+  return true;
+}
+
+/** A new 1-D tensor of `parts` back to back (float32); null when the backend is not tfjs-webgpu. */
+export function concatFlat(parts: tf.Tensor[]): tf.Tensor1D | null {
+  const be = webgpuBackend();
+  if (!be) return null;
+  const srcs: GPUBuffer[] = [];
+  for (const p of parts) {
+    const buf = gpuBuffer(be, p);
+    if (!buf) return null;
+    srcs.push(buf);
+  }
+  const total = parts.reduce((a, p) => a + p.size, 0);
+  // A tensor with a fresh buffer and no values: uploadToGPU only allocates it.
+  const out = tf.engine().makeTensorFromTensorInfo(be.makeTensorInfo([total], 'float32')) as tf.Tensor1D;
+  const dst = gpuBuffer(be, out);
+  if (!dst) {
+    out.dispose();
+    return null;
+  }
+  const enc = encoder(be);
+  let off = 0;
+  parts.forEach((p, i) => {
+    if (p.size > 0) enc.copyBufferToBuffer(srcs[i]!, 0, dst, off * 4, p.size * 4);
+    be.commandQueueOwnedIds.add(p.dataId);
+    off += p.size;
+  });
+  be.commandQueueOwnedIds.add(out.dataId);
+  return out;
+}
