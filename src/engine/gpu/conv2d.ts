@@ -13,23 +13,13 @@
  * SA-2 step's GPU time.
  */
 import { tf } from '../tf';
-import { BK, TILE_THREADS, pickTile, tileAccumulators, tileDeclarations, tileEpilogue, tileMultiply, u, type Tile } from './gemmTile';
+import { runProgram, type ConvGeometry } from './program';
+import { BK, TILE_THREADS, pickTile, tileKernel, u, type Tile } from './gemmTile';
 
 const KERNEL = 'SadpmConv2d';
 
-interface ConvGeometry {
-  n: number;
-  h: number;
-  w: number;
-  cin: number;
-  oh: number;
-  ow: number;
-  cout: number;
-  k: number;
-  s: number;
-  pt: number;
-  pl: number;
-  /** Tile override (rows, cols); 0 picks by size (pickTile). For benchmarks. */
+/** A convolution plus an optional tile override (rows, cols; 0 picks by size, see pickTile). */
+interface Conv2dGeometry extends ConvGeometry {
   bm: number;
   bn: number;
 }
@@ -45,7 +35,7 @@ class Conv2dProgram {
   readonly workgroupSize: [number, number, number] = [TILE_THREADS, 1, 1];
   private readonly tile: Tile;
 
-  constructor(private readonly g: ConvGeometry) {
+  constructor(private readonly g: Conv2dGeometry) {
     const m = g.n * g.oh * g.ow;
     this.tile = g.bm ? { bm: g.bm, bn: g.bn } : pickTile(m, g.cout);
     this.outputShape = [g.n, g.oh, g.ow, g.cout];
@@ -110,15 +100,10 @@ class Conv2dProgram {
           ix0[${r}] = i32(rem % ${u(ow)}) * ${s} - ${pl};
         }`);
     }
-    return `
-      ${tileDeclarations(tile)}
-
-      fn main() {
-        _ = uniforms.NAN;
-        let tid = localIndex;
-        ${tileAccumulators(tile)}
-        let rowBase = workgroupId.x * ${u(bm)};
-        let colBase = workgroupId.y * ${u(bn)};
+    return tileKernel({
+      tile,
+      steps,
+      setup: `
         let k4 = tid % 4u;
         var rowOk: array<bool, ${av}>;
         var pix: array<i32, ${av}>;
@@ -126,37 +111,16 @@ class Conv2dProgram {
         var ix0: array<i32, ${av}>;
         ${decode.join('\n        ')}
         var ra: array<vec4<f32>, ${av}>;
-        var rb: array<vec4<f32>, ${bv}>;
-        ${loadA('0u')}
-        ${loadB('0u')}
-        ${store()}
-        workgroupBarrier();
-        for (var kt = 0u; kt < ${u(steps)}; kt = kt + 1u) {
-          let next = kt + 1u;
-          if (next < ${u(steps)}) {
-            ${loadA('next')}
-            ${loadB('next')}
-          }
-          ${tileMultiply(tile)}
-          workgroupBarrier();
-          ${store()}
-          workgroupBarrier();
-        }
-        ${tileEpilogue(
-          tile,
-          (row, col, value) => `{
+        var rb: array<vec4<f32>, ${bv}>;`,
+      load: (it) => `${loadA(it)}\n${loadB(it)}`,
+      store: store(),
+      emit: (row, col, value) => `{
           let mm = rowBase + ${row};
           let co = colBase + ${col};
           if (mm < ${u(m)} && co < ${u(cout)}) { result[(mm * ${u(cout)} + co) / 4u] = ${value} + bias[co / 4u]; }
         }`,
-        )}
-      }
-    `;
+    });
   }
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 interface Conv2dAttrs {
@@ -184,7 +148,7 @@ function register(): void {
       const [n, h, wd, cin] = x.shape as [number, number, number, number];
       const [k, , , cout] = w.shape as [number, number, number, number];
       const program = new Conv2dProgram({ n, h, w: wd, cin, oh: a.oh, ow: a.ow, cout, k, s: a.stride, pt: a.padTop, pl: a.padLeft, bm: a.bm, bn: a.bn });
-      return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(program, [x, w, bias], 'float32');
+      return runProgram(backend, program, [x, w, bias]);
     },
   });
 }

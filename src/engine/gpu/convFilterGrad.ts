@@ -12,7 +12,8 @@
  */
 import { tf } from '../tf';
 import { sumLeadingGpu } from './sumLeading';
-import { BK, TILE_THREADS, tileAccumulators, tileDeclarations, tileEpilogue, tileMultiply, u, type Tile } from './gemmTile';
+import { runProgram, type ConvGeometry } from './program';
+import { BK, TILE_THREADS, tileKernel, u, type Tile } from './gemmTile';
 
 export const CONV_FILTER_GRAD_KERNEL = 'SadpmConvFilterGrad';
 
@@ -30,19 +31,8 @@ function tileFor(rows: number, cout: number): Tile {
   return { bm: rows <= 64 ? 64 : 128, bn: cout <= 64 ? 64 : 128 };
 }
 
-/** The output's geometry, everything the shader bakes in as constants. */
-interface Geometry {
-  n: number;
-  h: number;
-  w: number;
-  cin: number;
-  oh: number;
-  ow: number;
-  cout: number;
-  k: number;
-  s: number;
-  pt: number;
-  pl: number;
+/** The convolution and how many partial products the reduction is split into. */
+interface Geometry extends ConvGeometry {
   splits: number;
 }
 
@@ -194,42 +184,21 @@ class FilterGradProgram {
   getUserCode(): string {
     const { n, oh, ow, cout, k, cin } = this.g;
     const tile = this.tile;
-    const { bm, bn } = tile;
     const rows = k * k * cin + 1;
     const m = n * oh * ow;
     const { setup, load, store } = this.staging();
-    return `
-      ${tileDeclarations(tile)}
-
-      fn main() {
-        // tfjs always binds its uniform block; an unused one would be dropped from the layout.
-        _ = uniforms.NAN;
-        let tid = localIndex;
-        ${tileAccumulators(tile)}
-        let rowBase = workgroupId.x * ${u(bm)};
-        let colBase = workgroupId.y * ${u(bn)};
+    // Reduction rows past mEnd stage zeros, so every split runs the same constant number of slices.
+    return tileKernel({
+      tile,
+      steps: this.chunk / BK,
+      setup: `
         let split = workgroupId.z;
         let mStart = split * ${u(this.chunk)};
         let mEnd = min(mStart + ${u(this.chunk)}, ${u(m)});
-
-        // This thread stages patch column(s) from aCol for reduction rows aRow0 + r·step.${setup}
-        ${load('0u')}
-        ${store}
-        workgroupBarrier();
-        // A constant trip count keeps the barriers in uniform control flow (WGSL rejects a loop bound
-        // derived from workgroup_id); rows past mEnd stage zeros. The next slice is fetched into
-        // registers while this one is multiplied.
-        for (var it = 0u; it < ${u(this.chunk / BK)}; it = it + 1u) {
-          let next = it + 1u;
-          if (next < ${u(this.chunk / BK)}) ${load('next')}
-          ${tileMultiply(tile)}
-          workgroupBarrier();
-          ${store}
-          workgroupBarrier();
-        }
-        ${tileEpilogue(
-          tile,
-          (row, col, value) => `{
+        // This thread stages patch column(s) from aCol for reduction rows aRow0 + r·step.${setup}`,
+      load,
+      store,
+      emit: (row, col, value) => `{
           let orow = rowBase + ${row};
           let ocol = colBase + ${col};
           if (orow < ${u(rows)}) {
@@ -239,14 +208,8 @@ class FilterGradProgram {
             }
           }
         }`,
-        )}
-      }
-    `;
+    });
   }
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: unknown[]): tf.TensorInfo;
 }
 
 let registered = false;
@@ -264,7 +227,7 @@ export function registerConvFilterGrad(): void {
       const [n, h, w, cin] = x.shape as [number, number, number, number];
       const [, oh, ow, cout] = dy.shape as [number, number, number, number];
       const program = new FilterGradProgram({ n, h, w, cin, oh, ow, cout, k: a.k, s: a.stride, pt: a.padTop, pl: a.padLeft, splits: a.splits });
-      return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(program, [x, dy], 'float32');
+      return runProgram(backend, program, [x, dy]);
     },
   });
 }

@@ -94,3 +94,51 @@ export function tileEpilogue({ bm, bn }: Tile, emit: (row: string, col: string, 
   }
   return out.join('\n');
 }
+
+export interface TileKernel {
+  tile: Tile;
+  /** Number of BK-deep slices the reduction takes (a constant, so barriers stay in uniform control flow). */
+  steps: number;
+  /** Per-thread setup after `tid`, `rowBase` and `colBase` are defined (declares the staging registers). */
+  setup: string;
+  /** Fetches slice `it` (a WGSL u32 expression) from global memory into the staging registers. */
+  load: (it: string) => string;
+  /** Writes the staging registers into As/Bs. */
+  store: string;
+  /** Writes one output vec4: see tileEpilogue. */
+  emit: (row: string, col: string, value: string) => string;
+}
+
+/**
+ * The whole shader body of a tiled product: workgroup (x, y) computes output tile (rowBase, colBase);
+ * slice k+1 is fetched into registers while slice k is multiplied out of workgroup memory.
+ */
+export function tileKernel({ tile, steps, setup, load, store, emit }: TileKernel): string {
+  return `
+      ${tileDeclarations(tile)}
+
+      fn main() {
+        // tfjs always binds its uniform block; an unused one would be dropped from the layout.
+        _ = uniforms.NAN;
+        let tid = localIndex;
+        ${tileAccumulators(tile)}
+        let rowBase = workgroupId.x * ${u(tile.bm)};
+        let colBase = workgroupId.y * ${u(tile.bn)};
+        ${setup}
+        ${load('0u')}
+        ${store}
+        workgroupBarrier();
+        for (var it = 0u; it < ${u(steps)}; it = it + 1u) {
+          let next = it + 1u;
+          if (next < ${u(steps)}) {
+            ${load('next')}
+          }
+          ${tileMultiply(tile)}
+          workgroupBarrier();
+          ${store}
+          workgroupBarrier();
+        }
+        ${tileEpilogue(tile, emit)}
+      }
+    `;
+}

@@ -10,6 +10,7 @@
  * recomputing the normalised value and the activation from them.
  */
 import { tf } from '../tf';
+import { runProgram } from './program';
 import { sumLeadingGpu } from './sumLeading';
 
 const STATS = 'SadpmGroupNormStats';
@@ -27,10 +28,6 @@ interface Geo {
   cg: number;
   eps: number;
   act: boolean;
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: unknown[]): tf.TensorInfo;
 }
 
 /** WGSL shared by the reductions: one workgroup per (sample, group); thread t owns channel t % cg. */
@@ -264,7 +261,7 @@ function register(): void {
       kernelFunc: ({ inputs, backend, attrs }) => {
         const prog = new Prog(attrs as unknown as Geo);
         const list = prog.variableNames.map((name) => (inputs as Record<string, tf.TensorInfo>)[name]!);
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(prog, list, 'float32');
+        return runProgram(backend, prog, list);
       },
     });
   reg(STATS, StatsProgram);

@@ -5,6 +5,7 @@
  * that was a tenth of a cifar10 step's GPU time.
  */
 import { tf } from '../tf';
+import { runProgram } from './program';
 
 const KERNEL = 'SadpmSumLeading';
 
@@ -42,10 +43,6 @@ class SumLeadingProgram {
   }
 }
 
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
-}
-
 let registered = false;
 
 function sumAxis(x: tf.Tensor, a: number, sLen: number, b: number, shape: number[]): tf.Tensor {
@@ -57,7 +54,7 @@ function sumAxis(x: tf.Tensor, a: number, sLen: number, b: number, shape: number
       kernelFunc: ({ inputs, backend, attrs }) => {
         const t = (inputs as { x: tf.TensorInfo }).x;
         const { a: aa, s, b: bb } = attrs as { a: number; s: number; b: number };
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(new SumLeadingProgram(aa, s, bb), [t], 'float32');
+        return runProgram(backend, new SumLeadingProgram(aa, s, bb), [t]);
       },
     });
   }
@@ -136,7 +133,7 @@ export function sumOfSquaresGpu(x: tf.Tensor): tf.Scalar {
       kernelFunc: ({ inputs, backend, attrs }) => {
         const t = (inputs as { x: tf.TensorInfo }).x;
         const { groups } = attrs as { groups: number };
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(new SumSquaresProgram(tf.util.sizeFromShape(t.shape), groups), [t], 'float32');
+        return runProgram(backend, new SumSquaresProgram(tf.util.sizeFromShape(t.shape), groups), [t]);
       },
     });
   }
