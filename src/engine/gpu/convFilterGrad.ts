@@ -12,6 +12,7 @@
  */
 import { tf } from '../tf';
 import { sumLeadingGpu } from './sumLeading';
+import { splitFlat } from './flatCopy';
 import { runProgram, type ConvGeometry } from './program';
 import { BK, TILE_THREADS, tileKernel, u, type Tile } from './gemmTile';
 
@@ -256,8 +257,8 @@ export function convFilterBiasGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s
   return tf.tidy(() => {
     const parts = tf.engine().runKernel(CONV_FILTER_GRAD_KERNEL, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
     const full = splits === 1 ? tf.reshape(parts, [rows, cout]) : (sumLeadingGpu(parts, [rows, cout]) as tf.Tensor2D);
-    const dw = tf.reshape(tf.slice(full, [0, 0], [rows - 1, cout]), [k, k, cin, cout]) as tf.Tensor4D;
-    const db = tf.reshape(tf.slice(full, [rows - 1, 0], [1, cout]), [cout]) as tf.Tensor1D;
-    return [dw, db];
+    // dW is the first rows − 1 rows, db the last: two buffer copies, or two slice kernels.
+    const [dwFlat, dbFlat] = splitFlat(full, [(rows - 1) * cout, cout]) ?? [tf.slice(full, [0, 0], [rows - 1, cout]), tf.slice(full, [rows - 1, 0], [1, cout])];
+    return [tf.reshape(dwFlat!, [k, k, cin, cout]) as tf.Tensor4D, tf.reshape(dbFlat!, [cout]) as tf.Tensor1D];
   });
 }

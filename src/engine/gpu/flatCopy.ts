@@ -1,7 +1,8 @@
 /**
- * Moving the optimiser's flat buffers to and from the model's ~150 variables with buffer copies
- * recorded in tfjs-webgpu's command encoder, instead of a slice + reshape (or reshape + concat)
- * kernel per variable: those dispatches were a quarter of a small-UNet step's host time.
+ * Moving the optimiser's flat buffers to and from the model's ~150 variables, and splitting a
+ * kernel's packed output, with buffer copies recorded in tfjs-webgpu's command encoder instead of a
+ * slice + reshape (or reshape + concat) kernel per piece: each dispatch costs tens of µs of host
+ * time, and those dispatches were a quarter of a small-UNet step's.
  *
  * Safety: a copy writes a variable's buffer in place, so it is only done when the variable alone
  * holds that buffer (tfjs refCount 1); the tensors involved are marked as used by the pending
@@ -66,6 +67,47 @@ export function copyFlatInto(flat: tf.Tensor1D, targets: tf.Tensor[], offsets: n
   return true;
 }
 
+/** A float32 tensor of `shape` with a buffer of its own and undefined contents (to be copied into). */
+function emptyTensor(be: TfjsWebGPUBackend, shape: number[]): { t: tf.Tensor; buf: GPUBuffer } | null {
+  // A tensor with no values: uploadToGPU only allocates its buffer.
+  const t = tf.engine().makeTensorFromTensorInfo(be.makeTensorInfo(shape, 'float32'));
+  const buf = gpuBuffer(be, t);
+  if (!buf) {
+    t.dispose();
+    return null;
+  }
+  return { t, buf };
+}
+
+/**
+ * Consecutive ranges of a float32 tensor as new 1-D tensors (sizes in elements, from the start);
+ * null when the backend is not tfjs-webgpu, so the caller slices with kernels instead.
+ */
+export function splitFlat(flat: tf.Tensor, sizes: number[]): tf.Tensor1D[] | null {
+  const be = webgpuBackend();
+  if (!be) return null;
+  const src = gpuBuffer(be, flat);
+  if (!src) return null;
+  const outs: { t: tf.Tensor; buf: GPUBuffer }[] = [];
+  for (const n of sizes) {
+    const o = emptyTensor(be, [n]);
+    if (!o) {
+      tf.dispose(outs.map((x) => x.t));
+      return null;
+    }
+    outs.push(o);
+  }
+  const enc = encoder(be);
+  let off = 0;
+  outs.forEach((o, i) => {
+    if (sizes[i]! > 0) enc.copyBufferToBuffer(src, off * 4, o.buf, 0, sizes[i]! * 4);
+    be.commandQueueOwnedIds.add(o.t.dataId);
+    off += sizes[i]!;
+  });
+  be.commandQueueOwnedIds.add(flat.dataId);
+  return outs.map((o) => o.t as tf.Tensor1D);
+}
+
 /** A new 1-D tensor of `parts` back to back (float32); null when the backend is not tfjs-webgpu. */
 export function concatFlat(parts: tf.Tensor[]): tf.Tensor1D | null {
   const be = webgpuBackend();
@@ -77,13 +119,10 @@ export function concatFlat(parts: tf.Tensor[]): tf.Tensor1D | null {
     srcs.push(buf);
   }
   const total = parts.reduce((a, p) => a + p.size, 0);
-  // A tensor with a fresh buffer and no values: uploadToGPU only allocates it.
-  const out = tf.engine().makeTensorFromTensorInfo(be.makeTensorInfo([total], 'float32')) as tf.Tensor1D;
-  const dst = gpuBuffer(be, out);
-  if (!dst) {
-    out.dispose();
-    return null;
-  }
+  const made = emptyTensor(be, [total]);
+  if (!made) return null;
+  const out = made.t as tf.Tensor1D;
+  const dst = made.buf;
   const enc = encoder(be);
   let off = 0;
   parts.forEach((p, i) => {
