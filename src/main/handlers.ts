@@ -2,8 +2,8 @@
  * The handlers of every invoke channel in the contract, and the dispatcher that validates a request
  * before any handler sees it. Transports (Electron IPC, web mode's WebSocket) only call dispatch().
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, isAbsolute } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { extname, join, relative, isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { INVOKE, type ApiError, type Estimate, type InvokeChannel, type InvokeResponse } from '../shared/contract';
 import { modelConfigOf, parseRunConfig, resolveRunConfig, RunConfigError, type RunConfig } from '../shared/config';
@@ -11,7 +11,6 @@ import type { RunRecord } from '../shared/records';
 import { BUILTIN_DATASETS, findBuiltin } from '../engine/data/builtin';
 import { readPackedHeader } from '../engine/data/packed';
 import { countUNetParams, validateModelConfig } from '../engine/nets/unetPlan';
-import { writeFileAtomic } from '../engine/util/atomicFile';
 import { exportBundle, exportMetrics } from '../store/export';
 import { importIntoLibrary, resolveDatasetRef } from './datasetLibrary';
 import { appVersion } from './appVersion';
@@ -131,6 +130,7 @@ export interface NativeUi {
 }
 
 export function makeHandlers(s: Services, native?: NativeUi): Handlers {
+  const uploads = s.uploads;
   const startRun = (run: RunRecord, resume: boolean) => {
     s.runs.enqueue(run.id, { resume }).catch(() => {
       // The outcome is recorded in the store and announced as run.updated.
@@ -159,12 +159,24 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
       s.store.deleteDataset(id);
       return { ok: true as const };
     },
-    'files.upload': ({ fileName, base64 }) => {
-      const dir = join(s.store.layout.root, 'uploads');
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, `${Date.now().toString(36)}-${safeName(basename(fileName))}`);
-      writeFileAtomic(path, Buffer.from(base64, 'base64'));
-      return { path };
+    'files.uploadBegin': ({ fileName, bytes }) => uploads.begin(fileName, bytes),
+    'files.uploadChunk': ({ uploadId, offset, base64 }) => {
+      try {
+        return uploads.chunk(uploadId, offset, Buffer.from(base64, 'base64'));
+      } catch (err) {
+        throw new ApiFailure('invalid', (err as Error).message);
+      }
+    },
+    'files.uploadEnd': ({ uploadId, abort }) => {
+      if (abort) {
+        uploads.abort(uploadId);
+        return { path: null };
+      }
+      try {
+        return uploads.end(uploadId, (name) => `${Date.now().toString(36)}-${safeName(name)}`);
+      } catch (err) {
+        throw new ApiFailure('invalid', (err as Error).message);
+      }
     },
     'files.read': ({ path }) => {
       const real = readableFile(s, path);

@@ -6,6 +6,8 @@
 import { RunStore } from '../store/runStore';
 import { RunService } from './runService';
 import { JobRegistry } from './jobs';
+import { UploadSessions } from './uploads';
+import { join } from 'node:path';
 import type { SpawnEngine } from './engineProcess';
 import type { EventName, EventPayload } from '../shared/contract';
 
@@ -15,6 +17,8 @@ export interface Services {
   store: RunStore;
   runs: RunService;
   jobs: JobRegistry;
+  /** Web mode's chunked file uploads into <data>/uploads. */
+  uploads: UploadSessions;
   spawn: SpawnEngine;
   mode: 'electron' | 'web';
   emit: Emit;
@@ -47,10 +51,12 @@ export function createServices(opts: { dataDir: string; spawn: SpawnEngine; mode
       ? emit('job.progress', { jobId: e.jobId, done: e.done, total: e.total })
       : emit('job.done', { jobId: e.jobId, ok: e.ok, error: e.error, result: e.result }),
   );
+  const uploads = new UploadSessions(join(store.layout.root, 'uploads'));
   return {
     store,
     runs,
     jobs,
+    uploads,
     spawn: opts.spawn,
     mode: opts.mode,
     emit,
@@ -60,6 +66,7 @@ export function createServices(opts: { dataDir: string; spawn: SpawnEngine; mode
     },
     close: async () => {
       jobs.cancelAll();
+      uploads.close();
       await runs.shutdown();
       store.close();
     },

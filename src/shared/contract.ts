@@ -80,6 +80,10 @@ function channel<Req extends z.ZodType, Res extends z.ZodType>(req: Req, res: Re
   return { req, res };
 }
 
+/** Bytes per upload chunk the renderer sends, and the most base64 characters one chunk may carry. */
+export const UPLOAD_CHUNK_BYTES = 4 * 2 ** 20;
+export const UPLOAD_CHUNK_BASE64_MAX = 16 * 2 ** 20;
+
 export const INVOKE = {
   'app.info': channel(Empty, AppInfoSchema),
   /** How many runs train at once (1 = runs wait their turn on one GPU). */
@@ -88,8 +92,17 @@ export const INVOKE = {
   /** Starts an import job; progress and the ImportOutcome arrive as job events. */
   'datasets.import': channel(ImportJobSchema.omit({ out: true, previewPath: true }).extend({ name: z.string().max(200).optional() }), JobStarted),
   'datasets.delete': channel(z.object({ id: Id }), Ok),
-  /** Web mode: a file the user picked, stored under the data folder's uploads; returns its path. */
-  'files.upload': channel(z.object({ fileName: z.string().min(1).max(255), base64: z.string().max(400_000_000) }), z.object({ path: z.string() })),
+  /**
+   * Web mode: a file the user picked goes to the data folder's uploads in chunks (begin with its size,
+   * chunks in order, end), so large datasets need no single huge message and can show progress.
+   */
+  'files.uploadBegin': channel(z.object({ fileName: z.string().min(1).max(255), bytes: z.number().int().min(0).max(64 * 2 ** 30) }), z.object({ uploadId: z.string() })),
+  'files.uploadChunk': channel(
+    z.object({ uploadId: z.string().min(1).max(64), offset: z.number().int().min(0), base64: z.string().max(UPLOAD_CHUNK_BASE64_MAX) }),
+    z.object({ received: z.number().int() }),
+  ),
+  /** Completes an upload (every byte sent) and returns the file's path; `abort: true` discards it instead. */
+  'files.uploadEnd': channel(z.object({ uploadId: z.string().min(1).max(64), abort: z.boolean().default(false) }), z.object({ path: z.string().nullable() })),
   /** A PNG or JSON under the data folder, as a data: URL (the renderer reads no files itself). */
   'files.read': channel(z.object({ path: z.string() }), z.object({ dataUrl: z.string(), bytes: z.number() })),
   'jobs.cancel': channel(z.object({ jobId: z.string() }), Ok),

@@ -68,8 +68,17 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await page.goto(server.url);
     await expect(page.getByTestId('nav-runs')).toBeVisible();
 
-    // 1. Import an image folder through path entry.
+    // 0. Upload a file from the browser (web mode): 9 MB goes in 4 MiB chunks and lands byte for byte.
     await page.getByTestId('nav-datasets').click();
+    const blob = Buffer.alloc(9_000_000);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 7 + (i >> 13)) & 255;
+    await page.getByTestId('import-upload').setInputFiles({ name: 'big.npy', mimeType: 'application/octet-stream', buffer: blob });
+    await expect(page.getByTestId('import-input')).toHaveValue(/uploads\/.*big\.npy$/, { timeout: 60_000 });
+    const uploaded = await page.getByTestId('import-input').inputValue();
+    expect(uploaded.startsWith(join(home, 'data', 'uploads'))).toBe(true);
+    expect(readFileSync(uploaded).equals(blob)).toBe(true);
+
+    // 1. Import an image folder through path entry.
     await page.getByTestId('import-input').fill(folder);
     await page.getByTestId('import-size').fill('16');
     await page.getByTestId('import-name').fill('my-images');

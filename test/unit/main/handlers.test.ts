@@ -112,9 +112,16 @@ describe('dispatch', () => {
     const r = await call('files.read', { path: outside });
     expect(r).toMatchObject({ ok: false, error: { code: 'invalid' } });
     rmSync(outside);
-    const up = await call('files.upload', { fileName: '../../evil name.npy', base64: Buffer.from('hello').toString('base64') });
+    const begun = (await call('files.uploadBegin', { fileName: '../../evil name.npy', bytes: 5 })) as { res: { uploadId: string } };
+    const uploadId = begun.res.uploadId;
+    expect(await call('files.uploadChunk', { uploadId, offset: 0, base64: Buffer.from('hel').toString('base64') })).toMatchObject({ ok: true, res: { received: 3 } });
+    expect(await call('files.uploadEnd', { uploadId })).toMatchObject({ ok: false, error: { code: 'invalid', message: /3 of 5 bytes arrived/ } });
+    expect(await call('files.uploadChunk', { uploadId, offset: 1, base64: 'AA==' })).toMatchObject({ ok: false, error: { message: /expected byte 3/ } });
+    expect(await call('files.uploadChunk', { uploadId, offset: 3, base64: Buffer.from('lo').toString('base64') })).toMatchObject({ ok: true, res: { received: 5 } });
+    const up = await call('files.uploadEnd', { uploadId });
     expect(up.ok).toBe(true);
     const path = (up as { res: { path: string } }).res.path;
+    expect(await call('files.uploadEnd', { uploadId })).toMatchObject({ ok: false, error: { message: /no upload .* in progress/ } });
     expect(path.startsWith(join(dir, 'uploads'))).toBe(true);
     const read = await call('files.read', { path });
     expect(read.ok && (read.res as { dataUrl: string }).dataUrl).toBe(`data:application/octet-stream;base64,${Buffer.from('hello').toString('base64')}`);

@@ -35,6 +35,35 @@ describe('datasets store', () => {
   });
 });
 
+describe('datasets store upload (web mode)', () => {
+  it('sends the file in order in chunks with byte progress, and discards the server part when a chunk fails', async () => {
+    setActivePinia(createPinia());
+    const got: string[] = [];
+    let failAt = -1;
+    const api = new FakeApi()
+      .handle('files.uploadBegin', ({ bytes }) => ({ uploadId: `u${bytes}` }))
+      .handle('files.uploadChunk', ({ offset, base64 }) => {
+        if (offset === failAt) throw Object.assign(new Error('disk full'), { code: 'failed' });
+        got.push(atob(base64));
+        return { received: offset + atob(base64).length };
+      })
+      .handle('files.uploadEnd', ({ abort }) => ({ path: abort ? null : '/d/uploads/x-data.bin' }));
+    setApi(api);
+    const ds = useDatasetsStore();
+    const file = Object.assign(new Blob(['abcdefghij']), { name: 'data.bin' });
+    const h = ds.upload(file, 4);
+    expect(await h.result).toBe('/d/uploads/x-data.bin');
+    expect(got).toEqual(['abcd', 'efgh', 'ij']);
+    expect(api.callsTo('files.uploadChunk').map((r) => (r as { offset: number }).offset)).toEqual([0, 4, 8]);
+    expect([h.job.done, h.job.total, h.job.state]).toEqual([10, 10, 'done']);
+    failAt = 4;
+    const bad = ds.upload(file, 4);
+    await expect(bad.result).rejects.toThrow(/disk full/);
+    expect(bad.job.state).toBe('failed');
+    expect(api.callsTo('files.uploadEnd').at(-1)).toEqual({ uploadId: 'u10', abort: true });
+  });
+});
+
 function sample(over: Partial<SampleRecord>): SampleRecord {
   return { id: 1, runId: 1, checkpointId: 10, step: 100, sampler: 'ddim', sampleSteps: 50, spacing: 'uniform', eta: 0, seed: 0, n: 16, ema: true, path: '/r1/s.png', createdAt: '', ...over };
 }

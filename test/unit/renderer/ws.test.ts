@@ -147,18 +147,18 @@ describe('createWsApi validation', () => {
     const t = new WsTransport('ws://h/ws', { factory: (u) => new FakeSocket(u) });
     last().open();
     const api = createWsApi(t, { validate: true });
-    const p = api.invoke('files.upload', { fileName: 'a.bin', base64: 'AA==' });
+    const p = api.invoke('files.uploadEnd', { uploadId: 'u1', abort: false });
     last().receive({ id: 1, ok: true, res: { path: 42 } });
     const err = await rejection(p);
     expect(err.code).toBe('contract');
-    expect(err.message).toMatch(/files\.upload/);
+    expect(err.message).toMatch(/files\.uploadEnd/);
   });
 
   it('passes a valid response and drops an invalid event payload', async () => {
     const t = new WsTransport('ws://h/ws', { factory: (u) => new FakeSocket(u) });
     last().open();
     const api = createWsApi(t, { validate: true });
-    const p = api.invoke('files.upload', { fileName: 'a.bin', base64: 'AA==' });
+    const p = api.invoke('files.uploadEnd', { uploadId: 'u1', abort: false });
     last().receive({ id: 1, ok: true, res: { path: '/d/uploads/a.bin' } });
     await expect(p).resolves.toEqual({ path: '/d/uploads/a.bin' });
     const seen: unknown[] = [];

@@ -1,7 +1,7 @@
 /** The dataset library: list, import (a cancellable job), delete, and files read for previews. */
 import { defineStore } from 'pinia';
 import { ref, shallowRef } from 'vue';
-import type { InvokeRequest } from '../../../shared/contract';
+import { UPLOAD_CHUNK_BYTES, type InvokeRequest } from '../../../shared/contract';
 import type { DatasetRecord } from '../../../shared/records';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
@@ -56,15 +56,31 @@ export const useDatasetsStore = defineStore('datasets', () => {
     return { job: h.job, result };
   }
 
-  /** Web mode: sends a picked file to the server's uploads folder and returns its path there. */
-  function upload(file: File): { job: Job; result: Promise<string> } {
+  /**
+   * Web mode: sends a picked file to the server's uploads folder in chunks (progress in bytes) and
+   * returns its path there. A failed chunk discards the partial upload on the server.
+   */
+  function upload(file: Blob & { name: string }, chunkBytes = UPLOAD_CHUNK_BYTES): { job: Job; result: Promise<string> } {
     const jobs = useJobsStore();
-    const work = (async () => {
-      const base64 = await fileToBase64(file);
-      const res = await api().invoke('files.upload', { fileName: file.name, base64 });
-      return res.path;
-    })();
-    return jobs.track('upload', `Upload ${file.name}`, work);
+    return jobs.track('upload', `Upload ${file.name}`, async (progress) => {
+      const { uploadId } = await api().invoke('files.uploadBegin', { fileName: file.name, bytes: file.size });
+      try {
+        progress(0, file.size);
+        for (let offset = 0; offset < file.size; offset += chunkBytes) {
+          const base64 = await fileToBase64(file.slice(offset, Math.min(offset + chunkBytes, file.size)));
+          const { received } = await api().invoke('files.uploadChunk', { uploadId, offset, base64 });
+          progress(received, file.size);
+        }
+        const { path } = await api().invoke('files.uploadEnd', { uploadId, abort: false });
+        if (!path) throw new Error(`the server kept no file for ${file.name}`);
+        return path;
+      } catch (err) {
+        await api()
+          .invoke('files.uploadEnd', { uploadId, abort: true })
+          .catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   async function remove(id: number): Promise<void> {

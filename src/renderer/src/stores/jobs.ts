@@ -135,10 +135,17 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   /** Tracks a local action (an upload) with the same UI; it cannot be cancelled on the server. */
-  function track<T>(kind: JobKind, label: string, work: Promise<T>): { job: Job; result: Promise<T> } {
+  function track<T>(kind: JobKind, label: string, work: Promise<T> | ((progress: (done: number, total: number) => void) => Promise<T>)): { job: Job; result: Promise<T> } {
     jobs.value.push({ id: '', key: nextKey++, kind, label, state: 'running', done: 0, total: 0, error: null, result: null, startedAt: Date.now(), endedAt: null });
     const job = jobs.value[jobs.value.length - 1]!;
-    const result = work.then(
+    const started =
+      typeof work === 'function'
+        ? work((done, total) => {
+            job.done = done;
+            job.total = total;
+          })
+        : work;
+    const result = started.then(
       (v) => {
         job.state = 'done';
         job.endedAt = Date.now();
