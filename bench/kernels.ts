@@ -1,7 +1,8 @@
 /**
  * Speed of the convolution kernels on the UNet's layer shapes: tfjs' conv2d (the baseline) against
  * the implicit-GEMM kernel (gpu/conv2d.ts) forward, and the split-K filter gradient, in ms and
- * TFLOP/s (2·M·N·K per product). Each case checks that both forward results agree.
+ * TFLOP/s (2·M·N·K per product), best of 3 interleaved rounds. Each case checks that both forward
+ * results agree.
  *   npm run bench:kernels -- [--batch 128] [--reps 10] [--backend webgpu]
  * Prints one line per shape and one JSON line (prefix BENCH_KERNEL_JSON).
  */
@@ -66,31 +67,18 @@ async function main(): Promise<void> {
     const c = ours();
     const diff = (await tf.max(tf.abs(tf.sub(a, c))).data())[0]! / Math.max((await tf.max(tf.abs(a)).data())[0]!, 1e-6);
     tf.dispose([a, c]);
-    const tTfjs = await timeIt(tfjs, reps);
-    const tOurs = await timeIt(ours, reps);
-    const tGrad = await timeIt(() => convFilterBiasGrad(x, dy, k, s, pad, pad), reps);
     // The same kernel with each tile size, to check pickTile's choice (marked *).
     const picked = pickTile(batch * o * o, cout);
-    const tiles: string[] = [];
     const candidates = [{ bm: 128, bn: 128 }, { bm: 128, bn: 64 }, { bm: 64, bn: 128 }, { bm: 64, bn: 64 }];
-    const best = candidates.map(() => Infinity);
+    const cases: (() => tf.Tensor | tf.Tensor[])[] = [tfjs, ours, () => convFilterBiasGrad(x, dy, k, s, pad, pad), ...candidates.map((tile) => () => conv2dGpu(x, w, b, s, pad, pad, o, o, tile))];
+    const best = cases.map(() => Infinity);
     // Interleaved rounds, best of each: clocks and other load drift between consecutive timings.
     for (let round = 0; round < 3; round++) {
-      for (const [i, tile] of candidates.entries()) best[i] = Math.min(best[i]!, await timeIt(() => conv2dGpu(x, w, b, s, pad, pad, o, o, tile), reps));
+      for (const [i, run] of cases.entries()) best[i] = Math.min(best[i]!, await timeIt(run, reps));
     }
-    // The input-gradient form: a gradient-sized input (~1e-6), a flipped and transposed filter.
-    const wFlip = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    const wSq = cin === cout ? wFlip : w;
-    const tiny = tf.mul(x, 1e-6) as tf.Tensor4D;
-    const forms = { plain: Infinity, tinyInput: Infinity, flipped: Infinity };
-    for (let round = 0; round < 3; round++) {
-      forms.plain = Math.min(forms.plain, await timeIt(() => conv2dGpu(x, w, b, s, pad, pad, o, o), reps));
-      forms.tinyInput = Math.min(forms.tinyInput, await timeIt(() => conv2dGpu(tiny, w, b, s, pad, pad, o, o), reps));
-      forms.flipped = Math.min(forms.flipped, await timeIt(() => conv2dGpu(x, wSq, b, s, pad, pad, o, o), reps));
-    }
-    tf.dispose([wFlip, tiny]);
-    console.log(`#   forms: ${Object.entries(forms).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
-    for (const [i, tile] of candidates.entries()) tiles.push(`${tile.bm}x${tile.bn}${tile.bm === picked.bm && tile.bn === picked.bn ? '*' : ''} ${best[i]!.toFixed(2)}`);
+    const [tTfjs, tOurs, tGrad] = best as [number, number, number];
+    const tiles: string[] = [];
+    for (const [i, tile] of candidates.entries()) tiles.push(`${tile.bm}x${tile.bn}${tile.bm === picked.bm && tile.bn === picked.bn ? '*' : ''} ${best[3 + i]!.toFixed(2)}`);
     assertGpuHealthy();
     const tf_ = (ms: number) => (flops / ms / 1e9).toFixed(2);
     const label = `${size} ${cin}→${cout} ${k}/${s}`;

@@ -27,6 +27,15 @@ export class ApiFailure extends Error {
 
 const notFound = (what: string) => new ApiFailure('not_found', what);
 
+/** Runs `fn`; an error it throws reaches the caller as an ApiFailure with `code` and the same message. */
+function failAs<T>(code: ApiError['code'], fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new ApiFailure(code, (err as Error).message);
+  }
+}
+
 type Handlers = { [C in InvokeChannel]: (req: z.infer<(typeof INVOKE)[C]['req']>) => Promise<InvokeResponse<C>> | InvokeResponse<C> };
 
 function zodIssues(err: z.ZodError): { field: string; message: string }[] {
@@ -160,23 +169,13 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
       return { ok: true as const };
     },
     'files.uploadBegin': ({ fileName, bytes }) => uploads.begin(fileName, bytes),
-    'files.uploadChunk': ({ uploadId, offset, base64 }) => {
-      try {
-        return uploads.chunk(uploadId, offset, Buffer.from(base64, 'base64'));
-      } catch (err) {
-        throw new ApiFailure('invalid', (err as Error).message);
-      }
-    },
+    'files.uploadChunk': ({ uploadId, offset, base64 }) => failAs('invalid', () => uploads.chunk(uploadId, offset, Buffer.from(base64, 'base64'))),
     'files.uploadEnd': ({ uploadId, abort }) => {
       if (abort) {
         uploads.abort(uploadId);
         return { path: null };
       }
-      try {
-        return uploads.end(uploadId, (name) => `${Date.now().toString(36)}-${safeName(name)}`);
-      } catch (err) {
-        throw new ApiFailure('invalid', (err as Error).message);
-      }
+      return failAs('invalid', () => uploads.end(uploadId, (name) => `${Date.now().toString(36)}-${safeName(name)}`));
     },
     'files.read': ({ path }) => {
       const real = readableFile(s, path);
@@ -249,11 +248,7 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
       const ck = s.store.latestCheckpoint(id);
       if (cfg && ck && cfg.steps <= ck.step) throw new ApiFailure('invalid', `steps: run #${id} already reached step ${ck.step}; give more than ${ck.step}`);
       // Checked with the new step count before anything is stored, so a refused resume changes nothing.
-      try {
-        s.runs.assertResumable(cfg ? { ...run, totalSteps: cfg.steps } : run);
-      } catch (err) {
-        throw new ApiFailure('conflict', (err as Error).message);
-      }
+      failAs('conflict', () => s.runs.assertResumable(cfg ? { ...run, totalSteps: cfg.steps } : run));
       if (cfg) s.store.updateConfig(id, cfg);
       const fresh = s.store.getRun(id)!;
       startRun(fresh, s.store.latestCheckpoint(id) !== undefined);
@@ -261,20 +256,12 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
     },
     'runs.pause': ({ id }) => {
       requireRun(s, id);
-      try {
-        s.runs.stop(id, 'paused');
-      } catch (err) {
-        throw new ApiFailure('conflict', (err as Error).message);
-      }
+      failAs('conflict', () => s.runs.stop(id, 'paused'));
       return s.store.getRun(id)!;
     },
     'runs.stop': ({ id }) => {
       requireRun(s, id);
-      try {
-        s.runs.stop(id, 'stopped');
-      } catch (err) {
-        throw new ApiFailure('conflict', (err as Error).message);
-      }
+      failAs('conflict', () => s.runs.stop(id, 'stopped'));
       return s.store.getRun(id)!;
     },
     'runs.update': ({ id, name, notes, tags }) => {

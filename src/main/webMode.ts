@@ -9,7 +9,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative, isAbsolute } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WsClientFrameSchema } from '../shared/contract';
+import { UPLOAD_CHUNK_BASE64_MAX, WsClientFrameSchema } from '../shared/contract';
 import { dispatch, makeHandlers } from './handlers';
 import type { Services } from './services';
 
@@ -86,7 +86,8 @@ export async function startWebServer(opts: { services: Services; rendererDir: st
     serveFile(res, url.pathname, fromQuery);
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 512 * 1024 * 1024 });
+  // Requests are small: uploads come in chunks of at most UPLOAD_CHUNK_BASE64_MAX characters.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: UPLOAD_CHUNK_BASE64_MAX + 2 ** 20 });
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

@@ -13,7 +13,7 @@
  * SA-2 step's GPU time.
  */
 import { tf } from '../tf';
-import { runProgram, type ConvGeometry } from './program';
+import { runGpuKernel, type ConvGeometry } from './program';
 import { BK, TILE_THREADS, pickTile, tileKernel, u, type Tile } from './gemmTile';
 
 const KERNEL = 'SadpmConv2d';
@@ -131,26 +131,6 @@ interface Conv2dAttrs {
   ow: number;
   bm: number;
   bn: number;
-  [key: string]: number;
-}
-
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
-  tf.registerKernel({
-    kernelName: KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, w, bias } = inputs as { x: tf.TensorInfo; w: tf.TensorInfo; bias: tf.TensorInfo };
-      const a = attrs as unknown as Conv2dAttrs;
-      const [n, h, wd, cin] = x.shape as [number, number, number, number];
-      const [k, , , cout] = w.shape as [number, number, number, number];
-      const program = new Conv2dProgram({ n, h, w: wd, cin, oh: a.oh, ow: a.ow, cout, k, s: a.stride, pt: a.padTop, pl: a.padLeft, bm: a.bm, bn: a.bn });
-      return runProgram(backend, program, [x, w, bias]);
-    },
-  });
 }
 
 const zeros = new Map<number, tf.Tensor1D>();
@@ -190,10 +170,13 @@ export function conv2dGpu(
   ow: number,
   tile?: Tile,
 ): tf.Tensor4D {
-  register();
   const attrs: Conv2dAttrs = { stride, padTop, padLeft, oh, ow, bm: tile?.bm ?? 0, bn: tile?.bn ?? 0 };
-  const inputs: tf.NamedTensorMap = { x, w: filter, bias: bias ?? zeroBias(filter.shape[3]) };
-  return tf.engine().runKernel(KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  const inputs = { x, w: filter, bias: bias ?? zeroBias(filter.shape[3]) };
+  return runGpuKernel(KERNEL, inputs, attrs, ({ x: xi, w: wi }, a) => {
+    const [n, h, wd, cin] = xi!.shape as [number, number, number, number];
+    const [k, , , cout] = wi!.shape as [number, number, number, number];
+    return new Conv2dProgram({ n, h, w: wd, cin, oh: a.oh, ow: a.ow, cout, k, s: a.stride, pt: a.padTop, pl: a.padLeft, bm: a.bm, bn: a.bn });
+  }) as tf.Tensor4D;
 }
 
 /** x [m, cin] · w [cin, cout] (+ b) on the same kernel as a 1×1 convolution over a 1 × m image. */

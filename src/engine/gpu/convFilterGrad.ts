@@ -13,19 +13,18 @@
 import { tf } from '../tf';
 import { sumLeadingGpu } from './sumLeading';
 import { splitFlat } from './flatCopy';
-import { runProgram, type ConvGeometry } from './program';
+import { runGpuKernel, type ConvGeometry } from './program';
 import { BK, TILE_THREADS, tileKernel, u, type Tile } from './gemmTile';
 
-export const CONV_FILTER_GRAD_KERNEL = 'SadpmConvFilterGrad';
+const KERNEL = 'SadpmConvFilterGrad';
 
-export interface ConvFilterGradAttrs {
+interface ConvFilterGradAttrs {
   k: number;
   stride: number;
   padTop: number;
   padLeft: number;
   /** Number of partial products along the reduction (chosen by the caller, >= 1). */
   splits: number;
-  [key: string]: number;
 }
 
 function tileFor(rows: number, cout: number): Tile {
@@ -213,26 +212,6 @@ class FilterGradProgram {
   }
 }
 
-let registered = false;
-
-/** Registers the kernel with tfjs (webgpu backend only); idempotent. */
-export function registerConvFilterGrad(): void {
-  if (registered) return;
-  registered = true;
-  tf.registerKernel({
-    kernelName: CONV_FILTER_GRAD_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const a = attrs as unknown as ConvFilterGradAttrs;
-      const [n, h, w, cin] = x.shape as [number, number, number, number];
-      const [, oh, ow, cout] = dy.shape as [number, number, number, number];
-      const program = new FilterGradProgram({ n, h, w, cin, oh, ow, cout, k: a.k, s: a.stride, pt: a.padTop, pl: a.padLeft, splits: a.splits });
-      return runProgram(backend, program, [x, dy]);
-    },
-  });
-}
-
 /**
  * How many partial products: ~1024 workgroups (an H100 has 132 SMs; 1x1 convs have only 1-2 output
  * tiles), each reducing >= 256 rows, at most 128 (the partials are summed afterwards).
@@ -245,17 +224,20 @@ export function filterGradSplits(m: number, rows: number, cout: number): number 
 
 /**
  * dW [k,k,cin,cout] and db [cout] of a 'same' k×k stride-s convolution of x [n,h,w,cin] whose output
- * gradient is dy [n,oh,ow,cout]; webgpu backend only (see registerConvFilterGrad).
+ * gradient is dy [n,oh,ow,cout]; webgpu backend only.
  */
 export function convFilterBiasGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, padTop: number, padLeft: number): [tf.Tensor4D, tf.Tensor1D] {
-  registerConvFilterGrad();
   const [n, , , cin] = x.shape;
   const [, oh, ow, cout] = dy.shape;
   const rows = k * k * cin + 1;
   const splits = filterGradSplits(n * oh * ow, rows, cout);
   const attrs: ConvFilterGradAttrs = { k, stride, padTop, padLeft, splits };
   return tf.tidy(() => {
-    const parts = tf.engine().runKernel(CONV_FILTER_GRAD_KERNEL, { x, dy }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+    const parts = runGpuKernel(KERNEL, { x, dy }, attrs, ({ x: xi, dy: dyi }, a) => {
+      const [nn, h, w, ci] = xi!.shape as [number, number, number, number];
+      const [, ohh, oww, co] = dyi!.shape as [number, number, number, number];
+      return new FilterGradProgram({ n: nn, h, w, cin: ci, oh: ohh, ow: oww, cout: co, k: a.k, s: a.stride, pt: a.padTop, pl: a.padLeft, splits: a.splits });
+    }) as tf.Tensor3D;
     const full = splits === 1 ? tf.reshape(parts, [rows, cout]) : (sumLeadingGpu(parts, [rows, cout]) as tf.Tensor2D);
     // dW is the first rows − 1 rows, db the last: two buffer copies, or two slice kernels.
     const [dwFlat, dbFlat] = splitFlat(full, [(rows - 1) * cout, cout]) ?? [tf.slice(full, [0, 0], [rows - 1, cout]), tf.slice(full, [rows - 1, 0], [1, cout])];

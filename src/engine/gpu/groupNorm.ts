@@ -10,7 +10,7 @@
  * recomputing the normalised value and the activation from them.
  */
 import { tf } from '../tf';
-import { runProgram } from './program';
+import { runGpuKernel } from './program';
 import { sumLeadingGpu } from './sumLeading';
 
 const STATS = 'SadpmGroupNormStats';
@@ -247,31 +247,11 @@ class BackDxProgram extends GnProgram {
   }
 }
 
-type ProgramCtor = new (g: Geo) => GnProgram;
-
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
-  const reg = (name: string, Prog: ProgramCtor) =>
-    tf.registerKernel({
-      kernelName: name,
-      backendName: 'webgpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const prog = new Prog(attrs as unknown as Geo);
-        const list = prog.variableNames.map((name) => (inputs as Record<string, tf.TensorInfo>)[name]!);
-        return runProgram(backend, prog, list);
-      },
-    });
-  reg(STATS, StatsProgram);
-  reg(APPLY, ApplyProgram);
-  reg(BACK_SUMS, BackSumsProgram);
-  reg(BACK_DX, BackDxProgram);
-}
+const PROGRAMS: Record<string, new (g: Geo) => GnProgram> = { [STATS]: StatsProgram, [APPLY]: ApplyProgram, [BACK_SUMS]: BackSumsProgram, [BACK_DX]: BackDxProgram };
 
 function run(name: string, inputs: Record<string, tf.Tensor>, g: Geo): tf.Tensor1D {
-  return tf.engine().runKernel(name, inputs as tf.NamedTensorMap, g as unknown as tf.NamedAttrMap) as tf.Tensor1D;
+  const Program = PROGRAMS[name]!;
+  return runGpuKernel(name, inputs, g, (_inputs, geo) => new Program(geo)) as tf.Tensor1D;
 }
 
 /**
@@ -279,7 +259,6 @@ function run(name: string, inputs: Record<string, tf.Tensor>, g: Geo): tf.Tensor
  * nets/ops.ts groupNorm (biased variance, eps inside the square root).
  */
 export function groupNormActGpu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number, act: boolean): tf.Tensor4D {
-  register();
   const [n, h, w, c] = x.shape;
   if (c % groups !== 0) throw new Error(`groupNorm: ${c} channels are not divisible by ${groups} groups`);
   const cg = c / groups;

@@ -1,7 +1,7 @@
 /**
- * What the hand-written WGSL kernels share: running a program through tfjs-webgpu (4.x)'s
- * runWebGPUProgram, and the geometry of a k×k NHWC convolution that the convolution kernels bake
- * into their shaders as constants.
+ * What the hand-written WGSL kernels share: running a program as a tfjs kernel (registered for the
+ * webgpu backend on first use, executed by tfjs-webgpu 4.x's runWebGPUProgram), and the geometry of
+ * a k×k NHWC convolution that the convolution kernels bake into their shaders as constants.
  */
 import { tf } from '../tf';
 
@@ -9,9 +9,37 @@ interface WebGPUBackendLike {
   runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-/** Runs `program` on the webgpu backend given to a kernel function; the output is float32. */
-export function runProgram(backend: unknown, program: unknown, inputs: tf.TensorInfo[]): tf.TensorInfo {
-  return (backend as WebGPUBackendLike).runWebGPUProgram(program, inputs, 'float32');
+/** A tfjs-webgpu program: its inputs are bound in the order of variableNames. */
+interface Program {
+  readonly variableNames: string[];
+}
+
+const registered = new Set<string>();
+
+/**
+ * Runs kernel `name` on `inputs` (keyed by the program's variable names): the program `make` builds
+ * from the inputs' shapes and `attrs`, with a float32 output. Registers the kernel on first use, so
+ * the first call's `make` serves every later call: it must depend on its arguments only.
+ */
+export function runGpuKernel<A extends object>(
+  name: string,
+  inputs: Record<string, tf.Tensor>,
+  attrs: A,
+  make: (inputs: Record<string, tf.TensorInfo>, attrs: A) => Program,
+): tf.Tensor {
+  if (!registered.has(name)) {
+    registered.add(name);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'webgpu',
+      kernelFunc: ({ inputs: given, backend, attrs: a }) => {
+        const infos = given as Record<string, tf.TensorInfo>;
+        const program = make(infos, a as unknown as A);
+        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(program, program.variableNames.map((v) => infos[v]!), 'float32');
+      },
+    });
+  }
+  return tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 /** x [n,h,w,cin] → y [n,oh,ow,cout] by a k×k filter with stride s and padding pt/pl before. */

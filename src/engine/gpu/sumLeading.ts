@@ -5,7 +5,7 @@
  * that was a tenth of a cifar10 step's GPU time.
  */
 import { tf } from '../tf';
-import { runProgram } from './program';
+import { runGpuKernel } from './program';
 
 const KERNEL = 'SadpmSumLeading';
 
@@ -43,22 +43,8 @@ class SumLeadingProgram {
   }
 }
 
-let registered = false;
-
 function sumAxis(x: tf.Tensor, a: number, sLen: number, b: number, shape: number[]): tf.Tensor {
-  if (!registered) {
-    registered = true;
-    tf.registerKernel({
-      kernelName: KERNEL,
-      backendName: 'webgpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const t = (inputs as { x: tf.TensorInfo }).x;
-        const { a: aa, s, b: bb } = attrs as { a: number; s: number; b: number };
-        return runProgram(backend, new SumLeadingProgram(aa, s, bb), [t]);
-      },
-    });
-  }
-  return tf.tidy(() => tf.reshape(tf.engine().runKernel(KERNEL, { x }, { a, s: sLen, b }) as tf.Tensor, shape));
+  return tf.tidy(() => tf.reshape(runGpuKernel(KERNEL, { x }, { a, s: sLen, b }, (_x, g) => new SumLeadingProgram(g.a, g.s, g.b)), shape));
 }
 
 /** Σ over axis 0 of x, reshaped to `shape` (webgpu backend only). */
@@ -121,22 +107,9 @@ class SumSquaresProgram {
   }
 }
 
-let squaresRegistered = false;
-
 /** Σ x² over all elements as a scalar (webgpu backend only). */
 export function sumOfSquaresGpu(x: tf.Tensor): tf.Scalar {
-  if (!squaresRegistered) {
-    squaresRegistered = true;
-    tf.registerKernel({
-      kernelName: SQUARES_KERNEL,
-      backendName: 'webgpu',
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        const t = (inputs as { x: tf.TensorInfo }).x;
-        const { groups } = attrs as { groups: number };
-        return runProgram(backend, new SumSquaresProgram(tf.util.sizeFromShape(t.shape), groups), [t]);
-      },
-    });
-  }
   const groups = Math.max(1, Math.min(1024, Math.ceil(x.size / (SQ_THREADS * 16))));
-  return tf.tidy(() => tf.sum(tf.engine().runKernel(SQUARES_KERNEL, { x }, { groups }) as tf.Tensor) as tf.Scalar);
+  const partial = (ins: Record<string, tf.TensorInfo>, a: { groups: number }) => new SumSquaresProgram(tf.util.sizeFromShape(ins.x!.shape), a.groups);
+  return tf.tidy(() => tf.sum(runGpuKernel(SQUARES_KERNEL, { x }, { groups }, partial)) as tf.Scalar);
 }
