@@ -8,12 +8,17 @@
  * holds that buffer (tfjs refCount 1); the tensors involved are marked as used by the pending
  * encoder so tfjs defers recycling their buffers until it is submitted, as it does for its own
  * kernels. Queue order puts each copy after every kernel recorded before it.
+ *
+ * tfjs caches a tensor's values on the CPU at its first read and serves them from then on: it never
+ * expects a buffer to change under a live tensor. A copy into a target therefore drops the target's
+ * CPU copy (`forgetCpuValues`), or the next read returns the values of that first read (this left
+ * every checkpoint after a process's first one with stale weights).
  */
 import { tf } from '../tf';
 
 /** The parts of tfjs-webgpu's WebGPUBackend (4.x) used here. */
 interface TfjsWebGPUBackend {
-  tensorMap: { get(dataId: object): { dtype: string; refCount: number; resource: unknown } | undefined };
+  tensorMap: { get(dataId: object): { dtype: string; refCount: number; resource: unknown; values: unknown } | undefined };
   commandQueueOwnedIds: WeakSet<object>;
   commandEncoder: GPUCommandEncoder | null;
   ensureCommandEncoderReady(): void;
@@ -35,6 +40,12 @@ function gpuBuffer(be: TfjsWebGPUBackend, t: tf.Tensor): GPUBuffer | null {
   if (!data || data.dtype !== 'float32') return null;
   const r = data.resource as { size?: number; mapState?: string } | null;
   return r && typeof r.size === 'number' && typeof r.mapState === 'string' ? (r as GPUBuffer) : null;
+}
+
+/** After writing a tensor's GPU buffer behind tfjs' back: its next read must download the buffer. */
+function forgetCpuValues(be: TfjsWebGPUBackend, t: tf.Tensor): void {
+  const data = be.tensorMap.get(t.dataId);
+  if (data) data.values = null;
 }
 
 function encoder(be: TfjsWebGPUBackend): GPUCommandEncoder {
@@ -62,6 +73,7 @@ export function copyFlatInto(flat: tf.Tensor1D, targets: tf.Tensor[], offsets: n
   targets.forEach((t, i) => {
     if (t.size > 0) enc.copyBufferToBuffer(src, offsets[i]! * 4, dst[i]!, 0, t.size * 4);
     be.commandQueueOwnedIds.add(t.dataId);
+    forgetCpuValues(be, t);
   });
   be.commandQueueOwnedIds.add(flat.dataId);
   return true;

@@ -185,7 +185,14 @@ describe('WebGPU fast path', () => {
     expect(copyFlatInto(flat, vs, [0, 6])).toBe(true);
     expect(Array.from(await vs[0]!.data())).toEqual([0, 1, 2, 3, 4, 5]);
     expect(Array.from(await vs[1]!.data())).toEqual([6, 7, 8, 9]);
-    tf.dispose([...vs, flat]);
+    // A second copy after those reads (tfjs cached the values on the CPU) must be seen by the next read
+    // and by a CPU-forwarded op on the variable (tfjs runs small ops on cached values).
+    const flat2 = tf.range(10, 20, 1, 'float32') as tf.Tensor1D;
+    expect(copyFlatInto(flat2, vs, [0, 6])).toBe(true);
+    expect(Array.from(await vs[0]!.data())).toEqual([10, 11, 12, 13, 14, 15]);
+    const plusOne = tf.add(vs[1]!, 1);
+    expect(Array.from(await plusOne.data())).toEqual([17, 18, 19, 20]);
+    tf.dispose([...vs, flat, flat2, plusOne]);
   });
 
   it('conv2dSame and addPerChannel gradients equal the plain path (stride 1 and 2, even and odd sizes)', async (ctx) => {
