@@ -15,6 +15,7 @@ import { exportBundle, exportMetrics } from '../store/export';
 import { importIntoLibrary, resolveDatasetRef } from './datasetLibrary';
 import { appVersion } from './appVersion';
 import type { Services } from './services';
+import { decodeBase64Strict, type UploadOwner } from './uploads';
 
 export class ApiFailure extends Error {
   constructor(
@@ -138,8 +139,11 @@ export interface NativeUi {
   pick(kind: 'file' | 'folder', title?: string): Promise<string | null>;
 }
 
-export function makeHandlers(s: Services, native?: NativeUi): Handlers {
-  const uploads = s.uploads;
+/**
+ * The handlers for one client. `uploads` is that client's own upload owner: web mode makes one set of
+ * handlers per WebSocket and closes its owner when the socket closes.
+ */
+export function makeHandlers(s: Services, native?: NativeUi, uploads: UploadOwner = s.uploads.owner()): Handlers {
   const startRun = (run: RunRecord, resume: boolean) => {
     s.runs.enqueue(run.id, { resume }).catch(() => {
       // The outcome is recorded in the store and announced as run.updated.
@@ -169,7 +173,11 @@ export function makeHandlers(s: Services, native?: NativeUi): Handlers {
       return { ok: true as const };
     },
     'files.uploadBegin': ({ fileName, bytes }) => uploads.begin(fileName, bytes),
-    'files.uploadChunk': ({ uploadId, offset, base64 }) => failAs('invalid', () => uploads.chunk(uploadId, offset, Buffer.from(base64, 'base64'))),
+    'files.uploadChunk': ({ uploadId, offset, base64 }) =>
+      failAs('invalid', () => {
+        const data = decodeBase64Strict(base64, `files.uploadChunk base64 (upload ${uploadId}, offset ${offset})`);
+        return uploads.chunk(uploadId, offset, data);
+      }),
     'files.uploadEnd': ({ uploadId, abort }) => {
       if (abort) {
         uploads.abort(uploadId);

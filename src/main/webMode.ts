@@ -1,14 +1,25 @@
 /**
  * Web mode: the built renderer and the same contract over a WebSocket, on 127.0.0.1 only, behind a
- * random token. The page URL carries the token once; the server answers with an HttpOnly cookie so
- * the page's own assets load, and the WebSocket must present the token and a same-origin Origin.
+ * random token.
+ *
+ * The credential is never a cookie: cookies are not port-scoped, so every other server on 127.0.0.1
+ * would receive it. The page reads the token from its URL once, keeps it in sessionStorage (scoped to
+ * this exact origin, port included) and presents it only on the WebSocket URL, together with a
+ * same-origin Origin. Plain HTTP serves nothing but the public built renderer files, which hold no
+ * data and so need no credential (a reload finds the token in sessionStorage). Everything that
+ * touches data goes through the WebSocket.
+ *
+ * One bad client must never stop the server, which hosts every running run: unparsable URLs get a
+ * 400, malformed, oversized, binary or invalid UTF-8 frames close only their socket, and a closed
+ * socket's unfinished uploads are discarded.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative, isAbsolute } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { UPLOAD_CHUNK_BASE64_MAX, WsClientFrameSchema } from '../shared/contract';
 import { dispatch, makeHandlers } from './handlers';
 import type { Services } from './services';
@@ -38,65 +49,112 @@ function sameToken(a: string | undefined | null, token: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookieToken(req: IncomingMessage): string | undefined {
-  const m = /(?:^|;\s*)sadpm_token=([0-9a-f]+)/.exec(req.headers.cookie ?? '');
-  return m?.[1];
+/** The request target's URL, or null when it cannot be parsed (e.g. `//[`). */
+function parseTarget(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://127.0.0.1');
+  } catch {
+    return null;
+  }
+}
+
+/** The percent-decoded path, or null for a malformed escape such as `/%ff` or `/%E0%A4%A`. */
+function decodePath(pathname: string): string | null {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text);
 }
 
 export async function startWebServer(opts: { services: Services; rendererDir: string; port?: number; token?: string }): Promise<WebServer> {
   const { services, rendererDir } = opts;
-  if (!existsSync(join(rendererDir, 'index.html'))) {
-    throw new Error(`the built renderer is missing (${join(rendererDir, 'index.html')}): run 'npm run build' first`);
+  const index = join(rendererDir, 'index.html');
+  try {
+    statSync(index);
+  } catch {
+    throw new Error(`the built renderer is missing (${index}): run 'npm run build' first`);
   }
   const root = realpathSync(rendererDir);
   const token = opts.token ?? randomBytes(24).toString('hex');
-  const handlers = makeHandlers(services);
   let origin = '';
 
-  const serveFile = (res: ServerResponse, urlPath: string, setCookie: boolean) => {
-    const rel = decodeURIComponent(urlPath === '/' ? '/index.html' : urlPath).replace(/^\/+/, '');
-    const file = join(root, rel);
-    const inside = relative(root, file);
-    if (inside.startsWith('..') || isAbsolute(inside) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-      return;
+  /** A file of the built renderer, or null: nothing outside the renderer folder is ever served. */
+  const rendererFile = (path: string): string | null => {
+    const file = join(root, path === '/' ? 'index.html' : path.replace(/^\/+/, ''));
+    try {
+      // realpath also resolves links, so a link inside the folder cannot lead out of it.
+      const real = realpathSync(file);
+      const inside = relative(root, real);
+      if (!inside || inside.startsWith('..') || isAbsolute(inside) || !statSync(real).isFile()) return null;
+      return real;
+    } catch {
+      return null;
     }
-    const headers: Record<string, string> = {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-      'x-frame-options': 'DENY',
-    };
-    if (setCookie) headers['set-cookie'] = `sadpm_token=${token}; HttpOnly; SameSite=Strict; Path=/`;
-    res.writeHead(200, headers).end(readFileSync(file));
   };
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const fromQuery = sameToken(url.searchParams.get('token'), token);
-    if (!fromQuery && !sameToken(cookieToken(req), token)) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('SA-DPM Studio web mode: open the URL with the token that `sadpm serve` printed');
-      return;
-    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
+      const why = 'SA-DPM Studio web mode serves its page with GET; everything else goes over its WebSocket';
+      plain(res, 405, why, { allow: 'GET, HEAD' });
       return;
     }
-    serveFile(res, url.pathname, fromQuery);
+    const url = parseTarget(req.url);
+    const path = url && decodePath(url.pathname);
+    if (path === null) {
+      plain(res, 400, 'bad request: the URL cannot be parsed');
+      return;
+    }
+    const file = rendererFile(path);
+    if (!file) {
+      plain(res, 404, 'not found');
+      return;
+    }
+    res
+      .writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'x-frame-options': 'DENY',
+      })
+      .end(readFileSync(file));
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Malformed HTTP: answer if the socket still takes it; never let it reach the process.
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
 
   // Requests are small: uploads come in chunks of at most UPLOAD_CHUNK_BASE64_MAX characters.
   const wss = new WebSocketServer({ noServer: true, maxPayload: UPLOAD_CHUNK_BASE64_MAX + 2 ** 20 });
+  wss.on('error', (err) => console.error(`web mode: WebSocket server error: ${err.message}`));
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const okToken = sameToken(url.searchParams.get('token'), token) || sameToken(cookieToken(req), token);
+    // Node drops its own error handling of upgraded sockets; a reset here must not be uncaught.
+    socket.on('error', () => socket.destroy());
+    const url = parseTarget(req.url);
+    if (!url) {
+      refuseUpgrade(socket, '400 Bad Request');
+      return;
+    }
     // Another site in the same browser could open a WebSocket to us; only our own page may.
     const okOrigin = req.headers.origin === origin || req.headers.origin === origin.replace('127.0.0.1', 'localhost');
-    if (url.pathname !== '/ws' || !okToken || !okOrigin) {
-      socket.write('HTTP/1.1 403 Forbidden\r\n\r\n');
-      socket.destroy();
+    if (url.pathname !== '/ws' || !sameToken(url.searchParams.get('token'), token) || !okOrigin) {
+      refuseUpgrade(socket, '403 Forbidden');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
@@ -104,8 +162,20 @@ export async function startWebServer(opts: { services: Services; rendererDir: st
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws);
-    ws.on('close', () => sockets.delete(ws));
-    ws.on('message', (data) => {
+    const uploads = services.uploads.owner();
+    const handlers = makeHandlers(services, undefined, uploads);
+    // ws closes the socket itself for an oversized frame (1009) or invalid UTF-8 (1007) and then
+    // emits 'error'; without a listener that error would be thrown out of the event loop.
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      sockets.delete(ws);
+      uploads.close();
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        ws.close(1003, 'binary frames are not accepted; send JSON text frames');
+        return;
+      }
       let frame;
       try {
         frame = WsClientFrameSchema.parse(JSON.parse(String(data)));
@@ -113,9 +183,20 @@ export async function startWebServer(opts: { services: Services; rendererDir: st
         ws.send(JSON.stringify({ id: -1, ok: false, error: { code: 'invalid', message: 'malformed frame: expected {id, channel, req}' } }));
         return;
       }
-      void dispatch(handlers, frame.channel, frame.req).then((r) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: frame.id, ...r }));
-      });
+      const { id, channel } = frame;
+      void dispatch(handlers, channel, frame.req)
+        .then((r) => {
+          if (ws.readyState !== ws.OPEN) return;
+          let text: string;
+          try {
+            text = JSON.stringify({ id, ...r });
+          } catch (err) {
+            const message = `${channel}: the answer could not be encoded: ${(err as Error).message}`;
+            text = JSON.stringify({ id, ok: false, error: { code: 'failed', message } });
+          }
+          ws.send(text);
+        })
+        .catch((err: unknown) => console.error(`web mode: ${channel}: ${(err as Error).message}`));
     });
   });
 
@@ -128,6 +209,7 @@ export async function startWebServer(opts: { services: Services; rendererDir: st
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
+  server.on('error', (err) => console.error(`web mode: server error: ${err.message}`));
   const port = (server.address() as AddressInfo).port;
   origin = `http://127.0.0.1:${port}`;
   return {

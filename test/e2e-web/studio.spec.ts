@@ -67,6 +67,14 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
   try {
     await page.goto(server.url);
     await expect(page.getByTestId('nav-runs')).toBeVisible();
+    // The token never becomes a cookie (cookies reach every port on 127.0.0.1); the tab keeps it, so a
+    // reload of the token-less address still connects.
+    expect(await page.context().cookies()).toEqual([]);
+    expect(page.url()).not.toContain('token=');
+    await page.reload();
+    await expect(page.getByTestId('nav-runs')).toBeVisible();
+    await expect.poll(() => page.evaluate(() => sessionStorage.getItem('sadpm.token'))).toMatch(/^[0-9a-f]{48}$/);
+    await expect(page.getByTestId('connection-banner')).toBeHidden({ timeout: 15_000 });
 
     // 0. Upload a file from the browser (web mode): 9 MB goes in 4 MiB chunks and lands byte for byte.
     await page.getByTestId('nav-datasets').click();

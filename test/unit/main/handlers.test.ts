@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServices, type Services } from '../../../src/main/services';
@@ -12,11 +12,14 @@ vi.mock('electron', () => ({}));
 let dir: string;
 let services: Services;
 let log: FakeEngineLog;
+let handlers: ReturnType<typeof makeHandlers>;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sadpm-handlers-'));
   log = { spawned: 0, commands: [] };
   services = createServices({ dataDir: dir, spawn: fakeSpawner(log), mode: 'web', flushMs: 5 });
+  // One client for the whole test, as one window or one WebSocket is: uploads belong to it.
+  handlers = makeHandlers(services);
 });
 
 afterEach(async () => {
@@ -27,7 +30,7 @@ afterEach(async () => {
 const tiny = { preset: 'tiny', T: 50, gapT0: 20, steps: 6, checkpointEvery: 2, batch: 2 };
 
 async function call(channel: string, req: unknown) {
-  return dispatch(makeHandlers(services), channel, req);
+  return dispatch(handlers, channel, req);
 }
 
 function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
@@ -126,6 +129,21 @@ describe('dispatch', () => {
     const read = await call('files.read', { path });
     expect(read.ok && (read.res as { dataUrl: string }).dataUrl).toBe(`data:application/octet-stream;base64,${Buffer.from('hello').toString('base64')}`);
     expect(await call('dialog.pick', { kind: 'folder' })).toMatchObject({ ok: false, error: { message: /only in the desktop app/ } });
+  });
+
+  it('refuses an upload chunk that is not strict base64 and writes none of it', async () => {
+    const begun = (await call('files.uploadBegin', { fileName: 'a.npy', bytes: 6 })) as { res: { uploadId: string } };
+    const uploadId = begun.res.uploadId;
+    for (const base64 of ['aGVs bG8h', 'aGVsbG8', 'aGVs*G8h', 'aG==bG8h']) {
+      const r = await call('files.uploadChunk', { uploadId, offset: 0, base64 });
+      const message = /files.uploadChunk base64 .*offset 0.*: invalid base64/;
+      expect(r).toMatchObject({ ok: false, error: { code: 'invalid', message } });
+    }
+    expect(readFileSync(join(dir, 'uploads', `.part-${uploadId}`)).length).toBe(0);
+    const good = await call('files.uploadChunk', { uploadId, offset: 0, base64: 'aGVsbG8h' });
+    expect(good).toMatchObject({ ok: true, res: { received: 6 } });
+    const end = (await call('files.uploadEnd', { uploadId })) as { res: { path: string } };
+    expect(readFileSync(end.res.path, 'utf8')).toBe('hello!');
   });
 });
 

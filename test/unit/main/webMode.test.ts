@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createServices, type Services } from '../../../src/main/services';
 import { startWebServer, type WebServer } from '../../../src/main/webMode';
+import { MAX_UPLOADS_PER_OWNER } from '../../../src/main/uploads';
 import { fakeSpawner } from './fakeEngine';
 
 let dir: string;
@@ -28,9 +30,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function connect(origin: string, token = server.token): Promise<WebSocket> {
+function connect(origin: string, token = server.token, headers: Record<string, string> = {}): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${token}`, { origin });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws${token ? `?token=${token}` : ''}`, { origin, headers });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
   });
@@ -50,26 +52,146 @@ function request(ws: WebSocket, id: number, channel: string, req: unknown): Prom
   });
 }
 
+const origin = () => `http://127.0.0.1:${server.port}`;
+
+/** Sends raw bytes over TCP and returns what came back before the server closed (or 2 s passed). */
+function raw(text: string | Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = tcpConnect(server.port, '127.0.0.1');
+    let got = '';
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, 2000);
+    sock.on('data', (b) => {
+      got += b.toString('latin1');
+      // One answer is enough; a keep-alive connection would otherwise stay open.
+      if (/\r\n\r\n/.test(got)) setTimeout(done, 20);
+    });
+    sock.on('error', done);
+    sock.on('close', done);
+    sock.write(text);
+  });
+}
+
+const statusOf = (answer: string) =>
+  /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? `no status (${JSON.stringify(answer.slice(0, 40))})`;
+
 describe('web mode', () => {
-  it('binds to 127.0.0.1 and needs the token; the token page sets an HttpOnly cookie for assets', async () => {
+  it('binds to 127.0.0.1; serves the public renderer files without any credential and sets no cookie', async () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
-    expect((await fetch(`http://127.0.0.1:${server.port}/`)).status).toBe(403);
-    expect((await fetch(`http://127.0.0.1:${server.port}/?token=wrong`)).status).toBe(403);
-    const page = await fetch(server.url);
-    expect(page.status).toBe(200);
-    const cookie = page.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
-    const asset = await fetch(`http://127.0.0.1:${server.port}/assets/app.js`, { headers: { cookie: cookie.split(';')[0]! } });
+    for (const url of [server.url, `${origin()}/`, `${origin()}/?token=wrong`]) {
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      // Cookies are not port-scoped: any cookie would reach every other server on 127.0.0.1.
+      expect(page.headers.get('set-cookie')).toBeNull();
+      expect(await page.text()).toContain('<title>t</title>');
+    }
+    const asset = await fetch(`${origin()}/assets/app.js`);
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
-    const escape = await fetch(`http://127.0.0.1:${server.port}/..%2Fsecret.txt`, { headers: { cookie: cookie.split(';')[0]! } });
-    expect(escape.status).toBe(404);
+    expect(asset.headers.get('set-cookie')).toBeNull();
+    for (const path of ['/..%2Fsecret.txt', '/../secret.txt', '/%2e%2e/secret.txt', '/ws', '/assets', '/nope.js']) {
+      expect(statusOf(await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`))).toBe('404');
+    }
+    expect((await fetch(`${origin()}/`, { method: 'POST', body: 'x' })).status).toBe(405);
+  });
+
+  it('accepts the token only on the WebSocket URL, never from a cookie', async () => {
+    await expect(connect(origin(), '', { cookie: `sadpm_token=${server.token}` })).rejects.toThrow(/403/);
+    const ws = await connect(origin());
+    expect(await request(ws, 1, 'app.info', {})).toMatchObject({ id: 1, ok: true });
+    ws.close();
+  });
+
+  it('answers an unparsable URL with 400 and stays up (request and upgrade, with or without the token)', async () => {
+    const upgrade =
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: ${origin()}`;
+    for (const target of ['//[', `//[?token=${server.token}`, '//[/ws', 'http://[', '//a:99999/']) {
+      expect(statusOf(await raw(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)), target).toBe('400');
+      const upgraded = await raw(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${upgrade}\r\n\r\n`);
+      expect(statusOf(upgraded), target).toBe('400');
+    }
+    const withToken = `?token=${server.token}`;
+    for (const target of ['/%ff', '/%E0%A4%A', `/%ff${withToken}`, `/%E0%A4%A${withToken}`, '/assets/%']) {
+      expect(statusOf(await raw(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)), target).toBe('400');
+    }
+    expect((await fetch(`${origin()}/assets/app.js`)).status).toBe(200);
+  });
+
+  it('closes a socket that sends an oversized, invalid UTF-8 or binary frame (1009, 1007, 1003); stays up', async () => {
+    const closeCode = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    const cases: [string, (ws: WebSocket) => void, number][] = [
+      ['over maxPayload', (ws) => ws.send('x'.repeat(18 * 2 ** 20)), 1009],
+      ['invalid UTF-8 text', (ws) => ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false }), 1007],
+      ['binary', (ws) => ws.send(Buffer.from('{"id":1,"channel":"app.info","req":{}}'), { binary: true }), 1003],
+    ];
+    for (const [what, send, code] of cases) {
+      const ws = await connect(origin());
+      ws.on('error', () => undefined);
+      const closed = closeCode(ws);
+      send(ws);
+      expect(await closed, what).toBe(code);
+      const next = await connect(origin());
+      expect(await request(next, 7, 'runs.list', {}), what).toMatchObject({ id: 7, ok: true });
+      next.close();
+    }
+  });
+
+  it('caps the uploads one socket may hold open, with a clear error', async () => {
+    const ws = await connect(origin());
+    for (let i = 0; i < MAX_UPLOADS_PER_OWNER; i++) {
+      const begun = await request(ws, 30 + i, 'files.uploadBegin', { fileName: `c${i}.bin`, bytes: 1 });
+      expect(begun).toMatchObject({ ok: true });
+    }
+    const over = await request(ws, 99, 'files.uploadBegin', { fileName: 'over.bin', bytes: 1 });
+    const message =
+      `upload of over.bin: ${MAX_UPLOADS_PER_OWNER} uploads are already open on this connection ` +
+      `(at most ${MAX_UPLOADS_PER_OWNER}); finish or cancel one first`;
+    expect(over).toMatchObject({ ok: false, error: { message } });
+    await new Promise<void>((r) => {
+      ws.once('close', () => r());
+      ws.close();
+    });
+  });
+
+  it("discards a socket's unfinished uploads when it closes (handles and part files)", async () => {
+    const uploadsDir = join(dir, 'data', 'uploads');
+    const parts = () => readdirSync(uploadsDir).filter((f) => f.startsWith('.part-'));
+    const waitParts = async (n: number) => {
+      const t0 = Date.now();
+      while (parts().length > n && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 10));
+    };
+    await waitParts(0); // an earlier test's socket may still be closing
+    const ws = await connect(origin());
+    const other = await connect(origin());
+    const begun = await request(other, 1, 'files.uploadBegin', { fileName: 'kept.bin', bytes: 3 });
+    const kept = begun as { res: { uploadId: string } };
+    const chunk = { uploadId: kept.res.uploadId, offset: 0, base64: 'YWJj' };
+    for (let i = 0; i < 5; i++) {
+      const mine = await request(ws, 10 + i, 'files.uploadBegin', { fileName: `f${i}.bin`, bytes: 10 });
+      expect(mine).toMatchObject({ ok: true });
+    }
+    expect(parts()).toHaveLength(6);
+    const stolen = await request(ws, 20, 'files.uploadChunk', chunk);
+    expect(stolen).toMatchObject({ ok: false, error: { message: /no upload .* in progress/ } });
+    await new Promise<void>((r) => {
+      ws.once('close', () => r());
+      ws.close();
+    });
+    await waitParts(1);
+    expect(parts()).toEqual([`.part-${kept.res.uploadId}`]);
+    expect(await request(other, 2, 'files.uploadChunk', chunk)).toMatchObject({ ok: true });
+    other.close();
   });
 
   it('refuses WebSockets from another origin or without the token', async () => {
     await expect(connect('http://evil.example')).rejects.toThrow(/403/);
     await expect(connect(`http://127.0.0.1:${server.port}`, 'nope')).rejects.toThrow(/403/);
+    await expect(connect(`http://127.0.0.1:${server.port}`, '')).rejects.toThrow(/403/);
   });
 
   it('answers contract calls and pushes events over one socket', async () => {

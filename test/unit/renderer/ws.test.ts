@@ -131,6 +131,27 @@ describe('WsTransport framing', () => {
     expect(FakeSocket.all).toHaveLength(4);
   });
 
+  it('says why when the server closed the socket over a frame it refused (1009, 1007, 1003)', async () => {
+    const reasons: string[] = [];
+    const onState = (s: ConnectionState) => s.kind === 'waiting' && reasons.push(s.reason);
+    const t = new WsTransport('ws://h/ws', { factory: (u) => new FakeSocket(u), onState });
+    for (const [code, why] of [
+      [1009, /larger than the server accepts \(code 1009\)/],
+      [1007, /not valid UTF-8 \(code 1007\)/],
+      [1003, /only JSON text frames \(code 1003\)/],
+    ] as const) {
+      last().open();
+      const p = t.request('files.uploadChunk', {});
+      last().drop(code);
+      const err = await rejection(p);
+      expect(err.code).toBe('disconnected');
+      expect(err.message).toMatch(new RegExp(`files.uploadChunk: the server closed the connection \\(.*${why.source}`));
+      expect(reasons[reasons.length - 1]).toMatch(why);
+      vi.advanceTimersByTime(20_000);
+    }
+    t.close();
+  });
+
   it('close() stops reconnecting', () => {
     const t = new WsTransport('ws://h/ws', { factory: (u) => new FakeSocket(u), initialDelayMs: 10 });
     last().open();

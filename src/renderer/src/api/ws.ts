@@ -47,6 +47,20 @@ interface Pending {
 
 const OPEN = 1;
 
+/** Close codes the server sends when it refuses what this page sent (RFC 6455, section 7.4.1). */
+const CLOSED_BY_SERVER = new Map([
+  [1003, 'it accepts only JSON text frames'],
+  [1007, 'a message was not valid UTF-8'],
+  [1009, 'a message was larger than the server accepts'],
+]);
+
+function closeReason(code: number, reason: string): string {
+  if (code === 1008 || code === 4401 || code === 4403) return 'the server refused the token';
+  const known = CLOSED_BY_SERVER.get(code);
+  if (known) return `${known} (code ${code})`;
+  return reason || `closed (code ${code})`;
+}
+
 export class WsTransport {
   private ws: WsLike | null = null;
   private nextId = 1;
@@ -143,9 +157,10 @@ export class WsTransport {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.failAll('the connection to the server dropped before it answered');
+      const reason = closeReason(ev.code, ev.reason);
+      const dropped = 'the connection to the server dropped before it answered';
+      this.failAll(CLOSED_BY_SERVER.has(ev.code) ? `the server closed the connection (${reason})` : dropped);
       if (this.closed) return;
-      const reason = ev.code === 1008 || ev.code === 4401 || ev.code === 4403 ? 'the server refused the token' : ev.reason || `closed (code ${ev.code})`;
       this.scheduleRetry(reason);
     };
   }
