@@ -4,7 +4,8 @@
  */
 import { basename } from 'node:path';
 import type { RawDataset } from './raw';
-import { readMaybeGzip } from './raw';
+import { gunzipDeclared, isGzip, readFileChecked } from './raw';
+import { checkPixelLimit } from './imageDecode';
 
 const UBYTE = 0x08;
 const IMAGES_MAGIC = 0x00000803;
@@ -22,7 +23,8 @@ function hex(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0');
 }
 
-function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string): IdxArray {
+/** Magic and dimensions from the first bytes; throws for a wrong magic or an image over the pixel limit. */
+function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: string): { dims: number[]; headerLen: number } {
   if (buf.length < 4) throw new Error(`${path}: truncated: expected at least 4 bytes of IDX magic, got ${buf.length}`);
   const magic = buf.readUInt32BE(0);
   if (magic !== expectMagic) {
@@ -42,11 +44,31 @@ function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string):
   if (buf.length < headerLen) throw new Error(`${path}: truncated: expected ${headerLen} header bytes, got ${buf.length}`);
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
-  const n = dims.reduce((a, b) => a * b, 1);
-  const expected = headerLen + n;
+  if (ndims === 3) {
+    try {
+      checkPixelLimit(dims[2]!, dims[1]!, 'each image');
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}`);
+    }
+  }
+  return { dims, headerLen };
+}
+
+const dataLength = (h: { dims: number[]; headerLen: number }): number => h.headerLen + h.dims.reduce((a, b) => a * b, 1);
+
+function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string): IdxArray {
+  const { dims, headerLen } = parseIdxHeader(path, buf, expectMagic, what);
+  const expected = dataLength({ dims, headerLen });
   if (buf.length < expected) throw new Error(`${path}: truncated: dimensions ${dims.join('x')} need ${expected} bytes, got ${buf.length}`);
   if (buf.length > expected) throw new Error(`${path}: ${buf.length - expected} unexpected trailing bytes after ${dims.join('x')} data (expected ${expected} bytes, got ${buf.length})`);
   return { dims, data: new Uint8Array(buf.subarray(headerLen, expected)) };
+}
+
+/** The file's bytes, gunzipped when gzip, never inflating more than its IDX header declares. */
+function readIdxBytes(path: string, what: string, expectMagic: number, kind: string): Buffer {
+  const buf = readFileChecked(path, what);
+  if (!isGzip(buf)) return buf;
+  return gunzipDeclared(path, buf, 4 + 4 * (expectMagic & 0xff), (head) => dataLength(parseIdxHeader(path, head, expectMagic, kind)));
 }
 
 /**
@@ -67,13 +89,13 @@ export interface IdxOptions {
 }
 
 export function readIdx(imagesPath: string, opts: IdxOptions = {}): RawDataset {
-  const images = parseIdx(imagesPath, readMaybeGzip(imagesPath, 'IDX images file'), IMAGES_MAGIC, 'images');
+  const images = parseIdx(imagesPath, readIdxBytes(imagesPath, 'IDX images file', IMAGES_MAGIC, 'images'), IMAGES_MAGIC, 'images');
   const [count, height, width] = images.dims as [number, number, number];
   if (count < 1 || height < 1 || width < 1) throw new Error(`${imagesPath}: IDX images file has empty dimensions ${images.dims.join('x')}`);
   const raw: RawDataset = { pixels: images.data, count, height, width, channels: 1, skipped: [] };
   if (opts.labelsPath === undefined) return raw;
 
-  const labelsArr = parseIdx(opts.labelsPath, readMaybeGzip(opts.labelsPath, 'IDX labels file'), LABELS_MAGIC, 'labels');
+  const labelsArr = parseIdx(opts.labelsPath, readIdxBytes(opts.labelsPath, 'IDX labels file', LABELS_MAGIC, 'labels'), LABELS_MAGIC, 'labels');
   const n = labelsArr.dims[0]!;
   if (n !== count) {
     throw new Error(`${opts.labelsPath}: label count mismatch: ${n} labels for ${count} images in ${imagesPath}`);

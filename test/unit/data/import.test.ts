@@ -90,7 +90,7 @@ describe('importDataset', () => {
       const out = join(dir, 'x.sadpm-ds');
       await importDataset({ input: src, format: 'folder', out, size: 4 });
       const before = readFileSync(out);
-      await expect(importDataset({ input: src, format: 'folder', out, size: 4, strict: true })).rejects.toThrow(`${join(src, 'b.png')}: cannot read image`);
+      await expect(importDataset({ input: src, format: 'folder', out, size: 4, strict: true })).rejects.toThrow(`${join(src, 'b.png')}: not a PNG or JPEG`);
       expect(readFileSync(out).equals(before)).toBe(true);
       expect(readdirSync(dir).sort()).toEqual(['imgs', 'x.sadpm-ds']);
     });
