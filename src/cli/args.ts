@@ -139,10 +139,17 @@ export function flagString(flags: Map<string, string | true>, name: string): str
 }
 
 /** A flag that takes one of a fixed set of values; a wrong one is named with the valid ones. */
-export function flagChoice<T extends string>(flags: Map<string, string | true>, name: string, choices: readonly T[], fallback: T): T {
+export function flagChoice<T extends string>(
+  flags: Map<string, string | true>,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const v = flagString(flags, name);
   if (v === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(v)) throw new Error(`--${name}: '${v}' is not one of ${choices.join(', ')}`);
+  if (!(choices as readonly string[]).includes(v)) {
+    throw new Error(`--${name}: '${v}' is not one of ${choices.join(', ')}`);
+  }
   return v as T;
 }
 

@@ -122,17 +122,20 @@ async function cmdSample(args: ParsedArgs): Promise<number> {
   const steps = flagNumber(args.flags, 'steps', 50);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer, got ${steps}`);
   if (n > MAX_SAMPLE_N) {
-    const passes = Math.ceil(n / batch) * steps;
+    const batches = Math.ceil(n / batch);
+    const work = `${batches * steps} network passes (${batches} batches of ${batch} x ${steps} steps)`;
     throw new Error(
-      `--n ${n}: at most ${MAX_SAMPLE_N} images per call, because they all go into one grid PNG; ${n} images would also ` +
-        `take ${passes} network passes (${Math.ceil(n / batch)} batches of ${batch} x ${steps} steps). ` +
+      `--n ${n}: at most ${MAX_SAMPLE_N} images per call, because they all go into one grid PNG; ` +
+        `${n} images would also take ${work}. ` +
         `Sample in several calls with different --seed values`,
     );
   }
   const loc = locateCheckpoint(args);
   const runDir = loc.runDir;
   const { state, backend } = await loadHolder(args, loc, (cfg) => {
-    if (steps > cfg.T) throw new Error(`--steps ${steps}: this run has T = ${cfg.T} diffusion steps; give --steps ${cfg.T} or fewer`);
+    if (steps > cfg.T) {
+      throw new Error(`--steps ${steps}: this run has T = ${cfg.T} diffusion steps; give --steps ${cfg.T} or fewer`);
+    }
   });
   const sink = sinkFor(args);
   try {
@@ -197,7 +200,8 @@ async function cmdGap(args: ParsedArgs): Promise<number> {
 async function cmdImport(args: ParsedArgs): Promise<number> {
   const out = flagString(args.flags, 'out');
   if (!out) return cmdImportLibrary(args);
-  rejectUnknown(args.flags, ['out', 'format', 'classes', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'], 'import');
+  const allowed = ['out', 'format', 'classes', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'];
+  rejectUnknown(args.flags, allowed, 'import');
   const format = flagChoice(args.flags, 'format', IMPORT_FORMATS, 'auto');
   const classes = args.flags.has('classes') ? flagChoice(args.flags, 'classes', CLASS_MODES, 'auto') : undefined;
   const input = args.positional[0];

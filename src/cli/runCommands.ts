@@ -385,7 +385,8 @@ export function cmdDatasets(args: ParsedArgs): number {
 
 /** Import into the library (default) or, with --out, into a standalone packed file. */
 export async function cmdImportLibrary(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, [...STORE_FLAGS, 'name', 'format', 'classes', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'], 'import');
+  const allowed = ['name', 'format', 'classes', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'];
+  rejectUnknown(args.flags, [...STORE_FLAGS, ...allowed], 'import');
   // Checked here, before any process starts, so a typo gets the valid values at once.
   const format = flagChoice(args.flags, 'format', IMPORT_FORMATS, 'auto');
   const classes = args.flags.has('classes') ? flagChoice(args.flags, 'classes', CLASS_MODES, 'auto') : undefined;

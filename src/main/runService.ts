@@ -198,7 +198,8 @@ export class RunService {
       proc.onExit((code, signal) => {
         recorder.flush();
         if (!recorder.ended) {
-          const tail = proc.stderrTail().split('\n').filter((l) => !NOISE.test(l) && stripNativeLocations(l).trim()).slice(-5).join(' | ');
+          const useful = (l: string) => !NOISE.test(l) && stripNativeLocations(l).trim() !== '';
+          const tail = proc.stderrTail().split('\n').filter(useful).slice(-5).join(' | ');
           recorder.processEnded(code, signal);
           if (tail) {
             const r = this.store.getRun(run.id)!;

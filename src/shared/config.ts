@@ -73,7 +73,8 @@ export const RunConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['betaStart'], message: `betaStart (${c.betaStart}) must be <= betaEnd (${c.betaEnd})` });
     }
     if (c.k > c.T) {
-      ctx.addIssue({ code: 'custom', path: ['k'], message: `k (${c.k}) must be <= T (${c.T}): the SA loss spans k consecutive steps` });
+      const message = `k (${c.k}) must be <= T (${c.T}): the SA loss spans k consecutive steps`;
+      ctx.addIssue({ code: 'custom', path: ['k'], message });
     }
     if (c.gapT0 > c.T) {
       ctx.addIssue({ code: 'custom', path: ['gapT0'], message: `gapT0 (${c.gapT0}) must be <= T (${c.T})` });

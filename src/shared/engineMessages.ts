@@ -143,7 +143,12 @@ export const RejectedMessageSchema = z.object({
 });
 export type RejectedMessage = z.infer<typeof RejectedMessageSchema>;
 
-export const HostMessageSchema = z.union([EngineMessageSchema, JobProgressMessageSchema, JobDoneMessageSchema, RejectedMessageSchema]);
+export const HostMessageSchema = z.union([
+  EngineMessageSchema,
+  JobProgressMessageSchema,
+  JobDoneMessageSchema,
+  RejectedMessageSchema,
+]);
 export type HostMessage = z.infer<typeof HostMessageSchema>;
 
 /** Images in one sample grid: one PNG holds them all (a 32x32 grid of tiles). */

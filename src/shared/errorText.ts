@@ -5,8 +5,10 @@
  */
 
 /** " at fn (path/file.cpp:368)" as a whole line or as one " | "-joined segment of a stderr tail. */
-const NATIVE_LOCATION =
-  /(?:^|\n|\s+\||(?<=stderr:))[ \t]*at [^\n|]*? \((?:[^\n|()]*[\\/])?[^\n|()\\/]+\.(?:c|cc|cpp|cxx|h|hh|hpp|m|mm)(?::\d+){1,2}\)[ \t]*(?=$|\n|\s+\|)/g;
+const START = String.raw`(?:^|\n|\s+\||(?<=stderr:))[ \t]*`;
+const FRAME = String.raw`at [^\n|]*? \((?:[^\n|()]*[\\/])?[^\n|()\\/]+\.(?:c|cc|cpp|cxx|h|hh|hpp|m|mm)(?::\d+){1,2}\)`;
+const END = String.raw`[ \t]*(?=$|\n|\s+\|)`;
+const NATIVE_LOCATION = new RegExp(START + FRAME + END, 'g');
 
 export function stripNativeLocations(text: string): string {
   let out = text;

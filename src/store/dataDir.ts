@@ -57,7 +57,8 @@ export function ensureDataFolders(layout: DataLayout): void {
             : code === 'EACCES' || code === 'EPERM'
             ? `permission denied creating ${dir}`
             : (err as Error).message;
-      throw new Error(`cannot use ${layout.root} as the data folder: ${why}; point --data-dir or SADPM_HOME at a folder`);
+      const fix = 'point --data-dir or SADPM_HOME at a folder';
+      throw new Error(`cannot use ${layout.root} as the data folder: ${why}; ${fix}`);
     }
   }
 }

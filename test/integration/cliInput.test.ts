@@ -14,7 +14,8 @@ const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-input-'));
 const home = join(dir, 'home');
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: home };
-const small = ['--preset', 'tiny', '--T', '10', '--batch', '2', '--sample-n', '2', '--sample-steps', '2', '--gap-t0', '4', '--gap-batch', '2'];
+const small = ['--preset', 'tiny', '--T', '10', '--batch', '2', '--sample-n', '2', '--sample-steps', '2'];
+small.push('--gap-t0', '4', '--gap-batch', '2');
 
 function sadpm(args: string[], timeout = 120_000) {
   const t0 = Date.now();
@@ -47,11 +48,12 @@ describe('sadpm: bad input is refused up front with one clear message', () => {
       expect(r.code, `hung for ${r.ms} ms`).toBe(1);
       expect(r.stderr).toBe(`sadpm import: ${formats}\n`);
     }
-    expect(sadpm(['import', src, '--classes', 'folders']).stderr).toBe("sadpm import: --classes: 'folders' is not one of auto, subfolders, none\n");
+    const classes = sadpm(['import', src, '--classes', 'folders']);
+    expect(classes.stderr).toBe("sadpm import: --classes: 'folders' is not one of auto, subfolders, none\n");
     expect(existsSync(join(dir, 'x.sadpm-ds'))).toBe(false);
   });
 
-  it('import of a folder with 19 top-level images and 1 in a subfolder imports all 20 and says why there are no labels', () => {
+  it('import of 19 top-level images and 1 in a subfolder imports all 20 and says why there are no labels', () => {
     const src = join(dir, 'mixed');
     for (let i = 0; i < 19; i++) put(join(src, `p${i}.png`), png(4, i));
     put(join(src, 'sub', 'q.png'), png(4, 99));
@@ -74,7 +76,8 @@ describe('sadpm: bad input is refused up front with one clear message', () => {
     expect(r.stderr).toBe(
       [
         'sadpm import: 2 of 4 images cannot be read, so nothing was imported (--strict):',
-        `  ${cut}: truncated PNG (the file ends inside the 'IDAT' chunk: ${good.length - 30} bytes of the ${good.length - 12} it needs)`,
+        `  ${cut}: truncated PNG (the file ends inside the 'IDAT' chunk: ` +
+          `${good.length - 30} bytes of the ${good.length - 12} it needs)`,
         `  ${text}: not a PNG or JPEG (unrecognised leading bytes)`,
         '',
       ].join('\n'),
@@ -83,7 +86,8 @@ describe('sadpm: bad input is refused up front with one clear message', () => {
   });
 
   it('an unknown flag is reported with one prefix', () => {
-    expect(sadpm(['train', '--bogus', '1']).stderr).toBe('sadpm train: unknown flag --bogus (see sadpm train --help)\n');
+    const flag = sadpm(['train', '--bogus', '1']);
+    expect(flag.stderr).toBe('sadpm train: unknown flag --bogus (see sadpm train --help)\n');
     expect(sadpm(['sample']).stderr).toBe('sadpm sample: name the run (id or name) or give --run-dir DIR\n');
   });
 
@@ -91,14 +95,18 @@ describe('sadpm: bad input is refused up front with one clear message', () => {
     const file = put(join(dir, 'not-a-folder'), 'x');
     const r = sadpm(['runs', '--data-dir', file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`sadpm runs: cannot use ${file} as the data folder: ${file} is a file, not a folder; point --data-dir or SADPM_HOME at a folder\n`);
+    expect(r.stderr).toBe(
+      `sadpm runs: cannot use ${file} as the data folder: ${file} is a file, not a folder; ` +
+        'point --data-dir or SADPM_HOME at a folder\n',
+    );
   });
 
   it('--config with an unknown field names the file, the field and the nearest valid one; nothing is started', () => {
     const cfg = put(join(dir, 'typo.json'), JSON.stringify({ lamda: 5, steps: 1 }));
     const r = sadpm(['train', ...small, '--config', cfg]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`sadpm train: --config ${cfg}: unknown field 'lamda' (did you mean 'lambda'?); nothing was started\n`);
+    const says = `--config ${cfg}: unknown field 'lamda' (did you mean 'lambda'?); nothing was started`;
+    expect(r.stderr).toBe(`sadpm train: ${says}\n`);
     expect(runs()).toEqual([]);
   });
 
@@ -113,8 +121,9 @@ describe('sadpm: bad input is refused up front with one clear message', () => {
     const r = sadpm(['sample', 'whatever', '--n', '100000']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      'sadpm sample: --n 100000: at most 1024 images per call, because they all go into one grid PNG; 100000 images would also ' +
-        'take 78150 network passes (1563 batches of 64 x 50 steps). Sample in several calls with different --seed values\n',
+      'sadpm sample: --n 100000: at most 1024 images per call, because they all go into one grid PNG; ' +
+        '100000 images would also take 78150 network passes (1563 batches of 64 x 50 steps). ' +
+        'Sample in several calls with different --seed values\n',
     );
   });
 

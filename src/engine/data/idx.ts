@@ -24,7 +24,12 @@ function hex(n: number): string {
 }
 
 /** Magic and dimensions from the first bytes; throws for a wrong magic or an image over the pixel limit. */
-function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: string): { dims: number[]; headerLen: number } {
+interface IdxHeader {
+  dims: number[];
+  headerLen: number;
+}
+
+function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: string): IdxHeader {
   if (buf.length < 4) throw new Error(`${path}: truncated: expected at least 4 bytes of IDX magic, got ${buf.length}`);
   const magic = buf.readUInt32BE(0);
   if (magic !== expectMagic) {
@@ -54,7 +59,7 @@ function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: st
   return { dims, headerLen };
 }
 
-const dataLength = (h: { dims: number[]; headerLen: number }): number => h.headerLen + h.dims.reduce((a, b) => a * b, 1);
+const dataLength = (h: IdxHeader): number => h.headerLen + h.dims.reduce((a, b) => a * b, 1);
 
 function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string): IdxArray {
   const { dims, headerLen } = parseIdxHeader(path, buf, expectMagic, what);
@@ -64,11 +69,14 @@ function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string):
   return { dims, data: new Uint8Array(buf.subarray(headerLen, expected)) };
 }
 
-/** The file's bytes, gunzipped when gzip, never inflating more than its IDX header declares. */
-function readIdxBytes(path: string, what: string, expectMagic: number, kind: string): Buffer {
-  const buf = readFileChecked(path, what);
-  if (!isGzip(buf)) return buf;
-  return gunzipDeclared(path, buf, 4 + 4 * (expectMagic & 0xff), (head) => dataLength(parseIdxHeader(path, head, expectMagic, kind)));
+/** Reads an IDX file, gunzipping it when gzip without ever inflating more than its header declares. */
+function readIdxArray(path: string, expectMagic: number, kind: 'images' | 'labels'): IdxArray {
+  let buf = readFileChecked(path, `IDX ${kind} file`);
+  if (isGzip(buf)) {
+    const headerLen = 4 + 4 * (expectMagic & 0xff);
+    buf = gunzipDeclared(path, buf, headerLen, (head) => dataLength(parseIdxHeader(path, head, expectMagic, kind)));
+  }
+  return parseIdx(path, buf, expectMagic, kind);
 }
 
 /**
@@ -89,13 +97,13 @@ export interface IdxOptions {
 }
 
 export function readIdx(imagesPath: string, opts: IdxOptions = {}): RawDataset {
-  const images = parseIdx(imagesPath, readIdxBytes(imagesPath, 'IDX images file', IMAGES_MAGIC, 'images'), IMAGES_MAGIC, 'images');
+  const images = readIdxArray(imagesPath, IMAGES_MAGIC, 'images');
   const [count, height, width] = images.dims as [number, number, number];
   if (count < 1 || height < 1 || width < 1) throw new Error(`${imagesPath}: IDX images file has empty dimensions ${images.dims.join('x')}`);
   const raw: RawDataset = { pixels: images.data, count, height, width, channels: 1, skipped: [] };
   if (opts.labelsPath === undefined) return raw;
 
-  const labelsArr = parseIdx(opts.labelsPath, readIdxBytes(opts.labelsPath, 'IDX labels file', LABELS_MAGIC, 'labels'), LABELS_MAGIC, 'labels');
+  const labelsArr = readIdxArray(opts.labelsPath, LABELS_MAGIC, 'labels');
   const n = labelsArr.dims[0]!;
   if (n !== count) {
     throw new Error(`${opts.labelsPath}: label count mismatch: ${n} labels for ${count} images in ${imagesPath}`);

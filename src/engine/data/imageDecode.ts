@@ -26,7 +26,8 @@ export interface DecodedImage {
 export function checkPixelLimit(width: number, height: number, what = 'image'): void {
   if (width * height > MAX_IMAGE_PIXELS) {
     const mpx = ((width * height) / 2 ** 20).toFixed(0);
-    throw new Error(`${what} of ${width}x${height} (${mpx} Mpx) is over the limit of ${MAX_IMAGE_LIMIT_TEXT}; refused before decoding`);
+    const size = `${width}x${height} (${mpx} Mpx)`;
+    throw new Error(`${what} of ${size} is over the limit of ${MAX_IMAGE_LIMIT_TEXT}; refused before decoding`);
   }
 }
 
@@ -64,12 +65,15 @@ export function pngHeader(buf: Uint8Array): { width: number; height: number } {
   const size = { width: u32(buf, 16), height: u32(buf, 20) };
   let o = 8;
   for (;;) {
-    if (o + 8 > buf.length) throw new Error(`truncated PNG (the file ends after ${buf.length} bytes, before the IEND chunk)`);
+    if (o + 8 > buf.length) {
+      throw new Error(`truncated PNG (the file ends after ${buf.length} bytes, before the IEND chunk)`);
+    }
     const len = u32(buf, o);
     const name = type(o + 4);
     const end = o + 12 + len;
     if (end > buf.length) {
-      throw new Error(`truncated PNG (the file ends inside the '${name}' chunk: ${buf.length} bytes of the ${end} it needs)`);
+      const where = `inside the '${name}' chunk: ${buf.length} bytes of the ${end} it needs`;
+      throw new Error(`truncated PNG (the file ends ${where})`);
     }
     if (name === 'IEND') return size;
     o = end;
@@ -102,7 +106,9 @@ export function jpegHeader(buf: Uint8Array): { width: number; height: number } {
     }
     if (marker === 0xda) {
       if (!size) throw new Error('corrupt JPEG (image data before the frame header)');
-      if (!hasEndMarker(buf, o)) throw new Error(`truncated JPEG (the file ends after ${buf.length} bytes, before the end-of-image marker)`);
+      if (!hasEndMarker(buf, o)) {
+        throw new Error(`truncated JPEG (the file ends after ${buf.length} bytes, before the end-of-image marker)`);
+      }
       return size;
     }
     o += 2 + len;
@@ -119,7 +125,8 @@ function hasEndMarker(buf: Uint8Array, from: number): boolean {
 /** The codecs' own texts, said plainly where we know what they mean. */
 function codecReason(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  if (/read requests waitng|unexpected end|marker was not found|unexpected eof/i.test(msg)) return 'the pixel data ends early';
+  const endsEarly = /read requests waitng|unexpected end|marker was not found|unexpected eof/i;
+  if (endsEarly.test(msg)) return 'the pixel data ends early';
   return msg;
 }
 

@@ -91,7 +91,8 @@ export function listImageFolder(dir: string, mode: ClassMode = 'auto'): Listed {
   const classes = top.dirs.map((d) => ({ dir: d, files: imagesUnder(d) })).filter((c) => c.files.length > 0);
   const nested = classes.reduce((n, c) => n + c.files.length, 0);
   if (mode === 'subfolders' && classes.length === 0) {
-    throw new Error(`${dir}: class labels from subfolders were asked for, but no subfolder holds images (${top.files.length} at the top level)`);
+    const found = `${top.files.length} at the top level`;
+    throw new Error(`${dir}: class labels from subfolders were asked for, but no subfolder holds images (${found})`);
   }
   const useClasses = mode === 'subfolders' || (mode === 'auto' && classes.length > 0 && top.files.length === 0);
   if (!useClasses) {
@@ -99,7 +100,8 @@ export function listImageFolder(dir: string, mode: ClassMode = 'auto'): Listed {
     if (nested > 0 && top.files.length > 0) {
       notes.push(
         `${top.files.length} images at the top level and ${nested} in subfolders: imported all without class labels ` +
-          '(labels come from subfolders only when every image is in one; --classes subfolders skips the top-level images instead)',
+          '(labels come from subfolders only when every image is in one; ' +
+          '--classes subfolders skips the top-level images instead)',
       );
     } else if (nested > 0) {
       notes.push(`${nested} images in ${classes.length} subfolder(s) imported without class labels (--classes none)`);
@@ -107,12 +109,16 @@ export function listImageFolder(dir: string, mode: ClassMode = 'auto'): Listed {
     return { files: [...top.files, ...classes.flatMap((c) => c.files)].map((path) => ({ path })), skipped: [], notes };
   }
   const classNames = classes.map((c) => basename(c.dir));
-  const notes = [`class labels from ${classNames.length} subfolder(s): ${listNames(classNames)}${mode === 'auto' ? ' (--classes none imports without labels)' : ''}`];
+  const hint = mode === 'auto' ? ' (--classes none imports without labels)' : '';
+  const notes = [`class labels from ${classNames.length} subfolder(s): ${listNames(classNames)}${hint}`];
   if (top.files.length > 0) notes.push(`${top.files.length} top-level images skipped: they are in no class subfolder`);
   return {
     files: classes.flatMap((c, label) => c.files.map((path) => ({ path, label }))),
     classNames,
-    skipped: top.files.map((file) => ({ file, reason: 'at the top level, in no class subfolder, so it has no label (--classes subfolders)' })),
+    skipped: top.files.map((file) => ({
+      file,
+      reason: 'at the top level, in no class subfolder, so it has no label (--classes subfolders)',
+    })),
     notes,
   };
 }
@@ -121,7 +127,8 @@ export function listImageFolder(dir: string, mode: ClassMode = 'auto'): Listed {
 function strictRefusal(broken: SkippedItem[], seen: number): Error {
   const lines = broken.slice(0, STRICT_LISTED).map((b) => `  ${b.file}: ${b.reason}`);
   if (broken.length > STRICT_LISTED) lines.push(`  ... and ${broken.length - STRICT_LISTED} more`);
-  return new Error(`${broken.length} of ${seen} images cannot be read, so nothing was imported (--strict):\n${lines.join('\n')}`);
+  const head = `${broken.length} of ${seen} images cannot be read, so nothing was imported (--strict)`;
+  return new Error(`${head}:\n${lines.join('\n')}`);
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -101,7 +101,8 @@ async function readSource(format: Exclude<ImportFormat, 'auto'>, path: string, o
     throw new Error(`labelsPath is only used with idx or npy inputs, not ${format}`);
   }
   if (opts.classes !== undefined && format !== 'folder') {
-    throw new Error(`classes (${opts.classes}) is only used with image folders, not ${format}: its labels come from the file`);
+    const why = `not ${format}: its labels come from its files`;
+    throw new Error(`classes (${opts.classes}) is only used with image folders, ${why}`);
   }
   switch (format) {
     case 'folder':
@@ -179,7 +180,10 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
 /** Training needs square images; refused here so no run fails later on a dataset that can never fit. */
 function notSquare(path: string, format: string, raw: RawDataset): Error {
   const { count, height, width, channels } = raw;
-  const what = format === 'npy' ? `shape (N, H, W, C) = (${count}, ${height}, ${width}, ${channels})` : `image size ${height}x${width}`;
-  const expected = format === 'npy' ? 'NHWC uint8 with H == W' : 'square images (height == width)';
-  return new Error(`${path}: ${what} is not square: expected ${expected}; or give a size (--size S) to centre-crop and resize to SxS`);
+  const npy = format === 'npy';
+  const shape = `(${count}, ${height}, ${width}, ${channels})`;
+  const what = npy ? `shape (N, H, W, C) = ${shape}` : `image size ${height}x${width}`;
+  const expected = npy ? 'NHWC uint8 with H == W' : 'square images (height == width)';
+  const fix = 'or give a size (--size S) to centre-crop and resize to SxS';
+  return new Error(`${path}: ${what} is not square: expected ${expected}; ${fix}`);
 }

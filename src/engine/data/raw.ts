@@ -60,7 +60,12 @@ export function isGzip(buf: Uint8Array): boolean {
  * inflated first and `lengthFromHeader` checks it and returns the full length, so a gzip bomb is refused
  * before it is inflated and the output never grows past what the header declares.
  */
-export function gunzipDeclared(path: string, buf: Buffer, headerBytes: number, lengthFromHeader: (head: Buffer) => number): Buffer {
+export function gunzipDeclared(
+  path: string,
+  buf: Buffer,
+  headerBytes: number,
+  lengthFromHeader: (head: Buffer) => number,
+): Buffer {
   let head: Buffer;
   try {
     // A sync flush returns what the first compressed bytes inflate to without requiring the stream's end;
@@ -70,7 +75,9 @@ export function gunzipDeclared(path: string, buf: Buffer, headerBytes: number, l
     throw corruptGzip(path, err);
   }
   const length = lengthFromHeader(head.subarray(0, headerBytes));
-  if (length > bufferConstants.MAX_LENGTH) throw new Error(`${path}: its header declares ${length} bytes of data, more than fits in memory`);
+  if (length > bufferConstants.MAX_LENGTH) {
+    throw new Error(`${path}: its header declares ${length} bytes of data, more than fits in memory`);
+  }
   try {
     return gunzipSync(buf, { maxOutputLength: length + 1 });
   } catch (err) {

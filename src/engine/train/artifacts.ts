@@ -66,7 +66,8 @@ export interface SampleSettings {
 /** The run's sampling settings where the request leaves them out. */
 function resolveSampling(cfg: RunConfig, s: SampleSettings) {
   if (s.steps !== undefined && s.steps > cfg.T) {
-    throw new Error(`${s.steps} sampling steps asked for, but this run has T = ${cfg.T} diffusion steps; give ${cfg.T} or fewer`);
+    const why = `this run has T = ${cfg.T} diffusion steps; give ${cfg.T} or fewer`;
+    throw new Error(`${s.steps} sampling steps asked for, but ${why}`);
   }
   return {
     sampler: s.sampler ?? cfg.sampler,

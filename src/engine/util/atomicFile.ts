@@ -20,7 +20,8 @@ export function writeError(target: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   if (e?.message?.includes(target)) return e;
   const hint = e?.code === 'ENOSPC' ? ': the disk is full; free some space and try again' : '';
-  return Object.assign(new Error(`cannot write ${target}: ${e?.message ?? String(err)}${hint}`), { code: e?.code, cause: err });
+  const named = new Error(`cannot write ${target}: ${e?.message ?? String(err)}${hint}`);
+  return Object.assign(named, { code: e?.code, cause: err });
 }
 
 /** Writes chunks to `target` atomically. Chunks let large files be written without one big copy. */

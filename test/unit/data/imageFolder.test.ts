@@ -65,7 +65,7 @@ describe('image folder reader', () => {
     expect(image(raw, 0)).toEqual(new Array(9).fill(Math.round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)));
   });
 
-  it('takes class labels from top-level subfolders (sorted), searching them recursively, when every image is in one', async () => {
+  it('labels by top-level subfolder (sorted, searched recursively) when every image is in one', async () => {
     const dir = tempDir();
     const px = (v: number): Buffer => pngBytes(4, 4, solidRgba(4, 4, [v, v, v, 255]));
     write(join(dir, 'dogs', 'd1.png'), px(10));
@@ -86,7 +86,7 @@ describe('image folder reader', () => {
     expect(none).toMatchObject({ count: 3, labels: undefined, classNames: undefined });
   });
 
-  it('imports a folder with images at the top level and in a subfolder whole, without labels, and says so', async () => {
+  it('imports images at the top level and in a subfolder all, without labels, and says so', async () => {
     // The issue's case: 19 images at the top level and 1 in a subfolder imported 1 image.
     const dir = tempDir();
     const px = (v: number): Buffer => pngBytes(4, 4, solidRgba(4, 4, [v, v, v, 255]));
@@ -97,7 +97,8 @@ describe('image folder reader', () => {
     expect(raw.labels).toBeUndefined();
     expect(raw.skipped).toEqual([]);
     expect(raw.pixels[19 * 48]).toBe(200); // the subfolder's image comes after the top-level ones
-    expect(raw.notes).toEqual([expect.stringMatching(/^19 images at the top level and 1 in subfolders: imported all without class labels/)]);
+    const said = /^19 images at the top level and 1 in subfolders: imported all without class labels/;
+    expect(raw.notes).toEqual([expect.stringMatching(said)]);
   });
 
   it('uses subfolders as classes when asked, skipping top-level images with a reason', async () => {
@@ -108,12 +109,15 @@ describe('image folder reader', () => {
     write(join(dir, 'loose.png'), px(3));
     const raw = await readImageFolder(dir, { size: 4, classes: 'subfolders' });
     expect(Array.from(raw.labels!)).toEqual([0, 1]);
-    expect(raw.skipped).toEqual([{ file: join(dir, 'loose.png'), reason: expect.stringMatching(/in no class subfolder/) }]);
+    const reason = expect.stringMatching(/in no class subfolder/);
+    expect(raw.skipped).toEqual([{ file: join(dir, 'loose.png'), reason }]);
     // --strict is about unreadable files: the label rule asked for is not one.
-    await expect(readImageFolder(dir, { size: 4, classes: 'subfolders', strict: true })).resolves.toMatchObject({ count: 2 });
+    const strict = readImageFolder(dir, { size: 4, classes: 'subfolders', strict: true });
+    await expect(strict).resolves.toMatchObject({ count: 2 });
     const flat = tempDir();
     write(join(flat, 'x.png'), px(1));
-    await expect(readImageFolder(flat, { classes: 'subfolders' })).rejects.toThrow(`${flat}: class labels from subfolders were asked for, but no subfolder holds images`);
+    const none = `${flat}: class labels from subfolders were asked for, but no subfolder holds images`;
+    await expect(readImageFolder(flat, { classes: 'subfolders' })).rejects.toThrow(none);
   });
 
   it('skips corrupt images with a reason, or refuses them in strict mode', async () => {

@@ -60,9 +60,10 @@ describe('dispatch', () => {
 
   it('refuses unknown config fields in runs.validate and runs.create, naming the nearest valid one', async () => {
     const v = await call('runs.validate', { config: { ...tiny, lamda: 5 } });
-    expect(v.ok && v.res).toMatchObject({ ok: false, errors: [{ field: 'lamda', message: "unknown field 'lamda' (did you mean 'lambda'?)" }] });
+    const message = "unknown field 'lamda' (did you mean 'lambda'?)";
+    expect(v.ok && v.res).toMatchObject({ ok: false, errors: [{ field: 'lamda', message }] });
     const c = await call('runs.create', { config: { ...tiny, lamda: 5 } });
-    expect(c).toMatchObject({ ok: false, error: { code: 'invalid', message: "lamda: unknown field 'lamda' (did you mean 'lambda'?)" } });
+    expect(c).toMatchObject({ ok: false, error: { code: 'invalid', message: `lamda: ${message}` } });
     const list = await call('runs.list', {});
     expect(list.ok && (list.res as { total: number }).total).toBe(0);
   });

@@ -11,7 +11,8 @@ const full = { on: false };
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+  const enospc = () =>
+    Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
   const writeSync = (...a: unknown[]) => {
     if (full.on) throw enospc();
     return (fs.writeSync as (...x: unknown[]) => number)(...a);
@@ -30,7 +31,7 @@ const { exportBundle } = await import('../../../src/store/export');
 const { freshStore, newRun } = await import('../store/helpers');
 
 describe('write errors name the file', () => {
-  it('writeFileAtomic on a full disk: the target path and ENOSPC in the message, the code kept, no temp file left', () => {
+  it('writeFileAtomic on a full disk: the path and ENOSPC in the message, the code kept, no temp file left', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sadpm-atomic-'));
     const target = join(dir, 'ckpt-0000010.sadpm-ck');
     full.on = true;
@@ -41,7 +42,8 @@ describe('write errors name the file', () => {
       } catch (err) {
         caught = err as NodeJS.ErrnoException;
       }
-      expect(caught?.message).toBe(`cannot write ${target}: ENOSPC: no space left on device, write: the disk is full; free some space and try again`);
+      const disk = 'the disk is full; free some space and try again';
+      expect(caught?.message).toBe(`cannot write ${target}: ENOSPC: no space left on device, write: ${disk}`);
       expect(caught?.code).toBe('ENOSPC');
     } finally {
       full.on = false;
@@ -57,7 +59,8 @@ describe('write errors name the file', () => {
       const run = store.createRun(newRun());
       writeFileSync(join(dir, 'unrelated'), 'x');
       full.on = true;
-      await expect(exportBundle(store, run.id, out)).rejects.toThrow(`cannot write ${out}: ENOSPC: no space left on device`);
+      const named = `cannot write ${out}: ENOSPC: no space left on device`;
+      await expect(exportBundle(store, run.id, out)).rejects.toThrow(named);
     } finally {
       full.on = false;
       store.close();
