@@ -82,13 +82,15 @@ export function pngHeader(buf: Uint8Array): { width: number; height: number } {
 
 /**
  * The frame size from the JPEG's SOF marker, found by walking the marker segments before the scan.
- * Throws when the file ends before the frame header or before the end-of-image marker.
+ * Throws when the file ends before the frame header or before the end-of-image marker. Undefined when
+ * the segments do not chain (some encoders drop a byte): jpeg-js copes with that, and applies the same
+ * pixel limit itself while it parses the frame header.
  */
-export function jpegHeader(buf: Uint8Array): { width: number; height: number } {
+export function jpegHeader(buf: Uint8Array): { width: number; height: number } | undefined {
   let o = 2;
   let size: { width: number; height: number } | undefined;
   while (o + 4 <= buf.length) {
-    if (buf[o] !== 0xff) throw new Error(`corrupt JPEG (expected a marker at byte ${o})`);
+    if (buf[o] !== 0xff) return undefined;
     const marker = buf[o + 1]!;
     if (marker === 0xff) {
       o += 1; // fill byte
@@ -143,8 +145,8 @@ export function decodeImage(buf: Uint8Array): DecodedImage {
     }
   }
   if (isJpeg(buf)) {
-    const { width, height } = jpegHeader(buf);
-    checkImageDimensions(width, height);
+    const size = jpegHeader(buf);
+    if (size) checkImageDimensions(size.width, size.height);
     try {
       const img = jpeg.decode(buf, {
         useTArray: true,
