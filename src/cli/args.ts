@@ -138,6 +138,21 @@ export function flagString(flags: Map<string, string | true>, name: string): str
   return v;
 }
 
+/** A flag that takes one of a fixed set of values; a wrong one is named with the valid ones. */
+export function flagChoice<T extends string>(
+  flags: Map<string, string | true>,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const v = flagString(flags, name);
+  if (v === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(v)) {
+    throw new Error(`--${name}: '${v}' is not one of ${choices.join(', ')}`);
+  }
+  return v as T;
+}
+
 export function flagNumber(flags: Map<string, string | true>, name: string, fallback: number): number {
   const v = flagString(flags, name);
   if (v === undefined) return fallback;
@@ -149,6 +164,6 @@ export function flagNumber(flags: Map<string, string | true>, name: string, fall
 export function rejectUnknown(flags: Map<string, string | true>, allowed: Iterable<string>, command: string): void {
   const ok = new Set(allowed);
   for (const k of flags.keys()) {
-    if (!ok.has(k)) throw new Error(`sadpm ${command}: unknown flag --${k} (see sadpm ${command} --help)`);
+    if (!ok.has(k)) throw new Error(`unknown flag --${k} (see sadpm ${command} --help)`);
   }
 }

@@ -4,10 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs, configFields, flagString, flagNumber, rejectUnknown, type ParsedArgs } from './args';
+import { parseArgs, configFields, flagChoice, flagString, flagNumber, rejectUnknown, type ParsedArgs } from './args';
 import { humanSink, jsonSink, fmtBytes } from './progress';
 import { parseRunConfig, RUN_PRESETS, SAMPLERS, SPACINGS, type RunConfig } from '../shared/config';
-import type { EngineSink } from '../shared/engineMessages';
+import { CLASS_MODES, IMPORT_FORMATS, MAX_SAMPLE_N, type EngineSink } from '../shared/engineMessages';
 import { TrainState, checkDatasetFits } from '../engine/train/trainer';
 import { findCheckpoint, readCheckpoint } from '../engine/train/checkpoint';
 import { writeRunSamples, writeRunGap } from '../engine/train/artifacts';
@@ -35,8 +35,9 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
   sadpm export RUN [--format csv|json|bundle] [--out PATH] [--checkpoints latest|all|none|S,S]
   sadpm prune RUN [--keep-last N] [--keep-every M] [--keep-best METRIC] [--yes]
   sadpm tag RUN TAG... [--remove] [--notes TEXT]
-  sadpm import PATH [--name NAME] [--format auto|idx|cifar10|folder|npy|builtin] [--size N]
-               [--grayscale] [--strict] [--limit N] [--labels FILE]   (--out FILE: a standalone file instead)
+  sadpm import PATH [--name NAME] [--format auto|idx|cifar10|folder|npy|builtin|packed] [--size N]
+               [--grayscale] [--strict] [--limit N] [--labels FILE] [--classes auto|subfolders|none]
+               (--out FILE: a standalone file instead; --classes: image folders' labels from subfolders)
   sadpm datasets             the dataset library
   sadpm serve [--port N] [--concurrency 1]   web mode: the app's UI in a browser (after 'npm run build')
   sadpm info [--backend auto|webgpu|tensorflow|cpu]
@@ -87,16 +88,22 @@ function locateCheckpoint(args: ParsedArgs): { runDir: string; path: string; sto
     }
     return { runDir: run.runDir, path: ck.path, store, runId };
   }
-  if (!dirFlag) throw new Error(`sadpm ${args.command}: name the run (id or name) or give --run-dir DIR`);
+  if (!dirFlag) throw new Error('name the run (id or name) or give --run-dir DIR');
   const runDir = resolve(dirFlag);
   const ck = findCheckpoint(runDir, which === 'latest' ? 'latest' : Number(which));
   return { runDir, path: ck.path };
 }
 
-async function loadHolder(args: ParsedArgs, ck: { path: string }): Promise<{ state: TrainState; backend: string }> {
+async function loadHolder(
+  args: ParsedArgs,
+  ck: { path: string },
+  check: (cfg: RunConfig) => void = () => {},
+): Promise<{ state: TrainState; backend: string }> {
   const data = readCheckpoint(ck.path);
   const backendFlag = flagString(args.flags, 'backend');
   const cfg = backendFlag ? parseRunConfig({ ...data.config, backend: backendFlag }) : data.config;
+  // Before the backend starts (seconds on a GPU): a request the run cannot serve fails at once.
+  check(cfg);
   const info = await initBackend(cfg.backend);
   const state = new TrainState(cfg);
   state.restore(data);
@@ -111,12 +118,27 @@ async function cmdSample(args: ParsedArgs): Promise<number> {
   if (!(SPACINGS as readonly string[]).includes(spacing)) throw new Error(`--spacing: expected ${SPACINGS.join(', ')}, got '${spacing}'`);
   const n = flagNumber(args.flags, 'n', 64);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--n: expected a positive integer, got ${n}`);
+  const batch = args.flags.has('batch') ? flagNumber(args.flags, 'batch', 64) : Math.min(n, 64);
+  const steps = flagNumber(args.flags, 'steps', 50);
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps: expected a positive integer, got ${steps}`);
+  if (n > MAX_SAMPLE_N) {
+    const batches = Math.ceil(n / batch);
+    const work = `${batches * steps} network passes (${batches} batches of ${batch} x ${steps} steps)`;
+    throw new Error(
+      `--n ${n}: at most ${MAX_SAMPLE_N} images per call, because they all go into one grid PNG; ` +
+        `${n} images would also take ${work}. ` +
+        `Sample in several calls with different --seed values`,
+    );
+  }
   const loc = locateCheckpoint(args);
   const runDir = loc.runDir;
-  const { state, backend } = await loadHolder(args, loc);
+  const { state, backend } = await loadHolder(args, loc, (cfg) => {
+    if (steps > cfg.T) {
+      throw new Error(`--steps ${steps}: this run has T = ${cfg.T} diffusion steps; give --steps ${cfg.T} or fewer`);
+    }
+  });
   const sink = sinkFor(args);
   try {
-    const steps = flagNumber(args.flags, 'steps', 50);
     const out = flagString(args.flags, 'out');
     const json = args.flags.get('json') === true;
     if (!json) process.stderr.write(`sampling ${n} images at step ${state.step} on ${backend}\n`);
@@ -129,7 +151,7 @@ async function cmdSample(args: ParsedArgs): Promise<number> {
       eta: flagNumber(args.flags, 'eta', 0),
       seed: flagNumber(args.flags, 'seed', 0),
       cols: args.flags.has('cols') ? flagNumber(args.flags, 'cols', 8) : undefined,
-      batchSize: args.flags.has('batch') ? flagNumber(args.flags, 'batch', 64) : undefined,
+      batchSize: batch,
       out: out ? resolve(out) : undefined,
       onStep: json ? undefined : (k, total) => process.stderr.write(`\r\x1b[Kstep ${k}/${total}`),
     });
@@ -178,10 +200,12 @@ async function cmdGap(args: ParsedArgs): Promise<number> {
 async function cmdImport(args: ParsedArgs): Promise<number> {
   const out = flagString(args.flags, 'out');
   if (!out) return cmdImportLibrary(args);
-  rejectUnknown(args.flags, ['out', 'format', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'], 'import');
+  const allowed = ['out', 'format', 'classes', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'];
+  rejectUnknown(args.flags, allowed, 'import');
+  const format = flagChoice(args.flags, 'format', IMPORT_FORMATS, 'auto');
+  const classes = args.flags.has('classes') ? flagChoice(args.flags, 'classes', CLASS_MODES, 'auto') : undefined;
   const input = args.positional[0];
-  if (!input) throw new Error('sadpm import: give the dataset path (or builtin:<name>) to import');
-  const format = (flagString(args.flags, 'format') ?? 'auto') as Parameters<typeof importDataset>[0]['format'];
+  if (!input) throw new Error('give the dataset path (or builtin:<name>) to import');
   const json = args.flags.get('json') === true;
   let lastPct = -1;
   const res = await importDataset({
@@ -191,6 +215,7 @@ async function cmdImport(args: ParsedArgs): Promise<number> {
     size: args.flags.has('size') ? flagNumber(args.flags, 'size', 32) : undefined,
     grayscale: args.flags.get('grayscale') === true,
     strict: args.flags.get('strict') === true,
+    classes,
     labelsPath: flagString(args.flags, 'labels'),
     limit: args.flags.has('limit') ? flagNumber(args.flags, 'limit', 0) : undefined,
     onProgress: (done, total) => {
@@ -205,6 +230,7 @@ async function cmdImport(args: ParsedArgs): Promise<number> {
   } else {
     const h = res.header;
     console.log(`imported ${h.count} images (${h.height}x${h.width}x${h.channels}, ${h.format}) into ${resolve(out)}`);
+    for (const n of res.report.notes) console.log(`  ${n}`);
     if (res.report.skipped.length > 0) {
       console.log(`skipped ${res.report.skipped.length}:`);
       for (const s of res.report.skipped.slice(0, 20)) console.log(`  ${s.file}: ${s.reason}`);
@@ -275,7 +301,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await fn(args);
   } catch (err) {
-    console.error(`sadpm ${args.command}: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    // Some messages already say which command they are about ('sadpm tag RUN TAG...: name the run').
+    console.error(message.startsWith(`sadpm ${args.command}`) ? message : `sadpm ${args.command}: ${message}`);
     if (process.env.SADPM_DEBUG) console.error((err as Error).stack);
     return 1;
   }

@@ -4,11 +4,11 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { configFromFlags, flagNumber, flagString, rejectUnknown, type ParsedArgs } from './args';
+import { configFromFlags, flagChoice, flagNumber, flagString, rejectUnknown, type ParsedArgs } from './args';
 import { humanSink, jsonSink, fmtBytes } from './progress';
 import { openStore, runRef } from './storeAccess';
-import { parseRunConfig, resolveRunConfig, RUN_PRESETS, type RunConfig } from '../shared/config';
-import { EngineMessageSchema, type EngineSink } from '../shared/engineMessages';
+import { parseRunConfig, resolveRunConfig, RUN_PRESETS, unknownConfigFields, type RunConfig } from '../shared/config';
+import { CLASS_MODES, EngineMessageSchema, IMPORT_FORMATS, type EngineSink } from '../shared/engineMessages';
 import { RUN_STATUSES, type RetentionPolicy, type RunFilter, type RunRecord, type RunStatus } from '../shared/records';
 import type { RunStore } from '../store/runStore';
 import { exportBundle, exportMetrics } from '../store/export';
@@ -107,6 +107,10 @@ export async function cmdTrain(args: ParsedArgs, help: () => string): Promise<nu
     }
     if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
       throw new Error(`--config ${configPath}: expected a JSON object of config fields`);
+    }
+    const unknown = unknownConfigFields(fromFile as Record<string, unknown>);
+    if (unknown.length > 0) {
+      throw new Error(`--config ${configPath}: ${unknown.map((u) => u.message).join('; ')}; nothing was started`);
     }
     input = { ...input, ...(fromFile as Record<string, unknown>) };
   }
@@ -381,9 +385,13 @@ export function cmdDatasets(args: ParsedArgs): number {
 
 /** Import into the library (default) or, with --out, into a standalone packed file. */
 export async function cmdImportLibrary(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, [...STORE_FLAGS, 'name', 'format', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'], 'import');
+  const allowed = ['name', 'format', 'classes', 'size', 'grayscale', 'strict', 'limit', 'labels', 'json'];
+  rejectUnknown(args.flags, [...STORE_FLAGS, ...allowed], 'import');
+  // Checked here, before any process starts, so a typo gets the valid values at once.
+  const format = flagChoice(args.flags, 'format', IMPORT_FORMATS, 'auto');
+  const classes = args.flags.has('classes') ? flagChoice(args.flags, 'classes', CLASS_MODES, 'auto') : undefined;
   const input = args.positional[0];
-  if (!input) throw new Error('sadpm import: give the dataset path (or builtin:<name>) to import');
+  if (!input) throw new Error('give the dataset path (or builtin:<name>) to import');
   const json = args.flags.get('json') === true;
   const store = openStore(args);
   try {
@@ -392,7 +400,8 @@ export async function cmdImportLibrary(args: ParsedArgs): Promise<number> {
       forkEngine,
       {
         input: input.startsWith('builtin:') ? input : resolve(input),
-        format: (flagString(args.flags, 'format') ?? 'auto') as 'auto',
+        format,
+        classes,
         size: args.flags.has('size') ? positiveInt(args, 'size') : undefined,
         grayscale: args.flags.get('grayscale') === true,
         strict: args.flags.get('strict') === true,
@@ -420,6 +429,7 @@ export async function cmdImportLibrary(args: ParsedArgs): Promise<number> {
       if (d.previewPath) console.log(`  preview: ${d.previewPath}`);
     }
     console.log(`  good: ${res.report.good}, skipped: ${res.report.skipped.length}`);
+    for (const n of res.report.notes) console.log(`  ${n}`);
     for (const s of res.report.skipped.slice(0, 20)) console.log(`    ${s.file}: ${s.reason}`);
     if (res.report.skipped.length > 20) console.log(`    ... and ${res.report.skipped.length - 20} more`);
     if (res.report.classCounts) console.log(`  classes: ${res.report.classCounts.map((n, i) => `${d.classNames?.[i] ?? i}: ${n}`).join(', ')}`);

@@ -26,5 +26,5 @@ export function runRef(args: ParsedArgs, store: RunStore): number {
     if (!run) throw new Error(`--run-dir ${dir}: no run in ${store.layout.db} uses this folder (list runs with 'sadpm runs')`);
     return run.id;
   }
-  throw new Error(`sadpm ${args.command}: name the run (its id or name; 'sadpm runs' lists them)`);
+  throw new Error("name the run (its id or name; 'sadpm runs' lists them)");
 }

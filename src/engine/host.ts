@@ -10,6 +10,7 @@ import { readCheckpoint } from './train/checkpoint';
 import { writeFilmstrip, writeRunSamples } from './train/artifacts';
 import { initBackend } from './backend';
 import { runImportJob } from './data/preview';
+import { describeBadCommand } from './badCommand';
 
 interface Transport {
   send(msg: HostMessage): void;
@@ -42,22 +43,44 @@ function transport(): Transport {
 
 export function runHost(): void {
   const t = transport();
-  const trainStop = new AbortController();
-  const jobs = new Map<string, AbortController>();
-  let training: Promise<unknown> | null = null;
   // Ctrl-C in a terminal reaches the whole process group; the parent decides how to stop.
   process.on('SIGINT', () => {});
   t.onParentGone(() => process.exit(70));
+  serveCommands(t, exitSoon);
+}
 
-  const log = (message: string) => t.send({ type: 'log', level: 'error', message });
+/**
+ * Answers the parent's commands. Every command it cannot carry out gets a 'rejected' reply naming what
+ * was wrong, so a caller waiting for a job's end never waits forever.
+ */
+export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (code: number) => void): void {
+  const trainStop = new AbortController();
+  const jobs = new Map<string, AbortController>();
+  let training: Promise<unknown> | null = null;
+
+  const reject = (raw: unknown, error: string) => {
+    const fields = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+    const cmd = typeof fields.cmd === 'string' ? fields.cmd.slice(0, 100) : null;
+    const jobId = typeof fields.jobId === 'string' ? fields.jobId : null;
+    t.send({ type: 'rejected', cmd, jobId, error });
+    // A run's process exists for that run alone: a refused start ends it, and the run is marked failed.
+    if (cmd === 'train' && !training) {
+      t.send({ type: 'failed', step: 0, reason: error });
+      exit(1);
+    }
+  };
 
   t.onMessage((raw) => {
-    const parsed = EngineCommandSchema.safeParse(raw);
-    if (!parsed.success) {
-      log(`engine host: ignored a malformed command: ${parsed.error.message}`);
-      return;
+    let cmd: EngineCommand;
+    try {
+      const parsed = EngineCommandSchema.safeParse(raw);
+      if (!parsed.success) return reject(raw, describeBadCommand(raw, parsed.error));
+      cmd = parsed.data;
+    } catch (err) {
+      // A getter or proxy in the value can throw while it is read.
+      return reject(undefined, `unreadable command (${(err as Error).message})`);
     }
-    handle(parsed.data).catch((err) => log(`engine host: ${(err as Error).message}`));
+    handle(cmd).catch((err) => reject(cmd, (err as Error).message));
   });
 
   /** Runs a cancellable job and reports progress and its end. */
@@ -87,15 +110,15 @@ export function runHost(): void {
         if (training) throw new Error('already training');
         const cfg = parseRunConfig(cmd.config);
         training = train(cfg, { runDir: cmd.runDir, sink: (m) => t.send(m), signal: trainStop.signal, resumeFrom: cmd.resumeFrom })
-          .then(() => exitSoon(0))
+          .then(() => exit(0))
           // The trainer already sent 'failed' with the reason.
-          .catch(() => exitSoon(1));
+          .catch(() => exit(1));
         return;
       }
       case 'stop':
         trainStop.abort();
         for (const j of jobs.values()) j.abort();
-        if (!training && jobs.size === 0) exitSoon(0);
+        if (!training && jobs.size === 0) exit(0);
         return;
       case 'sample':
         return job(cmd.jobId, (signal, onProgress) => sampleJob(cmd.job, signal, onProgress));
@@ -105,7 +128,7 @@ export function runHost(): void {
         jobs.get(cmd.jobId)?.abort();
         return;
       case 'exit':
-        exitSoon(0);
+        exit(0);
         return;
     }
   }

@@ -14,7 +14,7 @@ export interface ImportOutcome {
   dataset: DatasetRecord;
   /** True when the same pixels were already in the library; nothing new was stored. */
   duplicate: boolean;
-  report: Pick<ImportResult, 'good' | 'skipped' | 'classCounts'>;
+  report: Pick<ImportResult, 'good' | 'skipped' | 'notes' | 'classCounts'>;
 }
 
 function slug(s: string): string {
@@ -38,7 +38,7 @@ export async function importIntoLibrary(
     const res = ImportResultSchema.parse(
       await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...engineJob, out: tmpOut, previewPath: tmpPreview } }), opts),
     );
-    const report = { good: res.good, skipped: res.skipped, classCounts: res.classCounts };
+    const report = { good: res.good, skipped: res.skipped, notes: res.notes, classCounts: res.classCounts };
     const existing = store.datasetByChecksum(res.header.checksum);
     if (existing) return { dataset: existing, duplicate: true, report };
     const name = uniqueName(store, job.name ?? res.header.name);

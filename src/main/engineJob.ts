@@ -26,6 +26,10 @@ export function runEngineJob(spawn: SpawnEngine, make: (jobId: string) => Engine
     proc.onMessage((m) => {
       if (m.type === 'jobProgress' && m.jobId === jobId) opts.onProgress?.(m.done, m.total);
       else if (m.type === 'jobDone' && m.jobId === jobId) settle(() => (m.ok ? resolve(m.result) : reject(new Error(m.error ?? 'the job failed'))));
+      // This process runs this one job, so a refusal without a job id is about it too.
+      else if (m.type === 'rejected' && (m.jobId === jobId || m.jobId === null)) {
+        settle(() => reject(new Error(`the engine refused the job: ${m.error}`)));
+      }
     });
     proc.onExit((code, signal) => {
       const tail = proc.stderrTail().trim().split('\n').slice(-3).join(' | ');

@@ -3,6 +3,7 @@
  * process; this process records its messages in the store (the single writer) and forwards them to
  * listeners (the CLI's progress bar, the app's windows). Runs wait their turn for the GPU.
  */
+import { stripNativeLocations } from '../shared/errorText';
 import { parseRunConfig, type RunConfig } from '../shared/config';
 import { SamplesMessageSchema, type HostMessage, type SampleJob } from '../shared/engineMessages';
 import { runEngineJob, type JobOptions } from './engineJob';
@@ -191,13 +192,14 @@ export class RunService {
     const recorder = new RunRecorder(this.store, run.id, { flushMs: this.flushMs });
     const done = new Promise<RunOutcome>((resolve) => {
       proc.onMessage((msg) => {
-        if (msg.type !== 'jobProgress' && msg.type !== 'jobDone') recorder.handle(msg);
+        if (msg.type !== 'jobProgress' && msg.type !== 'jobDone' && msg.type !== 'rejected') recorder.handle(msg);
         for (const l of this.listeners) l(run.id, msg);
       });
       proc.onExit((code, signal) => {
         recorder.flush();
         if (!recorder.ended) {
-          const tail = proc.stderrTail().split('\n').filter((l) => l.trim() && !NOISE.test(l)).slice(-5).join(' | ');
+          const useful = (l: string) => !NOISE.test(l) && stripNativeLocations(l).trim() !== '';
+          const tail = proc.stderrTail().split('\n').filter(useful).slice(-5).join(' | ');
           recorder.processEnded(code, signal);
           if (tail) {
             const r = this.store.getRun(run.id)!;

@@ -72,6 +72,10 @@ export const RunConfigSchema = z
     if (c.betaStart > c.betaEnd) {
       ctx.addIssue({ code: 'custom', path: ['betaStart'], message: `betaStart (${c.betaStart}) must be <= betaEnd (${c.betaEnd})` });
     }
+    if (c.k > c.T) {
+      const message = `k (${c.k}) must be <= T (${c.T}): the SA loss spans k consecutive steps`;
+      ctx.addIssue({ code: 'custom', path: ['k'], message });
+    }
     if (c.gapT0 > c.T) {
       ctx.addIssue({ code: 'custom', path: ['gapT0'], message: `gapT0 (${c.gapT0}) must be <= T (${c.T})` });
     }
@@ -122,11 +126,55 @@ export class RunConfigError extends Error {
   }
 }
 
+/** Every field a RunConfig has: what a config file, a form or a request may set. */
+export const RUN_CONFIG_FIELDS: readonly string[] = Object.keys(RunConfigSchema.shape);
+
+/** Levenshtein distance, case-insensitive: 'lamda' → 'lambda' is 1, 'Lambda' → 'lambda' is 0. */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[y.length]!;
+}
+
+/** The valid field name closest to `name`, when it is close enough to be a likely typo. */
+export function nearestConfigField(name: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const f of RUN_CONFIG_FIELDS) {
+    const d = editDistance(name, f);
+    if (d < bestD) [best, bestD] = [f, d];
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * Field errors for keys that are not RunConfig fields. zod would drop them silently, so a typo such
+ * as "lamda": 5 would train with the default lambda.
+ */
+export function unknownConfigFields(input: Record<string, unknown>): { field: string; message: string }[] {
+  return Object.keys(input)
+    .filter((k) => !RUN_CONFIG_FIELDS.includes(k))
+    .map((k) => {
+      const near = nearestConfigField(k);
+      return { field: k, message: `unknown field '${k}'${near ? ` (did you mean '${near}'?)` : ''}` };
+    });
+}
+
 /**
  * Builds a full RunConfig: the model preset fills model fields that the input leaves out, then zod
- * fills the remaining defaults and validates. Throws an Error naming every bad field.
+ * fills the remaining defaults and validates. Throws an Error naming every bad field, unknown ones too.
  */
 export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
+  const unknown = unknownConfigFields(input);
+  if (unknown.length > 0) throw new RunConfigError(unknown);
   const presetName = (input.preset ?? 'tiny') as ModelPresetName;
   const preset = MODEL_PRESETS[presetName];
   if (!preset) {

@@ -133,15 +133,33 @@ export const JobDoneMessageSchema = z.object({
 });
 export type JobDoneMessage = z.infer<typeof JobDoneMessageSchema>;
 
-export const HostMessageSchema = z.union([EngineMessageSchema, JobProgressMessageSchema, JobDoneMessageSchema]);
+/** The host's answer to a command it refuses (malformed, unknown kind, bad field, or not possible now). */
+export const RejectedMessageSchema = z.object({
+  type: z.literal('rejected'),
+  /** The refused command's kind and job id, when it had them. */
+  cmd: z.string().nullable(),
+  jobId: z.string().nullable(),
+  error: z.string(),
+});
+export type RejectedMessage = z.infer<typeof RejectedMessageSchema>;
+
+export const HostMessageSchema = z.union([
+  EngineMessageSchema,
+  JobProgressMessageSchema,
+  JobDoneMessageSchema,
+  RejectedMessageSchema,
+]);
 export type HostMessage = z.infer<typeof HostMessageSchema>;
+
+/** Images in one sample grid: one PNG holds them all (a 32x32 grid of tiles). */
+export const MAX_SAMPLE_N = 1024;
 
 /** Commands the engine host process accepts. */
 export const SampleJobSchema = z.object({
   checkpointPath: z.string(),
   runDir: z.string(),
   ema: z.boolean(),
-  n: z.number().int().min(1).max(1024),
+  n: z.number().int().min(1).max(MAX_SAMPLE_N),
   sampler: z.enum(['ddim', 'ddpm']),
   steps: z.number().int().min(1),
   spacing: z.enum(['uniform', 'quad', 'trailing']),
@@ -157,13 +175,19 @@ export const SampleJobSchema = z.object({
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;
 
+export const IMPORT_FORMATS = ['auto', 'idx', 'cifar10', 'folder', 'npy', 'builtin', 'packed'] as const;
+/** Image folders: labels from class subfolders, none, or subfolders only when every image is in one. */
+export const CLASS_MODES = ['auto', 'subfolders', 'none'] as const;
+export type ClassMode = (typeof CLASS_MODES)[number];
+
 export const ImportJobSchema = z.object({
   input: z.string().min(1),
-  format: z.enum(['auto', 'idx', 'cifar10', 'folder', 'npy', 'builtin', 'packed']),
+  format: z.enum(IMPORT_FORMATS),
   out: z.string(),
   size: z.number().int().positive().optional(),
   grayscale: z.boolean().optional(),
   strict: z.boolean().optional(),
+  classes: z.enum(CLASS_MODES).optional(),
   labelsPath: z.string().optional(),
   limit: z.number().int().positive().optional(),
   /** Also write a preview grid of the first images here. */
@@ -189,6 +213,8 @@ export const ImportResultSchema = z.object({
   }),
   good: z.number().int(),
   skipped: z.array(z.object({ file: z.string(), reason: z.string() })),
+  /** What the reader decided on its own, e.g. to import a mixed folder without class labels. */
+  notes: z.array(z.string()).default([]),
   classCounts: z.array(z.number().int()).nullable(),
   previewPath: z.string().nullable(),
 });

@@ -2,6 +2,7 @@
  * Where SA-DPM Studio keeps its database and files: the platform's app-data folder unless
  * `--data-dir` or SADPM_HOME says otherwise.
  */
+import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -36,4 +37,28 @@ export function dataLayout(root: string): DataLayout {
     runs: join(root, 'runs'),
     exports: join(root, 'exports'),
   };
+}
+
+/**
+ * Creates the data folder and its subfolders, turning mkdir's raw codes (EEXIST when the path is a file,
+ * ENOTDIR when a parent is one, EACCES) into a message that names the folder and what to do.
+ */
+export function ensureDataFolders(layout: DataLayout): void {
+  for (const dir of [layout.root, layout.datasets, layout.runs, layout.exports]) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'EEXIST'
+          ? `${dir} is a file, not a folder`
+          : code === 'ENOTDIR'
+            ? `a part of the path ${dir} is a file, not a folder`
+            : code === 'EACCES' || code === 'EPERM'
+            ? `permission denied creating ${dir}`
+            : (err as Error).message;
+      const fix = 'point --data-dir or SADPM_HOME at a folder';
+      throw new Error(`cannot use ${layout.root} as the data folder: ${why}; ${fix}`);
+    }
+  }
 }

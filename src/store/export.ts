@@ -7,7 +7,7 @@ import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { RunStore } from './runStore';
 import { writeTarGz, type TarEntry } from './tar';
-import { writeFileAtomic, tempPathFor } from '../engine/util/atomicFile';
+import { writeError, writeFileAtomic, tempPathFor } from '../engine/util/atomicFile';
 
 export function metricsCsv(store: RunStore, runId: number): string {
   const names = store.metricNames(runId);
@@ -89,7 +89,7 @@ export async function exportBundle(store: RunStore, runId: number, path: string,
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw writeError(path, err);
   }
   const bytes = statSync(path).size;
   store.recordExport(runId, 'bundle', path, bytes);

@@ -4,10 +4,11 @@
  * datasets and images are files under the data folder, referenced by path.
  */
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
-import { dataLayout, type DataLayout } from './dataDir';
+import { dataLayout, ensureDataFolders, type DataLayout } from './dataDir';
+import { stripNativeLocations } from '../shared/errorText';
 import { isOwnerAlive, type Owner } from './owner';
 import { planRetention, type RetentionPlan } from './retention';
 import { lttbIndices } from '../shared/lttb';
@@ -61,8 +62,7 @@ export class RunStore {
 
   private constructor(root: string, opts: { readonly?: boolean } = {}) {
     this.layout = dataLayout(root);
-    mkdirSync(root, { recursive: true });
-    for (const d of [this.layout.datasets, this.layout.runs, this.layout.exports]) mkdirSync(d, { recursive: true });
+    ensureDataFolders(this.layout);
     try {
       this.db = new Database(this.layout.db, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
     } catch (err) {
@@ -397,7 +397,7 @@ export class RunStore {
   }
 
   setStatus(id: number, status: RunStatus, reason: string | null = null): void {
-    this.stmts.setStatus.run({ id, status, reason, at: now() });
+    this.stmts.setStatus.run({ id, status, reason: reason === null ? null : stripNativeLocations(reason), at: now() });
   }
 
   setProgress(id: number, step: number, loss: number | null): void {

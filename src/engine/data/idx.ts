@@ -4,7 +4,8 @@
  */
 import { basename } from 'node:path';
 import type { RawDataset } from './raw';
-import { readMaybeGzip } from './raw';
+import { gunzipDeclared, isGzip, readFileChecked } from './raw';
+import { checkPixelLimit } from './imageDecode';
 
 const UBYTE = 0x08;
 const IMAGES_MAGIC = 0x00000803;
@@ -22,7 +23,13 @@ function hex(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0');
 }
 
-function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string): IdxArray {
+/** Magic and dimensions from the first bytes; throws for a wrong magic or an image over the pixel limit. */
+interface IdxHeader {
+  dims: number[];
+  headerLen: number;
+}
+
+function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: string): IdxHeader {
   if (buf.length < 4) throw new Error(`${path}: truncated: expected at least 4 bytes of IDX magic, got ${buf.length}`);
   const magic = buf.readUInt32BE(0);
   if (magic !== expectMagic) {
@@ -42,11 +49,34 @@ function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string):
   if (buf.length < headerLen) throw new Error(`${path}: truncated: expected ${headerLen} header bytes, got ${buf.length}`);
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
-  const n = dims.reduce((a, b) => a * b, 1);
-  const expected = headerLen + n;
+  if (ndims === 3) {
+    try {
+      checkPixelLimit(dims[2]!, dims[1]!, 'each image');
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}`);
+    }
+  }
+  return { dims, headerLen };
+}
+
+const dataLength = (h: IdxHeader): number => h.headerLen + h.dims.reduce((a, b) => a * b, 1);
+
+function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string): IdxArray {
+  const { dims, headerLen } = parseIdxHeader(path, buf, expectMagic, what);
+  const expected = dataLength({ dims, headerLen });
   if (buf.length < expected) throw new Error(`${path}: truncated: dimensions ${dims.join('x')} need ${expected} bytes, got ${buf.length}`);
   if (buf.length > expected) throw new Error(`${path}: ${buf.length - expected} unexpected trailing bytes after ${dims.join('x')} data (expected ${expected} bytes, got ${buf.length})`);
   return { dims, data: new Uint8Array(buf.subarray(headerLen, expected)) };
+}
+
+/** Reads an IDX file, gunzipping it when gzip without ever inflating more than its header declares. */
+function readIdxArray(path: string, expectMagic: number, kind: 'images' | 'labels'): IdxArray {
+  let buf = readFileChecked(path, `IDX ${kind} file`);
+  if (isGzip(buf)) {
+    const headerLen = 4 + 4 * (expectMagic & 0xff);
+    buf = gunzipDeclared(path, buf, headerLen, (head) => dataLength(parseIdxHeader(path, head, expectMagic, kind)));
+  }
+  return parseIdx(path, buf, expectMagic, kind);
 }
 
 /**
@@ -67,13 +97,13 @@ export interface IdxOptions {
 }
 
 export function readIdx(imagesPath: string, opts: IdxOptions = {}): RawDataset {
-  const images = parseIdx(imagesPath, readMaybeGzip(imagesPath, 'IDX images file'), IMAGES_MAGIC, 'images');
+  const images = readIdxArray(imagesPath, IMAGES_MAGIC, 'images');
   const [count, height, width] = images.dims as [number, number, number];
   if (count < 1 || height < 1 || width < 1) throw new Error(`${imagesPath}: IDX images file has empty dimensions ${images.dims.join('x')}`);
   const raw: RawDataset = { pixels: images.data, count, height, width, channels: 1, skipped: [] };
   if (opts.labelsPath === undefined) return raw;
 
-  const labelsArr = parseIdx(opts.labelsPath, readMaybeGzip(opts.labelsPath, 'IDX labels file'), LABELS_MAGIC, 'labels');
+  const labelsArr = readIdxArray(opts.labelsPath, LABELS_MAGIC, 'labels');
   const n = labelsArr.dims[0]!;
   if (n !== count) {
     throw new Error(`${opts.labelsPath}: label count mismatch: ${n} labels for ${count} images in ${imagesPath}`);

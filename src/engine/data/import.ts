@@ -13,6 +13,7 @@ import { readNpy, readNpyLabels } from './npy';
 import type { DatasetFormat, DatasetHeader } from './packed';
 import { makeHeader, PACKED_EXTENSION, readPackedDataset, writePackedDataset } from './packed';
 import type { RawDataset, SkippedItem } from './raw';
+import type { ClassMode } from '../../shared/engineMessages';
 import { assertRawConsistent, isDirectory, limitRaw } from './raw';
 import { grayscaleRaw, resizeRaw, validateSize } from './resize';
 
@@ -27,8 +28,10 @@ export interface ImportOptions {
   /** Square side length; images are centre-cropped and resampled. Folders default to 32, others keep their size. */
   size?: number;
   grayscale?: boolean;
-  /** Refuse the import on the first unreadable image instead of skipping it. */
+  /** Refuse the import when any image cannot be read (naming each) instead of skipping it. */
   strict?: boolean;
+  /** Image folders: where class labels come from (see imageFolder.ts). */
+  classes?: ClassMode;
   /** Labels file for idx (overrides the standard pairing) or npy (a 1-D integer array). */
   labelsPath?: string;
   /** Keep at most this many images (the first ones, in the reader's order). For builtin: how many to generate. */
@@ -41,7 +44,7 @@ export interface ImportOptions {
 
 export interface ImportResult {
   header: DatasetHeader;
-  report: { good: number; skipped: SkippedItem[] };
+  report: { good: number; skipped: SkippedItem[]; notes: string[] };
 }
 
 /** The header keeps a bounded list so it stays small; the import report has every entry. */
@@ -97,6 +100,10 @@ async function readSource(format: Exclude<ImportFormat, 'auto'>, path: string, o
   if (opts.labelsPath !== undefined && format !== 'idx' && format !== 'npy') {
     throw new Error(`labelsPath is only used with idx or npy inputs, not ${format}`);
   }
+  if (opts.classes !== undefined && format !== 'folder') {
+    const why = `not ${format}: its labels come from its files`;
+    throw new Error(`classes (${opts.classes}) is only used with image folders, ${why}`);
+  }
   switch (format) {
     case 'folder':
       if (!isDirectory(path)) throw new Error(`${path}: expected a folder of images`);
@@ -104,6 +111,7 @@ async function readSource(format: Exclude<ImportFormat, 'auto'>, path: string, o
         size: opts.size,
         grayscale: opts.grayscale,
         strict: opts.strict,
+        classes: opts.classes,
         limit: opts.limit,
         onProgress: opts.onProgress,
         signal: opts.signal,
@@ -143,6 +151,7 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
 
   let raw = await readSource(format, path, opts);
   opts.signal?.throwIfAborted();
+  if (raw.height !== raw.width && opts.size === undefined) throw notSquare(path, format, raw);
   raw = limitRaw(raw, opts.limit);
   if (opts.grayscale) raw = grayscaleRaw(raw);
   if (opts.size !== undefined) raw = resizeRaw(raw, opts.size);
@@ -165,5 +174,16 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
   });
   opts.signal?.throwIfAborted();
   const header = writePackedDataset(opts.out, { info, pixels: raw.pixels, labels: raw.labels });
-  return { header, report: { good: raw.count, skipped: raw.skipped } };
+  return { header, report: { good: raw.count, skipped: raw.skipped, notes: raw.notes ?? [] } };
+}
+
+/** Training needs square images; refused here so no run fails later on a dataset that can never fit. */
+function notSquare(path: string, format: string, raw: RawDataset): Error {
+  const { count, height, width, channels } = raw;
+  const npy = format === 'npy';
+  const shape = `(${count}, ${height}, ${width}, ${channels})`;
+  const what = npy ? `shape (N, H, W, C) = ${shape}` : `image size ${height}x${width}`;
+  const expected = npy ? 'NHWC uint8 with H == W' : 'square images (height == width)';
+  const fix = 'or give a size (--size S) to centre-crop and resize to SxS';
+  return new Error(`${path}: ${what} is not square: expected ${expected}; ${fix}`);
 }

@@ -6,6 +6,7 @@
  */
 import type { RawDataset } from './raw';
 import { readFileChecked } from './raw';
+import { checkPixelLimit } from './imageDecode';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
@@ -86,6 +87,11 @@ export function readNpy(path: string): RawDataset {
     throw new Error(`${path}: ${channels} channels in shape (${arr.shape.join(', ')}), expected 1 or 3 (NHWC; an NCHW array needs np.transpose(a, (0, 2, 3, 1)))`);
   }
   if (count < 1 || height < 1 || width < 1) throw new Error(`${path}: empty array of shape (${arr.shape.join(', ')})`);
+  try {
+    checkPixelLimit(width, height, 'each image');
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
   checkLength(path, arr, 1);
   return { pixels: new Uint8Array(arr.data), count, height, width, channels, skipped: [] };
 }

@@ -48,6 +48,7 @@ export async function runImportJob(job: ImportJob, opts: { onProgress?: (done: n
     },
     good: res.report.good,
     skipped: res.report.skipped,
+    notes: res.report.notes,
     classCounts: classCounts(ds),
     previewPath: job.previewPath ?? null,
   };

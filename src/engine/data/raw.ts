@@ -4,7 +4,8 @@
  * corrupt PNG among thousands) go to `skipped` so an import can report them instead of failing.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 
 export interface SkippedItem {
   file: string;
@@ -20,6 +21,8 @@ export interface RawDataset {
   channels: 1 | 3;
   classNames?: string[];
   skipped: SkippedItem[];
+  /** Decisions the reader made on its own that the import report should state. */
+  notes?: string[];
 }
 
 /** Reads a whole file, turning fs error codes into messages that name the file and what was expected. */
@@ -52,14 +55,41 @@ export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }
 
-export function readMaybeGzip(path: string, what: string): Buffer {
-  const buf = readFileChecked(path, what);
-  if (!isGzip(buf)) return buf;
+/**
+ * gunzips `buf` for a reader that knows from the data's own header how long it is: `headerBytes` is
+ * inflated first and `lengthFromHeader` checks it and returns the full length, so a gzip bomb is refused
+ * before it is inflated and the output never grows past what the header declares.
+ */
+export function gunzipDeclared(
+  path: string,
+  buf: Buffer,
+  headerBytes: number,
+  lengthFromHeader: (head: Buffer) => number,
+): Buffer {
+  let head: Buffer;
   try {
-    return gunzipSync(buf);
+    // A sync flush returns what the first compressed bytes inflate to without requiring the stream's end;
+    // 4 KiB of deflate data inflate to at most ~4 MiB.
+    head = gunzipSync(buf.subarray(0, 4096), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
   } catch (err) {
-    throw new Error(`${path}: corrupt or truncated gzip data (${err instanceof Error ? err.message : String(err)})`);
+    throw corruptGzip(path, err);
   }
+  const length = lengthFromHeader(head.subarray(0, headerBytes));
+  if (length > bufferConstants.MAX_LENGTH) {
+    throw new Error(`${path}: its header declares ${length} bytes of data, more than fits in memory`);
+  }
+  try {
+    return gunzipSync(buf, { maxOutputLength: length + 1 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`${path}: the gzip data holds more than the ${length} bytes its header declares`);
+    }
+    throw corruptGzip(path, err);
+  }
+}
+
+function corruptGzip(path: string, err: unknown): Error {
+  return new Error(`${path}: corrupt or truncated gzip data (${err instanceof Error ? err.message : String(err)})`);
 }
 
 /** Keeps the first `limit` items; readers may hand back more than the caller wants. */

@@ -65,9 +65,13 @@ export interface SampleSettings {
 
 /** The run's sampling settings where the request leaves them out. */
 function resolveSampling(cfg: RunConfig, s: SampleSettings) {
+  if (s.steps !== undefined && s.steps > cfg.T) {
+    const why = `this run has T = ${cfg.T} diffusion steps; give ${cfg.T} or fewer`;
+    throw new Error(`${s.steps} sampling steps asked for, but ${why}`);
+  }
   return {
     sampler: s.sampler ?? cfg.sampler,
-    steps: Math.min(s.steps ?? cfg.sampleSteps, cfg.T),
+    steps: s.steps ?? cfg.sampleSteps,
     spacing: s.spacing ?? cfg.spacing,
     eta: s.eta ?? cfg.eta,
     seed: s.seed ?? 0,

@@ -23,6 +23,7 @@ import { writeRunSamples, writeRunGap } from './artifacts';
 import { writeJsonAtomic } from '../util/atomicFile';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
+import { stripNativeLocations } from '../../shared/errorText';
 
 export interface TrainOptions {
   runDir: string;
@@ -152,7 +153,7 @@ export async function train(cfg: RunConfig, opts: TrainOptions): Promise<TrainRe
   try {
     return await trainInner(cfg, opts, reached);
   } catch (err) {
-    opts.sink({ type: 'failed', step: reached.step, reason: (err as Error).message });
+    opts.sink({ type: 'failed', step: reached.step, reason: stripNativeLocations((err as Error).message) });
     throw err;
   }
 }

@@ -12,9 +12,25 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${counter}.tmp`);
 }
 
+/**
+ * A write error that names the file: Node's own texts name none for write(2) failures ("ENOSPC: no
+ * space left on device, write"). The error code stays on the new error for callers that branch on it.
+ */
+export function writeError(target: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.message?.includes(target)) return e;
+  const hint = e?.code === 'ENOSPC' ? ': the disk is full; free some space and try again' : '';
+  const named = new Error(`cannot write ${target}: ${e?.message ?? String(err)}${hint}`);
+  return Object.assign(named, { code: e?.code, cause: err });
+}
+
 /** Writes chunks to `target` atomically. Chunks let large files be written without one big copy. */
 export function writeFileAtomic(target: string, data: Uint8Array | Uint8Array[] | string): void {
-  mkdirSync(dirname(target), { recursive: true });
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+  } catch (err) {
+    throw writeError(target, err);
+  }
   const tmp = tempPathFor(target);
   const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : Array.isArray(data) ? data : [data];
   let fd = -1;
@@ -31,7 +47,7 @@ export function writeFileAtomic(target: string, data: Uint8Array | Uint8Array[] 
   } catch (err) {
     if (fd >= 0) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    throw writeError(target, err);
   }
   fsyncDir(dirname(target));
 }

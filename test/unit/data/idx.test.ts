@@ -93,6 +93,25 @@ describe('IDX reader', () => {
       expect(() => readIdx(images, { labelsPath: labels })).toThrow(`${labels}: label count mismatch: 2 labels for 3 images in ${images}`);
     });
 
+    it('images larger than the pixel limit, refused from the header before any data is read or inflated', () => {
+      const dir = tempDir();
+      const plain = write(join(dir, 'big-images-idx3-ubyte'), idxBytes([1, 16384, 16384], ramp(10)));
+      const limit = 'each image of 16384x16384 (256 Mpx) is over the limit of 64 Mpx (8192x8192)';
+      expect(() => readIdx(plain)).toThrow(`${plain}: ${limit}`);
+      // Gzipped, the header alone is inflated to decide.
+      const gz = write(join(dir, 'big.gz'), gzipSync(idxBytes([1, 16384, 16384], new Uint8Array(0))));
+      expect(() => readIdx(gz)).toThrow(`${gz}: ${limit}`);
+    });
+
+    it('gzip data longer than the header declares is refused without inflating the rest', () => {
+      // 2 images of 4x4 declared, then 64 MiB of zeros that gzip to ~64 KB.
+      const declared = idxBytes([2, 4, 4], ramp(32));
+      const gz = gzipSync(Buffer.concat([declared, Buffer.alloc(64 * 2 ** 20)]));
+      const p = write(join(tempDir(), 'a.gz'), gz);
+      const longer = `the gzip data holds more than the ${declared.length} bytes its header declares`;
+      expect(() => readIdx(p)).toThrow(`${p}: ${longer}`);
+    });
+
     it('zero-sized dimensions', () => {
       const p = write(join(tempDir(), 'a'), idxBytes([0, 28, 28], new Uint8Array(0)));
       expect(() => readIdx(p)).toThrow(/empty dimensions 0x28x28/);

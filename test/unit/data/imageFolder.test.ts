@@ -65,14 +65,13 @@ describe('image folder reader', () => {
     expect(image(raw, 0)).toEqual(new Array(9).fill(Math.round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)));
   });
 
-  it('takes class labels from top-level subfolders (sorted), searching them recursively', async () => {
+  it('labels by top-level subfolder (sorted, searched recursively) when every image is in one', async () => {
     const dir = tempDir();
     const px = (v: number): Buffer => pngBytes(4, 4, solidRgba(4, 4, [v, v, v, 255]));
     write(join(dir, 'dogs', 'd1.png'), px(10));
     write(join(dir, 'cats', 'inner', 'c2.png'), px(20));
     write(join(dir, 'cats', 'c1.png'), px(30));
     write(join(dir, 'empty', 'readme.md'), 'no images here');
-    write(join(dir, 'loose.png'), px(40));
     const listed = listImageFolder(dir);
     expect(listed.classNames).toEqual(['cats', 'dogs']);
     const raw = await readImageFolder(dir, { size: 4 });
@@ -80,8 +79,45 @@ describe('image folder reader', () => {
     expect(Array.from(raw.labels!)).toEqual([0, 0, 1]);
     expect(raw.pixels[0]).toBe(30); // cats/c1.png before cats/inner/c2.png
     expect(raw.pixels[48]).toBe(20);
-    expect(raw.skipped).toEqual([{ file: join(dir, 'loose.png'), reason: expect.stringMatching(/outside the class subfolders/) }]);
-    await expect(readImageFolder(dir, { size: 4, strict: true })).rejects.toThrow(`${join(dir, 'loose.png')}: outside the class subfolders`);
+    expect(raw.skipped).toEqual([]);
+    expect(raw.notes).toEqual(['class labels from 2 subfolder(s): cats, dogs (--classes none imports without labels)']);
+    // Asked for no labels: the same images, unlabelled.
+    const none = await readImageFolder(dir, { size: 4, classes: 'none' });
+    expect(none).toMatchObject({ count: 3, labels: undefined, classNames: undefined });
+  });
+
+  it('imports images at the top level and in a subfolder all, without labels, and says so', async () => {
+    // The issue's case: 19 images at the top level and 1 in a subfolder imported 1 image.
+    const dir = tempDir();
+    const px = (v: number): Buffer => pngBytes(4, 4, solidRgba(4, 4, [v, v, v, 255]));
+    for (let i = 0; i < 19; i++) write(join(dir, `img${String(i).padStart(2, '0')}.png`), px(i));
+    write(join(dir, 'extra', 'late.png'), px(200));
+    const raw = await readImageFolder(dir, { size: 4 });
+    expect(raw.count).toBe(20);
+    expect(raw.labels).toBeUndefined();
+    expect(raw.skipped).toEqual([]);
+    expect(raw.pixels[19 * 48]).toBe(200); // the subfolder's image comes after the top-level ones
+    const said = /^19 images at the top level and 1 in subfolders: imported all without class labels/;
+    expect(raw.notes).toEqual([expect.stringMatching(said)]);
+  });
+
+  it('uses subfolders as classes when asked, skipping top-level images with a reason', async () => {
+    const dir = tempDir();
+    const px = (v: number): Buffer => pngBytes(4, 4, solidRgba(4, 4, [v, v, v, 255]));
+    write(join(dir, 'a', '1.png'), px(1));
+    write(join(dir, 'b', '1.png'), px(2));
+    write(join(dir, 'loose.png'), px(3));
+    const raw = await readImageFolder(dir, { size: 4, classes: 'subfolders' });
+    expect(Array.from(raw.labels!)).toEqual([0, 1]);
+    const reason = expect.stringMatching(/in no class subfolder/);
+    expect(raw.skipped).toEqual([{ file: join(dir, 'loose.png'), reason }]);
+    // --strict is about unreadable files: the label rule asked for is not one.
+    const strict = readImageFolder(dir, { size: 4, classes: 'subfolders', strict: true });
+    await expect(strict).resolves.toMatchObject({ count: 2 });
+    const flat = tempDir();
+    write(join(flat, 'x.png'), px(1));
+    const none = `${flat}: class labels from subfolders were asked for, but no subfolder holds images`;
+    await expect(readImageFolder(flat, { classes: 'subfolders' })).rejects.toThrow(none);
   });
 
   it('skips corrupt images with a reason, or refuses them in strict mode', async () => {
@@ -101,7 +137,16 @@ describe('image folder reader', () => {
     expect(raw.skipped[2]!.reason).toMatch(/not a PNG or JPEG/);
     expect(raw.pixels.length).toBe(2 * 4 * 4 * 3);
 
-    await expect(readImageFolder(dir, { size: 4, strict: true })).rejects.toThrow(`${join(dir, 'b_corrupt.png')}: cannot read image`);
+    // --strict names every broken file and why, and nothing else.
+    const err = await readImageFolder(dir, { size: 4, strict: true }).then(() => null, (e: Error) => e.message);
+    expect(err).toBe(
+      [
+        '3 of 5 images cannot be read, so nothing was imported (--strict):',
+        `  ${join(dir, 'b_corrupt.png')}: truncated or corrupt PNG (unrecognised content at end of stream)`,
+        `  ${join(dir, 'c_trunc.jpg')}: truncated JPEG (the file ends after 100 bytes, before the image data)`,
+        `  ${join(dir, 'd_text.jpeg')}: not a PNG or JPEG (unrecognised leading bytes)`,
+      ].join('\n'),
+    );
   });
 
   it('stops after limit good images and reports progress', async () => {

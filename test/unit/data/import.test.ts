@@ -90,9 +90,26 @@ describe('importDataset', () => {
       const out = join(dir, 'x.sadpm-ds');
       await importDataset({ input: src, format: 'folder', out, size: 4 });
       const before = readFileSync(out);
-      await expect(importDataset({ input: src, format: 'folder', out, size: 4, strict: true })).rejects.toThrow(`${join(src, 'b.png')}: cannot read image`);
+      const strict = importDataset({ input: src, format: 'folder', out, size: 4, strict: true });
+      await expect(strict).rejects.toThrow(`${join(src, 'b.png')}: not a PNG or JPEG`);
       expect(readFileSync(out).equals(before)).toBe(true);
       expect(readdirSync(dir).sort()).toEqual(['imgs', 'x.sadpm-ds']);
+    });
+
+    it('non-square images (.npy or IDX), unless a size is given', async () => {
+      const dir = tempDir();
+      const npy = write(join(dir, 'wide.npy'), npyBytes('|u1', [2, 4, 6, 3], ramp(2 * 4 * 6 * 3)));
+      const out = join(dir, 'x.sadpm-ds');
+      await expect(importDataset({ input: npy, format: 'auto', out })).rejects.toThrow(
+        `${npy}: shape (N, H, W, C) = (2, 4, 6, 3) is not square: expected NHWC uint8 with H == W; ` +
+          'or give a size (--size S)',
+      );
+      const idx = write(join(dir, 'wide-images-idx3-ubyte'), idxBytes([2, 4, 6], ramp(48)));
+      const square = `${idx}: image size 4x6 is not square: expected square images`;
+      await expect(importDataset({ input: idx, format: 'auto', out })).rejects.toThrow(square);
+      expect(existsSync(out)).toBe(false);
+      const sized = await importDataset({ input: npy, format: 'auto', out, size: 4 });
+      expect(sized.header).toMatchObject({ count: 2, height: 4, width: 4 });
     });
 
     it('a label count mismatch', async () => {
@@ -125,6 +142,8 @@ describe('importDataset', () => {
     await expect(importDataset({ input: 'builtin:nope', format: 'auto', out })).rejects.toThrow(/known: builtin:shapes/);
     await expect(importDataset({ input: dir, format: 'npy', out })).rejects.toThrow(/is a folder; the npy format expects a file/);
     await expect(importDataset({ input: 'builtin:shapes', format: 'builtin', out, labelsPath: 'l.npy' })).rejects.toThrow(/labelsPath is only used with idx or npy/);
+    const classes = importDataset({ input: 'builtin:shapes', format: 'builtin', out, classes: 'none' });
+    await expect(classes).rejects.toThrow(/classes \(none\) is only used with image folders/);
     expect(existsSync(out)).toBe(false);
   });
 });

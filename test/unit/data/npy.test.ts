@@ -65,6 +65,12 @@ describe('.npy reader', () => {
       expect(() => readNpy(p)).toThrow(/truncated: expected 128 header bytes, got 40/);
     });
 
+    it('images larger than the pixel limit, refused from the header', () => {
+      const p = write(join(tempDir(), 'big.npy'), npyBytes('|u1', [1, 16384, 16384, 3], ramp(10)));
+      const over = 'each image of 16384x16384 (256 Mpx) is over the limit of 64 Mpx (8192x8192)';
+      expect(() => readNpy(p)).toThrow(`${p}: ${over}`);
+    });
+
     it('unknown version and garbled header', () => {
       const dir = tempDir();
       const v9 = npyBytes('|u1', [1, 1, 1], new Uint8Array(1));

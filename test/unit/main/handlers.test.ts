@@ -61,6 +61,16 @@ describe('dispatch', () => {
     expect(ds.ok && (ds.res as { errors: { field: string; message: string }[] }).errors[0]).toMatchObject({ field: 'dataset' });
   });
 
+  it('refuses unknown config fields in runs.validate and runs.create, naming the nearest valid one', async () => {
+    const v = await call('runs.validate', { config: { ...tiny, lamda: 5 } });
+    const message = "unknown field 'lamda' (did you mean 'lambda'?)";
+    expect(v.ok && v.res).toMatchObject({ ok: false, errors: [{ field: 'lamda', message }] });
+    const c = await call('runs.create', { config: { ...tiny, lamda: 5 } });
+    expect(c).toMatchObject({ ok: false, error: { code: 'invalid', message: `lamda: ${message}` } });
+    const list = await call('runs.list', {});
+    expect(list.ok && (list.res as { total: number }).total).toBe(0);
+  });
+
   it('creates, queues, runs and records a run; pause and resume continue it', async () => {
     const seen: string[] = [];
     services.subscribe((e) => seen.push(e));

@@ -13,7 +13,8 @@ export type ImportRequest = InvokeRequest<'datasets.import'>;
 export interface ImportOutcome {
   dataset: DatasetRecord;
   duplicate: boolean;
-  report: { good: number; skipped: { file: string; reason: string }[]; classCounts: number[] | null };
+  /** notes: what the import decided on its own, e.g. a mixed folder imported without class labels. */
+  report: { good: number; skipped: { file: string; reason: string }[]; notes?: string[]; classCounts: number[] | null };
 }
 
 export function isImportOutcome(v: unknown): v is ImportOutcome {
