@@ -31,7 +31,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     const name = (eq >= 0 ? a.slice(2, eq) : a.slice(2)).trim();
     if (eq >= 0) {
       flags.set(name, a.slice(eq + 1));
-    } else if (BOOLEAN_FLAGS.has(name)) {
+    } else if (BOOLEAN_FLAGS.has(name) || booleanConfigFlags().has(name)) {
       flags.set(name, true);
     } else {
       const v = rest[i + 1];
@@ -48,7 +48,7 @@ export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
 }
 
-type FieldKind = 'number' | 'int' | 'string' | 'enum' | 'numberList';
+type FieldKind = 'number' | 'int' | 'string' | 'enum' | 'numberList' | 'boolean';
 
 interface FieldInfo {
   key: string;
@@ -85,10 +85,17 @@ export function configFields(): FieldInfo[] {
       values = Object.values(def.entries as Record<string, string>);
     } else if (def.type === 'array') {
       kind = 'numberList';
+    } else if (def.type === 'boolean') {
+      kind = 'boolean';
     }
     out.push({ key, flag: kebab(key), kind, values, description });
   }
   return out;
+}
+
+/** Boolean config fields: their flags alone mean true (--random-flip), or take =true / =false. */
+function booleanConfigFlags(): Set<string> {
+  return new Set(configFields().filter((f) => f.kind === 'boolean').map((f) => f.flag));
 }
 
 /** Reads config fields from flags (only those given). Unknown flags are the caller's to report. */
@@ -101,6 +108,10 @@ export function configFromFlags(flags: Map<string, string | true>): { values: Re
       const raw = flags.get(n);
       if (raw === undefined) continue;
       used.add(n);
+      if (raw === true && f.kind === 'boolean') {
+        values[f.key] = true;
+        continue;
+      }
       if (raw === true) throw new Error(`flag --${n} needs a value`);
       values[f.key] = convert(f, n, raw);
     }
@@ -124,6 +135,10 @@ function convert(f: FieldInfo, flag: string, raw: string): unknown {
         return v;
       });
     }
+    case 'boolean':
+      if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+      if (raw === 'false' || raw === '0' || raw === 'no') return false;
+      throw new Error(`--${flag}: expected true or false (or the flag alone for true), got '${raw}'`);
     case 'enum':
       if (!f.values!.includes(raw)) throw new Error(`--${flag}: expected one of ${f.values!.join(', ')}, got '${raw}'`);
       return raw;

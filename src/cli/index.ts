@@ -13,7 +13,7 @@ import { findCheckpoint, readCheckpoint } from '../engine/train/checkpoint';
 import { writeRunSamples, writeRunGap } from '../engine/train/artifacts';
 import { initBackend, describeBackend } from '../engine/backend';
 import { importDataset } from '../engine/data/import';
-import { loadDataset, holdOutIndices } from '../engine/data/loader';
+import { loadDataset, holdOutIndices, gapImages } from '../engine/data/loader';
 import { renderGapChart } from './gapChart';
 import { openStore, runRef } from './storeAccess';
 import { cmdTrain, cmdResume, cmdRuns, cmdShow, cmdExport, cmdPrune, cmdTag, cmdDatasets, cmdImportLibrary } from './runCommands';
@@ -31,7 +31,7 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
   sadpm show RUN             config, status, checkpoints, samples, gap and disk use of a run
   sadpm sample RUN [--checkpoint latest|STEP] [--ema] [--n 64] [--sampler ddim|ddpm]
                [--steps 50] [--spacing uniform|quad|trailing] [--eta 0] [--seed 0] [--out grid.png]
-  sadpm gap RUN [--checkpoint latest|STEP] [--ema] [--t0 300] [--n 16]
+  sadpm gap RUN [--checkpoint latest|STEP] [--ema] [--t0 300] [--n N ≤ the run's held-out images]
   sadpm export RUN [--format csv|json|bundle] [--out PATH] [--checkpoints latest|all|none|S,S]
   sadpm prune RUN [--keep-last N] [--keep-every M] [--keep-best METRIC] [--yes]
   sadpm tag RUN TAG... [--remove] [--notes TEXT]
@@ -47,7 +47,8 @@ runs/show/datasets/export/prune for JSON output.`;
 
 function trainHelp(): string {
   const lines = configFields().map((f) => {
-    const kind = f.kind === 'enum' ? f.values!.join('|') : f.kind === 'numberList' ? 'n,n,...' : f.kind;
+    const kinds: Partial<Record<string, string>> = { numberList: 'n,n,...', boolean: '(alone) or =true|false' };
+    const kind = f.kind === 'enum' ? f.values!.join('|') : (kinds[f.kind] ?? f.kind);
     return `  --${f.flag.padEnd(18)} ${kind.padEnd(26)} ${f.description}`;
   });
   return [
@@ -178,10 +179,19 @@ async function cmdGap(args: ParsedArgs): Promise<number> {
     const cfg = state.cfg;
     const ds = loadDataset(cfg.dataset);
     checkDatasetFits(ds, cfg);
-    const n = flagNumber(args.flags, 'n', cfg.gapBatch);
+    const held = gapImages(ds, cfg.gapBatch, cfg.seed);
+    const n = flagNumber(args.flags, 'n', held.indices.length);
+    if (!Number.isInteger(n) || n < 1 || n > held.indices.length) {
+      throw new Error(
+        `--n: expected an integer in 1..${held.indices.length}: the run holds ${held.indices.length} of its ` +
+          `${ds.info.count} images out of training for the gap monitor, and the others were trained on`,
+      );
+    }
     const t0 = flagNumber(args.flags, 't0', cfg.gapT0);
     if (!Number.isInteger(t0) || t0 < 1 || t0 > cfg.T) throw new Error(`--t0: expected an integer in 1..${cfg.T}, got ${t0}`);
-    const msg = await writeRunGap(state, ds, holdOutIndices(ds, Math.min(n, ds.info.count), cfg.seed), runDir, {
+    // A smaller n takes a subset of the held-out images (holdOutIndices draws them in a fixed order).
+    const images = { ...held, indices: holdOutIndices(ds, n, cfg.seed) };
+    const msg = await writeRunGap(state, ds, images, runDir, {
       ema: args.flags.get('ema') === true,
       t0,
     });

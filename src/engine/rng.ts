@@ -120,4 +120,5 @@ export const Stream = {
   gapBatch: 8,
   gapNoise: 9,
   dataset: 10,
+  flip: 11,
 } as const;

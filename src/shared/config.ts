@@ -56,6 +56,8 @@ export const RunConfigSchema = z
     adamEps: z.number().positive().default(1e-8),
     emaDecay: z.number().min(0).max(1).default(0.9999),
     gradClip: z.number().min(0).default(1).describe('global-norm clip (0 = off)'),
+    // Default false: configs stored before the field existed trained without flips.
+    randomFlip: z.boolean().default(false).describe('mirror each training image left-right with probability 1/2'),
     logEvery: posInt.default(10),
     checkpointEvery: posInt.default(500),
     sampleEvery: nonNegInt.default(0).describe('write a sample grid every N steps (0 = only at the end)'),
@@ -115,8 +117,40 @@ export const MODEL_PRESETS: Record<ModelPresetName, ModelConfig> = {
 /** Training presets beyond the model: the official recipes and a quick CPU run. */
 export const RUN_PRESETS: Record<string, RunConfigInput> = {
   'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 200, batch: 8, lr: 2e-3, emaDecay: 0.99, checkpointEvery: 100, logEvery: 5, gapBatch: 8, sampleN: 16, T: 1000 },
-  'official-cifar10': { preset: 'cifar10', ...MODEL_PRESETS.cifar10, k: 2, lambda: 1, steps: 800000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
-  'official-celeba64': { preset: 'celeba64', ...MODEL_PRESETS.celeba64, k: 2, lambda: 1, steps: 500000, batch: 128, lr: 2e-4, emaDecay: 0.9999, gradClip: 1, checkpointEvery: 5000 },
+  // Steps: the official train_ddp.py (VinAIResearch/SA-DPM) loops over training.n_epochs = 1200 epochs; the
+  // configs' n_iters (500000) is never read. 4 GPUs x 32, DistributedSampler, drop_last: CIFAR-10's 50,000
+  // images are 12,500 per GPU = 390 steps per epoch, so 1200 x 390 = 468,000 steps (800,000 was the DDPM
+  // paper's CIFAR-10 schedule). randomFlip: SA-DPM's configs/cifar10.yml has data.random_flip false (DDIM's
+  // has true; the SA-DPM config is the recipe reproduced here).
+  'official-cifar10': {
+    preset: 'cifar10',
+    ...MODEL_PRESETS.cifar10,
+    k: 2,
+    lambda: 1,
+    steps: 468000,
+    batch: 128,
+    lr: 2e-4,
+    emaDecay: 0.9999,
+    gradClip: 1,
+    randomFlip: false,
+    checkpointEvery: 5000,
+  },
+  // Steps: 1200 epochs as above; CelebA's train split of 162,770 images is ceil(162770 / 4) = 40,693 per GPU
+  // = 1,271 steps of 32 per epoch, so 1200 x 1271 = 1,525,200 steps. randomFlip: SA-DPM's configs/celeba.yml
+  // (and DDIM's) has data.random_flip true: RandomHorizontalFlip() after the 128-pixel crop and resize.
+  'official-celeba64': {
+    preset: 'celeba64',
+    ...MODEL_PRESETS.celeba64,
+    k: 2,
+    lambda: 1,
+    steps: 1525200,
+    batch: 128,
+    lr: 2e-4,
+    emaDecay: 0.9999,
+    gradClip: 1,
+    randomFlip: true,
+    checkpointEvery: 5000,
+  },
 };
 
 /** A config that does not validate; `issues` names each bad field (for forms). */

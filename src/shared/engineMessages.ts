@@ -23,6 +23,8 @@ export const StartedMessageSchema = z.object({
   params: z.number().int(),
   datasetCount: z.number().int(),
   resumed: z.boolean(),
+  /** Dataset indices the gap monitor holds out of training (empty when none could be: a one-image dataset). */
+  heldOut: z.array(z.number().int()).optional(),
 });
 
 export const ProgressMessageSchema = z.object({

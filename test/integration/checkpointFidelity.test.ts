@@ -13,7 +13,7 @@ import { fastKernels } from '../../src/engine/nets/ops';
 import { resolveRunConfig, type RunConfig } from '../../src/shared/config';
 import { train, TrainState, trainStep } from '../../src/engine/train/trainer';
 import { findCheckpoint, listCheckpoints, readCheckpoint } from '../../src/engine/train/checkpoint';
-import { loadDataset, BatchSampler } from '../../src/engine/data/loader';
+import { loadDataset, BatchSampler, gapImages, trainingSampler } from '../../src/engine/data/loader';
 
 function micro(over: Record<string, unknown> = {}): RunConfig {
   return resolveRunConfig({
@@ -122,11 +122,11 @@ describe('checkpoints hold the live weights', () => {
   });
 
   it('a stop checkpoint holds the weights of the step it stopped at', async () => {
-    // Reference: the live weights after step 5 of an uninterrupted loop.
+    // Reference: the live weights after step 5 of an uninterrupted loop, drawing batches as train() does.
     const cfg = micro();
     const ds = loadDataset(cfg.dataset);
     const state = new TrainState(cfg);
-    const sampler = new BatchSampler(ds, cfg.seed);
+    const sampler = trainingSampler(ds, cfg.seed, gapImages(ds, cfg.gapBatch, cfg.seed));
     let ref: Float32Array;
     try {
       for (let step = 1; step <= 5; step++) {

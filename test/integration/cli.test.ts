@@ -116,6 +116,10 @@ describe('sadpm CLI end to end (run store)', () => {
   it('gap prints a chart and writes JSON + CSV', () => {
     const r = sadpm(['gap', '1', '--t0', '6', '--n', '2']);
     expect(r.code, r.stderr).toBe(0);
+    // The run holds gapBatch = 2 images out of training: more would measure on trained-on images.
+    const more = sadpm(['gap', '1', '--t0', '6', '--n', '3']);
+    expect(more.code).not.toBe(0);
+    expect(more.stderr).toMatch(/--n: expected an integer in 1\.\.2: the run holds 2 of its 4096 images out of/);
     expect(r.stdout).toMatch(/estimation gap at step 3, chain from t0=6/);
     expect(readFileSync(join(runDir, 'gap', 'gap-0000003.csv'), 'utf8').split('\n')[0]).toBe('t,mean_abs_gap,l2_gap,signed_mean_gap');
   });

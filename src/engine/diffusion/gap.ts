@@ -6,12 +6,20 @@
  * then for paper t = t0 down to 1 (j = t - 1):
  *   ε̃   = (x̂ - sqrt(ab[j]) x0) / sqrt(1 - ab[j])          the noise that maps the true x0 to the current state
  *   e_t = f(x̂, j) - ε̃
- *   D_t = c[j] e_t + gamma2[j] D_{t+1}                    (D_{t0+1} = 0, so D_{t0} = c e)
+ *   D_t = c[j] e_t + gamma2[j] D_{t+1} for t < t0,        D_{t0} = 0
  *   x̂  ← (x̂ - beta_t / sqrt(1 - ab_t) f(x̂, j)) / sqrt(alpha_t) + sqrt(betaTilde_t) z
  *        z from Rng.keyed(seed, Stream.gapNoise, 1_000_000 + i, t); no noise at t = 1; no x0 clipping,
  *        so the gap is exact algebra.
  * Per t it records mean |D_t| (over images and pixels), the mean over images of the per-image L2 norm
  * ‖D_t‖₂, and the signed mean of D_t (what the official code averages).
+ *
+ * D_{t0} = 0 as in spec §5 and in the official code (SA-DPM functions/losses.py, get_loss_value: the
+ * dict entry of the starting index is zeros and the first term added is one step later): the chain
+ * starts on the true noised state, so the model's error there is not counted. Since gamma2 at t = 1
+ * is 0, the final D_1 = c_1 e_1 either way; the start only shifts the curve in between. Two things the
+ * official function does that we do not: its gamma2 reads ᾱ two indices back (1 - ᾱ_{t-2} where the
+ * posterior has 1 - ᾱ_{t-1}, an index slip that zeroes the history at its last step), and it stops at
+ * paper t = 2; we use the posterior's gamma2 (spec §1) and run to t = 1.
  *
  * D and x̂ stay on the device; each step reads its three scalars with one small data() call.
  */
@@ -92,8 +100,8 @@ export async function computeGap(opts: GapOptions): Promise<GapResult> {
         }
         const epsTilde = tf.div(tf.sub(xCur, tf.mul(x0, sab)), s1m);
         const e = tf.sub(epsPred, epsTilde);
-        const cE = tf.mul(e, schedule.c[j]!);
-        const d = (dPrev === null ? cE : tf.add(cE, tf.mul(dPrev, schedule.gamma2[j]!))) as tf.Tensor4D;
+        const cE = tf.mul(e, schedule.c[j]!) as tf.Tensor4D;
+        const d = (dPrev === null ? tf.zerosLike(cE) : tf.add(cE, tf.mul(dPrev, schedule.gamma2[j]!))) as tf.Tensor4D;
         const mean = tf.div(tf.sub(xCur, tf.mul(epsPred, beta / s1m)), Math.sqrt(alpha));
         const xn = (z === null ? mean : tf.add(mean, tf.mul(tf.tensor4d(z, shape), Math.sqrt(schedule.betaTilde[j]!)))) as tf.Tensor4D;
         const flat = tf.reshape(d, [N, P]);

@@ -8,7 +8,7 @@ import type { UNet } from '../nets/unet';
 import { sample, sampleWithTrajectory, timestepSequence, toUint8 } from '../diffusion/samplers';
 import { computeGap, type GapResult } from '../diffusion/gap';
 import { gridScale, writeGridPng } from '../eval/grids';
-import { toFloatBatch } from '../data/loader';
+import { toFloatBatch, type GapImages } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile';
 import type { Schedule } from '../diffusion/schedule';
@@ -186,16 +186,36 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
   return { type: 'samples', step: holder.step, path, n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
 }
 
+export const HELD_OUT_FILE = 'held-out.json';
+
+/**
+ * The run's record of which dataset images the gap monitor holds out of training: held-out.json beside
+ * config.json (also in the 'started' message and in every gap JSON).
+ */
+export function writeHeldOutRecord(runDir: string, cfg: RunConfig, datasetCount: number, gap: GapImages): void {
+  writeJsonAtomic(join(runDir, HELD_OUT_FILE), {
+    kind: 'sadpm-held-out',
+    dataset: cfg.dataset,
+    datasetCount,
+    seed: cfg.seed,
+    gapBatch: cfg.gapBatch,
+    indices: Array.from(gap.indices),
+    excludedFromTraining: gap.heldOut,
+    rule: 'min(gapBatch, max(1, floor(datasetCount / 10))) images drawn by (seed); training never draws them',
+  });
+}
+
 /** Runs the gap monitor on the fixed held-out batch with fixed noise and writes JSON + CSV. */
 export async function writeRunGap(
   holder: ModelHolder,
   ds: PackedDataset,
-  heldOut: Int32Array,
+  images: GapImages,
   runDir: string,
   opts: { ema?: boolean; t0?: number } = {},
 ): Promise<GapMessage> {
   const cfg = holder.cfg;
   const t0 = Math.min(opts.t0 ?? cfg.gapT0, cfg.T);
+  const heldOut = images.indices;
   const x0 = toFloatBatch(ds, heldOut);
   const gap: GapResult = await withWeights(holder, opts.ema ?? false, () =>
     computeGap({
@@ -218,7 +238,13 @@ export async function writeRunGap(
     signedMean: gap.signedMean,
     path: base + '.json',
   };
-  writeJsonAtomic(base + '.json', { ...msg, weights: opts.ema ? 'ema' : 'raw', heldOut: Array.from(heldOut) });
+  writeJsonAtomic(base + '.json', {
+    ...msg,
+    weights: opts.ema ? 'ema' : 'raw',
+    heldOut: Array.from(heldOut),
+    // False only for a one-image dataset, where the gap is measured on the training image.
+    excludedFromTraining: images.heldOut,
+  });
   const rows = gap.t.map((t, i) => `${t},${gap.meanAbs[i]},${gap.l2[i]},${gap.signedMean[i]}`);
   writeFileAtomic(base + '.csv', ['t,mean_abs_gap,l2_gap,signed_mean_gap', ...rows].join('\n') + '\n');
   return msg;

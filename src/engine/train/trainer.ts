@@ -14,12 +14,12 @@ import { antitheticTimesteps } from '../diffusion/timesteps';
 import { lossTensors, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
 import { UNet } from '../nets/unet';
 import { variableGradsFreeing } from '../nets/grads';
-import { loadDataset, BatchSampler, toFloatBatch, holdOutIndices } from '../data/loader';
+import { loadDataset, BatchSampler, toFloatBatch, flipDraws, gapImages, trainingSampler } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../backend';
 import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
 import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
-import { writeRunSamples, writeRunGap } from './artifacts';
+import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
 import { writeJsonAtomic } from '../util/atomicFile';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
@@ -117,7 +117,7 @@ export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSa
   const settings: LossSettings = { k: cfg.k, lambda: cfg.lambda, tau: cfg.tau };
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
   const idx = sampler.batchIndices(step, cfg.batch);
-  const x0 = toFloatBatch(ds, idx);
+  const x0 = toFloatBatch(ds, idx, cfg.randomFlip ? flipDraws(cfg.seed, step, cfg.batch) : undefined);
   const top = antitheticTimesteps(Rng.keyed(cfg.seed, Stream.timestep, step), cfg.batch, cfg.T);
   const lb = prepareLossBatch(schedule, settings, x0, shape, top, Rng.keyed(cfg.seed, Stream.noise, step));
   const dropoutBase = hashKeys(cfg.seed, Stream.dropout, step);
@@ -171,8 +171,9 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
   const history: TrainResult['history'] = [];
   try {
     if (opts.resumeFrom) state.restore(readCheckpoint(opts.resumeFrom));
-    const sampler = new BatchSampler(ds, cfg.seed);
-    const heldOut = holdOutIndices(ds, Math.min(cfg.gapBatch, ds.info.count), cfg.seed);
+    const gap = gapImages(ds, cfg.gapBatch, cfg.seed);
+    const sampler = trainingSampler(ds, cfg.seed, gap);
+    writeHeldOutRecord(runDir, cfg, ds.info.count, gap);
     const startStep = state.step;
     sink({
       type: 'started',
@@ -184,6 +185,7 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       params: state.net.paramCount(),
       datasetCount: ds.info.count,
       resumed: startStep > 0,
+      heldOut: gap.heldOut ? Array.from(gap.indices) : [],
     });
 
     const peak = { v: 0 };
@@ -244,7 +246,7 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
         sink(await writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0 }));
       }
       if (cfg.gapEvery > 0 && step % cfg.gapEvery === 0 && step !== cfg.steps) {
-        sink(await writeRunGap(state, ds, heldOut, runDir));
+        sink(await writeRunGap(state, ds, gap, runDir));
       }
       if (stopping) {
         reason = 'stopped';
@@ -255,7 +257,7 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       if (state.step % cfg.checkpointEvery !== 0) await saveCheckpoint();
       if (!opts.skipFinalArtifacts) {
         sink(await writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0 }));
-        sink(await writeRunGap(state, ds, heldOut, runDir));
+        sink(await writeRunGap(state, ds, gap, runDir));
       }
     }
     sink({ type: 'finished', step: state.step, reason, runDir });

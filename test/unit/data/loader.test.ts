@@ -1,7 +1,15 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateBuiltin } from '../../../src/engine/data/builtin';
-import { BatchSampler, holdOutIndices, loadDataset, toFloatBatch } from '../../../src/engine/data/loader';
+import {
+  BatchSampler,
+  flipDraws,
+  gapImages,
+  holdOutIndices,
+  loadDataset,
+  toFloatBatch,
+  trainingSampler,
+} from '../../../src/engine/data/loader';
 import { makeHeader, writePackedDataset, type PackedDataset } from '../../../src/engine/data/packed';
 import { tempDir } from './helpers';
 
@@ -88,5 +96,83 @@ describe('holdOutIndices', () => {
     expect(Array.from(holdOutIndices(ds, 10, 2))).not.toEqual(Array.from(a));
     expect(Array.from(holdOutIndices(ds, 50, 1))).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(() => holdOutIndices(ds, 51, 1)).toThrow(/n must be an integer in 0..50/);
+  });
+});
+
+describe('gap monitor held-out images', () => {
+  it('holds out gapBatch images, at most a tenth of a small dataset (at least one), none of a 1-image one', () => {
+    expect(gapImages(tiny(4096), 16, 0)).toMatchObject({ heldOut: true });
+    expect(gapImages(tiny(4096), 16, 0).indices).toHaveLength(16);
+    expect(gapImages(tiny(100), 16, 0).indices).toHaveLength(10);
+    expect(gapImages(tiny(5), 16, 0).indices).toHaveLength(1);
+    expect(gapImages(tiny(1), 16, 0)).toEqual({ indices: Int32Array.from([0]), heldOut: false });
+    expect(() => gapImages(tiny(10), 0, 0)).toThrow(/gapBatch must be a positive integer, got 0/);
+    // The same images as the gap monitor has always measured on, for runs with the same seed.
+    expect(Array.from(gapImages(tiny(4096), 16, 3).indices)).toEqual(Array.from(holdOutIndices(tiny(4096), 16, 3)));
+    // A smaller request is a subset of the held-out set.
+    const all = new Set(holdOutIndices(tiny(500), 16, 3));
+    for (const i of holdOutIndices(tiny(500), 5, 3)) expect(all.has(i)).toBe(true);
+  });
+
+  it('training never draws a held-out image over many steps, and draws every other one once per epoch', () => {
+    const count = 230;
+    const ds = tiny(count);
+    const gap = gapImages(ds, 16, 7);
+    expect(gap.indices).toHaveLength(16);
+    const held = new Set(gap.indices);
+    const s = trainingSampler(ds, 7, gap);
+    const batch = 12;
+    const stream: number[] = [];
+    for (let step = 0; step < 2000; step++) {
+      const idx = s.batchIndices(step, batch);
+      for (const i of idx) expect(held.has(i), `step ${step} drew held-out image ${i}`).toBe(false);
+      stream.push(...idx);
+    }
+    const kept = count - held.size;
+    const expected = Array.from({ length: count }, (_, i) => i).filter((i) => !held.has(i));
+    for (let e = 0; e < Math.floor(stream.length / kept); e++) {
+      expect(stream.slice(e * kept, (e + 1) * kept).sort((x, y) => x - y)).toEqual(expected);
+    }
+  });
+
+  it('with images held out, batches are still a function of (seed, step, batch): resume is exact', () => {
+    const ds = tiny(64);
+    const gap = gapImages(ds, 8, 2);
+    const a = trainingSampler(ds, 2, gap);
+    const seq = Array.from({ length: 40 }, (_, step) => Array.from(a.batchIndices(step, 5)));
+    const resumed = trainingSampler(ds, 2, gapImages(ds, 8, 2));
+    for (const step of [39, 17, 18, 0]) expect(Array.from(resumed.batchIndices(step, 5))).toEqual(seq[step]);
+    // The one-image dataset still trains (on the image the gap is measured on).
+    expect(Array.from(trainingSampler(tiny(1), 0, gapImages(tiny(1), 4, 0)).batchIndices(3, 2))).toEqual([0, 0]);
+    expect(() => new BatchSampler(tiny(3), 0, [0, 1, 2])).toThrow(/all 3 images are held out/);
+    expect(() => new BatchSampler(tiny(3), 0, [3])).toThrow(/excluded index 3 is outside 0..2/);
+  });
+});
+
+describe('random horizontal flip', () => {
+  it('mirrors flagged images left-right and leaves the others alone', () => {
+    const ds = generateBuiltin('shapes', { count: 3 });
+    const [h, w, c] = [16, 16, 3];
+    const plain = toFloatBatch(ds, [2, 1]);
+    const flipped = toFloatBatch(ds, [2, 1], Uint8Array.from([1, 0]));
+    const per = h * w * c;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let ch = 0; ch < c; ch++) {
+          expect(flipped[(y * w + x) * c + ch]).toBe(plain[(y * w + (w - 1 - x)) * c + ch]);
+        }
+    expect(Array.from(flipped.subarray(per))).toEqual(Array.from(plain.subarray(per)));
+    expect(Array.from(flipped.subarray(0, per))).not.toEqual(Array.from(plain.subarray(0, per)));
+    expect(() => toFloatBatch(ds, [0, 1], [1])).toThrow(/1 flip flags for 2 images/);
+  });
+
+  it('draws flips keyed by (seed, step): the same on resume, about half flipped, different per step and seed', () => {
+    expect(Array.from(flipDraws(4, 17, 64))).toEqual(Array.from(flipDraws(4, 17, 64)));
+    expect(Array.from(flipDraws(4, 17, 64))).not.toEqual(Array.from(flipDraws(4, 18, 64)));
+    expect(Array.from(flipDraws(4, 17, 64))).not.toEqual(Array.from(flipDraws(5, 17, 64)));
+    let n = 0;
+    for (let step = 0; step < 100; step++) for (const f of flipDraws(1, step, 100)) n += f;
+    expect(n / 10000).toBeGreaterThan(0.48);
+    expect(n / 10000).toBeLessThan(0.52);
   });
 });

@@ -42,11 +42,11 @@ const oracle: EpsModel = (x, j) =>
 const biased = (perImage: number[]): EpsModel => (x, j) =>
   tf.tidy(() => tf.add(oracle(x, j), tf.tensor4d(perImage, [perImage.length, 1, 1, 1])) as tf.Tensor4D);
 
-/** D_t for a unit constant error, by hand: D_t = c_t + gamma2_t D_{t+1}, D_{t0+1} = 0. */
+/** D_t for a unit constant error, by hand: D_t = c_t + gamma2_t D_{t+1} for t < t0, D_{t0} = 0 (spec §5). */
 function handRecursion(): number[] {
-  const out: number[] = [];
+  const out: number[] = [0];
   let d = 0;
-  for (let t = t0; t >= 1; t--) {
+  for (let t = t0 - 1; t >= 1; t--) {
     const j = t - 1;
     d = schedule.c[j]! + schedule.gamma2[j]! * d;
     out.push(d);
@@ -55,7 +55,7 @@ function handRecursion(): number[] {
 }
 
 function expectRel(got: number, want: number, tol = 1e-4): void {
-  expect(Math.abs(got - want)).toBeLessThanOrEqual(tol * Math.abs(want));
+  expect(Math.abs(got - want)).toBeLessThanOrEqual(tol * Math.abs(want) + (want === 0 ? 1e-9 : 0));
 }
 
 describe('computeGap', () => {
@@ -75,7 +75,8 @@ describe('computeGap', () => {
     const b = 0.1;
     const g = await computeGap({ model: biased([b, b]), schedule, x0: x0Host, shape, t0, seed: 5 });
     const unit = handRecursion();
-    expect(unit[0]).toBeCloseTo(schedule.c[t0 - 1]!, 12); // first step: D = c e
+    expect(unit[0]).toBe(0); // the exact starting state carries no gap
+    expect(unit[1]).toBeCloseTo(schedule.c[t0 - 2]!, 12); // one step later: D = c e
     unit.forEach((d, k) => {
       expectRel(g.signedMean[k]!, b * d);
       expectRel(g.meanAbs[k]!, b * d);
@@ -94,7 +95,7 @@ describe('computeGap', () => {
     });
   });
 
-  it('matches a plain-JS reference of the whole chain for a toy network (fixed noise streams)', async () => {
+  it('matches a float64 reference of the chain and recursion (D_t0 = 0) for a toy network (fixed noise)', async () => {
     const toy: EpsModel = (x, j) => tf.add(tf.mul(x, 0.5), tf.reshape(tf.mul(j, 0.01), [-1, 1, 1, 1])) as tf.Tensor4D;
     const seed = 4;
     const g = await computeGap({ model: toy, schedule, x0: x0Host, shape, t0, seed });
@@ -120,7 +121,8 @@ describe('computeGap', () => {
         for (let p = 0; p < P; p++) {
           const f = 0.5 * x[p]! + 0.01 * j;
           const epsTilde = (x[p]! - schedule.sqrtAlphaBar[j]! * x0Host[i * P + p]!) / schedule.sqrtOneMinusAlphaBar[j]!;
-          d[p] = schedule.c[j]! * (f - epsTilde) + schedule.gamma2[j]! * d[p]!;
+          // D_{t0} = 0: the chain starts on the true noised state.
+          d[p] = t === t0 ? 0 : schedule.c[j]! * (f - epsTilde) + schedule.gamma2[j]! * d[p]!;
           sumAbs += Math.abs(d[p]!);
           sum += d[p]!;
           sq += d[p]! ** 2;
@@ -135,6 +137,8 @@ describe('computeGap', () => {
       ref.l2.push(sumNorm / N);
     }
     expect(g.t).toEqual(ref.t);
+    expect(g.meanAbs[0]).toBe(0);
+    expect(ref.meanAbs[1]).toBeGreaterThan(0);
     for (let k = 0; k < t0; k++) {
       expectRel(g.meanAbs[k]!, ref.meanAbs[k]!, 1e-4);
       expectRel(g.l2[k]!, ref.l2[k]!, 1e-4);

@@ -6,6 +6,9 @@
  */
 import type { ModelConfig } from '../../../src/shared/config';
 
+/** Weights: float32 as the model holds them, or float64 for finite differences. */
+export type Vec = Float32Array | Float64Array;
+
 export interface Arr4 {
   n: number;
   h: number;
@@ -22,8 +25,8 @@ export function fromNHWC(data: ArrayLike<number>, n: number, h: number, w: numbe
 }
 
 export class Weights {
-  constructor(private readonly m: Map<string, Float32Array>) {}
-  get(name: string, size: number): Float32Array {
+  constructor(private readonly m: Map<string, Vec>) {}
+  get(name: string, size: number): Vec {
     const v = this.m.get(name);
     if (!v) throw new Error(`reference: missing weight ${name}`);
     if (v.length !== size) throw new Error(`reference: weight ${name} has ${v.length} values, expected ${size}`);
@@ -32,7 +35,7 @@ export class Weights {
 }
 
 /** PyTorch-style conv: explicit zero padding (top/left; output size given), stride s. */
-export function conv2d(x: Arr4, w: Float32Array, b: Float32Array, k: number, cout: number, stride: number, padTL: number, outH: number, outW: number): Arr4 {
+export function conv2d(x: Arr4, w: Vec, b: Vec, k: number, cout: number, stride: number, padTL: number, outH: number, outW: number): Arr4 {
   const out = make(x.n, outH, outW, cout);
   const cin = x.c;
   for (let n = 0; n < x.n; n++)
@@ -54,7 +57,7 @@ export function conv2d(x: Arr4, w: Float32Array, b: Float32Array, k: number, cou
   return out;
 }
 
-export function groupNorm(x: Arr4, gamma: Float32Array, beta: Float32Array, groups: number, eps = 1e-6): Arr4 {
+export function groupNorm(x: Arr4, gamma: Vec, beta: Vec, groups: number, eps = 1e-6): Arr4 {
   const out = make(x.n, x.h, x.w, x.c);
   const cg = x.c / groups;
   for (let n = 0; n < x.n; n++)
@@ -89,7 +92,7 @@ function concatC(a: Arr4, b: Arr4): Arr4 {
   return out;
 }
 
-function linear(x: number[][], w: Float32Array, b: Float32Array, cout: number): number[][] {
+function linear(x: number[][], w: Vec, b: Vec, cout: number): number[][] {
   return x.map((row) => {
     const o: number[] = [];
     for (let j = 0; j < cout; j++) {

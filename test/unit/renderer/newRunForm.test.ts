@@ -69,13 +69,21 @@ describe('New-run form', () => {
     expect(field(w, 'ch').value).toBe('16');
     await w.get('[data-testid="preset-select"]').setValue('official-cifar10');
     await flushPromises();
-    expect(field(w, 'steps').value).toBe('800000');
+    expect(field(w, 'steps').value).toBe('468000');
     expect(field(w, 'batch').value).toBe('128');
     expect(field(w, 'ch').value).toBe('128');
     expect(field(w, 'chMult').value).toBe('1, 2, 2, 2');
     expect(field(w, 'dropout').value).toBe('0.1');
     expect(field(w, 'preset').value).toBe('cifar10');
+    expect(field(w, 'randomFlip').value).toBe('false');
     expect(w.get('[data-testid="estimate-params"]').text()).toBe('177.4 k');
+    await w.get('[data-testid="preset-select"]').setValue('official-celeba64');
+    await flushPromises();
+    expect(field(w, 'randomFlip').value).toBe('true');
+    await new Promise((r) => setTimeout(r, 5));
+    await flushPromises();
+    const last = api.callsTo('runs.validate').at(-1) as { config: Record<string, unknown> };
+    expect(last.config.randomFlip).toBe(true);
     w.unmount();
   });
 

@@ -4,7 +4,7 @@
  */
 import { BACKENDS, MODEL_PRESET_NAMES, RunConfigSchema, SAMPLERS, SCHEDULES, SPACINGS, TAU_VARIANTS } from '../../../shared/config';
 
-export type FieldKind = 'int' | 'float' | 'enum' | 'list' | 'text' | 'dataset';
+export type FieldKind = 'int' | 'float' | 'enum' | 'bool' | 'list' | 'text' | 'dataset';
 
 export interface FieldDef {
   key: string;
@@ -84,6 +84,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       f('adamEps', 'Adam ε', 'float', { step: 'any' }),
       f('emaDecay', 'EMA decay', 'float', { step: 'any' }),
       f('gradClip', 'Grad clip (global norm)', 'float', { min: 0, step: 'any' }),
+      f('randomFlip', 'Random horizontal flip', 'bool', { options: ['false', 'true'] }),
     ],
   },
   {
@@ -146,6 +147,8 @@ export function fromText(def: FieldDef, text: string): { value: unknown } | { er
       const parts = s.split(/[\s,]+/).filter(Boolean).map(Number);
       return parts.every((n) => Number.isInteger(n) && n > 0) ? { value: parts } : { error: 'comma-separated positive whole numbers' };
     }
+    case 'bool':
+      return s === 'true' || s === 'false' ? { value: s === 'true' } : { error: 'true or false' };
     default:
       return { value: s };
   }
