@@ -8,7 +8,7 @@ import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia } from 'pinia';
 import type { Component } from 'vue';
 import { setApi } from '../../../src/renderer/src/api';
-import type { SampleRecord } from '../../../src/shared/records';
+import type { CheckpointRecord, SampleRecord } from '../../../src/shared/records';
 import { FakeApi, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 
@@ -17,7 +17,7 @@ beforeAll(async () => {
   CompareView = await loadSfc('src/renderer/src/views/CompareView.vue');
 });
 
-const checkpoints = [
+const checkpoints: CheckpointRecord[] = [
   { id: 10, runId: 1, step: 4, kind: 'full', path: '/r/ck4', bytes: 1, metrics: {}, createdAt: '' },
   { id: 11, runId: 1, step: 12, kind: 'full', path: '/r/ck12', bytes: 1, metrics: {}, createdAt: '' },
 ];
