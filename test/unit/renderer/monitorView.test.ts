@@ -81,3 +81,49 @@ describe('Monitor header activity', () => {
     w.unmount();
   });
 });
+
+describe('Monitor legend for overlaid runs', () => {
+  beforeEach(() => {
+    setActivePinia(createPinia());
+    setFrameScheduler((cb) => cb());
+    navigate('monitor', 3);
+    const series = (name: string) => ({ name, steps: [1, 2, 3], values: [3, 2, 1], total: 3 });
+    const api = new FakeApi()
+      .handle('runs.list', () => ({ runs: [runRecord({ id: 3, name: 'sa2', status: 'completed' }), runRecord({ id: 4, name: 'baseline', status: 'completed' })], total: 2 }))
+      .handle('runs.get', ({ id }) => ({
+        run: runRecord({ id, name: id === 3 ? 'sa2' : 'baseline', status: 'completed' }), checkpoints: [], samples: [], metricNames: [],
+        disk: { total: 0, checkpoints: 0, samples: 0, other: 0 }, retention: null, active: false, queuePosition: null,
+      }))
+      .handle('datasets.list', () => [])
+      .handle('metrics.series', ({ names }) => names.filter((n) => n === 'loss').map(series))
+      .handle('gap.list', () => [])
+      .handle('metrics.overlay', ({ runIds, name }) => runIds.map((runId) => ({ runId, series: series(name) })));
+    setApi(api);
+  });
+
+  it('names each run with its colour once others are overlaid; clicking one hides it from the charts', async () => {
+    const w = mount(MonitorView, { global: { stubs: { MetricChart: true, GapCurveChart: true, GapHeatmap: true } } });
+    await flushPromises();
+    const lossLines = () =>
+      (w.findAllComponents({ name: 'MetricChart' }).find((c) => c.props('testid') === 'chart-loss')!.props('lines') as { id: string; name: string }[]).map((l) => l.id);
+    expect(w.find('[data-testid="chart-legend"]').exists()).toBe(false);
+    expect(lossLines()).toEqual(['3-raw', '3']);
+
+    await w.get('[data-testid="overlay-toggle"]').trigger('click');
+    await w.get('[data-testid="overlay-run-4"]').trigger('change');
+    await flushPromises();
+    const legend = w.get('[data-testid="chart-legend"]');
+    expect(legend.text()).toContain('#3 sa2');
+    expect(legend.text()).toContain('#4 baseline');
+    expect(lossLines()).toEqual(['3-raw', '3', 'o4']);
+
+    await w.get('[data-testid="legend-run-4"]').trigger('click');
+    expect(w.get('[data-testid="legend-run-4"]').attributes('aria-pressed')).toBe('false');
+    expect(lossLines()).toEqual(['3-raw', '3']);
+    await w.get('[data-testid="legend-run-3"]').trigger('click');
+    await w.get('[data-testid="legend-run-4"]').trigger('click');
+    expect(lossLines()).toEqual(['o4']);
+    expect(w.get('[data-testid="legend-run-4"]').attributes('aria-pressed')).toBe('true');
+    w.unmount();
+  });
+});
