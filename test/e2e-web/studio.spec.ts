@@ -52,11 +52,13 @@ async function selectByText(page: Page, testid: string, re: RegExp): Promise<voi
   await sel.selectOption(values[texts.findIndex((t) => re.test(t))]!);
 }
 
-/** Hovers the middle of a chart and returns its tooltip's text as one line ("step 40 · loss 0.09866"). */
-async function hoverTooltip(page: Page, testid: string): Promise<string> {
-  const box = (await page.getByTestId(testid).locator('canvas').first().boundingBox())!;
-  await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.5);
-  await page.mouse.move(box.x + box.width * 0.55, box.y + box.height * 0.5, { steps: 4 });
+/** Hovers a chart (at fraction x of its width) and returns its tooltip as one line ("step 40 · loss 0.09866"). */
+async function hoverTooltip(page: Page, testid: string, x = 0.5): Promise<string> {
+  const canvas = page.getByTestId(testid).locator('canvas').first();
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  await page.mouse.move(box.x + box.width * (x - 0.05), box.y + box.height * 0.5);
+  await page.mouse.move(box.x + box.width * x, box.y + box.height * 0.5, { steps: 4 });
   const tip = page.getByTestId(testid).locator('.chart-tip');
   await expect(tip).toBeVisible();
   return (await tip.locator('.chart-tip__body').getAttribute('aria-label')) ?? '';
@@ -313,7 +315,8 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId(`legend-run-${saId}`)).toHaveAttribute('aria-pressed', 'false');
     await page.getByTestId(`legend-run-${saId}`).click();
     await expect(page.getByTestId(`legend-run-${saId}`)).toHaveAttribute('aria-pressed', 'true');
-    expect(await hoverTooltip(page, 'chart-loss')).toMatch(/e2e-long .* · e2e-sa2 /);
+    // Near the start, where both runs have logged steps.
+    expect(await hoverTooltip(page, 'chart-loss', 0.2)).toMatch(/^step \d+ · e2e-long .* · e2e-sa2 [-\d.,e+]+$/);
     await shot(page, '10-monitor-overlay');
 
     // 10. No sideways overflow at 1280×800 and 800×600 (the runs table and the dataset library).

@@ -20,7 +20,7 @@ export class ActivityReporter {
     if (this.current === activity && total === undefined) return;
     this.current = activity;
     this.lastSent = this.now();
-    this.sink(total === undefined ? { type: 'activity', step, activity } : { type: 'activity', step, activity, done: 0, total });
+    this.sink({ type: 'activity', step, activity, ...(total === undefined ? {} : { done: 0, total }) });
   }
 
   /** A progress callback for sampling or the gap monitor at this training step. */

@@ -194,7 +194,8 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
     activity.enter(startStep, 'training');
     const aborted = () => opts.signal?.aborted === true;
     /** Runs sampling or the gap monitor; null when the stop signal cancelled it (nothing was written). */
-    const artifact = async <T>(kind: 'sampling' | 'gap', fn: (onStep: (k: number, n: number) => void, signal?: AbortSignal) => Promise<T>) => {
+    type StepFn = (k: number, n: number) => void;
+    const artifact = async <T>(kind: 'sampling' | 'gap', fn: (onStep: StepFn, signal?: AbortSignal) => Promise<T>) => {
       activity.enter(state.step, kind);
       try {
         return await fn(activity.progress(state.step, kind), opts.signal);
@@ -204,7 +205,8 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       }
     };
     const samples = async () => {
-      const m = await artifact('sampling', (onStep, signal) => writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0, onStep, signal }));
+      const settings = { n: cfg.sampleN, ema: cfg.emaDecay > 0 };
+      const m = await artifact('sampling', (onStep, signal) => writeRunSamples(state, runDir, { ...settings, onStep, signal }));
       if (m) sink(m);
     };
     const gap = async () => {

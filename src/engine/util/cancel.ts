@@ -15,5 +15,8 @@ export function throwIfCancelled(signal: AbortSignal | undefined, message: strin
  * data() read resolves as a microtask, so a loop of them alone would never let the message in.
  */
 export function yieldToEvents(): Promise<void> {
-  return new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+  return new Promise<void>((resolve) => {
+    if (typeof setImmediate === 'function') setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
 }

@@ -230,13 +230,21 @@ export function seriesOf(st: { spec: LineSpec; data: Float64Array }, withStyle: 
   };
 }
 
-/** The axes, grid, tooltip (DOM content: the CSP blocks ECharts' inline-styled markup) and zoom of a metric line chart. */
+/**
+ * The axes, grid, tooltip and zoom of a metric line chart. The tooltip's content is DOM built by
+ * tooltip.ts: the CSP blocks the inline-styled markup ECharts would write.
+ */
 export function lineBaseOption(logY: boolean, fmtY: (v: number) => string, fmtX: (v: number) => string, axis: Record<string, unknown>): Record<string, unknown> {
   const label = (axis.axisLabel ?? {}) as Record<string, unknown>;
   return {
     animation: false,
     grid: { left: 8, right: 14, top: 10, bottom: 22, containLabel: true },
-    tooltip: { ...tooltipBase(), trigger: 'axis', axisPointer: { type: 'line', animation: false }, formatter: axisTooltip('step', fmtX, fmtY) },
+    tooltip: {
+      ...tooltipBase(),
+      trigger: 'axis',
+      axisPointer: { type: 'line', animation: false },
+      formatter: axisTooltip('step', fmtX, fmtY),
+    },
     xAxis: { type: 'value', min: 'dataMin', max: 'dataMax', ...axis, axisLabel: { ...label, formatter: fmtX } },
     yAxis: { type: logY ? 'log' : 'value', scale: true, ...axis, axisLabel: { ...label, formatter: fmtY } },
     dataZoom: [{ type: 'inside', xAxisIndex: 0, filterMode: 'none' }],

@@ -202,5 +202,7 @@ export const useLiveStore = defineStore('live', () => {
     gaps.delete(runId);
   }
 
-  return { series, gaps, progress, activity, tick, stats, loading, loadErrors, load, forget, subscribe, onMessage, flush };
+  return {
+    series, gaps, progress, activity, tick, stats, loading, loadErrors, load, forget, subscribe, onMessage, flush,
+  };
 });
