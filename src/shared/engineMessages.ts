@@ -93,6 +93,20 @@ export const LogMessageSchema = z.object({
   message: z.string(),
 });
 
+/**
+ * What a training run is doing now, for the monitor's header ("sampling 12/50"): sent when the run
+ * moves between training and its periodic work, and as that work advances. Forwarded live, not stored.
+ */
+export const ACTIVITIES = ['training', 'sampling', 'gap', 'checkpoint'] as const;
+export const ActivityMessageSchema = z.object({
+  type: z.literal('activity'),
+  step: z.number().int(),
+  activity: z.enum(ACTIVITIES),
+  /** Denoising steps done out of total (sampling, gap). */
+  done: z.number().int().optional(),
+  total: z.number().int().optional(),
+});
+
 export const EngineMessageSchema = z.discriminatedUnion('type', [
   StartedMessageSchema,
   ProgressMessageSchema,
@@ -102,6 +116,7 @@ export const EngineMessageSchema = z.discriminatedUnion('type', [
   FinishedMessageSchema,
   FailedMessageSchema,
   LogMessageSchema,
+  ActivityMessageSchema,
 ]);
 
 export type MemoryInfo = z.infer<typeof MemoryInfoSchema>;
@@ -112,6 +127,8 @@ export type CheckpointMessage = z.infer<typeof CheckpointMessageSchema>;
 export type SamplesMessage = z.infer<typeof SamplesMessageSchema>;
 export type FinishedMessage = z.infer<typeof FinishedMessageSchema>;
 export type FailedMessage = z.infer<typeof FailedMessageSchema>;
+export type ActivityMessage = z.infer<typeof ActivityMessageSchema>;
+export type Activity = ActivityMessage['activity'];
 export type EngineMessage = z.infer<typeof EngineMessageSchema>;
 
 export type EngineSink = (msg: EngineMessage) => void;

@@ -52,6 +52,42 @@ async function selectByText(page: Page, testid: string, re: RegExp): Promise<voi
   await sel.selectOption(values[texts.findIndex((t) => re.test(t))]!);
 }
 
+/** Hovers a chart (at fraction x of its width) and returns its tooltip as one line ("step 40 · loss 0.09866"). */
+async function hoverTooltip(page: Page, testid: string, x = 0.5): Promise<string> {
+  const canvas = page.getByTestId(testid).locator('canvas').first();
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  await page.mouse.move(box.x + box.width * (x - 0.05), box.y + box.height * 0.5);
+  await page.mouse.move(box.x + box.width * x, box.y + box.height * 0.5, { steps: 4 });
+  const tip = page.getByTestId(testid).locator('.chart-tip');
+  await expect(tip).toBeVisible();
+  return (await tip.locator('.chart-tip__body').getAttribute('aria-label')) ?? '';
+}
+
+/**
+ * Nothing wider than the window: no page or main-area scrolling sideways, no table or runs-list row
+ * wider than its box (clipped columns), no control past the right edge.
+ */
+async function expectNoHorizontalOverflow(page: Page, where: string): Promise<void> {
+  const r = await page.evaluate(() => {
+    const vw = document.documentElement.clientWidth;
+    const main = document.querySelector('.main')!;
+    const name = (e: Element) => e.getAttribute('data-testid') ?? e.className ?? e.tagName;
+    return {
+      page: document.documentElement.scrollWidth - vw,
+      main: main.scrollWidth - main.clientWidth,
+      clipped: [...document.querySelectorAll('.run-row, .runs-table__head, table')].filter((e) => e.scrollWidth > e.clientWidth + 1).map(name),
+      offscreen: [...document.querySelectorAll('button, a, input, select')]
+        .filter((e) => {
+          const b = e.getBoundingClientRect();
+          return b.width > 0 && b.right > vw + 1;
+        })
+        .map(name),
+    };
+  });
+  expect(r, where).toEqual({ page: 0, main: 0, clipped: [], offscreen: [] });
+}
+
 async function setField(page: Page, key: string, value: string): Promise<void> {
   const f = page.getByTestId(`field-${key}`);
   const tag = await f.evaluate((el) => el.tagName.toLowerCase());
@@ -64,6 +100,11 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
   const folder = join(home, 'my-images');
   makeImageFolder(folder);
   let server: Served = await serve(join(home, 'data'));
+  // The strict CSP stays strict; anything it blocks (e.g. inline-styled tooltip markup) fails the test.
+  const cspErrors: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+  });
   try {
     await page.goto(server.url);
     await expect(page.getByTestId('nav-runs')).toBeVisible();
@@ -132,6 +173,12 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await shot(page, '3-monitor-live');
     await expect(page.getByTestId('run-status')).toContainText('completed', { timeout: 180_000 });
     await shot(page, '3b-monitor-done');
+    // Tooltips under the strict CSP: readable ("step 12 · e2e-sa2 1234"), and no CSP violation.
+    const lossTip = await hoverTooltip(page, 'chart-loss');
+    expect(lossTip).toMatch(/^step \d+ · e2e-sa2 \(raw\) [-\d.,e+]+ · e2e-sa2 [-\d.,e+]+$/);
+    await shot(page, '3c-monitor-tooltip');
+    expect(await hoverTooltip(page, 'chart-gap-curve')).toMatch(/^t \d+ · e2e-sa2 @ step \d+ [-\d.,e+]+/);
+    expect(cspErrors).toEqual([]);
 
     // 4. Gallery: sample the last checkpoint on demand, and a filmstrip.
     await page.getByTestId('monitor-gallery').click();
@@ -153,10 +200,27 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await page.getByTestId('compare-add').click();
     await selectByText(page, 'compare-checkpoint', /\b12\b/);
     await page.getByTestId('compare-add').click();
+    // Steps and Images as set here are what every pane is sampled with (4 images: a 2×2 grid).
+    await page.getByTestId('compare-steps').fill('5');
+    await page.getByTestId('compare-n').fill('4');
     await page.getByTestId('compare-sample').click();
     await expect(page.getByTestId('compare-image-0')).toBeVisible({ timeout: 120_000 });
     await expect(page.getByTestId('compare-image-1')).toBeVisible({ timeout: 120_000 });
+    const stale = page.getByText('Settings changed since these panes were sampled');
+    await expect(stale).toHaveCount(0);
+    await expect(page.getByTestId('compare-pane-0')).toContainText('DDIM 5 steps');
+    await expect(page.getByTestId('compare-pane-0')).toContainText('n 4');
+    // 16×16 images at 4×, 2 per row, 2 px padding.
+    const gridWidth = (i: number) => page.getByTestId(`compare-image-${i}`).evaluate((img) => (img as HTMLImageElement).naturalWidth);
+    expect([await gridWidth(0), await gridWidth(1)]).toEqual([2 * 64 + 3 * 2, 2 * 64 + 3 * 2]);
     await shot(page, '5-compare');
+    // A change warns; sampling again applies it and the warning goes.
+    await page.getByTestId('compare-steps').fill('6');
+    await expect(stale).toHaveCount(1);
+    await page.getByTestId('compare-sample').click();
+    await expect(page.getByTestId('compare-pane-1')).toContainText('DDIM 6 steps', { timeout: 120_000 });
+    await expect(page.getByTestId('compare-pane-0')).toContainText('DDIM 6 steps', { timeout: 120_000 });
+    await expect(stale).toHaveCount(0);
 
     // 6. Export a 2x3 grid with 3 px padding; the PNG's size follows from the layout.
     await page.getByTestId('nav-export').click();
@@ -195,11 +259,23 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await setField(page, 'checkpointEvery', '100');
     await setField(page, 'logEvery', '1');
     await setField(page, 'gapEvery', '0');
-    await setField(page, 'sampleEvery', '0');
+    // Samples every 3 steps (50 DDIM steps): the stop below lands while the run samples.
+    await setField(page, 'sampleEvery', '3');
+    await setField(page, 'sampleN', '4');
+    await setField(page, 'sampleSteps', '50');
     await page.getByTestId('start-run').click();
-    await expect(page.getByTestId('monitor-step')).toContainText(/^\s*([3-9]|\d\d+) \/ 400/, { timeout: 120_000 });
+    await expect(page.getByTestId('monitor-activity')).toContainText(/^sampling \d+\/\d+$/, { timeout: 120_000 });
+    await shot(page, '7a-sampling');
+    const clicked = Date.now();
     await page.getByTestId('monitor-stop').click();
+    // Feedback at once, and the stop takes effect within a few denoising steps (was: after the whole grid).
+    await expect(page.getByTestId('monitor-stop')).toHaveText('Stopping…', { timeout: 1_000 });
+    await expect(page.getByTestId('monitor-activity')).toContainText('Stopping');
     await expect(page.getByTestId('run-status')).toContainText('stopped', { timeout: 60_000 });
+    const stopMs = Date.now() - clicked;
+    console.log(`stop during sampling: the run was stopped ${stopMs} ms after the click`);
+    expect(stopMs).toBeLessThan(20_000);
+    await expect(page.getByTestId('monitor-activity')).toHaveText('—');
     const stoppedAt = Number((await page.getByTestId('monitor-step').textContent())!.split('/')[0]!.replace(/\D/g, ''));
     await shot(page, '7-stopped');
 
@@ -221,6 +297,47 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('run-status')).toContainText('stopped', { timeout: 60_000 });
     await page.getByTestId('nav-runs').click();
     await shot(page, '9-runs');
+
+    // 8. Dialogs from the keyboard: focus moves in, Tab stays in, Escape closes and focus returns.
+    const longId = Number((await row.getAttribute('data-testid'))!.replace('run-row-', ''));
+    await page.getByTestId(`run-${longId}-edit`).click();
+    await expect(page.getByTestId('edit-tags')).toBeFocused();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => !!document.activeElement?.closest('[data-testid="edit-dialog"]'))).toBe(true);
+    await page.keyboard.press('Shift+Tab');
+    expect(await page.evaluate(() => !!document.activeElement?.closest('[data-testid="edit-dialog"]'))).toBe(true);
+    await page.keyboard.press('Escape');
+    await expect(page.getByTestId('edit-dialog')).toHaveCount(0);
+    await expect(page.getByTestId(`run-${longId}-edit`)).toBeFocused();
+
+    // 9. Overlaid runs get a legend (name, colour), and a click hides a run from the charts.
+    const saId = Number((await page.locator('[data-testid^="run-row-"]', { hasText: 'e2e-sa2' }).getAttribute('data-testid'))!.replace('run-row-', ''));
+    await row.click();
+    await page.getByTestId('overlay-toggle').click();
+    await page.getByTestId(`overlay-run-${saId}`).check();
+    await page.getByTestId('overlay-toggle').click();
+    const legend = page.getByTestId('chart-legend');
+    await expect(legend).toContainText(`#${longId} e2e-long`);
+    await expect(legend).toContainText(`#${saId} e2e-sa2`);
+    await page.getByTestId(`legend-run-${saId}`).click();
+    await expect(page.getByTestId(`legend-run-${saId}`)).toHaveAttribute('aria-pressed', 'false');
+    await page.getByTestId(`legend-run-${saId}`).click();
+    await expect(page.getByTestId(`legend-run-${saId}`)).toHaveAttribute('aria-pressed', 'true');
+    // Near the start, where both runs have logged steps.
+    expect(await hoverTooltip(page, 'chart-loss', 0.2)).toMatch(/^step \d+ · e2e-long .* · e2e-sa2 [-\d.,e+]+$/);
+    await shot(page, '10-monitor-overlay');
+
+    // 10. No sideways overflow at 1280×800 and 800×600 (the runs table and the dataset library).
+    for (const [width, height] of [[1280, 800], [800, 600]] as const) {
+      await page.setViewportSize({ width, height });
+      for (const view of ['runs', 'datasets', 'monitor'] as const) {
+        await page.getByTestId(`nav-${view}`).click();
+        await expect(page.getByTestId(view === 'runs' ? 'runs-list' : view === 'datasets' ? 'datasets-table' : 'monitor-status')).toBeVisible();
+        await expectNoHorizontalOverflow(page, `${view} at ${width}×${height}`);
+        await shot(page, `11-${view}-${width}x${height}`);
+      }
+    }
+    expect(cspErrors).toEqual([]);
   } finally {
     await server.stop();
   }

@@ -27,6 +27,7 @@ import { tf } from '../tf';
 import { Rng, Stream } from '../rng';
 import type { Schedule } from './schedule';
 import type { EpsModel } from './samplers';
+import { throwIfCancelled, yieldToEvents } from '../util/cancel';
 
 export interface GapOptions {
   model: EpsModel;
@@ -40,7 +41,11 @@ export interface GapOptions {
   seed: number;
   /** Called after each step: k steps done out of t0. */
   onStep?: (k: number, total: number) => void;
+  /** Checked between steps; an aborted signal stops with CancelledError(GAP_CANCELLED). */
+  signal?: AbortSignal;
 }
+
+export const GAP_CANCELLED = 'gap monitor cancelled';
 
 export interface GapResult {
   t0: number;
@@ -55,7 +60,7 @@ export interface GapResult {
 export const GAP_STEP_NOISE_OFFSET = 1_000_000;
 
 export async function computeGap(opts: GapOptions): Promise<GapResult> {
-  const { model, schedule, x0: x0Host, seed, onStep } = opts;
+  const { model, schedule, x0: x0Host, seed, onStep, signal } = opts;
   const [N, H, W, C] = opts.shape;
   for (const [name, v] of [['N', N], ['H', H], ['W', W], ['C', C]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`computeGap: shape ${name} must be a positive integer, got ${v}`);
@@ -80,6 +85,7 @@ export async function computeGap(opts: GapOptions): Promise<GapResult> {
       tf.add(tf.mul(x0, schedule.sqrtAlphaBar[j0]!), tf.mul(tf.tensor4d(eps, shape), schedule.sqrtOneMinusAlphaBar[j0]!)),
     ) as tf.Tensor4D;
     for (let t = t0; t >= 1; t--) {
+      throwIfCancelled(signal, GAP_CANCELLED);
       const j = t - 1;
       const sab = schedule.sqrtAlphaBar[j]!;
       const s1m = schedule.sqrtOneMinusAlphaBar[j]!;
@@ -127,6 +133,7 @@ export async function computeGap(opts: GapOptions): Promise<GapResult> {
       result.l2.push(v[1]!);
       result.signedMean.push(v[2]!);
       onStep?.(t0 - t + 1, t0);
+      if (signal) await yieldToEvents();
     }
   } finally {
     x0.dispose();

@@ -211,7 +211,7 @@ export async function writeRunGap(
   ds: PackedDataset,
   images: GapImages,
   runDir: string,
-  opts: { ema?: boolean; t0?: number } = {},
+  opts: { ema?: boolean; t0?: number; onStep?: (k: number, total: number) => void; signal?: AbortSignal } = {},
 ): Promise<GapMessage> {
   const cfg = holder.cfg;
   const t0 = Math.min(opts.t0 ?? cfg.gapT0, cfg.T);
@@ -225,6 +225,8 @@ export async function writeRunGap(
       shape: [heldOut.length, cfg.imageSize, cfg.imageSize, cfg.channels],
       t0,
       seed: cfg.seed,
+      onStep: opts.onStep,
+      signal: opts.signal,
     }),
   );
   const base = join(runDir, 'gap', `gap-${String(holder.step).padStart(7, '0')}`);

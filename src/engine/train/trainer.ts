@@ -20,6 +20,8 @@ import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../
 import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
 import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
 import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
+import { ActivityReporter } from './activity';
+import { CancelledError } from '../util/cancel';
 import { writeJsonAtomic } from '../util/atomicFile';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
@@ -28,7 +30,10 @@ import { stripNativeLocations } from '../../shared/errorText';
 export interface TrainOptions {
   runDir: string;
   sink: EngineSink;
-  /** Stops after the current step; a checkpoint is written first. */
+  /**
+   * Stops after the current step, or within a denoising step when it fires during sampling or the
+   * gap monitor (that artifact is abandoned); a checkpoint is written first.
+   */
   signal?: AbortSignal;
   /** Continue from this checkpoint file. */
   resumeFrom?: string;
@@ -188,12 +193,39 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       heldOut: gap.heldOut ? Array.from(gap.indices) : [],
     });
 
+    const activity = new ActivityReporter(sink);
+    activity.enter(startStep, 'training');
+    const aborted = () => opts.signal?.aborted === true;
+    /** Runs sampling or the gap monitor; null when the stop signal cancelled it (nothing was written). */
+    type StepFn = (k: number, n: number) => void;
+    const artifact = async <T>(kind: 'sampling' | 'gap', fn: (onStep: StepFn, signal?: AbortSignal) => Promise<T>) => {
+      activity.enter(state.step, kind);
+      try {
+        return await fn(activity.progress(state.step, kind), opts.signal);
+      } catch (err) {
+        if (err instanceof CancelledError && aborted()) return null;
+        throw err;
+      }
+    };
+    const samples = async () => {
+      const settings = { n: cfg.sampleN, ema: cfg.emaDecay > 0 };
+      const m = await artifact('sampling', (onStep, signal) => writeRunSamples(state, runDir, { ...settings, onStep, signal }));
+      if (m) sink(m);
+    };
+    const measureGap = async () => {
+      const m = await artifact('gap', (onStep, signal) => writeRunGap(state, ds, gap, runDir, { onStep, signal }));
+      if (m) sink(m);
+    };
+
     const peak = { v: 0 };
     let windowStart = performance.now();
     let windowSteps = 0;
     let last: Record<string, number> = {};
 
+    let savedAt = -1;
     const saveCheckpoint = async () => {
+      activity.enter(state.step, 'checkpoint');
+      savedAt = state.step;
       const ck = await state.snapshot(backend.name, last);
       const path = join(runDir, 'checkpoints', checkpointFileName(state.step));
       const bytes = writeCheckpoint(path, ck);
@@ -240,25 +272,22 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       for (const t of Object.values(s)) t.dispose();
 
       if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
-      const stopping = opts.signal?.aborted === true;
-      if (step % cfg.checkpointEvery === 0 || stopping) await saveCheckpoint();
-      if (cfg.sampleEvery > 0 && step % cfg.sampleEvery === 0 && step !== cfg.steps) {
-        sink(await writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0 }));
-      }
-      if (cfg.gapEvery > 0 && step % cfg.gapEvery === 0 && step !== cfg.steps) {
-        sink(await writeRunGap(state, ds, gap, runDir));
-      }
-      if (stopping) {
+      if (step % cfg.checkpointEvery === 0 || aborted()) await saveCheckpoint();
+      if (cfg.sampleEvery > 0 && step % cfg.sampleEvery === 0 && step !== cfg.steps && !aborted()) await samples();
+      if (cfg.gapEvery > 0 && step % cfg.gapEvery === 0 && step !== cfg.steps && !aborted()) await measureGap();
+      if (aborted()) {
+        // The signal may have fired during sampling or the gap, after this step's checkpoint decision.
+        if (savedAt !== step) await saveCheckpoint();
         reason = 'stopped';
         break;
       }
+      activity.enter(step, 'training');
     }
     if (reason === 'completed') {
       if (state.step % cfg.checkpointEvery !== 0) await saveCheckpoint();
-      if (!opts.skipFinalArtifacts) {
-        sink(await writeRunSamples(state, runDir, { n: cfg.sampleN, ema: cfg.emaDecay > 0 }));
-        sink(await writeRunGap(state, ds, gap, runDir));
-      }
+      // Every step is trained and checkpointed: a stop now only skips the final grid and gap curve.
+      if (!opts.skipFinalArtifacts && !aborted()) await samples();
+      if (!opts.skipFinalArtifacts && !aborted()) await measureGap();
     }
     sink({ type: 'finished', step: state.step, reason, runDir });
     return { step: state.step, reason, history };

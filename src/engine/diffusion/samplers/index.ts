@@ -17,6 +17,7 @@ import type { Schedule } from '../schedule';
 import { timestepSequence, type Spacing } from '../spacing';
 import { ddimCoefficients, ddimStep } from './ddim';
 import { ddpmCoefficients, ddpmStep, type DdpmVariance } from './ddpm';
+import { throwIfCancelled, yieldToEvents } from '../../util/cancel';
 
 export { timestepSequence, type Spacing } from '../spacing';
 export { alphaBarAt, ddimCoefficients, ddimStep, type DdimCoefficients } from './ddim';
@@ -49,7 +50,7 @@ export interface SampleOptions {
   ddpmVariance?: DdpmVariance;
   /** Called after every step: k steps done out of total (= sequence length x number of batches). */
   onStep?: (k: number, total: number) => void;
-  /** Checked between steps; an aborted signal stops sampling with Error('sampling cancelled'). */
+  /** Checked between steps; an aborted signal stops sampling with CancelledError('sampling cancelled'). */
   signal?: AbortSignal;
   /** Step numbers (0-based, in sampling order) whose x0 predictions are kept (a "filmstrip"). */
   keepTrajectory?: readonly number[];
@@ -80,7 +81,7 @@ function checkPositiveInt(name: string, v: number): void {
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new Error(SAMPLING_CANCELLED);
+  throwIfCancelled(signal, SAMPLING_CANCELLED);
 }
 
 /** Lets other events (an abort, IPC) run, and bounds the queued device work to one step. */
@@ -91,7 +92,7 @@ async function syncPoint(x: tf.Tensor4D): Promise<void> {
   } finally {
     probe.dispose();
   }
-  await new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+  await yieldToEvents();
 }
 
 /** Standard normals for images [g0, g0 + B) of one stream purpose, written image by image. */

@@ -4,6 +4,7 @@
  * min/max-per-block decimator whose block size doubles as the series grows. A frame that appends
  * k points costs O(k + buckets) per line, not O(n), so 20 runs × 100k points stay cheap.
  */
+import { axisTooltip, tooltipBase } from './tooltip';
 
 export interface LineSource {
   /** Steps (x) and values (y); only indices < length are read. */
@@ -229,18 +230,20 @@ export function seriesOf(st: { spec: LineSpec; data: Float64Array }, withStyle: 
   };
 }
 
-/** The axes, grid, tooltip and zoom of a metric line chart. */
+/**
+ * The axes, grid, tooltip and zoom of a metric line chart. The tooltip's content is DOM built by
+ * tooltip.ts: the CSP blocks the inline-styled markup ECharts would write.
+ */
 export function lineBaseOption(logY: boolean, fmtY: (v: number) => string, fmtX: (v: number) => string, axis: Record<string, unknown>): Record<string, unknown> {
   const label = (axis.axisLabel ?? {}) as Record<string, unknown>;
   return {
     animation: false,
     grid: { left: 8, right: 14, top: 10, bottom: 22, containLabel: true },
     tooltip: {
+      ...tooltipBase(),
       trigger: 'axis',
       axisPointer: { type: 'line', animation: false },
-      valueFormatter: (v: unknown) => (typeof v === 'number' ? fmtY(v) : String(v)),
-      confine: true,
-      textStyle: { fontSize: 11 },
+      formatter: axisTooltip('step', fmtX, fmtY),
     },
     xAxis: { type: 'value', min: 'dataMin', max: 'dataMax', ...axis, axisLabel: { ...label, formatter: fmtX } },
     yAxis: { type: logY ? 'log' : 'value', scale: true, ...axis, axisLabel: { ...label, formatter: fmtY } },

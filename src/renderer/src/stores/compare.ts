@@ -25,7 +25,11 @@ export interface Pane {
 
 export const useCompareStore = defineStore('compare', () => {
   const panes = ref<Pane[]>([]);
-  const settings = reactive<SampleSettings>({ ...defaultSettings(), n: 16 });
+  /**
+   * A ref, not reactive(): the settings form's v-model replaces the whole object, and a replaced
+   * reactive() would leave sampleAll reading the old one (it sampled with the defaults).
+   */
+  const settings = ref<SampleSettings>({ ...defaultSettings(), n: 16 });
   const zoom = reactive({ scale: 1, x: 0, y: 0 });
   const busy = computed(() => panes.value.some((p) => p.job && (p.job.state === 'running' || p.job.state === 'starting' || p.job.state === 'cancelling')));
   const runIds = computed(() => [...new Set(panes.value.map((p) => p.runId))]);
@@ -47,7 +51,7 @@ export const useCompareStore = defineStore('compare', () => {
   /** Samples every pane with the current settings (reusing identical grids). */
   async function sampleAll(): Promise<void> {
     const jobs = useJobsStore();
-    const s: SampleSettings = { ...settings };
+    const s: SampleSettings = { ...settings.value };
     const sig = JSON.stringify(s);
     const lists = new Map<number, Awaited<ReturnType<typeof listSamples>>>();
     await Promise.all(

@@ -7,7 +7,7 @@
 import { defineStore } from 'pinia';
 import { markRaw, ref, shallowRef, triggerRef } from 'vue';
 import type { EventPayload } from '../../../shared/contract';
-import type { ProgressMessage } from '../../../shared/engineMessages';
+import type { ActivityMessage, ProgressMessage } from '../../../shared/engineMessages';
 import type { GapRecord, Series } from '../../../shared/records';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
@@ -80,6 +80,8 @@ export const useLiveStore = defineStore('live', () => {
   const gaps = markRaw(new Map<number, GapRecord[]>());
   /** Latest progress per run (updated once per frame). */
   const progress = shallowRef(new Map<number, ProgressMessage>());
+  /** What each running run is doing now (sampling 12/50, …); gone when the run ends. */
+  const activity = shallowRef(new Map<number, ActivityMessage>());
   /** One increment per animation frame in which anything changed: what charts watch. */
   const tick = ref(0);
   /** Frames flushed and messages received (for tests and the benchmark). */
@@ -88,6 +90,8 @@ export const useLiveStore = defineStore('live', () => {
   const loadErrors = ref(new Map<number, string>());
 
   const pendingProgress = new Map<number, ProgressMessage>();
+  /** null: the run ended, drop its activity. */
+  const pendingActivity = new Map<number, ActivityMessage | null>();
   /** Messages that arrived while a run's history was loading. */
   const buffered = new Map<number, EventPayload<'run.message'>['msg'][]>();
   let frameRequested = false;
@@ -106,6 +110,14 @@ export const useLiveStore = defineStore('live', () => {
       pendingProgress.clear();
       triggerRef(progress);
     }
+    if (pendingActivity.size) {
+      for (const [id, a] of pendingActivity) {
+        if (a) activity.value.set(id, a);
+        else activity.value.delete(id);
+      }
+      pendingActivity.clear();
+      triggerRef(activity);
+    }
     tick.value++;
   }
 
@@ -113,6 +125,12 @@ export const useLiveStore = defineStore('live', () => {
     if (msg.type === 'progress') {
       pendingProgress.set(runId, msg);
       series.get(runId)?.appendProgress(msg);
+      requestFlush();
+    } else if (msg.type === 'activity') {
+      pendingActivity.set(runId, msg);
+      requestFlush();
+    } else if (msg.type === 'finished' || msg.type === 'failed') {
+      pendingActivity.set(runId, null);
       requestFlush();
     } else if (msg.type === 'gap') {
       const list = gaps.get(runId);
@@ -184,5 +202,7 @@ export const useLiveStore = defineStore('live', () => {
     gaps.delete(runId);
   }
 
-  return { series, gaps, progress, tick, stats, loading, loadErrors, load, forget, subscribe, onMessage, flush };
+  return {
+    series, gaps, progress, activity, tick, stats, loading, loadErrors, load, forget, subscribe, onMessage, flush,
+  };
 });

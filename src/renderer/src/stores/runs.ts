@@ -43,6 +43,7 @@ export const useRunsStore = defineStore('runs', () => {
     try {
       const res = await api().invoke('runs.list', { limit: 100_000 });
       byId.value = new Map(res.runs.map((r) => [r.id, r]));
+      for (const id of [...pending.value.keys()]) if (byId.value.get(id)?.status !== 'running') setPending(id, null);
       loaded.value = true;
       loadError.value = null;
     } catch (e) {
@@ -52,9 +53,21 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  /**
+   * Pause/stop requests the engine has not acted on yet: the request returns at once, but the run
+   * keeps 'running' until the engine reaches a safe point and checkpoints.
+   */
+  const pending = shallowRef(new Map<number, 'pausing' | 'stopping'>());
+  function setPending(id: number, p: 'pausing' | 'stopping' | null): void {
+    if (p) pending.value.set(id, p);
+    else if (!pending.value.delete(id)) return;
+    triggerRef(pending);
+  }
+
   function upsert(r: RunRecord): void {
     byId.value.set(r.id, r);
     triggerRef(byId);
+    if (r.status !== 'running' && pending.value.has(r.id)) setPending(r.id, null);
     if (detail.value?.run.id === r.id) detail.value = { ...detail.value, run: r };
   }
 
@@ -102,12 +115,18 @@ export const useRunsStore = defineStore('runs', () => {
 
   async function act(action: 'pause' | 'resume' | 'stop' | 'start', id: number, steps?: number): Promise<RunRecord> {
     const channel = `runs.${action}` as const;
-    const rec =
-      action === 'resume'
-        ? await api().invoke('runs.resume', steps ? { id, steps } : { id })
-        : await api().invoke(channel as 'runs.pause' | 'runs.stop' | 'runs.start', { id });
-    upsert(rec);
-    return rec;
+    if (action === 'pause' || action === 'stop') setPending(id, action === 'pause' ? 'pausing' : 'stopping');
+    try {
+      const rec =
+        action === 'resume'
+          ? await api().invoke('runs.resume', steps ? { id, steps } : { id })
+          : await api().invoke(channel as 'runs.pause' | 'runs.stop' | 'runs.start', { id });
+      upsert(rec);
+      return rec;
+    } catch (e) {
+      if (action === 'pause' || action === 'stop') setPending(id, null);
+      throw e;
+    }
   }
 
   async function create(req: InvokeRequest<'runs.create'>): Promise<RunRecord> {
@@ -134,5 +153,8 @@ export const useRunsStore = defineStore('runs', () => {
     return byId.value.get(id);
   }
 
-  return { byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, refresh, subscribe, upsert, loadDetail, getDetail, act, create, update, remove, get };
+  return {
+    byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, pending,
+    refresh, subscribe, upsert, loadDetail, getDetail, act, create, update, remove, get,
+  };
 });
