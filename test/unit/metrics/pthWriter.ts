@@ -24,14 +24,15 @@ export class PickleWriter {
   }
   /** BINPUT with the next memo index, as the pickler does after most objects. */
   put(): this {
-    return this.op(0x71, this.memo++);
+    const i = this.memo++;
+    return i < 256 ? this.op(0x71, i) : this.op(0x72, ...this.u32(i));
   }
   /** The memo index the next put() will use. */
   get nextMemo(): number {
     return this.memo;
   }
   get(i: number): this {
-    return this.op(0x68, i);
+    return i < 256 ? this.op(0x68, i) : this.op(0x6a, ...this.u32(i));
   }
   mark(): this {
     return this.op(0x28);
