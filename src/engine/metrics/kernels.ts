@@ -4,7 +4,48 @@
  * (float32 matrix products on the GPU, only small results read back; see tfKernels.ts).
  */
 import { gemmNT } from './linalg';
-import type { FeatureMatrix } from './features';
+import { gatherRows, type FeatureMatrix } from './features';
+
+export interface SubsetPair {
+  xi: Int32Array;
+  yi: Int32Array;
+}
+
+/** Kernel sums of one subset pair: Σᵢⱼ k over all pairs and Σᵢ k(xᵢ, xᵢ) over the diagonal. */
+export interface KernelSums {
+  xxTotal: number;
+  xxDiagonal: number;
+  yyTotal: number;
+  yyDiagonal: number;
+  xyTotal: number;
+}
+
+/** Unbiased MMD²: off-diagonal means within each set minus twice the mean across (Gretton et al. 2012). */
+export function mmd2FromSums(s: KernelSums, m: number): number {
+  return (s.xxTotal - s.xxDiagonal) / (m * (m - 1)) + (s.yyTotal - s.yyDiagonal) / (m * (m - 1)) - (2 * s.xyTotal) / (m * m);
+}
+
+/** k(xᵢ, xᵢ) summed over rows `idx` of x, in float64. */
+export function diagonalSum(x: FeatureMatrix, idx: Int32Array, k: PolyKernel): number {
+  let s = 0;
+  for (const i of idx) {
+    let dot = 0;
+    for (let j = 0; j < x.dim; j++) dot += x.data[i * x.dim + j]! * x.data[i * x.dim + j]!;
+    s += (k.gamma * dot + k.coef0) ** k.degree;
+  }
+  return s;
+}
+
+export function checkSubsets(x: FeatureMatrix, y: FeatureMatrix, subsets: SubsetPair[]): number {
+  if (x.dim !== y.dim) throw new Error(`feature dimensions differ: ${x.dim} vs ${y.dim}`);
+  const m = subsets[0]?.xi.length ?? 0;
+  for (const { xi, yi } of subsets) {
+    if (xi.length !== m || yi.length !== m || m < 2) throw new Error(`MMD²: subsets must all have the same size ≥ 2, got ${xi.length} and ${yi.length}`);
+    for (const i of xi) if (!(i >= 0 && i < x.rows)) throw new Error(`MMD²: row ${i} is outside the first set (${x.rows} rows)`);
+    for (const i of yi) if (!(i >= 0 && i < y.rows)) throw new Error(`MMD²: row ${i} is outside the second set (${y.rows} rows)`);
+  }
+  return m;
+}
 
 export interface PolyKernel {
   /** k(x, y) = (gamma·x·y + coef0)^degree */
@@ -15,8 +56,11 @@ export interface PolyKernel {
 
 export interface MetricKernels {
   readonly name: string;
-  /** Σᵢⱼ k(xᵢ, yⱼ) over all pairs, and Σᵢ k(xᵢ, yᵢ) (the diagonal; meaningful when x and y are the same set). */
-  polyKernelSums(x: FeatureMatrix, y: FeatureMatrix, k: PolyKernel): Promise<{ total: number; diagonal: number }>;
+  /**
+   * The unbiased MMD² (see mmd2FromSums) between rows `xi` of x and rows `yi` of y, for each subset
+   * pair (equal sizes m ≥ 2). Both sets are handed over whole so a device implementation uploads them once.
+   */
+  mmd2Subsets(x: FeatureMatrix, y: FeatureMatrix, subsets: SubsetPair[], k: PolyKernel): Promise<number[]>;
   /**
    * Squared distance from each row of x to its k-th nearest row of x, the row itself counted as the
    * 0-th (Kynkäänniemi et al.'s radii: the (k+1)-th smallest distance including the zero to itself).
@@ -52,19 +96,22 @@ function checkDims(a: FeatureMatrix, b: FeatureMatrix): void {
 /** Float64 CPU implementation. */
 export const cpuKernels: MetricKernels = {
   name: 'cpu-float64',
-  async polyKernelSums(x, y, k) {
-    checkDims(x, y);
-    const g = gemmNT(toF64(x), x.rows, x.dim, toF64(y), y.rows);
-    let total = 0;
-    let diagonal = 0;
-    for (let i = 0; i < x.rows; i++) {
-      for (let j = 0; j < y.rows; j++) {
-        const v = (k.gamma * g[i * y.rows + j]! + k.coef0) ** k.degree;
-        total += v;
-        if (i === j) diagonal += v;
-      }
-    }
-    return { total, diagonal };
+  async mmd2Subsets(x, y, subsets, k) {
+    const m = checkSubsets(x, y, subsets);
+    const sum = (a: Float64Array, b: Float64Array) => {
+      const g = gemmNT(a, m, x.dim, b, m);
+      let t = 0;
+      for (let i = 0; i < g.length; i++) t += (k.gamma * g[i]! + k.coef0) ** k.degree;
+      return t;
+    };
+    return subsets.map(({ xi, yi }) => {
+      const xs = toF64(gatherRows(x, xi));
+      const ys = toF64(gatherRows(y, yi));
+      return mmd2FromSums(
+        { xxTotal: sum(xs, xs), xxDiagonal: diagonalSum(x, xi, k), yyTotal: sum(ys, ys), yyDiagonal: diagonalSum(y, yi, k), xyTotal: sum(xs, ys) },
+        m,
+      );
+    });
   },
   async kthNeighbourSq(x, k) {
     if (x.rows <= k) throw new Error(`k-NN radii need more than k = ${k} points, got ${x.rows}`);

@@ -5,7 +5,7 @@
  * std, numpy's default) over the subsets.
  */
 import { Rng } from '../rng';
-import { gatherRows, type FeatureMatrix } from './features';
+import type { FeatureMatrix } from './features';
 import { cpuKernels, type MetricKernels, type PolyKernel } from './kernels';
 
 export interface KidOptions {
@@ -29,14 +29,11 @@ export interface KidResult {
   values: number[];
 }
 
-/** Unbiased MMD² between x and y (equal sizes m ≥ 2) from their kernel sums. */
+/** Unbiased MMD² between two sets of the same size m ≥ 2. */
 export async function mmd2Unbiased(x: FeatureMatrix, y: FeatureMatrix, kernel: PolyKernel, kernels: MetricKernels = cpuKernels): Promise<number> {
-  const m = x.rows;
-  if (y.rows !== m || m < 2) throw new Error(`MMD²: needs two sets of the same size ≥ 2, got ${x.rows} and ${y.rows}`);
-  const kxx = await kernels.polyKernelSums(x, x, kernel);
-  const kyy = await kernels.polyKernelSums(y, y, kernel);
-  const kxy = await kernels.polyKernelSums(x, y, kernel);
-  return (kxx.total - kxx.diagonal) / (m * (m - 1)) + (kyy.total - kyy.diagonal) / (m * (m - 1)) - (2 * kxy.total) / (m * m);
+  if (y.rows !== x.rows || x.rows < 2) throw new Error(`MMD²: needs two sets of the same size ≥ 2, got ${x.rows} and ${y.rows}`);
+  const all = Int32Array.from({ length: x.rows }, (_, i) => i);
+  return (await kernels.mmd2Subsets(x, y, [{ xi: all, yi: all }], kernel))[0]!;
 }
 
 /** m distinct indices from [0, n), uniformly (a partial Fisher–Yates shuffle). */
@@ -61,12 +58,11 @@ export async function kernelInceptionDistance(real: FeatureMatrix, fake: Feature
   const kernel: PolyKernel = { gamma: opts.gamma ?? 1 / real.dim, coef0: opts.coef0 ?? 1, degree: opts.degree ?? 3 };
   const kernels = opts.kernels ?? cpuKernels;
   const rng = Rng.keyed(opts.seed ?? 0, 0x4b1d);
-  const values: number[] = [];
-  for (let s = 0; s < subsets; s++) {
-    const x = gatherRows(real, sampleWithoutReplacement(real.rows, m, rng));
-    const y = gatherRows(fake, sampleWithoutReplacement(fake.rows, m, rng));
-    values.push(await mmd2Unbiased(x, y, kernel, kernels));
-  }
+  const pairs = Array.from({ length: subsets }, () => ({
+    xi: sampleWithoutReplacement(real.rows, m, rng),
+    yi: sampleWithoutReplacement(fake.rows, m, rng),
+  }));
+  const values = await kernels.mmd2Subsets(real, fake, pairs, kernel);
   const mean = values.reduce((a, b) => a + b, 0) / subsets;
   const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / subsets);
   return { mean, std, subsets, subsetSize: m, values };

@@ -108,7 +108,7 @@ interface Tridiagonal {
  * same pass over the trailing block as the next step's matrix-vector product, so the block is read
  * and written once per step (the reduction is bound by memory traffic, not flops).
  */
-export function tridiagonalize(a: Float64Array, n: number, wantQ: boolean): Tridiagonal {
+function tridiagonalize(a: Float64Array, n: number, wantQ: boolean): Tridiagonal {
   const d = new Float64Array(n);
   const e = new Float64Array(n);
   const vs: Float64Array[] = [];
@@ -226,7 +226,7 @@ export function tridiagonalize(a: Float64Array, n: number, wantQ: boolean): Trid
  * Eigenvalues (in d) of a symmetric tridiagonal matrix by the implicit QL method with Wilkinson-like
  * shifts; when `zt` is given, its rows (a basis) are rotated along so they end as the eigenvectors.
  */
-export function tridiagonalQL(d: Float64Array, e: Float64Array, n: number, zt?: Float64Array): void {
+function tridiagonalQL(d: Float64Array, e: Float64Array, n: number, zt?: Float64Array): void {
   // A sub-diagonal counts as zero below eps·(largest |d|+|e| seen so far), as EISPACK's tql2: a test
   // relative to the two neighbours alone stalls on clusters of small eigenvalues next to large ones,
   // whose off-diagonals sit at the rounding noise of the large ones.

@@ -6,7 +6,7 @@
  */
 import { tf } from '../tf';
 import type { FeatureMatrix } from './features';
-import type { MetricKernels } from './kernels';
+import { checkSubsets, diagonalSum, mmd2FromSums, type MetricKernels } from './kernels';
 import type { GaussianAccumulator } from './stats';
 
 /** Rows per block so a block × refs float32 matrix stays near 64 MB. */
@@ -26,30 +26,30 @@ function sqDist(a: tf.Tensor2D, refs: tf.Tensor2D, refNorms: tf.Tensor1D): tf.Te
 
 export const tfKernels: MetricKernels = {
   name: 'tfjs-float32',
-  async polyKernelSums(x, y, k) {
-    if (x.dim !== y.dim) throw new Error(`feature dimensions differ: ${x.dim} vs ${y.dim}`);
+  async mmd2Subsets(x, y, subsets, k) {
+    const m = checkSubsets(x, y, subsets);
     const [xt, yt] = [upload(x), upload(y)];
-    let total = 0;
-    const step = blockRows(y.rows);
-    for (let b0 = 0; b0 < x.rows; b0 += step) {
-      const rows = Math.min(step, x.rows - b0);
-      // row sums on the device, the sum over rows in float64 here
-      const sums = tf.tidy(() => {
-        const g = tf.matMul(tf.slice(xt, [b0, 0], [rows, x.dim]), yt, false, true);
-        return tf.sum(tf.pow(tf.add(tf.mul(g, k.gamma), k.coef0), k.degree), 1);
-      });
-      for (const v of await sums.data()) total += v;
-      sums.dispose();
+    // Σ over a subset pair's kernel matrix: row sums on the device, their sum in float64 here
+    const total = async (a: tf.Tensor2D, b: tf.Tensor2D) => {
+      const rows = tf.tidy(() => tf.sum(tf.pow(tf.add(tf.mul(tf.matMul(a, b, false, true), k.gamma), k.coef0), k.degree), 1));
+      let t = 0;
+      for (const v of await rows.data()) t += v;
+      rows.dispose();
+      return t;
+    };
+    const out: number[] = [];
+    try {
+      for (const { xi, yi } of subsets) {
+        const xs = tf.tidy(() => tf.gather(xt, tf.tensor1d(xi, 'int32')));
+        const ys = tf.tidy(() => tf.gather(yt, tf.tensor1d(yi, 'int32')));
+        const sums = { xxTotal: await total(xs, xs), yyTotal: await total(ys, ys), xyTotal: await total(xs, ys) };
+        tf.dispose([xs, ys]);
+        out.push(mmd2FromSums({ ...sums, xxDiagonal: diagonalSum(x, xi, k), yyDiagonal: diagonalSum(y, yi, k) }, m));
+      }
+    } finally {
+      tf.dispose([xt, yt]);
     }
-    tf.dispose([xt, yt]);
-    // the diagonal from float64 dot products on the CPU (d values per row; cheap)
-    let diagonal = 0;
-    for (let i = 0; i < Math.min(x.rows, y.rows); i++) {
-      let dot = 0;
-      for (let j = 0; j < x.dim; j++) dot += x.data[i * x.dim + j]! * y.data[i * y.dim + j]!;
-      diagonal += (k.gamma * dot + k.coef0) ** k.degree;
-    }
-    return { total, diagonal };
+    return out;
   },
 
   async kthNeighbourSq(x, k) {
