@@ -82,7 +82,7 @@ export default defineConfig(
 
   // Globals per runtime (matters for plain .js/.mjs files; TS files get no-undef switched off by typescript-eslint).
   {
-    files: ['**/*.{js,mjs,cjs}', 'scripts/**', 'bin/**', 'bench/**', 'test/**', 'src/{engine,store,main,cli}/**', '*.config.*'],
+    files: ['**/*.{js,mjs,cjs}', 'scripts/**', 'bin/**', 'bench/**', 'test/**', 'src/{engine,store,app,main,cli}/**', '*.config.*'],
     languageOptions: { globals: { ...globals.node } },
   },
   { files: ['src/renderer/**'], languageOptions: { globals: { ...globals.browser } } },
@@ -93,6 +93,11 @@ export default defineConfig(
   // engine and store run in plain Node (utility process, CLI, tests): never Electron or the app's UI layers.
   restrict('src/engine', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
   restrict('src/store', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
+  // app (issue 11: the Electron-free application layer) composes shared, store and engine; never Electron or UI.
+  restrict('src/app', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
+  // The Slurm executor's pieces are pure Node over shared only, so they run anywhere the CLI does. (A later block
+  // replaces the one above for these files; this one includes its patterns.)
+  restrict('src/app/executors/slurm', [ELECTRON, layers('engine', 'store', 'main', 'renderer', 'preload', 'cli')]),
   // main composes engine + store + shared, but never pulls in renderer or preload code.
   restrict('src/main', [layers('renderer', 'preload', 'cli')]),
   // cli is headless: it may reuse main's non-Electron services (web mode), but not Electron or UI code.

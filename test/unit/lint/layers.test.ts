@@ -42,6 +42,24 @@ describe('engine and store never import Electron or the UI layers', () => {
   });
 });
 
+describe('app never imports Electron or the UI layers; its Slurm executor uses shared only', () => {
+  it.each([
+    ['src/app/x.ts', `import { app } from 'electron';\nexport const a = app;\n`],
+    ['src/app/jobs/x.ts', `import '../../main/ipc';\n`],
+    ['src/app/executors/slurm/x.ts', `import { BrowserWindow } from 'electron';\nexport const b = BrowserWindow;\n`],
+    ['src/app/executors/slurm/x.ts', `import { RunStore as R } from '../../../store/runStore';\nexport const r = R;\n`],
+    ['src/app/executors/slurm/x.ts', `import '../../../engine/train/trainer';\n`],
+  ])('%s: %j is reported', async (path, code) => {
+    expect(await layerErrors(path, code)).toHaveLength(1);
+  });
+
+  it('the Slurm executor may import node built-ins and shared', async () => {
+    const code = `import { spawn } from 'node:child_process';\n`
+      + `import { RUN_STATUSES as S } from '../../../shared/records';\nexport const all = [spawn, S];\n`;
+    expect(await layerErrors('src/app/executors/slurm/x.ts', code)).toEqual([]);
+  });
+});
+
 describe('shared is pure TS (zod only)', () => {
   it.each([
     `import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n`,
