@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { dataLayout, type DataLayout } from './dataDir';
-import { isOwnerAlive, type Owner } from './owner';
+import { isOwnerAlive, isTagAlive, type Owner } from './owner';
 import { planRetention, type RetentionPlan } from './retention';
 import { lttbIndices } from '../shared/lttb';
 import type {
@@ -46,6 +46,29 @@ export interface MetricPoint {
 
 export type NewDataset = Omit<DatasetRecord, 'id' | 'createdAt'>;
 
+export interface StoreOptions {
+  readonly?: boolean;
+  /** How long a write waits for another connection's lock before SQLITE_BUSY (SADPM_DB_BUSY_TIMEOUT_MS, 5000). */
+  busyTimeoutMs?: number;
+  /** A size cap on the database (SADPM_DB_MAX_BYTES): writes past it fail with SQLITE_FULL, like a full disk. */
+  maxBytes?: number;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}=${raw}: expected a positive whole number`);
+  return v;
+}
+
+/**
+ * Temp files of dataset imports in <data>/datasets: `.import-<owner>-<stamp>.{sadpm-ds,png}` (named by
+ * the importing process; <owner> is an ownerTag, or a bare pid in older releases) and the engine's
+ * atomic-write temp of those, `..import-<owner>-<stamp>.sadpm-ds.<engine pid>.<n>.tmp`.
+ */
+const IMPORT_TEMP = /^(\.)?\.import-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-z]+\.(?:sadpm-ds|png)(?:\.(\d+)\.\d+\.tmp)?$/;
+
 const now = () => new Date().toISOString();
 
 function slug(s: string): string {
@@ -59,7 +82,7 @@ export class RunStore {
   private readonly metricIds = new Map<string, number>();
   private readonly filterCache = new Map<string, Database.Statement>();
 
-  private constructor(root: string, opts: { readonly?: boolean } = {}) {
+  private constructor(root: string, opts: StoreOptions = {}) {
     this.layout = dataLayout(root);
     mkdirSync(root, { recursive: true });
     for (const d of [this.layout.datasets, this.layout.runs, this.layout.exports]) mkdirSync(d, { recursive: true });
@@ -69,7 +92,7 @@ export class RunStore {
       throw new Error(`cannot open the run database ${this.layout.db}: ${(err as Error).message}`);
     }
     try {
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? envInt(process.env, 'SADPM_DB_BUSY_TIMEOUT_MS') ?? 5000}`);
       // Check the version before anything that writes (switching to WAL rewrites the file header).
       this.assertKnownVersion();
       if (!opts.readonly) this.db.pragma('journal_mode = WAL');
@@ -78,6 +101,11 @@ export class RunStore {
       // last transactions but never corrupts the database.
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
+      const maxBytes = opts.maxBytes ?? envInt(process.env, 'SADPM_DB_MAX_BYTES');
+      if (maxBytes !== undefined) {
+        const page = this.db.pragma('page_size', { simple: true }) as number;
+        this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / page))}`);
+      }
     } catch (err) {
       this.db.close();
       throw err;
@@ -85,7 +113,7 @@ export class RunStore {
     this.stmts = this.prepare();
   }
 
-  static open(root: string, opts: { readonly?: boolean } = {}): RunStore {
+  static open(root: string, opts: StoreOptions = {}): RunStore {
     return new RunStore(root, opts);
   }
 
@@ -426,6 +454,30 @@ export class RunStore {
   }
 
   /**
+   * Import temp files in <data>/datasets left by a process that was killed mid-import (the importer's
+   * cleanup never ran). Only files whose importing process and engine are both gone are removed.
+   */
+  sweepTempFiles(): { path: string; bytes: number }[] {
+    const removed: { path: string; bytes: number }[] = [];
+    if (!existsSync(this.layout.datasets)) return removed;
+    for (const name of readdirSync(this.layout.datasets)) {
+      const m = IMPORT_TEMP.exec(name);
+      if (!m) continue;
+      if (isTagAlive(Number(m[2]), m[3])) continue;
+      if (m[4] && isTagAlive(Number(m[4]))) continue;
+      const path = join(this.layout.datasets, name);
+      try {
+        const bytes = statSync(path).size;
+        rmSync(path, { force: true });
+        removed.push({ path, bytes });
+      } catch {
+        // Gone already (another process swept it): nothing to report.
+      }
+    }
+    return removed;
+  }
+
+  /**
    * Before a resume from `step`: forget what was recorded after it (it will be recomputed), so the
    * metric history stays one continuous series without duplicated steps.
    */
@@ -458,10 +510,24 @@ export class RunStore {
     return id;
   }
 
+  /**
+   * One write transaction that takes the lock up front (BEGIN IMMEDIATE: a locked database fails before
+   * any work is done). If it rolls back, metric name ids it cached may name rows that no longer exist,
+   * so the cache is dropped.
+   */
+  writeTransaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.metricIds.clear();
+      throw err;
+    }
+  }
+
   /** Writes points in one transaction (the caller batches). */
   appendMetrics(runId: number, points: MetricPoint[]): void {
     if (points.length === 0) return;
-    this.db.transaction(() => this.insertMetrics(runId, points))();
+    this.writeTransaction(() => this.insertMetrics(runId, points));
   }
 
   /** Inside a caller's transaction. */

@@ -1,0 +1,171 @@
+/**
+ * What a process does when it opens the store to work with it (the CLI and the app alike): mark runs
+ * whose owner died as interrupted, remove the temp files a kill -9 left, and record checkpoints that
+ * reached the disk but not the store (the file was renamed into place just before a kill, or the
+ * database was full). Checkpoint headers are the engine's format, which the store does not read.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type { RunStore } from '../store/runStore';
+import { isTagAlive } from '../store/owner';
+import { errorCode } from '../store/storeErrors';
+import { RESUMABLE_STATUSES, type CheckpointRecord, type RunRecord } from '../shared/records';
+import { parseRunConfig } from '../shared/config';
+import { listCheckpoints, readCheckpointHeader } from '../engine/train/checkpoint';
+
+/** Fields a resume may change (`sadpm resume --steps/--backend`): a checkpoint from before still fits. */
+const RESUME_FIELDS = ['steps', 'backend'] as const;
+
+/** `.ckpt-0000010.sadpm-ck.<engine pid>.<n>.tmp`: a checkpoint write that never got renamed. */
+const CHECKPOINT_TEMP = /^\.ckpt-\d+\.sadpm-ck\.(\d+)\.\d+\.tmp$/;
+
+export interface Adoption {
+  adopted: CheckpointRecord[];
+  ignored: { path: string; why: string }[];
+  removedTemps: string[];
+}
+
+/** Temp files of checkpoint writes whose engine is gone; the caller knows no run of this folder is active. */
+export function removeStaleTempFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const removed: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const m = CHECKPOINT_TEMP.exec(f);
+    if (!m || isTagAlive(Number(m[1]))) continue;
+    rmSync(join(dir, f), { force: true });
+    removed.push(join(dir, f));
+  }
+  return removed;
+}
+
+function comparable(config: unknown): Record<string, unknown> {
+  const c: Record<string, unknown> = { ...parseRunConfig(config) };
+  for (const k of RESUME_FIELDS) delete c[k];
+  return c;
+}
+
+/** Why a checkpoint file cannot be the run's, or null when it is. */
+type Expected = Record<string, unknown>;
+
+function mismatch(file: { step: number; path: string }, run: RunRecord, expected: Expected): string | null {
+  let h: ReturnType<typeof readCheckpointHeader>;
+  try {
+    h = readCheckpointHeader(file.path);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (h.step !== file.step) return `its header says step ${h.step}, its name step ${file.step}`;
+  if (h.step > run.totalSteps) return `step ${h.step} is past the run's ${run.totalSteps} steps`;
+  const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
+  const bytes = h.dataOffset + 4 * floats;
+  if (h.fileBytes !== bytes) return `truncated (expected ${bytes} bytes, file is ${h.fileBytes})`;
+  let got: Record<string, unknown>;
+  try {
+    got = comparable(h.config);
+  } catch (err) {
+    return `its stored config is invalid (${(err as Error).message.split('\n')[0]})`;
+  }
+  const differs = Object.keys({ ...expected, ...got }).find((k) => !isDeepStrictEqual(expected[k], got[k]));
+  if (differs) {
+    const [a, b] = [JSON.stringify(got[differs]), JSON.stringify(expected[differs])];
+    return `it was written with another config (${differs}: ${a}, the run has ${b})`;
+  }
+  return null;
+}
+
+/**
+ * Records the checkpoint files of a run that are newer than its last recorded one and valid for it
+ * (header, step, size and config checked), and removes its stale checkpoint temp files. Only for runs
+ * that no process is training (resumable statuses); invalid files are left alone and reported.
+ */
+export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
+  const out: Adoption = { adopted: [], ignored: [], removedTemps: [] };
+  if (!RESUMABLE_STATUSES.includes(run.status)) return out;
+  out.removedTemps = removeStaleTempFiles(join(run.runDir, 'checkpoints'));
+  const last = store.latestCheckpoint(run.id)?.step ?? -1;
+  const newer = listCheckpoints(run.runDir).filter((f) => f.step > last);
+  if (newer.length === 0) return out;
+  const expected = comparable(run.config);
+  const valid: { step: number; path: string; bytes: number; metrics: Record<string, number> }[] = [];
+  for (const f of newer) {
+    const why = mismatch(f, run, expected);
+    if (why) out.ignored.push({ path: f.path, why });
+    else {
+      const h = readCheckpointHeader(f.path);
+      valid.push({ step: f.step, path: f.path, bytes: h.fileBytes, metrics: h.metrics });
+    }
+  }
+  if (valid.length === 0) return out;
+  store.db.transaction(() => {
+    for (const v of valid) out.adopted.push(store.addCheckpoint({ runId: run.id, kind: 'full', ...v }));
+    const latest = valid.at(-1)!.step;
+    // The interruption note names the last good checkpoint: now this one.
+    if (run.status === 'interrupted' && run.failureReason) {
+      const note = `last good checkpoint: step ${latest} (found on disk at recovery)`;
+      const reason = /last good checkpoint: step \d+|no checkpoint was written yet/.test(run.failureReason)
+        ? run.failureReason.replace(/last good checkpoint: step \d+|no checkpoint was written yet/, note)
+        : `${run.failureReason}; ${note}`;
+      store.setStatus(run.id, 'interrupted', reason);
+    }
+  }).immediate();
+  return out;
+}
+
+export interface Recovery {
+  interrupted: number[];
+  sweptTemps: { path: string; bytes: number }[];
+  adoption: Map<number, Adoption>;
+  /** Steps that failed (e.g. a locked or full database); the process goes on without them. */
+  problems: string[];
+}
+
+/**
+ * Runs at each start of a process that works with the store. Each step is independent: a store that
+ * cannot be written right now still opens, so the user can look at it.
+ */
+export function recoverStore(store: RunStore): Recovery {
+  const r: Recovery = { interrupted: [], sweptTemps: [], adoption: new Map(), problems: [] };
+  const attempt = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      const code = errorCode(err);
+      r.problems.push(`${what} failed: ${(err as Error).message}${code ? ` (${code})` : ''}`);
+    }
+  };
+  attempt('marking interrupted runs', () => (r.interrupted = store.recoverInterrupted()));
+  attempt(`sweeping temp files in ${store.layout.datasets}`, () => (r.sweptTemps = store.sweepTempFiles()));
+  attempt('adopting checkpoints of interrupted runs', () => {
+    for (const run of store.listRuns({ status: ['interrupted'], limit: 1_000_000 })) {
+      attempt(`adopting checkpoints of run #${run.id}`, () => {
+        const a = adoptCheckpoints(store, run);
+        if (a.adopted.length || a.ignored.length || a.removedTemps.length) r.adoption.set(run.id, a);
+      });
+    }
+  });
+  return r;
+}
+
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** Log lines for a recovery (nothing when there was nothing to do). */
+export function describeRecovery(r: Recovery, resumeHint: string): string[] {
+  const lines: string[] = [];
+  if (r.interrupted.length) {
+    lines.push(`found ${r.interrupted.length} run(s) whose process stopped without finishing: ` +
+      `${r.interrupted.map((id) => `#${id}`).join(', ')}; marked interrupted (${resumeHint})`);
+  }
+  for (const t of r.sweptTemps) {
+    lines.push(`removed ${t.path} (${mib(t.bytes)}): a temp file of an import that was killed`);
+  }
+  for (const [id, a] of r.adoption) {
+    for (const c of a.adopted) {
+      lines.push(`run #${id}: recorded checkpoint step ${c.step} (${c.path}), written before the process stopped`);
+    }
+    for (const i of a.ignored) lines.push(`run #${id}: ignored ${i.path}: ${i.why}`);
+    for (const p of a.removedTemps) lines.push(`run #${id}: removed ${p}: a checkpoint write that never finished`);
+  }
+  for (const p of r.problems) lines.push(p);
+  return lines;
+}
