@@ -1,0 +1,185 @@
+/**
+ * What the next start does after a kill -9: import temp files in <data>/datasets are swept (only those
+ * whose processes are gone), and checkpoint files that reached a run's folder but not the store are
+ * validated and recorded, so that resume continues from them; a stray checkpoint temp file is removed.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunStore } from '../../../src/store/runStore';
+import { ownerTag } from '../../../src/store/owner';
+import { describeRecovery, recoverStore } from '../../../src/main/recovery';
+import { RunService } from '../../../src/main/runService';
+import { createServices } from '../../../src/main/services';
+import { openStore } from '../../../src/cli/storeAccess';
+import { parseArgs } from '../../../src/cli/args';
+import { resolveRunConfig, type RunConfig } from '../../../src/shared/config';
+import { checkpointFileName, writeCheckpoint } from '../../../src/engine/train/checkpoint';
+import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
+import { tmpDir } from '../store/helpers';
+
+vi.mock('electron', () => ({}));
+
+/** A pid that no process has now: a child that already exited. */
+const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+const deadTag = ownerTag({ pid: deadPid, start: 'some boot:12345' });
+
+const cfg = (over: Partial<RunConfig> = {}) =>
+  resolveRunConfig({ preset: 'tiny', T: 50, gapT0: 20, steps: 20, checkpointEvery: 5, batch: 2, ...over });
+
+/** A valid one-weight checkpoint, written elsewhere and copied into place (as a rename just before a kill leaves it). */
+function checkpointFile(dest: string, step: number, config: RunConfig): void {
+  const scratch = join(tmpDir('sadpm-ck-'), 'ck.sadpm-ck');
+  const one = [new Float32Array([step])];
+  writeCheckpoint(scratch, {
+    step, config, backend: 'fake', adamCount: step, names: ['w'], shapes: [[1]],
+    params: one, ema: one, adamM: one, adamV: one, metrics: { loss: 1 / step },
+  });
+  mkdirSync(join(dest, '..'), { recursive: true });
+  copyFileSync(scratch, dest);
+}
+
+const stores: RunStore[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+});
+function open(root = tmpDir()): RunStore {
+  const s = RunStore.open(root);
+  stores.push(s);
+  return s;
+}
+
+describe('sweeping import temp files', () => {
+  it('removes the temp files of dead imports only, and says so', () => {
+    const store = open();
+    const ds = store.layout.datasets;
+    const dead = [
+      `.import-${deadTag}-m1abc.sadpm-ds`,
+      `.import-${deadTag}-m1abc.png`,
+      // The engine's atomic-write temp of the packed file, killed mid-write.
+      `..import-${deadTag}-m1abd.sadpm-ds.${deadPid}.1.tmp`,
+      // Named by an older release: a bare pid.
+      `.import-${deadPid}-m1abe.sadpm-ds`,
+      // This process's pid, but another start time: a recycled pid, not the owner.
+      `.import-${process.pid}-deadbeef-m1abf.sadpm-ds`,
+    ];
+    const kept = [
+      `.import-${ownerTag()}-m1ac0.sadpm-ds`,
+      `..import-${deadTag}-m1ac1.sadpm-ds.${process.pid}.3.tmp`,
+      '.hidden-user-file',
+      'mnist-0123abcd.sadpm-ds',
+    ];
+    for (const f of [...dead, ...kept]) writeFileSync(join(ds, f), Buffer.alloc(3 * 2 ** 20));
+    const r = recoverStore(store);
+    expect(r.sweptTemps.map((t) => t.path).sort()).toEqual(dead.map((f) => join(ds, f)).sort());
+    expect(r.sweptTemps.every((t) => t.bytes === 3 * 2 ** 20)).toBe(true);
+    expect(readdirSync(ds).sort()).toEqual([...kept].sort());
+    const lines = describeRecovery(r, 'resume them');
+    expect(lines).toHaveLength(dead.length);
+    expect(lines[0]).toMatch(/^removed .*\/datasets\/\.\.?import-.* \(3\.0 MiB\): a temp file of an import that was killed$/);
+    // Nothing left to do the next time.
+    expect(recoverStore(store).sweptTemps).toEqual([]);
+  });
+
+  it('is what the CLI and the app do when they open the store, and both log it', async () => {
+    const root = tmpDir();
+    mkdirSync(join(root, 'datasets'), { recursive: true });
+    const leftover = join(root, 'datasets', `.import-${deadTag}-m1abc.sadpm-ds`);
+    writeFileSync(leftover, 'x');
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const store = openStore(parseArgs(['runs', '--data-dir', root]));
+    stores.push(store);
+    expect(err.mock.calls.map((c) => String(c[0]))).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import that was killed\n`]);
+    err.mockRestore();
+    expect(existsSync(leftover)).toBe(false);
+
+    writeFileSync(leftover, 'x');
+    const logged: string[] = [];
+    const services = createServices({ dataDir: root, spawn: fakeSpawner({ spawned: 0, commands: [] }), mode: 'web', log: (l) => logged.push(l) });
+    await services.close();
+    expect(logged).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import that was killed`]);
+    expect(existsSync(leftover)).toBe(false);
+  });
+});
+
+describe('adopting checkpoints written but not recorded', () => {
+  function interruptedRun(store: RunStore) {
+    const config = cfg();
+    const run = store.createRun({ name: 'killed', config, appVersion: 'test' });
+    store.markRunning(run.id, { pid: deadPid, start: 'some boot:12345' });
+    const ckDir = join(run.runDir, 'checkpoints');
+    const at = (step: number) => join(ckDir, checkpointFileName(step));
+    checkpointFile(at(5), 5, config);
+    store.addCheckpoint({ runId: run.id, step: 5, kind: 'full', path: at(5), bytes: statSync(at(5)).size, metrics: {} });
+    return { run, config, ckDir, at };
+  }
+
+  it('records a valid newer checkpoint of an interrupted run, ignores invalid ones with a note, removes a stray temp', async () => {
+    const store = open();
+    const { run, config, ckDir, at } = interruptedRun(store);
+    checkpointFile(at(10), 10, config);
+    writeFileSync(at(12), 'not a checkpoint at all');
+    checkpointFile(at(13), 11, config);
+    checkpointFile(at(15), 15, { ...config, lambda: 0.5 });
+    const staleTemp = join(ckDir, `.${checkpointFileName(16)}.${deadPid}.1.tmp`);
+    writeFileSync(staleTemp, 'half a checkpoint');
+    const liveTemp = join(ckDir, `.${checkpointFileName(17)}.${process.pid}.1.tmp`);
+    writeFileSync(liveTemp, 'being written');
+
+    const r = recoverStore(store);
+    expect(r.interrupted).toEqual([run.id]);
+    const a = r.adoption.get(run.id)!;
+    expect(a.adopted.map((c) => c.step)).toEqual([10]);
+    expect(a.ignored.map((i) => [i.path, i.why])).toEqual([
+      [at(12), expect.stringMatching(/not a SA-DPM checkpoint/)],
+      [at(13), 'its header says step 11, its name step 13'],
+      [at(15), 'it was written with another config (lambda: 0.5, the run has 1)'],
+    ]);
+    expect(a.removedTemps).toEqual([staleTemp]);
+    expect(existsSync(staleTemp)).toBe(false);
+    expect(existsSync(liveTemp)).toBe(true);
+    const lines = describeRecovery(r, 'resume');
+    expect(lines).toContain(`run #${run.id}: recorded checkpoint step 10 (${at(10)}), written before the process stopped`);
+    expect(lines).toContain(`run #${run.id}: ignored ${at(15)}: it was written with another config (lambda: 0.5, the run has 1)`);
+    expect(lines).toContain(`run #${run.id}: removed ${staleTemp}: a checkpoint write that never finished`);
+
+    const got = store.getRun(run.id)!;
+    expect(got.status).toBe('interrupted');
+    expect(got.failureReason).toMatch(/last good checkpoint: step 10 \(found on disk at recovery\)$/);
+    expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([5, 10]);
+    expect(store.latestCheckpoint(run.id)).toMatchObject({ path: at(10), bytes: statSync(at(10)).size, metrics: { loss: 0.1 } });
+
+    // Resume continues from the adopted checkpoint.
+    const log: FakeEngineLog = { spawned: 0, commands: [] };
+    const service = new RunService(store, fakeSpawner(log), { flushMs: 5 });
+    const outcome = await service.enqueue(run.id, { resume: true });
+    expect(outcome.status).toBe('completed');
+    expect(log.commands[0]).toMatchObject({ cmd: 'train', resumeFrom: at(10) });
+    expect(store.series(run.id, 'loss', 1000).steps).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
+  });
+
+  it('a run that failed on a full database: resume records its stop checkpoint first and continues from it', async () => {
+    const store = open();
+    const { run, config, at } = interruptedRun(store);
+    store.setStatus(run.id, 'failed', 'the run database could not be written (the disk or the database is full)');
+    checkpointFile(at(8), 8, { ...config, steps: 30 });
+    const log: FakeEngineLog = { spawned: 0, commands: [] };
+    const service = new RunService(store, fakeSpawner(log), { flushMs: 5 });
+    // The stop checkpoint was written by a resume with --steps 30 (a field a resume may change).
+    expect(recoverStore(store).adoption.size).toBe(0);
+    await service.enqueue(run.id, { resume: true });
+    expect(log.commands[0]).toMatchObject({ cmd: 'train', resumeFrom: at(8) });
+  });
+
+  it('leaves runs that a live process trains alone', () => {
+    const store = open();
+    const { run, config, at } = interruptedRun(store);
+    store.markRunning(run.id, { pid: process.pid, start: '' });
+    checkpointFile(at(10), 10, config);
+    const r = recoverStore(store);
+    expect(r.interrupted).toEqual([]);
+    expect(r.adoption.size).toBe(0);
+    expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([5]);
+  });
+});
