@@ -17,8 +17,14 @@ import { listCheckpoints, readCheckpointHeader } from '../engine/train/checkpoin
 /** Fields a resume may change (`sadpm resume --steps/--backend`): a checkpoint from before still fits. */
 const RESUME_FIELDS = ['steps', 'backend'] as const;
 
-/** `.ckpt-0000010.sadpm-ck.<engine pid>.<n>.tmp`: a checkpoint write that never got renamed. */
-const CHECKPOINT_TEMP = /^\.ckpt-\d+\.sadpm-ck\.(\d+)\.\d+\.tmp$/;
+/**
+ * `.<name>.<writer pid>.<n>.tmp` (engine/util/atomicFile): a write that never got renamed, e.g.
+ * `.ckpt-0000010.sadpm-ck.4242.1.tmp`.
+ */
+const ATOMIC_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/** The folders of a run that the engine writes atomically into. */
+const RUN_SUBDIRS = ['', 'checkpoints', 'samples', 'gap'];
 
 export interface Adoption {
   adopted: CheckpointRecord[];
@@ -26,15 +32,18 @@ export interface Adoption {
   removedTemps: string[];
 }
 
-/** Temp files of checkpoint writes whose engine is gone; the caller knows no run of this folder is active. */
-export function removeStaleTempFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
+/** Temp files in a run's folders whose writer is gone; the caller knows no run of this folder is active. */
+export function removeStaleTempFiles(runDir: string): string[] {
   const removed: string[] = [];
-  for (const f of readdirSync(dir)) {
-    const m = CHECKPOINT_TEMP.exec(f);
-    if (!m || isTagAlive(Number(m[1]))) continue;
-    rmSync(join(dir, f), { force: true });
-    removed.push(join(dir, f));
+  for (const sub of RUN_SUBDIRS) {
+    const dir = join(runDir, sub);
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) {
+      const m = ATOMIC_TEMP.exec(f);
+      if (!m || isTagAlive(Number(m[1]))) continue;
+      rmSync(join(dir, f), { force: true });
+      removed.push(join(dir, f));
+    }
   }
   return removed;
 }
@@ -76,13 +85,13 @@ function mismatch(file: { step: number; path: string }, run: RunRecord, expected
 
 /**
  * Records the checkpoint files of a run that are newer than its last recorded one and valid for it
- * (header, step, size and config checked), and removes its stale checkpoint temp files. Only for runs
+ * (header, step, size and config checked), and removes its stale temp files. Only for runs
  * that no process is training (resumable statuses); invalid files are left alone and reported.
  */
 export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
   const out: Adoption = { adopted: [], ignored: [], removedTemps: [] };
   if (!RESUMABLE_STATUSES.includes(run.status)) return out;
-  out.removedTemps = removeStaleTempFiles(join(run.runDir, 'checkpoints'));
+  out.removedTemps = removeStaleTempFiles(run.runDir);
   const last = store.latestCheckpoint(run.id)?.step ?? -1;
   const newer = listCheckpoints(run.runDir).filter((f) => f.step > last);
   if (newer.length === 0) return out;
@@ -157,14 +166,14 @@ export function describeRecovery(r: Recovery, resumeHint: string): string[] {
       `${r.interrupted.map((id) => `#${id}`).join(', ')}; marked interrupted (${resumeHint})`);
   }
   for (const t of r.sweptTemps) {
-    lines.push(`removed ${t.path} (${mib(t.bytes)}): a temp file of an import that was killed`);
+    lines.push(`removed ${t.path} (${mib(t.bytes)}): a temp file of an import or export that was killed`);
   }
   for (const [id, a] of r.adoption) {
     for (const c of a.adopted) {
       lines.push(`run #${id}: recorded checkpoint step ${c.step} (${c.path}), written before the process stopped`);
     }
     for (const i of a.ignored) lines.push(`run #${id}: ignored ${i.path}: ${i.why}`);
-    for (const p of a.removedTemps) lines.push(`run #${id}: removed ${p}: a checkpoint write that never finished`);
+    for (const p of a.removedTemps) lines.push(`run #${id}: removed ${p}: a file write that never finished`);
   }
   for (const p of r.problems) lines.push(p);
   return lines;

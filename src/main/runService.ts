@@ -13,7 +13,6 @@ import { currentOwner } from '../store/owner';
 import type { EngineProcess, SpawnEngine } from './engineProcess';
 import { readCheckpointHeader } from '../engine/train/checkpoint';
 import { adoptCheckpoints, removeStaleTempFiles } from './recovery';
-import { join } from 'node:path';
 
 export interface RunOutcome {
   runId: number;
@@ -181,7 +180,7 @@ export class RunService {
     const ck = w.resume ? this.store.latestCheckpoint(run.id) : undefined;
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
     this.store.rewindTo(run.id, ck?.step ?? 0);
-    removeStaleTempFiles(join(run.runDir, 'checkpoints'));
+    removeStaleTempFiles(run.runDir);
     this.store.markRunning(run.id, currentOwner());
     this.statusChanged(run.id);
     const proc = this.spawn();

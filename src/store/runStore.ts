@@ -67,7 +67,22 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
  * the importing process; <owner> is an ownerTag, or a bare pid in older releases) and the engine's
  * atomic-write temp of those, `..import-<owner>-<stamp>.sadpm-ds.<engine pid>.<n>.tmp`.
  */
-const IMPORT_TEMP = /^(\.)?\.import-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-z]+\.(?:sadpm-ds|png)(?:\.(\d+)\.\d+\.tmp)?$/;
+const IMPORT_TEMP = /^\.?\.import-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-z]+\.(?:sadpm-ds|png)(?:\.(\d+)\.\d+\.tmp)?$/;
+/** An export's atomic-write temp in <data>/exports: `.<name>.<writer pid>.<n>.tmp`. */
+const EXPORT_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/** The processes that write a temp file, from its name; null for a name that is not one of our temp files. */
+type TempWriters = { owner: number; hash?: string; engine?: number } | null;
+
+function importTempWriters(name: string): TempWriters {
+  const m = IMPORT_TEMP.exec(name);
+  return m ? { owner: Number(m[1]), hash: m[2], engine: m[3] ? Number(m[3]) : undefined } : null;
+}
+
+function exportTempWriters(name: string): TempWriters {
+  const m = EXPORT_TEMP.exec(name);
+  return m ? { owner: Number(m[1]) } : null;
+}
 
 const now = () => new Date().toISOString();
 
@@ -454,24 +469,25 @@ export class RunStore {
   }
 
   /**
-   * Import temp files in <data>/datasets left by a process that was killed mid-import (the importer's
-   * cleanup never ran). Only files whose importing process and engine are both gone are removed.
+   * Temp files left by a process that was killed mid-import (in <data>/datasets) or mid-export (in
+   * <data>/exports): its cleanup never ran. Only files whose writing processes are all gone are removed.
    */
   sweepTempFiles(): { path: string; bytes: number }[] {
     const removed: { path: string; bytes: number }[] = [];
-    if (!existsSync(this.layout.datasets)) return removed;
-    for (const name of readdirSync(this.layout.datasets)) {
-      const m = IMPORT_TEMP.exec(name);
-      if (!m) continue;
-      if (isTagAlive(Number(m[2]), m[3])) continue;
-      if (m[4] && isTagAlive(Number(m[4]))) continue;
-      const path = join(this.layout.datasets, name);
-      try {
-        const bytes = statSync(path).size;
-        rmSync(path, { force: true });
-        removed.push({ path, bytes });
-      } catch {
-        // Gone already (another process swept it): nothing to report.
+    const places = [[this.layout.datasets, importTempWriters], [this.layout.exports, exportTempWriters]] as const;
+    for (const [dir, writersOf] of places) {
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        const w = writersOf(name);
+        if (!w || isTagAlive(w.owner, w.hash) || (w.engine !== undefined && isTagAlive(w.engine))) continue;
+        const path = join(dir, name);
+        try {
+          const bytes = statSync(path).size;
+          rmSync(path, { force: true });
+          removed.push({ path, bytes });
+        } catch {
+          // Gone already (another process swept it): nothing to report.
+        }
       }
     }
     return removed;

@@ -50,10 +50,14 @@ function open(root = tmpDir()): RunStore {
   return s;
 }
 
-describe('sweeping import temp files', () => {
-  it('removes the temp files of dead imports only, and says so', () => {
+describe('sweeping import and export temp files', () => {
+  it('removes the temp files of dead imports and exports only, and says so', () => {
     const store = open();
     const ds = store.layout.datasets;
+    const deadExport = join(store.layout.exports, `.run-1-x.tar.gz.${deadPid}.1.tmp`);
+    const liveExport = join(store.layout.exports, `.run-2-x.tar.gz.${process.pid}.1.tmp`);
+    writeFileSync(deadExport, Buffer.alloc(3 * 2 ** 20));
+    writeFileSync(liveExport, 'x');
     const dead = [
       `.import-${deadTag}-m1abc.sadpm-ds`,
       `.import-${deadTag}-m1abc.png`,
@@ -72,12 +76,13 @@ describe('sweeping import temp files', () => {
     ];
     for (const f of [...dead, ...kept]) writeFileSync(join(ds, f), Buffer.alloc(3 * 2 ** 20));
     const r = recoverStore(store);
-    expect(r.sweptTemps.map((t) => t.path).sort()).toEqual(dead.map((f) => join(ds, f)).sort());
+    expect(r.sweptTemps.map((t) => t.path).sort()).toEqual([...dead.map((f) => join(ds, f)), deadExport].sort());
     expect(r.sweptTemps.every((t) => t.bytes === 3 * 2 ** 20)).toBe(true);
     expect(readdirSync(ds).sort()).toEqual([...kept].sort());
+    expect(existsSync(liveExport)).toBe(true);
     const lines = describeRecovery(r, 'resume them');
-    expect(lines).toHaveLength(dead.length);
-    expect(lines[0]).toMatch(/^removed .*\/datasets\/\.\.?import-.* \(3\.0 MiB\): a temp file of an import that was killed$/);
+    expect(lines).toHaveLength(dead.length + 1);
+    expect(lines[0]).toMatch(/^removed .*\/datasets\/\.\.?import-.* \(3\.0 MiB\): a temp file of an import or export that was killed$/);
     // Nothing left to do the next time.
     expect(recoverStore(store).sweptTemps).toEqual([]);
   });
@@ -90,7 +95,7 @@ describe('sweeping import temp files', () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const store = openStore(parseArgs(['runs', '--data-dir', root]));
     stores.push(store);
-    expect(err.mock.calls.map((c) => String(c[0]))).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import that was killed\n`]);
+    expect(err.mock.calls.map((c) => String(c[0]))).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import or export that was killed\n`]);
     err.mockRestore();
     expect(existsSync(leftover)).toBe(false);
 
@@ -98,7 +103,7 @@ describe('sweeping import temp files', () => {
     const logged: string[] = [];
     const services = createServices({ dataDir: root, spawn: fakeSpawner({ spawned: 0, commands: [] }), mode: 'web', log: (l) => logged.push(l) });
     await services.close();
-    expect(logged).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import that was killed`]);
+    expect(logged).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import or export that was killed`]);
     expect(existsSync(leftover)).toBe(false);
   });
 });
@@ -124,6 +129,9 @@ describe('adopting checkpoints written but not recorded', () => {
     checkpointFile(at(15), 15, { ...config, lambda: 0.5 });
     const staleTemp = join(ckDir, `.${checkpointFileName(16)}.${deadPid}.1.tmp`);
     writeFileSync(staleTemp, 'half a checkpoint');
+    mkdirSync(join(run.runDir, 'samples'));
+    const staleSample = join(run.runDir, 'samples', `.step-0000010-ddim2-ema-seed0-n2.png.${deadPid}.4.tmp`);
+    writeFileSync(staleSample, 'half a png');
     const liveTemp = join(ckDir, `.${checkpointFileName(17)}.${process.pid}.1.tmp`);
     writeFileSync(liveTemp, 'being written');
 
@@ -136,13 +144,15 @@ describe('adopting checkpoints written but not recorded', () => {
       [at(13), 'its header says step 11, its name step 13'],
       [at(15), 'it was written with another config (lambda: 0.5, the run has 1)'],
     ]);
-    expect(a.removedTemps).toEqual([staleTemp]);
+    expect(a.removedTemps).toEqual([staleTemp, staleSample]);
     expect(existsSync(staleTemp)).toBe(false);
+    expect(existsSync(staleSample)).toBe(false);
     expect(existsSync(liveTemp)).toBe(true);
     const lines = describeRecovery(r, 'resume');
     expect(lines).toContain(`run #${run.id}: recorded checkpoint step 10 (${at(10)}), written before the process stopped`);
     expect(lines).toContain(`run #${run.id}: ignored ${at(15)}: it was written with another config (lambda: 0.5, the run has 1)`);
-    expect(lines).toContain(`run #${run.id}: removed ${staleTemp}: a checkpoint write that never finished`);
+    expect(lines).toContain(`run #${run.id}: removed ${staleTemp}: a file write that never finished`);
+    expect(lines).toContain(`run #${run.id}: removed ${staleSample}: a file write that never finished`);
 
     const got = store.getRun(run.id)!;
     expect(got.status).toBe('interrupted');
