@@ -84,9 +84,27 @@ function mismatch(file: { step: number; path: string }, run: RunRecord, expected
 }
 
 /**
+ * Why resuming from `step` would leave a hole in the run's metric history, or null when every step the
+ * engine logged up to it is recorded. The engine logs every logEvery-th step, its last step, and the
+ * first step after it starts (from the last recorded checkpoint, or 0): the latter is recorded when
+ * anything after that checkpoint is.
+ */
+type Cadence = { logEvery: number; steps: number };
+
+function metricGap(run: RunRecord, step: number, config: Cadence, lastCk: number): string | null {
+  const recorded = run.step;
+  if (recorded >= step) return null;
+  const onCadence = step !== config.steps && recorded >= Math.floor(step / config.logEvery) * config.logEvery;
+  if (onCadence && recorded > Math.max(lastCk, 0)) return null;
+  return `the metrics logged before it (after step ${recorded}) were not recorded before the process stopped; ` +
+    'resume recomputes them from the last recorded checkpoint instead, for one continuous history';
+}
+
+/**
  * Records the checkpoint files of a run that are newer than its last recorded one and valid for it
- * (header, step, size and config checked), and removes its stale temp files. Only for runs
- * that no process is training (resumable statuses); invalid files are left alone and reported.
+ * (header, step, size and config checked) and whose preceding metrics are recorded, and removes its
+ * stale temp files. Only for runs that no process is training (resumable statuses); other files are
+ * left alone and reported (a resume that passes their step replaces them).
  */
 export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
   const out: Adoption = { adopted: [], ignored: [], removedTemps: [] };
@@ -98,12 +116,11 @@ export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
   const expected = comparable(run.config);
   const valid: { step: number; path: string; bytes: number; metrics: Record<string, number> }[] = [];
   for (const f of newer) {
-    const why = mismatch(f, run, expected);
+    const bad = mismatch(f, run, expected);
+    const h = bad ? null : readCheckpointHeader(f.path);
+    const why = bad ?? metricGap(run, f.step, parseRunConfig(h!.config), last);
     if (why) out.ignored.push({ path: f.path, why });
-    else {
-      const h = readCheckpointHeader(f.path);
-      valid.push({ step: f.step, path: f.path, bytes: h.fileBytes, metrics: h.metrics });
-    }
+    else valid.push({ step: f.step, path: f.path, bytes: h!.fileBytes, metrics: h!.metrics });
   }
   if (valid.length === 0) return out;
   store.db.transaction(() => {
@@ -168,13 +185,15 @@ export function describeRecovery(r: Recovery, resumeHint: string): string[] {
   for (const t of r.sweptTemps) {
     lines.push(`removed ${t.path} (${mib(t.bytes)}): a temp file of an import or export that was killed`);
   }
-  for (const [id, a] of r.adoption) {
-    for (const c of a.adopted) {
-      lines.push(`run #${id}: recorded checkpoint step ${c.step} (${c.path}), written before the process stopped`);
-    }
-    for (const i of a.ignored) lines.push(`run #${id}: ignored ${i.path}: ${i.why}`);
-    for (const p of a.removedTemps) lines.push(`run #${id}: removed ${p}: a file write that never finished`);
-  }
+  for (const [id, a] of r.adoption) lines.push(...describeAdoption(id, a));
   for (const p of r.problems) lines.push(p);
   return lines;
+}
+
+export function describeAdoption(runId: number, a: Adoption): string[] {
+  return [
+    ...a.adopted.map((c) => `run #${runId}: recorded checkpoint step ${c.step} (${c.path}), written before it stopped`),
+    ...a.ignored.map((i) => `run #${runId}: ignored ${i.path}: ${i.why}`),
+    ...a.removedTemps.map((p) => `run #${runId}: removed ${p}: a file write that never finished`),
+  ];
 }

@@ -56,7 +56,11 @@ export interface RecorderOptions {
   onTrouble?: (t: StoreTrouble) => void;
 }
 
-type Write = () => void;
+interface Write {
+  fn: () => void;
+  /** A checkpoint row: after a fatal error it is not written (see commitBestEffort). */
+  checkpoint?: boolean;
+}
 
 export class RunRecorder {
   private buffer: MetricPoint[] = [];
@@ -66,6 +70,8 @@ export class RunRecorder {
   private lastLoss: number | null = null;
   private lastMetrics: Record<string, number> = {};
   private lastCheckpointSeen: number | null = null;
+  /** The last progress step whose points are in the store (-1: none written by this recorder). */
+  private recordedStep = -1;
   private retentionDue = false;
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -100,7 +106,7 @@ export class RunRecorder {
   handle(msg: EngineMessage): void {
     switch (msg.type) {
       case 'started':
-        this.write(() => this.store.setBackend(this.runId, msg.backend, msg.adapter));
+        this.write({ fn: () => this.store.setBackend(this.runId, msg.backend, msg.adapter) });
         return;
       case 'progress':
         this.lastStep = msg.step;
@@ -114,20 +120,23 @@ export class RunRecorder {
       case 'checkpoint': {
         const metrics = this.lastMetrics;
         this.lastCheckpointSeen = msg.step;
-        this.write(() => {
+        const fn = () => {
           const { step, path, bytes } = msg;
           this.store.addCheckpoint({ runId: this.runId, step, kind: 'full', path, bytes, metrics });
           this.retentionDue = true;
-        });
+        };
+        this.write({ fn, checkpoint: true });
         return;
       }
       case 'gap':
-        this.write(() => this.store.addGap({ runId: this.runId, ...msg }));
+        this.write({ fn: () => this.store.addGap({ runId: this.runId, ...msg }) });
         return;
       case 'samples':
-        this.write(() => {
-          const ck = this.store.checkpointAt(this.runId, msg.step);
-          this.store.addSample(sampleRecordOf(msg, this.runId, ck?.id ?? null));
+        this.write({
+          fn: () => {
+            const ck = this.store.checkpointAt(this.runId, msg.step);
+            this.store.addSample(sampleRecordOf(msg, this.runId, ck?.id ?? null));
+          },
         });
         return;
       case 'finished':
@@ -145,7 +154,7 @@ export class RunRecorder {
   processEnded(code: number | null, signal: string | null, detail?: string): void {
     if (this.ended) return;
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
-    const ck = this.lastCheckpoint();
+    const ck = this.lastCheckpoint(true);
     const reason = `the engine process ${how} before the run finished; ` +
       `${ck !== null ? `last good checkpoint: step ${ck}` : 'no checkpoint was written yet'}`;
     this.end('interrupted', detail ? `${reason}; stderr: ${detail}` : reason);
@@ -166,31 +175,34 @@ export class RunRecorder {
     return this.buffer.length === 0 && this.pending.length === 0 && this.retryTimer === null;
   }
 
-  private lastCheckpoint(): number | null {
+  /** The latest checkpoint step in the store, and with `seen`, also of the messages (queued writes). */
+  private lastCheckpoint(seen: boolean): number | null {
     let stored = -1;
     try {
       stored = this.store.latestCheckpoint(this.runId)?.step ?? -1;
     } catch {
       // A read that fails here only loses a detail of the message.
     }
-    const step = Math.max(stored, this.lastCheckpointSeen ?? -1);
+    const step = Math.max(stored, seen ? (this.lastCheckpointSeen ?? -1) : -1);
     return step >= 0 ? step : null;
   }
 
   private end(status: RunStatus, reason: string | null): void {
     if (this.failure) {
-      const ck = this.lastCheckpointSeen;
-      const what = status === 'completed'
-        ? 'training completed, but its later metrics were not recorded'
-        : 'training was stopped';
-      reason = `${this.failure}; ${what}` +
-        (ck !== null ? `; last checkpoint: step ${ck} ('resume' continues from it once there is space)` : '') +
+      const ck = this.lastCheckpoint(false);
+      const what = status === 'completed' ? 'training completed' : 'training was stopped';
+      const at = this.lastStep >= 0 ? ` at step ${this.lastStep}` : '';
+      const kept = this.recordedStep >= 0
+        ? `its metrics are recorded up to step ${this.recordedStep}`
+        : 'none of its metrics of this session were recorded';
+      const from = ck !== null ? `from step ${ck}, its last recorded checkpoint` : 'from the start';
+      reason = `${this.failure}; ${what}${at}; ${kept}, so 'resume' continues ${from}, once there is room` +
         (reason ? `; engine: ${reason}` : '');
       status = 'failed';
     }
     this.ended = true;
     this.final = { status, reason };
-    this.write(() => this.store.setStatus(this.runId, status, reason));
+    this.write({ fn: () => this.store.setStatus(this.runId, status, reason) });
   }
 
   private write(w: Write): void {
@@ -223,7 +235,7 @@ export class RunRecorder {
       this.store.writeTransaction(() => {
         this.store.insertMetrics(this.runId, pts);
         if (this.lastStep >= 0) this.store.setProgress(this.runId, this.lastStep, this.lastLoss);
-        for (const w of writes) w();
+        for (const w of writes) w.fn();
       });
     } catch (err) {
       this.retentionDue = false;
@@ -232,6 +244,7 @@ export class RunRecorder {
     }
     this.buffer = [];
     this.pending = [];
+    if (pts.length) this.recordedStep = this.lastStep;
     if (this.retryDelay > 0) {
       const secs = ((Date.now() - this.lockedSince) / 1000).toFixed(1);
       this.retryDelay = 0;
@@ -244,18 +257,19 @@ export class RunRecorder {
 
   /**
    * After a fatal error: each queued record (the end status among them) gets one try of its own; what
-   * fails is dropped, so a full disk is not retried forever. Points are no longer written: the stored
-   * history stays one contiguous series up to the last flush that succeeded.
+   * fails is dropped, so a full disk is not retried forever. Points are no longer written, and neither
+   * are checkpoints (the points before them are lost): the stored history stays one contiguous series,
+   * and resume continues from the last checkpoint recorded with all its metrics.
    */
   private commitBestEffort(): void {
-    const writes = this.pending;
+    const writes = this.pending.filter((w) => !w.checkpoint);
     this.pending = [];
     this.buffer = [];
     for (const w of writes) {
       try {
-        this.store.writeTransaction(w);
+        this.store.writeTransaction(w.fn);
       } catch {
-        // Already reported; a checkpoint file that is not recorded is adopted at the next start or resume.
+        // Already reported to the owner, who stops the run.
       }
     }
     this.retentionDue = false;

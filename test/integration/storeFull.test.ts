@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunStore } from '../../src/store/runStore';
@@ -19,7 +19,7 @@ import { readCheckpoint } from '../../src/engine/train/checkpoint';
 const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const home = mkdtempSync(join(tmpdir(), 'sadpm-full-'));
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: home };
-const args = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--checkpoint-every', '50', '--log-every', '1',
+const args = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--checkpoint-every', '3', '--log-every', '1',
   '--sample-n', '2', '--sample-steps', '2', '--gap-t0', '4', '--gap-batch', '2'];
 
 function sadpm(argv: string[], extra: Record<string, string> = {}) {
@@ -109,35 +109,38 @@ describe('sadpm train on a full run database', () => {
     const reason = /sadpm train: run #2 failed: (.*)\n/.exec(r.stderr)?.[1];
     expect(reason, r.stderr).toBeDefined();
     expect(reason).toContain(`the run database ${join(home, 'sadpm.db')} could not be written (the disk or the database is full`);
-    expect(reason).toMatch(/SQLITE_FULL\); data folder .*: \d+(\.\d+)? (MiB|GiB) free; training was stopped; last checkpoint: step \d+/);
+    const said = new RegExp('SQLITE_FULL\\); data folder .*: \\d+(\\.\\d+)? (MiB|GiB) free; training was stopped at step (\\d+); ' +
+      "its metrics are recorded up to step (\\d+), so 'resume' continues (from step (\\d+), its last recorded checkpoint|from the start), " +
+      'once there is room$').exec(reason!);
+    expect(said, reason).not.toBeNull();
+    const [stopStep, recorded, resumeFrom] = [Number(said![3]), Number(said![4]), Number(said![6] ?? 0)];
     // Said while it happened, and no stack trace.
     expect(r.stderr).toMatch(/error: the run database .* stopping the run at step \d+ \(a checkpoint is written first\)/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
 
     const store = RunStore.open(home);
-    let stopStep: number;
     try {
       expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(store.db.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = 1').pluck().get()).toBe(fillerRows);
       const run = store.getRun(2)!;
       expect(run.status).toBe('failed');
       expect(run.failureReason).toBe(reason);
-      stopStep = Number(/last checkpoint: step (\d+)/.exec(reason!)![1]);
       expect(stopStep).toBeLessThan(60);
       // Steps were recorded before the database filled, contiguous from step 1.
-      const steps = store.series(2, 'loss', 1e6).steps;
-      expect(steps.length).toBeGreaterThan(0);
-      expect(steps).toEqual(Array.from({ length: steps.length }, (_, i) => i + 1));
-      expect(steps.length).toBeLessThanOrEqual(stopStep);
+      expect(recorded).toBeGreaterThan(0);
+      expect(store.series(2, 'loss', 1e6).steps).toEqual(Array.from({ length: recorded }, (_, i) => i + 1));
+      expect(store.latestCheckpoint(2)?.step ?? 0).toBe(resumeFrom);
+      expect(resumeFrom).toBeLessThanOrEqual(recorded);
+      // The engine wrote its stop checkpoint; its metrics were lost, so it is not what resume starts from.
       const ck = join(run.runDir, 'checkpoints', `ckpt-${String(stopStep).padStart(7, '0')}.sadpm-ck`);
       expect(readCheckpoint(ck).step).toBe(stopStep);
     } finally {
       store.close();
     }
 
-    // Space is back (no cap): resume continues from the stop checkpoint, recorded or not. Meanwhile a
-    // second connection takes the write lock for three steps.
-    const steps = stopStep + 6;
+    // Space is back (no cap): resume continues from the last recorded checkpoint. Meanwhile a second
+    // connection takes the write lock for three steps.
+    const steps = stopStep + 4;
     const resumed = await resumeUnderLock(['resume', '2', '--steps', String(steps), '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const logs = resumed.messages.filter((m) => m.type === 'log');
@@ -145,16 +148,17 @@ describe('sadpm train on a full run database', () => {
       { type: 'log', level: 'warn', message: expect.stringMatching(/sadpm\.db is locked by another process \(SQLITE_BUSY\); training goes on/) },
       { type: 'log', level: 'info', message: expect.stringMatching(/accepts writes again after \d+\.\d s; nothing was lost/) },
     ]);
+    expect(resumed.messages.find((m) => m.type === 'started')).toMatchObject({ step: resumeFrom });
     const after = RunStore.open(home);
     try {
       expect(after.getRun(2)).toMatchObject({ status: 'completed', step: steps });
+      // One continuous history: every step once, for every metric.
       const names = after.metricNames(2);
       expect(names).toContain('loss');
       for (const name of names) {
-        const later = after.series(2, name, 1e6).steps.filter((s) => s > stopStep);
-        expect(later, name).toEqual(Array.from({ length: 6 }, (_, i) => stopStep + 1 + i));
+        expect(after.series(2, name, 1e6).steps, name).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
       }
-      expect(existsSync(after.latestCheckpoint(2)!.path)).toBe(true);
+      expect(after.latestCheckpoint(2)!.step).toBe(steps);
     } finally {
       after.close();
     }

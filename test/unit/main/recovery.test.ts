@@ -26,7 +26,7 @@ const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
 const deadTag = ownerTag({ pid: deadPid, start: 'some boot:12345' });
 
 const cfg = (over: Partial<RunConfig> = {}) =>
-  resolveRunConfig({ preset: 'tiny', T: 50, gapT0: 20, steps: 20, checkpointEvery: 5, batch: 2, ...over });
+  resolveRunConfig({ preset: 'tiny', T: 50, gapT0: 20, steps: 20, checkpointEvery: 5, batch: 2, logEvery: 1, ...over });
 
 /** A valid one-weight checkpoint, written elsewhere and copied into place (as a rename just before a kill leaves it). */
 function checkpointFile(dest: string, step: number, config: RunConfig): void {
@@ -109,8 +109,8 @@ describe('sweeping import and export temp files', () => {
 });
 
 describe('adopting checkpoints written but not recorded', () => {
-  function interruptedRun(store: RunStore) {
-    const config = cfg();
+  function interruptedRun(store: RunStore, over: Partial<RunConfig> = {}) {
+    const config = cfg(over);
     const run = store.createRun({ name: 'killed', config, appVersion: 'test' });
     store.markRunning(run.id, { pid: deadPid, start: 'some boot:12345' });
     const ckDir = join(run.runDir, 'checkpoints');
@@ -124,6 +124,10 @@ describe('adopting checkpoints written but not recorded', () => {
     const store = open();
     const { run, config, ckDir, at } = interruptedRun(store);
     checkpointFile(at(10), 10, config);
+    // The process flushed the metrics up to step 10, then died.
+    store.setProgress(run.id, 10, 0.1);
+    // Step 11's metrics were never recorded: resuming from it would leave a hole in the history.
+    checkpointFile(at(11), 11, config);
     writeFileSync(at(12), 'not a checkpoint at all');
     checkpointFile(at(13), 11, config);
     checkpointFile(at(15), 15, { ...config, lambda: 0.5 });
@@ -140,6 +144,8 @@ describe('adopting checkpoints written but not recorded', () => {
     const a = r.adoption.get(run.id)!;
     expect(a.adopted.map((c) => c.step)).toEqual([10]);
     expect(a.ignored.map((i) => [i.path, i.why])).toEqual([
+      [at(11), 'the metrics logged before it (after step 10) were not recorded before the process stopped; ' +
+        'resume recomputes them from the last recorded checkpoint instead, for one continuous history'],
       [at(12), expect.stringMatching(/not a SA-DPM checkpoint/)],
       [at(13), 'its header says step 11, its name step 13'],
       [at(15), 'it was written with another config (lambda: 0.5, the run has 1)'],
@@ -149,7 +155,7 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(existsSync(staleSample)).toBe(false);
     expect(existsSync(liveTemp)).toBe(true);
     const lines = describeRecovery(r, 'resume');
-    expect(lines).toContain(`run #${run.id}: recorded checkpoint step 10 (${at(10)}), written before the process stopped`);
+    expect(lines).toContain(`run #${run.id}: recorded checkpoint step 10 (${at(10)}), written before it stopped`);
     expect(lines).toContain(`run #${run.id}: ignored ${at(15)}: it was written with another config (lambda: 0.5, the run has 1)`);
     expect(lines).toContain(`run #${run.id}: removed ${staleTemp}: a file write that never finished`);
     expect(lines).toContain(`run #${run.id}: removed ${staleSample}: a file write that never finished`);
@@ -169,17 +175,47 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(store.series(run.id, 'loss', 1000).steps).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
   });
 
-  it('a run that failed on a full database: resume records its stop checkpoint first and continues from it', async () => {
+  it('a stopped or failed run: resume records the newer checkpoint whose metrics are recorded, and goes on from it', async () => {
     const store = open();
-    const { run, config, at } = interruptedRun(store);
-    store.setStatus(run.id, 'failed', 'the run database could not be written (the disk or the database is full)');
-    checkpointFile(at(8), 8, { ...config, steps: 30 });
+    const { run, config, at } = interruptedRun(store, { logEvery: 4 });
+    store.setStatus(run.id, 'failed', 'the run database could not be written');
+    // Written by a resume with --steps 30 (a field a resume may change); metrics logged every 4 steps, up to 8.
+    checkpointFile(at(9), 9, { ...config, steps: 30 });
+    store.setProgress(run.id, 8, 0.125);
     const log: FakeEngineLog = { spawned: 0, commands: [] };
     const service = new RunService(store, fakeSpawner(log), { flushMs: 5 });
-    // The stop checkpoint was written by a resume with --steps 30 (a field a resume may change).
+    // Only interrupted runs are looked at when the store opens.
     expect(recoverStore(store).adoption.size).toBe(0);
     await service.enqueue(run.id, { resume: true });
-    expect(log.commands[0]).toMatchObject({ cmd: 'train', resumeFrom: at(8) });
+    expect(log.commands[0]).toMatchObject({ cmd: 'train', resumeFrom: at(9) });
+  });
+
+  it('goes by the logging cadence: a checkpoint off it counts when the last logged step before it is recorded', () => {
+    const cases: [number, number, boolean][] = [
+      // [checkpoint step, metrics recorded up to, adopted]
+      [13, 10, true],
+      [13, 9, false],
+      [15, 10, false],
+      [15, 15, true],
+      // The first step after a start is logged too: nothing recorded after the last checkpoint (5).
+      [7, 5, false],
+    ];
+    for (const [step, recorded, adopted] of cases) {
+      const store = open();
+      const config = cfg({ logEvery: 5 });
+      const run = store.createRun({ name: 'cadence', config, appVersion: 'test' });
+      const at = (s: number) => join(run.runDir, 'checkpoints', checkpointFileName(s));
+      checkpointFile(at(5), 5, config);
+      store.addCheckpoint({ runId: run.id, step: 5, kind: 'full', path: at(5), bytes: statSync(at(5)).size, metrics: {} });
+      checkpointFile(at(step), step, config);
+      store.setProgress(run.id, recorded, 1);
+      store.setStatus(run.id, 'interrupted', 'killed; last good checkpoint: step 5');
+      const a = recoverStore(store).adoption.get(run.id)!;
+      expect(a.adopted.map((c) => c.step), `checkpoint ${step}, recorded ${recorded}`).toEqual(adopted ? [step] : []);
+      expect(store.getRun(run.id)!.failureReason).toBe(adopted
+        ? `killed; last good checkpoint: step ${step} (found on disk at recovery)`
+        : 'killed; last good checkpoint: step 5');
+    }
   });
 
   it('leaves runs that a live process trains alone', () => {

@@ -98,15 +98,20 @@ describe('a run whose database is full', () => {
     expect(run.failureReason).toContain(`the run database ${store.layout.db} could not be written`);
     expect(run.failureReason).toMatch(/database or disk is full, SQLITE_FULL/);
     expect(run.failureReason).toContain(`data folder ${dir}: `);
-    expect(run.failureReason).toMatch(/(MiB|GiB) free; training was stopped; last checkpoint: step \d+/);
+    const said = /free; training was stopped at step (\d+); its metrics are recorded up to step (\d+), so 'resume' continues (.*), once/
+      .exec(run.failureReason!);
+    expect(said, run.failureReason!).not.toBeNull();
+    const [stopStep, recorded] = [Number(said![1]), Number(said![2])];
     // The engine was asked to stop, and stopped well before its 5000 steps.
     expect(log.commands.map((c) => c.cmd)).toEqual(['train', 'stop']);
     expect(logs(id)).toEqual([{ type: 'log', level: 'error', message: expect.stringMatching(/SQLITE_FULL.*stopping the run at step \d+/) }]);
-    const stopStep = Number(/last checkpoint: step (\d+)/.exec(run.failureReason!)![1]);
     expect(stopStep).toBeLessThan(5000);
-    // The stored history is contiguous up to the last flush that fit.
+    // The stored history is contiguous up to the last flush that fit, and the message says where resume goes on.
     const steps = store.series(id, 'loss', 1e6).steps;
-    expect(steps).toEqual(Array.from({ length: steps.length }, (_, i) => i + 1));
+    expect(steps).toEqual(Array.from({ length: recorded }, (_, i) => i + 1));
+    const ck = store.latestCheckpoint(id);
+    expect(said![3]).toBe(ck ? `from step ${ck.step}, its last recorded checkpoint` : 'from the start');
+    expect(ck?.step ?? 0).toBeLessThanOrEqual(recorded);
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
 
     // Space is back: the same server runs the next run to the end.
