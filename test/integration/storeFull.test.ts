@@ -23,7 +23,8 @@ const args = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--checkpoint-ev
   '--sample-n', '2', '--sample-steps', '2', '--gap-t0', '4', '--gap-batch', '2'];
 
 function sadpm(argv: string[], extra: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...argv], { encoding: 'utf8', env: { ...env, ...extra }, timeout: 240_000 });
+  const opts = { encoding: 'utf8' as const, env: { ...env, ...extra }, timeout: 240_000 };
+  const r = spawnSync(process.execPath, [BIN, ...argv], opts);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -40,8 +41,10 @@ function fillLeavingRoom(bytesFree: number): { bytes: number; fillerRows: number
     store.setStatus(run.id, 'completed');
     const lastLeafUnused = store.db.prepare(
       "SELECT unused FROM dbstat WHERE name = 'metrics' AND pagetype IN ('leaf') ORDER BY path DESC LIMIT 1").pluck();
-    const msg = { type: 'progress' as const, totalSteps: 1, loss: 1, simple: 1, sa: 0, gradNorm: 1, lr: 1, imagesPerSec: 1,
-      msPerStep: 1, etaSec: 0, memory: { numTensors: 1, numBytes: 1 } };
+    const msg = {
+      type: 'progress' as const, totalSteps: 1, loss: 1, simple: 1, sa: 0, gradNorm: 1, lr: 1, imagesPerSec: 1,
+      msPerStep: 1, etaSec: 0, memory: { numTensors: 1, numBytes: 1 },
+    };
     let step = 0;
     // Leaves split when full, so the last one is at least half empty right after a split: go past one.
     while ((lastLeafUnused.get() as number) > bytesFree || step < 400) {
@@ -108,14 +111,18 @@ describe('sadpm train on a full run database', () => {
     expect(r.code, r.stderr).toBe(1);
     const reason = /sadpm train: run #2 failed: (.*)\n/.exec(r.stderr)?.[1];
     expect(reason, r.stderr).toBeDefined();
-    expect(reason).toContain(`the run database ${join(home, 'sadpm.db')} could not be written (the disk or the database is full`);
-    const said = new RegExp('SQLITE_FULL\\); data folder .*: \\d+(\\.\\d+)? (MiB|GiB) free; training was stopped at step (\\d+); ' +
-      "its metrics are recorded up to step (\\d+), so 'resume' continues (from step (\\d+), its last recorded checkpoint|from the start), " +
-      'once there is room$').exec(reason!);
+    const db = join(home, 'sadpm.db');
+    expect(reason).toContain(`the run database ${db} could not be written (the disk or the database is full`);
+    const said = new RegExp(
+      'SQLITE_FULL\\); data folder .*: \\d+(\\.\\d+)? (MiB|GiB) free; training was stopped at step (\\d+); ' +
+        "its metrics are recorded up to step (\\d+), so 'resume' continues " +
+        '(from step (\\d+), its last recorded checkpoint|from the start), once there is room$',
+    ).exec(reason!);
     expect(said, reason).not.toBeNull();
     const [stopStep, recorded, resumeFrom] = [Number(said![3]), Number(said![4]), Number(said![6] ?? 0)];
     // Said while it happened, and no stack trace.
-    expect(r.stderr).toMatch(/error: the run database .* stopping the run at step \d+ \(a checkpoint is written first\)/);
+    const stopping = /error: the run database .* stopping the run at step \d+ \(a checkpoint is written first\)/;
+    expect(r.stderr).toMatch(stopping);
     expect(r.stderr).not.toMatch(/\n\s+at /);
 
     const store = RunStore.open(home);
@@ -144,9 +151,10 @@ describe('sadpm train on a full run database', () => {
     const resumed = await resumeUnderLock(['resume', '2', '--steps', String(steps), '--json']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const logs = resumed.messages.filter((m) => m.type === 'log');
+    const locked = /sadpm\.db is locked by another process \(SQLITE_BUSY\); training goes on/;
     expect(logs).toEqual([
-      { type: 'log', level: 'warn', message: expect.stringMatching(/sadpm\.db is locked by another process \(SQLITE_BUSY\); training goes on/) },
-      { type: 'log', level: 'info', message: expect.stringMatching(/accepts writes again after \d+\.\d s; nothing was lost/) },
+      { type: 'log', level: 'warn', message: expect.stringMatching(locked) },
+      { type: 'log', level: 'info', message: expect.stringMatching(/writes again after \d+\.\d s; nothing was lost/) },
     ]);
     expect(resumed.messages.find((m) => m.type === 'started')).toMatchObject({ step: resumeFrom });
     const after = RunStore.open(home);

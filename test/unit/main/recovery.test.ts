@@ -28,7 +28,7 @@ const deadTag = ownerTag({ pid: deadPid, start: 'some boot:12345' });
 const cfg = (over: Partial<RunConfig> = {}) =>
   resolveRunConfig({ preset: 'tiny', T: 50, gapT0: 20, steps: 20, checkpointEvery: 5, batch: 2, logEvery: 1, ...over });
 
-/** A valid one-weight checkpoint, written elsewhere and copied into place (as a rename just before a kill leaves it). */
+/** A valid one-weight checkpoint, written elsewhere and copied into place (as a rename before a kill leaves it). */
 function checkpointFile(dest: string, step: number, config: RunConfig): void {
   const scratch = join(tmpDir('sadpm-ck-'), 'ck.sadpm-ck');
   const one = [new Float32Array([step])];
@@ -38,6 +38,10 @@ function checkpointFile(dest: string, step: number, config: RunConfig): void {
   });
   mkdirSync(join(dest, '..'), { recursive: true });
   copyFileSync(scratch, dest);
+}
+
+function record(store: RunStore, runId: number, step: number, path: string): void {
+  store.addCheckpoint({ runId, step, kind: 'full', path, bytes: statSync(path).size, metrics: {} });
 }
 
 const stores: RunStore[] = [];
@@ -82,7 +86,8 @@ describe('sweeping import and export temp files', () => {
     expect(existsSync(liveExport)).toBe(true);
     const lines = describeRecovery(r, 'resume them');
     expect(lines).toHaveLength(dead.length + 1);
-    expect(lines[0]).toMatch(/^removed .*\/datasets\/\.\.?import-.* \(3\.0 MiB\): a temp file of an import or export that was killed$/);
+    const what = 'a temp file of an import or export that was killed';
+    expect(lines[0]).toMatch(new RegExp(`^removed .*/datasets/\\.\\.?import-.* \\(3\\.0 MiB\\): ${what}$`));
     // Nothing left to do the next time.
     expect(recoverStore(store).sweptTemps).toEqual([]);
   });
@@ -95,15 +100,17 @@ describe('sweeping import and export temp files', () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const store = openStore(parseArgs(['runs', '--data-dir', root]));
     stores.push(store);
-    expect(err.mock.calls.map((c) => String(c[0]))).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import or export that was killed\n`]);
+    const line = `removed ${leftover} (0.0 MiB): a temp file of an import or export that was killed`;
+    expect(err.mock.calls.map((c) => String(c[0]))).toEqual([`${line}\n`]);
     err.mockRestore();
     expect(existsSync(leftover)).toBe(false);
 
     writeFileSync(leftover, 'x');
     const logged: string[] = [];
-    const services = createServices({ dataDir: root, spawn: fakeSpawner({ spawned: 0, commands: [] }), mode: 'web', log: (l) => logged.push(l) });
+    const spawn = fakeSpawner({ spawned: 0, commands: [] });
+    const services = createServices({ dataDir: root, spawn, mode: 'web', log: (l) => logged.push(l) });
     await services.close();
-    expect(logged).toEqual([`removed ${leftover} (0.0 MiB): a temp file of an import or export that was killed`]);
+    expect(logged).toEqual([line]);
     expect(existsSync(leftover)).toBe(false);
   });
 });
@@ -116,11 +123,11 @@ describe('adopting checkpoints written but not recorded', () => {
     const ckDir = join(run.runDir, 'checkpoints');
     const at = (step: number) => join(ckDir, checkpointFileName(step));
     checkpointFile(at(5), 5, config);
-    store.addCheckpoint({ runId: run.id, step: 5, kind: 'full', path: at(5), bytes: statSync(at(5)).size, metrics: {} });
+    record(store, run.id, 5, at(5));
     return { run, config, ckDir, at };
   }
 
-  it('records a valid newer checkpoint of an interrupted run, ignores invalid ones with a note, removes a stray temp', async () => {
+  it('records a valid newer checkpoint of an interrupted run, notes the others, removes stray temps', async () => {
     const store = open();
     const { run, config, ckDir, at } = interruptedRun(store);
     checkpointFile(at(10), 10, config);
@@ -156,7 +163,8 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(existsSync(liveTemp)).toBe(true);
     const lines = describeRecovery(r, 'resume');
     expect(lines).toContain(`run #${run.id}: recorded checkpoint step 10 (${at(10)}), written before it stopped`);
-    expect(lines).toContain(`run #${run.id}: ignored ${at(15)}: it was written with another config (lambda: 0.5, the run has 1)`);
+    const other = 'it was written with another config (lambda: 0.5, the run has 1)';
+    expect(lines).toContain(`run #${run.id}: ignored ${at(15)}: ${other}`);
     expect(lines).toContain(`run #${run.id}: removed ${staleTemp}: a file write that never finished`);
     expect(lines).toContain(`run #${run.id}: removed ${staleSample}: a file write that never finished`);
 
@@ -164,7 +172,8 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(got.status).toBe('interrupted');
     expect(got.failureReason).toMatch(/last good checkpoint: step 10 \(found on disk at recovery\)$/);
     expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([5, 10]);
-    expect(store.latestCheckpoint(run.id)).toMatchObject({ path: at(10), bytes: statSync(at(10)).size, metrics: { loss: 0.1 } });
+    const bytes = statSync(at(10)).size;
+    expect(store.latestCheckpoint(run.id)).toMatchObject({ path: at(10), bytes, metrics: { loss: 0.1 } });
 
     // Resume continues from the adopted checkpoint.
     const log: FakeEngineLog = { spawned: 0, commands: [] };
@@ -175,7 +184,7 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(store.series(run.id, 'loss', 1000).steps).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
   });
 
-  it('a stopped or failed run: resume records the newer checkpoint whose metrics are recorded, and goes on from it', async () => {
+  it('stopped or failed run: resume records a newer checkpoint whose metrics are recorded, starts there', async () => {
     const store = open();
     const { run, config, at } = interruptedRun(store, { logEvery: 4 });
     store.setStatus(run.id, 'failed', 'the run database could not be written');
@@ -206,7 +215,7 @@ describe('adopting checkpoints written but not recorded', () => {
       const run = store.createRun({ name: 'cadence', config, appVersion: 'test' });
       const at = (s: number) => join(run.runDir, 'checkpoints', checkpointFileName(s));
       checkpointFile(at(5), 5, config);
-      store.addCheckpoint({ runId: run.id, step: 5, kind: 'full', path: at(5), bytes: statSync(at(5)).size, metrics: {} });
+      record(store, run.id, 5, at(5));
       checkpointFile(at(step), step, config);
       store.setProgress(run.id, recorded, 1);
       store.setStatus(run.id, 'interrupted', 'killed; last good checkpoint: step 5');

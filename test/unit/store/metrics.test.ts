@@ -36,7 +36,8 @@ describe('metrics', () => {
     const store = freshStore();
     const r = store.createRun(newRun());
     // The name is new: its row is inserted inside the batch's transaction, and goes with the rollback.
-    expect(() => store.appendMetrics(r.id, [{ step: 1, name: 'fresh', value: 1 }, { step: 2, name: 'fresh', value: NaN }])).toThrow();
+    const bad = [{ step: 1, name: 'fresh', value: 1 }, { step: 2, name: 'fresh', value: NaN }];
+    expect(() => store.appendMetrics(r.id, bad)).toThrow();
     expect(() => store.writeTransaction(() => {
       store.insertMetrics(r.id, [{ step: 1, name: 'newer', value: 1 }]);
       throw new Error('disk full');

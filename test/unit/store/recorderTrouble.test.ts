@@ -14,7 +14,9 @@ const progress = (step: number): ProgressMessage => ({
   type: 'progress', step, totalSteps: 1000, loss: 1 / step, simple: 0.5 / step, sa: 0.5 / step, gradNorm: 3, lr: 1e-4,
   imagesPerSec: 10, msPerStep: 100, etaSec: 1, memory: { numTensors: 5, numBytes: 1000 },
 });
-const samples: EngineMessage = { type: 'samples', step: 4, path: '/s4.png', n: 2, sampler: 'ddim', sampleSteps: 2, ema: true };
+const samples: EngineMessage = {
+  type: 'samples', step: 4, path: '/s4.png', n: 2, sampler: 'ddim', sampleSteps: 2, ema: true,
+};
 const gap: EngineMessage = { type: 'gap', step: 4, t0: 2, t: [2, 1], meanAbs: [1, 2], l2: [1, 2], signedMean: [1, 2] };
 
 function setup(busyTimeoutMs = 20) {
@@ -22,7 +24,8 @@ function setup(busyTimeoutMs = 20) {
   const run = store.createRun(newRun());
   store.markRunning(run.id, { pid: process.pid, start: '' });
   const trouble: StoreTrouble[] = [];
-  const rec = new RunRecorder(store, run.id, { flushMs: 100, retryMs: 50, retryMaxMs: 400, onTrouble: (t) => trouble.push(t) });
+  const onTrouble = (t: StoreTrouble) => trouble.push(t);
+  const rec = new RunRecorder(store, run.id, { flushMs: 100, retryMs: 50, retryMaxMs: 400, onTrouble });
   const lossSteps = () => store.series(run.id, 'loss', 1e9).steps;
   return { store, run, rec, trouble, lossSteps };
 }
@@ -102,7 +105,7 @@ describe('RunRecorder: SQLITE_BUSY', () => {
 });
 
 describe('RunRecorder: SQLITE_FULL', () => {
-  it('stops recording with a reason naming the database, the data folder and the free space; earlier data intact', () => {
+  it('stops recording, with a reason naming the database, data folder and free space; earlier data intact', () => {
     const { store, run, rec, trouble, lossSteps } = setup();
     for (let s = 1; s <= 3; s++) rec.handle(progress(s));
     rec.handle({ type: 'checkpoint', step: 3, path: '/ck3', bytes: 1 });
@@ -135,7 +138,8 @@ describe('RunRecorder: SQLITE_FULL', () => {
     vi.advanceTimersByTime(1000);
     expect(trouble).toHaveLength(1);
     expect(rec.final!.status).toBe('failed');
-    expect(rec.final!.reason).toBe(`${msg.slice(0, msg.indexOf('; stopping'))}; training was stopped at step ${step + 1}; ` +
+    const failure = msg.slice(0, msg.indexOf('; stopping'));
+    expect(rec.final!.reason).toBe(`${failure}; training was stopped at step ${step + 1}; ` +
       `its metrics are recorded up to step ${stored.at(-1)}, so 'resume' continues from step 3, its last recorded ` +
       'checkpoint, once there is room');
     expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([3]);
