@@ -13,6 +13,7 @@ import { RUN_STATUSES, type RetentionPolicy, type RunFilter, type RunRecord, typ
 import type { RunStore } from '../store/runStore';
 import { exportBundle, exportMetrics } from '../store/export';
 import { RunService, type RunOutcome } from '../main/runService';
+import { adoptCheckpoints, describeAdoption } from '../main/recovery';
 import { forkEngine } from '../main/engineProcess';
 import { importIntoLibrary, resolveDatasetRef } from '../main/datasetLibrary';
 import { appVersion } from '../main/appVersion';
@@ -159,6 +160,9 @@ export async function cmdResume(args: ParsedArgs): Promise<number> {
   const store = openStore(args);
   try {
     const id = runRef(args, store);
+    // Before the checks below read the latest checkpoint: one that reached the disk but not the store counts.
+    const adoption = adoptCheckpoints(store, store.getRun(id)!);
+    for (const line of describeAdoption(id, adoption)) process.stderr.write(`${line}\n`);
     const run = store.getRun(id)!;
     const steps = flagString(args.flags, 'steps');
     const backend = flagString(args.flags, 'backend');

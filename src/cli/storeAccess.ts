@@ -3,16 +3,12 @@ import { resolve } from 'node:path';
 import { RunStore } from '../store/runStore';
 import { resolveDataDir } from '../store/dataDir';
 import { flagString, type ParsedArgs } from './args';
+import { describeRecovery, recoverStore } from '../main/recovery';
 
 export function openStore(args: ParsedArgs, opts: { quiet?: boolean } = {}): RunStore {
   const store = RunStore.open(resolveDataDir(flagString(args.flags, 'data-dir')));
-  const found = store.recoverInterrupted();
-  if (found.length && !opts.quiet) {
-    process.stderr.write(
-      `found ${found.length} run(s) whose process stopped without finishing: ${found.map((id) => `#${id}`).join(', ')}; ` +
-        `marked interrupted (continue with 'sadpm resume RUN')\n`,
-    );
-  }
+  const lines = describeRecovery(recoverStore(store), "continue with 'sadpm resume RUN'");
+  if (!opts.quiet) for (const l of lines) process.stderr.write(l + '\n');
   return store;
 }
 

@@ -9,6 +9,7 @@ import type { DatasetRecord } from '../shared/records';
 import type { RunStore } from '../store/runStore';
 import type { SpawnEngine } from './engineProcess';
 import { runEngineJob, type JobOptions } from './engineJob';
+import { ownerTag } from '../store/owner';
 
 export interface ImportOutcome {
   dataset: DatasetRecord;
@@ -30,7 +31,8 @@ export async function importIntoLibrary(
   if (job.name && store.findDataset(job.name)) {
     throw new Error(`a dataset named '${job.name}' is already in the library; choose another --name`);
   }
-  const stamp = `${process.pid}-${Date.now().toString(36)}`;
+  // The owner tag lets the next start tell a kill -9's leftovers from a live import (RunStore.sweepTempFiles).
+  const stamp = `${ownerTag()}-${Date.now().toString(36)}`;
   const tmpOut = join(store.layout.datasets, `.import-${stamp}.sadpm-ds`);
   const tmpPreview = join(store.layout.datasets, `.import-${stamp}.png`);
   const { name: _name, ...engineJob } = job;

@@ -9,12 +9,11 @@ import { SamplesMessageSchema, type HostMessage, type SampleJob } from '../share
 import { runEngineJob, type JobOptions } from './engineJob';
 import { RESUMABLE_STATUSES, type RunRecord, type RunStatus, type SampleRecord } from '../shared/records';
 import type { RunStore } from '../store/runStore';
-import { RunRecorder, sampleRecordOf } from '../store/recorder';
+import { RunRecorder, sampleRecordOf, type StoreTrouble } from '../store/recorder';
 import { currentOwner } from '../store/owner';
 import type { EngineProcess, SpawnEngine } from './engineProcess';
 import { readCheckpointHeader } from '../engine/train/checkpoint';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { adoptCheckpoints, removeStaleTempFiles } from './recovery';
 
 export interface RunOutcome {
   runId: number;
@@ -34,15 +33,6 @@ interface Waiting {
   runId: number;
   resume: boolean;
   resolve: (o: RunOutcome) => void;
-}
-
-/**
- * Temp files of checkpoint writes that a killed engine never renamed. Only called for a run that is
- * not active, so no writer is using them.
- */
-function removeStaleTempFiles(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const f of readdirSync(dir)) if (f.startsWith('.') && f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
 }
 
 /** Lines Dawn prints on every start; not what a crash report should show. */
@@ -123,6 +113,8 @@ export class RunService {
     if (!RESUMABLE_STATUSES.includes(run.status)) {
       throw new Error(`run #${run.id} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`);
     }
+    // A checkpoint that reached the disk but not the store (kill -9, full disk) is where resume goes on.
+    adoptCheckpoints(this.store, run);
     const ck = this.store.latestCheckpoint(run.id);
     if (ck && ck.step >= run.totalSteps) {
       throw new Error(`run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; give more steps (N > ${ck.step}) to train longer`);
@@ -173,7 +165,11 @@ export class RunService {
     while (this.active.size < this.concurrency && this.waiting.length > 0) {
       const w = this.waiting.shift()!;
       this.launch(w).then(w.resolve, (err: Error) => {
-        this.store.setStatus(w.runId, 'failed', err.message);
+        try {
+          this.store.setStatus(w.runId, 'failed', err.message);
+        } catch {
+          // The store refused this too (locked or full): the next start finds the run interrupted.
+        }
         w.resolve({ runId: w.runId, status: 'failed', reason: err.message });
       });
     }
@@ -185,38 +181,51 @@ export class RunService {
     const ck = w.resume ? this.store.latestCheckpoint(run.id) : undefined;
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
     this.store.rewindTo(run.id, ck?.step ?? 0);
-    removeStaleTempFiles(join(run.runDir, 'checkpoints'));
+    removeStaleTempFiles(run.runDir);
     this.store.markRunning(run.id, currentOwner());
     this.statusChanged(run.id);
     const proc = this.spawn();
-    const recorder = new RunRecorder(this.store, run.id, { flushMs: this.flushMs });
+    const recorder = new RunRecorder(this.store, run.id, {
+      flushMs: this.flushMs,
+      onTrouble: (t) => this.storeTrouble(run.id, proc, t),
+    });
     const done = new Promise<RunOutcome>((resolve) => {
       proc.onMessage((msg) => {
         if (msg.type !== 'jobProgress' && msg.type !== 'jobDone' && msg.type !== 'rejected') recorder.handle(msg);
         for (const l of this.listeners) l(run.id, msg);
       });
       proc.onExit((code, signal) => {
-        recorder.flush();
-        if (!recorder.ended) {
+        if (recorder.ended) recorder.flush();
+        else {
           const useful = (l: string) => !NOISE.test(l) && stripNativeLocations(l).trim() !== '';
           const tail = proc.stderrTail().split('\n').filter(useful).slice(-5).join(' | ');
-          recorder.processEnded(code, signal);
-          if (tail) {
-            const r = this.store.getRun(run.id)!;
-            this.store.setStatus(run.id, 'interrupted', `${r.failureReason}; stderr: ${tail}`);
-          }
+          recorder.processEnded(code, signal, tail || undefined);
         }
-        this.active.delete(run.id);
-        this.stopping.delete(run.id);
-        const r = this.store.getRun(run.id)!;
-        resolve({ runId: run.id, status: r.status, reason: r.failureReason });
-        this.statusChanged(run.id);
-        this.pump();
+        // Writes held back by a locked database land before the run counts as ended.
+        void recorder.idle().then(() => {
+          this.active.delete(run.id);
+          this.stopping.delete(run.id);
+          const end = recorder.final!;
+          resolve({ runId: run.id, status: end.status, reason: end.reason });
+          this.statusChanged(run.id);
+          this.pump();
+        });
       });
     });
     this.active.set(run.id, { proc, recorder, done });
     proc.send({ cmd: 'train', config: cfg, runDir: run.runDir, resumeFrom: ck?.path });
     return done;
+  }
+
+  /** Store trouble is shown like an engine log line; a write error that waiting cannot fix stops the run. */
+  private storeTrouble(runId: number, proc: EngineProcess, t: StoreTrouble): void {
+    const level = t.kind === 'recovered' ? 'info' : t.kind === 'fatal' ? 'error' : 'warn';
+    const msg: HostMessage = { type: 'log', level, message: t.message };
+    for (const l of this.listeners) l(runId, msg);
+    if (t.kind === 'fatal' && this.active.has(runId) && !this.stopping.has(runId)) {
+      this.stopping.set(runId, 'stopped');
+      proc.send({ cmd: 'stop' });
+    }
   }
 
   /**

@@ -9,6 +9,7 @@ import { JobRegistry } from './jobs';
 import { UploadSessions } from './uploads';
 import { join } from 'node:path';
 import type { SpawnEngine } from './engineProcess';
+import { describeRecovery, recoverStore } from './recovery';
 import type { EventName, EventPayload } from '../shared/contract';
 
 export type Emit = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -27,9 +28,18 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createServices(opts: { dataDir: string; spawn: SpawnEngine; mode: 'electron' | 'web'; concurrency?: number; flushMs?: number }): Services {
+export function createServices(opts: {
+  dataDir: string;
+  spawn: SpawnEngine;
+  mode: 'electron' | 'web';
+  concurrency?: number;
+  flushMs?: number;
+  /** Where start-up notes go (recovered runs, swept temp files); stderr by default. */
+  log?: (line: string) => void;
+}): Services {
   const store = RunStore.open(opts.dataDir);
-  store.recoverInterrupted();
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const line of describeRecovery(recoverStore(store), 'resume them from the Runs view')) log(line);
   const listeners = new Set<(event: EventName, payload: unknown) => void>();
   const emit: Emit = (event, payload) => {
     for (const l of listeners) l(event, payload);

@@ -2,6 +2,7 @@
  * Who owns a running run: a process id plus that process's start time, so a recycled pid is not
  * mistaken for the owner after a reboot or a long pause.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export interface Owner {
@@ -27,15 +28,40 @@ export function currentOwner(): Owner {
   return { pid: process.pid, start: processStart(process.pid) };
 }
 
-export function isOwnerAlive(owner: Owner): boolean {
+function pidExists(pid: number): boolean {
   try {
-    process.kill(owner.pid, 0);
+    process.kill(pid, 0);
   } catch (err) {
     // EPERM: the pid exists but belongs to another user, so it is not our owner anymore... unless it is
     // the same start time, which only /proc can tell.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return true;
+}
+
+export function isOwnerAlive(owner: Owner): boolean {
+  if (!pidExists(owner.pid)) return false;
   if (!owner.start) return true;
   const now = processStart(owner.pid);
   return now === '' || now === owner.start;
+}
+
+function startHash(start: string): string {
+  return createHash('sha1').update(start).digest('hex').slice(0, 8);
+}
+
+/**
+ * An owner in a form that fits a file name: `<pid>-<8 hex of the start time>`. Temp files carry it, so
+ * the next start can tell whether the process that writes them is still alive.
+ */
+export function ownerTag(owner: Owner = currentOwner()): string {
+  return `${owner.pid}-${startHash(owner.start)}`;
+}
+
+/** Whether the owner a tag names (or, without a hash, any process with that pid) is alive. */
+export function isTagAlive(pid: number, hash?: string): boolean {
+  if (!pidExists(pid)) return false;
+  if (!hash) return true;
+  const now = processStart(pid);
+  return now === '' || startHash(now) === hash;
 }

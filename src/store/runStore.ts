@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations';
 import { dataLayout, ensureDataFolders, type DataLayout } from './dataDir';
 import { stripNativeLocations } from '../shared/errorText';
-import { isOwnerAlive, type Owner } from './owner';
+import { isOwnerAlive, isTagAlive, type Owner } from './owner';
 import { planRetention, type RetentionPlan } from './retention';
 import { lttbIndices } from '../shared/lttb';
 import type {
@@ -47,6 +47,44 @@ export interface MetricPoint {
 
 export type NewDataset = Omit<DatasetRecord, 'id' | 'createdAt'>;
 
+export interface StoreOptions {
+  readonly?: boolean;
+  /** How long a write waits for another connection's lock before SQLITE_BUSY (SADPM_DB_BUSY_TIMEOUT_MS, 5000). */
+  busyTimeoutMs?: number;
+  /** A size cap on the database (SADPM_DB_MAX_BYTES): writes past it fail with SQLITE_FULL, like a full disk. */
+  maxBytes?: number;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name}=${raw}: expected a positive whole number`);
+  return v;
+}
+
+/**
+ * Temp files of dataset imports in <data>/datasets: `.import-<owner>-<stamp>.{sadpm-ds,png}` (named by
+ * the importing process; <owner> is an ownerTag, or a bare pid in older releases) and the engine's
+ * atomic-write temp of those, `..import-<owner>-<stamp>.sadpm-ds.<engine pid>.<n>.tmp`.
+ */
+const IMPORT_TEMP = /^\.?\.import-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-z]+\.(?:sadpm-ds|png)(?:\.(\d+)\.\d+\.tmp)?$/;
+/** An export's atomic-write temp in <data>/exports: `.<name>.<writer pid>.<n>.tmp`. */
+const EXPORT_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/** The processes that write a temp file, from its name; null for a name that is not one of our temp files. */
+type TempWriters = { owner: number; hash?: string; engine?: number } | null;
+
+function importTempWriters(name: string): TempWriters {
+  const m = IMPORT_TEMP.exec(name);
+  return m ? { owner: Number(m[1]), hash: m[2], engine: m[3] ? Number(m[3]) : undefined } : null;
+}
+
+function exportTempWriters(name: string): TempWriters {
+  const m = EXPORT_TEMP.exec(name);
+  return m ? { owner: Number(m[1]) } : null;
+}
+
 const now = () => new Date().toISOString();
 
 function slug(s: string): string {
@@ -60,7 +98,7 @@ export class RunStore {
   private readonly metricIds = new Map<string, number>();
   private readonly filterCache = new Map<string, Database.Statement>();
 
-  private constructor(root: string, opts: { readonly?: boolean } = {}) {
+  private constructor(root: string, opts: StoreOptions = {}) {
     this.layout = dataLayout(root);
     ensureDataFolders(this.layout);
     try {
@@ -69,7 +107,7 @@ export class RunStore {
       throw new Error(`cannot open the run database ${this.layout.db}: ${(err as Error).message}`);
     }
     try {
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? envInt(process.env, 'SADPM_DB_BUSY_TIMEOUT_MS') ?? 5000}`);
       // Check the version before anything that writes (switching to WAL rewrites the file header).
       this.assertKnownVersion();
       if (!opts.readonly) this.db.pragma('journal_mode = WAL');
@@ -78,6 +116,11 @@ export class RunStore {
       // last transactions but never corrupts the database.
       this.db.pragma('synchronous = NORMAL');
       this.migrate();
+      const maxBytes = opts.maxBytes ?? envInt(process.env, 'SADPM_DB_MAX_BYTES');
+      if (maxBytes !== undefined) {
+        const page = this.db.pragma('page_size', { simple: true }) as number;
+        this.db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / page))}`);
+      }
     } catch (err) {
       this.db.close();
       throw err;
@@ -85,7 +128,7 @@ export class RunStore {
     this.stmts = this.prepare();
   }
 
-  static open(root: string, opts: { readonly?: boolean } = {}): RunStore {
+  static open(root: string, opts: StoreOptions = {}): RunStore {
     return new RunStore(root, opts);
   }
 
@@ -426,6 +469,31 @@ export class RunStore {
   }
 
   /**
+   * Temp files left by a process that was killed mid-import (in <data>/datasets) or mid-export (in
+   * <data>/exports): its cleanup never ran. Only files whose writing processes are all gone are removed.
+   */
+  sweepTempFiles(): { path: string; bytes: number }[] {
+    const removed: { path: string; bytes: number }[] = [];
+    const places = [[this.layout.datasets, importTempWriters], [this.layout.exports, exportTempWriters]] as const;
+    for (const [dir, writersOf] of places) {
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        const w = writersOf(name);
+        if (!w || isTagAlive(w.owner, w.hash) || (w.engine !== undefined && isTagAlive(w.engine))) continue;
+        const path = join(dir, name);
+        try {
+          const bytes = statSync(path).size;
+          rmSync(path, { force: true });
+          removed.push({ path, bytes });
+        } catch {
+          // Gone already (another process swept it): nothing to report.
+        }
+      }
+    }
+    return removed;
+  }
+
+  /**
    * Before a resume from `step`: forget what was recorded after it (it will be recomputed), so the
    * metric history stays one continuous series without duplicated steps.
    */
@@ -458,10 +526,24 @@ export class RunStore {
     return id;
   }
 
+  /**
+   * One write transaction that takes the lock up front (BEGIN IMMEDIATE: a locked database fails before
+   * any work is done). If it rolls back, metric name ids it cached may name rows that no longer exist,
+   * so the cache is dropped.
+   */
+  writeTransaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.metricIds.clear();
+      throw err;
+    }
+  }
+
   /** Writes points in one transaction (the caller batches). */
   appendMetrics(runId: number, points: MetricPoint[]): void {
     if (points.length === 0) return;
-    this.db.transaction(() => this.insertMetrics(runId, points))();
+    this.writeTransaction(() => this.insertMetrics(runId, points));
   }
 
   /** Inside a caller's transaction. */

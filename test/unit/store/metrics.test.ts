@@ -32,6 +32,21 @@ describe('metrics', () => {
     store.close();
   });
 
+  it('a rolled-back batch leaves no cached metric id behind: the next batch with that name is written', () => {
+    const store = freshStore();
+    const r = store.createRun(newRun());
+    // The name is new: its row is inserted inside the batch's transaction, and goes with the rollback.
+    const bad = [{ step: 1, name: 'fresh', value: 1 }, { step: 2, name: 'fresh', value: NaN }];
+    expect(() => store.appendMetrics(r.id, bad)).toThrow();
+    expect(() => store.writeTransaction(() => {
+      store.insertMetrics(r.id, [{ step: 1, name: 'newer', value: 1 }]);
+      throw new Error('disk full');
+    })).toThrow('disk full');
+    store.appendMetrics(r.id, [{ step: 1, name: 'fresh', value: 2 }, { step: 1, name: 'newer', value: 3 }]);
+    expect(store.allMetrics(r.id)).toEqual([[1, 'fresh', 2], [1, 'newer', 3]]);
+    store.close();
+  });
+
   it('a 1M-point series downsampled to 2,000 keeps the spike, the first and the last point', () => {
     const store = freshStore();
     const r = store.createRun(newRun());

@@ -98,11 +98,17 @@ describe('RunRecorder', () => {
   it('if the checkpoint row cannot be written, the flushed metrics roll back with it (one transaction)', () => {
     const { store, rec, count } = setup();
     rec.handle(progress(1));
+    const seen: number[] = [];
     vi.spyOn(store, 'addCheckpoint').mockImplementation(() => {
+      seen.push(count());
       throw new Error('disk I/O error');
     });
-    expect(() => rec.handle({ type: 'checkpoint', step: 1, path: '/ck', bytes: 1 })).toThrow(/disk I\/O/);
+    // Not thrown at the caller: the recorder stops recording and asks its owner to stop the run.
+    rec.handle({ type: 'checkpoint', step: 1, path: '/ck', bytes: 1 });
+    // The point was inside the failed transaction, and neither is written after it.
+    expect(seen).toEqual([1]);
     expect(count()).toBe(0);
+    expect(store.latestCheckpoint(rec.runId)).toBeUndefined();
   });
 
   it('gap and samples messages are recorded (a sample links to the checkpoint of its step)', () => {
