@@ -1,5 +1,5 @@
-// ESLint flat config. Besides the usual correctness rules, it enforces the process layers of
-// ARCHITECTURE.md ("shared <- engine, store <- main, cli ; shared <- preload ; shared <- renderer")
+// ESLint flat config. Besides the usual correctness rules, it enforces the layers of docs/architecture.md
+// ("shared, io <- engine, store <- app <- main, cli ; shared <- preload ; shared <- renderer")
 // with one `no-restricted-imports` block per folder. The layers are what let almost every test run in
 // plain Node or a plain browser, so a stray `import 'electron'` in the engine must fail CI, not review.
 // test/unit/lint/layers.test.ts lints in-memory sources against this file so the rules can't silently die.
@@ -82,28 +82,32 @@ export default defineConfig(
 
   // Globals per runtime (matters for plain .js/.mjs files; TS files get no-undef switched off by typescript-eslint).
   {
-    files: ['**/*.{js,mjs,cjs}', 'scripts/**', 'bin/**', 'bench/**', 'test/**', 'src/{engine,store,app,main,cli}/**', '*.config.*'],
+    files: ['**/*.{js,mjs,cjs}', 'scripts/**', 'bin/**', 'bench/**', 'test/**', 'src/{io,engine,store,app,main,cli}/**', '*.config.*'],
     languageOptions: { globals: { ...globals.node } },
   },
   { files: ['src/renderer/**'], languageOptions: { globals: { ...globals.browser } } },
 
   // --- layers --------------------------------------------------------------------------------------
   // shared: pure TS (zod only) — it is imported by every process, including the sandboxed renderer.
-  restrict('src/shared', [ELECTRON, ...NODE_BUILTINS, layers('engine', 'store', 'main', 'renderer', 'preload', 'cli')]),
-  // engine and store run in plain Node (utility process, CLI, tests): never Electron or the app's UI layers.
-  restrict('src/engine', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
-  restrict('src/store', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
-  // app (issue 11: the Electron-free application layer) composes shared, store and engine; never Electron or UI.
+  restrict('src/shared', [ELECTRON, ...NODE_BUILTINS, layers('io', 'engine', 'store', 'app', 'main', 'renderer', 'preload', 'cli')]),
+  // io: small Node helpers (atomic writes) that engine, store, app and cli share; it depends on no layer.
+  restrict('src/io', [ELECTRON, layers('shared', 'engine', 'store', 'app', 'main', 'renderer', 'preload', 'cli')]),
+  // engine and store run in plain Node (utility process, CLI, tests): never Electron, never each other, never the
+  // application or UI layers. The store never imports the engine: it records what the engine reports.
+  restrict('src/engine', [ELECTRON, layers('store', 'app', 'main', 'renderer', 'preload', 'cli')]),
+  restrict('src/store', [ELECTRON, layers('engine', 'app', 'main', 'renderer', 'preload', 'cli')]),
+  // app: the Electron-free application layer (use cases, run queue, contract handlers, web server) composes shared,
+  // io, store and engine; never Electron or a front door (main, cli) or UI code.
   restrict('src/app', [ELECTRON, layers('main', 'renderer', 'preload', 'cli')]),
   // The Slurm executor's pieces are pure Node over shared only, so they run anywhere the CLI does. (A later block
   // replaces the one above for these files; this one includes its patterns.)
   restrict('src/app/executors/slurm', [ELECTRON, layers('engine', 'store', 'main', 'renderer', 'preload', 'cli')]),
-  // main composes engine + store + shared, but never pulls in renderer or preload code.
+  // main: the Electron adapters over app; never UI code or the CLI.
   restrict('src/main', [layers('renderer', 'preload', 'cli')]),
-  // cli is headless: it may reuse main's non-Electron services (web mode), but not Electron or UI code.
-  restrict('src/cli', [ELECTRON, layers('renderer', 'preload')]),
+  // cli: flags -> use case (app) -> print; headless, so never Electron, main or UI code.
+  restrict('src/cli', [ELECTRON, layers('main', 'renderer', 'preload')]),
   // preload runs sandboxed: only `electron` (contextBridge, ipcRenderer) and shared.
-  restrict('src/preload', [...NODE_BUILTINS, layers('engine', 'store', 'main', 'renderer', 'cli')]),
+  restrict('src/preload', [...NODE_BUILTINS, layers('io', 'engine', 'store', 'app', 'main', 'renderer', 'cli')]),
   // renderer is a web page (also served in web mode): shared only, everything else via window.api.
-  restrict('src/renderer', [ELECTRON, ...NODE_BUILTINS, layers('engine', 'store', 'main', 'preload', 'cli')]),
+  restrict('src/renderer', [ELECTRON, ...NODE_BUILTINS, layers('io', 'engine', 'store', 'app', 'main', 'preload', 'cli')]),
 );

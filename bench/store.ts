@@ -103,8 +103,8 @@ function ingestCapacity(): void {
 
 async function ingestWhileTraining(): Promise<void> {
   const { resolveRunConfig } = await import('../src/shared/config');
-  const { RunService } = await import('../src/main/runService');
-  const { forkEngine } = await import('../src/main/engineProcess');
+  const { RunService } = await import('../src/app/runService');
+  const { forkEngine } = await import('../src/app/engineProcess');
   const cfg = resolveRunConfig({
     preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, steps: STEPS, logEvery: 1,
     checkpointEvery: 10, gapT0: 4, gapBatch: 2, sampleN: 2, sampleSteps: 2,

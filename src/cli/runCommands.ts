@@ -12,11 +12,11 @@ import { CLASS_MODES, EngineMessageSchema, IMPORT_FORMATS, type EngineSink } fro
 import { RUN_STATUSES, type RetentionPolicy, type RunFilter, type RunRecord, type RunStatus } from '../shared/records';
 import type { RunStore } from '../store/runStore';
 import { exportBundle, exportMetrics } from '../store/export';
-import { RunService, type RunOutcome } from '../main/runService';
-import { adoptCheckpoints, describeAdoption } from '../main/recovery';
-import { forkEngine } from '../main/engineProcess';
-import { importIntoLibrary, resolveDatasetRef } from '../main/datasetLibrary';
-import { appVersion } from '../main/appVersion';
+import { RunService, type RunOutcome } from '../app/runService';
+import { adoptCheckpoints, describeAdoption } from '../app/recovery';
+import { forkEngine } from '../app/engineProcess';
+import { importIntoLibrary, resolveDatasetRef } from '../app/datasetLibrary';
+import { appVersion } from '../app/appVersion';
 import { readPackedHeader } from '../engine/data/packed';
 import { findBuiltin } from '../engine/data/builtin';
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { RunStore } from '../store/runStore';
 import { resolveDataDir } from '../store/dataDir';
 import { flagString, type ParsedArgs } from './args';
-import { describeRecovery, recoverStore } from '../main/recovery';
+import { describeRecovery, recoverStore } from '../app/recovery';
 
 export function openStore(args: ParsedArgs, opts: { quiet?: boolean } = {}): RunStore {
   const store = RunStore.open(resolveDataDir(flagString(args.flags, 'data-dir')));

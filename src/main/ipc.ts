@@ -4,7 +4,7 @@
  */
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
 import { INVOKE, type EventName } from '../shared/contract';
-import { dispatch, type DispatchResult } from './handlers';
+import { dispatch, type DispatchResult } from '../app/contract/handlers';
 
 export type SenderCheck = (url: string | undefined) => boolean;
 

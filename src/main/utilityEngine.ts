@@ -1,7 +1,7 @@
 /** The engine in an Electron utilityProcess (a Node child that dies with the app). */
 import { utilityProcess } from 'electron';
 import { join } from 'node:path';
-import { parseHostMessage, type SpawnEngine } from './engineProcess';
+import { parseHostMessage, type SpawnEngine } from '../app/engineProcess';
 
 export function utilityEngineSpawner(mainDir: string): SpawnEngine {
   return () => {

@@ -7,7 +7,7 @@ import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { RunStore } from './runStore';
 import { writeTarGz, type TarEntry } from './tar';
-import { writeError, writeFileAtomic, tempPathFor } from '../engine/util/atomicFile';
+import { writeError, writeFileAtomic, tempPathFor } from '../io/atomicFile';
 
 export function metricsCsv(store: RunStore, runId: number): string {
   const names = store.metricNames(runId);

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { z } from 'zod';
-import { writeFileAtomic } from '../util/atomicFile';
+import { writeFileAtomic } from '../../io/atomicFile';
 import { describeFsError, readFileChecked } from './raw';
 
 export const PACKED_MAGIC = 'SADPMDS1';

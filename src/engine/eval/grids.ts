@@ -4,7 +4,7 @@
  * Grayscale (c = 1) is expanded to RGB; c = 3 is RGB; c = 4 drops alpha (composited on nothing).
  */
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../util/atomicFile';
+import { writeFileAtomic } from '../../io/atomicFile';
 import { ADVANCE, drawText, textWidth, GLYPH_H } from './bitmapFont';
 
 export interface GridOptions {

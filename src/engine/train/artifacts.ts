@@ -10,7 +10,7 @@ import { computeGap, type GapResult } from '../diffusion/gap';
 import { gridScale, writeGridPng } from '../eval/grids';
 import { toFloatBatch, type GapImages } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomicFile';
+import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile';
 import type { Schedule } from '../diffusion/schedule';
 import type { RunConfig, SamplerKind, Spacing } from '../../shared/config';
 import type { GapMessage, SamplesMessage } from '../../shared/engineMessages';

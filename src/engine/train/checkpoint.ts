@@ -6,7 +6,7 @@
 import { closeSync, openSync, readSync, fstatSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../util/atomicFile';
+import { writeFileAtomic } from '../../io/atomicFile';
 import { RunConfigSchema, type RunConfig } from '../../shared/config';
 
 const MAGIC = 'SADPMCK1';

@@ -22,7 +22,7 @@ import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointDat
 import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
 import { ActivityReporter } from './activity';
 import { CancelledError } from '../util/cancel';
-import { writeJsonAtomic } from '../util/atomicFile';
+import { writeJsonAtomic } from '../../io/atomicFile';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
 import { stripNativeLocations } from '../../shared/errorText';

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { serveCommands } from '../../../src/engine/host';
 import { EngineCommandSchema, HostMessageSchema, IMPORT_FORMATS } from '../../../src/shared/engineMessages';
 import type { HostMessage } from '../../../src/shared/engineMessages';
-import { runEngineJob } from '../../../src/main/engineJob';
-import { forkEngine } from '../../../src/main/engineProcess';
+import { runEngineJob } from '../../../src/app/engineJob';
+import { forkEngine } from '../../../src/app/engineProcess';
 
 const KINDS = ['import', 'train', 'stop', 'sample', 'cancel', 'exit'];
 /** How long a refusal may take: it is answered at once, so this is generous. */

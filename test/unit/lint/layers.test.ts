@@ -32,6 +32,11 @@ describe('engine and store never import Electron or the UI layers', () => {
     ['src/engine/x.ts', `export * from '../renderer/src/main';\n`],
     ['src/store/x.ts', `import type { WebContents } from 'electron';\nexport type W = WebContents;\n`],
     ['src/store/migrations/x.ts', `import '../../preload/index';\n`],
+    // The store records what the engine reports; it never imports it (issue 11).
+    ['src/store/x.ts', `import { writeFileAtomic } from '../engine/util/atomicFile';\nexport const w = writeFileAtomic;\n`],
+    ['src/store/x.ts', `import '../app/services';\n`],
+    ['src/engine/x.ts', `import '../store/runStore';\n`],
+    ['src/engine/train/x.ts', `import '../../app/runService';\n`],
   ])('%s: %j is reported', async (path, code) => {
     expect(await layerErrors(path, code)).toHaveLength(1);
   });
@@ -57,6 +62,27 @@ describe('app never imports Electron or the UI layers; its Slurm executor uses s
     const code = `import { spawn } from 'node:child_process';\n`
       + `import { RUN_STATUSES as S } from '../../../shared/records';\nexport const all = [spawn, S];\n`;
     expect(await layerErrors('src/app/executors/slurm/x.ts', code)).toEqual([]);
+  });
+});
+
+describe('cli is a front door over app: never main, never Electron', () => {
+  it.each([
+    ['src/cli/x.ts', `import { createServices } from '../main/services';\nexport const c = createServices;\n`],
+    ['src/cli/x.ts', `import { app } from 'electron';\nexport const a = app;\n`],
+    ['src/cli/commands/x.ts', `import '../../main/index';\n`],
+  ])('%s: %j is reported', async (path, code) => {
+    expect(await layerErrors(path, code)).toHaveLength(1);
+  });
+
+  it('may import app, store, engine and shared', async () => {
+    const code = `import '../app/services';\nimport '../store/runStore';\nimport '../engine/backend';\nimport '../shared/config';\n`;
+    expect(await layerErrors('src/cli/x.ts', code)).toEqual([]);
+  });
+});
+
+describe('io depends on no layer', () => {
+  it.each([`import '../shared/config';\n`, `import '../engine/tf';\n`, `import 'electron';\n`])('reports %j', async (code) => {
+    expect(await layerErrors('src/io/x.ts', code)).toHaveLength(1);
   });
 });
 
@@ -110,13 +136,14 @@ describe('preload: electron and shared only', () => {
   );
 });
 
-describe('main composes the back-end layers but not the UI', () => {
-  it('may import engine, store, shared and electron', async () => {
-    const code = `import { app } from 'electron';\nimport '../engine/tf';\nimport '../store/runStore';\nimport '../shared/config';\nexport const a = app;\n`;
+describe('main: Electron adapters over app, never the UI or the CLI', () => {
+  it('may import app, store, shared and electron', async () => {
+    const code = `import { app } from 'electron';\nimport '../app/services';\nimport '../store/dataDir';\nimport '../shared/config';\nexport const a = app;\n`;
     expect(await layerErrors('src/main/index.ts', code)).toEqual([]);
   });
 
-  it('may not import renderer or preload code', async () => {
-    expect(await layerErrors('src/main/index.ts', `import '../renderer/src/main';\nimport '../preload/index';\n`)).toHaveLength(2);
+  it('may not import renderer, preload or cli code', async () => {
+    const code = `import '../renderer/src/main';\nimport '../preload/index';\nimport '../cli/index';\n`;
+    expect(await layerErrors('src/main/index.ts', code)).toHaveLength(3);
   });
 });

@@ -26,7 +26,7 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...fs, default: { ...fs, writeSync, createWriteStream }, writeSync, createWriteStream };
 });
 
-const { writeFileAtomic } = await import('../../../src/engine/util/atomicFile');
+const { writeFileAtomic } = await import('../../../src/io/atomicFile');
 const { exportBundle } = await import('../../../src/store/export');
 const { freshStore, newRun } = await import('../store/helpers');
 

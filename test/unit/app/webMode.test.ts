@@ -4,9 +4,9 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createServices, type Services } from '../../../src/main/services';
-import { startWebServer, type WebServer } from '../../../src/main/webMode';
-import { MAX_UPLOADS_PER_OWNER } from '../../../src/main/uploads';
+import { createServices, type Services } from '../../../src/app/services';
+import { startWebServer, type WebServer } from '../../../src/app/web/server';
+import { MAX_UPLOADS_PER_OWNER } from '../../../src/app/uploads';
 import { fakeSpawner } from './fakeEngine';
 
 let dir: string;

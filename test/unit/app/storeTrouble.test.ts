@@ -8,8 +8,8 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServices, type Services } from '../../../src/main/services';
-import { dispatch, makeHandlers } from '../../../src/main/handlers';
+import { createServices, type Services } from '../../../src/app/services';
+import { dispatch, makeHandlers } from '../../../src/app/contract/handlers';
 import type { HostMessage } from '../../../src/shared/engineMessages';
 import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
 

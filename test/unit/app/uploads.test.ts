@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeBase64Strict, MAX_UPLOADS, MAX_UPLOADS_PER_OWNER, UploadSessions } from '../../../src/main/uploads';
+import { decodeBase64Strict, MAX_UPLOADS, MAX_UPLOADS_PER_OWNER, UploadSessions } from '../../../src/app/uploads';
 
 const fresh = () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'sadpm-up-')), 'uploads');

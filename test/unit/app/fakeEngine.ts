@@ -4,7 +4,7 @@
  * without starting tfjs. The real engine process is covered by the CLI and e2e tests.
  */
 import type { EngineCommand, HostMessage } from '../../../src/shared/engineMessages';
-import type { EngineProcess, SpawnEngine } from '../../../src/main/engineProcess';
+import type { EngineProcess, SpawnEngine } from '../../../src/app/engineProcess';
 import { writeCheckpoint } from '../../../src/engine/train/checkpoint';
 import { parseRunConfig } from '../../../src/shared/config';
 

@@ -9,9 +9,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { RunStore } from '../../../src/store/runStore';
 import { ownerTag } from '../../../src/store/owner';
-import { describeRecovery, recoverStore } from '../../../src/main/recovery';
-import { RunService } from '../../../src/main/runService';
-import { createServices } from '../../../src/main/services';
+import { describeRecovery, recoverStore } from '../../../src/app/recovery';
+import { RunService } from '../../../src/app/runService';
+import { createServices } from '../../../src/app/services';
 import { openStore } from '../../../src/cli/storeAccess';
 import { parseArgs } from '../../../src/cli/args';
 import { resolveRunConfig, type RunConfig } from '../../../src/shared/config';

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServices, type Services } from '../../../src/main/services';
-import { dispatch, makeHandlers } from '../../../src/main/handlers';
+import { createServices, type Services } from '../../../src/app/services';
+import { dispatch, makeHandlers } from '../../../src/app/contract/handlers';
 import { registerIpc, trustedSender } from '../../../src/main/ipc';
 import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
 

@@ -20,9 +20,9 @@ import { extname, join, relative, isAbsolute } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { UPLOAD_CHUNK_BASE64_MAX, WsClientFrameSchema } from '../shared/contract';
-import { dispatch, makeHandlers } from './handlers';
-import type { Services } from './services';
+import { UPLOAD_CHUNK_BASE64_MAX, WsClientFrameSchema } from '../../shared/contract';
+import { dispatch, makeHandlers } from '../contract/handlers';
+import type { Services } from '../services';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

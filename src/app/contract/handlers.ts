@@ -5,17 +5,17 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative, isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { INVOKE, type ApiError, type Estimate, type InvokeChannel, type InvokeResponse } from '../shared/contract';
-import { modelConfigOf, parseRunConfig, resolveRunConfig, RunConfigError, type RunConfig } from '../shared/config';
-import type { RunRecord } from '../shared/records';
-import { BUILTIN_DATASETS, findBuiltin } from '../engine/data/builtin';
-import { readPackedHeader } from '../engine/data/packed';
-import { countUNetParams, validateModelConfig } from '../engine/nets/unetPlan';
-import { exportBundle, exportMetrics } from '../store/export';
-import { importIntoLibrary, resolveDatasetRef } from './datasetLibrary';
-import { appVersion } from './appVersion';
-import type { Services } from './services';
-import { decodeBase64Strict, type UploadOwner } from './uploads';
+import { INVOKE, type ApiError, type Estimate, type InvokeChannel, type InvokeResponse } from '../../shared/contract';
+import { modelConfigOf, parseRunConfig, resolveRunConfig, RunConfigError, type RunConfig } from '../../shared/config';
+import type { RunRecord } from '../../shared/records';
+import { BUILTIN_DATASETS, findBuiltin } from '../../engine/data/builtin';
+import { readPackedHeader } from '../../engine/data/packed';
+import { countUNetParams, validateModelConfig } from '../../engine/nets/unetPlan';
+import { exportBundle, exportMetrics } from '../../store/export';
+import { importIntoLibrary, resolveDatasetRef } from '../datasetLibrary';
+import { appVersion } from '../appVersion';
+import type { Services } from '../services';
+import { decodeBase64Strict, type UploadOwner } from '../uploads';
 
 export class ApiFailure extends Error {
   constructor(

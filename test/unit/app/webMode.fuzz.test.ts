@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { INVOKE, UPLOAD_CHUNK_BASE64_MAX, WsClientFrameSchema } from '../../../src/shared/contract';
-import { createServices, type Services } from '../../../src/main/services';
-import { startWebServer, type WebServer } from '../../../src/main/webMode';
+import { createServices, type Services } from '../../../src/app/services';
+import { startWebServer, type WebServer } from '../../../src/app/web/server';
 import { fakeSpawner } from './fakeEngine';
 
 let dir: string;
