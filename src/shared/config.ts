@@ -20,16 +20,42 @@ export type ModelPresetName = (typeof MODEL_PRESET_NAMES)[number];
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 
-export const ModelConfigSchema = z.object({
+const ModelFields = {
   ch: posInt.describe('base channel width'),
   chMult: z.array(posInt).min(1).describe('channel multiplier per resolution level'),
   numResBlocks: posInt.describe('residual blocks per level'),
   attnResolutions: z.array(posInt).describe('feature-map sizes that get self-attention'),
-  dropout: z.number().min(0).max(1).describe('dropout rate inside residual blocks'),
+  dropout: z.number().min(0).lt(1).describe('dropout rate inside residual blocks, in [0, 1)'),
   imageSize: posInt.describe('image height and width in pixels'),
   channels: posInt.describe('image channels (1 grayscale, 3 RGB)'),
   normGroups: posInt.describe('GroupNorm groups (32 in the official code)'),
-});
+};
+
+/**
+ * The UNet's shape rules beyond each field's own range, in one place: the config schemas and the engine's
+ * UNet builder (validateModelConfig) both use them, so the app, the CLI and the engine refuse the same shapes.
+ */
+export function modelConfigIssues(c: z.infer<z.ZodObject<typeof ModelFields>>): { field: string; message: string }[] {
+  const issues: { field: string; message: string }[] = [];
+  if (c.ch < 4 || c.ch % 2 !== 0) issues.push({ field: 'ch', message: `ch must be even and >= 4 (the timestep embedding halves it), got ${c.ch}` });
+  const down = 2 ** (c.chMult.length - 1);
+  if (c.imageSize % down !== 0) {
+    issues.push({ field: 'imageSize', message: `imageSize ${c.imageSize} must be divisible by 2^(levels-1) = ${down} for ${c.chMult.length} levels` });
+  }
+  for (const [i, m] of [1, ...c.chMult].entries()) {
+    if ((c.ch * m) % c.normGroups !== 0) {
+      const what = i === 0 ? `ch ${c.ch}` : `ch ${c.ch} x mult ${m}`;
+      issues.push({ field: 'normGroups', message: `channel count ${c.ch * m} (${what}) is not divisible by normGroups ${c.normGroups}` });
+    }
+  }
+  return issues;
+}
+
+function refineModel(c: z.infer<z.ZodObject<typeof ModelFields>>, ctx: z.RefinementCtx): void {
+  for (const i of modelConfigIssues(c)) ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
+}
+
+export const ModelConfigSchema = z.object(ModelFields).superRefine(refineModel);
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
 export const RunConfigSchema = z
@@ -39,7 +65,7 @@ export const RunConfigSchema = z
     dataset: z.string().min(1).default('builtin:shapes').describe('builtin:<name> or a packed dataset path'),
     backend: z.enum(BACKENDS).default('auto'),
     preset: z.enum(MODEL_PRESET_NAMES).default('tiny'),
-    ...ModelConfigSchema.shape,
+    ...ModelFields,
     T: posInt.min(2).default(1000).describe('diffusion steps'),
     schedule: z.enum(SCHEDULES).default('linear'),
     betaStart: z.number().positive().lt(1).default(1e-4),
@@ -84,23 +110,7 @@ export const RunConfigSchema = z
     if (c.sampleSteps > c.T) {
       ctx.addIssue({ code: 'custom', path: ['sampleSteps'], message: `sampleSteps (${c.sampleSteps}) must be <= T (${c.T})` });
     }
-    const down = 2 ** (c.chMult.length - 1);
-    if (c.imageSize % down !== 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['imageSize'],
-        message: `imageSize ${c.imageSize} must be divisible by 2^(levels-1) = ${down} for ${c.chMult.length} levels`,
-      });
-    }
-    for (const m of c.chMult) {
-      if ((c.ch * m) % c.normGroups !== 0) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['normGroups'],
-          message: `channel count ${c.ch * m} (ch ${c.ch} x mult ${m}) is not divisible by normGroups ${c.normGroups}`,
-        });
-      }
-    }
+    refineModel(c, ctx);
   });
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;

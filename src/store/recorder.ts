@@ -14,6 +14,7 @@ import type { RunStore, MetricPoint } from './runStore';
 import { classifyStoreError, describeStoreFailure, errorCode } from './storeErrors';
 import type { EngineMessage, ProgressMessage, SamplesMessage } from '../shared/engineMessages';
 import type { RunStatus, SampleRecord } from '../shared/records';
+import { PROGRESS_METRICS } from '../shared/metricNames';
 
 export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): Omit<SampleRecord, 'id' | 'createdAt'> {
   return {
@@ -31,7 +32,6 @@ export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId:
   };
 }
 
-export const PROGRESS_METRICS = ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const;
 
 export function progressPoints(m: ProgressMessage): MetricPoint[] {
   const pts: MetricPoint[] = PROGRESS_METRICS.map((name) => ({ step: m.step, name, value: m[name] }));

@@ -12,7 +12,7 @@
  *   linear weight [in, out]           (PyTorch [out, in])
  *   GroupNorm     gamma [C], beta [C] (PyTorch weight, bias)
  */
-import type { ModelConfig } from '../../shared/config';
+import { ModelConfigSchema, type ModelConfig } from '../../shared/config';
 
 export type ParamInit =
   /** U(-bound, bound): PyTorch's default for Conv2d/Linear weights and biases, bound = 1/sqrt(fan_in). */
@@ -103,22 +103,12 @@ export interface UNetPlan {
 
 /** Checks the config fields the architecture depends on; throws an Error naming the problem. */
 export function validateModelConfig(cfg: ModelConfig): void {
-  const bad = (msg: string): never => {
-    throw new Error(`UNet: ${msg}`);
-  };
-  const posInt = (v: number) => Number.isInteger(v) && v > 0;
-  if (!posInt(cfg.ch)) bad(`ch must be a positive integer, got ${cfg.ch}`);
-  if (cfg.ch < 4 || cfg.ch % 2 !== 0) bad(`ch must be even and >= 4 (timestep embedding), got ${cfg.ch}`);
-  if (cfg.chMult.length < 1 || !cfg.chMult.every(posInt)) bad(`chMult must be positive integers, got [${cfg.chMult.join(', ')}]`);
-  if (!posInt(cfg.numResBlocks)) bad(`numResBlocks must be a positive integer, got ${cfg.numResBlocks}`);
-  if (!posInt(cfg.imageSize)) bad(`imageSize must be a positive integer, got ${cfg.imageSize}`);
-  if (!posInt(cfg.channels)) bad(`channels must be a positive integer, got ${cfg.channels}`);
-  if (!posInt(cfg.normGroups)) bad(`normGroups must be a positive integer, got ${cfg.normGroups}`);
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) bad(`dropout must be in [0, 1), got ${cfg.dropout}`);
-  const down = 2 ** (cfg.chMult.length - 1);
-  if (cfg.imageSize % down !== 0) bad(`imageSize ${cfg.imageSize} must be divisible by ${down} for ${cfg.chMult.length} levels`);
-  for (const c of [cfg.ch, ...cfg.chMult.map((m) => cfg.ch * m)]) {
-    if (c % cfg.normGroups !== 0) bad(`channel count ${c} is not divisible by normGroups ${cfg.normGroups}`);
+  // The same rules the run config schema applies (the field ranges, then the shape rules), so a model the
+  // app or the CLI accepts always builds.
+  const parsed = ModelConfigSchema.safeParse(cfg);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new Error(`UNet: ${i.path.join('.') || 'config'}: ${i.message}`);
   }
 }
 

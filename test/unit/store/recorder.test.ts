@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RunRecorder, progressPoints, PROGRESS_METRICS } from '../../../src/store/recorder';
+import { RunRecorder, progressPoints } from '../../../src/store/recorder';
+import { PROGRESS_METRICS } from '../../../src/shared/metricNames';
 import type { ProgressMessage } from '../../../src/shared/engineMessages';
 import { freshStore, newRun } from './helpers';
 

@@ -11,6 +11,7 @@
 import { tf } from '../../tf';
 import type { Rng } from '../../rng';
 import type { TauVariant } from '../../../shared/config';
+import { isSaActive } from '../../../shared/naming';
 import type { Schedule } from '../schedule';
 import { qSample } from '../forward';
 import { simpleLossFromResiduals } from './simple';
@@ -19,11 +20,6 @@ export interface LossSettings {
   k: number;
   lambda: number;
   tau: TauVariant;
-}
-
-/** True when the SA term is active (needs K network evaluations per image). */
-export function saActive(s: LossSettings): boolean {
-  return s.k >= 2 && s.lambda > 0;
 }
 
 /** Weights of the K residuals for a window whose top index is j. */
@@ -71,7 +67,7 @@ export function prepareLossBatch(
   const B = top.length;
   const P = shape[0] * shape[1] * shape[2];
   if (x0.length !== B * P) throw new Error(`loss: x0 has ${x0.length} values, expected ${B}x${P}`);
-  const K = saActive(settings) ? settings.k : 1;
+  const K = isSaActive(settings) ? settings.k : 1;
   const xin = new Float32Array(K * B * P);
   const eps = new Float32Array(K * B * P);
   const t = new Float32Array(K * B);

@@ -1,0 +1,33 @@
+/**
+ * The training metrics a run records, with the words and units the UI and exports show. The recorder writes
+ * these names, the live monitor keeps a column per name, and the charts take their titles from here: one list
+ * instead of four that could drift.
+ */
+
+/** Fields of an engine progress message stored as metrics, in this order. */
+export const PROGRESS_METRICS = ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const;
+/** Memory figures of a progress message stored as metrics (gpuBytes only where the backend reports it). */
+export const MEMORY_METRICS = ['gpuBytes', 'tensorBytes'] as const;
+export const TRAINING_METRICS = [...PROGRESS_METRICS, ...MEMORY_METRICS] as const;
+
+export type ProgressMetric = (typeof PROGRESS_METRICS)[number];
+export type TrainingMetric = (typeof TRAINING_METRICS)[number];
+
+export interface MetricInfo {
+  /** A chart title. */
+  title: string;
+  /** The unit of the values, for axis titles ('' when dimensionless). */
+  unit: string;
+}
+
+export const METRIC_INFO: Record<TrainingMetric, MetricInfo> = {
+  loss: { title: 'Loss L = L_simple + λ·L_sa', unit: '' },
+  simple: { title: 'L_simple', unit: '' },
+  sa: { title: 'L_sa', unit: '' },
+  gradNorm: { title: 'Gradient norm (before clipping)', unit: '' },
+  lr: { title: 'Learning rate', unit: '' },
+  imagesPerSec: { title: 'Images / s', unit: 'images/s' },
+  msPerStep: { title: 'Time per step', unit: 'ms' },
+  gpuBytes: { title: 'GPU memory', unit: 'bytes' },
+  tensorBytes: { title: 'Tensor memory', unit: 'bytes' },
+};
