@@ -10,16 +10,13 @@ import type { RunStore } from '../store/runStore';
 import type { SpawnEngine } from './engineProcess';
 import { runEngineJob, type JobOptions } from './engineJob';
 import { ownerTag } from '../store/owner';
+import { slug } from '../shared/naming';
 
 export interface ImportOutcome {
   dataset: DatasetRecord;
   /** True when the same pixels were already in the library; nothing new was stored. */
   duplicate: boolean;
   report: Pick<ImportResult, 'good' | 'skipped' | 'notes' | 'classCounts'>;
-}
-
-function slug(s: string): string {
-  return s.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^[._]+/, '').slice(0, 60) || 'dataset';
 }
 
 export async function importIntoLibrary(
@@ -44,7 +41,7 @@ export async function importIntoLibrary(
     const existing = store.datasetByChecksum(res.header.checksum);
     if (existing) return { dataset: existing, duplicate: true, report };
     const name = uniqueName(store, job.name ?? res.header.name);
-    const base = `${slug(name)}-${res.header.checksum.slice(0, 8)}`;
+    const base = `${slug(name, 'dataset')}-${res.header.checksum.slice(0, 8)}`;
     const path = join(store.layout.datasets, `${base}.sadpm-ds`);
     const previewPath = join(store.layout.datasets, `${base}.png`);
     renameSync(tmpOut, path);
@@ -71,6 +68,20 @@ export async function importIntoLibrary(
   } finally {
     for (const p of [tmpOut, tmpPreview]) if (existsSync(p)) rmSync(p, { force: true });
   }
+}
+
+/**
+ * Imports into a standalone packed file instead of the library (`sadpm import --out FILE`), through the same engine
+ * job: the engine writes the file to a temp name and renames it, so a failed import leaves nothing behind.
+ */
+export async function importToFile(
+  spawn: SpawnEngine,
+  job: Omit<ImportJob, 'out' | 'previewPath'>,
+  out: string,
+  opts: JobOptions = {},
+): Promise<ImportResult> {
+  const path = resolve(out);
+  return ImportResultSchema.parse(await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...job, out: path } }), opts));
 }
 
 function uniqueName(store: RunStore, base: string): string {

@@ -1,12 +1,15 @@
 /**
- * Long actions the UI starts (imports, sampling, exports): each gets an id, reports progress and
- * its end as events, and can be cancelled.
+ * Long actions the UI starts (imports, sampling, exports, gap measurements): each gets an id, reports
+ * progress and its end as events, and can be cancelled. A job's result has its kind's type (JOB_RESULTS in
+ * the contract), so the renderer never guesses its shape.
  */
-export type JobEvent =
-  | { kind: 'progress'; jobId: string; done: number; total: number }
-  | { kind: 'done'; jobId: string; ok: boolean; error?: string; result?: unknown };
+import type { JobKind, JobResult } from '../shared/contract';
 
-export type JobFn = (signal: AbortSignal, onProgress: (done: number, total: number) => void) => Promise<unknown>;
+export type JobEvent =
+  | { type: 'progress'; jobId: string; done: number; total: number }
+  | { type: 'done'; jobId: string; kind: JobKind; ok: boolean; error?: string; result?: unknown };
+
+export type JobFn<T> = (signal: AbortSignal, onProgress: (done: number, total: number) => void) => Promise<T>;
 
 export class JobRegistry {
   private readonly running = new Map<string, AbortController>();
@@ -14,17 +17,19 @@ export class JobRegistry {
 
   constructor(private readonly emit: (e: JobEvent) => void) {}
 
-  start(kind: string, fn: JobFn): string {
+  start<K extends JobKind>(kind: K, fn: JobFn<JobResult<K>>): string {
     const jobId = `${kind}-${Date.now().toString(36)}-${++this.seq}`;
     const ctl = new AbortController();
     this.running.set(jobId, ctl);
-    const onProgress = (done: number, total: number) => this.emit({ kind: 'progress', jobId, done, total });
+    const onProgress = (done: number, total: number) => this.emit({ type: 'progress', jobId, done, total });
     // Start on the next tick so the caller can return the id before the first event.
     setImmediate(() => {
-      fn(ctl.signal, onProgress).then(
-        (result) => this.emit({ kind: 'done', jobId, ok: true, result }),
-        (err: Error) => this.emit({ kind: 'done', jobId, ok: false, error: ctl.signal.aborted ? 'cancelled' : err.message }),
-      ).finally(() => this.running.delete(jobId));
+      fn(ctl.signal, onProgress)
+        .then(
+          (result) => this.emit({ type: 'done', jobId, kind, ok: true, result }),
+          (err: Error) => this.emit({ type: 'done', jobId, kind, ok: false, error: ctl.signal.aborted ? 'cancelled' : err.message }),
+        )
+        .finally(() => this.running.delete(jobId));
     });
     return jobId;
   }

@@ -5,15 +5,14 @@
  */
 import { stripNativeLocations } from '../shared/errorText';
 import { parseRunConfig, type RunConfig } from '../shared/config';
-import { SamplesMessageSchema, type HostMessage, type SampleJob } from '../shared/engineMessages';
-import { runEngineJob, type JobOptions } from './engineJob';
-import { RESUMABLE_STATUSES, type RunRecord, type RunStatus, type SampleRecord } from '../shared/records';
+import type { HostMessage } from '../shared/engineMessages';
+import type { RunStatus } from '../shared/records';
 import type { RunStore } from '../store/runStore';
-import { RunRecorder, sampleRecordOf, type StoreTrouble } from '../store/recorder';
+import { RunRecorder, type StoreTrouble } from '../store/recorder';
 import { currentOwner } from '../store/owner';
 import type { EngineProcess, SpawnEngine } from './engineProcess';
-import { readCheckpointHeader } from '../engine/train/checkpoint';
-import { adoptCheckpoints, removeStaleTempFiles } from './recovery';
+import { removeStaleTempFiles } from './recovery';
+import { assertResumable } from './useCases/resumeRun';
 
 export interface RunOutcome {
   runId: number;
@@ -100,35 +99,13 @@ export class RunService {
     const run = this.store.getRun(runId);
     if (!run) throw new Error(`no run #${runId}`);
     if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
-    if (opts.resume) this.assertResumable(run);
+    if (opts.resume) assertResumable(this.store, run);
     this.store.markQueued(runId, currentOwner());
     return new Promise((resolve) => {
       this.waiting.push({ runId, resume: opts.resume === true, resolve });
       this.statusChanged(runId);
       this.pump();
     });
-  }
-
-  assertResumable(run: RunRecord): void {
-    if (!RESUMABLE_STATUSES.includes(run.status)) {
-      throw new Error(`run #${run.id} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`);
-    }
-    // A checkpoint that reached the disk but not the store (kill -9, full disk) is where resume goes on.
-    adoptCheckpoints(this.store, run);
-    const ck = this.store.latestCheckpoint(run.id);
-    if (ck && ck.step >= run.totalSteps) {
-      throw new Error(`run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; give more steps (N > ${ck.step}) to train longer`);
-    }
-    if (ck) {
-      // A missing, corrupt or foreign file is reported here, before an engine starts, and the run keeps its status.
-      try {
-        const h = readCheckpointHeader(ck.path);
-        const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
-        if (h.fileBytes !== h.dataOffset + 4 * floats) throw new Error(`checkpoint ${ck.path}: truncated (expected ${h.dataOffset + 4 * floats} bytes, file is ${h.fileBytes})`);
-      } catch (err) {
-        throw new Error(`run #${run.id} cannot resume from its last checkpoint (step ${ck.step}): ${(err as Error).message}`);
-      }
-    }
   }
 
   /** Stops after the current step (a checkpoint is written first); a queued run leaves the queue. */
@@ -226,23 +203,5 @@ export class RunService {
       this.stopping.set(runId, 'stopped');
       proc.send({ cmd: 'stop' });
     }
-  }
-
-  /**
-   * Samples a grid from a checkpoint in a separate engine process and records it. The same seed gives
-   * the same noise, so two checkpoints sampled with one seed are compared on the same noise.
-   */
-  async sample(
-    checkpointId: number,
-    settings: Omit<SampleJob, 'checkpointPath' | 'runDir'>,
-    opts: JobOptions = {},
-  ): Promise<SampleRecord> {
-    const ck = this.store.getCheckpoint(checkpointId);
-    if (!ck) throw new Error(`no checkpoint #${checkpointId}`);
-    const run = this.store.getRun(ck.runId)!;
-    const msg = SamplesMessageSchema.parse(
-      await runEngineJob(this.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, checkpointPath: ck.path, runDir: run.runDir } }), opts),
-    );
-    return this.store.addSample(sampleRecordOf(msg, run.id, ck.id));
   }
 }

@@ -57,9 +57,9 @@ export function createServices(opts: {
     if (run) emit('run.updated', run);
   });
   const jobs = new JobRegistry((e) =>
-    e.kind === 'progress'
+    e.type === 'progress'
       ? emit('job.progress', { jobId: e.jobId, done: e.done, total: e.total })
-      : emit('job.done', { jobId: e.jobId, ok: e.ok, error: e.error, result: e.result }),
+      : emit('job.done', { jobId: e.jobId, kind: e.kind, ok: e.ok, error: e.error, result: e.result }),
   );
   const uploads = new UploadSessions(join(store.layout.root, 'uploads'));
   return {

@@ -182,3 +182,34 @@ export function rejectUnknown(flags: Map<string, string | true>, allowed: Iterab
     if (!ok.has(k)) throw new Error(`unknown flag --${k} (see sadpm ${command} --help)`);
   }
 }
+
+export function positiveInt(args: ParsedArgs, flag: string): number {
+  const v = flagNumber(args.flags, flag, NaN);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag}: expected a positive integer, got '${flagString(args.flags, flag)}'`);
+  return v;
+}
+
+/** An optional positive-integer flag. */
+export function optionalPositiveInt(args: ParsedArgs, flag: string): number | undefined {
+  return args.flags.has(flag) ? positiveInt(args, flag) : undefined;
+}
+
+export function splitList(v: string | undefined): string[] {
+  return v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+}
+
+export function isJson(args: ParsedArgs): boolean {
+  return args.flags.get('json') === true;
+}
+
+/** The checkpoint a flag names: 'latest' or a step number. */
+export function checkpointFlag(args: ParsedArgs): 'latest' | number {
+  const which = flagString(args.flags, 'checkpoint') ?? 'latest';
+  if (which !== 'latest' && !/^\d+$/.test(which)) throw new Error(`--checkpoint: expected 'latest' or a step number, got '${which}'`);
+  return which === 'latest' ? 'latest' : Number(which);
+}

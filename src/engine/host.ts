@@ -4,12 +4,10 @@
  * process that owns the store never trains and a crash here never takes the store down.
  */
 import { parseRunConfig } from '../shared/config';
-import { EngineCommandSchema, type EngineCommand, type HostMessage, type SampleJob } from '../shared/engineMessages';
-import { train, TrainState } from './train/trainer';
-import { readCheckpoint } from './train/checkpoint';
-import { writeFilmstrip, writeRunSamples } from './train/artifacts';
-import { initBackend } from './backend';
-import { runImportJob } from './data/preview';
+import { EngineCommandSchema, type EngineCommand, type HostMessage } from '../shared/engineMessages';
+import { train } from './train/trainer';
+import { gapJob, sampleJob } from './train/checkpointJobs';
+import { runImportJob } from './data/importJob';
 import { describeBadCommand } from './badCommand';
 
 interface Transport {
@@ -122,6 +120,8 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
         return;
       case 'sample':
         return job(cmd.jobId, (signal, onProgress) => sampleJob(cmd.job, signal, onProgress));
+      case 'gap':
+        return job(cmd.jobId, (signal, onProgress) => gapJob(cmd.job, signal, onProgress));
       case 'import':
         return job(cmd.jobId, (signal, onProgress) => runImportJob(cmd.job, { signal, onProgress }));
       case 'cancel':
@@ -131,22 +131,6 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
         exit(0);
         return;
     }
-  }
-}
-
-async function sampleJob(job: SampleJob, signal: AbortSignal, onStep: (k: number, total: number) => void) {
-  const data = readCheckpoint(job.checkpointPath);
-  const cfg = job.backend ? parseRunConfig({ ...data.config, backend: job.backend }) : data.config;
-  await initBackend(cfg.backend);
-  const state = new TrainState(cfg);
-  try {
-    state.restore(data);
-    const settings = { ...job, onStep, signal };
-    return job.filmstripFrames
-      ? await writeFilmstrip(state, job.runDir, { ...settings, frames: job.filmstripFrames })
-      : await writeRunSamples(state, job.runDir, settings);
-  } finally {
-    state.dispose();
   }
 }
 

@@ -5,7 +5,7 @@
  * request before a handler sees it.
  */
 import { z } from 'zod';
-import { HostMessageSchema, ImportJobSchema } from './engineMessages';
+import { HostMessageSchema, ImportJobSchema, ImportResultSchema } from './engineMessages';
 import {
   CheckpointRecordSchema,
   DatasetRecordSchema,
@@ -16,12 +16,25 @@ import {
   SampleRecordSchema,
   SeriesSchema,
 } from './records';
-import { SAMPLERS, SPACINGS } from './config';
+import { RunConfigSchema, SAMPLERS, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
 const JobStarted = z.object({ jobId: z.string() });
+
+/**
+ * A partial run config as a form or a request sets it: an object whose keys are config fields (the preset and the
+ * defaults fill the rest; the values are checked when the config is resolved). Unknown keys are refused here,
+ * with the nearest field name, so a typo never trains with a default.
+ */
+export const RunConfigPatchSchema = z
+  .custom<Partial<RunConfigInput>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    message: 'expected an object of run config fields',
+  })
+  .superRefine((v, ctx) => {
+    for (const i of unknownConfigFields(v as Record<string, unknown>)) ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
+  });
 
 /** Sampling settings shared by the gallery, compare and export. */
 export const SampleSettingsSchema = z.object({
@@ -43,6 +56,34 @@ export const GridExportSchema = z.object({
   /** A caption drawn above the grid (run, step, sampler). */
   labels: z.boolean(),
 });
+
+/** What a finished import job returns. */
+export const ImportOutcomeSchema = z.object({
+  dataset: DatasetRecordSchema,
+  /** True when the same pixels were already in the library; nothing new was stored. */
+  duplicate: z.boolean(),
+  report: ImportResultSchema.pick({ good: true, skipped: true, notes: true, classCounts: true }),
+});
+export type ImportOutcome = z.infer<typeof ImportOutcomeSchema>;
+
+/** What a finished grid export returns. */
+export const GridExportResultSchema = z.object({ path: z.string(), sidecar: z.string(), bytes: z.number(), sample: SampleRecordSchema });
+export type GridExportResult = z.infer<typeof GridExportResultSchema>;
+
+/**
+ * Long actions (jobs): each kind's result, sent with job.done. The renderer validates a result against its
+ * kind's schema instead of guessing its shape.
+ */
+export const JOB_RESULTS = {
+  import: ImportOutcomeSchema,
+  sample: SampleRecordSchema,
+  filmstrip: SampleRecordSchema,
+  export: GridExportResultSchema,
+  gap: GapRecordSchema,
+} as const;
+export type JobKind = keyof typeof JOB_RESULTS;
+export const JOB_KINDS = Object.keys(JOB_RESULTS) as JobKind[];
+export type JobResult<K extends JobKind> = z.infer<(typeof JOB_RESULTS)[K]>;
 
 export const RunDetailSchema = z.object({
   run: RunRecordSchema,
@@ -110,7 +151,7 @@ export const INVOKE = {
   'runs.get': channel(z.object({ id: Id }), RunDetailSchema),
   'runs.create': channel(
     z.object({
-      config: z.record(z.string(), z.unknown()),
+      config: RunConfigPatchSchema,
       tags: z.array(z.string().min(1).max(60)).max(50).default([]),
       notes: z.string().max(10_000).default(''),
       retention: RetentionPolicySchema.optional(),
@@ -124,7 +165,7 @@ export const INVOKE = {
     z.object({
       ok: z.boolean(),
       errors: z.array(z.object({ field: z.string(), message: z.string() })),
-      config: z.record(z.string(), z.unknown()).nullable(),
+      config: RunConfigSchema.nullable(),
       estimate: EstimateSchema.nullable(),
     }),
   ),
@@ -140,6 +181,11 @@ export const INVOKE = {
     z.array(z.object({ runId: z.number().int(), series: SeriesSchema })),
   ),
   'gap.list': channel(z.object({ runId: Id }), z.array(GapRecordSchema)),
+  /** Measures the estimation gap of a checkpoint on its run's held-out images; the GapRecord arrives as job.done. */
+  'gap.measure': channel(
+    z.object({ checkpointId: Id, ema: z.boolean().default(false), t0: z.number().int().min(1).max(100_000).optional() }),
+    JobStarted,
+  ),
   'samples.list': channel(z.object({ runId: Id }), z.array(SampleRecordSchema)),
   /** Samples a grid from a checkpoint; progress and the SampleRecord arrive as job events. */
   'samples.generate': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema }), JobStarted),
@@ -164,7 +210,14 @@ export const EVENTS = {
   'job.progress': z.object({ jobId: z.string(), done: z.number().int(), total: z.number().int() }),
   /** A native menu item asks the window to show a view ('datasets', 'new-run', 'runs', 'compare', ...). */
   'app.navigate': z.object({ view: z.string() }),
-  'job.done': z.object({ jobId: z.string(), ok: z.boolean(), error: z.string().optional(), result: z.unknown().optional() }),
+  /** A job ended: its kind's result (JOB_RESULTS) when ok, else the reason ('cancelled' when it was cancelled). */
+  'job.done': z.object({
+    jobId: z.string(),
+    kind: z.enum(JOB_KINDS as [JobKind, ...JobKind[]]),
+    ok: z.boolean(),
+    error: z.string().optional(),
+    result: z.unknown().optional(),
+  }),
 } as const;
 
 export type EventName = keyof typeof EVENTS;

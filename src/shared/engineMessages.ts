@@ -3,6 +3,7 @@
  * line), the app's engine host forwards them to the store and the renderer.
  */
 import { z } from 'zod';
+import { BACKENDS, SAMPLERS, SPACINGS } from './config';
 
 export const MemoryInfoSchema = z.object({
   numTensors: z.number().int(),
@@ -52,6 +53,9 @@ export const GapMessageSchema = z.object({
   l2: z.array(z.number()),
   signedMean: z.array(z.number()),
   path: z.string().optional(),
+  /** Weights measured (absent: raw, as the training monitor does) and held-out images averaged. */
+  ema: z.boolean().optional(),
+  n: z.number().int().optional(),
 });
 
 export const CheckpointMessageSchema = z.object({
@@ -179,20 +183,35 @@ export const SampleJobSchema = z.object({
   runDir: z.string(),
   ema: z.boolean(),
   n: z.number().int().min(1).max(MAX_SAMPLE_N),
-  sampler: z.enum(['ddim', 'ddpm']),
+  sampler: z.enum(SAMPLERS),
   steps: z.number().int().min(1),
-  spacing: z.enum(['uniform', 'quad', 'trailing']),
+  spacing: z.enum(SPACINGS),
   eta: z.number().min(0),
   seed: z.number().int().nonnegative(),
+  /** Images per network call (does not change the images). */
+  batchSize: z.number().int().min(1).max(MAX_SAMPLE_N).optional(),
   cols: z.number().int().positive().optional(),
   padding: z.number().int().min(0).max(32).optional(),
   caption: z.string().max(200).optional(),
   out: z.string().optional(),
   /** Write a denoising filmstrip of image 0 with this many frames instead of a grid. */
   filmstripFrames: z.number().int().min(2).max(20).optional(),
-  backend: z.enum(['auto', 'webgpu', 'tensorflow', 'cpu']).optional(),
+  backend: z.enum(BACKENDS).optional(),
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;
+
+/** The estimation gap of a checkpoint on its run's held-out images. */
+export const GapJobSchema = z.object({
+  checkpointPath: z.string(),
+  runDir: z.string(),
+  ema: z.boolean(),
+  /** Paper step to start from; default the run's gapT0. */
+  t0: z.number().int().min(1).optional(),
+  /** Held-out images to average; default all of them. */
+  n: z.number().int().min(1).optional(),
+  backend: z.enum(BACKENDS).optional(),
+});
+export type GapJob = z.infer<typeof GapJobSchema>;
 
 export const IMPORT_FORMATS = ['auto', 'idx', 'cifar10', 'folder', 'npy', 'builtin', 'packed'] as const;
 /** Image folders: labels from class subfolders, none, or subfolders only when every image is in one. */
@@ -244,6 +263,7 @@ export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('train'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
   z.object({ cmd: z.literal('stop') }),
   z.object({ cmd: z.literal('sample'), jobId: z.string(), job: SampleJobSchema }),
+  z.object({ cmd: z.literal('gap'), jobId: z.string(), job: GapJobSchema }),
   z.object({ cmd: z.literal('cancel'), jobId: z.string() }),
   z.object({ cmd: z.literal('exit') }),
 ]);

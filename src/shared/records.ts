@@ -2,6 +2,7 @@
  * What the run store holds, as plain data: the shapes the CLI prints and the app's contract sends.
  */
 import { z } from 'zod';
+import { RunConfigSchema } from './config';
 
 export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'stopped', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -33,7 +34,7 @@ export const RunRecordSchema = z.object({
   id: z.number().int(),
   name: z.string(),
   status: z.enum(RUN_STATUSES),
-  config: z.record(z.string(), z.unknown()),
+  config: RunConfigSchema,
   datasetId: z.number().int().nullable(),
   dataset: z.string(),
   preset: z.string(),
@@ -92,6 +93,10 @@ export const GapRecordSchema = z.object({
   runId: z.number().int(),
   step: z.number().int(),
   t0: z.number().int(),
+  /** Which weights the curve measured: training's monitor uses the raw weights. */
+  weights: z.enum(['raw', 'ema']),
+  /** Held-out images averaged (null for curves recorded before this was stored). */
+  n: z.number().int().nullable(),
   t: z.array(z.number().int()),
   meanAbs: z.array(z.number()),
   l2: z.array(z.number()),

@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import type { RunStore } from './runStore';
 import { writeTarGz, type TarEntry } from './tar';
 import { writeError, writeFileAtomic, tempPathFor } from '../io/atomicFile';
+import { slug } from '../shared/naming';
 
 export function metricsCsv(store: RunStore, runId: number): string {
   const names = store.metricNames(runId);
@@ -57,7 +58,7 @@ export interface BundleOptions {
 export async function exportBundle(store: RunStore, runId: number, path: string, opts: BundleOptions = {}): Promise<{ bytes: number; entries: string[] }> {
   const run = store.getRun(runId);
   if (!run) throw new Error(`no run #${runId}`);
-  const root = `run-${run.id}-${run.name.replace(/[^A-Za-z0-9_.-]+/g, '_') || 'run'}`;
+  const root = `run-${run.id}-${slug(run.name, 'run')}`;
   const entries: TarEntry[] = [
     { name: `${root}/run.json`, data: Buffer.from(JSON.stringify(run, null, 2) + '\n') },
     { name: `${root}/config.json`, data: Buffer.from(JSON.stringify(run.config, null, 2) + '\n') },

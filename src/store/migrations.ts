@@ -129,6 +129,27 @@ export const MIGRATIONS: readonly string[] = [
     created_at  TEXT NOT NULL
   );
   `,
+  // 2: a gap curve is one per (step, t0, weights): measuring a checkpoint again with the EMA weights or another t0
+  // (sadpm gap, the app) adds a curve instead of replacing the one training measured. n = images it averaged.
+  `
+  CREATE TABLE gap_curves_v2 (
+    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step        INTEGER NOT NULL,
+    t0          INTEGER NOT NULL,
+    weights     TEXT NOT NULL DEFAULT 'raw' CHECK (weights IN ('raw','ema')),
+    n           INTEGER,
+    t           TEXT NOT NULL,
+    mean_abs    TEXT NOT NULL,
+    l2          TEXT NOT NULL,
+    signed_mean TEXT NOT NULL,
+    path        TEXT,
+    PRIMARY KEY (run_id, step, t0, weights)
+  );
+  INSERT INTO gap_curves_v2 (run_id, step, t0, weights, n, t, mean_abs, l2, signed_mean, path)
+    SELECT run_id, step, t0, 'raw', NULL, t, mean_abs, l2, signed_mean, path FROM gap_curves;
+  DROP TABLE gap_curves;
+  ALTER TABLE gap_curves_v2 RENAME TO gap_curves;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

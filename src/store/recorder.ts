@@ -12,8 +12,8 @@
  */
 import type { RunStore, MetricPoint } from './runStore';
 import { classifyStoreError, describeStoreFailure, errorCode } from './storeErrors';
-import type { EngineMessage, ProgressMessage, SamplesMessage } from '../shared/engineMessages';
-import type { RunStatus, SampleRecord } from '../shared/records';
+import type { EngineMessage, GapMessage, ProgressMessage, SamplesMessage } from '../shared/engineMessages';
+import type { GapRecord, RunStatus, SampleRecord } from '../shared/records';
 import { PROGRESS_METRICS } from '../shared/metricNames';
 
 export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): Omit<SampleRecord, 'id' | 'createdAt'> {
@@ -32,6 +32,12 @@ export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId:
   };
 }
 
+
+/** A gap message as the store records it. */
+export function gapRecordOf(msg: GapMessage, runId: number): GapRecord & { path?: string } {
+  const { step, t0, t, meanAbs, l2, signedMean, path } = msg;
+  return { runId, step, t0, weights: msg.ema ? 'ema' : 'raw', n: msg.n ?? null, t, meanAbs, l2, signedMean, path };
+}
 
 export function progressPoints(m: ProgressMessage): MetricPoint[] {
   const pts: MetricPoint[] = PROGRESS_METRICS.map((name) => ({ step: m.step, name, value: m[name] }));
@@ -129,7 +135,7 @@ export class RunRecorder {
         return;
       }
       case 'gap':
-        this.write({ fn: () => this.store.addGap({ runId: this.runId, ...msg }) });
+        this.write({ fn: () => this.store.addGap(gapRecordOf(msg, this.runId)) });
         return;
       case 'samples':
         this.write({

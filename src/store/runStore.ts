@@ -12,6 +12,7 @@ import { stripNativeLocations } from '../shared/errorText';
 import { isOwnerAlive, isTagAlive, type Owner } from './owner';
 import { planRetention, type RetentionPlan } from './retention';
 import { lttbIndices } from '../shared/lttb';
+import { slug } from '../shared/naming';
 import type {
   CheckpointRecord,
   DatasetRecord,
@@ -86,10 +87,6 @@ function exportTempWriters(name: string): TempWriters {
 }
 
 const now = () => new Date().toISOString();
-
-function slug(s: string): string {
-  return s.replace(/[^A-Za-z0-9_.-]+/g, '_').slice(0, 60) || 'run';
-}
 
 export class RunStore {
   readonly db: Database.Database;
@@ -219,9 +216,9 @@ export class RunStore {
       seriesCount: d.prepare('SELECT COUNT(*) AS n FROM metrics WHERE run_id = ? AND name_id = ?'),
       allMetrics: d.prepare(`SELECT m.step, n.name, m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
         WHERE m.run_id = ? ORDER BY m.step, n.name`).raw(true),
-      insertGap: d.prepare(`INSERT OR REPLACE INTO gap_curves (run_id, step, t0, t, mean_abs, l2, signed_mean, path)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      gapOf: d.prepare('SELECT * FROM gap_curves WHERE run_id = ? ORDER BY step'),
+      insertGap: d.prepare(`INSERT OR REPLACE INTO gap_curves (run_id, step, t0, weights, n, t, mean_abs, l2, signed_mean,
+        path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      gapOf: d.prepare('SELECT * FROM gap_curves WHERE run_id = ? ORDER BY step, t0, weights'),
       insertCheckpoint: d.prepare(`INSERT OR REPLACE INTO checkpoints (run_id, step, kind, path, bytes, metrics, created_at)
         VALUES (@runId, @step, @kind, @path, @bytes, @metrics, @createdAt)`),
       checkpointsOf: d.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step'),
@@ -306,7 +303,7 @@ export class RunStore {
         createdAt: now(),
       });
       const id = Number(info.lastInsertRowid);
-      this.stmts.setRunDir.run(r.runDir ?? join(this.layout.runs, `${id}-${slug(r.name)}`), id);
+      this.stmts.setRunDir.run(r.runDir ?? join(this.layout.runs, `${id}-${slug(r.name, 'run')}`), id);
       for (const t of r.tags ?? []) this.stmts.addTag.run(id, t);
       return id;
     }).immediate();
@@ -582,9 +579,9 @@ export class RunStore {
 
   // ---- gap curves --------------------------------------------------------------------------------
 
-  addGap(g: GapRecord & { path?: string }): void {
-    this.stmts.insertGap.run(g.runId, g.step, g.t0, JSON.stringify(g.t), JSON.stringify(g.meanAbs), JSON.stringify(g.l2),
-      JSON.stringify(g.signedMean), g.path ?? null);
+  addGap(g: Omit<GapRecord, 'weights' | 'n'> & { weights?: GapRecord['weights']; n?: number | null; path?: string }): void {
+    this.stmts.insertGap.run(g.runId, g.step, g.t0, g.weights ?? 'raw', g.n ?? null, JSON.stringify(g.t),
+      JSON.stringify(g.meanAbs), JSON.stringify(g.l2), JSON.stringify(g.signedMean), g.path ?? null);
   }
 
   gapCurves(runId: number): GapRecord[] {
@@ -592,6 +589,8 @@ export class RunStore {
       runId: Number(r.run_id),
       step: Number(r.step),
       t0: Number(r.t0),
+      weights: r.weights === 'ema' ? 'ema' : 'raw',
+      n: r.n === null ? null : Number(r.n),
       t: JSON.parse(String(r.t)),
       meanAbs: JSON.parse(String(r.mean_abs)),
       l2: JSON.parse(String(r.l2)),

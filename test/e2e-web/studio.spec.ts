@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { serve, type Served } from './server';
-import { captionBand } from '../../src/engine/eval/grids';
+import { captionBand } from '../../src/engine/render/grids';
 
 const SHOTS = 'test-report/screenshots';
 

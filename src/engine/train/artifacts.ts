@@ -7,7 +7,7 @@ import { tf } from '../tf';
 import type { UNet } from '../nets/unet';
 import { sample, sampleWithTrajectory, timestepSequence, toUint8 } from '../diffusion/samplers';
 import { computeGap, type GapResult } from '../diffusion/gap';
-import { gridScale, writeGridPng } from '../eval/grids';
+import { gridScale, writeGridPng } from '../render/grids';
 import { toFloatBatch, type GapImages } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile';
@@ -229,7 +229,10 @@ export async function writeRunGap(
       signal: opts.signal,
     }),
   );
-  const base = join(runDir, 'gap', `gap-${String(holder.step).padStart(7, '0')}`);
+  // Training's curve (raw weights, the run's t0) keeps the plain name; another measurement of the same
+  // checkpoint gets its own file instead of replacing it.
+  const variant = `${opts.ema ? '-ema' : ''}${gap.t0 !== cfg.gapT0 ? `-t${gap.t0}` : ''}`;
+  const base = join(runDir, 'gap', `gap-${String(holder.step).padStart(7, '0')}${variant}`);
   const msg: GapMessage = {
     type: 'gap',
     step: holder.step,
@@ -239,6 +242,8 @@ export async function writeRunGap(
     l2: gap.l2,
     signedMean: gap.signedMean,
     path: base + '.json',
+    ema: opts.ema ?? false,
+    n: heldOut.length,
   };
   writeJsonAtomic(base + '.json', {
     ...msg,

@@ -66,7 +66,7 @@ describe('dispatch', () => {
     const message = "unknown field 'lamda' (did you mean 'lambda'?)";
     expect(v.ok && v.res).toMatchObject({ ok: false, errors: [{ field: 'lamda', message }] });
     const c = await call('runs.create', { config: { ...tiny, lamda: 5 } });
-    expect(c).toMatchObject({ ok: false, error: { code: 'invalid', message: `lamda: ${message}` } });
+    expect(c).toMatchObject({ ok: false, error: { code: 'invalid', message: `runs.create: config.lamda: ${message}` } });
     const list = await call('runs.list', {});
     expect(list.ok && (list.res as { total: number }).total).toBe(0);
   });

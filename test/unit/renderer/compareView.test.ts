@@ -56,7 +56,7 @@ describe('Compare view', () => {
         id: i, runId: 1, checkpointId: req.checkpointId, step: req.checkpointId === 10 ? 4 : 12, sampler: 'ddim', sampleSteps: req.settings.steps,
         spacing: 'uniform', eta: 0, seed: 0, n: req.settings.n, ema: true, path: `/r/s${i}.png`, createdAt: '',
       };
-      api.emit('job.done', { jobId: `s${i}`, ok: true, result: s });
+      api.emit('job.done', { jobId: `s${i}`, kind: 'sample', ok: true, result: s });
     }
     await flushPromises();
   }

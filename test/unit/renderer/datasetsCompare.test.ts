@@ -26,7 +26,7 @@ describe('datasets store', () => {
     api.emit('job.progress', { jobId: 'imp', done: 128, total: 256 });
     expect(h.job.done).toBe(128);
     listed = [dataset];
-    api.emit('job.done', { jobId: 'imp', ok: true, result: { dataset, duplicate: false, report: { good: 256, skipped: [{ file: 'x.png', reason: 'not an image' }], classCounts: [88, 89, 79] } } });
+    api.emit('job.done', { jobId: 'imp', kind: 'import', ok: true, result: { dataset, duplicate: false, report: { good: 256, skipped: [{ file: 'x.png', reason: 'not an image' }], classCounts: [88, 89, 79] } } });
     const outcome = await h.result;
     expect(outcome.report.skipped[0]!.reason).toBe('not an image');
     expect(ds.list).toEqual([dataset]);
@@ -94,8 +94,8 @@ describe('compare store', () => {
     expect(reqs.map((r) => r.checkpointId).sort()).toEqual([20, 21]);
     expect(reqs[0]!.settings).toEqual(reqs[1]!.settings);
     expect(reqs[0]!.settings).toEqual({ n: 16, sampler: 'ddim', steps: 50, spacing: 'uniform', eta: 0, seed: 0, ema: true });
-    api.emit('job.done', { jobId: 's1', ok: true, result: sample({ id: 5, runId: 2, checkpointId: 20, path: '/r2/a.png' }) });
-    api.emit('job.done', { jobId: 's2', ok: false, error: 'checkpoint file missing' });
+    api.emit('job.done', { jobId: 's1', kind: 'sample', ok: true, result: sample({ id: 5, runId: 2, checkpointId: 20, path: '/r2/a.png' }) });
+    api.emit('job.done', { jobId: 's2', kind: 'sample', ok: false, error: 'checkpoint file missing' });
     await done;
     expect(cmp.panes[0]!.path).toBe('/r1/s.png');
     expect(cmp.panes.map((p) => p.path)).toContain('/r2/a.png');

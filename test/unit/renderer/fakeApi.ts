@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 /// <reference types="vite/client" />
+import { resolveRunConfig } from '../../../src/shared/config';
 /**
  * A fake Api for store and component tests: handlers per channel, recorded calls, and events the
  * test emits as the server would.
@@ -47,7 +48,7 @@ export function runRecord(over: Partial<import('../../../src/shared/records').Ru
     id: 1,
     name: 'run',
     status: 'running',
-    config: {},
+    config: resolveRunConfig({}),
     datasetId: null,
     dataset: 'builtin:shapes',
     preset: 'tiny',

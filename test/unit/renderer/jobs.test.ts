@@ -26,7 +26,7 @@ describe('jobs store', () => {
     expect(h.job.done).toBe(3);
     expect(h.job.total).toBe(10);
     expect(jobs.active).toHaveLength(1);
-    api.emit('job.done', { jobId: 'j1', ok: true, result: { path: '/x.png' } });
+    api.emit('job.done', { jobId: 'j1', kind: 'export', ok: true, result: { path: '/x.png' } });
     await expect(h.result).resolves.toEqual({ path: '/x.png' });
     expect(h.job.state).toBe('done');
     expect(jobs.active).toHaveLength(0);
@@ -38,7 +38,7 @@ describe('jobs store', () => {
     jobs.subscribe();
     const h = jobs.run('import', 'Import', () => new Promise((r) => (answer = r)));
     api.emit('job.progress', { jobId: 'early', done: 5, total: 5 });
-    api.emit('job.done', { jobId: 'early', ok: true, result: 7 });
+    api.emit('job.done', { jobId: 'early', kind: 'sample', ok: true, result: 7 });
     answer({ jobId: 'early' });
     await expect(h.result).resolves.toBe(7);
     expect(h.job.done).toBe(5);
@@ -51,7 +51,7 @@ describe('jobs store', () => {
     await jobs.cancel(h.job);
     expect(api.callsTo('jobs.cancel')).toEqual([{ jobId: 'j2' }]);
     expect(h.job.state).toBe('cancelling');
-    api.emit('job.done', { jobId: 'j2', ok: false, error: 'cancelled' });
+    api.emit('job.done', { jobId: 'j2', kind: 'sample', ok: false, error: 'cancelled' });
     await expect(h.result).rejects.toBeInstanceOf(JobCancelled);
     expect(h.job.state).toBe('cancelled');
   });
@@ -60,7 +60,7 @@ describe('jobs store', () => {
     const jobs = useJobsStore();
     const h = jobs.run('export', 'Export grid', async () => ({ jobId: 'j3' }));
     await tick();
-    api.emit('job.done', { jobId: 'j3', ok: false, error: 'disk full' });
+    api.emit('job.done', { jobId: 'j3', kind: 'sample', ok: false, error: 'disk full' });
     const err = await rejection(h.result);
     expect(err).toBeInstanceOf(ApiCallError);
     expect(err.message).toBe('Export grid: disk full');

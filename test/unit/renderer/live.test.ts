@@ -20,7 +20,7 @@ describe('live store', () => {
     setFrameScheduler((cb) => frames.push(cb));
     api = new FakeApi()
       .handle('metrics.series', ({ names }) => names.filter((n) => n === 'loss').map((name) => ({ name, steps: [1, 2, 3], values: [3, 2, 1], total: 3 })))
-      .handle('gap.list', () => [{ runId: 7, step: 2, t0: 4, t: [3, 2, 1], meanAbs: [0.1, 0.2, 0.3], l2: [1, 2, 3], signedMean: [0, 0, 0] }]);
+      .handle('gap.list', () => [{ runId: 7, step: 2, t0: 4, weights: 'raw' as const, n: null, t: [3, 2, 1], meanAbs: [0.1, 0.2, 0.3], l2: [1, 2, 3], signedMean: [0, 0, 0] }]);
     setApi(api);
   });
 

@@ -13,7 +13,7 @@ import { loadSfc } from './sfc';
 function validate({ config }: { config: Record<string, unknown> }) {
   try {
     const c = resolveRunConfig(config);
-    return { ok: true, errors: [], config: c as unknown as Record<string, unknown>, estimate: { params: 177_400, stateBytes: 3_500_000, activationBytes: 18_000_000, msPerStep: null, basis: 'test' } };
+    return { ok: true, errors: [], config: c, estimate: { params: 177_400, stateBytes: 3_500_000, activationBytes: 18_000_000, msPerStep: null, basis: 'test' } };
   } catch {
     const r = RunConfigSchema.safeParse({ ...MODEL_PRESETS.tiny, ...config });
     const errors = r.success ? [] : r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));

@@ -186,9 +186,9 @@ describe('createWsApi validation', () => {
     api.on('job.done', (d) => seen.push(d));
     const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     last().receive({ event: 'job.done', payload: { jobId: 1 } });
-    last().receive({ event: 'job.done', payload: { jobId: 'a', ok: true } });
+    last().receive({ event: 'job.done', payload: { jobId: 'a', kind: 'sample', ok: true } });
     err.mockRestore();
-    expect(seen).toEqual([{ jobId: 'a', ok: true }]);
+    expect(seen).toEqual([{ jobId: 'a', kind: 'sample', ok: true }]);
   });
 });
 

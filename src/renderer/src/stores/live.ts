@@ -135,7 +135,8 @@ export const useLiveStore = defineStore('live', () => {
     } else if (msg.type === 'gap') {
       const list = gaps.get(runId);
       if (list && !list.some((g) => g.step === msg.step)) {
-        list.push({ runId, step: msg.step, t0: msg.t0, t: msg.t, meanAbs: msg.meanAbs, l2: msg.l2, signedMean: msg.signedMean });
+        const { step, t0, t, meanAbs, l2, signedMean } = msg;
+        list.push({ runId, step, t0, weights: msg.ema ? 'ema' : 'raw', n: msg.n ?? null, t, meanAbs, l2, signedMean });
         const s = series.get(runId);
         if (s) s.version++;
         requestFlush();

@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { importDataset } from './import';
 import { readPackedDataset, type PackedDataset } from './packed';
-import { gridScale, writeGridPng } from '../eval/grids';
+import { gridScale, writeGridPng } from '../render/grids';
 import type { ImportJob, ImportResult } from '../../shared/engineMessages';
 
 export function writeDatasetPreview(ds: PackedDataset, path: string, n = 64): void {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { gridLayout, makeGridPng, writeGridPng } from '../../../src/engine/eval/grids';
+import { gridLayout, makeGridPng, writeGridPng } from '../../../src/engine/render/grids';
 
 function rgbAt(png: PNG, x: number, y: number): [number, number, number, number] {
   const o = 4 * (y * png.width + x);
@@ -94,7 +94,7 @@ describe('writeGridPng', () => {
 
 describe('grid captions', () => {
   it('draws a caption band above the cells and wraps it to the grid width', async () => {
-    const { makeGridPng, gridLayout, captionBand } = await import('../../../src/engine/eval/grids');
+    const { makeGridPng, gridLayout, captionBand } = await import('../../../src/engine/render/grids');
     const { PNG } = await import('pngjs');
     const imgs = new Uint8Array(4 * 8 * 8 * 3).fill(128);
     const plain = gridLayout(4, 8, 8, { cols: 2, padding: 2, scale: 4 });

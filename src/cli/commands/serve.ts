@@ -1,10 +1,10 @@
 /** sadpm serve: web mode, the app's services headless with the UI in a browser. */
 import { join } from 'node:path';
-import { flagNumber, flagString, rejectUnknown, type ParsedArgs } from './args';
-import { createServices } from '../app/services';
-import { forkEngine } from '../app/engineProcess';
-import { startWebServer } from '../app/web/server';
-import { resolveDataDir } from '../store/dataDir';
+import { flagNumber, flagString, rejectUnknown, type ParsedArgs } from '../args';
+import { createServices } from '../../app/services';
+import { forkEngine } from '../../app/engineProcess';
+import { startWebServer } from '../../app/web/server';
+import { resolveDataDir } from '../../store/dataDir';
 
 export async function cmdServe(args: ParsedArgs): Promise<number> {
   rejectUnknown(args.flags, ['data-dir', 'port', 'concurrency', 'renderer'], 'serve');

@@ -1,0 +1,96 @@
+/** Contract handlers for the app itself, the dataset library, files (uploads, reads), jobs and native pickers. */
+import { readFileSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileStamp, slug } from '../../shared/naming';
+import { BUILTIN_DATASETS } from '../../engine/data/builtin';
+import { importIntoLibrary } from '../datasetLibrary';
+import { appVersion } from '../appVersion';
+import { FILE_TYPES, FileAccessError, readableFile } from '../files';
+import type { Services } from '../services';
+import { decodeBase64Strict, type UploadOwner } from '../uploads';
+import { ApiFailure, failAs, notFound, type Handlers } from './dispatch';
+
+type DataHandlers = Pick<
+  Handlers,
+  | 'app.info'
+  | 'app.setConcurrency'
+  | 'datasets.list'
+  | 'datasets.import'
+  | 'datasets.delete'
+  | 'files.uploadBegin'
+  | 'files.uploadChunk'
+  | 'files.uploadEnd'
+  | 'files.read'
+  | 'jobs.cancel'
+  | 'dialog.pick'
+>;
+
+/** Platform pieces only Electron has (native dialogs); web mode passes none. */
+export interface NativeUi {
+  pick(kind: 'file' | 'folder', title?: string): Promise<string | null>;
+}
+
+/** The file `path` if the window may read it, as an ApiFailure otherwise. */
+export function fileForWindow(s: Services, path: string): string {
+  try {
+    return readableFile(s.store, path);
+  } catch (err) {
+    if (err instanceof FileAccessError) throw new ApiFailure(err.reason === 'not_found' ? 'not_found' : 'invalid', err.message);
+    throw err;
+  }
+}
+
+export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeUi): DataHandlers {
+  const info = () => ({
+    version: appVersion(),
+    mode: s.mode,
+    dataDir: s.store.layout.root,
+    concurrency: s.runs.concurrency,
+    builtinDatasets: BUILTIN_DATASETS.map((b) => ({ id: b.id, description: b.description, size: b.size })),
+  });
+  return {
+    'app.info': info,
+    'app.setConcurrency': ({ concurrency }) => {
+      s.runs.setConcurrency(concurrency);
+      return info();
+    },
+    'datasets.list': () => s.store.listDatasets(),
+    'datasets.import': (req) => ({
+      jobId: s.jobs.start('import', (signal, onProgress) => importIntoLibrary(s.store, s.spawn, req, { signal, onProgress })),
+    }),
+    'datasets.delete': ({ id }) => {
+      const used = s.store.listRuns({ datasetId: id, limit: 1 });
+      if (used.length) throw new ApiFailure('conflict', `dataset #${id} is used by run #${used[0]!.id}; delete its runs first`);
+      s.store.deleteDataset(id);
+      return { ok: true as const };
+    },
+    'files.uploadBegin': ({ fileName, bytes }) => uploads.begin(fileName, bytes),
+    'files.uploadChunk': ({ uploadId, offset, base64 }) =>
+      failAs('invalid', () => {
+        const data = decodeBase64Strict(base64, `files.uploadChunk base64 (upload ${uploadId}, offset ${offset})`);
+        return uploads.chunk(uploadId, offset, data);
+      }),
+    'files.uploadEnd': ({ uploadId, abort }) => {
+      if (abort) {
+        uploads.abort(uploadId);
+        return { path: null };
+      }
+      return failAs('invalid', () => uploads.end(uploadId, (name) => `${fileStamp()}-${slug(name, 'file', 80)}`));
+    },
+    'files.read': ({ path }) => {
+      const real = fileForWindow(s, path);
+      const bytes = statSync(real).size;
+      if (bytes > 512 * 1024 * 1024) throw new ApiFailure('invalid', `${path} is ${bytes} bytes; too large to send to the window`);
+      const mime = FILE_TYPES[extname(real).toLowerCase()] ?? 'application/octet-stream';
+      return { dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`, bytes };
+    },
+    'jobs.cancel': ({ jobId }) => {
+      if (!s.jobs.cancel(jobId)) throw notFound(`no running job ${jobId}`);
+      return { ok: true as const };
+    },
+    'dialog.pick': async ({ kind, title }) => {
+      if (!native) throw new ApiFailure('invalid', 'file pickers exist only in the desktop app; type the path, or upload the file');
+      return { path: await native.pick(kind, title) };
+    },
+  };
+}

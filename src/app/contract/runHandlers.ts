@@ -1,0 +1,140 @@
+/** Contract handlers for runs: list, detail, validate, create, start/resume/pause/stop, edit, delete, metrics. */
+import { RunConfigError } from '../../shared/config';
+import type { RunRecord } from '../../shared/records';
+import type { Services } from '../services';
+import { createRun, resolveRunInput } from '../useCases/createRun';
+import { assertResumable, NotResumableError, prepareResume } from '../useCases/resumeRun';
+import { estimateRun } from '../useCases/estimateRun';
+import { ApiFailure, failAs, notFound, type Handlers } from './dispatch';
+
+type RunHandlers = Pick<
+  Handlers,
+  | 'runs.list'
+  | 'runs.get'
+  | 'runs.validate'
+  | 'runs.create'
+  | 'runs.start'
+  | 'runs.resume'
+  | 'runs.pause'
+  | 'runs.stop'
+  | 'runs.update'
+  | 'runs.delete'
+  | 'metrics.series'
+  | 'metrics.overlay'
+  | 'gap.list'
+>;
+
+export function requireRun(s: Services, id: number): RunRecord {
+  const run = s.store.getRun(id);
+  if (!run) throw notFound(`no run #${id}`);
+  return run;
+}
+
+/** Field errors of a config that failed to resolve. */
+function configIssues(err: unknown): { field: string; message: string }[] {
+  if (err instanceof RunConfigError) return err.issues;
+  return [{ field: '(config)', message: (err as Error).message }];
+}
+
+/** A run that is neither running nor waiting in the queue (after a just-ended engine has exited). */
+async function idleRun(s: Services, id: number): Promise<RunRecord> {
+  await s.runs.settle(id);
+  const run = requireRun(s, id);
+  if (s.runs.isActive(id) || s.runs.queued().includes(id)) throw new ApiFailure('conflict', `run #${id} is already ${run.status}`);
+  return run;
+}
+
+export function runHandlers(s: Services): RunHandlers {
+  const enqueue = (run: RunRecord, resume: boolean) => {
+    s.runs.enqueue(run.id, { resume }).catch(() => {
+      // The outcome is recorded in the store and announced as run.updated.
+    });
+  };
+  const asConflict = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new ApiFailure(err instanceof NotResumableError ? 'conflict' : 'invalid', (err as Error).message);
+    }
+  };
+  return {
+    'runs.list': (f) => ({ runs: s.store.listRuns(f), total: s.store.countRuns({ ...f, limit: undefined, offset: undefined }) }),
+    'runs.get': ({ id }) => {
+      const run = requireRun(s, id);
+      const q = s.runs.queued().indexOf(id);
+      return {
+        run,
+        checkpoints: s.store.checkpoints(id),
+        samples: s.store.samples(id),
+        metricNames: s.store.metricNames(id),
+        disk: s.store.diskUse(id),
+        retention: s.store.retentionOf(id),
+        active: s.runs.isActive(id),
+        queuePosition: q >= 0 ? q : null,
+      };
+    },
+    'runs.validate': ({ config }) => {
+      try {
+        const { cfg } = resolveRunInput(s.store, config);
+        return { ok: true, errors: [], config: cfg, estimate: estimateRun(s.store, cfg) };
+      } catch (err) {
+        return { ok: false, errors: configIssues(err), config: null, estimate: null };
+      }
+    },
+    'runs.create': ({ config, tags, notes, retention, start }) => {
+      let run: RunRecord;
+      try {
+        run = createRun(s.store, { config, tags, notes, retention });
+      } catch (err) {
+        throw new ApiFailure('invalid', configIssues(err).map((i) => `${i.field}: ${i.message}`).join('; '));
+      }
+      if (start) enqueue(run, false);
+      return s.store.getRun(run.id)!;
+    },
+    'runs.start': async ({ id }) => {
+      const run = await idleRun(s, id);
+      const hasCheckpoint = s.store.latestCheckpoint(id) !== undefined;
+      if (hasCheckpoint) asConflict(() => assertResumable(s.store, run));
+      enqueue(run, hasCheckpoint);
+      return s.store.getRun(id)!;
+    },
+    'runs.resume': async ({ id, steps }) => {
+      const run = await idleRun(s, id);
+      const fresh = asConflict(() => prepareResume(s.store, run, { steps }));
+      enqueue(fresh, s.store.latestCheckpoint(id) !== undefined);
+      return s.store.getRun(id)!;
+    },
+    'runs.pause': ({ id }) => {
+      requireRun(s, id);
+      failAs('conflict', () => s.runs.stop(id, 'paused'));
+      return s.store.getRun(id)!;
+    },
+    'runs.stop': ({ id }) => {
+      requireRun(s, id);
+      failAs('conflict', () => s.runs.stop(id, 'stopped'));
+      return s.store.getRun(id)!;
+    },
+    'runs.update': ({ id, name, notes, tags }) => {
+      requireRun(s, id);
+      if (name !== undefined) s.store.rename(id, name);
+      if (notes !== undefined) s.store.setNotes(id, notes);
+      if (tags !== undefined) s.store.setTags(id, tags);
+      const run = s.store.getRun(id)!;
+      s.emit('run.updated', run);
+      return run;
+    },
+    'runs.delete': ({ id, deleteFiles }) => {
+      requireRun(s, id);
+      if (s.runs.isActive(id)) throw new ApiFailure('conflict', `run #${id} is running; stop it first`);
+      if (s.runs.queued().includes(id)) s.runs.stop(id);
+      s.store.deleteRun(id, { deleteFiles });
+      return { ok: true as const };
+    },
+    'metrics.series': ({ runId, names, maxPoints }) => {
+      requireRun(s, runId);
+      return names.map((n) => s.store.series(runId, n, maxPoints));
+    },
+    'metrics.overlay': ({ runIds, name, maxPoints }) => s.store.seriesOverlay(runIds, name, maxPoints),
+    'gap.list': ({ runId }) => s.store.gapCurves(runId),
+  };
+}

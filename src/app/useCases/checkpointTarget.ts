@@ -1,0 +1,33 @@
+/**
+ * The checkpoint a sampling or gap job works on: one the store knows (its results are recorded with its run),
+ * or a checkpoint file in a run folder outside the store (`sadpm sample --run-dir DIR`; nothing is recorded).
+ */
+import type { CheckpointRecord, RunRecord } from '../../shared/records';
+import type { RunStore } from '../../store/runStore';
+
+export type StoredCheckpoint = { kind: 'stored'; run: RunRecord; checkpoint: CheckpointRecord };
+export type CheckpointTarget = StoredCheckpoint | { kind: 'file'; runDir: string; path: string };
+
+/** A stored checkpoint by id, with its run; a clear error when there is none. */
+export function storedCheckpoint(store: RunStore, checkpointId: number): StoredCheckpoint {
+  const checkpoint = store.getCheckpoint(checkpointId);
+  if (!checkpoint) throw new Error(`no checkpoint #${checkpointId}`);
+  const run = store.getRun(checkpoint.runId);
+  if (!run) throw new Error(`checkpoint #${checkpointId} belongs to run #${checkpoint.runId}, which is gone`);
+  return { kind: 'stored', run, checkpoint };
+}
+
+/** A run's checkpoint at `which` ('latest' or a step), listing the ones it has when that one is missing. */
+export function runCheckpoint(store: RunStore, run: RunRecord, which: 'latest' | number): StoredCheckpoint {
+  const checkpoint = which === 'latest' ? store.latestCheckpoint(run.id) : store.checkpointAt(run.id, which);
+  if (!checkpoint) {
+    const have = store.checkpoints(run.id).map((c) => c.step);
+    const what = which === 'latest' ? ' yet' : ` at step ${which}`;
+    throw new Error(`run #${run.id} has no checkpoint${what} (checkpoints: ${have.join(', ') || 'none'})`);
+  }
+  return { kind: 'stored', run, checkpoint };
+}
+
+export function targetFiles(t: CheckpointTarget): { checkpointPath: string; runDir: string } {
+  return t.kind === 'stored' ? { checkpointPath: t.checkpoint.path, runDir: t.run.runDir } : { checkpointPath: t.path, runDir: t.runDir };
+}

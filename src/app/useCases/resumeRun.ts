@@ -1,0 +1,66 @@
+/**
+ * Continuing a run: the guard (status, steps left, a readable last checkpoint) and the config changes a resume
+ * may make (more steps, another backend), for the CLI's `sadpm resume` and the app's Resume/Start alike. Checked
+ * before anything is stored, so a refused resume leaves the run as it was.
+ */
+import { parseRunConfig, BACKENDS, type Backend } from '../../shared/config';
+import { RESUMABLE_STATUSES, type RunRecord } from '../../shared/records';
+import type { RunStore } from '../../store/runStore';
+import { readCheckpointHeader } from '../../engine/train/checkpoint';
+import { adoptCheckpoints } from '../recovery';
+
+/** A run the store cannot resume, with the reason in words; the app answers it as a conflict. */
+export class NotResumableError extends Error {}
+
+/** Throws NotResumableError unless `run` can continue from its latest checkpoint (or start, without one). */
+export function assertResumable(store: RunStore, run: RunRecord): void {
+  if (!RESUMABLE_STATUSES.includes(run.status)) {
+    throw new NotResumableError(`run #${run.id} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`);
+  }
+  // A checkpoint that reached the disk but not the store (kill -9, full disk) is where resume goes on.
+  adoptCheckpoints(store, run);
+  const ck = store.latestCheckpoint(run.id);
+  if (!ck) return;
+  if (ck.step >= run.totalSteps) {
+    throw new NotResumableError(
+      `run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; give more steps (N > ${ck.step}) to train longer`,
+    );
+  }
+  // A missing, corrupt or foreign file is reported here, before an engine starts, and the run keeps its status.
+  try {
+    const h = readCheckpointHeader(ck.path);
+    const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
+    const expected = h.dataOffset + 4 * floats;
+    if (h.fileBytes !== expected) throw new Error(`checkpoint ${ck.path}: truncated (expected ${expected} bytes, file is ${h.fileBytes})`);
+  } catch (err) {
+    throw new NotResumableError(`run #${run.id} cannot resume from its last checkpoint (step ${ck.step}): ${(err as Error).message}`);
+  }
+}
+
+export interface ResumeChanges {
+  /** A new total step count (must exceed the last checkpoint's step). */
+  steps?: number;
+  /** Train the rest on another backend. */
+  backend?: Backend;
+}
+
+/**
+ * Checks that run `id` can resume with `changes`, then stores the changed config. Returns the run as stored.
+ * Throws with the reason (nothing stored) when it cannot.
+ */
+export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeChanges = {}): RunRecord {
+  if (changes.backend !== undefined && !BACKENDS.includes(changes.backend)) {
+    throw new Error(`backend: expected one of ${BACKENDS.join(', ')}, got '${String(changes.backend)}'`);
+  }
+  const changed = changes.steps !== undefined || changes.backend !== undefined;
+  const cfg = changed ? parseRunConfig({ ...run.config, ...changes }) : null;
+  if (cfg && changes.steps !== undefined) {
+    const ck = store.latestCheckpoint(run.id);
+    if (ck && cfg.steps <= ck.step) {
+      throw new NotResumableError(`steps: run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`);
+    }
+  }
+  assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);
+  if (cfg) store.updateConfig(run.id, cfg);
+  return store.getRun(run.id)!;
+}

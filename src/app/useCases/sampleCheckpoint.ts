@@ -1,0 +1,38 @@
+/**
+ * Sampling a checkpoint (a grid or a filmstrip) in an engine process, recorded with its run. The app's Gallery,
+ * Compare and Export and the CLI's `sadpm sample` all come here. The same seed gives the same noise, so two
+ * checkpoints sampled with one seed are compared on the same noise.
+ */
+import { SamplesMessageSchema, type SampleJob, type SamplesMessage } from '../../shared/engineMessages';
+import type { SampleRecord } from '../../shared/records';
+import type { RunStore } from '../../store/runStore';
+import { sampleRecordOf } from '../../store/recorder';
+import { runEngineJob, type JobOptions } from '../engineJob';
+import type { SpawnEngine } from '../engineProcess';
+import { targetFiles, type CheckpointTarget } from './checkpointTarget';
+
+export type SampleSettings = Omit<SampleJob, 'checkpointPath' | 'runDir'>;
+
+export interface SampleOutcome {
+  message: SamplesMessage;
+  /** The stored record; null for a checkpoint outside the store. */
+  record: SampleRecord | null;
+}
+
+export async function sampleCheckpoint(
+  /** The store records results of a stored checkpoint; without one nothing is recorded. */
+  deps: { store?: RunStore; spawn: SpawnEngine },
+  target: CheckpointTarget,
+  settings: SampleSettings,
+  opts: JobOptions = {},
+): Promise<SampleOutcome> {
+  const files = targetFiles(target);
+  if (target.kind === 'stored' && settings.steps > target.run.T) {
+    throw new Error(`steps: ${settings.steps} sampling steps exceed run #${target.run.id}'s T = ${target.run.T}`);
+  }
+  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, ...files } }), opts);
+  const message = SamplesMessageSchema.parse(raw);
+  const stored = target.kind === 'stored' && deps.store ? { store: deps.store, run: target.run, ck: target.checkpoint } : null;
+  const record = stored ? stored.store.addSample(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
+  return { message, record };
+}
