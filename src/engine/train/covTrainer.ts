@@ -32,6 +32,7 @@ import { readCheckpoint } from './checkpoint';
 import { checkDatasetFits } from './trainer';
 import { covCheckpointFileName, readCovCheckpoint, writeCovCheckpoint, type CovCheckpointData } from './covCheckpoint';
 import { writeJsonAtomic } from '../util/atomicFile';
+import { ActivityReporter } from './activity';
 import { modelConfigOf } from '../../shared/config';
 import type { CovConfig } from '../../shared/covConfig';
 import type { CovHeadKind } from '../diffusion/samplers';
@@ -248,6 +249,8 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
       resumed: startStep > 0,
       heldOut: gap.heldOut ? Array.from(gap.indices) : [],
     });
+    const activity = new ActivityReporter(sink);
+    activity.enter(startStep, 'training');
     const backbone: CovBackbone = (x, j) => net.applyWithFeatures(x, j);
     const shape: [number, number, number, number] = [cfg.batch, bc.imageSize, bc.imageSize, bc.channels];
     const aborted = () => opts.signal?.aborted === true;
@@ -255,6 +258,7 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
     let savedAt = -1;
     const st = state;
     const save = async () => {
+      activity.enter(st.step, 'checkpoint');
       savedAt = st.step;
       const w = await st.read();
       const path = join(runDir, 'checkpoints', covCheckpointFileName(st.step));
@@ -309,6 +313,7 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
         reason = 'stopped';
         break;
       }
+      activity.enter(step, 'training');
     }
     if (reason === 'completed' && savedAt !== st.step) await save();
     sink({ type: 'finished', step: st.step, reason, runDir });

@@ -141,12 +141,13 @@ export async function estimateGamma(o: EstimateGammaOptions): Promise<GammaEstim
       throwIfCancelled(o.signal, GAMMA_CANCELLED);
       const B = Math.min(batchSize, nImages - start);
       const pos = positions.subarray(start, start + B);
-      const x = images.read(pos);
-      if (x.length !== B * P) throw new Error(`estimateGamma: image source returned ${x.length} values for ${B} images of ${P}`);
+      const x0 = images.read(pos);
+      if (x0.length !== B * P) throw new Error(`estimateGamma: image source returned ${x0.length} values for ${B} images of ${P}`);
+      const x = new Float32Array(B * P);
       const noise = new Float32Array(P);
       for (let i = 0; i < B; i++) {
         Rng.keyed(seed, Stream.gammaNoise, pos[i]!, j).fillNormal(noise);
-        for (let p = 0, o0 = i * P; p < P; p++) x[o0 + p] = a * x[o0 + p]! + b * noise[p]!;
+        for (let p = 0, o0 = i * P; p < P; p++) x[o0 + p] = a * x0[o0 + p]! + b * noise[p]!;
       }
       const ms = tf.tidy(() => {
         const e = o.model(tf.tensor4d(x, [B, H, W, C]), tf.fill([B], j, 'float32') as tf.Tensor1D);
