@@ -22,7 +22,16 @@ export type ModelPresetName = (typeof MODEL_PRESET_NAMES)[number];
  * nothing but the network; the other six also need a reverse-variance estimate: Analytic-DPM's Γ
  * (estimated from the training images) or a trained NPR / SN covariance head.
  */
-export const SAMPLER_NAMES = ['ddim', 'ddpm', 'analytic-ddpm', 'analytic-ddim', 'npr-ddpm', 'npr-ddim', 'sn-ddpm', 'sn-ddim'] as const;
+export const SAMPLER_NAMES = [
+  'ddim',
+  'ddpm',
+  'analytic-ddpm',
+  'analytic-ddim',
+  'npr-ddpm',
+  'npr-ddim',
+  'sn-ddpm',
+  'sn-ddim',
+] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 /** Where a sampler's reverse variance comes from. */
 export type SamplerVarianceKind = 'none' | 'gamma' | 'npr' | 'sn';

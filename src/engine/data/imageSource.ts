@@ -22,7 +22,9 @@ export function datasetImageSource(ds: PackedDataset, exclude: ArrayLike<number>
   const skip = new Uint8Array(total);
   for (let k = 0; k < exclude.length; k++) {
     const i = exclude[k]!;
-    if (!Number.isInteger(i) || i < 0 || i >= total) throw new Error(`image pool: excluded index ${i} is outside 0..${total - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= total) {
+      throw new Error(`image pool: excluded index ${i} is outside 0..${total - 1}`);
+    }
     skip[i] = 1;
   }
   const pool: number[] = [];

@@ -48,22 +48,29 @@ export class CovHead implements TrainableHead {
       if (!Number.isInteger(v) || v < 1) throw new Error(`CovHead: ${name} must be a positive integer, got ${v}`);
     }
     if (cin % groups !== 0) throw new Error(`CovHead: ${cin} input channels are not divisible into ${groups} groups`);
-    if (spec.mode !== 'simple') throw new Error(`CovHead: mode '${String(spec.mode)}' is not implemented (expected simple)`);
+    if (spec.mode !== 'simple') {
+      throw new Error(`CovHead: mode '${String(spec.mode)}' is not implemented (expected simple)`);
+    }
     const bound = 1 / Math.sqrt(cin * 9);
-    const uniform = (n: number, i: number) => Rng.keyed(seed, Stream.init, HEAD_INIT_KEY, i).fillUniform(new Float32Array(n), -bound, bound);
+    const uniform = (n: number, i: number) =>
+      Rng.keyed(seed, Stream.init, HEAD_INIT_KEY, i).fillUniform(new Float32Array(n), -bound, bound);
     const init: [number[], Float32Array][] = [
       [[cin], new Float32Array(cin).fill(1)],
       [[cin], new Float32Array(cin)],
       [[3, 3, cin, cout], uniform(9 * cin * cout, 2)],
       [[cout], uniform(cout, 3)],
     ];
-    this.variables = init.map(([shape, values]) => tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true)));
+    this.variables = init.map(([shape, values]) =>
+      tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true)),
+    );
   }
 
   apply(features: tf.Tensor4D, _j?: tf.Tensor1D): tf.Tensor4D {
     if (this.disposed) throw new Error('CovHead: used after dispose()');
     const c = features.shape[3];
-    if (c !== this.spec.inChannels) throw new Error(`CovHead: features have ${c} channels, the head expects ${this.spec.inChannels}`);
+    if (c !== this.spec.inChannels) {
+      throw new Error(`CovHead: features have ${c} channels, the head expects ${this.spec.inChannels}`);
+    }
     const [gamma, beta, w, b] = this.variables as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
     return tf.tidy(() => {
       const h = groupNormAct(features, gamma, beta, this.spec.groups, this.eps, GN_EPS, true);
@@ -77,12 +84,17 @@ export class CovHead implements TrainableHead {
   }
 
   writeWeights(w: Float32Array[]): void {
-    if (w.length !== this.variables.length) throw new Error(`CovHead.writeWeights: expected ${this.variables.length} arrays, got ${w.length}`);
+    const vars = this.variables;
+    if (w.length !== vars.length) {
+      throw new Error(`CovHead.writeWeights: expected ${vars.length} arrays, got ${w.length}`);
+    }
     w.forEach((arr, i) => {
-      const v = this.variables[i]!;
-      if (arr.length !== v.size) throw new Error(`CovHead.writeWeights: '${this.names[i]}' expects ${v.size} values, got ${arr.length}`);
+      const v = vars[i]!;
+      if (arr.length !== v.size) {
+        throw new Error(`CovHead.writeWeights: '${this.names[i]}' expects ${v.size} values, got ${arr.length}`);
+      }
     });
-    w.forEach((arr, i) => tf.tidy(() => this.variables[i]!.assign(tf.tensor(arr, this.variables[i]!.shape, 'float32'))));
+    w.forEach((arr, i) => tf.tidy(() => vars[i]!.assign(tf.tensor(arr, vars[i]!.shape, 'float32'))));
   }
 
   dispose(): void {
@@ -95,7 +107,8 @@ export class CovHead implements TrainableHead {
 
 /** The head's spec for a UNet backbone. */
 export function covHeadSpecFor(net: UNet, kind: CovHeadKind): CovHeadSpec {
-  return { kind, mode: 'simple', inChannels: net.featureChannels(), outChannels: net.cfg.channels, groups: net.cfg.normGroups };
+  const { channels, normGroups } = net.cfg;
+  return { kind, mode: 'simple', inChannels: net.featureChannels(), outChannels: channels, groups: normGroups };
 }
 
 /** ε_θ and the head's output from one pass of the (frozen) UNet. */

@@ -100,7 +100,8 @@ export class UNet {
   /** Predicts eps for x [N,H,W,C] at float 0-based timestep indices t [N]. */
   apply(x: tf.Tensor4D, t: tf.Tensor1D, opts: UNetApplyOptions): tf.Tensor4D {
     this.checkInputs('apply', x, t);
-    const drop: DropoutCtx | null = opts.training && this.cfg.dropout > 0 ? { rate: this.cfg.dropout, seed: opts.dropoutSeed } : null;
+    const drop: DropoutCtx | null =
+      opts.training && this.cfg.dropout > 0 ? { rate: this.cfg.dropout, seed: opts.dropoutSeed } : null;
     return tf.tidy(() => this.output(this.trunk(x, t.dtype === 'float32' ? t : tf.cast(t, 'float32'), drop)));
   }
 
@@ -121,9 +122,12 @@ export class UNet {
     const [n, h, w, c] = x.shape;
     const L = this.cfg.chMult.length;
     const div = 2 ** (L - 1);
-    if (c !== this.cfg.channels) throw new Error(`UNet.${where}: x has ${c} channels, model expects ${this.cfg.channels} (x shape [${x.shape.join(', ')}])`);
-    if (h % div !== 0 || w % div !== 0) throw new Error(`UNet.${where}: x spatial size ${h}x${w} must be divisible by ${div}`);
-    if (t.rank !== 1 || t.shape[0] !== n) throw new Error(`UNet.${where}: t must have shape [${n}], got [${t.shape.join(', ')}]`);
+    const fail = (why: string) => new Error(`UNet.${where}: ${why}`);
+    if (c !== this.cfg.channels) {
+      throw fail(`x has ${c} channels, model expects ${this.cfg.channels} (x shape [${x.shape.join(', ')}])`);
+    }
+    if (h % div !== 0 || w % div !== 0) throw fail(`x spatial size ${h}x${w} must be divisible by ${div}`);
+    if (t.rank !== 1 || t.shape[0] !== n) throw fail(`t must have shape [${n}], got [${t.shape.join(', ')}]`);
   }
 
   /** Channels of the last hidden layer (applyWithFeatures' features). */

@@ -118,22 +118,32 @@ function varianceChoice(holder: ModelHolder, s: SampleSettings, sampler: Sampler
   if (need === 'none') return { source: { kind: 'none' }, record: { kind: 'none' }, tag: '' };
   if (need === 'gamma') {
     const g = s.gamma;
-    if (!g) throw new Error(`sampler '${sampler}' needs a Γ estimate of checkpoint ${holder.step} (${weights} weights)`);
+    if (!g) {
+      throw new Error(`sampler '${sampler}' needs a Γ estimate of checkpoint ${holder.step} (${weights} weights)`);
+    }
     if (g.checkpointStep !== holder.step || g.ema !== s.ema) {
       const of = `checkpoint ${g.checkpointStep} (${g.ema ? 'EMA' : 'raw'} weights)`;
-      throw new Error(`the Γ estimate ${g.key} was made on ${of}, but sampling uses checkpoint ${holder.step} (${weights} weights)`);
+      const uses = `checkpoint ${holder.step} (${weights} weights)`;
+      throw new Error(`the Γ estimate ${g.key} was made on ${of}, but sampling uses ${uses}`);
     }
-    const record = { kind: 'gamma', key: g.key, nImages: g.nImages, seed: g.seed, checkpointStep: g.checkpointStep, ema: g.ema, ...clip };
+    const { key, nImages, seed, checkpointStep, ema } = g;
+    const record = { kind: 'gamma', key, nImages, seed, checkpointStep, ema, ...clip };
     return { source: { kind: 'gamma', gamma: g }, record, tag: `-g${shortHash(g.key)}` };
   }
   const h = s.covHead;
-  if (!h) throw new Error(`sampler '${sampler}' needs an ${need.toUpperCase()} covariance head trained on checkpoint ${holder.step}`);
-  if (h.kind !== need) throw new Error(`sampler '${sampler}' needs an ${need.toUpperCase()} head, ${h.checkpoint} holds an ${h.kind.toUpperCase()} head`);
+  const NEED = need.toUpperCase();
+  if (!h) throw new Error(`sampler '${sampler}' needs an ${NEED} covariance head trained on checkpoint ${holder.step}`);
+  if (h.kind !== need) {
+    const holds = h.kind.toUpperCase();
+    throw new Error(`sampler '${sampler}' needs an ${NEED} head, ${h.checkpoint} holds an ${holds} head`);
+  }
   if (h.base.step !== holder.step || h.base.ema !== s.ema) {
     const on = `checkpoint ${h.base.step} (${h.base.ema ? 'EMA' : 'raw'} weights)`;
-    throw new Error(`the covariance head ${h.checkpoint} was trained on ${on}, but sampling uses checkpoint ${holder.step} (${weights} weights)`);
+    const uses = `checkpoint ${holder.step} (${weights} weights)`;
+    throw new Error(`the covariance head ${h.checkpoint} was trained on ${on}, but sampling uses ${uses}`);
   }
-  const record = { kind: 'head', head: h.kind, checkpoint: h.checkpoint, step: h.step, weights: h.weights, base: h.base, ...clip };
+  const { checkpoint, step, base } = h;
+  const record = { kind: 'head', head: h.kind, checkpoint, step, weights: h.weights, base, ...clip };
   return {
     source: { kind: 'head', head: h.kind, model: covModelOf(holder.net, h.head) },
     record,
@@ -145,7 +155,9 @@ function varianceChoice(holder: ModelHolder, s: SampleSettings, sampler: Sampler
 export function defaultSamplePath(
   runDir: string,
   step: number,
-  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>> & { varianceTag?: string },
+  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>> & {
+    varianceTag?: string;
+  },
 ): string {
   const eta = samplerParts(s.sampler).family === 'ddim' && s.eta !== 0 ? `-eta${s.eta}` : '';
   const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${eta}${s.varianceTag ?? ''}`;
@@ -182,8 +194,8 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
   );
   const images = res.images;
   const seconds = (performance.now() - t0) / 1000;
-  const path =
-    settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n, varianceTag: choice.tag });
+  const naming = { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n, varianceTag: choice.tag };
+  const path = settings.out ?? defaultSamplePath(runDir, holder.step, naming);
   const pixels = toUint8(images);
   const scale = gridScale(cfg.imageSize);
   writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });
@@ -245,7 +257,8 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
   res.trajectory.forEach((f, i) => all.set(f.x0.subarray(0, P), i * P));
   all.set(res.images.subarray(0, P), res.trajectory.length * P);
   const n = res.trajectory.length + 1;
-  const name = `step-${String(holder.step).padStart(7, '0')}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`;
+  const step = String(holder.step).padStart(7, '0');
+  const name = `step-${step}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`;
   const path = settings.out ?? join(runDir, 'samples', name);
   const scale = gridScale(cfg.imageSize);
   writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: n, scale, caption: settings.caption });
@@ -281,9 +294,15 @@ export interface GammaSettings {
  * Analytic-DPM's Γ for the holder's checkpoint and weights, over the run's training images (the dataset
  * less the gap monitor's held-out ones). Plain data: cache it under its `key`.
  */
-export async function estimateRunGamma(holder: ModelHolder, ds: PackedDataset, gap: GapImages, s: GammaSettings): Promise<GammaEstimate> {
+export async function estimateRunGamma(
+  holder: ModelHolder,
+  ds: PackedDataset,
+  gap: GapImages,
+  s: GammaSettings,
+): Promise<GammaEstimate> {
   const cfg = holder.cfg;
-  const trajectory = 'steps' in s.trajectory ? timestepSequence(cfg.T, s.trajectory.steps, s.trajectory.spacing) : Array.from(s.trajectory);
+  const t = s.trajectory;
+  const trajectory = 'steps' in t ? timestepSequence(cfg.T, t.steps, t.spacing) : Array.from(t);
   const images = datasetImageSource(ds, gap.heldOut ? gap.indices : []);
   return withWeights(holder, s.ema, () =>
     estimateGamma({

@@ -15,7 +15,13 @@ const MAGIC = 'SADPMCV1';
 const WHAT = 'covariance checkpoint';
 export const COV_CHECKPOINT_EXT = '.sadpm-cov';
 
-const EntrySchema = z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()), offset: z.number().int(), length: z.number().int() });
+const EntrySchema = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int().nonnegative()),
+  offset: z.number().int(),
+  length: z.number().int(),
+});
+const Entries = z.array(EntrySchema);
 
 const HeaderSchema = z.object({
   version: z.literal(1),
@@ -33,7 +39,7 @@ const HeaderSchema = z.object({
   backend: z.string(),
   adamCount: z.number().int().nonnegative(),
   rng: z.object({ scheme: z.literal('keyed-v1'), seed: z.number().int() }),
-  groups: z.object({ params: z.array(EntrySchema), ema: z.array(EntrySchema), adamM: z.array(EntrySchema), adamV: z.array(EntrySchema) }),
+  groups: z.object({ params: Entries, ema: Entries, adamM: Entries, adamV: Entries }),
   metrics: z.record(z.string(), z.number()).default({}),
 });
 
@@ -70,10 +76,13 @@ export function writeCovCheckpoint(path: string, ck: CovCheckpointData): number 
     metrics: ck.metrics,
   };
   const group = (arrays: Float32Array[]) => ({ names: ck.names, shapes: ck.shapes, arrays });
-  return writeTensorFile(path, MAGIC, header, { params: group(ck.params), ema: group(ck.ema), adamM: group(ck.adamM), adamV: group(ck.adamV) });
+  const groups = { params: group(ck.params), ema: group(ck.ema), adamM: group(ck.adamM), adamV: group(ck.adamV) };
+  return writeTensorFile(path, MAGIC, header, groups);
 }
 
-export function readCovCheckpointHeader(path: string): z.infer<typeof HeaderSchema> & { config: CovConfig; dataOffset: number; fileBytes: number } {
+type CovHeader = z.infer<typeof HeaderSchema> & { config: CovConfig; dataOffset: number; fileBytes: number };
+
+export function readCovCheckpointHeader(path: string): CovHeader {
   const { header, dataOffset, fileBytes } = readTensorFileHeader(path, MAGIC, WHAT);
   const h = HeaderSchema.safeParse(header);
   if (!h.success) {
@@ -89,7 +98,9 @@ export function readCovCheckpointHeader(path: string): z.infer<typeof HeaderSche
     throw new Error(`${WHAT} ${path}: the config says '${config.data.kind}' but the head is '${h.data.head.kind}'`);
   }
   const counts = new Set(Object.values(h.data.groups).map((g) => g.length));
-  if (counts.size !== 1) throw new Error(`${WHAT} ${path}: weight, EMA and Adam groups list different numbers of tensors`);
+  if (counts.size !== 1) {
+    throw new Error(`${WHAT} ${path}: weight, EMA and Adam groups list different numbers of tensors`);
+  }
   return { ...h.data, config: config.data, dataOffset, fileBytes };
 }
 

@@ -33,7 +33,7 @@ import { checkDatasetFits } from './trainer';
 import { covCheckpointFileName, readCovCheckpoint, writeCovCheckpoint, type CovCheckpointData } from './covCheckpoint';
 import { writeJsonAtomic } from '../util/atomicFile';
 import { ActivityReporter } from './activity';
-import { modelConfigOf } from '../../shared/config';
+import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { CovConfig } from '../../shared/covConfig';
 import type { CovHeadKind } from '../diffusion/samplers';
 import type { EngineSink } from '../../shared/engineMessages';
@@ -53,7 +53,13 @@ export interface CovBatch {
 }
 
 /** Step `step`'s indices (uniform over 0..T-1) and noise, and the noised images. */
-export function makeCovBatch(schedule: Schedule, x0: Float32Array, shape: [number, number, number, number], seed: number, step: number): CovBatch {
+export function makeCovBatch(
+  schedule: Schedule,
+  x0: Float32Array,
+  shape: [number, number, number, number],
+  seed: number,
+  step: number,
+): CovBatch {
   const [B] = shape;
   const rng = Rng.keyed(seed, Stream.covTimestep, step);
   const j = new Int32Array(B);
@@ -86,9 +92,13 @@ export class CovTrainState {
 
   restore(ck: Pick<CovCheckpointData, 'params' | 'ema' | 'adamM' | 'adamV' | 'adamCount' | 'step'>): void {
     const vars = this.head.variables;
-    if (ck.params.length !== vars.length) throw new Error(`covariance checkpoint has ${ck.params.length} head tensors, the head has ${vars.length}`);
+    if (ck.params.length !== vars.length) {
+      throw new Error(`covariance checkpoint has ${ck.params.length} head tensors, the head has ${vars.length}`);
+    }
     ck.params.forEach((p, i) => {
-      if (p.length !== vars[i]!.size) throw new Error(`covariance checkpoint: head tensor ${i} has ${p.length} values, expected ${vars[i]!.size}`);
+      if (p.length !== vars[i]!.size) {
+        throw new Error(`covariance checkpoint: head tensor ${i} has ${p.length} values, expected ${vars[i]!.size}`);
+      }
       tf.tidy(() => vars[i]!.assign(tf.tensor(p, vars[i]!.shape, 'float32')));
     });
     this.adam.restore(ck.adamM, ck.adamV, ck.adamCount);
@@ -98,7 +108,8 @@ export class CovTrainState {
 
   async read(): Promise<{ params: Float32Array[]; ema: Float32Array[]; adamM: Float32Array[]; adamV: Float32Array[] }> {
     const { m, v } = await this.adam.readState();
-    const params = (await Promise.all(this.head.variables.map((x) => x.data<'float32'>()))).map((d) => Float32Array.from(d));
+    const data = await Promise.all(this.head.variables.map((x) => x.data<'float32'>()));
+    const params = data.map((d) => Float32Array.from(d));
     return { params, ema: await this.ema.read(), adamM: m, adamV: v };
   }
 
@@ -117,8 +128,16 @@ export interface CovStepScalars {
 }
 
 /** One optimisation step of the head; the backbone runs outside the gradient tape. Scalars owned by the caller. */
-export function covTrainStep(state: CovTrainState, backbone: CovBackbone, batch: CovBatch, step: number, s: CovStepSettings): CovStepScalars {
-  if (s.kind !== 'npr' && s.kind !== 'sn') throw new Error(`covariance head: unknown kind '${String(s.kind)}' (expected npr or sn)`);
+export function covTrainStep(
+  state: CovTrainState,
+  backbone: CovBackbone,
+  batch: CovBatch,
+  step: number,
+  s: CovStepSettings,
+): CovStepScalars {
+  if (s.kind !== 'npr' && s.kind !== 'sn') {
+    throw new Error(`covariance head: unknown kind '${String(s.kind)}' (expected npr or sn)`);
+  }
   const { features, target, epsLoss, j } = tf.tidy(() => {
     const jt = tf.tensor1d(Float32Array.from(batch.j), 'float32');
     const x = tf.tensor4d(batch.xn, batch.shape);
@@ -174,14 +193,16 @@ export interface CovTrainResult {
 }
 
 /** The frozen base network of a covariance run (EMA or raw weights of its checkpoint). */
-export function loadBaseNetwork(cfg: CovConfig): { net: UNet; schedule: Schedule; baseConfig: ReturnType<typeof readCheckpoint>['config'] } {
-  const ck = readCheckpoint(cfg.base.checkpoint);
-  if (ck.step !== cfg.base.step) {
-    throw new Error(`base checkpoint ${cfg.base.checkpoint} is at step ${ck.step}, the covariance run expects step ${cfg.base.step}`);
+export function loadBaseNetwork(cfg: CovConfig): { net: UNet; schedule: Schedule; baseConfig: RunConfig } {
+  const { checkpoint, step, runDir } = cfg.base;
+  const ck = readCheckpoint(checkpoint);
+  if (ck.step !== step) {
+    throw new Error(`base checkpoint ${checkpoint} is at step ${ck.step}, the covariance run expects step ${step}`);
   }
   const bc = ck.config;
   if (cfg.base.ema && !(bc.emaDecay > 0)) {
-    throw new Error(`base run ${cfg.base.runDir} keeps no EMA of its weights (emaDecay = ${bc.emaDecay}): set base.ema to false`);
+    const why = `keeps no EMA of its weights (emaDecay = ${bc.emaDecay})`;
+    throw new Error(`base run ${runDir} ${why}: set base.ema to false`);
   }
   const net = new UNet(modelConfigOf(bc), bc.seed);
   try {
@@ -202,9 +223,12 @@ function checkResumable(ck: CovCheckpointData, cfg: CovConfig, path: string): vo
   if (a.seed !== cfg.seed) diffs.push(`seed ${a.seed} vs ${cfg.seed}`);
   if (a.batch !== cfg.batch) diffs.push(`batch ${a.batch} vs ${cfg.batch}`);
   if (a.base.step !== cfg.base.step || a.base.ema !== cfg.base.ema) {
-    diffs.push(`base step ${a.base.step}${a.base.ema ? ' (EMA)' : ''} vs ${cfg.base.step}${cfg.base.ema ? ' (EMA)' : ''}`);
+    const of = (b: CovConfig['base']) => `${b.step}${b.ema ? ' (EMA)' : ''}`;
+    diffs.push(`base step ${of(a.base)} vs ${of(cfg.base)}`);
   }
-  if (diffs.length > 0) throw new Error(`cannot resume from ${path}: it belongs to a different covariance run (${diffs.join(', ')})`);
+  if (diffs.length > 0) {
+    throw new Error(`cannot resume from ${path}: it belongs to a different covariance run (${diffs.join(', ')})`);
+  }
 }
 
 export async function trainCov(cfg: CovConfig, opts: CovTrainOptions): Promise<CovTrainResult> {
@@ -217,7 +241,11 @@ export async function trainCov(cfg: CovConfig, opts: CovTrainOptions): Promise<C
   }
 }
 
-async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { step: number }): Promise<CovTrainResult> {
+async function trainCovInner(
+  cfg: CovConfig,
+  opts: CovTrainOptions,
+  reached: { step: number },
+): Promise<CovTrainResult> {
   const { runDir, sink } = opts;
   const backend = await initBackend(cfg.backend);
   const resume = opts.resumeFrom ? readCovCheckpoint(opts.resumeFrom) : null;
@@ -231,7 +259,8 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
     const gap = gapImages(ds, bc.gapBatch, bc.seed);
     const sampler = trainingSampler(ds, cfg.seed, gap);
     const spec = covHeadSpecFor(net, cfg.kind);
-    state = new CovTrainState(new CovHead(spec, cfg.seed), { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps }, cfg.emaDecay);
+    const adam = { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps };
+    state = new CovTrainState(new CovHead(spec, cfg.seed), adam, cfg.emaDecay);
     if (resume) state.restore(resume);
     mkdirSync(join(runDir, 'checkpoints'), { recursive: true });
     writeJsonAtomic(join(runDir, 'cov-config.json'), cfg);
@@ -264,7 +293,8 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
       const path = join(runDir, 'checkpoints', covCheckpointFileName(st.step));
       const names = (st.head as CovHead).names;
       const shapes = st.head.variables.map((v) => v.shape);
-      const bytes = writeCovCheckpoint(path, { step: st.step, config: cfg, head: spec, backend: backend.name, adamCount: st.adam.count, names, shapes, ...w, metrics: last });
+      const ck = { step: st.step, config: cfg, head: spec, backend: backend.name, adamCount: st.adam.count };
+      const bytes = writeCovCheckpoint(path, { ...ck, names, shapes, ...w, metrics: last });
       sink({ type: 'checkpoint', step: st.step, path, bytes });
     };
     let windowStart = performance.now();
@@ -274,7 +304,8 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
       const idx = sampler.batchIndices(step, cfg.batch);
       const x0 = toFloatBatch(ds, idx, bc.randomFlip ? flipDraws(cfg.seed, step, cfg.batch) : undefined);
       const lr = learningRateAt(step, cfg.lr, cfg.warmup);
-      const s = covTrainStep(st, backbone, makeCovBatch(schedule, x0, shape, cfg.seed, step), step, { kind: cfg.kind, lr, gradClip: cfg.gradClip, emaDecay: cfg.emaDecay });
+      const settings = { kind: cfg.kind, lr, gradClip: cfg.gradClip, emaDecay: cfg.emaDecay };
+      const s = covTrainStep(st, backbone, makeCovBatch(schedule, x0, shape, cfg.seed, step), step, settings);
       windowSteps += 1;
       if (step % cfg.logEvery === 0 || step === cfg.steps || step === startStep + 1) {
         const packed = tf.stack([s.loss, s.epsLoss, s.gradNorm]);
@@ -282,7 +313,8 @@ async function trainCovInner(cfg: CovConfig, opts: CovTrainOptions, reached: { s
         packed.dispose();
         assertGpuHealthy();
         if (![loss, epsLoss, gradNorm].every(Number.isFinite)) {
-          throw new Error(`covariance head loss became non-finite at step ${step} (loss ${loss}, grad norm ${gradNorm}); try a lower lr`);
+          const what = `loss ${loss}, grad norm ${gradNorm}`;
+          throw new Error(`covariance head loss became non-finite at step ${step} (${what}); try a lower lr`);
         }
         const now = performance.now();
         const msPerStep = (now - windowStart) / windowSteps;
@@ -347,5 +379,6 @@ export function loadCovHead(path: string, useEma = true): LoadedCovHead {
     head.dispose();
     throw new Error(`covariance checkpoint ${path}: ${(err as Error).message}`);
   }
-  return { head, kind: ck.head.kind, checkpoint: path, step: ck.step, weights: useEma ? 'ema' : 'raw', base: ck.config.base };
+  const weights = useEma ? 'ema' : 'raw';
+  return { head, kind: ck.head.kind, checkpoint: path, step: ck.step, weights, base: ck.config.base };
 }

@@ -22,7 +22,12 @@ export interface TensorGroup {
 }
 
 /** Writes header + groups; `header.groups` is filled in here. Returns the file size. */
-export function writeTensorFile(path: string, magic: string, header: Record<string, unknown>, groups: Record<string, TensorGroup>): number {
+export function writeTensorFile(
+  path: string,
+  magic: string,
+  header: Record<string, unknown>,
+  groups: Record<string, TensorGroup>,
+): number {
   if (magic.length !== 8) throw new Error(`tensor file: magic must be 8 characters, got '${magic}'`);
   let offset = 0;
   const entries: Record<string, TensorEntry[]> = {};
@@ -31,7 +36,9 @@ export function writeTensorFile(path: string, magic: string, header: Record<stri
     entries[g] = group.arrays.map((arr, i) => {
       const shape = group.shapes[i]!;
       const expected = shape.reduce((a, b) => a * b, 1);
-      if (arr.length !== expected) throw new Error(`${path}: ${g}[${group.names[i]}] has ${arr.length} values, expected ${expected}`);
+      if (arr.length !== expected) {
+        throw new Error(`${path}: ${g}[${group.names[i]}] has ${arr.length} values, expected ${expected}`);
+      }
       const e = { name: group.names[i]!, shape, offset, length: arr.length };
       offset += arr.length;
       blobs.push(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
@@ -61,7 +68,11 @@ function readExactly(fd: number, pos: number, len: number, path: string): Buffer
 }
 
 /** The JSON header (unvalidated) and where the data starts. `what` names the file kind in errors. */
-export function readTensorFileHeader(path: string, magic: string, what: string): { header: unknown; dataOffset: number; fileBytes: number } {
+export function readTensorFileHeader(
+  path: string,
+  magic: string,
+  what: string,
+): { header: unknown; dataOffset: number; fileBytes: number } {
   if (!existsSync(path)) throw new Error(`${what} ${path}: file not found`);
   const fd = openSync(path, 'r');
   try {
@@ -69,12 +80,16 @@ export function readTensorFileHeader(path: string, magic: string, what: string):
     if (size < 12) throw new Error(`${what} ${path}: not a ${what} (file is ${size} bytes)`);
     const prefix = readExactly(fd, 0, 12, path);
     if (prefix.toString('ascii', 0, 8) !== magic) {
-      throw new Error(`${what} ${path}: not a ${what} (bad magic '${prefix.toString('latin1', 0, 8)}', expected '${magic}')`);
+      const got = prefix.toString('latin1', 0, 8);
+      throw new Error(`${what} ${path}: not a ${what} (bad magic '${got}', expected '${magic}')`);
     }
     const hlen = prefix.readUInt32LE(8);
-    if (12 + hlen > size) throw new Error(`${what} ${path}: truncated header (${hlen} bytes declared, file is ${size})`);
+    if (12 + hlen > size) {
+      throw new Error(`${what} ${path}: truncated header (${hlen} bytes declared, file is ${size})`);
+    }
     try {
-      return { header: JSON.parse(readExactly(fd, 12, hlen, path).toString('utf8')), dataOffset: 12 + hlen, fileBytes: size };
+      const header: unknown = JSON.parse(readExactly(fd, 12, hlen, path).toString('utf8'));
+      return { header, dataOffset: 12 + hlen, fileBytes: size };
     } catch (err) {
       throw new Error(`${what} ${path}: corrupt header (${(err as Error).message})`);
     }
@@ -95,11 +110,13 @@ export function readTensorGroups(
   const totalFloats = all.reduce((a, e) => a + e.length, 0);
   for (const e of all) {
     if (e.offset < 0 || e.offset + e.length > totalFloats || e.length !== e.shape.reduce((a, b) => a * b, 1)) {
-      throw new Error(`${what} ${path}: bad tensor entry '${e.name}' (offset ${e.offset}, length ${e.length}, shape [${e.shape.join(', ')}])`);
+      const where = `offset ${e.offset}, length ${e.length}, shape [${e.shape.join(', ')}]`;
+      throw new Error(`${what} ${path}: bad tensor entry '${e.name}' (${where})`);
     }
   }
   if (fileBytes !== dataOffset + totalFloats * 4) {
-    throw new Error(`${what} ${path}: truncated or padded (expected ${dataOffset + totalFloats * 4} bytes, file is ${fileBytes})`);
+    const expected = dataOffset + totalFloats * 4;
+    throw new Error(`${what} ${path}: truncated or padded (expected ${expected} bytes, file is ${fileBytes})`);
   }
   const fd = openSync(path, 'r');
   let data: Buffer;

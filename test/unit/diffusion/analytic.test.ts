@@ -13,7 +13,14 @@ import {
   varianceStepCoefficients,
   type GammaEstimate,
 } from '../../../src/engine/diffusion/samplers';
-import { exactGamma, exactPredictor, familyLambda2, optimalVarianceByConditioning, toyImages, toyMu } from './toyGaussian';
+import {
+  exactGamma,
+  exactPredictor,
+  familyLambda2,
+  optimalVarianceByConditioning,
+  toyImages,
+  toyMu,
+} from './toyGaussian';
 
 const schedule = makeSchedule({ kind: 'linear', T: 100, betaStart: 1e-3, betaEnd: 0.1 });
 const d = toyMu.length;
@@ -67,7 +74,8 @@ describe('Analytic-DPM on Gaussian data (closed-form optimum)', () => {
     expect(caps[seq.length - 2]).toBe(sigma2Cap(2));
     expect(sigma2Cap(2)).toBeCloseTo(((4 / 255) * Math.sqrt(Math.PI / 2)) ** 2, 15);
     const [r, s] = steps(seq)[seq.length - 2]!;
-    const k = varianceStepCoefficients(schedule, r, s, { family: 'ddpm', eta: 0, clipX0: true, cap: caps[seq.length - 2]! });
+    const settings = { family: 'ddpm', eta: 0, clipX0: true, cap: caps[seq.length - 2]! } as const;
+    const k = varianceStepCoefficients(schedule, r, s, settings);
     const free = optimalVarianceByConditioning(schedule, r, s, familyLambda2(schedule, r, s, 'ddpm', 0));
     expect(free).toBeGreaterThan(sigma2Cap(2)); // the cap is active here, so this checks it
     expect(analyticSigma2(k, exactGamma(schedule, r))).toBe(sigma2Cap(2));
@@ -101,7 +109,8 @@ describe('Analytic-DPM on Gaussian data (closed-form optimum)', () => {
     for (let m = 0; m < seq.length; m++) {
       const j = seq[m]!;
       const g = exactGamma(schedule, j);
-      // Each coordinate of ε* is N(0, Γ): ε*² has mean Γ and variance 2Γ², so the mean of M·d draws has sd Γ·√(2/(M d)).
+      // Each coordinate of ε* is N(0, Γ): ε*² has mean Γ and variance 2Γ², so the mean of M·d draws has sd
+      // Γ·√(2/(M d)); the images are i.i.d. draws of the data distribution, so the estimate is unbiased.
       const sd = g * Math.sqrt(2 / (M * d));
       expect(Math.abs(est.gamma[m]! - g)).toBeLessThan(4.5 * sd);
     }
@@ -114,14 +123,16 @@ describe('Analytic-DPM on Gaussian data (closed-form optimum)', () => {
     }
   });
 
-  it('Γ at an index does not depend on the trajectory or the batch size, so an estimate serves sub-trajectories', async () => {
+  it('Γ at an index depends on neither trajectory nor batch size: an estimate serves sub-trajectories', async () => {
     const model = exactPredictor(schedule);
     const images = toyImages(300);
     const base = { model, schedule, images, nImages: 40, seed: 9, checkpointStep: 7, ema: true };
     const wide = await estimateGamma({ ...base, trajectory: [0, 10, 20, 50, 99], batchSize: 7 });
     const narrow = await estimateGamma({ ...base, trajectory: [10, 99], batchSize: 40 });
     expect(Array.from(gammaAlong(wide, [10, 99], schedule.T))).toEqual(narrow.gamma);
-    expect(() => gammaAlong(narrow, [10, 20, 99], schedule.T)).toThrow(/has no value at index 20: estimate Γ for this trajectory first/);
+    expect(() => gammaAlong(narrow, [10, 20, 99], schedule.T)).toThrow(
+      /has no value at index 20: estimate Γ for this trajectory first/,
+    );
     expect(() => gammaAlong(narrow, [10], 200)).toThrow(/made for T = 100, the schedule has T = 200/);
     const other = await estimateGamma({ ...base, seed: 10, trajectory: [10, 99], batchSize: 40 });
     expect(other.gamma).not.toEqual(narrow.gamma);
@@ -137,7 +148,14 @@ describe('Analytic-DPM on Gaussian data (closed-form optimum)', () => {
     expect(gammaKey({ ...parts, trajectory: [0, 100, 201] })).not.toBe(gammaKey(parts));
     expect(gammaKey({ ...parts, ema: false })).not.toBe(gammaKey(parts));
     const est = await estimateGamma({
-      model: exactPredictor(schedule), schedule, images: toyImages(50), trajectory: [3, 60], nImages: 20, seed: 2, checkpointStep: 11, ema: false,
+      model: exactPredictor(schedule),
+      schedule,
+      images: toyImages(50),
+      trajectory: [3, 60],
+      nImages: 20,
+      seed: 2,
+      checkpointStep: 11,
+      ema: false,
     });
     const back = parseGammaEstimate(JSON.parse(JSON.stringify(est)), 'cache row 4');
     expect(back).toEqual(est);
@@ -150,12 +168,17 @@ describe('Analytic-DPM on Gaussian data (closed-form optimum)', () => {
   });
 
   it('refuses bad inputs with clear errors', async () => {
-    const o = { model: exactPredictor(schedule), schedule, images: toyImages(10), nImages: 5, seed: 0, checkpointStep: 0, ema: false };
-    await expect(estimateGamma({ ...o, trajectory: [5, 5] })).rejects.toThrow(/bad trajectory \(indices must increase \(5 then 5\)\)/);
+    const model = exactPredictor(schedule);
+    const o = { model, schedule, images: toyImages(10), nImages: 5, seed: 0, checkpointStep: 0, ema: false };
+    await expect(estimateGamma({ ...o, trajectory: [5, 5] })).rejects.toThrow(
+      /bad trajectory \(indices must increase \(5 then 5\)\)/,
+    );
     await expect(estimateGamma({ ...o, trajectory: [100] })).rejects.toThrow(/index 100 outside 0..99/);
-    await expect(estimateGamma({ ...o, trajectory: [1], nImages: 11 })).rejects.toThrow(/cannot pick 11 images from a pool of 10/);
+    const tooMany = estimateGamma({ ...o, trajectory: [1], nImages: 11 });
+    await expect(tooMany).rejects.toThrow(/cannot pick 11 images from a pool of 10/);
     const ctl = new AbortController();
     ctl.abort();
-    await expect(estimateGamma({ ...o, trajectory: [1], signal: ctl.signal })).rejects.toThrow(/gamma estimate cancelled/);
+    const cancelled = estimateGamma({ ...o, trajectory: [1], signal: ctl.signal });
+    await expect(cancelled).rejects.toThrow(/gamma estimate cancelled/);
   });
 });

@@ -37,14 +37,18 @@ const headJs = (x: number, j: number) => 0.05 + 0.6 * x * x + 0.002 * j;
 const jCol = (j: tf.Tensor1D, c: number) => tf.reshape(tf.mul(j, c), [-1, 1, 1, 1]);
 const toy: EpsModel = (x, j) => tf.tidy(() => tf.add(tf.mul(x, 0.5), jCol(j, 0.01)) as tf.Tensor4D);
 const toyCov: CovModel = (x, j) =>
-  tf.tidy(() => ({ eps: toy(x, j), head: tf.add(tf.add(tf.mul(tf.square(x), 0.6), 0.05), jCol(j, 0.002)) as tf.Tensor4D }));
+  tf.tidy(() => {
+    const head = tf.add(tf.add(tf.mul(tf.square(x), 0.6), 0.05), jCol(j, 0.002)) as tf.Tensor4D;
+    return { eps: toy(x, j), head };
+  });
 
 const abar = (j: number) => (j < 0 ? 1 : schedule.alphaBar[j]!);
 
 /** A Γ estimate with made-up values, one of them above 1 (exercises the clip of Cov[x0 | x] at 0). */
 function gammaFor(seq: number[]): GammaEstimate {
   const parts = { checkpointStep: 0, ema: false, T, trajectory: seq, nImages: 1, seed: 0 };
-  return { kind: 'sadpm-gamma', version: 1, key: gammaKey(parts), ...parts, gamma: seq.map((j, m) => (m === 1 ? 1.2 : 0.15 + 0.04 * j)) };
+  const gamma = seq.map((j, m) => (m === 1 ? 1.2 : 0.15 + 0.04 * j));
+  return { kind: 'sadpm-gamma', version: 1, key: gammaKey(parts), ...parts, gamma };
 }
 
 function sourceFor(sampler: SamplerName, seq: number[]): VarianceSource {
@@ -158,7 +162,8 @@ describe('variance samplers: one reverse step against the formula', () => {
       const x = tf.tensor4d(xs, [2, 4, 4, 1]);
       const j = tf.fill([2], r, 'float32') as tf.Tensor1D;
       const { eps, head } = toyCov(x, j);
-      const sigma2 = variance === 'gamma' ? analyticSigma2(k, gamma) : headSigma2(k, variance as 'npr' | 'sn', head, eps);
+      const sigma2 =
+        variance === 'gamma' ? analyticSigma2(k, gamma) : headSigma2(k, variance as 'npr' | 'sn', head, eps);
       return varianceStep(x, eps, k, sigma2, tf.tensor4d(z, [2, 4, 4, 1])).xNext.dataSync();
     });
     const ar = abar(r);
@@ -195,7 +200,8 @@ describe('variance samplers: whole chains against a float64 reference', () => {
     const got = await sampleWithTrajectory(opts(sampler, { spacing, steps }));
     expect(tf.memory().numTensors).toBe(before);
     const family = samplerParts(sampler).family;
-    const ref = reference({ sampler, spacing, steps, eta: 0.3, seed: 11, n: 3, clipX0: true, clipPixel: family === 'ddpm' ? 2 : 1 });
+    const clipPixel = family === 'ddpm' ? 2 : 1;
+    const ref = reference({ sampler, spacing, steps, eta: 0.3, seed: 11, n: 3, clipX0: true, clipPixel });
     expect(maxAbsDiff(got.images, ref)).toBeLessThan(1e-4);
     if (samplerParts(sampler).variance === 'gamma') {
       expect(got.sigma2).toHaveLength(got.sequence.length);
@@ -205,7 +211,8 @@ describe('variance samplers: whole chains against a float64 reference', () => {
 
   it('analytic-ddim without x0 clipping, another clip_pixel, and no clipped step', async () => {
     const got = await sampleWithTrajectory(opts('analytic-ddim', { clipX0: false, clipPixel: 3 }));
-    const ref = reference({ sampler: 'analytic-ddim', spacing: 'uniform', steps: 5, eta: 0.3, seed: 11, n: 3, clipX0: false, clipPixel: 3 });
+    const o = { sampler: 'analytic-ddim', spacing: 'uniform', steps: 5, eta: 0.3, seed: 11, n: 3 } as const;
+    const ref = reference({ ...o, clipX0: false, clipPixel: 3 });
     expect(maxAbsDiff(got.images, ref)).toBeLessThan(1e-4);
     const clipped = await sampleWithTrajectory(opts('analytic-ddim', { clipX0: true, clipPixel: 3 }));
     expect(maxAbsDiff(clipped.images, got.images)).toBeGreaterThan(1e-3); // the option changes the chain
@@ -239,24 +246,26 @@ describe('variance samplers: determinism and per-image seeds', () => {
 describe('variance samplers: validation', () => {
   it('asks for the source each sampler needs', async () => {
     const seq = timestepSequence(T, 5, 'uniform');
-    await expect(sampleWithTrajectory(opts('analytic-ddpm', { variance: undefined }))).rejects.toThrow(
+    const run = (s: SamplerName, over: Partial<SampleOptions>) => sampleWithTrajectory(opts(s, over));
+    const gamma: VarianceSource = { kind: 'gamma', gamma: gammaFor(seq) };
+    await expect(run('analytic-ddpm', { variance: undefined })).rejects.toThrow(
       /sampler 'analytic-ddpm' needs a Γ estimate \(variance kind 'gamma'\), got 'none'/,
     );
-    await expect(sampleWithTrajectory(opts('npr-ddim', { variance: { kind: 'head', head: 'sn', model: toyCov } }))).rejects.toThrow(
+    await expect(run('npr-ddim', { variance: { kind: 'head', head: 'sn', model: toyCov } })).rejects.toThrow(
       /sampler 'npr-ddim' needs an NPR covariance head, got an SN head/,
     );
-    await expect(sampleWithTrajectory(opts('sn-ddpm', { variance: { kind: 'gamma', gamma: gammaFor(seq) } }))).rejects.toThrow(
+    await expect(run('sn-ddpm', { variance: gamma })).rejects.toThrow(
       /sampler 'sn-ddpm' needs an SN covariance head, got 'gamma'/,
     );
-    await expect(sampleWithTrajectory(opts('ddim', { variance: { kind: 'gamma', gamma: gammaFor(seq) } }))).rejects.toThrow(
+    await expect(run('ddim', { variance: gamma })).rejects.toThrow(
       /sampler 'ddim' takes no variance source \(got 'gamma'\)/,
     );
-    await expect(sampleWithTrajectory(opts('analytic-ddim', { steps: 4, variance: { kind: 'gamma', gamma: gammaFor(seq) } }))).rejects.toThrow(
+    await expect(run('analytic-ddim', { steps: 4, variance: gamma })).rejects.toThrow(
       /has no value at index 5, 10, 15: estimate Γ for this trajectory first/,
     );
-    await expect(sampleWithTrajectory(opts('npr-ddpm', { clipPixel: 0 }))).rejects.toThrow(/clipPixel must be a finite number > 0, got 0/);
-    await expect(sampleWithTrajectory(opts('sn-ddim', { eta: 5 }))).rejects.toThrow(/eta = 5 too large/);
-    await expect(sampleWithTrajectory(opts('sn-ddim' as SamplerName, { sampler: 'sn-ddx' as SamplerName }))).rejects.toThrow(
+    await expect(run('npr-ddpm', { clipPixel: 0 })).rejects.toThrow(/clipPixel must be a finite number > 0, got 0/);
+    await expect(run('sn-ddim', { eta: 5 })).rejects.toThrow(/eta = 5 too large/);
+    await expect(run('sn-ddim', { sampler: 'sn-ddx' as SamplerName })).rejects.toThrow(
       /unknown sampler 'sn-ddx' \(expected ddim, ddpm, analytic-ddpm/,
     );
   });

@@ -52,15 +52,21 @@ describe('NPR and SN heads on Gaussian data approach the closed-form optimum', (
   // T = 10 with β from 0.01 to 0.1 keeps 1 - Γ between 0.26 and 0.96, so an absolute lr works at every index.
   const schedule = makeSchedule({ kind: 'linear', T: 10, betaStart: 0.01, betaEnd: 0.1 });
   const eps = exactPredictor(schedule);
-  const backbone: CovBackbone = (x, j) => tf.tidy(() => { const e = eps(x, j); return { eps: e, features: tf.clone(e) }; });
+  const backbone: CovBackbone = (x, j) =>
+    tf.tidy(() => {
+      const e = eps(x, j);
+      return { eps: e, features: tf.clone(e) };
+    });
   const images = toyImages(100000, 99);
   const B = 512;
 
-  it.each(['npr', 'sn'] as const)('%s: Cov[x0 | x_j] from the trained head is within 5 percent of s² β̄ / (ᾱ s² + β̄) at every j', async (kind) => {
+  const title = '%s: Cov[x0 | x_j] from the trained head is within 5 percent of s² β̄ / (ᾱ s² + β̄) at every j';
+  it.each(['npr', 'sn'] as const)(title, async (kind) => {
     const head = new TableHead(schedule.T);
     const state = new CovTrainState(head, { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, 0.99);
     const covError = (weights: tf.Tensor[]) => {
-      // Mean over x_j of the head's per-pixel Cov[x0 | x_j]: NPR β̄/ᾱ h, SN β̄/ᾱ (h - ε*²), with h = a ε*² + b and E ε*² = Γ.
+      // Mean over x_j of the head's per-pixel Cov[x0 | x_j]: NPR β̄/ᾱ h, SN β̄/ᾱ (h - ε*²),
+      // with h = a ε*² + b and E ε*² = Γ.
       const [a, b] = weights.map((w) => w.dataSync());
       let worst = 0;
       for (let j = 0; j < schedule.T; j++) {
@@ -92,7 +98,17 @@ describe('NPR and SN heads on Gaussian data approach the closed-form optimum', (
 
 function baseConfig(over: Record<string, unknown> = {}): RunConfig {
   return resolveRunConfig({
-    preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, gapT0: 10, sampleSteps: 5, backend: 'cpu', gapBatch: 2, ...over,
+    preset: 'tiny',
+    dataset: 'builtin:shapes',
+    imageSize: 16,
+    channels: 3,
+    batch: 2,
+    T: 100,
+    gapT0: 10,
+    sampleSteps: 5,
+    backend: 'cpu',
+    gapBatch: 2,
+    ...over,
   });
 }
 
@@ -126,9 +142,9 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     const headBefore = await head.readWeights();
     const schedule = makeSchedule({ kind: 'linear', T: 100 });
     const x0 = Rng.keyed(1).normal(2 * 16 * 16 * 3).map((v) => Math.tanh(v));
-    const s = covTrainStep(state, (x, j) => net.applyWithFeatures(x, j), makeCovBatch(schedule, x0, [2, 16, 16, 3], 2, 1), 1, {
-      kind: 'sn', lr: 1e-2, gradClip: 0, emaDecay: 0.9,
-    });
+    const batch = makeCovBatch(schedule, x0, [2, 16, 16, 3], 2, 1);
+    const settings = { kind: 'sn', lr: 1e-2, gradClip: 0, emaDecay: 0.9 } as const;
+    const s = covTrainStep(state, (x, j) => net.applyWithFeatures(x, j), batch, 1, settings);
     expect(Number.isFinite((await s.loss.data())[0])).toBe(true);
     for (const t of Object.values(s)) t.dispose();
     expect(await net.readWeights()).toEqual(netBefore);
@@ -165,7 +181,8 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     const ref = readCovCheckpoint(listCovCheckpoints(fullDir).at(-1)!.path);
     for (const from of [4, 2]) {
       const out = from === 4 ? dir : tmp();
-      const resumed = await trainCov(cfg, { runDir: out, sink: () => {}, resumeFrom: listCovCheckpoints(dir).find((c) => c.step === from)!.path });
+      const resumeFrom = listCovCheckpoints(dir).find((c) => c.step === from)!.path;
+      const resumed = await trainCov(cfg, { runDir: out, sink: () => {}, resumeFrom });
       expect(resumed.history.map((h) => h.step)).toEqual(full.history.filter((h) => h.step > from).map((h) => h.step));
       for (const h of resumed.history) expect(h).toEqual(full.history.find((f) => f.step === h.step));
       const got = readCovCheckpoint(listCovCheckpoints(out).at(-1)!.path);
@@ -184,7 +201,8 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     const batch = makeCovBatch(makeSchedule({ kind: 'linear', T: 100 }), x0, [2, 16, 16, 3], 3, 1);
     const losses: number[] = [];
     for (let step = 1; step <= 12; step++) {
-      const s = covTrainStep(state, (x, j) => net.applyWithFeatures(x, j), batch, step, { kind: 'npr', lr: 1e-2, gradClip: 0, emaDecay: 0 });
+      const settings = { kind: 'npr', lr: 1e-2, gradClip: 0, emaDecay: 0 } as const;
+      const s = covTrainStep(state, (x, j) => net.applyWithFeatures(x, j), batch, step, settings);
       losses.push((await s.loss.data())[0]!);
       for (const t of Object.values(s)) t.dispose();
     }
@@ -209,15 +227,20 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     expect(res).toMatchObject({ step: 3, reason: 'stopped' });
     expect(listCovCheckpoints(dir).map((c) => c.step)).toEqual([3]);
     const ck3 = listCovCheckpoints(dir)[0]!.path;
-    await expect(trainCov(covConfig(base, { kind: 'sn' }), { runDir: tmp(), sink: () => {}, resumeFrom: ck3 })).rejects.toThrow(
+    const foreign = trainCov(covConfig(base, { kind: 'sn' }), { runDir: tmp(), sink: () => {}, resumeFrom: ck3 });
+    await expect(foreign).rejects.toThrow(
       /cannot resume from .*cov-0000003\.sadpm-cov: it belongs to a different covariance run \(kind npr vs sn\)/,
     );
     const fails: EngineMessage[] = [];
     const wrong = covConfig(base, { base: { runDir: base.dir, checkpoint: base.ck, step: 41, ema: true } });
-    await expect(trainCov(wrong, { runDir: tmp(), sink: (m) => fails.push(m) })).rejects.toThrow(/is at step 40, the covariance run expects step 41/);
+    await expect(trainCov(wrong, { runDir: tmp(), sink: (m) => fails.push(m) })).rejects.toThrow(
+      /is at step 40, the covariance run expects step 41/,
+    );
     expect(fails.at(-1)).toMatchObject({ type: 'failed', step: 0 });
     const noEma = await baseRun({ emaDecay: 0 });
-    await expect(trainCov(covConfig(noEma), { runDir: tmp(), sink: () => {} })).rejects.toThrow(/keeps no EMA of its weights \(emaDecay = 0\): set base.ema to false/);
+    await expect(trainCov(covConfig(noEma), { runDir: tmp(), sink: () => {} })).rejects.toThrow(
+      /keeps no EMA of its weights \(emaDecay = 0\): set base.ema to false/,
+    );
   });
 
   it('checkpoint files: round trip, and clear errors for damaged ones', async () => {
@@ -234,9 +257,13 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     const bad = join(dir, 'bad.sadpm-cov');
     writeFileSync(bad, readFileSync(path));
     truncateSync(bad, statSync(bad).size - 4);
-    expect(() => readCovCheckpoint(bad)).toThrow(/covariance checkpoint .*bad\.sadpm-cov: truncated or padded \(expected \d+ bytes, file is \d+\)/);
+    expect(() => readCovCheckpoint(bad)).toThrow(
+      /covariance checkpoint .*bad\.sadpm-cov: truncated or padded \(expected \d+ bytes, file is \d+\)/,
+    );
     writeFileSync(bad, Buffer.concat([Buffer.from('SADPMCK1'), readFileSync(path).subarray(8)]));
-    expect(() => readCovCheckpoint(bad)).toThrow(/not a covariance checkpoint \(bad magic 'SADPMCK1', expected 'SADPMCV1'\)/);
+    expect(() => readCovCheckpoint(bad)).toThrow(
+      /not a covariance checkpoint \(bad magic 'SADPMCK1', expected 'SADPMCV1'\)/,
+    );
     expect(() => readCovCheckpoint(join(dir, 'none.sadpm-cov'))).toThrow(/none\.sadpm-cov: file not found/);
     expect(() => parseCovConfig({ kind: 'xx', base: {} })).toThrow(/covariance run config: field 'kind'/);
   });
@@ -252,14 +279,19 @@ describe('sampling grids with a Γ estimate or a covariance head record what the
     holder.step = 40;
     const ds = loadDataset(cfg.dataset);
     const gap = gapImages(ds, cfg.gapBatch, cfg.seed);
-    const gamma = await estimateRunGamma(holder, ds, gap, { ema: true, nImages: 3, seed: 1, trajectory: { steps: 3, spacing: 'uniform' } });
+    const gs = { ema: true, nImages: 3, seed: 1, trajectory: { steps: 3, spacing: 'uniform' } } as const;
+    const gamma = await estimateRunGamma(holder, ds, gap, gs);
     expect(gamma).toMatchObject({ checkpointStep: 40, ema: true, nImages: 3, trajectory: [0, 33, 66, 99] });
     const out = tmp();
     const a = await writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'analytic-ddpm', steps: 3, gamma });
     const sideA = JSON.parse(readFileSync(a.path.replace(/\.png$/, '.json'), 'utf8'));
-    expect(sideA).toMatchObject({ sampler: 'analytic-ddpm', variance: { kind: 'gamma', key: gamma.key, nImages: 3, seed: 1, ema: true } });
+    expect(sideA).toMatchObject({
+      sampler: 'analytic-ddpm',
+      variance: { kind: 'gamma', key: gamma.key, nImages: 3, seed: 1, ema: true },
+    });
     expect(sideA.variance.sigma2).toHaveLength(4);
-    await expect(writeRunSamples(holder, out, { n: 2, ema: false, sampler: 'analytic-ddpm', steps: 3, gamma })).rejects.toThrow(
+    const rawWeights = writeRunSamples(holder, out, { n: 2, ema: false, sampler: 'analytic-ddpm', steps: 3, gamma });
+    await expect(rawWeights).rejects.toThrow(
       /Γ estimate .* was made on checkpoint 40 \(EMA weights\), but sampling uses checkpoint 40 \(raw weights\)/,
     );
     await expect(writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'analytic-ddim', steps: 3 })).rejects.toThrow(
@@ -269,12 +301,17 @@ describe('sampling grids with a Γ estimate or a covariance head record what the
     const b = await writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'npr-ddim', steps: 3, covHead: head });
     expect(b.path).not.toBe(a.path);
     const sideB = JSON.parse(readFileSync(b.path.replace(/\.png$/, '.json'), 'utf8'));
-    expect(sideB).toMatchObject({ sampler: 'npr-ddim', variance: { kind: 'head', head: 'npr', checkpoint: head.checkpoint, step: 2, weights: 'ema' } });
-    await expect(writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'sn-ddim', steps: 3, covHead: head })).rejects.toThrow(
+    expect(sideB).toMatchObject({
+      sampler: 'npr-ddim',
+      variance: { kind: 'head', head: 'npr', checkpoint: head.checkpoint, step: 2, weights: 'ema' },
+    });
+    const wrongKind = writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'sn-ddim', steps: 3, covHead: head });
+    await expect(wrongKind).rejects.toThrow(
       /sampler 'sn-ddim' needs an SN head, .* holds an NPR head/,
     );
     holder.step = 41;
-    await expect(writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'npr-ddpm', steps: 3, covHead: head })).rejects.toThrow(
+    const otherStep = writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'npr-ddpm', steps: 3, covHead: head });
+    await expect(otherStep).rejects.toThrow(
       /was trained on checkpoint 40 \(EMA weights\), but sampling uses checkpoint 41 \(EMA weights\)/,
     );
     head.head.dispose();

@@ -70,9 +70,13 @@ export function parseGammaEstimate(raw: unknown, where: string): GammaEstimate {
     throw new Error(`${where}: not a Γ estimate (field '${i.path.join('.')}': ${i.message})`);
   }
   const e = r.data;
-  const problem = checkTrajectory(e.trajectory, e.T) ?? (e.gamma.length !== e.trajectory.length ? `${e.gamma.length} Γ values for ${e.trajectory.length} indices` : null);
+  const [ng, nt] = [e.gamma.length, e.trajectory.length];
+  const lengths = ng !== nt ? `${ng} Γ values for ${nt} indices` : null;
+  const problem = checkTrajectory(e.trajectory, e.T) ?? lengths;
   if (problem) throw new Error(`${where}: bad Γ estimate (${problem})`);
-  if (e.key !== gammaKey(e)) throw new Error(`${where}: Γ estimate key '${e.key}' does not match its contents (expected '${gammaKey(e)}')`);
+  if (e.key !== gammaKey(e)) {
+    throw new Error(`${where}: Γ estimate key '${e.key}' does not match its contents (expected '${gammaKey(e)}')`);
+  }
   return e;
 }
 
@@ -125,7 +129,9 @@ export async function estimateGamma(o: EstimateGammaOptions): Promise<GammaEstim
   if (problem) throw new Error(`estimateGamma: bad trajectory (${problem})`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`estimateGamma: seed must be an integer >= 0, got ${seed}`);
   const batchSize = o.batchSize ?? Math.min(nImages, 64);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`estimateGamma: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`estimateGamma: batchSize must be a positive integer, got ${batchSize}`);
+  }
   const positions = pickPositions(images.count, nImages, seed);
   const [H, W, C] = images.shape;
   const P = H * W * C;
@@ -142,7 +148,9 @@ export async function estimateGamma(o: EstimateGammaOptions): Promise<GammaEstim
       const B = Math.min(batchSize, nImages - start);
       const pos = positions.subarray(start, start + B);
       const x0 = images.read(pos);
-      if (x0.length !== B * P) throw new Error(`estimateGamma: image source returned ${x0.length} values for ${B} images of ${P}`);
+      if (x0.length !== B * P) {
+        throw new Error(`estimateGamma: image source returned ${x0.length} values for ${B} images of ${P}`);
+      }
       const x = new Float32Array(B * P);
       const noise = new Float32Array(P);
       for (let i = 0; i < B; i++) {
@@ -151,8 +159,9 @@ export async function estimateGamma(o: EstimateGammaOptions): Promise<GammaEstim
       }
       const ms = tf.tidy(() => {
         const e = o.model(tf.tensor4d(x, [B, H, W, C]), tf.fill([B], j, 'float32') as tf.Tensor1D);
-        if (e.shape.some((d, k) => d !== [B, H, W, C][k])) {
-          throw new Error(`estimateGamma: model returned shape [${e.shape.join(',')}], expected [${[B, H, W, C].join(',')}]`);
+        const want = [B, H, W, C];
+        if (e.shape.some((d, k) => d !== want[k])) {
+          throw new Error(`estimateGamma: model returned shape [${e.shape.join(',')}], expected [${want.join(',')}]`);
         }
         return tf.mean(tf.square(e), [1, 2, 3]);
       });

@@ -45,7 +45,9 @@ export const DEFAULT_CLIP_SIGMA_STEPS = 1;
 
 /** σ² cap of a clipped step: E|σ z| = σ √(2/π) <= clipPixel · 2/255. */
 export function sigma2Cap(clipPixel: number): number {
-  if (!(clipPixel > 0) || !Number.isFinite(clipPixel)) throw new Error(`clipPixel must be a finite number > 0, got ${clipPixel}`);
+  if (!(clipPixel > 0) || !Number.isFinite(clipPixel)) {
+    throw new Error(`clipPixel must be a finite number > 0, got ${clipPixel}`);
+  }
   return (clipPixel * (2 / 255) * Math.sqrt(Math.PI / 2)) ** 2;
 }
 
@@ -81,7 +83,12 @@ export interface VarianceStepSettings {
 }
 
 /** Host-side (float64) coefficients of the step from index i to `next` (-1 on the last step). */
-export function varianceStepCoefficients(schedule: Schedule, i: number, next: number, s: VarianceStepSettings): VarianceStepCoefficients {
+export function varianceStepCoefficients(
+  schedule: Schedule,
+  i: number,
+  next: number,
+  s: VarianceStepSettings,
+): VarianceStepCoefficients {
   if (!(next < i)) throw new Error(`variance step: next index ${next} must be below the current index ${i}`);
   const ar = alphaBarAt(schedule, i);
   const as = alphaBarAt(schedule, next);
@@ -99,10 +106,14 @@ export function varianceStepCoefficients(schedule: Schedule, i: number, next: nu
     coefX = (Math.sqrt(1 - skipBeta) * bs) / br;
     coefEps = 0;
   } else if (s.family === 'ddim') {
-    if (!(s.eta >= 0) || !Number.isFinite(s.eta)) throw new Error(`variance step: eta must be a finite number >= 0, got ${s.eta}`);
+    if (!(s.eta >= 0) || !Number.isFinite(s.eta)) {
+      throw new Error(`variance step: eta must be a finite number >= 0, got ${s.eta}`);
+    }
     lambda2 = s.eta * s.eta * betaTilde;
     const rest = bs - lambda2;
-    if (rest < -1e-12) throw new Error(`variance step: eta = ${s.eta} too large at index ${i} (1 - a_next - eta² β̃ = ${rest} < 0)`);
+    if (rest < -1e-12) {
+      throw new Error(`variance step: eta = ${s.eta} too large at index ${i} (1 - a_next - eta² β̃ = ${rest} < 0)`);
+    }
     coefX0 = Math.sqrt(as);
     coefX = 0;
     coefEps = Math.sqrt(Math.max(0, rest));
@@ -139,7 +150,12 @@ export function analyticSigma2(k: VarianceStepCoefficients, gamma: number): numb
 }
 
 /** Per-pixel σ² from a covariance head's output h (NPR: h ≈ E[(ε - ε_θ)²|x]; SN: h ≈ E[ε²|x]). Call in tf.tidy. */
-export function headSigma2(k: VarianceStepCoefficients, kind: CovHeadKind, h: tf.Tensor4D, eps: tf.Tensor4D): tf.Tensor4D {
+export function headSigma2(
+  k: VarianceStepCoefficients,
+  kind: CovHeadKind,
+  h: tf.Tensor4D,
+  eps: tf.Tensor4D,
+): tf.Tensor4D {
   const noiseVar = kind === 'npr' ? h : kind === 'sn' ? tf.sub(h, tf.square(eps)) : null;
   if (noiseVar === null) throw new Error(`covariance head: unknown kind '${String(kind)}' (expected npr or sn)`);
   const cov = tf.clipByValue(tf.mul(noiseVar, k.covScale), 0, COV_X0_MAX);

@@ -197,7 +197,8 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
       for (let k = 0; k < S; k++) {
         throwIfAborted(signal);
         const step = coefs[k]!;
-        const needNoise = step.kind === 'ddim' ? step.c.c1 !== 0 : step.kind === 'ddpm' ? step.c.sigma !== 0 : step.c.noisy;
+        const needNoise =
+          step.kind === 'ddim' ? step.c.c1 !== 0 : step.kind === 'ddpm' ? step.c.sigma !== 0 : step.c.noisy;
         const noise = needNoise ? perImageNormals(B, P, (g) => [seed, g, Stream.sampleStep, k], g0) : null;
         const keepX0 = keep.has(k);
         const xCur = x;
@@ -260,9 +261,13 @@ function checkVarianceSource(sampler: SamplerName, given: VarianceSource | undef
   const need = samplerParts(sampler).variance;
   const got = given ?? { kind: 'none' };
   if (need === 'none') {
-    if (got.kind !== 'none') throw new Error(`sample: sampler '${sampler}' takes no variance source (got '${got.kind}')`);
+    if (got.kind !== 'none') {
+      throw new Error(`sample: sampler '${sampler}' takes no variance source (got '${got.kind}')`);
+    }
   } else if (need === 'gamma') {
-    if (got.kind !== 'gamma') throw new Error(`sample: sampler '${sampler}' needs a Γ estimate (variance kind 'gamma'), got '${got.kind}'`);
+    if (got.kind !== 'gamma') {
+      throw new Error(`sample: sampler '${sampler}' needs a Γ estimate (variance kind 'gamma'), got '${got.kind}'`);
+    }
   } else if (got.kind !== 'head' || got.head !== need) {
     const what = got.kind === 'head' ? `an ${got.head.toUpperCase()} head` : `'${got.kind}'`;
     throw new Error(`sample: sampler '${sampler}' needs an ${need.toUpperCase()} covariance head, got ${what}`);
@@ -287,13 +292,17 @@ function stepPlan(
 ): StepPlan[] {
   const { schedule, sampler } = opts;
   if (sampler === 'ddim') return cur.map((i, k) => ({ kind: 'ddim', c: ddimCoefficients(schedule, i, next[k]!, eta) }));
-  if (sampler === 'ddpm') return cur.map((i, k) => ({ kind: 'ddpm', c: ddpmCoefficients(schedule, i, next[k]!, variance) }));
+  if (sampler === 'ddpm') {
+    return cur.map((i, k) => ({ kind: 'ddpm', c: ddpmCoefficients(schedule, i, next[k]!, variance) }));
+  }
   const { family } = samplerParts(sampler);
-  const caps = stepCaps(cur.length, opts.clipSigmaSteps ?? DEFAULT_CLIP_SIGMA_STEPS, opts.clipPixel ?? DEFAULT_CLIP_PIXEL[family]);
+  const clipPixel = opts.clipPixel ?? DEFAULT_CLIP_PIXEL[family];
+  const caps = stepCaps(cur.length, opts.clipSigmaSteps ?? DEFAULT_CLIP_SIGMA_STEPS, clipPixel);
   // Γ along the walk: gamma[m] belongs to seq[m], and step k evaluates seq[S - 1 - k].
   const gamma = source.kind === 'gamma' ? gammaAlong(source.gamma, seq, schedule.T) : null;
   return cur.map((i, k) => {
-    const c = varianceStepCoefficients(schedule, i, next[k]!, { family, eta, clipX0: opts.clipX0 ?? true, cap: caps[k]! });
+    const settings = { family, eta, clipX0: opts.clipX0 ?? true, cap: caps[k]! };
+    const c = varianceStepCoefficients(schedule, i, next[k]!, settings);
     return { kind: 'var', c, sigma2: gamma ? analyticSigma2(c, gamma[seq.length - 1 - k]!) : NaN };
   });
 }
