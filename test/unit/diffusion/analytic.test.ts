@@ -127,7 +127,9 @@ describe('Analytic-DPM on Gaussian data (closed-form optimum)', () => {
     const model = exactPredictor(schedule);
     const images = toyImages(300);
     const base = { model, schedule, images, nImages: 40, seed: 9, checkpointStep: 7, ema: true };
+    const before = tf.memory().numTensors;
     const wide = await estimateGamma({ ...base, trajectory: [0, 10, 20, 50, 99], batchSize: 7 });
+    expect(tf.memory().numTensors).toBe(before);
     const narrow = await estimateGamma({ ...base, trajectory: [10, 99], batchSize: 40 });
     expect(Array.from(gammaAlong(wide, [10, 99], schedule.T))).toEqual(narrow.gamma);
     expect(() => gammaAlong(narrow, [10, 20, 99], schedule.T)).toThrow(
