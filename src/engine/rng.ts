@@ -121,4 +121,10 @@ export const Stream = {
   gapNoise: 9,
   dataset: 10,
   flip: 11,
+  /** Analytic-DPM's Γ estimate: which training images, and the noise of image g at index j. */
+  gammaImages: 12,
+  gammaNoise: 13,
+  /** Covariance-head training (NPR / SN): timesteps and noise of step s. */
+  covTimestep: 14,
+  covNoise: 15,
 } as const;

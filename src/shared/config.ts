@@ -17,6 +17,33 @@ export type SamplerKind = (typeof SAMPLERS)[number];
 export type Spacing = (typeof SPACINGS)[number];
 export type ModelPresetName = (typeof MODEL_PRESET_NAMES)[number];
 
+/**
+ * Every sampler the engine offers. SAMPLERS (a run's default, the UI's list) keeps the two that need
+ * nothing but the network; the other six also need a reverse-variance estimate: Analytic-DPM's Γ
+ * (estimated from the training images) or a trained NPR / SN covariance head.
+ */
+export const SAMPLER_NAMES = [
+  'ddim',
+  'ddpm',
+  'analytic-ddpm',
+  'analytic-ddim',
+  'npr-ddpm',
+  'npr-ddim',
+  'sn-ddpm',
+  'sn-ddim',
+] as const;
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
+/** Where a sampler's reverse variance comes from. */
+export type SamplerVarianceKind = 'none' | 'gamma' | 'npr' | 'sn';
+
+/** The mean's family (DDPM ancestral or generalized DDIM) and the variance source of a sampler. */
+export function samplerParts(name: SamplerName): { family: 'ddpm' | 'ddim'; variance: SamplerVarianceKind } {
+  const family = name.endsWith('ddpm') ? 'ddpm' : 'ddim';
+  if (name === 'ddpm' || name === 'ddim') return { family, variance: 'none' };
+  const prefix = name.slice(0, name.lastIndexOf('-'));
+  return { family, variance: prefix === 'analytic' ? 'gamma' : (prefix as 'npr' | 'sn') };
+}
+
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 

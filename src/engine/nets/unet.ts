@@ -99,18 +99,47 @@ export class UNet {
 
   /** Predicts eps for x [N,H,W,C] at float 0-based timestep indices t [N]. */
   apply(x: tf.Tensor4D, t: tf.Tensor1D, opts: UNetApplyOptions): tf.Tensor4D {
+    this.checkInputs('apply', x, t);
+    const drop: DropoutCtx | null =
+      opts.training && this.cfg.dropout > 0 ? { rate: this.cfg.dropout, seed: opts.dropoutSeed } : null;
+    return tf.tidy(() => this.output(this.trunk(x, t.dtype === 'float32' ? t : tf.cast(t, 'float32'), drop)));
+  }
+
+  /**
+   * Inference pass that also returns the last hidden layer (the input of norm_out, ch * chMult[0] channels):
+   * what a covariance head reads (Extended-Analytic-DPM's Model4Pretrained).
+   */
+  applyWithFeatures(x: tf.Tensor4D, t: tf.Tensor1D): { eps: tf.Tensor4D; features: tf.Tensor4D } {
+    this.checkInputs('applyWithFeatures', x, t);
+    return tf.tidy(() => {
+      const features = this.trunk(x, t.dtype === 'float32' ? t : tf.cast(t, 'float32'), null);
+      return { eps: this.output(features), features };
+    });
+  }
+
+  private checkInputs(where: string, x: tf.Tensor4D, t: tf.Tensor1D): void {
     this.assertLive();
     const [n, h, w, c] = x.shape;
     const L = this.cfg.chMult.length;
     const div = 2 ** (L - 1);
-    if (c !== this.cfg.channels) throw new Error(`UNet.apply: x has ${c} channels, model expects ${this.cfg.channels} (x shape [${x.shape.join(', ')}])`);
-    if (h % div !== 0 || w % div !== 0) throw new Error(`UNet.apply: x spatial size ${h}x${w} must be divisible by ${div}`);
-    if (t.rank !== 1 || t.shape[0] !== n) throw new Error(`UNet.apply: t must have shape [${n}], got [${t.shape.join(', ')}]`);
-    const drop: DropoutCtx | null = opts.training && this.cfg.dropout > 0 ? { rate: this.cfg.dropout, seed: opts.dropoutSeed } : null;
-    return tf.tidy(() => this.forward(x, t.dtype === 'float32' ? t : tf.cast(t, 'float32'), drop));
+    const fail = (why: string) => new Error(`UNet.${where}: ${why}`);
+    if (c !== this.cfg.channels) {
+      throw fail(`x has ${c} channels, model expects ${this.cfg.channels} (x shape [${x.shape.join(', ')}])`);
+    }
+    if (h % div !== 0 || w % div !== 0) throw fail(`x spatial size ${h}x${w} must be divisible by ${div}`);
+    if (t.rank !== 1 || t.shape[0] !== n) throw fail(`t must have shape [${n}], got [${t.shape.join(', ')}]`);
   }
 
-  private forward(x: tf.Tensor4D, t: tf.Tensor1D, drop: DropoutCtx | null): tf.Tensor4D {
+  /** Channels of the last hidden layer (applyWithFeatures' features). */
+  featureChannels(): number {
+    return this.plan.normOut.channels;
+  }
+
+  private output(h: tf.Tensor4D): tf.Tensor4D {
+    return this.conv(this.groupNorm(h, this.plan.normOut, true), this.plan.convOut);
+  }
+
+  private trunk(x: tf.Tensor4D, t: tf.Tensor1D, drop: DropoutCtx | null): tf.Tensor4D {
     const p = this.plan;
     // Timestep embedding -> MLP; SiLU(temb) is what every block's temb_proj consumes.
     const n = x.shape[0];
@@ -146,8 +175,7 @@ export class UNet {
         h = this.conv(tf.image.resizeNearestNeighbor(h, [hh * 2, ww * 2]), level.upsample);
       }
     }
-    h = this.groupNorm(h, p.normOut, true);
-    return this.conv(h, p.convOut);
+    return h;
   }
 
   private v(i: number): tf.Variable {

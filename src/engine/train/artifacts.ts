@@ -5,14 +5,25 @@
 import { join } from 'node:path';
 import { tf } from '../tf';
 import type { UNet } from '../nets/unet';
-import { sample, sampleWithTrajectory, timestepSequence, toUint8 } from '../diffusion/samplers';
+import {
+  estimateGamma,
+  sampleWithTrajectory,
+  samplerParts,
+  timestepSequence,
+  toUint8,
+  type GammaEstimate,
+  type VarianceSource,
+} from '../diffusion/samplers';
+import { datasetImageSource } from '../data/imageSource';
+import { covModelOf } from '../nets/covHead';
+import type { LoadedCovHead } from './covTrainer';
 import { computeGap, type GapResult } from '../diffusion/gap';
 import { gridScale, writeGridPng } from '../render/grids';
 import { toFloatBatch, type GapImages } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile';
 import type { Schedule } from '../diffusion/schedule';
-import type { RunConfig, SamplerKind, Spacing } from '../../shared/config';
+import type { RunConfig, SamplerName, Spacing } from '../../shared/config';
 import type { GapMessage, SamplesMessage } from '../../shared/engineMessages';
 
 /** Anything holding a network, its EMA shadow and a schedule (TrainState, or a loaded checkpoint). */
@@ -47,7 +58,15 @@ export function epsModelOf(net: UNet) {
 export interface SampleSettings {
   n: number;
   ema: boolean;
-  sampler?: SamplerKind;
+  sampler?: SamplerName;
+  /** analytic-*: the Γ estimate of this holder's checkpoint and weights. */
+  gamma?: GammaEstimate;
+  /** npr-* / sn-*: a head trained on this holder's checkpoint and weights. */
+  covHead?: LoadedCovHead;
+  /** Variance samplers' clipping (samplers/covariance.ts; official defaults when left out). */
+  clipPixel?: number;
+  clipSigmaSteps?: number;
+  clipX0?: boolean;
   steps?: number;
   spacing?: Spacing;
   eta?: number;
@@ -78,13 +97,70 @@ function resolveSampling(cfg: RunConfig, s: SampleSettings) {
   };
 }
 
+/** What a grid's sidecar records about its variance source, and a short tag for its file name. */
+interface VarianceChoice {
+  source: VarianceSource;
+  record: Record<string, unknown>;
+  tag: string;
+}
+
+function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/** The sampler's variance source from the settings, checked against the holder's checkpoint and weights. */
+function varianceChoice(holder: ModelHolder, s: SampleSettings, sampler: SamplerName): VarianceChoice {
+  const need = samplerParts(sampler).variance;
+  const weights = s.ema ? 'EMA' : 'raw';
+  const clip = { clipPixel: s.clipPixel ?? null, clipSigmaSteps: s.clipSigmaSteps ?? null, clipX0: s.clipX0 ?? null };
+  if (need === 'none') return { source: { kind: 'none' }, record: { kind: 'none' }, tag: '' };
+  if (need === 'gamma') {
+    const g = s.gamma;
+    if (!g) {
+      throw new Error(`sampler '${sampler}' needs a Γ estimate of checkpoint ${holder.step} (${weights} weights)`);
+    }
+    if (g.checkpointStep !== holder.step || g.ema !== s.ema) {
+      const of = `checkpoint ${g.checkpointStep} (${g.ema ? 'EMA' : 'raw'} weights)`;
+      const uses = `checkpoint ${holder.step} (${weights} weights)`;
+      throw new Error(`the Γ estimate ${g.key} was made on ${of}, but sampling uses ${uses}`);
+    }
+    const { key, nImages, seed, checkpointStep, ema } = g;
+    const record = { kind: 'gamma', key, nImages, seed, checkpointStep, ema, ...clip };
+    return { source: { kind: 'gamma', gamma: g }, record, tag: `-g${shortHash(g.key)}` };
+  }
+  const h = s.covHead;
+  const NEED = need.toUpperCase();
+  if (!h) throw new Error(`sampler '${sampler}' needs an ${NEED} covariance head trained on checkpoint ${holder.step}`);
+  if (h.kind !== need) {
+    const holds = h.kind.toUpperCase();
+    throw new Error(`sampler '${sampler}' needs an ${NEED} head, ${h.checkpoint} holds an ${holds} head`);
+  }
+  if (h.base.step !== holder.step || h.base.ema !== s.ema) {
+    const on = `checkpoint ${h.base.step} (${h.base.ema ? 'EMA' : 'raw'} weights)`;
+    const uses = `checkpoint ${holder.step} (${weights} weights)`;
+    throw new Error(`the covariance head ${h.checkpoint} was trained on ${on}, but sampling uses ${uses}`);
+  }
+  const { checkpoint, step, base } = h;
+  const record = { kind: 'head', head: h.kind, checkpoint, step, weights: h.weights, base, ...clip };
+  return {
+    source: { kind: 'head', head: h.kind, model: covModelOf(holder.net, h.head) },
+    record,
+    tag: `-h${shortHash(`${h.checkpoint}:${h.step}:${h.weights}`)}`,
+  };
+}
+
 /** One file per distinct grid: the same settings give the same images, so only then is a file reused. */
 export function defaultSamplePath(
   runDir: string,
   step: number,
-  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>>,
+  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>> & {
+    varianceTag?: string;
+  },
 ): string {
-  const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${s.sampler === 'ddim' && s.eta !== 0 ? `-eta${s.eta}` : ''}`;
+  const eta = samplerParts(s.sampler).family === 'ddim' && s.eta !== 0 ? `-eta${s.eta}` : '';
+  const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${eta}${s.varianceTag ?? ''}`;
   const name = `step-${String(step).padStart(7, '0')}-${s.sampler}${s.steps}${variant}${s.ema ? '-ema' : ''}-seed${s.seed}-n${s.n}.png`;
   return join(runDir, 'samples', name);
 }
@@ -94,9 +170,10 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
+  const choice = varianceChoice(holder, settings, sampler);
   const t0 = performance.now();
-  const images = await withWeights(holder, settings.ema, () =>
-    sample({
+  const res = await withWeights(holder, settings.ema, () =>
+    sampleWithTrajectory({
       model: epsModelOf(holder.net),
       schedule: holder.schedule,
       n: settings.n,
@@ -106,13 +183,19 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
       spacing,
       eta,
       seed,
+      variance: choice.source,
+      clipPixel: settings.clipPixel,
+      clipSigmaSteps: settings.clipSigmaSteps,
+      clipX0: settings.clipX0,
       batchSize: settings.batchSize ?? Math.min(settings.n, 64),
       onStep: settings.onStep,
       signal: settings.signal,
     }),
   );
+  const images = res.images;
   const seconds = (performance.now() - t0) / 1000;
-  const path = settings.out ?? defaultSamplePath(runDir, holder.step, { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n });
+  const naming = { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n, varianceTag: choice.tag };
+  const path = settings.out ?? defaultSamplePath(runDir, holder.step, naming);
   const pixels = toUint8(images);
   const scale = gridScale(cfg.imageSize);
   writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });
@@ -127,6 +210,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     eta,
     seed,
     n: settings.n,
+    variance: { ...choice.record, ...(res.sigma2 ? { sigma2: res.sigma2 } : {}) },
     imageSeeds: `image i uses streams keyed by (seed=${seed}, i) for i = 0..${settings.n - 1}`,
     grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: settings.padding ?? 2, caption: settings.caption ?? null },
     seconds,
@@ -147,8 +231,13 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
   const S = timestepSequence(cfg.T, steps, spacing).length;
   const frames = Math.min(settings.frames, S);
   const keep = Array.from(new Set(Array.from({ length: frames }, (_, i) => Math.round((i * (S - 1)) / Math.max(1, frames - 1)))));
+  const choice = varianceChoice(holder, settings, sampler);
   const res = await withWeights(holder, settings.ema, () =>
     sampleWithTrajectory({
+      variance: choice.source,
+      clipPixel: settings.clipPixel,
+      clipSigmaSteps: settings.clipSigmaSteps,
+      clipX0: settings.clipX0,
       model: epsModelOf(holder.net),
       schedule: holder.schedule,
       n: 1,
@@ -168,7 +257,9 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
   res.trajectory.forEach((f, i) => all.set(f.x0.subarray(0, P), i * P));
   all.set(res.images.subarray(0, P), res.trajectory.length * P);
   const n = res.trajectory.length + 1;
-  const path = settings.out ?? join(runDir, 'samples', `step-${String(holder.step).padStart(7, '0')}-${sampler}${steps}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`);
+  const step = String(holder.step).padStart(7, '0');
+  const name = `step-${step}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`;
+  const path = settings.out ?? join(runDir, 'samples', name);
   const scale = gridScale(cfg.imageSize);
   writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: n, scale, caption: settings.caption });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
@@ -181,9 +272,53 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
     spacing,
     eta,
     seed,
+    variance: choice.record,
     frames: res.trajectory.map((f) => ({ step: f.step, t: f.j + 1, shows: 'x0 prediction' })).concat([{ step: S, t: 0, shows: 'final sample' }]),
   });
   return { type: 'samples', step: holder.step, path, n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
+}
+
+export interface GammaSettings {
+  ema: boolean;
+  /** Training images per index (the paper: a few hundred suffice; the official files use 10,000 or all). */
+  nImages: number;
+  seed: number;
+  /** The indices to estimate at: a sampler's walk (steps + spacing) or an explicit increasing list. */
+  trajectory: { steps: number; spacing: Spacing } | readonly number[];
+  batchSize?: number;
+  onStep?: (k: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Analytic-DPM's Γ for the holder's checkpoint and weights, over the run's training images (the dataset
+ * less the gap monitor's held-out ones). Plain data: cache it under its `key`.
+ */
+export async function estimateRunGamma(
+  holder: ModelHolder,
+  ds: PackedDataset,
+  gap: GapImages,
+  s: GammaSettings,
+): Promise<GammaEstimate> {
+  const cfg = holder.cfg;
+  const t = s.trajectory;
+  const trajectory = 'steps' in t ? timestepSequence(cfg.T, t.steps, t.spacing) : Array.from(t);
+  const images = datasetImageSource(ds, gap.heldOut ? gap.indices : []);
+  return withWeights(holder, s.ema, () =>
+    estimateGamma({
+      model: epsModelOf(holder.net),
+      schedule: holder.schedule,
+      images,
+      trajectory,
+      nImages: s.nImages,
+      seed: s.seed,
+      checkpointStep: holder.step,
+      ema: s.ema,
+      batchSize: s.batchSize,
+      onStep: s.onStep,
+      signal: s.signal,
+    }),
+  );
 }
 
 export const HELD_OUT_FILE = 'held-out.json';

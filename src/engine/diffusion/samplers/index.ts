@@ -1,12 +1,15 @@
 /**
- * Sampling: DDIM (generalized, with eta) and DDPM ancestral on a timestep sub-sequence, with per-image seeds.
+ * Sampling: DDIM (generalized, with eta) and DDPM ancestral on a timestep sub-sequence, with per-image seeds,
+ * and the same two families with an estimated reverse variance (covariance.ts): Analytic-DPM from a Γ
+ * estimate (analytic.ts), NPR-DPM and SN-DPM from a covariance head.
  *
  * Per-image seeds: image g (global index firstImage + i) draws
  *   x_T                from Rng.keyed(seed, g, Stream.sampleInit)
  *   the noise of step k from Rng.keyed(seed, g, Stream.sampleStep, k)   (k = 0 is the first step, from x_T)
  * so an image does not depend on the batch it is drawn in, nor on how many images are drawn: the same seed
  * gives the same image across batch sizes, runs and checkpoints (the basis of side-by-side comparison).
- * Steps that need no noise (DDIM with eta = 0, every last step) draw none.
+ * Steps that need no noise (DDIM with eta = 0, every last step) draw none; the variance samplers draw noise on
+ * every step but the last.
  *
  * The walk follows the official `generalized_steps` / `ddpm_steps`: for the increasing sub-sequence seq,
  * pairs (seq[m], seq[m-1]) from the top, the last pair being (seq[0], -1).
@@ -17,16 +20,42 @@ import type { Schedule } from '../schedule';
 import { timestepSequence, type Spacing } from '../spacing';
 import { ddimCoefficients, ddimStep } from './ddim';
 import { ddpmCoefficients, ddpmStep, type DdpmVariance } from './ddpm';
+import {
+  DEFAULT_CLIP_PIXEL,
+  DEFAULT_CLIP_SIGMA_STEPS,
+  analyticSigma2,
+  headSigma2,
+  stepCaps,
+  varianceStep,
+  varianceStepCoefficients,
+  type CovHeadKind,
+  type VarianceStepCoefficients,
+} from './covariance';
+import { gammaAlong, type GammaEstimate } from './analytic';
 import { throwIfCancelled, yieldToEvents } from '../../util/cancel';
+import { SAMPLER_NAMES, samplerParts, type SamplerName } from '../../../shared/config';
 
 export { timestepSequence, type Spacing } from '../spacing';
 export { alphaBarAt, ddimCoefficients, ddimStep, type DdimCoefficients } from './ddim';
 export { ddpmCoefficients, ddpmStep, type DdpmCoefficients, type DdpmVariance } from './ddpm';
+export * from './covariance';
+export * from './analytic';
+export { SAMPLER_NAMES, samplerParts, type SamplerName } from '../../../shared/config';
 
 /** The network as the samplers see it: x [N,H,W,C] and float32 0-based indices j [N] → predicted eps. */
 export type EpsModel = (x: tf.Tensor4D, j: tf.Tensor1D) => tf.Tensor4D;
 
-export type SamplerName = 'ddim' | 'ddpm';
+/** A network with a covariance head: one forward pass gives ε_θ and the head's output h. */
+export type CovModel = (x: tf.Tensor4D, j: tf.Tensor1D) => { eps: tf.Tensor4D; head: tf.Tensor4D };
+
+/**
+ * Where the reverse variance comes from: nothing (ddpm, ddim), a Γ estimate along the trajectory
+ * (analytic-*), or a covariance head (npr-*, sn-*; its model gives ε_θ too, and `model` is then unused).
+ */
+export type VarianceSource =
+  | { kind: 'none' }
+  | { kind: 'gamma'; gamma: GammaEstimate }
+  | { kind: 'head'; head: CovHeadKind; model: CovModel };
 
 export interface SampleOptions {
   model: EpsModel;
@@ -48,6 +77,14 @@ export interface SampleOptions {
   firstImage?: number;
   /** DDPM noise variance: 'beta' (official ddpm_noisy, default) or 'posterior'. */
   ddpmVariance?: DdpmVariance;
+  /** The variance samplers' source (required by them, refused by ddpm and ddim). */
+  variance?: VarianceSource;
+  /** Variance samplers: 8-bit levels bounding the noise of the clipped steps (official clip_pixel; ddpm 2, ddim 1). */
+  clipPixel?: number;
+  /** Variance samplers: how many noisy steps before the last get the clip (official clip_sigma_idx; default 1). */
+  clipSigmaSteps?: number;
+  /** analytic/npr/sn-ddim: clip the predicted x0 in the mean to [-1, 1] (official clip_x0; default true). */
+  clipX0?: boolean;
   /** Called after every step: k steps done out of total (= sequence length x number of batches). */
   onStep?: (k: number, total: number) => void;
   /** Checked between steps; an aborted signal stops sampling with CancelledError('sampling cancelled'). */
@@ -72,6 +109,8 @@ export interface SampleResult {
   sequence: number[];
   /** Frames for the requested keepTrajectory steps, in increasing step order. */
   trajectory: TrajectoryFrame[];
+  /** analytic-*: σ² of each step in sampling order (0 on the last). */
+  sigma2?: number[];
 }
 
 export const SAMPLING_CANCELLED = 'sampling cancelled';
@@ -117,8 +156,11 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
   checkPositiveInt('batchSize', batchSize);
   if (!Number.isInteger(firstImage) || firstImage < 0) throw new Error(`sample: firstImage must be an integer >= 0, got ${firstImage}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`sample: seed must be an integer >= 0, got ${seed}`);
-  if (sampler !== 'ddim' && sampler !== 'ddpm') throw new Error(`sample: unknown sampler '${String(sampler)}' (expected ddim or ddpm)`);
+  if (!(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
+    throw new Error(`sample: unknown sampler '${String(sampler)}' (expected ${SAMPLER_NAMES.join(', ')})`);
+  }
   if (!(eta >= 0) || !Number.isFinite(eta)) throw new Error(`sample: eta must be a finite number >= 0, got ${eta}`);
+  const source = checkVarianceSource(sampler, opts.variance);
 
   const seq = timestepSequence(schedule.T, opts.steps, opts.spacing);
   const S = seq.length;
@@ -129,10 +171,7 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
     cur.push(seq[m]!);
     next.push(m > 0 ? seq[m - 1]! : -1);
   }
-  const coefs =
-    sampler === 'ddim'
-      ? cur.map((i, k) => ({ kind: 'ddim' as const, c: ddimCoefficients(schedule, i, next[k]!, eta) }))
-      : cur.map((i, k) => ({ kind: 'ddpm' as const, c: ddpmCoefficients(schedule, i, next[k]!, variance) }));
+  const coefs = stepPlan(opts, seq, cur, next, source, variance, eta);
 
   const keep = new Set<number>();
   for (const k of opts.keepTrajectory ?? []) {
@@ -158,18 +197,25 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
       for (let k = 0; k < S; k++) {
         throwIfAborted(signal);
         const step = coefs[k]!;
-        const needNoise = step.kind === 'ddim' ? step.c.c1 !== 0 : step.c.sigma !== 0;
+        const needNoise =
+          step.kind === 'ddim' ? step.c.c1 !== 0 : step.kind === 'ddpm' ? step.c.sigma !== 0 : step.c.noisy;
         const noise = needNoise ? perImageNormals(B, P, (g) => [seed, g, Stream.sampleStep, k], g0) : null;
         const keepX0 = keep.has(k);
         const xCur = x;
         const out = tf.tidy(() => {
           const j = tf.fill([B], cur[k]!, 'float32') as tf.Tensor1D;
-          const e = model(xCur, j);
-          if (e.shape.length !== 4 || e.shape.some((d, a) => d !== bshape[a])) {
-            throw new Error(`sample: model returned shape [${e.shape.join(',')}], expected [${bshape.join(',')}]`);
-          }
+          const out = source.kind === 'head' ? source.model(xCur, j) : { eps: model(xCur, j), head: null };
+          const e = out.eps;
+          checkShape('model', e, bshape);
           const z = noise === null ? null : tf.tensor4d(noise, bshape);
-          const r = step.kind === 'ddim' ? ddimStep(xCur, e, step.c, z) : ddpmStep(xCur, e, step.c, z);
+          let r: { xNext: tf.Tensor4D; x0: tf.Tensor4D };
+          if (step.kind === 'ddim') r = ddimStep(xCur, e, step.c, z);
+          else if (step.kind === 'ddpm') r = ddpmStep(xCur, e, step.c, z);
+          else if (source.kind === 'head') {
+            checkShape('covariance head', out.head!, bshape);
+            const s2 = step.c.noisy ? headSigma2(step.c, source.head, out.head!, e) : 0;
+            r = varianceStep(xCur, e, step.c, s2, z);
+          } else r = varianceStep(xCur, e, step.c, step.sigma2, z);
           return keepX0 ? [r.xNext, tf.clipByValue(r.x0, -1, 1) as tf.Tensor4D] : [r.xNext];
         });
         x = out[0]!;
@@ -200,7 +246,65 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
     images,
     sequence: seq,
     trajectory: keptSteps.map((k) => ({ step: k, j: cur[k]!, x0: frames.get(k)! })),
+    ...(source.kind === 'gamma' ? { sigma2: coefs.map((c) => (c.kind === 'var' ? c.sigma2 : 0)) } : {}),
   };
+}
+
+function checkShape(what: string, t: tf.Tensor, shape: readonly number[]): void {
+  if (t.shape.length !== 4 || t.shape.some((d, a) => d !== shape[a])) {
+    throw new Error(`sample: ${what} returned shape [${t.shape.join(',')}], expected [${shape.join(',')}]`);
+  }
+}
+
+/** The sampler's variance source, checked against what the sampler needs. */
+function checkVarianceSource(sampler: SamplerName, given: VarianceSource | undefined): VarianceSource {
+  const need = samplerParts(sampler).variance;
+  const got = given ?? { kind: 'none' };
+  if (need === 'none') {
+    if (got.kind !== 'none') {
+      throw new Error(`sample: sampler '${sampler}' takes no variance source (got '${got.kind}')`);
+    }
+  } else if (need === 'gamma') {
+    if (got.kind !== 'gamma') {
+      throw new Error(`sample: sampler '${sampler}' needs a Γ estimate (variance kind 'gamma'), got '${got.kind}'`);
+    }
+  } else if (got.kind !== 'head' || got.head !== need) {
+    const what = got.kind === 'head' ? `an ${got.head.toUpperCase()} head` : `'${got.kind}'`;
+    throw new Error(`sample: sampler '${sampler}' needs an ${need.toUpperCase()} covariance head, got ${what}`);
+  }
+  return got;
+}
+
+type StepPlan =
+  | { kind: 'ddim'; c: ReturnType<typeof ddimCoefficients> }
+  | { kind: 'ddpm'; c: ReturnType<typeof ddpmCoefficients> }
+  | { kind: 'var'; c: VarianceStepCoefficients; sigma2: number };
+
+/** Host-side coefficients of every step, in sampling order. */
+function stepPlan(
+  opts: SampleOptions,
+  seq: number[],
+  cur: number[],
+  next: number[],
+  source: VarianceSource,
+  variance: DdpmVariance,
+  eta: number,
+): StepPlan[] {
+  const { schedule, sampler } = opts;
+  if (sampler === 'ddim') return cur.map((i, k) => ({ kind: 'ddim', c: ddimCoefficients(schedule, i, next[k]!, eta) }));
+  if (sampler === 'ddpm') {
+    return cur.map((i, k) => ({ kind: 'ddpm', c: ddpmCoefficients(schedule, i, next[k]!, variance) }));
+  }
+  const { family } = samplerParts(sampler);
+  const clipPixel = opts.clipPixel ?? DEFAULT_CLIP_PIXEL[family];
+  const caps = stepCaps(cur.length, opts.clipSigmaSteps ?? DEFAULT_CLIP_SIGMA_STEPS, clipPixel);
+  // Γ along the walk: gamma[m] belongs to seq[m], and step k evaluates seq[S - 1 - k].
+  const gamma = source.kind === 'gamma' ? gammaAlong(source.gamma, seq, schedule.T) : null;
+  return cur.map((i, k) => {
+    const settings = { family, eta, clipX0: opts.clipX0 ?? true, cap: caps[k]! };
+    const c = varianceStepCoefficients(schedule, i, next[k]!, settings);
+    return { kind: 'var', c, sigma2: gamma ? analyticSigma2(c, gamma[seq.length - 1 - k]!) : NaN };
+  });
 }
 
 /** Samples n images: NHWC float32 in [-1, 1] (clipped). */
