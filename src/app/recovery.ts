@@ -18,7 +18,7 @@ import { listCheckpoints, readCheckpointHeader } from '../engine/train/checkpoin
 const RESUME_FIELDS = ['steps', 'backend'] as const;
 
 /**
- * `.<name>.<writer pid>.<n>.tmp` (engine/util/atomicFile): a write that never got renamed, e.g.
+ * `.<name>.<writer pid>.<n>.tmp` (src/io/atomicFile): a write that never got renamed, e.g.
  * `.ckpt-0000010.sadpm-ck.4242.1.tmp`.
  */
 const ATOMIC_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;

@@ -31,7 +31,7 @@ import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
 import { readCheckpoint } from './checkpoint';
 import { checkDatasetFits } from './trainer';
 import { covCheckpointFileName, readCovCheckpoint, writeCovCheckpoint, type CovCheckpointData } from './covCheckpoint';
-import { writeJsonAtomic } from '../util/atomicFile';
+import { writeJsonAtomic } from '../../io/atomicFile';
 import { ActivityReporter } from './activity';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { CovConfig } from '../../shared/covConfig';

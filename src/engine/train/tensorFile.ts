@@ -6,7 +6,7 @@
  * the same way.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import { writeFileAtomic } from '../util/atomicFile';
+import { writeFileAtomic } from '../../io/atomicFile';
 
 export interface TensorEntry {
   name: string;
