@@ -117,6 +117,7 @@ class PhiloxWordsProgram {
     return `
       ${philoxWgsl}
       fn main(index: i32) {
+        _ = uniforms.NAN; // the pipeline's bind group layout comes from the shader: keep the binding
         let i = u32(index);
         if (i < ${this.n}u) {
           let b = i * 6u;
