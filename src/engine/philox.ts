@@ -22,7 +22,11 @@ function mulhi(a: number, b: number): number {
 }
 
 /** Philox-4x32 with 10 rounds: counter [4] and key [2] as u32 → 4 random u32 (into `out`). */
-export function philox4x32(ctr: ArrayLike<number>, key: ArrayLike<number>, out: Uint32Array = new Uint32Array(4)): Uint32Array {
+export function philox4x32(
+  ctr: ArrayLike<number>,
+  key: ArrayLike<number>,
+  out: Uint32Array = new Uint32Array(4),
+): Uint32Array {
   let c0 = ctr[0]! >>> 0;
   let c1 = ctr[1]! >>> 0;
   let c2 = ctr[2]! >>> 0;

@@ -5,7 +5,7 @@
  *
  * The gradient is the same pass on dy with the same key: the mask is regenerated, never stored. On
  * llvmpipe (where arithmetic is dear and memory cheap, the opposite of a GPU) the pass costs about
- * what a plain multiply by a stored mask does (bench/kernels.ts --dropout), so a stored mask would
+ * what a plain multiply by a stored mask does (bench/kernels.ts --dropout 0.1), so a stored mask would
  * buy nothing and cost an activation-sized buffer per layer until the backward pass.
  */
 import { tf } from '../tf';
@@ -66,7 +66,8 @@ class DropoutProgram {
     this.dispatch = [Math.ceil(this.quads / THREADS), 1, 1];
     this.shaderKey = `sadpmDropout_${this.quads}`;
     const u32 = (v: number): ProgramUniform => ({ type: 'uint32', data: [v] });
-    this.uniformData = [u32(a.k0), u32(a.k1), u32(a.c1), u32(a.c2), u32(a.c3), u32(dropThreshold(a.rate)), { type: 'float32', data: [dropScale(a.rate)] }];
+    const scale: ProgramUniform = { type: 'float32', data: [dropScale(a.rate)] };
+    this.uniformData = [u32(a.k0), u32(a.k1), u32(a.c1), u32(a.c2), u32(a.c3), u32(dropThreshold(a.rate)), scale];
   }
 
   getUserCode(): string {
@@ -75,7 +76,8 @@ class DropoutProgram {
       fn main(index: i32) {
         let q = u32(index);
         if (q < ${this.quads}u) {
-          let r = sadpmPhilox(vec4<u32>(q, uniforms.dc1, uniforms.dc2, uniforms.dc3), vec2<u32>(uniforms.dk0, uniforms.dk1));
+          let ctr = vec4<u32>(q, uniforms.dc1, uniforms.dc2, uniforms.dc3);
+          let r = sadpmPhilox(ctr, vec2<u32>(uniforms.dk0, uniforms.dk1));
           // A multiply by 0 (not a select of x): NaN and -0 behave as in x · mask on the CPU path.
           result[q] = x[q] * select(vec4<f32>(0.0), vec4<f32>(uniforms.scale), r >= vec4<u32>(uniforms.thr));
         }
@@ -93,7 +95,9 @@ export function dropoutGpu<T extends tf.Tensor>(x: T, rate: number, words: Dropo
   const attrs: DropoutAttrs = { rate, ...words };
   return tf.tidy(() => {
     const flat = tf.reshape(x, [x.size]);
-    const y = runGpuKernel(KERNEL, { x: flat }, attrs, (ins, a) => new DropoutProgram(tf.util.sizeFromShape(ins.x!.shape), a));
+    const make = (ins: Record<string, tf.TensorInfo>, a: DropoutAttrs) =>
+      new DropoutProgram(tf.util.sizeFromShape(ins.x!.shape), a);
+    const y = runGpuKernel(KERNEL, { x: flat }, attrs, make);
     return tf.reshape(y, x.shape) as T;
   });
 }

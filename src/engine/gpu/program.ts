@@ -12,7 +12,12 @@ export interface ProgramUniform {
 }
 
 interface WebGPUBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: ProgramUniform[]): tf.TensorInfo;
+  runWebGPUProgram(
+    program: unknown,
+    inputs: tf.TensorInfo[],
+    dtype: tf.DataType,
+    uniforms?: ProgramUniform[],
+  ): tf.TensorInfo;
 }
 
 /**
@@ -47,7 +52,8 @@ export function runGpuKernel<A extends object>(
         const infos = given as Record<string, tf.TensorInfo>;
         const program = make(infos, a as unknown as A);
         const gpu = backend as unknown as WebGPUBackendLike;
-        return gpu.runWebGPUProgram(program, program.variableNames.map((v) => infos[v]!), 'float32', program.uniformData);
+        const bound = program.variableNames.map((v) => infos[v]!);
+        return gpu.runWebGPUProgram(program, bound, 'float32', program.uniformData);
       },
     });
   }

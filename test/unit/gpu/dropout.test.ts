@@ -32,7 +32,7 @@ describe('dropout on WebGPU', () => {
     if (webgpu) assertGpuHealthy();
   });
 
-  it('the WGSL Philox gives the Random123 known answers and the JS words for 2000 random counters and keys', async (ctx) => {
+  it('the WGSL Philox gives Random123 known answers and the JS words for 2000 random inputs', async (ctx) => {
     if (!webgpu) ctx.skip();
     const rng = Rng.keyed(2024);
     const rows: number[][] = PHILOX_KAT.map(([c, k]) => [...c, ...k]);
@@ -43,7 +43,7 @@ describe('dropout on WebGPU', () => {
     expect(Array.from(got)).toEqual(want);
   });
 
-  it('WGSL masks equal the JS masks bit for bit (sizes across workgroups, several rates and keys), y = x · mask exactly', async (ctx) => {
+  it('WGSL masks equal the JS masks bit for bit (sizes, rates, keys); y = x · mask exactly', async (ctx) => {
     if (!webgpu) ctx.skip();
     for (const size of [4, 1024, 4 * 256 * 70 + 12]) {
       for (const [rate, key, layer] of [
@@ -67,7 +67,7 @@ describe('dropout on WebGPU', () => {
     }
   });
 
-  it('the dropout op and its gradient (mask · dy) are the same with the WGSL kernel and on the host path', async (ctx) => {
+  it('the dropout op and its gradient (mask · dy) are the same with the WGSL kernel and on the host', async (ctx) => {
     if (!webgpu) ctx.skip();
     const shape = [2, 4, 4, 8];
     const size = 256;
@@ -95,7 +95,10 @@ describe('dropout on WebGPU', () => {
   it('a training step with dropout 0.1 uploads no more host data than one with dropout 0', async (ctx) => {
     if (!webgpu) ctx.skip();
     const perStep = async (dropoutRate: number) => {
-      const cfg = resolveRunConfig({ preset: 'tiny', dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, dropout: dropoutRate, gapT0: 10 });
+      const cfg = resolveRunConfig({
+        ...{ preset: 'tiny', dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, gapT0: 10 },
+        dropout: dropoutRate,
+      });
       const ds = loadDataset(cfg.dataset);
       const state = new TrainState(cfg);
       const sampler = new BatchSampler(ds, cfg.seed);

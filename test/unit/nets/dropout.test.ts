@@ -38,7 +38,7 @@ describe('Philox-4x32-10', () => {
 });
 
 describe('dropout masks', () => {
-  it('drop a fraction p of elements within 5 standard deviations, in every word position; kept ones are 1/(1-p)', () => {
+  it('drop a fraction p within 5 standard deviations, in every word position; kept ones are 1/(1-p)', () => {
     const n = 200_000;
     for (const p of [0.1, 0.5, 0.9]) {
       const mask = dropoutMask(n, p, dropoutWords(KEY, 3));
@@ -110,7 +110,8 @@ describe('dropout op and training on the cpu backend', () => {
   it('a run with dropout 0.1 interrupted and resumed equals the uninterrupted run', async () => {
     // A micro UNet: a tfjs-cpu step of the tiny preset takes seconds.
     const micro = { ch: 8, chMult: [1, 2], numResBlocks: 1, attnResolutions: [], normGroups: 4 };
-    const cfg = resolveRunConfig({ preset: 'tiny', ...micro, dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, dropout: 0.1, steps: 4, gapT0: 10 });
+    const run0 = { dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, dropout: 0.1, steps: 4, gapT0: 10 };
+    const cfg = resolveRunConfig({ preset: 'tiny', ...micro, ...run0 });
     const ds = loadDataset(cfg.dataset);
     const run = async (state: TrainState, from: number, to: number) => {
       const sampler = new BatchSampler(ds, cfg.seed);
