@@ -117,7 +117,8 @@ async function main(): Promise<void> {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   console.log(
     `train ${preset} ${loss} batch ${batch} dropout ${cfg.dropout}: ` +
-      `${(result.imagesPerSec as number).toFixed(2)} images/s, ${ms.toFixed(1)} ms/step (CPU ${cpuMs.toFixed(0)} ms), ` +
+      `${(result.imagesPerSec as number).toFixed(2)} images/s, ` +
+      `${ms.toFixed(1)} ms/step (CPU ${cpuMs.toFixed(0)} ms), ` +
       `peak GPU ${peak ? mib(peak) : 'n/a'} (tensors ${mib(tensorPeak)}) (warm-up ${(warmMs / 1000).toFixed(1)} s)`,
   );
   console.log('BENCH_JSON ' + JSON.stringify(result));
