@@ -122,9 +122,9 @@ export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSa
   let simple: tf.Scalar | null = null;
   let sa: tf.Scalar | null = null;
   const { value, grads } = variableGradsFreeing(() => {
-    const eps = (x: tf.Tensor4D, t: tf.Tensor1D, term: number) =>
+    const epsModel = (x: tf.Tensor4D, t: tf.Tensor1D, term: number) =>
       net.apply(x, t, { training: true, dropoutKey: { seed: cfg.seed, step, term } });
-    const lt = lossTensors(eps, lb, settings, batched);
+    const lt = lossTensors(epsModel, lb, settings, batched);
     simple = tf.keep(lt.simple);
     sa = tf.keep(lt.sa);
     return lt.loss;
