@@ -4,9 +4,9 @@
  * the CPU and uploaded it every step, 13× slowing the cifar10 recipe on an H200.
  *
  * The gradient is the same pass on dy with the same key: the mask is regenerated, never stored. On
- * llvmpipe (where arithmetic is dear and memory cheap, the opposite of a GPU) the pass costs about
- * what a plain multiply by a stored mask does (bench/kernels.ts --dropout 0.1), so a stored mask would
- * buy nothing and cost an activation-sized buffer per layer until the backward pass.
+ * llvmpipe, where arithmetic is dear next to memory (unlike a GPU), the pass took 1–2× a multiply by
+ * a stored mask and under 2 % of the 3×3 convolution that follows it (bench/kernels.ts --dropout 0.1),
+ * so a stored mask would save little and hold a buffer per layer until the backward pass.
  */
 import { tf } from '../tf';
 import { runGpuKernel, type ProgramUniform } from './program';
