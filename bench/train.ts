@@ -1,8 +1,11 @@
 /**
  * Training (and optional sampling) throughput of the engine: images/s, ms/step, peak GPU bytes.
  *   npm run bench:train -- --preset small --loss sa2 --batch 32 --steps 10 [--warmup 3] [--backend auto]
+ *     [--dropout P] [--dataset builtin:NAME|PATH] [--log-every N]
  *   add --sample-n 256 --sample-steps 100 to time DDIM sampling too.
- * Data is random uint8 images of the preset's size (throughput does not depend on content).
+ * Runs what `sadpm train` runs per step: trainStep on batches of a real dataset (the built-in one of
+ * the preset's image size unless --dataset), the preset's dropout unless --dropout, and the loss read
+ * back every --log-every steps (the run config's logEvery) and at the end of the timed window.
  * Prints one human line and one JSON line (prefix BENCH_JSON) per measurement.
  */
 import { tf } from '../src/engine/tf';
@@ -10,12 +13,11 @@ import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
 import { initBackend, describeBackend, devicePeakBytes, resetDevicePeak, assertGpuHealthy } from '../src/engine/backend';
 import { gpuMemoryStats } from '../src/engine/gpu/memory';
-import { TrainState, trainStep } from '../src/engine/train/trainer';
-import { BatchSampler } from '../src/engine/data/loader';
-import type { PackedDataset } from '../src/engine/data/packed';
+import { TrainState, checkDatasetFits, trainStep } from '../src/engine/train/trainer';
+import { BatchSampler, loadDataset } from '../src/engine/data/loader';
+import { BUILTIN_DATASETS } from '../src/engine/data/builtin';
 import { sample } from '../src/engine/diffusion/samplers';
 import { epsModelOf } from '../src/engine/train/artifacts';
-import { Rng } from '../src/engine/rng';
 
 async function main(): Promise<void> {
   const { flags } = parseArgs(['bench', ...process.argv.slice(2)]);
@@ -30,26 +32,27 @@ async function main(): Promise<void> {
   const warmup = flagNumber(flags, 'warmup', 2);
   const batchedFlag = flagString(flags, 'batched-k');
   const batched = batchedFlag === undefined ? true : batchedFlag !== 'false';
+  const imageSize = resolveRunConfig({ preset }).imageSize;
+  const dataset = flagString(flags, 'dataset') ?? BUILTIN_DATASETS.find((d) => d.size === imageSize)?.id;
+  if (!dataset) {
+    throw new Error(`--dataset: no built-in dataset has ${imageSize}x${imageSize} images; give a packed dataset path`);
+  }
   const cfg = resolveRunConfig({
     preset,
+    dataset,
     k: Math.max(k, 1),
     lambda: k >= 2 ? 1 : 0,
     batch,
     steps: warmup + steps,
     backend: flagString(flags, 'backend') ?? 'auto',
     dropout: flags.has('dropout') ? flagNumber(flags, 'dropout', 0) : undefined,
+    logEvery: flags.has('log-every') ? flagNumber(flags, 'log-every', 10) : undefined,
   });
   const info = await initBackend(cfg.backend);
   const size = cfg.imageSize;
-  const count = Math.max(batch * 2, 64);
-  const pixels = new Uint8Array(count * size * size * cfg.channels);
-  const rng = Rng.keyed(1234);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = rng.nextU32() & 255;
-  const ds = {
-    info: { version: 1, name: 'random', count, height: size, width: size, channels: cfg.channels, hasLabels: false, source: 'bench', format: 'builtin', checksum: '', createdAt: '', skipped: [] },
-    pixels,
-  } as unknown as PackedDataset;
-  const sampler = new BatchSampler(ds, 0);
+  const ds = loadDataset(cfg.dataset);
+  checkDatasetFits(ds, cfg);
+  const sampler = new BatchSampler(ds, cfg.seed);
   const state = new TrainState(cfg);
   // Live tensor bytes as tfjs counts them, sampled after each step; the device peak below is the real one.
   let tensorPeak = 0;
@@ -57,15 +60,25 @@ async function main(): Promise<void> {
     const m = tf.memory() as { numBytesInGPU?: number };
     if (m.numBytesInGPU !== undefined) tensorPeak = Math.max(tensorPeak, m.numBytesInGPU);
   };
-  console.log(`# backend ${describeBackend(info)}; preset ${preset} (${state.net.paramCount().toLocaleString('en-US')} params, ${size}x${size}x${cfg.channels}); loss ${loss}; batch ${batch}`);
+  const params = state.net.paramCount().toLocaleString('en-US');
+  console.log(
+    `# backend ${describeBackend(info)}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
+      `loss ${loss}; batch ${batch}; dropout ${cfg.dropout}; data ${cfg.dataset} (${ds.info.count} images)`,
+  );
+  // As the trainer's loop: the step's scalars are read back on logging steps only (and at the end
+  // of a window, to time it), so the host prepares the next batch while the device works.
   const runSteps = async (from: number, n: number) => {
     for (let s = from; s < from + n; s++) {
       const out = trainStep(state, ds, sampler, s, batched);
-      const v = await out.loss.data();
+      if (s % cfg.logEvery === 0 || s === from + n - 1) {
+        const packed = tf.stack([out.loss, out.simple, out.sa, out.gradNorm]);
+        const v = await packed.data();
+        packed.dispose();
+        assertGpuHealthy();
+        if (!Array.from(v).every(Number.isFinite)) throw new Error(`loss or grad norm is not finite at step ${s}`);
+      }
       for (const t of Object.values(out)) t.dispose();
-      assertGpuHealthy();
       track();
-      if (!Number.isFinite(v[0]!)) throw new Error(`loss is ${v[0]} at step ${s}`);
     }
   };
   // --profile N: profile one step first, printing the N costliest kernels.
@@ -74,8 +87,13 @@ async function main(): Promise<void> {
   await runSteps(1, warmup);
   const warmMs = performance.now() - w0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await runSteps(warmup + 1, steps);
   const ms = (performance.now() - t0) / steps;
+  // Process CPU time per step: host work on a GPU; on a software adapter (llvmpipe runs the kernels
+  // on this process's threads) all the work, and steadier than wall time on a shared machine.
+  const cpu = process.cpuUsage(c0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
   const result: Record<string, unknown> = {
     kind: 'train',
     backend: info.name,
@@ -83,8 +101,11 @@ async function main(): Promise<void> {
     preset,
     loss,
     batch,
+    dropout: cfg.dropout,
+    dataset: cfg.dataset,
     steps,
     msPerStep: ms,
+    cpuMsPerStep: cpuMs,
     imagesPerSec: (batch * 1000) / ms,
     warmupMs: warmMs,
     peakGpuBytes: devicePeakBytes() ?? null,
@@ -93,9 +114,12 @@ async function main(): Promise<void> {
     numTensors: tf.memory().numTensors,
   };
   const peak = devicePeakBytes();
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   console.log(
-    `train ${preset} ${loss} batch ${batch}: ${(result.imagesPerSec as number).toFixed(2)} images/s, ${ms.toFixed(1)} ms/step, ` +
-      `peak GPU ${peak ? (peak / 2 ** 20).toFixed(0) + ' MiB' : 'n/a'} (tensors ${(tensorPeak / 2 ** 20).toFixed(0)} MiB) (warm-up ${(warmMs / 1000).toFixed(1)} s)`,
+    `train ${preset} ${loss} batch ${batch} dropout ${cfg.dropout}: ` +
+      `${(result.imagesPerSec as number).toFixed(2)} images/s, ` +
+      `${ms.toFixed(1)} ms/step (CPU ${cpuMs.toFixed(0)} ms), ` +
+      `peak GPU ${peak ? mib(peak) : 'n/a'} (tensors ${mib(tensorPeak)}) (warm-up ${(warmMs / 1000).toFixed(1)} s)`,
   );
   console.log('BENCH_JSON ' + JSON.stringify(result));
 

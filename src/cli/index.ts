@@ -2,7 +2,8 @@
  * sadpm: the headless front door. Each command turns flags into a call of the application layer's use cases
  * (src/app) and prints the outcome; the desktop app and web mode call the same use cases through the contract.
  */
-import { configFields, parseArgs, type ParsedArgs } from './args';
+import { configFields, kebab, parseArgs, type ParsedArgs } from './args';
+import { FieldError } from '../shared/errors';
 import { RUN_PRESETS } from '../shared/config';
 import { cmdTrain, cmdResume } from './commands/train';
 import { cmdRuns, cmdShow, cmdPrune, cmdTag } from './commands/runs';
@@ -72,6 +73,12 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   info: cmdInfo,
 };
 
+/** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */
+function describeError(err: unknown): string {
+  if (err instanceof FieldError) return `--${kebab(err.field)}${err.value !== undefined ? ` ${err.value}` : ''}: ${err.detail}`;
+  return (err as Error).message;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let args: ParsedArgs;
   try {
@@ -96,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await fn(args);
   } catch (err) {
-    const message = (err as Error).message;
+    const message = describeError(err);
     // Some messages already say which command they are about ('sadpm tag RUN TAG...: name the run').
     console.error(message.startsWith(`sadpm ${args.command}`) ? message : `sadpm ${args.command}: ${message}`);
     if (process.env.SADPM_DEBUG) console.error((err as Error).stack);

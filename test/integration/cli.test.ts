@@ -119,7 +119,7 @@ describe('sadpm CLI end to end (run store)', () => {
     // The run holds gapBatch = 2 images out of training: more would measure on trained-on images.
     const more = sadpm(['gap', '1', '--t0', '6', '--n', '3']);
     expect(more.code).not.toBe(0);
-    expect(more.stderr).toMatch(/--n: expected an integer in 1\.\.2: the run holds 2 of its 4096 images out of/);
+    expect(more.stderr).toMatch(/--n 3: expected an integer in 1\.\.2: the run holds 2 of its 4096 images out of/);
     expect(r.stdout).toMatch(/estimation gap at step 3, chain from t0=6/);
     expect(readFileSync(join(runDir, 'gap', 'gap-0000003.csv'), 'utf8').split('\n')[0]).toBe('t,mean_abs_gap,l2_gap,signed_mean_gap');
   });
@@ -206,7 +206,7 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(sadpm(['show', '99']).stderr).toMatch(/no run '99'/);
     expect(sadpm(['runs', '--status', 'done']).stderr).toMatch(/--status: 'done' is not a run status/);
     expect(sadpm(['runs', '--dataset', 'nope']).stderr).toMatch(/--dataset 'nope': no such dataset/);
-    expect(sadpm(['export', '1', '--format', 'xml']).stderr).toMatch(/--format: expected csv, json or bundle, got 'xml'/);
+    expect(sadpm(['export', '1', '--format', 'xml']).stderr).toMatch(/--format: 'xml' is not one of csv, json, bundle/);
     expect(sadpm(['train', '--dataset', join(dir, 'missing.sadpm-ds')]).stderr).toMatch(/missing\.sadpm-ds/);
     expect(sadpm(['train', '--dataset', 'nosuchlib']).stderr).toMatch(/--dataset 'nosuchlib': not a dataset in the library/);
     expect(sadpm(['train', ...small, '--steps', '1', '--run-dir', runDir]).stderr).toMatch(/already holds a run \(#1\); continue it with 'sadpm resume 1'/);
@@ -243,8 +243,9 @@ describe('sadpm CLI end to end (run store)', () => {
   it('export writes CSV (default path in the data folder) and a bundle that tar reads', () => {
     const r = sadpm(['export', '1']);
     expect(r.code, r.stderr).toBe(0);
-    const csvPath = join(home, 'exports', 'run-1-first.metrics.csv');
-    expect(r.stdout).toContain(csvPath);
+    // The same name the app gives an export: run-<id>-<name>-<stamp>.metrics.csv under the data folder.
+    const csvPath = /exported run #1 csv: (\S+) \(/.exec(r.stdout)?.[1] ?? '';
+    expect(csvPath).toMatch(new RegExp(`^${join(home, 'exports')}/run-1-first-[0-9a-z]+\\.metrics\\.csv$`));
     const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
     expect(lines[0]!.split(',')[0]).toBe('step');
     expect(lines[0]!.split(',')).toEqual(expect.arrayContaining(['loss', 'lr']));

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { INVOKE, type ApiError, type InvokeChannel, type InvokeResponse } from '../../shared/contract';
+import { FieldError } from '../../shared/errors';
 
 export class ApiFailure extends Error {
   constructor(
@@ -23,7 +24,7 @@ export function failAs<T>(code: ApiError['code'], fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof ApiFailure) throw err;
-    throw new ApiFailure(code, (err as Error).message);
+    throw new ApiFailure(err instanceof FieldError ? 'invalid' : code, (err as Error).message);
   }
 }
 
@@ -52,6 +53,7 @@ export async function dispatch(handlers: Handlers, channel: string, raw: unknown
     return { ok: true, res };
   } catch (err) {
     if (err instanceof ApiFailure) return { ok: false, error: { code: err.code, message: err.message } };
+    if (err instanceof FieldError) return { ok: false, error: { code: 'invalid', message: err.message } };
     return { ok: false, error: { code: 'failed', message: (err as Error).message } };
   }
 }

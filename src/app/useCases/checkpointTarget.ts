@@ -4,6 +4,8 @@
  */
 import type { CheckpointRecord, RunRecord } from '../../shared/records';
 import type { RunStore } from '../../store/runStore';
+import { parseRunConfig, type RunConfig } from '../../shared/config';
+import { readCheckpointHeader } from '../../engine/train/checkpoint';
 
 export type StoredCheckpoint = { kind: 'stored'; run: RunRecord; checkpoint: CheckpointRecord };
 export type CheckpointTarget = StoredCheckpoint | { kind: 'file'; runDir: string; path: string };
@@ -26,6 +28,11 @@ export function runCheckpoint(store: RunStore, run: RunRecord, which: 'latest' |
     throw new Error(`run #${run.id} has no checkpoint${what} (checkpoints: ${have.join(', ') || 'none'})`);
   }
   return { kind: 'stored', run, checkpoint };
+}
+
+/** The run config a target's checkpoint was trained with (a file target: from its header). */
+export function configOf(t: CheckpointTarget): RunConfig {
+  return t.kind === 'stored' ? t.run.config : parseRunConfig(readCheckpointHeader(t.path).config);
 }
 
 export function targetFiles(t: CheckpointTarget): { checkpointPath: string; runDir: string } {

@@ -8,6 +8,7 @@ import { RESUMABLE_STATUSES, type RunRecord } from '../../shared/records';
 import type { RunStore } from '../../store/runStore';
 import { readCheckpointHeader } from '../../engine/train/checkpoint';
 import { adoptCheckpoints } from '../recovery';
+import { FieldError } from '../../shared/errors';
 
 /** A run the store cannot resume, with the reason in words; the app answers it as a conflict. */
 export class NotResumableError extends Error {}
@@ -50,14 +51,14 @@ export interface ResumeChanges {
  */
 export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeChanges = {}): RunRecord {
   if (changes.backend !== undefined && !BACKENDS.includes(changes.backend)) {
-    throw new Error(`backend: expected one of ${BACKENDS.join(', ')}, got '${String(changes.backend)}'`);
+    throw new FieldError('backend', `expected one of ${BACKENDS.join(', ')}`, String(changes.backend));
   }
   const changed = changes.steps !== undefined || changes.backend !== undefined;
   const cfg = changed ? parseRunConfig({ ...run.config, ...changes }) : null;
   if (cfg && changes.steps !== undefined) {
     const ck = store.latestCheckpoint(run.id);
     if (ck && cfg.steps <= ck.step) {
-      throw new NotResumableError(`steps: run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`);
+      throw new FieldError('steps', `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`, cfg.steps);
     }
   }
   assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);

@@ -9,7 +9,8 @@ import type { RunStore } from '../../store/runStore';
 import { sampleRecordOf } from '../../store/recorder';
 import { runEngineJob, type JobOptions } from '../engineJob';
 import type { SpawnEngine } from '../engineProcess';
-import { targetFiles, type CheckpointTarget } from './checkpointTarget';
+import { configOf, targetFiles, type CheckpointTarget } from './checkpointTarget';
+import { FieldError } from '../../shared/errors';
 
 export type SampleSettings = Omit<SampleJob, 'checkpointPath' | 'runDir'>;
 
@@ -27,8 +28,9 @@ export async function sampleCheckpoint(
   opts: JobOptions = {},
 ): Promise<SampleOutcome> {
   const files = targetFiles(target);
-  if (target.kind === 'stored' && settings.steps > target.run.T) {
-    throw new Error(`steps: ${settings.steps} sampling steps exceed run #${target.run.id}'s T = ${target.run.T}`);
+  const T = configOf(target).T;
+  if (settings.steps > T) {
+    throw new FieldError('steps', `this run has T = ${T} diffusion steps; give ${T} or fewer sampling steps`, settings.steps);
   }
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, ...files } }), opts);
   const message = SamplesMessageSchema.parse(raw);

@@ -2,9 +2,13 @@
  * Training-side access to a dataset: load it, pick batch indices deterministically, turn them into floats.
  */
 import { Rng, Stream } from '../rng';
-import { generateBuiltin } from './builtin';
-import type { PackedDataset } from './packed';
-import { readPackedDataset } from './packed';
+import { findBuiltin, generateBuiltin } from './builtin';
+import { readPackedDataset, readPackedHeader, type PackedDataset } from './packed';
+
+/** The number of images of a dataset spec, from its header (no pixels are read). */
+export function datasetCount(spec: string): number {
+  return spec.startsWith('builtin:') ? findBuiltin(spec).defaultCount : readPackedHeader(spec).count;
+}
 
 /** 'builtin:<name>' generates the embedded dataset in memory; anything else is a .sadpm-ds path. */
 export function loadDataset(spec: string): PackedDataset {
@@ -163,14 +167,18 @@ export interface GapImages {
  * so that a small dataset keeps nine tenths of its images for training. Fixed by (dataset size, gapBatch,
  * seed); training never draws them (BatchSampler's exclude).
  */
+/** How many of a dataset's `count` images the gap monitor holds out: min(gapBatch, a tenth of them), at least 1. */
+export function gapImageCount(count: number, gapBatch: number): number {
+  return count < 2 ? count : Math.min(gapBatch, Math.max(1, Math.floor(count / 10)));
+}
+
 export function gapImages(ds: PackedDataset, gapBatch: number, seed: number): GapImages {
   const count = ds.info.count;
   if (!Number.isInteger(gapBatch) || gapBatch < 1) {
     throw new Error(`gapImages: gapBatch must be a positive integer, got ${gapBatch}`);
   }
   if (count < 2) return { indices: holdOutIndices(ds, count, seed), heldOut: false };
-  const n = Math.min(gapBatch, Math.max(1, Math.floor(count / 10)));
-  return { indices: holdOutIndices(ds, n, seed), heldOut: true };
+  return { indices: holdOutIndices(ds, gapImageCount(count, gapBatch), seed), heldOut: true };
 }
 
 /** The training sampler of a run: every image except the gap monitor's held-out ones. */

@@ -5,13 +5,29 @@
  */
 import { tf } from '../tf';
 
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: unknown, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
+/** Values of the fields a program declares in its `uniforms` string, in that order. */
+export interface ProgramUniform {
+  type: 'int32' | 'uint32' | 'float32';
+  data: number[];
 }
 
-/** A tfjs-webgpu program: its inputs are bound in the order of variableNames. */
+interface WebGPUBackendLike {
+  runWebGPUProgram(
+    program: unknown,
+    inputs: tf.TensorInfo[],
+    dtype: tf.DataType,
+    uniforms?: ProgramUniform[],
+  ): tf.TensorInfo;
+}
+
+/**
+ * A tfjs-webgpu program: its inputs are bound in the order of variableNames. Values that change
+ * from call to call without changing the shader (a random key) travel as uniforms: tfjs writes one
+ * uniform buffer per dispatch anyway, so they cost no upload and no recompilation.
+ */
 interface Program {
   readonly variableNames: string[];
+  readonly uniformData?: ProgramUniform[];
 }
 
 const registered = new Set<string>();
@@ -35,7 +51,9 @@ export function runGpuKernel<A extends object>(
       kernelFunc: ({ inputs: given, backend, attrs: a }) => {
         const infos = given as Record<string, tf.TensorInfo>;
         const program = make(infos, a as unknown as A);
-        return (backend as unknown as WebGPUBackendLike).runWebGPUProgram(program, program.variableNames.map((v) => infos[v]!), 'float32');
+        const gpu = backend as unknown as WebGPUBackendLike;
+        const bound = program.variableNames.map((v) => infos[v]!);
+        return gpu.runWebGPUProgram(program, bound, 'float32', program.uniformData);
       },
     });
   }

@@ -17,6 +17,13 @@ interface TfjsWebGPUBackend {
   uploadToGPU(dataId: object): void;
 }
 
+let uploaded = 0;
+
+/** Bytes of tensor data uploaded host → GPU since the process started (tests count a step's uploads). */
+export function uploadedBytes(): number {
+  return uploaded;
+}
+
 /** Replaces the backend's uploadToGPU; returns false when it does not look like tfjs-webgpu 4.x. */
 export function uploadThroughQueue(backend: unknown): boolean {
   const b = backend as Partial<TfjsWebGPUBackend>;
@@ -26,11 +33,13 @@ export function uploadThroughQueue(backend: unknown): boolean {
   b.uploadToGPU = (dataId: object) => {
     const data = b.tensorMap!.get(dataId);
     if (!data || data.resource != null || data.values == null || !(data.dtype === 'float32' || data.dtype === 'int32' || data.dtype === 'bool')) {
+      if (data && data.resource == null && data.values != null) uploaded += data.values.length * 4;
       original(dataId);
       return;
     }
     const count = data.shape.reduce((a, d) => a * d, 1);
     const values = data.dtype === 'float32' ? toTyped(Float32Array, data.values, count) : toTyped(Int32Array, data.values, count);
+    uploaded += count * 4;
     const buffer = b.bufferManager!.acquireBuffer(count * 4, usage);
     if (count > 0) b.queue!.writeBuffer(buffer, 0, values.buffer, values.byteOffset, count * 4);
     data.resource = buffer;

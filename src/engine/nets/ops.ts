@@ -8,6 +8,8 @@ import { convFilterBiasGrad } from '../gpu/convFilterGrad';
 import { conv2dGpu, conv2dGpuApplies, matMulGpu } from '../gpu/conv2d';
 import { groupNormActGpu } from '../gpu/groupNorm';
 import { sumSpatialGpu } from '../gpu/sumLeading';
+import { dropoutGpu, dropoutGpuApplies } from '../gpu/dropout';
+import { dropoutMask, type DropoutWords } from '../philox';
 
 let fastKernelsWanted = process.env.SADPM_FAST_KERNELS !== '0';
 
@@ -268,4 +270,21 @@ export function addPerChannel(h: tf.Tensor4D, t: tf.Tensor2D): tf.Tensor4D {
     },
   }));
   return op(h, t) as tf.Tensor4D;
+}
+
+/**
+ * Dropout with a Philox mask keyed by `words` (see philox.ts): y = x · keep / (1 − rate), and
+ * dx = dy · keep / (1 − rate) with the same mask. On webgpu with the fast kernels the mask is drawn
+ * on the GPU in the same pass; elsewhere it is drawn on the host, bit for bit the same.
+ */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, words: DropoutWords): T {
+  if (rate === 0) return x;
+  if (fastKernels() && dropoutGpuApplies(x.size)) {
+    const op = tf.customGrad((xi) => ({
+      value: dropoutGpu(xi as tf.Tensor, rate, words),
+      gradFunc: (dy: tf.Tensor) => dropoutGpu(dy, rate, words),
+    }));
+    return op(x) as T;
+  }
+  return tf.mul(x, tf.tensor(dropoutMask(x.size, rate, words), x.shape, 'float32')) as T;
 }

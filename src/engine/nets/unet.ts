@@ -15,8 +15,9 @@
  */
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
-import { Rng, Stream, hashKeys } from '../rng';
-import { addPerChannel, conv2dSame, groupNormAct, linear, silu } from './ops';
+import { Rng, Stream } from '../rng';
+import { dropoutWords, type DropoutKey } from '../philox';
+import { addPerChannel, conv2dSame, dropout, groupNormAct, linear, silu } from './ops';
 import { buildUNetPlan, type AttnRef, type ConvRef, type LinearRef, type NormRef, type ParamSpec, type ResBlockRef, type UNetPlan } from './unetPlan';
 
 export { countUNetParams, buildUNetPlan } from './unetPlan';
@@ -24,8 +25,8 @@ export type { UNetPlan, ParamSpec } from './unetPlan';
 
 export interface UNetApplyOptions {
   training: boolean;
-  /** Seeds the dropout masks (each layer uses hashKeys(dropoutSeed, layerIndex)); without it masks are unseeded. */
-  dropoutSeed?: number;
+  /** Keys the dropout masks (each layer adds its index, see philox.ts); without it each call draws a fresh key. */
+  dropoutKey?: DropoutKey;
 }
 
 const GN_EPS = 1e-6;
@@ -59,7 +60,7 @@ export function timestepFrequencies(ch: number): Float32Array {
 
 interface DropoutCtx {
   rate: number;
-  seed: number | undefined;
+  key: DropoutKey;
 }
 
 export class UNet {
@@ -100,8 +101,8 @@ export class UNet {
   /** Predicts eps for x [N,H,W,C] at float 0-based timestep indices t [N]. */
   apply(x: tf.Tensor4D, t: tf.Tensor1D, opts: UNetApplyOptions): tf.Tensor4D {
     this.checkInputs('apply', x, t);
-    const drop: DropoutCtx | null =
-      opts.training && this.cfg.dropout > 0 ? { rate: this.cfg.dropout, seed: opts.dropoutSeed } : null;
+    const key = opts.dropoutKey ?? { seed: Math.floor(Math.random() * 2 ** 32), step: 0, term: 0 };
+    const drop: DropoutCtx | null = opts.training && this.cfg.dropout > 0 ? { rate: this.cfg.dropout, key } : null;
     return tf.tidy(() => this.output(this.trunk(x, t.dtype === 'float32' ? t : tf.cast(t, 'float32'), drop)));
   }
 
@@ -205,7 +206,7 @@ export class UNet {
     let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
     h = addPerChannel(h, this.linear(tembAct, b.tembProj));
     h = this.groupNorm(h, b.norm2, true);
-    if (drop) h = tf.dropout(h, drop.rate, undefined, drop.seed === undefined ? undefined : hashKeys(drop.seed, b.dropoutIndex)) as tf.Tensor4D;
+    if (drop) h = dropout(h, drop.rate, dropoutWords(drop.key, b.dropoutIndex));
     h = this.conv(h, b.conv2);
     const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;
     return tf.add(shortcut, h);

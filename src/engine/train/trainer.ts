@@ -8,7 +8,7 @@
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../tf';
-import { Rng, Stream, hashKeys } from '../rng';
+import { Rng, Stream } from '../rng';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { antitheticTimesteps } from '../diffusion/timesteps';
 import { lossTensors, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
@@ -125,11 +125,12 @@ export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSa
   const x0 = toFloatBatch(ds, idx, cfg.randomFlip ? flipDraws(cfg.seed, step, cfg.batch) : undefined);
   const top = antitheticTimesteps(Rng.keyed(cfg.seed, Stream.timestep, step), cfg.batch, cfg.T);
   const lb = prepareLossBatch(schedule, settings, x0, shape, top, Rng.keyed(cfg.seed, Stream.noise, step));
-  const dropoutBase = hashKeys(cfg.seed, Stream.dropout, step);
   let simple: tf.Scalar | null = null;
   let sa: tf.Scalar | null = null;
   const { value, grads } = variableGradsFreeing(() => {
-    const lt = lossTensors((x, t, term) => net.apply(x, t, { training: true, dropoutSeed: hashKeys(dropoutBase, term) }), lb, settings, batched);
+    const epsModel = (x: tf.Tensor4D, t: tf.Tensor1D, term: number) =>
+      net.apply(x, t, { training: true, dropoutKey: { seed: cfg.seed, step, term } });
+    const lt = lossTensors(epsModel, lb, settings, batched);
     simple = tf.keep(lt.simple);
     sa = tf.keep(lt.sa);
     return lt.loss;

@@ -253,28 +253,42 @@ describe('WebGPU fast path', () => {
     }
   });
 
-  it('a UNet training loss and all its gradients equal the plain tfjs path within 1e-4 relative', async (ctx) => {
+  it('a UNet training loss and all its gradients equal the plain path within 1e-4, dropout 0 and 0.2', async (ctx) => {
     if (!webgpu) ctx.skip();
-    const net = new UNet(MICRO, 7);
-    const x = randn([4, 8, 8, 3], 1) as tf.Tensor4D;
-    const e = randn([4, 8, 8, 3], 2);
-    const t = tf.tensor1d([3, 250, 600, 999]);
-    const loss = () =>
-      tf.tidy(() => tf.mean(tf.square(tf.sub(net.apply(x, t, { training: true }), e))) as tf.Scalar);
-    const run = async (fast: boolean) => {
-      setFastKernels(fast);
-      const r = variableGradsFreeing(loss, net.variables);
-      const out = { loss: (await r.value.data())[0]!, grads: await Promise.all(net.variables.map((v) => r.grads[v.name]!.data())) };
-      tf.dispose([r.value, ...Object.values(r.grads)]);
-      return out;
-    };
-    const plain = await run(false);
-    const fast = await run(true);
-    expect(Math.abs(fast.loss - plain.loss) / Math.abs(plain.loss)).toBeLessThan(1e-4);
-    net.variables.forEach((v, i) => {
-      expect(relErr(fast.grads[i]!, plain.grads[i]!), v.name).toBeLessThan(1e-4);
-    });
-    tf.dispose([x, e, t]);
-    net.dispose();
+    for (const rate of [0, 0.2]) {
+      const net = new UNet({ ...MICRO, dropout: rate }, 7);
+      const x = randn([4, 8, 8, 3], 1) as tf.Tensor4D;
+      const e = randn([4, 8, 8, 3], 2);
+      const t = tf.tensor1d([3, 250, 600, 999]);
+      // The same key on both paths: the WGSL and host Philox draw the same masks.
+      const dropoutKey = { seed: 11, step: 5, term: 0 };
+      const loss = () =>
+        tf.tidy(() => tf.mean(tf.square(tf.sub(net.apply(x, t, { training: true, dropoutKey }), e))) as tf.Scalar);
+      const run = async (fast: boolean) => {
+        setFastKernels(fast);
+        const r = variableGradsFreeing(loss, net.variables);
+        const grads = await Promise.all(net.variables.map((v) => r.grads[v.name]!.data()));
+        const out = { loss: (await r.value.data())[0]!, grads };
+        tf.dispose([r.value, ...Object.values(r.grads)]);
+        return out;
+      };
+      const plain = await run(false);
+      const fast = await run(true);
+      expect(Math.abs(fast.loss - plain.loss) / Math.abs(plain.loss), `dropout ${rate}`).toBeLessThan(1e-4);
+      net.variables.forEach((v, i) => {
+        expect(relErr(fast.grads[i]!, plain.grads[i]!), `dropout ${rate}: ${v.name}`).toBeLessThan(1e-4);
+      });
+      if (rate > 0) {
+        // Dropout is live in this comparison: another step's masks give another loss.
+        const key6 = { ...dropoutKey, step: 6 };
+        const other = tf.tidy(() =>
+          tf.mean(tf.square(tf.sub(net.apply(x, t, { training: true, dropoutKey: key6 }), e))),
+        );
+        expect(Math.abs((await other.data())[0]! - fast.loss)).toBeGreaterThan(1e-6);
+        other.dispose();
+      }
+      tf.dispose([x, e, t]);
+      net.dispose();
+    }
   });
 });

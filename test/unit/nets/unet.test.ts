@@ -183,16 +183,16 @@ describe('UNet', () => {
     m.dispose();
   });
 
-  it('applies dropout only in training, deterministically per dropoutSeed', async () => {
+  it('applies dropout only in training, deterministically per dropout key', async () => {
     const cfg = { ...MICRO, dropout: 0.3 };
     const m = new UNet(cfg, 9);
     const x = randn([2, 8, 8, 3], 4) as tf.Tensor4D;
     const t = tf.tensor1d([10, 20], 'float32');
     const evalOut = await forward(m, x, t, { training: false });
-    const evalOut2 = await forward(m, x, t, { training: false, dropoutSeed: 1 });
-    const a = await forward(m, x, t, { training: true, dropoutSeed: 123 });
-    const b = await forward(m, x, t, { training: true, dropoutSeed: 123 });
-    const c = await forward(m, x, t, { training: true, dropoutSeed: 124 });
+    const evalOut2 = await forward(m, x, t, { training: false, dropoutKey: { seed: 1, step: 1, term: 0 } });
+    const a = await forward(m, x, t, { training: true, dropoutKey: { seed: 123, step: 1, term: 0 } });
+    const b = await forward(m, x, t, { training: true, dropoutKey: { seed: 123, step: 1, term: 0 } });
+    const c = await forward(m, x, t, { training: true, dropoutKey: { seed: 124, step: 1, term: 0 } });
     expect(evalOut2).toEqual(evalOut);
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
@@ -200,7 +200,7 @@ describe('UNet', () => {
     // Same weights, dropout 0: training and eval agree.
     const m0 = new UNet(MICRO, 9);
     const e0 = await forward(m0, x, t, { training: false });
-    const tr0 = await forward(m0, x, t, { training: true, dropoutSeed: 5 });
+    const tr0 = await forward(m0, x, t, { training: true, dropoutKey: { seed: 5, step: 1, term: 0 } });
     expect(tr0).toEqual(e0);
     expect(e0).toEqual(evalOut);
     tf.dispose([x, t]);
@@ -255,7 +255,7 @@ describe('UNet', () => {
     expect(m.paramCount()).toBe(countUNetParams(MODEL_PRESETS.small));
     const x = randn([1, 32, 32, 3], 5) as tf.Tensor4D;
     const t = tf.tensor1d([100], 'float32');
-    const y = await forward(m, x, t, { training: true, dropoutSeed: 1 });
+    const y = await forward(m, x, t, { training: true, dropoutKey: { seed: 1, step: 1, term: 0 } });
     expect(y.length).toBe(32 * 32 * 3);
     expect(y.every(Number.isFinite)).toBe(true);
     tf.dispose([x, t]);
