@@ -2,8 +2,8 @@
  * The handlers of every invoke channel in the contract, and the dispatcher that validates a request
  * before any handler sees it. Transports (Electron IPC, web mode's WebSocket) only call dispatch().
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { extname, join, relative, isAbsolute } from 'node:path';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { INVOKE, type ApiError, type Estimate, type InvokeChannel, type InvokeResponse } from '../shared/contract';
 import { modelConfigOf, parseRunConfig, resolveRunConfig, RunConfigError, type RunConfig } from '../shared/config';
@@ -109,21 +109,6 @@ export function estimateRun(s: Services, cfg: RunConfig): Estimate {
   };
 }
 
-/** A file the renderer may read: under the data folder or a run's folder. */
-function readableFile(s: Services, path: string): string {
-  if (!isAbsolute(path) || !existsSync(path)) throw notFound(`no such file: ${path}`);
-  const real = realpathSync(path);
-  const roots = [s.store.layout.root, ...s.store.listRuns({ limit: 100_000 }).map((r) => r.runDir)];
-  for (const root of roots) {
-    if (!existsSync(root)) continue;
-    const rel = relative(realpathSync(root), real);
-    if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return real;
-  }
-  throw new ApiFailure('invalid', `${path} is outside the data folder and the run folders; the app only serves its own files`);
-}
-
-const MIME: Record<string, string> = { '.png': 'image/png', '.json': 'application/json', '.csv': 'text/csv', '.gz': 'application/gzip' };
-
 function requireRun(s: Services, id: number): RunRecord {
   const run = s.store.getRun(id);
   if (!run) throw notFound(`no run #${id}`);
@@ -184,13 +169,6 @@ export function makeHandlers(s: Services, native?: NativeUi, uploads: UploadOwne
         return { path: null };
       }
       return failAs('invalid', () => uploads.end(uploadId, (name) => `${Date.now().toString(36)}-${safeName(name)}`));
-    },
-    'files.read': ({ path }) => {
-      const real = readableFile(s, path);
-      const bytes = statSync(real).size;
-      if (bytes > 512 * 1024 * 1024) throw new ApiFailure('invalid', `${path} is ${bytes} bytes; too large to send to the window`);
-      const mime = MIME[extname(real).toLowerCase()] ?? 'application/octet-stream';
-      return { dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`, bytes };
     },
     'jobs.cancel': ({ jobId }) => {
       if (!s.jobs.cancel(jobId)) throw notFound(`no running job ${jobId}`);

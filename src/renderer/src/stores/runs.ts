@@ -4,7 +4,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
-import type { InvokeRequest, RunDetail } from '../../../shared/contract';
+import type { InvokeRequest, InvokeResponse, RunDetail } from '../../../shared/contract';
 import type { RunRecord, RunStatus } from '../../../shared/records';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
@@ -129,6 +129,11 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  /** The server's check of a New-run form's config: per-field errors, the resolved config, the estimate. */
+  function validate(config: Record<string, unknown>): Promise<InvokeResponse<'runs.validate'>> {
+    return api().invoke('runs.validate', { config });
+  }
+
   async function create(req: InvokeRequest<'runs.create'>): Promise<RunRecord> {
     const rec = await api().invoke('runs.create', req);
     upsert(rec);
@@ -155,6 +160,6 @@ export const useRunsStore = defineStore('runs', () => {
 
   return {
     byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, pending,
-    refresh, subscribe, upsert, loadDetail, getDetail, act, create, update, remove, get,
+    refresh, subscribe, upsert, loadDetail, getDetail, act, validate, create, update, remove, get,
   };
 });

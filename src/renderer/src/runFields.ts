@@ -2,7 +2,7 @@
  * Every RunConfig field as the New-run form shows it: group, label, input kind and help. The help
  * text comes from the schema's own descriptions where it has one.
  */
-import { BACKENDS, MODEL_PRESET_NAMES, RunConfigSchema, SAMPLERS, SCHEDULES, SPACINGS, TAU_VARIANTS } from '../../../shared/config';
+import { BACKENDS, MODEL_PRESET_NAMES, RunConfigSchema, SAMPLERS, SCHEDULES, SPACINGS, TAU_VARIANTS } from '../../shared/config';
 
 export type FieldKind = 'int' | 'float' | 'enum' | 'bool' | 'list' | 'text' | 'dataset';
 

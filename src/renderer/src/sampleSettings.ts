@@ -1,6 +1,6 @@
 /** Sampling settings and job results shared by the gallery, compare and export. */
-import type { SampleSettings } from '../../../shared/contract';
-import { SampleRecordSchema, type SampleRecord } from '../../../shared/records';
+import type { SampleSettings } from '../../shared/contract';
+import { SampleRecordSchema, type SampleRecord } from '../../shared/records';
 
 export function defaultSettings(): SampleSettings {
   return { n: 16, sampler: 'ddim', steps: 50, spacing: 'uniform', eta: 0, seed: 0, ema: true };
