@@ -56,7 +56,11 @@ export interface FileAnswer {
  * If-None-Match still names this version, else 200. Files are rewritten in place (a re-sampled grid),
  * so the browser must ask every time (no-cache) but may reuse its copy while the validator matches.
  */
-export function answerFile(store: Pick<RunStore, 'layout' | 'listRuns'>, path: string, ifNoneMatch?: string | null): FileAnswer {
+export function answerFile(
+  store: Pick<RunStore, 'layout' | 'listRuns'>,
+  path: string,
+  ifNoneMatch?: string | null,
+): FileAnswer {
   const base = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' };
   const real = allowedFile(store, path);
   if (!real) return { status: 404, headers: { ...base, 'content-type': 'text/plain; charset=utf-8' }, file: null };

@@ -12,7 +12,8 @@ type Fn = (req?: unknown) => Promise<unknown>;
 const channels: Record<string, Fn> = {};
 for (const channel of Object.keys(INVOKE)) {
   channels[channel] = async (req?: unknown) => {
-    const r = (await ipcRenderer.invoke(channel, req ?? {})) as { ok: boolean; res?: unknown; error?: { code: string; message: string } };
+    type Answer = { ok: boolean; res?: unknown; error?: { code: string; message: string } };
+    const r = (await ipcRenderer.invoke(channel, req ?? {})) as Answer;
     if (r.ok) return r.res;
     throw Object.assign(new Error(r.error?.message ?? 'failed'), { code: r.error?.code ?? 'failed' });
   };

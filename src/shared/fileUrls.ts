@@ -31,6 +31,7 @@ export function pathOfFileSchemeUrl(url: string): string | null {
   } catch {
     return null;
   }
-  if (u.protocol !== `${FILE_SCHEME}:` || u.hostname !== FILE_HOST || (u.pathname !== '/' && u.pathname !== '')) return null;
+  if (u.protocol !== `${FILE_SCHEME}:` || u.hostname !== FILE_HOST) return null;
+  if (u.pathname !== '/' && u.pathname !== '') return null;
   return u.searchParams.get('path') || null;
 }

@@ -8,7 +8,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PNG } from 'pngjs';
 import { serve, type Served } from './server';
 import { captionBand } from '../../src/engine/eval/grids';
@@ -20,6 +20,20 @@ async function shot(page: Page, name: string): Promise<void> {
   const path = join(SHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   await test.info().attach(name, { path, contentType: 'image/png' });
+}
+
+/**
+ * An image the page shows has loaded, from the server's signed /files route: the address names that one
+ * file and never carries the session token.
+ */
+async function expectServedImage(page: Page, testid: string): Promise<void> {
+  const img = page.getByTestId(testid).first();
+  const width = () => img.evaluate((el) => (el as HTMLImageElement).naturalWidth);
+  await expect.poll(width, { timeout: 30_000 }).toBeGreaterThan(0);
+  const src = (await img.getAttribute('src'))!;
+  expect(src).toMatch(/^\/files\?path=[^&]+&sig=[0-9a-f]{64}$/);
+  const token = await page.evaluate(() => sessionStorage.getItem('sadpm.token'));
+  expect(token && src.includes(token)).toBe(false);
 }
 
 /** 48 PNGs of coloured discs and squares, 20x20 (imported at 16x16). */
@@ -137,6 +151,7 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('import-report-skipped')).toContainText('1');
     await expect(page.getByTestId('import-report')).toContainText('broken.png');
     await expect(page.getByTestId('dataset-shape').first()).toContainText('16');
+    await expectServedImage(page, 'dataset-preview');
     await shot(page, '1-datasets');
 
     // 2. A new SA-2 run from the quick CPU preset, shortened so the test stays short.
@@ -191,6 +206,8 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await page.getByTestId('filmstrip-frames').fill('4');
     await page.getByTestId('gallery-filmstrip').click();
     await expect(page.getByTestId('gallery-filmstrip-image')).toBeVisible({ timeout: 120_000 });
+    await expectServedImage(page, 'gallery-image');
+    await expectServedImage(page, 'gallery-filmstrip-image');
     await shot(page, '4-gallery');
 
     // 5. Compare checkpoints 4 and 12 of the run on the same seeds.
@@ -246,6 +263,11 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     const sidecar = JSON.parse(readFileSync(gridPath.replace(/\.png$/, '.json'), 'utf8'));
     expect(sidecar).toMatchObject({ n: 6, grid: { cols: 3, padding: 3 } });
     expect(sidecar.reproduce).toMatch(/^sadpm sample /);
+    await expectServedImage(page, 'export-grid-image');
+    // Web mode downloads the file the server wrote, byte for byte, under its own name.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-grid-download').click()]);
+    expect(download.suggestedFilename()).toBe(basename(gridPath));
+    expect(readFileSync(await download.path()).equals(readFileSync(gridPath))).toBe(true);
     await shot(page, '6-export');
 
     // 7. A longer run: stop it, restart the server, resume it.

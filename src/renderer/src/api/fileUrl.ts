@@ -25,7 +25,8 @@ export async function signedFileUrl(token: string | null, path: string): Promise
     const how = 'open it at the http://127.0.0.1 address the server printed';
     throw new ApiCallError('failed', `this page cannot sign file addresses here (no WebCrypto): ${how}`);
   }
-  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(token), utf8.encode(fileSigningInput(path))));
+  const key = await hmacKey(token);
+  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', key, utf8.encode(fileSigningInput(path))));
   const hex = Array.from(sig, (b) => b.toString(16).padStart(2, '0')).join('');
   return `${FILE_ROUTE}?${new URLSearchParams({ path, sig: hex }).toString()}`;
 }

@@ -1,4 +1,4 @@
-/** App-wide facts (version, mode, builtin datasets, concurrency), the notices shown in the corner, the menu's requests. */
+/** App-wide facts (version, mode, builtin datasets, concurrency), the notices in the corner, the menu's requests. */
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { z } from 'zod';

@@ -48,7 +48,9 @@ export const useExportsStore = defineStore('exports', () => {
     }
     return null;
   });
-  const gridBusy = computed(() => !!gridJob.value && ['starting', 'running', 'cancelling'].includes(gridJob.value.state));
+  const gridBusy = computed(
+    () => !!gridJob.value && ['starting', 'running', 'cancelling'].includes(gridJob.value.state),
+  );
 
   watch(
     checkpoints,
@@ -80,7 +82,8 @@ export const useExportsStore = defineStore('exports', () => {
       padding: grid.padding,
       labels: grid.labels,
     };
-    const h = useJobsStore().run('export', `Export ${grid.rows}×${grid.cols} grid`, () => api().invoke('export.grid', req));
+    const label = `Export ${grid.rows}×${grid.cols} grid`;
+    const h = useJobsStore().run('export', label, () => api().invoke('export.grid', req));
     gridJob.value = h.job;
     try {
       const p = resultPath(await h.result);
@@ -109,7 +112,8 @@ export const useExportsStore = defineStore('exports', () => {
     bundleBusy.value = true;
     bundleError.value = null;
     try {
-      bundleOut.value = await api().invoke('export.bundle', { runId: runId.value, checkpoints: bundleCheckpoints.value });
+      const req = { runId: runId.value, checkpoints: bundleCheckpoints.value };
+      bundleOut.value = await api().invoke('export.bundle', req);
     } catch (e) {
       bundleError.value = e;
     } finally {

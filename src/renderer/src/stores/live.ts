@@ -13,7 +13,17 @@ import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
 
 /** Metrics the monitor charts, as the store names them (see the run recorder). */
-export const LIVE_METRICS = ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'gpuBytes', 'tensorBytes', 'msPerStep'] as const;
+export const LIVE_METRICS = [
+  'loss',
+  'simple',
+  'sa',
+  'gradNorm',
+  'lr',
+  'imagesPerSec',
+  'gpuBytes',
+  'tensorBytes',
+  'msPerStep',
+] as const;
 export type LiveMetric = (typeof LIVE_METRICS)[number];
 
 /** A growable (step, value) column pair. */
@@ -61,7 +71,9 @@ export class RunSeries {
   appendProgress(m: ProgressMessage): void {
     // A resumed run repeats steps after its last checkpoint: drop what is not newer.
     if (m.step <= this.column('loss').lastStep) return;
-    for (const name of ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const) this.column(name).push(m.step, m[name]);
+    for (const name of ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const) {
+      this.column(name).push(m.step, m[name]);
+    }
     if (m.memory.gpuBytes !== undefined) this.column('gpuBytes').push(m.step, m.memory.gpuBytes);
     this.column('tensorBytes').push(m.step, m.memory.numBytes);
     this.version++;
@@ -70,7 +82,8 @@ export class RunSeries {
 
 /** requestAnimationFrame, replaceable in tests. */
 export type FrameScheduler = (cb: () => void) => void;
-let scheduleFrame: FrameScheduler = (cb) => (typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : setTimeout(cb, 16));
+let scheduleFrame: FrameScheduler = (cb) =>
+  typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : setTimeout(cb, 16);
 export function setFrameScheduler(f: FrameScheduler): void {
   scheduleFrame = f;
 }
@@ -135,7 +148,8 @@ export const useLiveStore = defineStore('live', () => {
     } else if (msg.type === 'gap') {
       const list = gaps.get(runId);
       if (list && !list.some((g) => g.step === msg.step)) {
-        list.push({ runId, step: msg.step, t0: msg.t0, t: msg.t, meanAbs: msg.meanAbs, l2: msg.l2, signedMean: msg.signedMean });
+        const { step, t0, t, meanAbs, l2, signedMean } = msg;
+        list.push({ runId, step, t0, t, meanAbs, l2, signedMean });
         const s = series.get(runId);
         if (s) s.version++;
         requestFlush();

@@ -12,7 +12,9 @@ import { toApiError } from '../api/errors';
 export function matchesText(r: RunRecord, text: string): boolean {
   const q = text.trim().toLowerCase();
   if (!q) return true;
-  const hay = [r.name, r.notes, r.dataset, r.preset, `#${r.id}`, `k${r.k}`, `sa-${r.k}`, ...r.tags].join('\u0000').toLowerCase();
+  const hay = [r.name, r.notes, r.dataset, r.preset, `#${r.id}`, `k${r.k}`, `sa-${r.k}`, ...r.tags]
+    .join('\u0000')
+    .toLowerCase();
   return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
@@ -78,7 +80,8 @@ export const useRunsStore = defineStore('runs', () => {
     api().on('run.updated', upsert);
     api().on('run.message', ({ runId, msg }) => {
       // New checkpoints and samples change the detail the gallery and compare views show.
-      if ((msg.type === 'checkpoint' || msg.type === 'samples') && detail.value?.run.id === runId) void loadDetail(runId);
+      const shown = detail.value?.run.id === runId;
+      if (shown && (msg.type === 'checkpoint' || msg.type === 'samples')) void loadDetail(runId);
     });
     onReconnect(() => {
       void refresh();
