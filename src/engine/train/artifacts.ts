@@ -44,7 +44,12 @@ export function epsModelOf(net: UNet) {
   return (x: tf.Tensor4D, j: tf.Tensor1D) => net.apply(x, j, { training: false });
 }
 
-export interface SampleSettings {
+/**
+ * What writeRunSamples takes: sampling settings where the run's config fills in what is left out, plus
+ * the grid's layout, output file, progress and abort. The contract's SampleSettings is another thing:
+ * complete settings, as the gallery, compare and export forms edit and send them.
+ */
+export interface SampleGridOptions {
   n: number;
   ema: boolean;
   sampler?: SamplerKind;
@@ -64,7 +69,7 @@ export interface SampleSettings {
 }
 
 /** The run's sampling settings where the request leaves them out. */
-function resolveSampling(cfg: RunConfig, s: SampleSettings) {
+function resolveSampling(cfg: RunConfig, s: SampleGridOptions) {
   if (s.steps !== undefined && s.steps > cfg.T) {
     const why = `this run has T = ${cfg.T} diffusion steps; give ${cfg.T} or fewer`;
     throw new Error(`${s.steps} sampling steps asked for, but ${why}`);
@@ -82,7 +87,7 @@ function resolveSampling(cfg: RunConfig, s: SampleSettings) {
 export function defaultSamplePath(
   runDir: string,
   step: number,
-  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>>,
+  s: Required<Pick<SampleGridOptions, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>>,
 ): string {
   const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${s.sampler === 'ddim' && s.eta !== 0 ? `-eta${s.eta}` : ''}`;
   const name = `step-${String(step).padStart(7, '0')}-${s.sampler}${s.steps}${variant}${s.ema ? '-ema' : ''}-seed${s.seed}-n${s.n}.png`;
@@ -90,7 +95,7 @@ export function defaultSamplePath(
 }
 
 /** Samples a grid from the holder's network and writes PNG + sidecar; returns the engine message. */
-export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleSettings): Promise<SamplesMessage> {
+export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleGridOptions): Promise<SamplesMessage> {
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
@@ -141,7 +146,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
  * A denoising filmstrip of one image (seed, image 0): the x0 prediction at `frames` evenly spaced
  * steps of the chain, then the final sample, in one row.
  */
-export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleSettings & { frames: number }): Promise<SamplesMessage> {
+export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleGridOptions & { frames: number }): Promise<SamplesMessage> {
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const S = timestepSequence(cfg.T, steps, spacing).length;
