@@ -116,8 +116,10 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
   let server: Served = await serve(join(home, 'data'));
   // The strict CSP stays strict; anything it blocks (e.g. inline-styled tooltip markup) fails the test.
   const cspErrors: string[] = [];
+  // A data: image the test itself shows, to prove the CSP (written across lines) is in force.
+  const probe = 'data:image/gif;base64,R0lGODlhAQABAAAAACw=';
   page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+    if (/Content Security Policy/i.test(m.text()) && !m.text().includes(probe)) cspErrors.push(m.text());
   });
   try {
     await page.goto(server.url);
@@ -130,6 +132,23 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('nav-runs')).toBeVisible();
     await expect.poll(() => page.evaluate(() => sessionStorage.getItem('sadpm.token'))).toMatch(/^[0-9a-f]{48}$/);
     await expect(page.getByTestId('connection-banner')).toBeHidden({ timeout: 15_000 });
+    // The page's CSP is in force: images only from itself (and, in Electron, sadpm-file:), no data: URLs.
+    const refused = await page.evaluate(
+      (src) =>
+        new Promise<string>((resolve) => {
+          const img = document.createElement('img');
+          const done = (v: string) => {
+            img.remove();
+            resolve(v);
+          };
+          document.addEventListener('securitypolicyviolation', (e) => done(e.effectiveDirective), { once: true });
+          setTimeout(() => done('not refused'), 5_000);
+          img.src = src;
+          document.body.append(img);
+        }),
+      probe,
+    );
+    expect(refused).toBe('img-src');
 
     // 0. Upload a file from the browser (web mode): 9 MB goes in 4 MiB chunks and lands byte for byte.
     await page.getByTestId('nav-datasets').click();

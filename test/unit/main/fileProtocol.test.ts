@@ -44,7 +44,8 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Just what allowedFile reads from the store. */
-const store = () => ({ layout: { root: data }, listRuns: () => [{ runDir }] }) as unknown as Pick<RunStore, 'layout' | 'listRuns'>;
+const store = () =>
+  ({ layout: { root: data }, listRuns: () => [{ runDir }] }) as unknown as Pick<RunStore, 'layout' | 'listRuns'>;
 
 function handler(): (req: Request) => Promise<Response> {
   const fn = electron.handled.get(FILE_SCHEME);
@@ -71,12 +72,13 @@ describe('sadpm-file:// (Electron, electron mocked)', () => {
     const again = await h(new Request(fileSchemeUrl(png), { headers: { 'if-none-match': r.headers.get('etag')! } }));
     expect(again.status).toBe(304);
     const json = await h(new Request(fileSchemeUrl(join(data, 'runs', '1-a', 'samples', 'step 1+.json'))));
-    expect([json.status, json.headers.get('content-type'), await json.text()]).toEqual([200, 'application/json', '{"n":1}']);
+    const got = [json.status, json.headers.get('content-type'), await json.text()];
+    expect(got).toEqual([200, 'application/json', '{"n":1}']);
     const other = await h(new Request(fileSchemeUrl(join(runDir, 'grid.png'))));
     expect(other.status).toBe(200);
   });
 
-  it('404 for files outside the data folder and the run folders, traversal, links out, folders, other URLs', async () => {
+  it('404 outside the data folder and the run folders: traversal, links out, folders, other URLs', async () => {
     serveFileScheme(store());
     const h = handler();
     const urls = [
