@@ -12,6 +12,7 @@ import { makeHandlers } from '../app/contract/handlers';
 import { broadcast, registerIpc, trustedSender } from './ipc';
 import { utilityEngineSpawner } from './utilityEngine';
 import { menuTemplate } from './menu';
+import { registerFileScheme, serveFileScheme } from './fileProtocol';
 import { resolveDataDir } from '../store/dataDir';
 
 // Built layout (electron-vite): out/main/index.js, out/preload/index.cjs, out/renderer/index.html.
@@ -33,6 +34,8 @@ if (!app.requestSingleInstanceLock()) {
 } else {
   // Sandbox every renderer, including any created by mistake without our webPreferences.
   app.enableSandbox();
+  // Privileged schemes can only be registered before the app is ready.
+  registerFileScheme();
 
   // Every webContents (windows, devtools, anything later) gets the deny-by-default navigation policy.
   app.on('web-contents-created', (_event, contents) => hardenWebContents(contents));
@@ -65,6 +68,7 @@ if (!app.requestSingleInstanceLock()) {
   void app.whenReady().then(() => {
     denyAllPermissions(session.defaultSession);
     services = createServices({ dataDir: resolveDataDir(), spawn: utilityEngineSpawner(here), mode: 'electron' });
+    serveFileScheme(services.store);
     const handlers = makeHandlers(services, {
       pick: async (kind, title) => {
         const win = BrowserWindow.getFocusedWindow();

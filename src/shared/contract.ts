@@ -144,8 +144,6 @@ export const INVOKE = {
   ),
   /** Completes an upload (every byte sent) and returns the file's path; `abort: true` discards it instead. */
   'files.uploadEnd': channel(z.object({ uploadId: z.string().min(1).max(64), abort: z.boolean().default(false) }), z.object({ path: z.string().nullable() })),
-  /** A PNG or JSON under the data folder, as a data: URL (the renderer reads no files itself). */
-  'files.read': channel(z.object({ path: z.string() }), z.object({ dataUrl: z.string(), bytes: z.number() })),
   'jobs.cancel': channel(z.object({ jobId: z.string() }), Ok),
   'runs.list': channel(RunFilterSchema, z.object({ runs: z.array(RunRecordSchema), total: z.number().int() })),
   'runs.get': channel(z.object({ id: Id }), RunDetailSchema),

@@ -32,6 +32,9 @@ test('the desktop app opens, lists runs and validates a new run form', async () 
   // The preload exposes functions only; ipcRenderer is not reachable from the page.
   expect(await win.evaluate(() => typeof (window as unknown as { api: Record<string, unknown> }).api['runs.list'])).toBe('function');
   expect(await win.evaluate(() => 'ipcRenderer' in ((window as unknown as { api: object }).api))).toBe(false);
+  // Images load from main's sadpm-file:// scheme; the preload names a file's address.
+  const fileUrl = await win.evaluate(() => (window as unknown as { api: { fileUrl(p: string): string } }).api.fileUrl('/x/a.png'));
+  expect(fileUrl).toBe('sadpm-file://data/?path=%2Fx%2Fa.png');
   await win.getByTestId('nav-new-run').click();
   await win.getByTestId('field-k').fill('0');
   await expect(win.getByTestId('error-k')).toBeVisible();

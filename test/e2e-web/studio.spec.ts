@@ -8,7 +8,7 @@
 import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PNG } from 'pngjs';
 import { serve, type Served } from './server';
 import { captionBand } from '../../src/engine/render/grids';
@@ -20,6 +20,20 @@ async function shot(page: Page, name: string): Promise<void> {
   const path = join(SHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   await test.info().attach(name, { path, contentType: 'image/png' });
+}
+
+/**
+ * An image the page shows has loaded, from the server's signed /files route: the address names that one
+ * file and never carries the session token.
+ */
+async function expectServedImage(page: Page, testid: string): Promise<void> {
+  const img = page.getByTestId(testid).first();
+  const width = () => img.evaluate((el) => (el as HTMLImageElement).naturalWidth);
+  await expect.poll(width, { timeout: 30_000 }).toBeGreaterThan(0);
+  const src = (await img.getAttribute('src'))!;
+  expect(src).toMatch(/^\/files\?path=[^&]+&sig=[0-9a-f]{64}$/);
+  const token = await page.evaluate(() => sessionStorage.getItem('sadpm.token'));
+  expect(token && src.includes(token)).toBe(false);
 }
 
 /** 48 PNGs of coloured discs and squares, 20x20 (imported at 16x16). */
@@ -102,8 +116,10 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
   let server: Served = await serve(join(home, 'data'));
   // The strict CSP stays strict; anything it blocks (e.g. inline-styled tooltip markup) fails the test.
   const cspErrors: string[] = [];
+  // A data: image the test itself shows, to prove the CSP (written across lines) is in force.
+  const probe = 'data:image/gif;base64,R0lGODlhAQABAAAAACw=';
   page.on('console', (m) => {
-    if (/Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+    if (/Content Security Policy/i.test(m.text()) && !m.text().includes(probe)) cspErrors.push(m.text());
   });
   try {
     await page.goto(server.url);
@@ -116,6 +132,23 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('nav-runs')).toBeVisible();
     await expect.poll(() => page.evaluate(() => sessionStorage.getItem('sadpm.token'))).toMatch(/^[0-9a-f]{48}$/);
     await expect(page.getByTestId('connection-banner')).toBeHidden({ timeout: 15_000 });
+    // The page's CSP is in force: images only from itself (and, in Electron, sadpm-file:), no data: URLs.
+    const refused = await page.evaluate(
+      (src) =>
+        new Promise<string>((resolve) => {
+          const img = document.createElement('img');
+          const done = (v: string) => {
+            img.remove();
+            resolve(v);
+          };
+          document.addEventListener('securitypolicyviolation', (e) => done(e.effectiveDirective), { once: true });
+          setTimeout(() => done('not refused'), 5_000);
+          img.src = src;
+          document.body.append(img);
+        }),
+      probe,
+    );
+    expect(refused).toBe('img-src');
 
     // 0. Upload a file from the browser (web mode): 9 MB goes in 4 MiB chunks and lands byte for byte.
     await page.getByTestId('nav-datasets').click();
@@ -137,6 +170,7 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('import-report-skipped')).toContainText('1');
     await expect(page.getByTestId('import-report')).toContainText('broken.png');
     await expect(page.getByTestId('dataset-shape').first()).toContainText('16');
+    await expectServedImage(page, 'dataset-preview');
     await shot(page, '1-datasets');
 
     // 2. A new SA-2 run from the quick CPU preset, shortened so the test stays short.
@@ -191,6 +225,8 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await page.getByTestId('filmstrip-frames').fill('4');
     await page.getByTestId('gallery-filmstrip').click();
     await expect(page.getByTestId('gallery-filmstrip-image')).toBeVisible({ timeout: 120_000 });
+    await expectServedImage(page, 'gallery-image');
+    await expectServedImage(page, 'gallery-filmstrip-image');
     await shot(page, '4-gallery');
 
     // 5. Compare checkpoints 4 and 12 of the run on the same seeds.
@@ -246,6 +282,11 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     const sidecar = JSON.parse(readFileSync(gridPath.replace(/\.png$/, '.json'), 'utf8'));
     expect(sidecar).toMatchObject({ n: 6, grid: { cols: 3, padding: 3 } });
     expect(sidecar.reproduce).toMatch(/^sadpm sample /);
+    await expectServedImage(page, 'export-grid-image');
+    // Web mode downloads the file the server wrote, byte for byte, under its own name.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-grid-download').click()]);
+    expect(download.suggestedFilename()).toBe(basename(gridPath));
+    expect(readFileSync(await download.path()).equals(readFileSync(gridPath))).toBe(true);
     await shot(page, '6-export');
 
     // 7. A longer run: stop it, restart the server, resume it.

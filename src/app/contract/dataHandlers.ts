@@ -1,11 +1,8 @@
 /** Contract handlers for the app itself, the dataset library, files (uploads, reads), jobs and native pickers. */
-import { readFileSync, statSync } from 'node:fs';
-import { extname } from 'node:path';
 import { fileStamp, slug } from '../../shared/naming';
 import { BUILTIN_DATASETS } from '../../engine/data/builtin';
 import { importIntoLibrary } from '../datasetLibrary';
 import { appVersion } from '../appVersion';
-import { FILE_TYPES, FileAccessError, readableFile } from '../files';
 import type { Services } from '../services';
 import { decodeBase64Strict, type UploadOwner } from '../uploads';
 import { ApiFailure, failAs, notFound, type Handlers } from './dispatch';
@@ -20,7 +17,6 @@ type DataHandlers = Pick<
   | 'files.uploadBegin'
   | 'files.uploadChunk'
   | 'files.uploadEnd'
-  | 'files.read'
   | 'jobs.cancel'
   | 'dialog.pick'
 >;
@@ -28,16 +24,6 @@ type DataHandlers = Pick<
 /** Platform pieces only Electron has (native dialogs); web mode passes none. */
 export interface NativeUi {
   pick(kind: 'file' | 'folder', title?: string): Promise<string | null>;
-}
-
-/** The file `path` if the window may read it, as an ApiFailure otherwise. */
-export function fileForWindow(s: Services, path: string): string {
-  try {
-    return readableFile(s.store, path);
-  } catch (err) {
-    if (err instanceof FileAccessError) throw new ApiFailure(err.reason === 'not_found' ? 'not_found' : 'invalid', err.message);
-    throw err;
-  }
 }
 
 export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeUi): DataHandlers {
@@ -76,13 +62,6 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
         return { path: null };
       }
       return failAs('invalid', () => uploads.end(uploadId, (name) => `${fileStamp()}-${slug(name, 'file', 80)}`));
-    },
-    'files.read': ({ path }) => {
-      const real = fileForWindow(s, path);
-      const bytes = statSync(real).size;
-      if (bytes > 512 * 1024 * 1024) throw new ApiFailure('invalid', `${path} is ${bytes} bytes; too large to send to the window`);
-      const mime = FILE_TYPES[extname(real).toLowerCase()] ?? 'application/octet-stream';
-      return { dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`, bytes };
     },
     'jobs.cancel': ({ jobId }) => {
       if (!s.jobs.cancel(jobId)) throw notFound(`no running job ${jobId}`);

@@ -12,7 +12,7 @@ import type { SpawnEngine } from '../engineProcess';
 import { configOf, targetFiles, type CheckpointTarget } from './checkpointTarget';
 import { FieldError } from '../../shared/errors';
 
-export type SampleSettings = Omit<SampleJob, 'checkpointPath' | 'runDir'>;
+export type SampleJobSettings = Omit<SampleJob, 'checkpointPath' | 'runDir'>;
 
 export interface SampleOutcome {
   message: SamplesMessage;
@@ -24,7 +24,7 @@ export async function sampleCheckpoint(
   /** The store records results of a stored checkpoint; without one nothing is recorded. */
   deps: { store?: RunStore; spawn: SpawnEngine },
   target: CheckpointTarget,
-  settings: SampleSettings,
+  settings: SampleJobSettings,
   opts: JobOptions = {},
 ): Promise<SampleOutcome> {
   const files = targetFiles(target);

@@ -7,21 +7,24 @@
  * this exact origin, port included) and presents it only on the WebSocket URL, together with a
  * same-origin Origin. Plain HTTP serves nothing but the public built renderer files, which hold no
  * data and so need no credential (a reload finds the token in sessionStorage). Everything that
- * touches data goes through the WebSocket.
+ * touches data goes through the WebSocket, except the files the page shows (sample grids, previews,
+ * exports): GET /files with a per-file signature made from the token (shared/fileUrls.ts says why).
  *
  * One bad client must never stop the server, which hosts every running run: unparsable URLs get a
  * 400, malformed, oversized, binary or invalid UTF-8 frames close only their socket, and a closed
  * socket's unfinished uploads are discarded.
  */
-import { createServer, type ServerResponse } from 'node:http';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative, isAbsolute } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { UPLOAD_CHUNK_BASE64_MAX, WsClientFrameSchema } from '../../shared/contract';
+import { FILE_ROUTE, fileSigningInput } from '../../shared/fileUrls';
 import { dispatch, makeHandlers } from '../contract/handlers';
+import { answerFile } from '../fileAccess';
 import type { Services } from '../services';
 
 const TYPES: Record<string, string> = {
@@ -65,6 +68,38 @@ function decodePath(pathname: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** Whether `sig` is the page's signature of `path` (see shared/fileUrls.ts). */
+function validSignature(path: string, sig: string | null, token: string): boolean {
+  if (!sig || !/^[0-9a-f]{64}$/.test(sig)) return false;
+  const want = createHmac('sha256', token).update(fileSigningInput(path)).digest();
+  return timingSafeEqual(Buffer.from(sig, 'hex'), want);
+}
+
+/** GET /files?path=&sig=: 403 without a valid signature, 404 for a file outside the allowed folders. */
+function serveDataFile(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, token: string): void {
+  const path = url.searchParams.get('path') ?? '';
+  if (!validSignature(path, url.searchParams.get('sig'), token)) {
+    plain(res, 403, 'forbidden: this file address is not signed for this server; reload the page from the printed URL');
+    return;
+  }
+  const a = answerFile(services.store, path, req.headers['if-none-match']);
+  // Only our own page (same origin) may embed what it was given an address for.
+  const headers = { ...a.headers, 'cross-origin-resource-policy': 'same-origin', 'referrer-policy': 'no-referrer' };
+  if (a.status === 404) {
+    res.writeHead(404, headers).end('not found');
+    return;
+  }
+  res.writeHead(a.status, headers);
+  if (a.status !== 200 || req.method === 'HEAD' || !a.file) {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(a.file);
+  // A file removed or unreadable mid-way: the length promised can no longer be met, so cut the reply.
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }
 
 function refuseUpgrade(socket: Duplex, status: string): void {
@@ -112,6 +147,10 @@ export async function startWebServer(opts: { services: Services; rendererDir: st
     const path = url && decodePath(url.pathname);
     if (path === null) {
       plain(res, 400, 'bad request: the URL cannot be parsed');
+      return;
+    }
+    if (path === FILE_ROUTE) {
+      serveDataFile(req, res, url!, services, token);
       return;
     }
     const file = rendererFile(path);

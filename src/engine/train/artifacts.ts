@@ -55,7 +55,12 @@ export function epsModelOf(net: UNet) {
   return (x: tf.Tensor4D, j: tf.Tensor1D) => net.apply(x, j, { training: false });
 }
 
-export interface SampleSettings {
+/**
+ * What writeRunSamples takes: sampling settings where the run's config fills in what is left out, plus
+ * the grid's layout, output file, progress and abort. The contract's SampleGridOptions is another thing:
+ * complete settings, as the gallery, compare and export forms edit and send them.
+ */
+export interface SampleGridOptions {
   n: number;
   ema: boolean;
   sampler?: SamplerName;
@@ -83,7 +88,7 @@ export interface SampleSettings {
 }
 
 /** The run's sampling settings where the request leaves them out. */
-function resolveSampling(cfg: RunConfig, s: SampleSettings) {
+function resolveSampling(cfg: RunConfig, s: SampleGridOptions) {
   if (s.steps !== undefined && s.steps > cfg.T) {
     const why = `this run has T = ${cfg.T} diffusion steps; give ${cfg.T} or fewer`;
     throw new Error(`${s.steps} sampling steps asked for, but ${why}`);
@@ -111,7 +116,7 @@ function shortHash(text: string): string {
 }
 
 /** The sampler's variance source from the settings, checked against the holder's checkpoint and weights. */
-function varianceChoice(holder: ModelHolder, s: SampleSettings, sampler: SamplerName): VarianceChoice {
+function varianceChoice(holder: ModelHolder, s: SampleGridOptions, sampler: SamplerName): VarianceChoice {
   const need = samplerParts(sampler).variance;
   const weights = s.ema ? 'EMA' : 'raw';
   const clip = { clipPixel: s.clipPixel ?? null, clipSigmaSteps: s.clipSigmaSteps ?? null, clipX0: s.clipX0 ?? null };
@@ -155,7 +160,7 @@ function varianceChoice(holder: ModelHolder, s: SampleSettings, sampler: Sampler
 export function defaultSamplePath(
   runDir: string,
   step: number,
-  s: Required<Pick<SampleSettings, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>> & {
+  s: Required<Pick<SampleGridOptions, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>> & {
     varianceTag?: string;
   },
 ): string {
@@ -166,7 +171,7 @@ export function defaultSamplePath(
 }
 
 /** Samples a grid from the holder's network and writes PNG + sidecar; returns the engine message. */
-export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleSettings): Promise<SamplesMessage> {
+export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleGridOptions): Promise<SamplesMessage> {
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
@@ -225,7 +230,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
  * A denoising filmstrip of one image (seed, image 0): the x0 prediction at `frames` evenly spaced
  * steps of the chain, then the final sample, in one row.
  */
-export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleSettings & { frames: number }): Promise<SamplesMessage> {
+export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleGridOptions & { frames: number }): Promise<SamplesMessage> {
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const S = timestepSequence(cfg.T, steps, spacing).length;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createServices, type Services } from '../../../src/app/services';
 import { dispatch, makeHandlers } from '../../../src/app/contract/handlers';
 import { registerIpc, trustedSender } from '../../../src/main/ipc';
+import { allowedFile } from '../../../src/app/fileAccess';
 import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
 
 vi.mock('electron', () => ({}));
@@ -122,8 +123,8 @@ describe('dispatch', () => {
   it('serves only files under the data folder or run folders', async () => {
     const outside = join(tmpdir(), `sadpm-outside-${process.pid}.png`);
     writeFileSync(outside, 'x');
-    const r = await call('files.read', { path: outside });
-    expect(r).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    // The one rule for the files the page may load (web mode's /files and Electron's sadpm-file://).
+    expect(allowedFile(services.store, outside)).toBeNull();
     rmSync(outside);
     const begun = (await call('files.uploadBegin', { fileName: '../../evil name.npy', bytes: 5 })) as { res: { uploadId: string } };
     const uploadId = begun.res.uploadId;
@@ -136,8 +137,8 @@ describe('dispatch', () => {
     const path = (up as { res: { path: string } }).res.path;
     expect(await call('files.uploadEnd', { uploadId })).toMatchObject({ ok: false, error: { message: /no upload .* in progress/ } });
     expect(path.startsWith(join(dir, 'uploads'))).toBe(true);
-    const read = await call('files.read', { path });
-    expect(read.ok && (read.res as { dataUrl: string }).dataUrl).toBe(`data:application/octet-stream;base64,${Buffer.from('hello').toString('base64')}`);
+    expect(allowedFile(services.store, path)).toBe(path);
+    expect(readFileSync(path, 'utf8')).toBe('hello');
     expect(await call('dialog.pick', { kind: 'folder' })).toMatchObject({ ok: false, error: { message: /only in the desktop app/ } });
   });
 

@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import WebSocket from 'ws';
+import fc from 'fast-check';
 import { createServices, type Services } from '../../../src/app/services';
 import { startWebServer, type WebServer } from '../../../src/app/web/server';
 import { MAX_UPLOADS_PER_OWNER } from '../../../src/app/uploads';
+import { signedFileUrl } from '../../../src/renderer/src/api/fileUrl';
+import { fileSigningInput } from '../../../src/shared/fileUrls';
 import { fakeSpawner } from './fakeEngine';
 
 let dir: string;
@@ -222,5 +226,113 @@ describe('web mode', () => {
     });
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid' } });
     ws.close();
+  });
+});
+
+describe('web mode /files (the page\'s images and downloads)', () => {
+  const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+  const data = () => join(dir, 'data');
+  // The page's own signing code (src/renderer/src/api/fileUrl.ts): server and page must agree.
+  const get = async (path: string, init?: RequestInit) =>
+    fetch(`${origin()}${await signedFileUrl(server.token, path)}`, init);
+  const signedBy = (key: string, path: string) => {
+    const sig = createHmac('sha256', key).update(fileSigningInput(path)).digest('hex');
+    return `${origin()}/files?${new URLSearchParams({ path, sig })}`;
+  };
+
+  it('serves an allowed file with its type, nosniff and a validator; 304 when unchanged; HEAD: no body', async () => {
+    const file = join(data(), 'exports', 'grid a+b.png');
+    writeFileSync(file, PNG);
+    const r = await get(file);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('image/png');
+    expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(r.headers.get('cache-control')).toBe('no-cache');
+    expect(r.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect(r.headers.get('set-cookie')).toBeNull();
+    expect(Buffer.from(await r.arrayBuffer())).toEqual(PNG);
+    const etag = r.headers.get('etag')!;
+    expect(etag).toMatch(/^W\/"/);
+    const again = await get(file, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    const head = await get(file, { method: 'HEAD' });
+    const headBytes = (await head.arrayBuffer()).byteLength;
+    expect([head.status, head.headers.get('content-length'), headBytes]).toEqual([200, String(PNG.length), 0]);
+    // A file that is no image, a page or a script goes out as an inert download, never as a page of ours.
+    const html = join(data(), 'uploads', 'x.html');
+    writeFileSync(html, '<script>alert(1)</script>');
+    const h = await get(html);
+    expect(h.status).toBe(200);
+    expect(h.headers.get('content-type')).toBe('application/octet-stream');
+    expect(h.headers.get('content-security-policy')).toContain('sandbox');
+  });
+
+  it('403 without a valid signature: none, another token, another path, or the token itself', async () => {
+    const file = join(data(), 'exports', 'g.png');
+    writeFileSync(file, PNG);
+    const q = (o: Record<string, string>) => `${origin()}/files?${new URLSearchParams(o)}`;
+    const good = await get(file);
+    expect(good.status).toBe(200);
+    const sig = new URL(good.url).searchParams.get('sig')!;
+    for (const url of [
+      q({ path: file }),
+      q({ path: file, sig: '' }),
+      q({ path: file, sig: 'zz' }),
+      q({ path: file, sig: sig.toUpperCase() }),
+      q({ path: file, sig: sig.slice(0, 62) }),
+      q({ path: file, token: server.token }),
+      q({ path: `${file}x`, sig }),
+      signedBy('another-token', file),
+      signedBy(server.token, file).replace('sig=', 'sig=0'),
+    ]) {
+      const r = await fetch(url);
+      expect(r.status, url).toBe(403);
+      expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+    }
+  });
+
+  it('404 for a correctly signed path outside the data folder and the run folders, or not a file', async () => {
+    writeFileSync(join(dir, 'outside.png'), PNG);
+    symlinkSync(join(dir, 'outside.png'), join(data(), 'exports', 'link.png'));
+    const denied = [
+      join(dir, 'secret.txt'),
+      join(dir, 'outside.png'),
+      join(data(), '..', 'secret.txt'),
+      `${data()}/exports/../../secret.txt`,
+      join(data(), 'exports', 'link.png'),
+      'exports/g.png',
+      data(),
+      join(data(), 'exports'),
+      join(data(), 'exports', 'missing.png'),
+      '/etc/passwd',
+      `${data()}/exports/g.png\0`,
+      '',
+    ];
+    for (const path of denied) {
+      const r = await get(path);
+      expect(r.status, path).toBe(404);
+      expect(await r.text()).toBe('not found');
+    }
+  });
+
+  it('property: a signed path gets 200 or 404, 200 only inside the data folder; any other signature 403', async () => {
+    const seg = fc.constantFrom('..', '.', 'exports', 'uploads', 'g.png', 'x.html', 'link.png', '%2e%2e', '', 'ü', '\0');
+    const base = fc.constantFrom(data(), dir, '/', '');
+    const path = fc.oneof(
+      fc.tuple(base, fc.array(seg, { maxLength: 6 })).map(([b, parts]) => [b, ...parts].join('/')),
+      fc.string({ maxLength: 40 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(path, fc.string({ maxLength: 70 }), async (p, sig) => {
+        const r = await get(p);
+        expect([200, 404]).toContain(r.status);
+        if (r.status === 200) expect(resolve(p).startsWith(data() + sep)).toBe(true);
+        await r.arrayBuffer();
+        const forged = await fetch(`${origin()}/files?${new URLSearchParams({ path: p, sig })}`);
+        expect(forged.status).toBe(403);
+        await forged.arrayBuffer();
+      }),
+      { numRuns: 80 },
+    );
   });
 });

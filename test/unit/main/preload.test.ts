@@ -21,10 +21,13 @@ describe('preload', () => {
     const api = exposed.api!;
     expect(Object.isFrozen(api)).toBe(true);
     for (const ch of Object.keys(INVOKE)) expect(typeof api[ch]).toBe('function');
-    expect(Object.keys(api).sort()).toEqual([...Object.keys(INVOKE), 'on', 'version'].sort());
+    expect(Object.keys(api).sort()).toEqual([...Object.keys(INVOKE), 'fileUrl', 'on', 'version'].sort());
     expect(JSON.stringify(Object.keys(api))).not.toMatch(/ipcRenderer|send|invoke/);
     await expect((api['runs.list'] as (r: unknown) => Promise<unknown>)({ text: 'a' })).resolves.toEqual({ echo: { text: 'a' } });
     await expect((api['runs.get'] as (r: unknown) => Promise<unknown>)({ id: 9 })).rejects.toThrow('no run #9');
     expect(() => (api.on as (e: string, f: () => void) => void)('nope', () => {})).toThrow(/unknown event/);
+    const fileUrl = api.fileUrl as (p: string) => string;
+    expect(fileUrl('/d/runs/1 a/s+1.png')).toBe('sadpm-file://data/?path=%2Fd%2Fruns%2F1+a%2Fs%2B1.png');
+    expect(() => fileUrl('')).toThrow(/absolute path/);
   });
 });

@@ -43,8 +43,7 @@ describe('Compare view', () => {
       .handle('samples.list', () => [])
       .handle('samples.generate', () => ({ jobId: `s${++job}` }))
       .handle('metrics.overlay', () => [])
-      .handle('gap.list', () => [])
-      .handle('files.read', () => ({ dataUrl: 'data:image/png;base64,', bytes: 0 }));
+      .handle('gap.list', () => []);
     setApi(api);
   });
 

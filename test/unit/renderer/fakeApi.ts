@@ -6,11 +6,12 @@ import { resolveRunConfig } from '../../../src/shared/config';
  * A fake Api for store and component tests: handlers per channel, recorded calls, and events the
  * test emits as the server would.
  */
-import type { Api, EventName, EventPayload, InvokeChannel, InvokeRequest, InvokeResponse } from '../../../src/shared/contract';
+import type { EventName, EventPayload, InvokeChannel, InvokeRequest, InvokeResponse } from '../../../src/shared/contract';
+import type { Client } from '../../../src/renderer/src/api/client';
 
 type Handler<C extends InvokeChannel> = (req: InvokeRequest<C>) => InvokeResponse<C> | Promise<InvokeResponse<C>>;
 
-export class FakeApi implements Api {
+export class FakeApi implements Client {
   calls: { channel: string; req: unknown }[] = [];
   private handlers = new Map<string, (req: unknown) => unknown>();
   private listeners = new Map<string, Set<(p: unknown) => void>>();
@@ -36,6 +37,11 @@ export class FakeApi implements Api {
 
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
     for (const fn of this.listeners.get(event) ?? []) fn(payload);
+  }
+
+  /** Like web mode's signed route, minus the signature: tests read the path back from the <img>. */
+  async fileUrl(path: string): Promise<string> {
+    return `/files?${new URLSearchParams({ path })}`;
   }
 
   callsTo(channel: InvokeChannel): unknown[] {

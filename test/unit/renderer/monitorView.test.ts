@@ -11,7 +11,7 @@ import type { Component } from 'vue';
 import { setApi } from '../../../src/renderer/src/api';
 import { setFrameScheduler } from '../../../src/renderer/src/stores/live';
 import { useRunsStore } from '../../../src/renderer/src/stores/runs';
-import { navigate } from '../../../src/renderer/src/composables/router';
+import { navigate } from '../../../src/renderer/src/router';
 import { FakeApi, progressMsg, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 

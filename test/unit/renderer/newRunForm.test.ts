@@ -5,7 +5,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import type { Component } from 'vue';
 import { setApi } from '../../../src/renderer/src/api';
 import { MODEL_PRESETS, RUN_PRESETS, RunConfigSchema, resolveRunConfig } from '../../../src/shared/config';
-import { FIELD_KEYS } from '../../../src/renderer/src/composables/runFields';
+import { FIELD_KEYS } from '../../../src/renderer/src/runFields';
 import { FakeApi, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 

@@ -3,15 +3,31 @@
  * in a browser (web mode) it speaks the same contract over a WebSocket. In dev builds every
  * response and event payload is checked against the contract's zod schemas.
  */
-import { EVENTS, INVOKE, type Api, type EventName, type EventPayload, type InvokeChannel, type InvokeRequest, type InvokeResponse } from '../../../shared/contract';
+import {
+  EVENTS,
+  INVOKE,
+  type Api,
+  type EventName,
+  type EventPayload,
+  type InvokeChannel,
+  type InvokeRequest,
+  type InvokeResponse,
+} from '../../../shared/contract';
 import { ApiCallError, toApiError } from './errors';
+import { signedFileUrl } from './fileUrl';
 import { WsTransport, type ConnectionState, type WsFactory } from './ws';
 
-/** What the Electron preload exposes: one function per invoke channel plus `on`. */
+/** What the Electron preload exposes: one function per invoke channel, `on` and `fileUrl`. */
 export type PreloadApi = { [C in InvokeChannel]: (req: InvokeRequest<C>) => Promise<InvokeResponse<C>> } & {
   on<E extends EventName>(event: E, fn: (payload: EventPayload<E>) => void): () => void;
+  fileUrl?(path: string): string;
   readonly version?: string;
 };
+
+/** The contract plus what only a page needs: the address an <img> or a download loads a data-folder file from. */
+export interface Client extends Api {
+  fileUrl(path: string): Promise<string>;
+}
 
 export interface ClientOptions {
   /** Validate responses and events against the contract (default: dev builds only). */
@@ -21,7 +37,10 @@ export interface ClientOptions {
 function checkResponse<C extends InvokeChannel>(channel: C, res: unknown): InvokeResponse<C> {
   const r = INVOKE[channel].res.safeParse(res);
   if (!r.success) {
-    const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const issues = r.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
     throw new ApiCallError('contract', `${channel}: the response does not match the contract (${issues})`, channel);
   }
   return r.data as InvokeResponse<C>;
@@ -33,12 +52,14 @@ function checkEvent<E extends EventName>(event: E, payload: unknown): payload is
   return r.success;
 }
 
-export function createElectronApi(pre: PreloadApi, opts: ClientOptions = {}): Api {
+const REBUILD = 'the preload does not expose this; rebuild the app';
+
+export function createElectronApi(pre: PreloadApi, opts: ClientOptions = {}): Client {
   const validate = opts.validate ?? import.meta.env.DEV;
   return {
     async invoke(channel, req) {
       const fn = pre[channel] as unknown as ((r: unknown) => Promise<unknown>) | undefined;
-      if (typeof fn !== 'function') throw new ApiCallError('contract', `${channel}: the preload does not expose this channel; rebuild the app`, channel);
+      if (typeof fn !== 'function') throw new ApiCallError('contract', `${channel}: ${REBUILD}`, channel);
       let res: unknown;
       try {
         res = await fn(req);
@@ -52,11 +73,17 @@ export function createElectronApi(pre: PreloadApi, opts: ClientOptions = {}): Ap
         if (!validate || checkEvent(event, payload)) fn(payload);
       });
     },
+    async fileUrl(path) {
+      if (typeof pre.fileUrl !== 'function') throw new ApiCallError('contract', `fileUrl: ${REBUILD}`);
+      return pre.fileUrl(path);
+    },
   };
 }
 
-export function createWsApi(transport: WsTransport, opts: ClientOptions = {}): Api {
+/** `token`: the page's web-mode token, which signs the addresses of the files it shows. */
+export function createWsApi(transport: WsTransport, opts: ClientOptions & { token?: string | null } = {}): Client {
   const validate = opts.validate ?? import.meta.env.DEV;
+  const token = opts.token ?? null;
   return {
     async invoke(channel, req) {
       const res = await transport.request(channel, req);
@@ -67,6 +94,7 @@ export function createWsApi(transport: WsTransport, opts: ClientOptions = {}): A
         if (!validate || checkEvent(event, payload)) fn(payload as never);
       });
     },
+    fileUrl: (path) => signedFileUrl(token, path),
   };
 }
 
@@ -76,7 +104,11 @@ export const TOKEN_KEY = 'sadpm.token';
  * The web-mode token: from the page URL's ?token= (then kept in sessionStorage and removed from the
  * address bar, so it is neither in history nor in screenshots), else from sessionStorage.
  */
-export function takeToken(loc: Location = window.location, storage: Storage = window.sessionStorage, history: History | null = window.history): string | null {
+export function takeToken(
+  loc: Location = window.location,
+  storage: Storage = window.sessionStorage,
+  history: History | null = window.history,
+): string | null {
   const params = new URLSearchParams(loc.search);
   const fromUrl = params.get('token');
   if (fromUrl) {
@@ -95,17 +127,19 @@ export function wsUrl(loc: Location, token: string | null): string {
 }
 
 export interface Connection {
-  api: Api;
+  api: Client;
   mode: 'electron' | 'web';
   /** Web mode: the socket's state; null in Electron (always connected). */
   transport: WsTransport | null;
 }
 
-export function connect(opts: {
-  onState?: (s: ConnectionState) => void;
-  onReconnect?: () => void;
-  factory?: WsFactory;
-} = {}): Connection {
+export function connect(
+  opts: {
+    onState?: (s: ConnectionState) => void;
+    onReconnect?: () => void;
+    factory?: WsFactory;
+  } = {},
+): Connection {
   const pre = (window as unknown as { api?: PreloadApi }).api;
   if (pre && typeof pre.on === 'function') return { api: createElectronApi(pre), mode: 'electron', transport: null };
   const token = takeToken();
@@ -115,5 +149,5 @@ export function connect(opts: {
     factory: opts.factory,
     requestTimeoutMs: 120_000,
   });
-  return { api: createWsApi(transport), mode: 'web', transport };
+  return { api: createWsApi(transport, { token }), mode: 'web', transport };
 }

@@ -41,7 +41,8 @@ export function toApiError(e: unknown, channel = ''): ApiCallError {
   // A handler may encode {code, message} as JSON in the message text.
   try {
     const parsed = JSON.parse(message) as unknown;
-    if (parsed && typeof parsed === 'object' && 'code' in parsed && 'message' in parsed) return toApiError(parsed, channel);
+    const coded = parsed && typeof parsed === 'object' && 'code' in parsed && 'message' in parsed;
+    if (coded) return toApiError(parsed, channel);
   } catch {
     /* plain text */
   }

@@ -3,11 +3,11 @@
  * refresh after a reconnect (events sent while the socket was down are lost).
  */
 import { reactive } from 'vue';
-import type { Api } from '../../../shared/contract';
-import { connect, type Connection } from './client';
+import { connect, type Client, type Connection } from './client';
 import type { ConnectionState } from './ws';
 
-export const connection = reactive<{ state: ConnectionState; mode: 'electron' | 'web' | 'none'; hadToken: boolean }>({
+type Mode = 'electron' | 'web' | 'none';
+export const connection = reactive<{ state: ConnectionState; mode: Mode; hadToken: boolean }>({
   state: { kind: 'connecting', attempt: 0 },
   mode: 'none',
   hadToken: true,
@@ -20,14 +20,14 @@ export function onReconnect(fn: () => void): () => void {
 }
 
 let current: Connection | null = null;
-let override: Api | null = null;
+let override: Client | null = null;
 
-/** Tests install a fake Api here before creating stores. */
-export function setApi(api: Api | null): void {
+/** Tests install a fake client here before creating stores. */
+export function setApi(api: Client | null): void {
   override = api;
 }
 
-export function api(): Api {
+export function api(): Client {
   if (override) return override;
   if (!current) {
     current = connect({
@@ -39,4 +39,9 @@ export function api(): Api {
     else connection.hadToken = !!window.sessionStorage.getItem('sadpm.token');
   }
   return current.api;
+}
+
+/** The address an <img> or a download loads a data-folder file from (the transport's own way). */
+export function fileUrl(path: string): Promise<string> {
+  return api().fileUrl(path);
 }

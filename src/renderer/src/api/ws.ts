@@ -71,7 +71,8 @@ export class WsTransport {
   private everOpened = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
-  private readonly opts: Required<Omit<WsTransportOptions, 'onState' | 'onReconnect'>> & Pick<WsTransportOptions, 'onState' | 'onReconnect'>;
+  private readonly opts: Required<Omit<WsTransportOptions, 'onState' | 'onReconnect'>> &
+    Pick<WsTransportOptions, 'onState' | 'onReconnect'>;
 
   constructor(
     private readonly url: string,
@@ -100,14 +101,16 @@ export class WsTransport {
         p.timer = setTimeout(() => {
           this.pending.delete(id);
           this.queue = this.queue.filter((q) => q.id !== id);
-          reject(new ApiCallError('failed', `${channel}: no answer from the server within ${Math.round(this.opts.requestTimeoutMs / 1000)} s`, channel));
+          const s = Math.round(this.opts.requestTimeoutMs / 1000);
+          reject(new ApiCallError('failed', `${channel}: no answer from the server within ${s} s`, channel));
         }, this.opts.requestTimeoutMs);
       }
       this.pending.set(id, p);
       if (this.ws && this.ws.readyState === OPEN) {
         this.ws.send(frame);
       } else if (this.queue.length >= this.opts.maxQueued) {
-        this.settle(id, new ApiCallError('disconnected', `${channel}: not connected to the server (too many requests waiting)`, channel));
+        const why = `${channel}: not connected to the server (too many requests waiting)`;
+        this.settle(id, new ApiCallError('disconnected', why, channel));
       } else {
         this.queue.push({ id, frame });
       }
@@ -202,7 +205,10 @@ export class WsTransport {
       console.error('web mode: a frame that does not match the contract was ignored', parsed.error.issues);
       // Still fail the request it answers, so the caller is not left waiting.
       const id = (raw as { id?: unknown })?.id;
-      if (typeof id === 'number') this.settle(id, new ApiCallError('contract', 'the server sent an answer this page cannot read', this.pending.get(id)?.channel ?? ''));
+      if (typeof id === 'number') {
+        const why = 'the server sent an answer this page cannot read';
+        this.settle(id, new ApiCallError('contract', why, this.pending.get(id)?.channel ?? ''));
+      }
       return;
     }
     const f = parsed.data;

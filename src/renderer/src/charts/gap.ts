@@ -19,10 +19,29 @@ export interface GapCurve {
   opacity?: number;
 }
 
+/** The evaluation made at the latest training step, if any. */
+export function latestGap(list: readonly GapRecord[]): GapRecord | null {
+  return list.reduce<GapRecord | null>((a, g) => (!a || g.step > a.step ? g : a), null);
+}
+
+/**
+ * The final gap of an evaluation: mean |D_t| at the smallest t (t runs from t0 - 1 down to 1), or null.
+ */
+export function finalGap(g: GapRecord | null): number | null {
+  if (!g || !g.meanAbs.length) return null;
+  let iMin = 0;
+  g.t.forEach((t, i) => {
+    if (t < g.t[iMin]!) iMin = i;
+  });
+  return g.meanAbs[iMin] ?? null;
+}
+
 /** Bins t into at most maxBins rows (mean per bin), t ascending. */
 export function binGap(records: GapRecord[], measure: 'meanAbs' | 'l2' | 'signedMean', maxBins: number) {
   const last = records[records.length - 1];
-  if (!last) return { rows: [] as string[], cols: [] as string[], cells: [] as [number, number, number][], min: 0, max: 1 };
+  if (!last) {
+    return { rows: [] as string[], cols: [] as string[], cells: [] as [number, number, number][], min: 0, max: 1 };
+  }
   const tMax = Math.max(...last.t);
   const tMin = Math.min(...last.t);
   const span = tMax - tMin + 1;
@@ -55,6 +74,7 @@ export function binGap(records: GapRecord[], measure: 'meanAbs' | 'l2' | 'signed
       if (v > max) max = v;
     }
   });
-  return { rows, cols: records.map((r) => String(r.step)), cells, min: Number.isFinite(min) ? min : 0, max: Number.isFinite(max) ? max : 1 };
+  const cols = records.map((r) => String(r.step));
+  return { rows, cols, cells, min: Number.isFinite(min) ? min : 0, max: Number.isFinite(max) ? max : 1 };
 }
 

@@ -177,8 +177,14 @@ export class LineModel {
       let st = this.lines.get(spec.id);
       if (!st) {
         structural = true;
-        st = { spec, source: spec.source, ema: null, dec: new Decimator(maxBlocks), seenLength: -1, seenKey: '', data: new Float64Array(0) };
-      } else if (st.spec.color !== spec.color || st.spec.name !== spec.name || st.spec.dashed !== spec.dashed || st.spec.width !== spec.width) {
+        const dec = new Decimator(maxBlocks);
+        st = { spec, source: spec.source, ema: null, dec, seenLength: -1, seenKey: '', data: new Float64Array(0) };
+      } else if (
+        st.spec.color !== spec.color ||
+        st.spec.name !== spec.name ||
+        st.spec.dashed !== spec.dashed ||
+        st.spec.width !== spec.width
+      ) {
         structural = true;
       }
       st.spec = spec;
@@ -226,7 +232,12 @@ export function seriesOf(st: { spec: LineSpec; data: Float64Array }, withStyle: 
     emphasis: { disabled: true },
     clip: true,
     color: st.spec.color,
-    lineStyle: { width: st.spec.width ?? 1.5, type: st.spec.dashed ? 'dashed' : 'solid', opacity: st.spec.opacity ?? 1, color: st.spec.color },
+    lineStyle: {
+      width: st.spec.width ?? 1.5,
+      type: st.spec.dashed ? 'dashed' : 'solid',
+      opacity: st.spec.opacity ?? 1,
+      color: st.spec.color,
+    },
   };
 }
 
@@ -234,7 +245,12 @@ export function seriesOf(st: { spec: LineSpec; data: Float64Array }, withStyle: 
  * The axes, grid, tooltip and zoom of a metric line chart. The tooltip's content is DOM built by
  * tooltip.ts: the CSP blocks the inline-styled markup ECharts would write.
  */
-export function lineBaseOption(logY: boolean, fmtY: (v: number) => string, fmtX: (v: number) => string, axis: Record<string, unknown>): Record<string, unknown> {
+export function lineBaseOption(
+  logY: boolean,
+  fmtY: (v: number) => string,
+  fmtX: (v: number) => string,
+  axis: Record<string, unknown>,
+): Record<string, unknown> {
   const label = (axis.axisLabel ?? {}) as Record<string, unknown>;
   return {
     animation: false,
@@ -275,7 +291,8 @@ export class LineChartController {
     const key = `${opts.logY}|${opts.key ?? ''}`;
     if (structural || key !== this.structureKey) {
       this.structureKey = key;
-      this.setOption({ ...this.base(opts.logY), series: all.map((st) => seriesOf(st, true)) }, { replaceMerge: ['series'] });
+      const option = { ...this.base(opts.logY), series: all.map((st) => seriesOf(st, true)) };
+      this.setOption(option, { replaceMerge: ['series'] });
     } else if (changed.length) {
       this.setOption({ series: changed.map((st) => seriesOf(st, false)) });
     }

@@ -1,19 +1,20 @@
 /**
  * The New-run form's state and behaviour: text per field, presets, clone, debounced server-side
- * validation (runs.validate) with per-field messages, and the estimate.
+ * validation (the runs store's validate) with per-field messages, and the estimate.
  */
 import { computed, reactive, ref, watch } from 'vue';
 import { MODEL_PRESETS, RUN_PRESETS, resolveRunConfig, type ModelPresetName } from '../../../shared/config';
 import type { Estimate } from '../../../shared/contract';
 import type { DatasetRecord } from '../../../shared/records';
-import { api } from '../api';
 import { toApiError } from '../api/errors';
-import { ALL_FIELDS, fromText, toText } from './runFields';
+import { ALL_FIELDS, fromText, toText } from '../runFields';
+import { useRunsStore } from '../stores/runs';
 
 export const DEFAULT_PRESET = 'quick-cpu';
 
 export function useRunForm(opts: { debounceMs?: number } = {}) {
   const debounceMs = opts.debounceMs ?? 300;
+  const runs = useRunsStore();
   const text = reactive<Record<string, string>>({});
   const tags = ref('');
   const notes = ref('');
@@ -54,14 +55,18 @@ export function useRunForm(opts: { debounceMs?: number } = {}) {
     return out;
   });
   /** Server errors that name no field of the form. */
-  const otherErrors = computed(() => serverErrors.value.filter((e) => !ALL_FIELDS.some((d) => d.key === (e.field.split('.')[0] ?? ''))));
-  const valid = computed(() => Object.keys(fieldErrors.value).length === 0 && serverErrors.value.length === 0 && !validateError.value);
+  const otherErrors = computed(() =>
+    serverErrors.value.filter((e) => !ALL_FIELDS.some((d) => d.key === (e.field.split('.')[0] ?? ''))),
+  );
+  const valid = computed(
+    () => Object.keys(fieldErrors.value).length === 0 && serverErrors.value.length === 0 && !validateError.value,
+  );
 
   async function validateNow(): Promise<void> {
     const my = ++seq;
     validating.value = true;
     try {
-      const r = await api().invoke('runs.validate', { config: parsed.value.config });
+      const r = await runs.validate(parsed.value.config);
       if (my !== seq) return;
       serverErrors.value = r.errors;
       estimate.value = r.estimate;
@@ -83,6 +88,16 @@ export function useRunForm(opts: { debounceMs?: number } = {}) {
     }, debounceMs);
   }
   watch(() => JSON.stringify(parsed.value.config), scheduleValidate);
+
+  /** Sets one field's text as typed (the model preset field also fills the model's sizes). */
+  function setField(key: string, value: string): void {
+    if (key === 'preset') applyModelPreset(value);
+    else text[key] = value;
+  }
+
+  function dismissValidateError(): void {
+    validateError.value = null;
+  }
 
   function applyRunPreset(name: string): void {
     const p = RUN_PRESETS[name];
@@ -127,7 +142,7 @@ export function useRunForm(opts: { debounceMs?: number } = {}) {
 
   /** Pre-fills from an existing run (Clone run). */
   async function cloneFrom(runId: number): Promise<void> {
-    const d = await api().invoke('runs.get', { id: runId });
+    const d = await runs.getDetail(runId, true);
     const cfg = { ...d.run.config };
     fill(resolveRunConfigSafe(cfg));
     text.name = `${d.run.name} (clone)`;
@@ -139,7 +154,11 @@ export function useRunForm(opts: { debounceMs?: number } = {}) {
   }
 
   function tagList(): string[] {
-    return [...new Set(tags.value.split(',').map((t) => t.trim()).filter(Boolean))];
+    const list = tags.value
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    return [...new Set(list)];
   }
 
   function request(start: boolean) {
@@ -147,10 +166,13 @@ export function useRunForm(opts: { debounceMs?: number } = {}) {
   }
 
   return {
-    text, tags, notes, runPreset, clonedFrom, parsed, fieldErrors, otherErrors, valid, estimate, resolved, validating, validateError, datasetNote,
-    fill, validateNow, applyRunPreset, applyModelPreset, setDataset, reset, cloneFrom, tagList, request,
+    text, tags, notes, runPreset, clonedFrom, parsed, fieldErrors, otherErrors, valid, estimate, resolved, validating,
+    validateError, datasetNote, fill, validateNow, setField, dismissValidateError, applyRunPreset, applyModelPreset,
+    setDataset, reset, cloneFrom, tagList, request,
   };
 }
+
+export type RunForm = ReturnType<typeof useRunForm>;
 
 function resolveRunConfigSafe(cfg: Record<string, unknown>): Record<string, unknown> {
   try {

@@ -1,4 +1,4 @@
-/** App-wide facts (version, mode, builtin datasets) and the notices shown in the corner. */
+/** App-wide facts (version, mode, builtin datasets, concurrency), the notices in the corner, the menu's requests. */
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { z } from 'zod';
@@ -31,6 +31,20 @@ export const useAppStore = defineStore('app', () => {
     }
   }
 
+  /** How many runs train at once; the answer is the new app info. A failure shows as a notice. */
+  async function setConcurrency(concurrency: number): Promise<void> {
+    try {
+      info.value = await api().invoke('app.setConcurrency', { concurrency });
+    } catch (e) {
+      error('Could not change the number of concurrent runs', e);
+    }
+  }
+
+  /** The native menu (Electron) asks for a view by name; returns the unsubscriber. */
+  function onNavigate(fn: (view: string) => void): () => void {
+    return api().on('app.navigate', ({ view }) => fn(view));
+  }
+
   /** Shows an error as "title: what happened — what to do". */
   function error(title: string, e: unknown): void {
     const d = describeError(e);
@@ -48,5 +62,5 @@ export const useAppStore = defineStore('app', () => {
     notices.value = notices.value.filter((n) => n.id !== id);
   }
 
-  return { info, infoError, notices, loadInfo, error, notify, dismiss };
+  return { info, infoError, notices, loadInfo, setConcurrency, onNavigate, error, notify, dismiss };
 });

@@ -1,14 +1,18 @@
 /**
  * Compare: two or more checkpoints (of one run or several) sampled with the same seeds and
- * settings, shown side by side under one zoom. Grids already made with the same settings are reused.
+ * settings, shown side by side under one zoom, and the curves of the runs compared. Grids already
+ * made with the same settings are reused.
  */
 import { defineStore } from 'pinia';
-import { computed, reactive, ref } from 'vue';
+import { computed, reactive, ref, shallowRef } from 'vue';
 import type { SampleSettings } from '../../../shared/contract';
+import type { CheckpointRecord, GapRecord, Series } from '../../../shared/records';
 import { api } from '../api';
 import { toApiError } from '../api/errors';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
-import { defaultSettings, findMatching, resultPath } from './sampling';
+import { useRunsStore } from './runs';
+import { defaultSettings, findMatching, resultPath } from '../sampleSettings';
+import { latestGap } from '../charts/gap';
 
 export interface Pane {
   key: string;
@@ -23,6 +27,8 @@ export interface Pane {
   error: string | null;
 }
 
+const ACTIVE: Job['state'][] = ['running', 'starting', 'cancelling'];
+
 export const useCompareStore = defineStore('compare', () => {
   const panes = ref<Pane[]>([]);
   /**
@@ -31,8 +37,43 @@ export const useCompareStore = defineStore('compare', () => {
    */
   const settings = ref<SampleSettings>({ ...defaultSettings(), n: 16 });
   const zoom = reactive({ scale: 1, x: 0, y: 0 });
-  const busy = computed(() => panes.value.some((p) => p.job && (p.job.state === 'running' || p.job.state === 'starting' || p.job.state === 'cancelling')));
+  const busy = computed(() => panes.value.some((p) => p.job && ACTIVE.includes(p.job.state)));
   const runIds = computed(() => [...new Set(panes.value.map((p) => p.runId))]);
+  /** Some pane shows a grid made with other settings than the form's. */
+  const stale = computed(() => {
+    const sig = JSON.stringify({ ...settings.value });
+    return panes.value.some((p) => p.path && p.madeWith !== sig);
+  });
+
+  // --- choosing a checkpoint to add -------------------------------------------------------------
+  const pickRunId = ref<number | null>(null);
+  const pickCheckpoints = shallowRef<CheckpointRecord[]>([]);
+  const pickCheckpointId = ref<number | null>(null);
+  const pickError = ref<unknown>(null);
+
+  /** Lists a run's checkpoints (newest first) for the picker. */
+  async function pickRun(id: number | null): Promise<void> {
+    pickRunId.value = id;
+    pickCheckpoints.value = [];
+    pickCheckpointId.value = null;
+    if (!id) return;
+    try {
+      const d = await useRunsStore().getDetail(id, true);
+      if (pickRunId.value !== id) return;
+      pickCheckpoints.value = [...d.checkpoints].sort((a, b) => b.step - a.step);
+      pickCheckpointId.value = pickCheckpoints.value[0]?.id ?? null;
+      pickError.value = null;
+    } catch (e) {
+      pickError.value = e;
+    }
+  }
+
+  /** Adds the picked checkpoint as a pane. */
+  function addPicked(): void {
+    const ck = pickCheckpoints.value.find((c) => c.id === pickCheckpointId.value);
+    const r = pickRunId.value ? useRunsStore().get(pickRunId.value) : undefined;
+    if (ck && r) add({ runId: r.id, runName: r.name || `#${r.id}`, checkpointId: ck.id, step: ck.step });
+  }
 
   function add(p: { runId: number; runName: string; checkpointId: number; step: number }): void {
     const key = `${p.runId}:${p.checkpointId}`;
@@ -48,6 +89,7 @@ export const useCompareStore = defineStore('compare', () => {
     panes.value = [];
   }
 
+  // --- sampling ---------------------------------------------------------------------------------
   /** Samples every pane with the current settings (reusing identical grids). */
   async function sampleAll(): Promise<void> {
     const jobs = useJobsStore();
@@ -66,7 +108,10 @@ export const useCompareStore = defineStore('compare', () => {
             pane.job = null;
             return;
           }
-          const h = jobs.run('sample', `Sample ${pane.runName} @ step ${pane.step}`, () => api().invoke('samples.generate', { checkpointId: pane.checkpointId, settings: s }));
+          const label = `Sample ${pane.runName} @ step ${pane.step}`;
+          const h = jobs.run('sample', label, () =>
+            api().invoke('samples.generate', { checkpointId: pane.checkpointId, settings: s }),
+          );
           pane.job = h.job;
           const r = await h.result;
           const path = resultPath(r);
@@ -89,6 +134,36 @@ export const useCompareStore = defineStore('compare', () => {
     await Promise.all(panes.value.map((p) => (p.job ? jobs.cancel(p.job).catch(() => undefined) : undefined)));
   }
 
+  // --- the curves of the runs compared ----------------------------------------------------------
+  const metric = ref('loss');
+  const curves = shallowRef<{ runId: number; series: Series }[]>([]);
+  const gaps = shallowRef(new Map<number, GapRecord>());
+  const curveError = ref<unknown>(null);
+
+  /** Loads `metric` and the latest gap curve of every run that has a pane. */
+  async function loadCurves(): Promise<void> {
+    const ids = runIds.value;
+    if (ids.length === 0) {
+      curves.value = [];
+      gaps.value = new Map();
+      return;
+    }
+    try {
+      curves.value = await api().invoke('metrics.overlay', { runIds: ids, name: metric.value, maxPoints: 5000 });
+      const lists = await Promise.all(ids.map((id) => api().invoke('gap.list', { runId: id })));
+      const m = new Map<number, GapRecord>();
+      ids.forEach((id, i) => {
+        const last = latestGap(lists[i]!);
+        if (last) m.set(id, last);
+      });
+      gaps.value = m;
+      curveError.value = null;
+    } catch (e) {
+      curveError.value = toApiError(e);
+    }
+  }
+
+  // --- one zoom for all panes ---------------------------------------------------------------------
   function resetZoom(): void {
     zoom.scale = 1;
     zoom.x = 0;
@@ -123,5 +198,11 @@ export const useCompareStore = defineStore('compare', () => {
     zoom.y = Math.min(0, Math.max(h - h * zoom.scale, zoom.y));
   }
 
-  return { panes, settings, zoom, busy, runIds, add, remove, clear, sampleAll, cancelAll, resetZoom, zoomAt, pan, errorOf: toApiError };
+  return {
+    panes, settings, zoom, busy, runIds, stale,
+    pickRunId, pickCheckpoints, pickCheckpointId, pickError, pickRun, addPicked,
+    add, remove, clear, sampleAll, cancelAll,
+    metric, curves, gaps, curveError, loadCurves,
+    resetZoom, zoomAt, pan,
+  };
 });

@@ -1,6 +1,6 @@
-/** The dataset library: list, import (a cancellable job), delete, and files read for previews. */
+/** The dataset library: list, selection, import (a cancellable job), upload, native pickers, delete. */
 import { defineStore } from 'pinia';
-import { ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef } from 'vue';
 import { UPLOAD_CHUNK_BYTES, type InvokeRequest } from '../../../shared/contract';
 import type { DatasetRecord } from '../../../shared/records';
 import { api, onReconnect } from '../api';
@@ -26,6 +26,9 @@ export const useDatasetsStore = defineStore('datasets', () => {
   const loading = ref(false);
   const loadError = ref<unknown>(null);
   const lastImport = ref<{ job: Job; outcome: ImportOutcome | null } | null>(null);
+  const selectedId = ref<number | null>(null);
+  /** The dataset shown in detail: the one picked, else the newest. */
+  const selected = computed(() => list.value.find((d) => d.id === selectedId.value) ?? list.value[0] ?? null);
 
   async function refresh(): Promise<void> {
     loading.value = true;
@@ -51,6 +54,7 @@ export const useDatasetsStore = defineStore('datasets', () => {
       if (!isImportOutcome(r)) throw toApiError(new Error(`${label}: the server's result is not an import outcome`));
       if (lastImport.value?.job.key === h.job.key) lastImport.value = { job: h.job, outcome: r };
       await refresh();
+      selectedId.value = r.dataset.id;
       return r;
     });
     result.catch(() => undefined);
@@ -61,7 +65,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
    * Web mode: sends a picked file to the server's uploads folder in chunks (progress in bytes) and
    * returns its path there. A failed chunk discards the partial upload on the server.
    */
-  function upload(file: Blob & { name: string }, chunkBytes = UPLOAD_CHUNK_BYTES): { job: Job; result: Promise<string> } {
+  function upload(file: Blob & { name: string }, chunkBytes = UPLOAD_CHUNK_BYTES): {
+    job: Job;
+    result: Promise<string>;
+  } {
     const jobs = useJobsStore();
     return jobs.track('upload', `Upload ${file.name}`, async (progress) => {
       const { uploadId } = await api().invoke('files.uploadBegin', { fileName: file.name, bytes: file.size });
@@ -84,12 +91,18 @@ export const useDatasetsStore = defineStore('datasets', () => {
     });
   }
 
+  /** Electron: a native file or folder picker; the chosen path, or null when cancelled. */
+  async function pick(kind: 'file' | 'folder'): Promise<string | null> {
+    const title = kind === 'folder' ? 'Choose an image folder' : 'Choose a dataset file';
+    return (await api().invoke('dialog.pick', { kind, title })).path;
+  }
+
   async function remove(id: number): Promise<void> {
     await api().invoke('datasets.delete', { id });
     list.value = list.value.filter((d) => d.id !== id);
   }
 
-  return { list, loading, loadError, lastImport, refresh, startImport, upload, remove };
+  return { list, loading, loadError, lastImport, selectedId, selected, refresh, startImport, upload, pick, remove };
 });
 
 export function fileToBase64(file: Blob): Promise<string> {

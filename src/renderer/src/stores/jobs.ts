@@ -47,7 +47,13 @@ export const useJobsStore = defineStore('jobs', () => {
   /** Events that arrived before the start call returned the job id. */
   const early = new Map<string, (EventPayload<'job.progress'> | EventPayload<'job.done'>)[]>();
 
-  const active = computed(() => jobs.value.filter((j) => j.state === 'starting' || j.state === 'running' || j.state === 'cancelling'));
+  const active = computed(() => jobs.value.filter((j) => ['starting', 'running', 'cancelling'].includes(j.state)));
+
+  function newJob(kind: JobKind, label: string, state: JobState): Job {
+    const at = Date.now();
+    const job = { id: '', key: nextKey++, kind, label, state, done: 0, total: 0, error: null, result: null };
+    return { ...job, startedAt: at, endedAt: null };
+  }
 
   function byId(id: string): Job | undefined {
     return id ? jobs.value.find((j) => j.id === id) : undefined;
@@ -103,9 +109,13 @@ export const useJobsStore = defineStore('jobs', () => {
    * Starts a job: `starter` calls the channel that returns {jobId}. Resolves with the job's result,
    * rejects with JobCancelled or an ApiCallError. The Job object is reactive and visible at once.
    */
-  function run<T = unknown>(kind: JobKind, label: string, starter: () => Promise<{ jobId: string }>): { job: Job; result: Promise<T> } {
+  function run<T = unknown>(
+    kind: JobKind,
+    label: string,
+    starter: () => Promise<{ jobId: string }>,
+  ): { job: Job; result: Promise<T> } {
     subscribe();
-    jobs.value.push({ id: '', key: nextKey++, kind, label, state: 'starting', done: 0, total: 0, error: null, result: null, startedAt: Date.now(), endedAt: null });
+    jobs.value.push(newJob(kind, label, 'starting'));
     const job = jobs.value[jobs.value.length - 1]!; // the reactive proxy
     const result = new Promise<T>((resolve, reject) => {
       waiters.set(job.key, { resolve: resolve as (v: unknown) => void, reject });
@@ -135,8 +145,12 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   /** Tracks a local action (an upload) with the same UI; it cannot be cancelled on the server. */
-  function track<T>(kind: JobKind, label: string, work: Promise<T> | ((progress: (done: number, total: number) => void) => Promise<T>)): { job: Job; result: Promise<T> } {
-    jobs.value.push({ id: '', key: nextKey++, kind, label, state: 'running', done: 0, total: 0, error: null, result: null, startedAt: Date.now(), endedAt: null });
+  function track<T>(
+    kind: JobKind,
+    label: string,
+    work: Promise<T> | ((progress: (done: number, total: number) => void) => Promise<T>),
+  ): { job: Job; result: Promise<T> } {
+    jobs.value.push(newJob(kind, label, 'running'));
     const job = jobs.value[jobs.value.length - 1]!;
     const started =
       typeof work === 'function'

@@ -13,7 +13,17 @@ import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
 
 /** Metrics the monitor charts, as the store names them (see the run recorder). */
-export const LIVE_METRICS = ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'gpuBytes', 'tensorBytes', 'msPerStep'] as const;
+export const LIVE_METRICS = [
+  'loss',
+  'simple',
+  'sa',
+  'gradNorm',
+  'lr',
+  'imagesPerSec',
+  'gpuBytes',
+  'tensorBytes',
+  'msPerStep',
+] as const;
 export type LiveMetric = (typeof LIVE_METRICS)[number];
 
 /** A growable (step, value) column pair. */
@@ -61,7 +71,9 @@ export class RunSeries {
   appendProgress(m: ProgressMessage): void {
     // A resumed run repeats steps after its last checkpoint: drop what is not newer.
     if (m.step <= this.column('loss').lastStep) return;
-    for (const name of ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const) this.column(name).push(m.step, m[name]);
+    for (const name of ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const) {
+      this.column(name).push(m.step, m[name]);
+    }
     if (m.memory.gpuBytes !== undefined) this.column('gpuBytes').push(m.step, m.memory.gpuBytes);
     this.column('tensorBytes').push(m.step, m.memory.numBytes);
     this.version++;
@@ -70,7 +82,8 @@ export class RunSeries {
 
 /** requestAnimationFrame, replaceable in tests. */
 export type FrameScheduler = (cb: () => void) => void;
-let scheduleFrame: FrameScheduler = (cb) => (typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : setTimeout(cb, 16));
+let scheduleFrame: FrameScheduler = (cb) =>
+  typeof requestAnimationFrame === 'function' ? requestAnimationFrame(() => cb()) : setTimeout(cb, 16);
 export function setFrameScheduler(f: FrameScheduler): void {
   scheduleFrame = f;
 }

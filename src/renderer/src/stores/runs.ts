@@ -4,7 +4,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
-import type { InvokeRequest, RunDetail } from '../../../shared/contract';
+import type { InvokeRequest, InvokeResponse, RunDetail } from '../../../shared/contract';
 import type { RunRecord, RunStatus } from '../../../shared/records';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
@@ -12,7 +12,9 @@ import { toApiError } from '../api/errors';
 export function matchesText(r: RunRecord, text: string): boolean {
   const q = text.trim().toLowerCase();
   if (!q) return true;
-  const hay = [r.name, r.notes, r.dataset, r.preset, `#${r.id}`, `k${r.k}`, `sa-${r.k}`, ...r.tags].join('\u0000').toLowerCase();
+  const hay = [r.name, r.notes, r.dataset, r.preset, `#${r.id}`, `k${r.k}`, `sa-${r.k}`, ...r.tags]
+    .join('\u0000')
+    .toLowerCase();
   return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
@@ -78,7 +80,8 @@ export const useRunsStore = defineStore('runs', () => {
     api().on('run.updated', upsert);
     api().on('run.message', ({ runId, msg }) => {
       // New checkpoints and samples change the detail the gallery and compare views show.
-      if ((msg.type === 'checkpoint' || msg.type === 'samples') && detail.value?.run.id === runId) void loadDetail(runId);
+      const shown = detail.value?.run.id === runId;
+      if (shown && (msg.type === 'checkpoint' || msg.type === 'samples')) void loadDetail(runId);
     });
     onReconnect(() => {
       void refresh();
@@ -129,6 +132,11 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  /** The server's check of a New-run form's config: per-field errors, the resolved config, the estimate. */
+  function validate(config: Record<string, unknown>): Promise<InvokeResponse<'runs.validate'>> {
+    return api().invoke('runs.validate', { config });
+  }
+
   async function create(req: InvokeRequest<'runs.create'>): Promise<RunRecord> {
     const rec = await api().invoke('runs.create', req);
     upsert(rec);
@@ -155,6 +163,6 @@ export const useRunsStore = defineStore('runs', () => {
 
   return {
     byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, pending,
-    refresh, subscribe, upsert, loadDetail, getDetail, act, create, update, remove, get,
+    refresh, subscribe, upsert, loadDetail, getDetail, act, validate, create, update, remove, get,
   };
 });

@@ -2,7 +2,15 @@
  * Every RunConfig field as the New-run form shows it: group, label, input kind and help. The help
  * text comes from the schema's own descriptions where it has one.
  */
-import { BACKENDS, MODEL_PRESET_NAMES, RunConfigSchema, SAMPLERS, SCHEDULES, SPACINGS, TAU_VARIANTS } from '../../../shared/config';
+import {
+  BACKENDS,
+  MODEL_PRESET_NAMES,
+  RunConfigSchema,
+  SAMPLERS,
+  SCHEDULES,
+  SPACINGS,
+  TAU_VARIANTS,
+} from '../../shared/config';
 
 export type FieldKind = 'int' | 'float' | 'enum' | 'bool' | 'list' | 'text' | 'dataset';
 
@@ -23,7 +31,12 @@ export interface FieldGroup {
   fields: FieldDef[];
 }
 
-const f = (key: string, label: string, kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({ key, label, kind, ...extra });
+const f = (key: string, label: string, kind: FieldKind, extra: Partial<FieldDef> = {}): FieldDef => ({
+  key,
+  label,
+  kind,
+  ...extra,
+});
 
 export const FIELD_GROUPS: FieldGroup[] = [
   {
@@ -33,7 +46,10 @@ export const FIELD_GROUPS: FieldGroup[] = [
       f('name', 'Name', 'text', { help: 'shown in lists and exports' }),
       f('dataset', 'Dataset', 'dataset'),
       f('seed', 'Seed', 'int', { min: 0 }),
-      f('backend', 'Backend', 'enum', { options: BACKENDS, help: 'auto picks WebGPU, then TensorFlow (CUDA), then CPU' }),
+      f('backend', 'Backend', 'enum', {
+        options: BACKENDS,
+        help: 'auto picks WebGPU, then TensorFlow (CUDA), then CPU',
+      }),
     ],
   },
   {
@@ -43,7 +59,12 @@ export const FIELD_GROUPS: FieldGroup[] = [
     fields: [
       f('k', 'K (consecutive steps)', 'int', { min: 1 }),
       f('lambda', 'λ (SA weight)', 'float', { min: 0, step: 'any' }),
-      f('tau', 'τ variant', 'enum', { options: TAU_VARIANTS, help: 'official: unweighted sum (the official code); paper: literal τ_t weights; normalized: τ divided by its mean' }),
+      f('tau', 'τ variant', 'enum', {
+        options: TAU_VARIANTS,
+        help:
+          'official: unweighted sum (the official code); paper: literal τ_t weights; ' +
+          'normalized: τ divided by its mean',
+      }),
     ],
   },
   {
@@ -60,7 +81,10 @@ export const FIELD_GROUPS: FieldGroup[] = [
     id: 'model',
     title: 'Model (UNet)',
     fields: [
-      f('preset', 'Model preset', 'enum', { options: MODEL_PRESET_NAMES, help: 'fills the sizes below; cifar10 and celeba64 are the official architectures' }),
+      f('preset', 'Model preset', 'enum', {
+        options: MODEL_PRESET_NAMES,
+        help: 'fills the sizes below; cifar10 and celeba64 are the official architectures',
+      }),
       f('ch', 'Base channels', 'int', { min: 1 }),
       f('chMult', 'Channel multipliers', 'list', { help: 'comma-separated, one per resolution level, e.g. 1,2,2,2' }),
       f('numResBlocks', 'Res blocks per level', 'int', { min: 1 }),
@@ -95,7 +119,10 @@ export const FIELD_GROUPS: FieldGroup[] = [
       f('checkpointEvery', 'Checkpoint every', 'int', { min: 1 }),
       f('sampleEvery', 'Sample grid every', 'int', { min: 0 }),
       f('gapEvery', 'Gap monitor every', 'int', { min: 0 }),
-      f('gapT0', 'Gap start t0', 'int', { min: 1, help: 'the reverse chain starts from the true x_t0 (the paper uses 300)' }),
+      f('gapT0', 'Gap start t0', 'int', {
+        min: 1,
+        help: 'the reverse chain starts from the true x_t0 (the paper uses 300)',
+      }),
       f('gapBatch', 'Gap batch', 'int', { min: 1 }),
     ],
   },
@@ -145,7 +172,8 @@ export function fromText(def: FieldDef, text: string): { value: unknown } | { er
     case 'list': {
       if (s === '') return { value: [] };
       const parts = s.split(/[\s,]+/).filter(Boolean).map(Number);
-      return parts.every((n) => Number.isInteger(n) && n > 0) ? { value: parts } : { error: 'comma-separated positive whole numbers' };
+      const ok = parts.every((n) => Number.isInteger(n) && n > 0);
+      return ok ? { value: parts } : { error: 'comma-separated positive whole numbers' };
     }
     case 'bool':
       return s === 'true' || s === 'false' ? { value: s === 'true' } : { error: 'true or false' };

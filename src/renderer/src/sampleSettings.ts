@@ -1,6 +1,6 @@
 /** Sampling settings and job results shared by the gallery, compare and export. */
-import type { SampleSettings } from '../../../shared/contract';
-import { SampleRecordSchema, type SampleRecord } from '../../../shared/records';
+import type { SampleSettings } from '../../shared/contract';
+import { SampleRecordSchema, type SampleRecord } from '../../shared/records';
 
 export function defaultSettings(): SampleSettings {
   return { n: 16, sampler: 'ddim', steps: 50, spacing: 'uniform', eta: 0, seed: 0, ema: true };
@@ -14,7 +14,8 @@ export function resultPath(r: unknown): string | null {
   for (const k of ['sample', 'record', 'grid', 'png']) {
     const inner = o[k];
     if (typeof inner === 'string') return inner;
-    if (inner && typeof inner === 'object' && typeof (inner as Record<string, unknown>).path === 'string') return (inner as { path: string }).path;
+    const path = inner && typeof inner === 'object' ? (inner as Record<string, unknown>).path : undefined;
+    if (typeof path === 'string') return path;
   }
   return null;
 }
@@ -30,7 +31,11 @@ export function resultRecord(r: unknown): SampleRecord | null {
 }
 
 /** A stored grid that was made from this checkpoint with exactly these settings. */
-export function findMatching(samples: SampleRecord[], checkpointId: number, s: SampleSettings): SampleRecord | undefined {
+export function findMatching(
+  samples: SampleRecord[],
+  checkpointId: number,
+  s: SampleSettings,
+): SampleRecord | undefined {
   return samples.find(
     (r) =>
       r.checkpointId === checkpointId &&
@@ -44,7 +49,9 @@ export function findMatching(samples: SampleRecord[], checkpointId: number, s: S
   );
 }
 
-export function describeSettings(s: Pick<SampleSettings, 'sampler' | 'steps' | 'spacing' | 'eta' | 'seed' | 'ema'> & { n?: number }): string {
+export function describeSettings(
+  s: Pick<SampleSettings, 'sampler' | 'steps' | 'spacing' | 'eta' | 'seed' | 'ema'> & { n?: number },
+): string {
   const parts = [`${s.sampler.toUpperCase()} ${s.steps} steps`, s.spacing];
   if (s.sampler === 'ddim') parts.push(`η ${s.eta}`);
   parts.push(`seed ${s.seed}`, s.ema ? 'EMA' : 'raw');

@@ -1,4 +1,6 @@
-/** Number, byte and time formatting for dense tables. */
+/** Text for display: numbers, bytes, durations and dates in dense tables, and what a run is doing now. */
+import type { ActivityMessage } from '../../shared/engineMessages';
+
 export function fmtNum(v: number | null | undefined, digits = 4): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   if (v === 0) return '0';
@@ -44,9 +46,37 @@ export function fmtDuration(sec: number | null | undefined): string {
 export function fmtDate(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  if (Number.isNaN(d.getTime())) return iso;
+  const parts = { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' } as const;
+  return d.toLocaleString(undefined, parts);
 }
 
 export function basename(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
+}
+
+/* The monitor's words for what a run is doing (from the engine's activity messages). */
+function count(a: ActivityMessage): string {
+  return a.done !== undefined && a.total ? ` ${a.done}/${a.total}` : '';
+}
+
+export function describeActivity(a: ActivityMessage | null | undefined): string {
+  if (!a) return '';
+  switch (a.activity) {
+    case 'training':
+      return 'training';
+    case 'sampling':
+      return `sampling${count(a)}`;
+    case 'gap':
+      return `measuring the gap${count(a)}`;
+    case 'checkpoint':
+      return 'writing a checkpoint';
+  }
+}
+
+/** What the header says while a pause or stop waits for the engine to reach a safe point. */
+export function describePending(p: 'pausing' | 'stopping', a: ActivityMessage | null | undefined): string {
+  const now = describeActivity(a);
+  const verb = p === 'pausing' ? 'Pausing' : 'Stopping';
+  return now && now !== 'training' ? `${verb} (${now})…` : `${verb}…`;
 }
