@@ -1,33 +1,9 @@
-/** Sampling settings and job results shared by the gallery, compare and export. */
+/** Sampling settings shared by the gallery, compare and export. */
 import type { SampleSettings } from '../../shared/contract';
-import { SampleRecordSchema, type SampleRecord } from '../../shared/records';
+import type { SampleRecord } from '../../shared/records';
 
 export function defaultSettings(): SampleSettings {
   return { n: 16, sampler: 'ddim', steps: 50, spacing: 'uniform', eta: 0, seed: 0, ema: true };
-}
-
-/** The image path a finished sampling/export job reports (a SampleRecord, or {path}, or {sample}). */
-export function resultPath(r: unknown): string | null {
-  if (!r || typeof r !== 'object') return null;
-  const o = r as Record<string, unknown>;
-  if (typeof o.path === 'string') return o.path;
-  for (const k of ['sample', 'record', 'grid', 'png']) {
-    const inner = o[k];
-    if (typeof inner === 'string') return inner;
-    const path = inner && typeof inner === 'object' ? (inner as Record<string, unknown>).path : undefined;
-    if (typeof path === 'string') return path;
-  }
-  return null;
-}
-
-export function resultRecord(r: unknown): SampleRecord | null {
-  const direct = SampleRecordSchema.safeParse(r);
-  if (direct.success) return direct.data;
-  if (r && typeof r === 'object' && 'sample' in r) {
-    const inner = SampleRecordSchema.safeParse((r as { sample: unknown }).sample);
-    if (inner.success) return inner.data;
-  }
-  return null;
 }
 
 /** A stored grid that was made from this checkpoint with exactly these settings. */

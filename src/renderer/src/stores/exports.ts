@@ -5,7 +5,7 @@ import type { SampleSettings } from '../../../shared/contract';
 import { api, fileUrl } from '../api';
 import { toApiError } from '../api/errors';
 import { basename } from '../format';
-import { defaultSettings, resultPath } from '../sampleSettings';
+import { defaultSettings } from '../sampleSettings';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
 
@@ -86,9 +86,7 @@ export const useExportsStore = defineStore('exports', () => {
     const h = useJobsStore().run('export', label, () => api().invoke('export.grid', req));
     gridJob.value = h.job;
     try {
-      const p = resultPath(await h.result);
-      if (!p) throw new Error('the export finished without a file path');
-      gridPath.value = p;
+      gridPath.value = (await h.result).path;
     } catch (e) {
       if (!(e instanceof JobCancelled)) gridError.value = toApiError(e);
     }

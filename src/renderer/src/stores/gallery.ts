@@ -5,7 +5,7 @@ import type { SampleSettings } from '../../../shared/contract';
 import type { SampleRecord } from '../../../shared/records';
 import { api } from '../api';
 import { toApiError } from '../api/errors';
-import { defaultSettings, describeSettings, findMatching, resultPath, resultRecord } from '../sampleSettings';
+import { defaultSettings, describeSettings, findMatching } from '../sampleSettings';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
 
@@ -126,10 +126,7 @@ export const useGalleryStore = defineStore('gallery', () => {
     );
     sampleJob.value = h.job;
     try {
-      const r = await h.result;
-      const path = resultRecord(r)?.path ?? resultPath(r);
-      if (!path) throw new Error('the sampling job finished without an image path');
-      shown.value = { path, label };
+      shown.value = { path: (await h.result).path, label };
       await loadSamples(id);
     } catch (e) {
       if (!(e instanceof JobCancelled)) sampleError.value = toApiError(e);
@@ -148,9 +145,7 @@ export const useGalleryStore = defineStore('gallery', () => {
     );
     filmJob.value = h.job;
     try {
-      const path = resultPath(await h.result);
-      if (!path) throw new Error('the filmstrip job finished without an image path');
-      filmPath.value = path;
+      filmPath.value = (await h.result).path;
     } catch (e) {
       if (!(e instanceof JobCancelled)) filmError.value = toApiError(e);
     }
