@@ -72,7 +72,7 @@ function withStore<T>(fn: (store: RunStore) => T): T {
 function ingestCapacity(): void {
   const msgs = Math.ceil(POINTS / POINTS_PER_MSG);
   const batched = withStore((store) => {
-    const run = store.createRun(newRun('ingest'));
+    const run = store.runs.create(newRun('ingest'));
     const rec = new RunRecorder(store, run.id);
     const t = performance.now();
     for (let s = 1; s <= msgs; s++) {
@@ -81,15 +81,15 @@ function ingestCapacity(): void {
     }
     rec.flush();
     const ms = performance.now() - t;
-    const n = store.series(run.id, 'loss', 10).total * POINTS_PER_MSG;
+    const n = store.metrics.series(run.id, 'loss', 10).total * POINTS_PER_MSG;
     return { points: n, ms, perSec: (n / ms) * 1000 };
   });
   const single = withStore((store) => {
-    const run = store.createRun(newRun('ingest-single'));
+    const run = store.runs.create(newRun('ingest-single'));
     const n = Math.ceil(BASELINE_POINTS / POINTS_PER_MSG);
     const t = performance.now();
     for (let s = 1; s <= n; s++) {
-      for (const p of progressPoints(progress(s))) store.appendMetrics(run.id, [p]);
+      for (const p of progressPoints(progress(s))) store.metrics.append(run.id, [p]);
     }
     const ms = performance.now() - t;
     const points = (store.db.prepare('SELECT COUNT(*) FROM metrics').pluck().get() as number);
@@ -127,7 +127,7 @@ async function ingestWhileTraining(): Promise<void> {
   });
   const trainOnce = async (name: string, during?: (finished: () => boolean) => Promise<void>) => {
     phase.ms = [];
-    const run = store.createRun({ name, config: cfg, appVersion: 'bench' });
+    const run = store.runs.create({ name, config: cfg, appVersion: 'bench' });
     let finished = false;
     let load: Promise<void> | undefined;
     const started = new Promise<void>((res) => {
@@ -151,10 +151,10 @@ async function ingestWhileTraining(): Promise<void> {
     return { run, msPerStep: median(phase.ms.slice(2)), wall: phase.finished - phase.started };
   };
   const base = await trainOnce('alone');
-  const baseStored = store.series(base.run.id, 'loss', 10).total;
+  const baseStored = store.metrics.series(base.run.id, 'loss', 10).total;
   // Side load: a second (simulated) run streams progress as fast as this process can, in chunks of
   // 100 messages, yielding to the event loop in between so the engine's messages are handled.
-  const side = store.createRun(newRun('side'));
+  const side = store.runs.create(newRun('side'));
   const sideRec = new RunRecorder(store, side.id);
   let sideStep = 0;
   const loaded = await trainOnce('with-side-load', async (finished) => {
@@ -164,8 +164,8 @@ async function ingestWhileTraining(): Promise<void> {
     }
     sideRec.flush();
   });
-  const sidePoints = store.series(side.id, 'loss', 10).total * POINTS_PER_MSG;
-  const trainPoints = store.series(loaded.run.id, 'loss', 10).total * POINTS_PER_MSG;
+  const sidePoints = store.metrics.series(side.id, 'loss', 10).total * POINTS_PER_MSG;
+  const trainPoints = store.metrics.series(loaded.run.id, 'loss', 10).total * POINTS_PER_MSG;
   store.close();
   rmSync(root, { recursive: true, force: true });
   const perSec = ((sidePoints + trainPoints) / loaded.wall) * 1000;
@@ -177,15 +177,15 @@ async function ingestWhileTraining(): Promise<void> {
 
 function seriesLatency(): void {
   withStore((store) => {
-    const run = store.createRun(newRun('series'));
+    const run = store.runs.create(newRun('series'));
     const batch = 100_000;
     for (let from = 1; from <= SERIES; from += batch) {
       const pts = [];
       for (let s = from; s < Math.min(from + batch, SERIES + 1); s++) pts.push({ step: s, name: 'loss', value: 1 / Math.sqrt(s) + (s % 99_991 === 0 ? 10 : 0) });
-      store.appendMetrics(run.id, pts);
+      store.metrics.append(run.id, pts);
     }
-    store.series(run.id, 'loss', 2000);
-    const down = timeIt(() => store.series(run.id, 'loss', 2000), 5);
+    store.metrics.series(run.id, 'loss', 2000);
+    const down = timeIt(() => store.metrics.series(run.id, 'loss', 2000), 5);
     const rows = store.db.prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step').raw(true);
     const raw = timeIt(() => rows.all(run.id), 5);
     console.log(`series: ${SERIES} points -> 2000 (LTTB) median ${down.median.toFixed(0)} ms (min ${down.min.toFixed(0)}); baseline: reading every row as [step, value] ${raw.median.toFixed(0)} ms`);
@@ -200,7 +200,7 @@ function listing(): void {
     store.db.transaction(() => {
       for (let i = 0; i < RUNS; i++) {
         const w = words[i % words.length]!;
-        store.createRun(newRun(`${w}-run-${i}`, {
+        store.runs.create(newRun(`${w}-run-${i}`, {
           status: RUN_STATUSES[i % RUN_STATUSES.length],
           tags: [`t${i % 10}`, i % 3 === 0 ? 'paper' : 'scratch'],
           notes: i % 7 === 0 ? `lr sweep ${i}` : '',
@@ -209,11 +209,11 @@ function listing(): void {
       }
     })();
     const f = { status: ['completed' as const, 'failed' as const], tags: ['paper'], text: 'sweep', limit: 50 };
-    const filtered = timeIt(() => store.listRuns(f), 20);
-    const count = timeIt(() => store.countRuns(f), 20);
-    const n = store.countRuns(f);
-    const page = timeIt(() => store.listRuns({ limit: 50 }), 20);
-    const all = timeIt(() => store.listRuns({ limit: RUNS }), 5);
+    const filtered = timeIt(() => store.runs.list(f), 20);
+    const count = timeIt(() => store.runs.count(f), 20);
+    const n = store.runs.count(f);
+    const page = timeIt(() => store.runs.list({ limit: 50 }), 20);
+    const all = timeIt(() => store.runs.list({ limit: RUNS }), 5);
     console.log(`listing ${RUNS} runs: status+tag+text filter, first page of 50: median ${filtered.median.toFixed(2)} ms (${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; all ${RUNS}: ${all.median.toFixed(0)} ms`);
     results.list10kFilteredMs = filtered.median;
     results.list10kCountMs = count.median;

@@ -20,7 +20,7 @@ export class FileAccessError extends Error {
 export function readableFile(store: RunStore, path: string): string {
   if (!isAbsolute(path) || !existsSync(path)) throw new FileAccessError('not_found', `no such file: ${path}`);
   const real = realpathSync(path);
-  const roots = [store.layout.root, ...store.listRuns({ limit: 100_000 }).map((r) => r.runDir)];
+  const roots = [store.layout.root, ...store.runs.list({ limit: 100_000 }).map((r) => r.runDir)];
   for (const root of roots) {
     if (!existsSync(root)) continue;
     const rel = relative(realpathSync(root), real);

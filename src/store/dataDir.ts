@@ -27,6 +27,8 @@ export interface DataLayout {
   datasets: string;
   runs: string;
   exports: string;
+  /** Files the store indexes and can recompute (reference statistics of datasets). */
+  cache: string;
 }
 
 export function dataLayout(root: string): DataLayout {
@@ -36,6 +38,7 @@ export function dataLayout(root: string): DataLayout {
     datasets: join(root, 'datasets'),
     runs: join(root, 'runs'),
     exports: join(root, 'exports'),
+    cache: join(root, 'cache'),
   };
 }
 
@@ -44,7 +47,7 @@ export function dataLayout(root: string): DataLayout {
  * ENOTDIR when a parent is one, EACCES) into a message that names the folder and what to do.
  */
 export function ensureDataFolders(layout: DataLayout): void {
-  for (const dir of [layout.root, layout.datasets, layout.runs, layout.exports]) {
+  for (const dir of [layout.root, layout.datasets, layout.runs, layout.exports, layout.cache]) {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {

@@ -157,11 +157,11 @@ function runOnce(cmd: string[], mode: Mode | null, rng: () => number): Promise<C
 function checkStore(runId: number, cycle: Cycle): { stored: number[]; lastCk: number | null } {
   const store = RunStore.open(home);
   try {
-    store.recoverInterrupted();
+    store.runs.recoverInterrupted();
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
     expect(store.db.pragma('foreign_key_check')).toEqual([]);
-    const run = store.getRun(runId)!;
-    const cks = store.checkpoints(runId);
+    const run = store.runs.get(runId)!;
+    const cks = store.checkpoints.list(runId);
     for (const c of cks) {
       const data = readCheckpoint(c.path);
       expect(data.step).toBe(c.step);
@@ -171,7 +171,7 @@ function checkStore(runId: number, cycle: Cycle): { stored: number[]; lastCk: nu
     expect(run.status, JSON.stringify(cycle)).toBe('interrupted');
     expect(run.failureReason).toMatch(last ? new RegExp(`last good checkpoint: step ${last.step}\\b`) : /no checkpoint was written yet/);
     // The stored history is contiguous from step 1, and reaches the last checkpoint.
-    const stored = store.series(runId, 'loss', 1e9).steps;
+    const stored = store.metrics.series(runId, 'loss', 1e9).steps;
     expect(stored).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
     if (last) expect(stored.length).toBeGreaterThanOrEqual(last.step);
     // What the CLI had received but not written is at most one flush interval's worth.
@@ -231,12 +231,12 @@ describe('crash safety', () => {
     const store = RunStore.open(home);
     try {
       expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const run = store.getRun(1)!;
+      const run = store.runs.get(1)!;
       expect(run).toMatchObject({ status: 'completed', step: STEPS });
       for (const name of ['loss', 'lr', 'gradNorm', 'msPerStep']) {
-        expect(store.series(1, name, 1e9).steps, name).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+        expect(store.metrics.series(1, name, 1e9).steps, name).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
       }
-      const cks = store.checkpoints(1);
+      const cks = store.checkpoints.list(1);
       expect(cks.at(-1)!.step).toBe(STEPS);
       for (const c of cks) expect(readCheckpoint(c.path).step).toBe(c.step);
       // No half-written checkpoint is left behind once the run resumed and finished.

@@ -31,8 +31,8 @@ const micro = (over: Record<string, unknown>) =>
 async function stopDuring(kind: 'sampling' | 'gap', over: Record<string, unknown>) {
   const store = RunStore.open(mkdtempSync(join(tmpdir(), 'sadpm-interrupt-')));
   const cfg = micro(over);
-  const run = store.createRun({ name: `stop-in-${kind}`, config: cfg, appVersion: 'test' });
-  store.markRunning(run.id, { pid: process.pid, start: '' });
+  const run = store.runs.create({ name: `stop-in-${kind}`, config: cfg, appVersion: 'test' });
+  store.runs.markRunning(run.id, { pid: process.pid, start: '' });
   const rec = new RunRecorder(store, run.id, { flushMs: 50 });
   const ctl = new AbortController();
   const msgs: EngineMessage[] = [];
@@ -75,10 +75,10 @@ describe('stop during sampling or the gap monitor', () => {
     expect(r.msgs.at(-1)).toMatchObject({ type: 'finished', reason: 'stopped', step: 2 });
     // What the monitor showed: training, then sampling k/total.
     expect(r.msgs.find((m) => m.type === 'activity')).toMatchObject({ activity: 'training', step: 0 });
-    const got = r.store.getRun(r.run.id)!;
+    const got = r.store.runs.get(r.run.id)!;
     expect([got.status, got.step]).toEqual(['stopped', 2]);
-    expect(r.store.latestCheckpoint(r.run.id)?.step).toBe(2);
-    expect(r.store.samples(r.run.id)).toEqual([]);
+    expect(r.store.checkpoints.latest(r.run.id)?.step).toBe(2);
+    expect(r.store.samples.list(r.run.id)).toEqual([]);
     console.log(`stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`);
   });
 
@@ -93,9 +93,9 @@ describe('stop during sampling or the gap monitor', () => {
     expect(r.msgs.some((m) => m.type === 'gap')).toBe(false);
     const dir = join(r.run.runDir, 'gap');
     expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
-    const got = r.store.getRun(r.run.id)!;
+    const got = r.store.runs.get(r.run.id)!;
     expect([got.status, got.step]).toEqual(['stopped', 2]);
-    expect(r.store.gapCurves(r.run.id)).toEqual([]);
+    expect(r.store.gaps.list(r.run.id)).toEqual([]);
     console.log(`stop during the gap monitor: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run`);
   });
 });

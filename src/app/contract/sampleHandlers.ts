@@ -19,7 +19,7 @@ type SampleHandlers = Pick<
 export function sampleHandlers(s: Services): SampleHandlers {
   const checkpoint = (id: number) => failAs('not_found', () => storedCheckpoint(s.store, id));
   return {
-    'samples.list': ({ runId }) => s.store.samples(runId),
+    'samples.list': ({ runId }) => s.store.samples.list(runId),
     'samples.generate': ({ checkpointId, settings }) => {
       const target = checkpoint(checkpointId);
       const job = s.jobs.start('sample', async (signal, onProgress) => {
@@ -55,7 +55,7 @@ export function sampleHandlers(s: Services): SampleHandlers {
       const job = s.jobs.start('export', async (signal, onProgress) => {
         const { record } = await sampleCheckpoint(s, target, { ...settings, out, cols, padding, caption }, { signal, onProgress });
         const bytes = statSync(out).size;
-        s.store.recordExport(run.id, 'grid', out, bytes);
+        s.store.exports.record(run.id, 'grid', out, bytes);
         return { path: out, sidecar: out.replace(/\.png$/, '.json'), bytes, sample: record! };
       });
       return { jobId: job };

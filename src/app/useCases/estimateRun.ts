@@ -20,11 +20,11 @@ export function estimateRun(store: RunStore, cfg: RunConfig): Estimate {
   }
   const activationBytes = images * perImage * 4;
   const similar = store
-    .listRuns({ k: cfg.k, limit: 200 })
+    .runs.list({ k: cfg.k, limit: 200 })
     .filter((r) => r.preset === cfg.preset && r.config.batch === cfg.batch && r.config.imageSize === cfg.imageSize && r.lambda === cfg.lambda)
     .slice(0, 20);
   const samples: number[] = [];
-  for (const r of similar) samples.push(...store.series(r.id, 'msPerStep', 50).values.slice(1));
+  for (const r of similar) samples.push(...store.metrics.series(r.id, 'msPerStep', 50).values.slice(1));
   samples.sort((a, b) => a - b);
   const msPerStep = samples.length ? samples[Math.floor(samples.length / 2)]! : null;
   const basis =

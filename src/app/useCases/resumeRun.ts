@@ -19,7 +19,7 @@ export function assertResumable(store: RunStore, run: RunRecord): void {
   }
   // A checkpoint that reached the disk but not the store (kill -9, full disk) is where resume goes on.
   adoptCheckpoints(store, run);
-  const ck = store.latestCheckpoint(run.id);
+  const ck = store.checkpoints.latest(run.id);
   if (!ck) return;
   if (ck.step >= run.totalSteps) {
     throw new NotResumableError(
@@ -55,12 +55,12 @@ export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeCh
   const changed = changes.steps !== undefined || changes.backend !== undefined;
   const cfg = changed ? parseRunConfig({ ...run.config, ...changes }) : null;
   if (cfg && changes.steps !== undefined) {
-    const ck = store.latestCheckpoint(run.id);
+    const ck = store.checkpoints.latest(run.id);
     if (ck && cfg.steps <= ck.step) {
       throw new NotResumableError(`steps: run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`);
     }
   }
   assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);
-  if (cfg) store.updateConfig(run.id, cfg);
-  return store.getRun(run.id)!;
+  if (cfg) store.runs.updateConfig(run.id, cfg);
+  return store.runs.get(run.id)!;
 }

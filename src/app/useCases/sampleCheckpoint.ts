@@ -33,6 +33,6 @@ export async function sampleCheckpoint(
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, ...files } }), opts);
   const message = SamplesMessageSchema.parse(raw);
   const stored = target.kind === 'stored' && deps.store ? { store: deps.store, run: target.run, ck: target.checkpoint } : null;
-  const record = stored ? stored.store.addSample(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
+  const record = stored ? stored.store.samples.add(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
   return { message, record };
 }

@@ -13,7 +13,7 @@ export function cmdDatasets(args: ParsedArgs): number {
   rejectUnknown(args.flags, ['data-dir', 'json'], 'datasets');
   const store = openStore(args);
   try {
-    const list = store.listDatasets();
+    const list = store.datasets.list();
     if (isJson(args)) {
       console.log(JSON.stringify(list));
       return 0;

@@ -21,7 +21,7 @@ export async function cmdExport(args: ParsedArgs): Promise<number> {
   const out = flagString(args.flags, 'out');
   const store = openStore(args);
   try {
-    const run = store.getRun(runRef(args, store))!;
+    const run = store.runs.get(runRef(args, store))!;
     let file: ExportedFile;
     let detail = '';
     if (format === 'bundle') {

@@ -36,16 +36,16 @@ export function cmdRuns(args: ParsedArgs): number {
     const f = filterFromFlags(args);
     const ds = flagString(args.flags, 'dataset');
     if (ds) {
-      const rec = store.findDataset(ds);
+      const rec = store.datasets.find(ds);
       if (!rec) throw new Error(`--dataset '${ds}': no such dataset in the library (see 'sadpm datasets')`);
       f.datasetId = rec.id;
     }
-    const runs = store.listRuns(f);
+    const runs = store.runs.list(f);
     if (isJson(args)) {
       console.log(JSON.stringify(runs));
       return 0;
     }
-    const total = store.countRuns({ ...f, limit: undefined });
+    const total = store.runs.count({ ...f, limit: undefined });
     if (runs.length === 0) {
       console.log(total === 0 && !Object.keys(f).some((k) => k !== 'limit') ? "no runs yet: start one with 'sadpm train'" : 'no runs match');
       return 0;
@@ -79,14 +79,14 @@ export function cmdShow(args: ParsedArgs): number {
   const store = openStore(args);
   try {
     const id = runRef(args, store);
-    const run = store.getRun(id)!;
-    const cks = store.checkpoints(id);
-    const samples = store.samples(id);
-    const gaps = store.gapCurves(id);
-    const disk = store.diskUse(id);
-    const names = store.metricNames(id);
+    const run = store.runs.get(id)!;
+    const cks = store.checkpoints.list(id);
+    const samples = store.samples.list(id);
+    const gaps = store.gaps.list(id);
+    const disk = store.runs.diskUse(id);
+    const names = store.metrics.names(id);
     if (isJson(args)) {
-      console.log(JSON.stringify({ run, checkpoints: cks, samples, gap: gaps.at(-1) ?? null, disk, metrics: names, retention: store.retentionOf(id) }));
+      console.log(JSON.stringify({ run, checkpoints: cks, samples, gap: gaps.at(-1) ?? null, disk, metrics: names, retention: store.runs.retention(id) }));
       return 0;
     }
     const c = run.config as Record<string, unknown>;
@@ -103,7 +103,7 @@ export function cmdShow(args: ParsedArgs): number {
     for (const s of samples.slice(-5)) console.log(`  samples step ${s.step}: ${s.n} × ${s.sampler}${s.sampleSteps}${s.ema ? ' EMA' : ''} seed ${s.seed ?? '-'}: ${s.path}`);
     const g = gaps.at(-1);
     if (g) console.log(`  gap at step ${g.step} (t0=${g.t0}): final mean |D| ${g.meanAbs.at(-1)?.toExponential(3)}`);
-    const ret = store.retentionOf(id);
+    const ret = store.runs.retention(id);
     if (ret) console.log(`  retention: ${JSON.stringify(ret)}`);
     return 0;
   } finally {
@@ -116,9 +116,9 @@ export function cmdPrune(args: ParsedArgs): number {
   const store = openStore(args);
   try {
     const id = runRef(args, store);
-    const policy = retentionFromFlags(args) ?? store.retentionOf(id);
+    const policy = retentionFromFlags(args) ?? store.runs.retention(id);
     if (!policy) throw new Error(`run #${id} has no retention policy: give --keep-last N, --keep-every M and/or --keep-best METRIC`);
-    const plan = args.flags.get('yes') === true ? store.prune(id, policy) : store.planPrune(id, policy);
+    const plan = args.flags.get('yes') === true ? store.checkpoints.prune(id, policy) : store.checkpoints.planPrune(id, policy);
     if (isJson(args)) {
       console.log(JSON.stringify({ deleted: args.flags.get('yes') === true, ...plan }));
       return 0;
@@ -139,11 +139,11 @@ export function cmdTag(args: ParsedArgs): number {
   try {
     const [ref, ...tags] = args.positional;
     if (!ref) throw new Error('sadpm tag RUN TAG...: name the run');
-    const run = store.requireRun(ref);
+    const run = store.runs.require(ref);
     const next = args.flags.get('remove') === true ? run.tags.filter((t) => !tags.includes(t)) : [...new Set([...run.tags, ...tags])];
-    store.setTags(run.id, next);
+    store.runs.setTags(run.id, next);
     const notes = flagString(args.flags, 'notes');
-    if (notes !== undefined) store.setNotes(run.id, notes);
+    if (notes !== undefined) store.runs.setNotes(run.id, notes);
     console.log(`run #${run.id} tags: ${next.join(', ') || '-'}${notes !== undefined ? `; notes: ${notes}` : ''}`);
     return 0;
   } finally {

@@ -27,7 +27,7 @@ function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; T: numb
   if (args.positional[0] || (dirFlag && !existsSync(join(resolve(dirFlag), 'checkpoints')))) {
     const store: RunStore = openStore(args, { quiet: true });
     try {
-      const run = store.getRun(runRef(args, store))!;
+      const run = store.runs.get(runRef(args, store))!;
       return { target: runCheckpoint(store, run, which), T: run.T, store };
     } catch (err) {
       store.close();

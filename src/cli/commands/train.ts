@@ -74,7 +74,7 @@ async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: b
   const outcome = await service.enqueue(runId, { resume });
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigterm);
-  const run = store.getRun(runId)!;
+  const run = store.runs.get(runId)!;
   if (!isJson(args)) process.stderr.write(`run #${run.id} ${outcome.status} at step ${run.step}/${run.totalSteps} (${run.runDir})\n`);
   if (outcome.status === 'completed') return 0;
   if (outcome.status === 'stopped' || outcome.status === 'paused') return 130;
@@ -115,8 +115,8 @@ export async function cmdResume(args: ParsedArgs): Promise<number> {
   try {
     const id = runRef(args, store);
     // Said here so the user sees it; prepareResume adopts again (a no-op by then) for the app's path.
-    for (const line of describeAdoption(id, adoptCheckpoints(store, store.getRun(id)!))) process.stderr.write(`${line}\n`);
-    prepareResume(store, store.getRun(id)!, { steps, backend });
+    for (const line of describeAdoption(id, adoptCheckpoints(store, store.runs.get(id)!))) process.stderr.write(`${line}\n`);
+    prepareResume(store, store.runs.get(id)!, { steps, backend });
     return await drive(store, id, args, true);
   } finally {
     store.close();

@@ -8,15 +8,15 @@ import { freshStore, newRun, tmpDir } from './helpers';
 
 function seeded() {
   const store = freshStore();
-  const r = store.createRun(newRun({ name: 'my run/1' }));
-  store.appendMetrics(r.id, [
+  const r = store.runs.create(newRun({ name: 'my run/1' }));
+  store.metrics.append(r.id, [
     { step: 1, name: 'loss', value: 0.75 },
     { step: 1, name: 'lr', value: 0.0002 },
     { step: 2, name: 'loss', value: 0.5 },
     { step: 3, name: 'lr', value: 0.0001 },
     { step: 3, name: 'loss', value: 1e-7 },
   ]);
-  store.addGap({ runId: r.id, step: 3, t0: 2, t: [2, 1], meanAbs: [0.1, 0.2], l2: [1, 2], signedMean: [0, 1] });
+  store.gaps.add({ runId: r.id, step: 3, t0: 2, t: [2, 1], meanAbs: [0.1, 0.2], l2: [1, 2], signedMean: [0, 1] });
   return { store, r };
 }
 
@@ -24,7 +24,7 @@ describe('metric exports', () => {
   it('CSV: one row per step, one column per metric, blanks where a metric was not logged', () => {
     const { store, r } = seeded();
     expect(metricsCsv(store, r.id)).toBe('step,loss,lr\n1,0.75,0.0002\n2,0.5,\n3,1e-7,0.0001\n');
-    const empty = store.createRun(newRun());
+    const empty = store.runs.create(newRun());
     expect(metricsCsv(store, empty.id)).toBe('step\n');
     store.close();
   });
@@ -64,14 +64,14 @@ describe('run bundle (.tar.gz)', () => {
       const p = join(ckDir, `ckpt-${step}.sadpm-ck`);
       files[p] = randomBytes(size);
       writeFileSync(p, files[p]!);
-      store.addCheckpoint({ runId: r.id, step, kind: 'full', path: p, bytes: size, metrics: {} });
+      store.checkpoints.add({ runId: r.id, step, kind: 'full', path: p, bytes: size, metrics: {} });
     }
     const png = join(smDir, 'step-3.png');
     files[png] = randomBytes(1000);
     writeFileSync(png, files[png]!);
     writeFileSync(join(smDir, 'step-3.json'), '{"seed":1}\n');
-    store.addSample({ runId: r.id, checkpointId: null, step: 3, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: 1, n: 4, ema: false, path: png });
-    store.addSample({ runId: r.id, checkpointId: null, step: 3, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: 2, n: 4, ema: false, path: join(smDir, 'gone.png') });
+    store.samples.add({ runId: r.id, checkpointId: null, step: 3, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: 1, n: 4, ema: false, path: png });
+    store.samples.add({ runId: r.id, checkpointId: null, step: 3, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: 2, n: 4, ema: false, path: join(smDir, 'gone.png') });
 
     const outDir = tmpDir();
     const out = join(outDir, 'bundle.tar.gz');
@@ -109,7 +109,7 @@ describe('run bundle (.tar.gz)', () => {
   it('a missing step or a missing file is a clear error and leaves no partial archive', async () => {
     const { store, r } = seeded();
     mkdirSync(join(r.runDir, 'checkpoints'), { recursive: true });
-    store.addCheckpoint({ runId: r.id, step: 5, kind: 'full', path: join(r.runDir, 'checkpoints', 'gone.sadpm-ck'), bytes: 1, metrics: {} });
+    store.checkpoints.add({ runId: r.id, step: 5, kind: 'full', path: join(r.runDir, 'checkpoints', 'gone.sadpm-ck'), bytes: 1, metrics: {} });
     const outDir = tmpDir();
     await expect(exportBundle(store, r.id, join(outDir, 'x.tar.gz'), { checkpoints: [4] })).rejects.toThrow(/no checkpoint at step 4 \(it has 5\)/);
     await expect(exportBundle(store, r.id, join(outDir, 'x.tar.gz'))).rejects.toThrow(/gone\.sadpm-ck \(step 5\) is missing/);
@@ -120,12 +120,12 @@ describe('run bundle (.tar.gz)', () => {
 
   it('long entry names are split into ustar prefix + name', async () => {
     const store = freshStore();
-    const r = store.createRun(newRun({ name: 'n'.repeat(58) }));
+    const r = store.runs.create(newRun({ name: 'n'.repeat(58) }));
     const dir = join(r.runDir, 'checkpoints');
     mkdirSync(dir, { recursive: true });
     const long = join(dir, `${'c'.repeat(80)}.sadpm-ck`);
     writeFileSync(long, 'abc');
-    store.addCheckpoint({ runId: r.id, step: 1, kind: 'full', path: long, bytes: 3, metrics: {} });
+    store.checkpoints.add({ runId: r.id, step: 1, kind: 'full', path: long, bytes: 3, metrics: {} });
     const out = join(tmpDir(), 'l.tar.gz');
     await exportBundle(store, r.id, out);
     const x = tmpDir();

@@ -28,7 +28,7 @@ describe('store migrations', () => {
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(store.db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(1000);
     // Foreign keys are enforced: a metric of a run that does not exist is refused.
-    expect(() => store.appendMetrics(999, [{ step: 1, name: 'loss', value: 1 }])).toThrow(/FOREIGN KEY/);
+    expect(() => store.metrics.append(999, [{ step: 1, name: 'loss', value: 1 }])).toThrow(/FOREIGN KEY/);
     store.close();
   });
 
