@@ -12,6 +12,7 @@ import {
 } from '../shared/records';
 import { now, type Row, type StoreDb } from './db';
 import { toEvalResult, toEvalSummary } from './rows';
+import { errorCode } from './storeErrors';
 
 const NEW_EVAL = EvalResultSchema.omit({ id: true, createdAt: true });
 
@@ -72,7 +73,12 @@ export class EvalResults {
       const i = parsed.error.issues[0]!;
       throw new Error(`evaluation result of run #${r.runId} (${r.metric}): field '${i.path.join('.')}': ${i.message}`);
     }
-    return toEvalResult(this.s.upsert.get({ ...parsed.data, createdAt: now() }) as Row);
+    try {
+      return toEvalResult(this.s.upsert.get({ ...parsed.data, createdAt: now() }) as Row);
+    } catch (err) {
+      if (errorCode(err) !== 'SQLITE_CONSTRAINT_FOREIGNKEY') throw err;
+      throw new Error(`evaluation result (${r.metric}): there is no run #${r.runId} in ${this.sql.layout.db}`);
+    }
   }
 
   /** Several results in one transaction: all are stored or none. */

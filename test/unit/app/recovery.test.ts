@@ -15,6 +15,7 @@ import { createServices } from '../../../src/app/services';
 import { openStore } from '../../../src/cli/storeAccess';
 import { parseArgs } from '../../../src/cli/args';
 import { resolveRunConfig, type RunConfig } from '../../../src/shared/config';
+import { parseCovConfig } from '../../../src/shared/covConfig';
 import { checkpointFileName, writeCheckpoint } from '../../../src/engine/train/checkpoint';
 import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
 import { tmpDir } from '../store/helpers';
@@ -236,5 +237,21 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(r.interrupted).toEqual([]);
     expect(r.adoption.size).toBe(0);
     expect(store.checkpoints.list(run.id).map((c) => c.step)).toEqual([5]);
+  });
+
+  it('leaves the checkpoints of an interrupted covariance run to its own trainer', () => {
+    const store = open();
+    const { run: base, config, at } = interruptedRun(store);
+    store.runs.setStatus(base.id, 'completed');
+    const cov = parseCovConfig({ kind: 'sn', steps: 20, base: { runDir: base.runDir, checkpoint: at(5), step: 5 } });
+    const child = store.runs.create({ name: 'sn head', config, appVersion: 'test', kind: 'cov', parentId: base.id, cov });
+    store.runs.markRunning(child.id, { pid: deadPid, start: 'some boot:12345' });
+    // A file the training checks would take for one of this run's: its config is the run's (the base's).
+    checkpointFile(join(child.runDir, 'checkpoints', checkpointFileName(10)), 10, config);
+    store.runs.setProgress(child.id, 10, 1);
+    const r = recoverStore(store);
+    expect(r.interrupted).toEqual([child.id]);
+    expect(r.adoption.size).toBe(0);
+    expect(store.checkpoints.list(child.id)).toEqual([]);
   });
 });

@@ -64,4 +64,22 @@ describe('store migrations', () => {
     expect(tables).not.toContain('datasets');
     check.close();
   });
+
+  it('migration 3 keeps the runs of a version-2 database as training runs and adds the evaluation tables', () => {
+    const root = tmpDir();
+    const raw = new Database(dataLayout(root).db);
+    for (const sql of MIGRATIONS.slice(0, 2)) raw.exec(sql);
+    raw.pragma('user_version = 2');
+    raw.prepare(`INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
+      app_version, created_at) VALUES ('old', 'completed', '{"steps":5}', 'builtin:shapes', 'tiny', 2, 1, 100, 0, 5,
+      '/r', '0.0.1', '2025-01-01')`).run();
+    raw.close();
+    const store = RunStore.open(root);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(store.runs.get(1)).toMatchObject({ name: 'old', kind: 'train', parentId: null, cov: null });
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+    expect(tables).toEqual(expect.arrayContaining(['eval_results', 'reference_stats', 'gamma_estimates']));
+    expect(() => store.db.prepare("UPDATE runs SET kind = 'other' WHERE id = 1").run()).toThrow(/CHECK constraint/);
+    store.close();
+  });
 });
