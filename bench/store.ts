@@ -31,13 +31,15 @@ const STEPS = flagNumber(flags, 'steps', 30);
 const results: Record<string, unknown> = {};
 
 function newRun(name: string, over: Partial<NewRun> = {}): NewRun {
-  return { name, appVersion: 'bench', config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 1000, seed: 0, steps: 1e6 }, ...over };
+  const config = { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 1000, seed: 0, steps: 1e6 };
+  return { name, appVersion: 'bench', config, ...over };
 }
 
 function progress(step: number): ProgressMessage {
   const loss = 1 / Math.sqrt(step) + 0.01 * Math.sin(step);
   return {
-    type: 'progress', step, totalSteps: 1e9, loss, simple: loss * 0.6, sa: loss * 0.4, gradNorm: 2 + Math.cos(step), lr: 2e-4,
+    type: 'progress', step, totalSteps: 1e9, loss, simple: loss * 0.6, sa: loss * 0.4, gradNorm: 2 + Math.cos(step),
+    lr: 2e-4,
     imagesPerSec: 100, msPerStep: 10, etaSec: 1, memory: { numTensors: 100, numBytes: 1e6, gpuBytes: 2e6 },
   };
 }
@@ -95,8 +97,11 @@ function ingestCapacity(): void {
     const points = (store.db.prepare('SELECT COUNT(*) FROM metrics').pluck().get() as number);
     return { points, ms, perSec: (points / ms) * 1000 };
   });
-  console.log(`ingest (simulated stream, max rate): RunRecorder batched ${fmt(batched.perSec)} points/s (${batched.points} points in ${batched.ms.toFixed(0)} ms)`);
-  console.log(`  baseline, one transaction per point: ${fmt(single.perSec)} points/s (${single.points} points in ${single.ms.toFixed(0)} ms) -> batched is ${(batched.perSec / single.perSec).toFixed(0)}x`);
+  console.log(`ingest (simulated stream, max rate): RunRecorder batched ${fmt(batched.perSec)} points/s ` +
+    `(${batched.points} points in ${batched.ms.toFixed(0)} ms)`);
+  console.log(`  baseline, one transaction per point: ${fmt(single.perSec)} points/s ` +
+    `(${single.points} points in ${single.ms.toFixed(0)} ms) -> ` +
+    `batched is ${(batched.perSec / single.perSec).toFixed(0)}x`);
   results.ingestBatchedPointsPerSec = Math.round(batched.perSec);
   results.ingestSingleRowPointsPerSec = Math.round(single.perSec);
 }
@@ -169,10 +174,18 @@ async function ingestWhileTraining(): Promise<void> {
   store.close();
   rmSync(root, { recursive: true, force: true });
   const perSec = ((sidePoints + trainPoints) / loaded.wall) * 1000;
-  console.log(`ingest while training (real tiny loop in an engine child process on ${adapter}, ${STEPS} steps, log every step; the store process also ingests a simulated run at max rate):`);
-  console.log(`  ${fmt(perSec)} points/s recorded during training (${sidePoints + trainPoints} points in ${loaded.wall.toFixed(0)} ms; the training run's own ${trainPoints} points all stored, baseline run ${baseStored * POINTS_PER_MSG})`);
-  console.log(`  engine ${loaded.msPerStep.toFixed(1)} ms/step under this load vs ${base.msPerStep.toFixed(1)} ms/step with only its own metrics recorded (baseline); 2 CPU cores shared`);
-  results.whileTraining = { adapter, pointsPerSec: Math.round(perSec), msPerStep: loaded.msPerStep, baselineMsPerStep: base.msPerStep, trainPointsStored: trainPoints };
+  console.log(`ingest while training (real tiny loop in an engine child process on ${adapter}, ${STEPS} steps, ` +
+    'log every step; the store process also ingests a simulated run at max rate):');
+  console.log(`  ${fmt(perSec)} points/s recorded during training (${sidePoints + trainPoints} points in ` +
+    `${loaded.wall.toFixed(0)} ms; the training run's own ${trainPoints} points all stored, ` +
+    `baseline run ${baseStored * POINTS_PER_MSG})`);
+  console.log(`  engine ${loaded.msPerStep.toFixed(1)} ms/step under this load ` +
+    `vs ${base.msPerStep.toFixed(1)} ms/step ` +
+    'with only its own metrics recorded (baseline); 2 CPU cores shared');
+  results.whileTraining = {
+    adapter, pointsPerSec: Math.round(perSec), msPerStep: loaded.msPerStep, baselineMsPerStep: base.msPerStep,
+    trainPointsStored: trainPoints,
+  };
 }
 
 function seriesLatency(): void {
@@ -181,14 +194,19 @@ function seriesLatency(): void {
     const batch = 100_000;
     for (let from = 1; from <= SERIES; from += batch) {
       const pts = [];
-      for (let s = from; s < Math.min(from + batch, SERIES + 1); s++) pts.push({ step: s, name: 'loss', value: 1 / Math.sqrt(s) + (s % 99_991 === 0 ? 10 : 0) });
+      for (let s = from; s < Math.min(from + batch, SERIES + 1); s++) {
+        pts.push({ step: s, name: 'loss', value: 1 / Math.sqrt(s) + (s % 99_991 === 0 ? 10 : 0) });
+      }
       store.metrics.append(run.id, pts);
     }
     store.metrics.series(run.id, 'loss', 2000);
     const down = timeIt(() => store.metrics.series(run.id, 'loss', 2000), 5);
-    const rows = store.db.prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step').raw(true);
+    const rows = store.db
+      .prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step')
+      .raw(true);
     const raw = timeIt(() => rows.all(run.id), 5);
-    console.log(`series: ${SERIES} points -> 2000 (LTTB) median ${down.median.toFixed(0)} ms (min ${down.min.toFixed(0)}); baseline: reading every row as [step, value] ${raw.median.toFixed(0)} ms`);
+    console.log(`series: ${SERIES} points -> 2000 (LTTB) median ${down.median.toFixed(0)} ms ` +
+      `(min ${down.min.toFixed(0)}); baseline: reading every row as [step, value] ${raw.median.toFixed(0)} ms`);
     results.series1MTo2000Ms = Math.round(down.median);
     results.seriesReadAllRowsMs = Math.round(raw.median);
   });
@@ -197,24 +215,30 @@ function seriesLatency(): void {
 function listing(): void {
   withStore((store) => {
     const words = ['cifar', 'celeba', 'mnist', 'shapes', 'sweep', 'ablation', 'baseline', 'long'];
-    store.db.transaction(() => {
+    store.writeTransaction(() => {
       for (let i = 0; i < RUNS; i++) {
         const w = words[i % words.length]!;
         store.runs.create(newRun(`${w}-run-${i}`, {
           status: RUN_STATUSES[i % RUN_STATUSES.length],
           tags: [`t${i % 10}`, i % 3 === 0 ? 'paper' : 'scratch'],
           notes: i % 7 === 0 ? `lr sweep ${i}` : '',
-          config: { dataset: 'builtin:shapes', preset: 'tiny', k: 1 + (i % 3), lambda: (i % 4) / 4, T: i % 2 ? 1000 : 100, seed: i, steps: 1000 },
+          config: {
+            dataset: 'builtin:shapes', preset: 'tiny', k: 1 + (i % 3), lambda: (i % 4) / 4, T: i % 2 ? 1000 : 100,
+            seed: i, steps: 1000,
+          },
         }));
       }
-    })();
+    });
     const f = { status: ['completed' as const, 'failed' as const], tags: ['paper'], text: 'sweep', limit: 50 };
     const filtered = timeIt(() => store.runs.list(f), 20);
     const count = timeIt(() => store.runs.count(f), 20);
     const n = store.runs.count(f);
     const page = timeIt(() => store.runs.list({ limit: 50 }), 20);
     const all = timeIt(() => store.runs.list({ limit: RUNS }), 5);
-    console.log(`listing ${RUNS} runs: status+tag+text filter, first page of 50: median ${filtered.median.toFixed(2)} ms (${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; all ${RUNS}: ${all.median.toFixed(0)} ms`);
+    console.log(`listing ${RUNS} runs: status+tag+text filter, first page of 50: ` +
+      `median ${filtered.median.toFixed(2)} ms ` +
+      `(${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; ` +
+      `all ${RUNS}: ${all.median.toFixed(0)} ms`);
     results.list10kFilteredMs = filtered.median;
     results.list10kCountMs = count.median;
     results.list10kPageMs = page.median;

@@ -28,14 +28,18 @@ export async function importIntoLibrary(
   if (job.name && store.datasets.find(job.name)) {
     throw new Error(`a dataset named '${job.name}' is already in the library; choose another --name`);
   }
-  // The owner tag lets the next start tell a kill -9's leftovers from a live import (sweepTempFiles in store/tempFiles).
+  // The owner tag lets the next start tell a kill -9's leftovers from a live import (store/tempFiles).
   const stamp = `${ownerTag()}-${Date.now().toString(36)}`;
   const tmpOut = join(store.layout.datasets, `.import-${stamp}.sadpm-ds`);
   const tmpPreview = join(store.layout.datasets, `.import-${stamp}.png`);
   const { name: _name, ...engineJob } = job;
   try {
     const res = ImportResultSchema.parse(
-      await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...engineJob, out: tmpOut, previewPath: tmpPreview } }), opts),
+      await runEngineJob(
+        spawn,
+        (jobId) => ({ cmd: 'import', jobId, job: { ...engineJob, out: tmpOut, previewPath: tmpPreview } }),
+        opts,
+      ),
     );
     const report = { good: res.good, skipped: res.skipped, notes: res.notes, classCounts: res.classCounts };
     const existing = store.datasets.byChecksum(res.header.checksum);
@@ -81,7 +85,8 @@ export async function importToFile(
   opts: JobOptions = {},
 ): Promise<ImportResult> {
   const path = resolve(out);
-  return ImportResultSchema.parse(await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...job, out: path } }), opts));
+  const raw = await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...job, out: path } }), opts);
+  return ImportResultSchema.parse(raw);
 }
 
 function uniqueName(store: RunStore, base: string): string {
@@ -97,10 +102,14 @@ export function resolveDatasetRef(store: RunStore, ref: string): { spec: string;
   if (ref.startsWith('builtin:')) return { spec: ref, datasetId: null };
   const lib = store.datasets.find(ref);
   if (lib) {
-    if (!existsSync(lib.path)) throw new Error(`dataset '${lib.name}' (#${lib.id}): its file ${lib.path} is missing; import it again`);
+    if (!existsSync(lib.path)) {
+      throw new Error(`dataset '${lib.name}' (#${lib.id}): its file ${lib.path} is missing; import it again`);
+    }
     return { spec: lib.path, datasetId: lib.id };
   }
   const abs = resolve(ref);
   if (existsSync(abs)) return { spec: abs, datasetId: store.datasets.byPath(abs)?.id ?? null };
-  throw new Error(`--dataset '${ref}': not a dataset in the library (see 'sadpm datasets'), not a file, and not builtin:<name>`);
+  throw new Error(
+    `--dataset '${ref}': not a dataset in the library (see 'sadpm datasets'), not a file, and not builtin:<name>`,
+  );
 }

@@ -98,7 +98,9 @@ export class RunService {
   enqueue(runId: number, opts: { resume?: boolean } = {}): Promise<RunOutcome> {
     const run = this.store.runs.get(runId);
     if (!run) throw new Error(`no run #${runId}`);
-    if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
+    if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) {
+      throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
+    }
     if (opts.resume) assertResumable(this.store, run);
     this.store.runs.markQueued(runId, currentOwner());
     return new Promise((resolve) => {

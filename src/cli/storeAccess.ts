@@ -19,7 +19,9 @@ export function runRef(args: ParsedArgs, store: RunStore): number {
   const dir = flagString(args.flags, 'run-dir');
   if (dir) {
     const run = store.runs.byDir(resolve(dir));
-    if (!run) throw new Error(`--run-dir ${dir}: no run in ${store.layout.db} uses this folder (list runs with 'sadpm runs')`);
+    if (!run) {
+      throw new Error(`--run-dir ${dir}: no run in ${store.layout.db} uses this folder (list runs with 'sadpm runs')`);
+    }
     return run.id;
   }
   throw new Error("name the run (its id or name; 'sadpm runs' lists them)");

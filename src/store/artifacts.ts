@@ -8,7 +8,11 @@ import { now, type Row, type StoreDb } from './db';
 import { toGap, toSample } from './rows';
 
 export type NewSample = Omit<SampleRecord, 'id' | 'createdAt'>;
-export type NewGap = Omit<GapRecord, 'weights' | 'n'> & { weights?: GapRecord['weights']; n?: number | null; path?: string };
+export type NewGap = Omit<GapRecord, 'weights' | 'n'> & {
+  weights?: GapRecord['weights'];
+  n?: number | null;
+  path?: string;
+};
 
 export class Samples {
   private readonly s;
@@ -72,7 +76,9 @@ export class Exports {
   private readonly insert: Database.Statement;
 
   constructor(sql: StoreDb) {
-    this.insert = sql.conn.prepare('INSERT INTO exports (run_id, kind, path, bytes, created_at) VALUES (?, ?, ?, ?, ?)');
+    this.insert = sql.conn.prepare(
+      'INSERT INTO exports (run_id, kind, path, bytes, created_at) VALUES (?, ?, ?, ?, ?)',
+    );
   }
 
   record(runId: number | null, kind: string, path: string, bytes: number): void {

@@ -36,12 +36,14 @@ export class StoreDb {
     this.layout = dataLayout(root);
     ensureDataFolders(this.layout);
     try {
-      this.conn = new Database(this.layout.db, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
+      const readonly = opts.readonly === true;
+      this.conn = new Database(this.layout.db, { readonly, fileMustExist: readonly });
     } catch (err) {
       throw new Error(`cannot open the run database ${this.layout.db}: ${(err as Error).message}`);
     }
     try {
-      this.conn.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? envInt(process.env, 'SADPM_DB_BUSY_TIMEOUT_MS') ?? 5000}`);
+      const busyMs = opts.busyTimeoutMs ?? envInt(process.env, 'SADPM_DB_BUSY_TIMEOUT_MS') ?? 5000;
+      this.conn.pragma(`busy_timeout = ${busyMs}`);
       // Check the version before anything that writes (switching to WAL rewrites the file header).
       this.assertKnownVersion();
       if (!opts.readonly) this.conn.pragma('journal_mode = WAL');

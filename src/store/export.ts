@@ -55,7 +55,12 @@ export interface BundleOptions {
   samples?: boolean;
 }
 
-export async function exportBundle(store: RunStore, runId: number, path: string, opts: BundleOptions = {}): Promise<{ bytes: number; entries: string[] }> {
+export async function exportBundle(
+  store: RunStore,
+  runId: number,
+  path: string,
+  opts: BundleOptions = {},
+): Promise<{ bytes: number; entries: string[] }> {
   const run = store.runs.get(runId);
   if (!run) throw new Error(`no run #${runId}`);
   const root = `run-${run.id}-${slug(run.name, 'run')}`;
@@ -67,10 +72,16 @@ export async function exportBundle(store: RunStore, runId: number, path: string,
   ];
   const cks = store.checkpoints.list(runId);
   const which = opts.checkpoints ?? 'latest';
-  const chosen = which === 'all' ? cks : which === 'none' ? [] : which === 'latest' ? cks.slice(-1) : cks.filter((c) => which.includes(c.step));
+  const chosen = which === 'all' ? cks
+    : which === 'none' ? []
+    : which === 'latest' ? cks.slice(-1)
+    : cks.filter((c) => which.includes(c.step));
   if (Array.isArray(which)) {
     const missing = which.filter((s) => !cks.some((c) => c.step === s));
-    if (missing.length) throw new Error(`run #${runId} has no checkpoint at step ${missing.join(', ')} (it has ${cks.map((c) => c.step).join(', ') || 'none'})`);
+    const have = cks.map((c) => c.step).join(', ') || 'none';
+    if (missing.length) {
+      throw new Error(`run #${runId} has no checkpoint at step ${missing.join(', ')} (it has ${have})`);
+    }
   }
   for (const c of chosen) {
     if (!existsSync(c.path)) throw new Error(`checkpoint file ${c.path} (step ${c.step}) is missing`);

@@ -10,13 +10,13 @@
  * a retry neither loses nor duplicates. A full disk or any other write error ends recording: the owner
  * is told to stop the engine (which writes a checkpoint) and the run ends 'failed' with the reason.
  */
-import type { RunStore, MetricPoint } from './runStore';
+import type { RunStore, MetricPoint, NewSample } from './runStore';
 import { classifyStoreError, describeStoreFailure, errorCode } from './storeErrors';
 import type { EngineMessage, GapMessage, ProgressMessage, SamplesMessage } from '../shared/engineMessages';
-import type { GapRecord, RunStatus, SampleRecord } from '../shared/records';
+import type { GapRecord, RunStatus } from '../shared/records';
 import { PROGRESS_METRICS } from '../shared/metricNames';
 
-export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): Omit<SampleRecord, 'id' | 'createdAt'> {
+export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): NewSample {
   return {
     runId,
     checkpointId,

@@ -53,7 +53,9 @@ export class ReferenceStats {
     const path = resolve(e.path);
     const what = `reference statistics '${e.key}'`;
     if (!path.startsWith(root)) throw new Error(`${what}: ${e.path} is not under the cache folder ${root}`);
-    if (!Number.isInteger(e.count) || e.count < 1) throw new Error(`${what}: count ${e.count} is not a positive integer`);
+    if (!Number.isInteger(e.count) || e.count < 1) {
+      throw new Error(`${what}: count ${e.count} is not a positive integer`);
+    }
     if (!existsSync(path)) throw new Error(`${what}: ${path} does not exist (write the file before recording it)`);
     const bytes = statSync(path).size;
     const old = this.s.byKey.get(e.key) as Row | undefined;

@@ -75,10 +75,12 @@ export class Runs {
         failure_reason = NULL WHERE id = @id`),
       setBackend: d.prepare('UPDATE runs SET backend = ?, adapter = ? WHERE id = ?'),
       setStatus: d.prepare(`UPDATE runs SET status = @status, failure_reason = @reason, owner_pid = NULL,
-        owner_start = NULL,
-        ended_at = CASE WHEN @status IN ('completed','failed','stopped','interrupted','paused') THEN @at ELSE ended_at END
+        owner_start = NULL, ended_at = CASE
+          WHEN @status IN ('completed','failed','stopped','interrupted','paused') THEN @at ELSE ended_at END
         WHERE id = @id`),
-      setProgress: d.prepare('UPDATE runs SET step = MAX(step, @step), last_loss = COALESCE(@loss, last_loss) WHERE id = @id'),
+      setProgress: d.prepare(
+        'UPDATE runs SET step = MAX(step, @step), last_loss = COALESCE(@loss, last_loss) WHERE id = @id',
+      ),
       resetStep: d.prepare('UPDATE runs SET step = ? WHERE id = ?'),
       // Queued runs with an owner sit in that process's queue; without one they were created and not started.
       owned: d.prepare(`SELECT id, status, owner_pid, owner_start FROM runs
@@ -125,7 +127,9 @@ export class Runs {
   private checkLineage(r: NewRun, kind: RunKind): void {
     const what = `run '${r.name}'`;
     if (kind === 'train') {
-      if (r.parentId != null || r.cov != null) throw new Error(`${what}: only a 'cov' run has a parent and a cov config`);
+      if (r.parentId != null || r.cov != null) {
+        throw new Error(`${what}: only a 'cov' run has a parent and a cov config`);
+      }
       return;
     }
     if (r.parentId == null || r.cov == null) throw new Error(`${what}: a 'cov' run needs parentId and cov`);
@@ -284,7 +288,9 @@ export class Runs {
     const walk = (dir: string, kind: 'checkpoints' | 'samples' | 'other') => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         const p = join(dir, e.name);
-        if (e.isDirectory()) walk(p, e.name === 'checkpoints' ? 'checkpoints' : e.name === 'samples' ? 'samples' : kind);
+        if (e.isDirectory()) {
+          walk(p, e.name === 'checkpoints' ? 'checkpoints' : e.name === 'samples' ? 'samples' : kind);
+        }
         else if (e.isFile()) {
           const b = statSync(p).size;
           out[kind] += b;

@@ -40,7 +40,9 @@ function configIssues(err: unknown): { field: string; message: string }[] {
 async function idleRun(s: Services, id: number): Promise<RunRecord> {
   await s.runs.settle(id);
   const run = requireRun(s, id);
-  if (s.runs.isActive(id) || s.runs.queued().includes(id)) throw new ApiFailure('conflict', `run #${id} is already ${run.status}`);
+  if (s.runs.isActive(id) || s.runs.queued().includes(id)) {
+    throw new ApiFailure('conflict', `run #${id} is already ${run.status}`);
+  }
   return run;
 }
 
@@ -58,7 +60,10 @@ export function runHandlers(s: Services): RunHandlers {
     }
   };
   return {
-    'runs.list': (f) => ({ runs: s.store.runs.list(f), total: s.store.runs.count({ ...f, limit: undefined, offset: undefined }) }),
+    'runs.list': (f) => ({
+      runs: s.store.runs.list(f),
+      total: s.store.runs.count({ ...f, limit: undefined, offset: undefined }),
+    }),
     'runs.get': ({ id }) => {
       const run = requireRun(s, id);
       const q = s.runs.queued().indexOf(id);

@@ -29,5 +29,7 @@ export function runCheckpoint(store: RunStore, run: RunRecord, which: 'latest' |
 }
 
 export function targetFiles(t: CheckpointTarget): { checkpointPath: string; runDir: string } {
-  return t.kind === 'stored' ? { checkpointPath: t.checkpoint.path, runDir: t.run.runDir } : { checkpointPath: t.path, runDir: t.runDir };
+  return t.kind === 'stored'
+    ? { checkpointPath: t.checkpoint.path, runDir: t.run.runDir }
+    : { checkpointPath: t.path, runDir: t.runDir };
 }

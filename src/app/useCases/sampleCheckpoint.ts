@@ -30,9 +30,12 @@ export async function sampleCheckpoint(
   if (target.kind === 'stored' && settings.steps > target.run.T) {
     throw new Error(`steps: ${settings.steps} sampling steps exceed run #${target.run.id}'s T = ${target.run.T}`);
   }
-  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, ...files } }), opts);
+  const job = { ...settings, ...files };
+  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job }), opts);
   const message = SamplesMessageSchema.parse(raw);
-  const stored = target.kind === 'stored' && deps.store ? { store: deps.store, run: target.run, ck: target.checkpoint } : null;
+  const stored = target.kind === 'stored' && deps.store
+    ? { store: deps.store, run: target.run, ck: target.checkpoint }
+    : null;
   const record = stored ? stored.store.samples.add(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
   return { message, record };
 }

@@ -9,7 +9,9 @@ function checkpointsFlag(args: ParsedArgs): 'latest' | 'all' | 'none' | number[]
   if (v === 'all' || v === 'latest' || v === 'none') return v;
   return splitList(v).map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--checkpoints: expected latest, all, none or steps like 1000,2000; got '${s}'`);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new Error(`--checkpoints: expected latest, all, none or steps like 1000,2000; got '${s}'`);
+    }
     return n;
   });
 }
