@@ -29,7 +29,10 @@ vi.mock('node:fs', async (importOriginal) => {
       // Some bytes reach the disk, then it is full.
       if (n >= 2) {
         failing.delete(fd);
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+        throw Object.assign(
+          new Error('ENOSPC: no space left on device, write'),
+          { code: 'ENOSPC', errno: -28, syscall: 'write' },
+        );
       }
     }
     return (fs.writeSync as (...a: unknown[]) => number)(fd, ...rest);
@@ -59,7 +62,9 @@ describe('disk full during a checkpoint write', () => {
     store.runs.markRunning(run.id, { pid: process.pid, start: '' });
     const rec = new RunRecorder(store, run.id, { flushMs: 50 });
     const seen: string[] = [];
-    await expect(train(cfg, { runDir: run.runDir, sink: (m) => { seen.push(m.type); rec.handle(m); } })).rejects.toThrow(/ENOSPC/);
+    await expect(
+      train(cfg, { runDir: run.runDir, sink: (m) => { seen.push(m.type); rec.handle(m); } })
+    ).rejects.toThrow(/ENOSPC/);
     // The failure happened where we meant it: in the second checkpoint's write, after some bytes.
     expect(ckOpens).toHaveLength(2);
     expect(ckOpens[1]).toMatch(/\.ckpt-0000004\.sadpm-ck\./);

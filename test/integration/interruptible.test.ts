@@ -24,7 +24,8 @@ beforeAll(async () => {
 const micro = (over: Record<string, unknown>) =>
   resolveRunConfig({
     preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, k: 2, lambda: 1,
-    steps: 6, logEvery: 1, checkpointEvery: 1000, sampleEvery: 0, gapEvery: 0, gapT0: 80, gapBatch: 2, sampleN: 2, sampleSteps: 50,
+    steps: 6, logEvery: 1, checkpointEvery: 1000, sampleEvery: 0, gapEvery: 0, gapT0: 80, gapBatch: 2, sampleN: 2,
+    sampleSteps: 50,
     ...over,
   });
 
@@ -54,11 +55,22 @@ async function stopDuring(kind: 'sampling' | 'gap', over: Record<string, unknown
   });
   const stopMs = performance.now() - abortMs;
   const steps = msgs.filter((m): m is ActivityMessage => m.type === 'activity' && m.activity === kind);
-  return { store, run, res, msgs, steps, abortedAt: abortedAt as number | null, stopMs, totalMs: performance.now() - t0 };
+  return {
+    store,
+    run,
+    res,
+    msgs,
+    steps,
+    abortedAt: abortedAt as number | null,
+    stopMs,
+    totalMs: performance.now() - t0,
+  };
 }
 
 describe('stop during sampling or the gap monitor', () => {
-  it('sampling: stops within a few denoising steps, writes no grid, checkpoints the step and ends stopped', async () => {
+  const sampling = 'sampling: stops within a few denoising steps, writes no grid, ' +
+    'checkpoints the step and ends stopped';
+  it(sampling, async () => {
     const r = await stopDuring('sampling', { sampleEvery: 2 });
     expect(r.abortedAt).not.toBeNull();
     const last = r.steps.at(-1)!;
@@ -79,7 +91,9 @@ describe('stop during sampling or the gap monitor', () => {
     expect([got.status, got.step]).toEqual(['stopped', 2]);
     expect(r.store.checkpoints.latest(r.run.id)?.step).toBe(2);
     expect(r.store.samples.list(r.run.id)).toEqual([]);
-    console.log(`stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`);
+    console.log(
+      `stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`
+    );
   });
 
   it('gap monitor: stops within a few steps, writes no curve, checkpoints the step and ends stopped', async () => {

@@ -244,7 +244,14 @@ describe('adopting checkpoints written but not recorded', () => {
     const { run: base, config, at } = interruptedRun(store);
     store.runs.setStatus(base.id, 'completed');
     const cov = parseCovConfig({ kind: 'sn', steps: 20, base: { runDir: base.runDir, checkpoint: at(5), step: 5 } });
-    const child = store.runs.create({ name: 'sn head', config, appVersion: 'test', kind: 'cov', parentId: base.id, cov });
+    const child = store.runs.create({
+      name: 'sn head',
+      config,
+      appVersion: 'test',
+      kind: 'cov',
+      parentId: base.id,
+      cov,
+    });
     store.runs.markRunning(child.id, { pid: deadPid, start: 'some boot:12345' });
     // A file the training checks would take for one of this run's: its config is the run's (the base's).
     checkpointFile(join(child.runDir, 'checkpoints', checkpointFileName(10)), 10, config);

@@ -28,7 +28,11 @@ describe('stripNativeLocations', () => {
     const store = freshStore();
     try {
       const run = store.runs.create(newRun());
-      store.runs.setStatus(run.id, 'failed', `the engine process was killed (SIGABRT); stderr: Warning: lost | ${DAWN}`);
+      store.runs.setStatus(
+        run.id,
+        'failed',
+        `the engine process was killed (SIGABRT); stderr: Warning: lost | ${DAWN}`,
+      );
       const kept = 'the engine process was killed (SIGABRT); stderr: Warning: lost';
       expect(store.runs.get(run.id)!.failureReason).toBe(kept);
     } finally {

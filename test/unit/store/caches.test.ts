@@ -54,7 +54,9 @@ describe('reference statistics cache', () => {
     const missing = store.refStats.pathFor('k');
     expect(() => store.refStats.put({ key: 'k', path: missing, count: 1 })).toThrow(/does not exist \(write the file/);
     writeFileSync(missing, 'x');
-    expect(() => store.refStats.put({ key: 'k', path: missing, count: 0 })).toThrow(/count 0 is not a positive integer/);
+    expect(
+      () => store.refStats.put({ key: 'k', path: missing, count: 0 })
+    ).toThrow(/count 0 is not a positive integer/);
     expect(store.refStats.list()).toEqual([]);
     store.close();
   });

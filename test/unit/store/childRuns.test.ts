@@ -61,8 +61,12 @@ describe('covariance runs: children of a training run', () => {
     const store = freshStore();
     const base = store.runs.create(newRun({ name: 'base' }));
     const cov = covRun(store, base.id).cov!;
-    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', cov }))).toThrow(/run 'x': a 'cov' run needs parentId/);
-    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: base.id }))).toThrow(/needs parentId and cov/);
+    expect(
+      () => store.runs.create(newRun({ name: 'x', kind: 'cov', cov }))
+    ).toThrow(/run 'x': a 'cov' run needs parentId/);
+    expect(
+      () => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: base.id }))
+    ).toThrow(/needs parentId and cov/);
     expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: 99, cov })))
       .toThrow(/run 'x': its parent run #99 does not exist/);
     const child = store.runs.list({ kind: 'cov' })[0]!;

@@ -45,7 +45,9 @@ describe('evaluation results', () => {
     expect(() => store.evals.upsert(result(run.id, { value: Infinity }))).toThrow(/field 'value'/);
     expect(() => store.evals.upsert(result(run.id, { featureSpace: 'clip' as never }))).toThrow(/field 'featureSpace'/);
     expect(() => store.evals.upsert(result(run.id, { sampler: 'euler' as never }))).toThrow(/field 'sampler'/);
-    expect(() => store.evals.upsert(result(999))).toThrow(/evaluation result \(fid\): there is no run #999 in .*sadpm.db/);
+    expect(
+      () => store.evals.upsert(result(999))
+    ).toThrow(/evaluation result \(fid\): there is no run #999 in .*sadpm.db/);
     const batch = [result(run.id, { sampleSteps: 10 }), result(run.id, { sampleSteps: 20, std: Number.NaN })];
     expect(() => store.evals.upsertAll(batch)).toThrow(/field 'std'/);
     expect(store.evals.list(run.id)).toEqual([]);
@@ -68,7 +70,9 @@ describe('evaluation results', () => {
     expect(store.evals.list(run.id).map(key)).toEqual([
       '100:fid:10', '100:fid:50', '100:is:10', '100:is:50', '200:fid:10', '200:fid:50', '200:is:10', '200:is:50',
     ]);
-    expect(store.evals.ofCheckpoint(run.id, 200).map(key)).toEqual(['200:fid:10', '200:fid:50', '200:is:10', '200:is:50']);
+    expect(
+      store.evals.ofCheckpoint(run.id, 200).map(key)
+    ).toEqual(['200:fid:10', '200:fid:50', '200:is:10', '200:is:50']);
     expect(store.evals.ofCheckpoint(run.id, 300)).toEqual([]);
     store.close();
   });

@@ -27,7 +27,12 @@ describe('metrics', () => {
   it('a batch is one transaction: a bad point rolls back the whole batch', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
-    expect(() => store.metrics.append(r.id, [{ step: 1, name: 'loss', value: 1 }, { step: 2, name: 'loss', value: null as unknown as number }])).toThrow();
+    expect(
+      () => store.metrics.append(
+        r.id,
+        [{ step: 1, name: 'loss', value: 1 }, { step: 2, name: 'loss', value: null as unknown as number }],
+      )
+    ).toThrow();
     expect(store.metrics.series(r.id, 'loss').total).toBe(0);
     store.close();
   });
@@ -56,7 +61,11 @@ describe('metrics', () => {
     for (let from = 1; from <= n; from += batch) {
       const pts = [];
       for (let s = from; s < from + batch; s++) {
-        pts.push({ step: s, name: 'loss', value: s === spikeAt ? 1000 : 1 + 0.1 * Math.sin(s / 1000) + 1e-3 * ((s * 7919) % 13) });
+        pts.push({
+          step: s,
+          name: 'loss',
+          value: s === spikeAt ? 1000 : 1 + 0.1 * Math.sin(s / 1000) + 1e-3 * ((s * 7919) % 13),
+        });
       }
       store.metrics.append(r.id, pts);
     }
@@ -79,8 +88,14 @@ describe('metrics', () => {
     const store = freshStore();
     const a = store.runs.create(newRun());
     const b = store.runs.create(newRun());
-    store.metrics.append(a.id, Array.from({ length: 500 }, (_, i) => ({ step: i + 1, name: 'loss', value: 1 / (i + 1) })));
-    store.metrics.append(b.id, Array.from({ length: 50 }, (_, i) => ({ step: (i + 1) * 10, name: 'loss', value: 2 / (i + 1) })));
+    store.metrics.append(
+      a.id,
+      Array.from({ length: 500 }, (_, i) => ({ step: i + 1, name: 'loss', value: 1 / (i + 1) })),
+    );
+    store.metrics.append(
+      b.id,
+      Array.from({ length: 50 }, (_, i) => ({ step: (i + 1) * 10, name: 'loss', value: 2 / (i + 1) })),
+    );
     const o = store.metrics.overlay([b.id, a.id], 'loss', 100);
     expect(o.map((x) => x.runId)).toEqual([b.id, a.id]);
     expect(o[0]!.series).toMatchObject({ total: 50 });

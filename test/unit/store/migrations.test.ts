@@ -13,8 +13,22 @@ describe('store migrations', () => {
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
     expect(SCHEMA_VERSION).toBeGreaterThan(0);
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
-    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    expect(tables).toEqual(expect.arrayContaining(['runs', 'run_tags', 'metrics', 'metric_names', 'checkpoints', 'samples', 'gap_curves', 'datasets', 'exports']));
+    const tables = (
+      store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]
+    ).map((t) => t.name);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'runs',
+        'run_tags',
+        'metrics',
+        'metric_names',
+        'checkpoints',
+        'samples',
+        'gap_curves',
+        'datasets',
+        'exports',
+      ])
+    );
     store.close();
     // Opening again runs nothing and keeps the version.
     const again = RunStore.open(root);
@@ -42,7 +56,9 @@ describe('store migrations', () => {
     raw.close();
     const before = readFileSync(path);
     const mtime = statSync(path).mtimeMs;
-    expect(() => RunStore.open(root)).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`));
+    expect(
+      () => RunStore.open(root)
+    ).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`));
     expect(readFileSync(path).equals(before)).toBe(true);
     expect(statSync(path).mtimeMs).toBe(mtime);
     const check = new Database(path, { readonly: true });
@@ -60,7 +76,9 @@ describe('store migrations', () => {
     expect(() => RunStore.open(root)).toThrow(/runs/);
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(0);
-    const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    const tables = (
+      check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+    ).map((t) => t.name);
     expect(tables).not.toContain('datasets');
     check.close();
   });

@@ -7,7 +7,8 @@ import type { ProgressMessage } from '../../../src/shared/engineMessages';
 import { freshStore, newRun } from './helpers';
 
 const progress = (step: number, loss = 1 / step): ProgressMessage => ({
-  type: 'progress', step, totalSteps: 100, loss, simple: loss / 2, sa: loss / 2, gradNorm: 3, lr: 1e-4, imagesPerSec: 10, msPerStep: 100, etaSec: 1,
+  type: 'progress', step, totalSteps: 100, loss, simple: loss / 2, sa: loss / 2, gradNorm: 3, lr: 1e-4,
+  imagesPerSec: 10, msPerStep: 100, etaSec: 1,
   memory: { numTensors: 5, numBytes: 1000, gpuBytes: 2000 },
 });
 
@@ -16,7 +17,9 @@ function setup(opts: { flushMs?: number; maxBuffered?: number } = {}) {
   const run = store.runs.create(newRun({ retention: undefined }));
   store.runs.markRunning(run.id, { pid: process.pid, start: '' });
   const rec = new RunRecorder(store, run.id, { flushMs: 500, ...opts });
-  const countStmt = store.db.prepare("SELECT COUNT(*) FROM metrics m JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = ? AND n.name = 'loss'").pluck();
+  const countStmt = store.db.prepare(
+    "SELECT COUNT(*) FROM metrics m JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = ? AND n.name = 'loss'"
+  ).pluck();
   const count = () => countStmt.get(run.id) as number;
   return { store, run, rec, count };
 }
@@ -40,7 +43,17 @@ describe('RunRecorder', () => {
   it('buffers progress until the flush interval, then writes it in one transaction', () => {
     const { store, run, rec, count } = setup();
     const tx = vi.spyOn(store.db, 'transaction');
-    rec.handle({ type: 'started', runDir: run.runDir, step: 0, totalSteps: 100, backend: 'cpu', adapter: 'cpu (test)', params: 1, datasetCount: 1, resumed: false });
+    rec.handle({
+      type: 'started',
+      runDir: run.runDir,
+      step: 0,
+      totalSteps: 100,
+      backend: 'cpu',
+      adapter: 'cpu (test)',
+      params: 1,
+      datasetCount: 1,
+      resumed: false,
+    });
     expect(store.runs.get(run.id)).toMatchObject({ backend: 'cpu', adapter: 'cpu (test)' });
     tx.mockClear();
     for (let s = 1; s <= 5; s++) rec.handle(progress(s));
@@ -116,11 +129,28 @@ describe('RunRecorder', () => {
     const { store, run, rec } = setup();
     rec.handle(progress(2));
     rec.handle({ type: 'checkpoint', step: 2, path: '/ck2', bytes: 1 });
-    rec.handle({ type: 'samples', step: 2, path: '/s.png', n: 4, sampler: 'ddim', sampleSteps: 5, ema: true, spacing: 'uniform', eta: 0, seed: 0 });
+    rec.handle({
+      type: 'samples',
+      step: 2,
+      path: '/s.png',
+      n: 4,
+      sampler: 'ddim',
+      sampleSteps: 5,
+      ema: true,
+      spacing: 'uniform',
+      eta: 0,
+      seed: 0,
+    });
     rec.handle({ type: 'samples', step: 3, path: '/s3.png', n: 4, sampler: 'ddpm', sampleSteps: 100, ema: false });
     rec.handle({ type: 'gap', step: 2, t0: 2, t: [2, 1], meanAbs: [1, 2], l2: [1, 2], signedMean: [1, 2] });
     const [s2, s3] = store.samples.list(run.id);
-    expect(s2).toMatchObject({ step: 2, checkpointId: store.checkpoints.at(run.id, 2)!.id, ema: true, seed: 0, spacing: 'uniform' });
+    expect(s2).toMatchObject({
+      step: 2,
+      checkpointId: store.checkpoints.at(run.id, 2)!.id,
+      ema: true,
+      seed: 0,
+      spacing: 'uniform',
+    });
     expect(s3).toMatchObject({ step: 3, checkpointId: null, ema: false, seed: null, spacing: null, eta: null });
     expect(store.gaps.list(run.id)).toHaveLength(1);
   });
@@ -149,7 +179,9 @@ describe('RunRecorder', () => {
     d.rec.handle(progress(2));
     d.rec.handle({ type: 'failed', step: 2, reason: 'ENOSPC: no space left on device, write' });
     expect(d.count()).toBe(2);
-    expect(d.store.runs.get(d.run.id)).toMatchObject({ status: 'failed', failureReason: 'ENOSPC: no space left on device, write' });
+    expect(
+      d.store.runs.get(d.run.id)
+    ).toMatchObject({ status: 'failed', failureReason: 'ENOSPC: no space left on device, write' });
   });
 
   it('an engine that dies without a word: interrupted, naming the last good checkpoint', () => {
@@ -160,7 +192,10 @@ describe('RunRecorder', () => {
     rec.handle(progress(3));
     rec.processEnded(null, 'SIGKILL');
     expect(count()).toBe(3);
-    expect(store.runs.get(run.id)).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/killed \(SIGKILL\).*last good checkpoint: step 2/) });
+    expect(store.runs.get(run.id)).toMatchObject({
+      status: 'interrupted',
+      failureReason: expect.stringMatching(/killed \(SIGKILL\).*last good checkpoint: step 2/),
+    });
   });
 
   it('applies the run\'s retention policy at each checkpoint', () => {

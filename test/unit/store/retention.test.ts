@@ -6,7 +6,8 @@ import type { CheckpointRecord } from '../../../src/shared/records';
 import { freshStore, newRun } from './helpers';
 
 const ck = (step: number, loss?: number): CheckpointRecord => ({
-  id: step, runId: 1, step, kind: 'full', path: `/c${step}`, bytes: step * 10, metrics: loss === undefined ? {} : { loss }, createdAt: '',
+  id: step, runId: 1, step, kind: 'full', path: `/c${step}`, bytes: step * 10,
+  metrics: loss === undefined ? {} : { loss }, createdAt: '',
 });
 const steps = (cs: { step: number }[]) => cs.map((c) => c.step);
 
@@ -60,7 +61,19 @@ describe('prune', () => {
       writeFileSync(path, Buffer.alloc(s));
       store.checkpoints.add({ runId: r.id, step: s, kind: 'full', path, bytes: s, metrics: { loss: 10 - s } });
     }
-    const sample = store.samples.add({ runId: r.id, checkpointId: store.checkpoints.at(r.id, 1)!.id, step: 1, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: 0, n: 1, ema: false, path: '/s' });
+    const sample = store.samples.add({
+      runId: r.id,
+      checkpointId: store.checkpoints.at(r.id, 1)!.id,
+      step: 1,
+      sampler: 'ddim',
+      sampleSteps: 5,
+      spacing: null,
+      eta: null,
+      seed: 0,
+      n: 1,
+      ema: false,
+      path: '/s',
+    });
     const plan = store.checkpoints.planPrune(r.id, { keepLast: 2 });
     expect(steps(plan.remove)).toEqual([1, 2]);
     expect(store.checkpoints.list(r.id)).toHaveLength(4);
@@ -72,7 +85,14 @@ describe('prune', () => {
     // A sample of a pruned checkpoint stays, detached.
     expect(store.samples.get(sample.id)!.checkpointId).toBeNull();
     // A file already gone is not an error.
-    store.checkpoints.add({ runId: r.id, step: 5, kind: 'full', path: join(dir, 'never-written'), bytes: 0, metrics: {} });
+    store.checkpoints.add({
+      runId: r.id,
+      step: 5,
+      kind: 'full',
+      path: join(dir, 'never-written'),
+      bytes: 0,
+      metrics: {},
+    });
     expect(() => store.checkpoints.prune(r.id, { keepLast: 1 })).not.toThrow();
     expect(steps(store.checkpoints.list(r.id))).toEqual([5]);
     expect(existsSync(join(dir, 'c4'))).toBe(false);

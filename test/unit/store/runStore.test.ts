@@ -11,7 +11,18 @@ describe('runs', () => {
   it('creates, reads, finds and deletes runs with tags and notes', () => {
     const store = freshStore();
     const a = store.runs.create(newRun({ name: 'alpha run', tags: ['b', 'a'], notes: 'first' }));
-    expect(a).toMatchObject({ id: 1, name: 'alpha run', status: 'queued', tags: ['a', 'b'], notes: 'first', k: 2, lambda: 1, T: 100, totalSteps: 10, step: 0 });
+    expect(a).toMatchObject({
+      id: 1,
+      name: 'alpha run',
+      status: 'queued',
+      tags: ['a', 'b'],
+      notes: 'first',
+      k: 2,
+      lambda: 1,
+      T: 100,
+      totalSteps: 10,
+      step: 0,
+    });
     expect(a.runDir).toBe(join(store.layout.runs, '1-alpha_run'));
     expect(a.config).toMatchObject({ preset: 'tiny', steps: 10 });
     const b = store.runs.create(newRun({ name: 'alpha run', runDir: '/somewhere/else' }));
@@ -44,7 +55,9 @@ describe('runs', () => {
     expect(store.runs.get(a.id)).toBeUndefined();
     expect(existsSync(a.runDir)).toBe(false);
     for (const t of ['run_tags', 'metrics', 'checkpoints']) {
-      expect((store.db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE run_id = ?`).get(a.id) as { n: number }).n).toBe(0);
+      expect(
+        (store.db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE run_id = ?`).get(a.id) as { n: number }).n
+      ).toBe(0);
     }
     store.close();
   });
@@ -74,11 +87,27 @@ describe('listRuns / countRuns filters', () => {
   function seeded(): RunStore {
     const store = freshStore();
     const ds = store.datasets.add({
-      name: 'mnist', source: '/x', format: 'idx', count: 10, height: 28, width: 28, channels: 1, checksum: 'c1', path: '/x.sadpm-ds',
+      name: 'mnist', source: '/x', format: 'idx', count: 10, height: 28, width: 28, channels: 1, checksum: 'c1',
+      path: '/x.sadpm-ds',
       previewPath: null, bytes: 1, classCounts: null, classNames: null, good: 10, skipped: [],
     });
-    const mk = (name: string, o: { k?: number; lambda?: number; T?: number; tags?: string[]; notes?: string; status?: 'completed' | 'failed'; ds?: boolean }) =>
-      store.runs.create(newRun({ name, tags: o.tags, notes: o.notes, status: o.status, datasetId: o.ds ? ds.id : null, cfg: { k: o.k ?? 2, lambda: o.lambda ?? 1, T: o.T ?? 100 } }));
+    const mk = (
+      name: string,
+      o: {
+        k?: number; lambda?: number; T?: number; tags?: string[]; notes?: string; status?: 'completed' | 'failed';
+        ds?: boolean;
+      },
+    ) =>
+      store.runs.create(
+        newRun({
+          name,
+          tags: o.tags,
+          notes: o.notes,
+          status: o.status,
+          datasetId: o.ds ? ds.id : null,
+          cfg: { k: o.k ?? 2, lambda: o.lambda ?? 1, T: o.T ?? 100 },
+        })
+      );
     mk('base ddpm', { k: 1, lambda: 0, tags: ['baseline'], status: 'completed' });
     mk('sa2 100%', { k: 2, lambda: 1, tags: ['sa', 'paper'], status: 'completed', ds: true });
     mk('sa3_under', { k: 3, lambda: 0.5, T: 1000, tags: ['sa'], status: 'failed', notes: 'diverged at lr 1e-3' });
@@ -134,8 +163,22 @@ describe('checkpoints, samples, gap curves, rewind', () => {
   it('CRUD and lookups', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
-    const c2 = store.checkpoints.add({ runId: r.id, step: 2, kind: 'full', path: '/c2', bytes: 10, metrics: { loss: 3 } });
-    const c4 = store.checkpoints.add({ runId: r.id, step: 4, kind: 'full', path: '/c4', bytes: 20, metrics: { loss: 2 } });
+    const c2 = store.checkpoints.add({
+      runId: r.id,
+      step: 2,
+      kind: 'full',
+      path: '/c2',
+      bytes: 10,
+      metrics: { loss: 3 },
+    });
+    const c4 = store.checkpoints.add({
+      runId: r.id,
+      step: 4,
+      kind: 'full',
+      path: '/c4',
+      bytes: 20,
+      metrics: { loss: 2 },
+    });
     expect(c2).toMatchObject({ runId: r.id, step: 2, path: '/c2', bytes: 10, metrics: { loss: 3 } });
     expect(store.checkpoints.list(r.id).map((c) => c.step)).toEqual([2, 4]);
     expect(store.checkpoints.latest(r.id)!.id).toBe(c4.id);
@@ -147,14 +190,42 @@ describe('checkpoints, samples, gap curves, rewind', () => {
     store.checkpoints.add({ runId: r.id, step: 4, kind: 'full', path: '/c4b', bytes: 21, metrics: {} });
     expect(store.checkpoints.list(r.id).map((c) => c.path)).toEqual(['/c2', '/c4b']);
 
-    const s = store.samples.add({ runId: r.id, checkpointId: c2.id, step: 2, sampler: 'ddim', sampleSteps: 5, spacing: 'uniform', eta: 0, seed: 3, n: 4, ema: true, path: '/s.png' });
+    const s = store.samples.add({
+      runId: r.id,
+      checkpointId: c2.id,
+      step: 2,
+      sampler: 'ddim',
+      sampleSteps: 5,
+      spacing: 'uniform',
+      eta: 0,
+      seed: 3,
+      n: 4,
+      ema: true,
+      path: '/s.png',
+    });
     expect(s).toMatchObject({ step: 2, ema: true, seed: 3, checkpointId: c2.id });
     expect(store.samples.ofCheckpoint(c2.id).map((x) => x.id)).toEqual([s.id]);
     expect(store.samples.list(r.id)).toHaveLength(1);
     expect(store.samples.get(s.id)!.path).toBe('/s.png');
 
-    store.gaps.add({ runId: r.id, step: 2, t0: 3, t: [3, 2, 1], meanAbs: [0.1, 0.2, 0.3], l2: [1, 2, 3], signedMean: [0, 0, -1] });
-    store.gaps.add({ runId: r.id, step: 4, t0: 3, t: [3, 2, 1], meanAbs: [0.4, 0.5, 0.6], l2: [1, 2, 3], signedMean: [0, 0, 1] });
+    store.gaps.add({
+      runId: r.id,
+      step: 2,
+      t0: 3,
+      t: [3, 2, 1],
+      meanAbs: [0.1, 0.2, 0.3],
+      l2: [1, 2, 3],
+      signedMean: [0, 0, -1],
+    });
+    store.gaps.add({
+      runId: r.id,
+      step: 4,
+      t0: 3,
+      t: [3, 2, 1],
+      meanAbs: [0.4, 0.5, 0.6],
+      l2: [1, 2, 3],
+      signedMean: [0, 0, 1],
+    });
     expect(store.gaps.list(r.id).map((g) => [g.step, g.meanAbs[2]])).toEqual([[2, 0.3], [4, 0.6]]);
     store.close();
   });
@@ -162,11 +233,28 @@ describe('checkpoints, samples, gap curves, rewind', () => {
   it('rewindTo drops everything after the resume step, so a resumed history has no duplicated steps', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
-    const pts = (from: number, to: number, v: number) => Array.from({ length: to - from + 1 }, (_, i) => [{ step: from + i, name: 'loss', value: v }, { step: from + i, name: 'lr', value: v }]).flat();
+    const pts = (from: number, to: number, v: number) => Array.from(
+      { length: to - from + 1 },
+      (_, i) => [{ step: from + i, name: 'loss', value: v }, { step: from + i, name: 'lr', value: v }],
+    ).flat();
     store.metrics.append(r.id, pts(1, 7, 1));
     store.runs.setProgress(r.id, 7, 1);
-    for (const step of [3, 6]) store.checkpoints.add({ runId: r.id, step, kind: 'full', path: `/c${step}`, bytes: 1, metrics: {} });
-    store.samples.add({ runId: r.id, checkpointId: null, step: 6, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: null, n: 1, ema: false, path: '/s6' });
+    for (
+      const step of [3, 6]
+    ) store.checkpoints.add({ runId: r.id, step, kind: 'full', path: `/c${step}`, bytes: 1, metrics: {} });
+    store.samples.add({
+      runId: r.id,
+      checkpointId: null,
+      step: 6,
+      sampler: 'ddim',
+      sampleSteps: 5,
+      spacing: null,
+      eta: null,
+      seed: null,
+      n: 1,
+      ema: false,
+      path: '/s6',
+    });
     store.gaps.add({ runId: r.id, step: 6, t0: 2, t: [2, 1], meanAbs: [1, 1], l2: [1, 1], signedMean: [1, 1] });
     store.runs.rewind(r.id, 3);
     expect(store.runs.get(r.id)!.step).toBe(3);
@@ -184,7 +272,9 @@ describe('checkpoints, samples, gap curves, rewind', () => {
 });
 
 describe('recoverInterrupted', () => {
-  it('marks a running run whose owner died as interrupted, naming its last checkpoint; live owners are untouched', () => {
+  const died = 'marks a running run whose owner died as interrupted, naming its last checkpoint; ' +
+    'live owners are untouched';
+  it(died, () => {
     const store = freshStore();
     const dead = store.runs.create(newRun({ name: 'dead' }));
     const deadNoCk = store.runs.create(newRun({ name: 'dead-no-ck' }));
@@ -205,7 +295,9 @@ describe('recoverInterrupted', () => {
     else store.runs.markRunning(recycled.id, { pid: deadPid, start: '' });
     const found = store.runs.recoverInterrupted();
     expect(found.sort()).toEqual([dead.id, deadNoCk.id, recycled.id].sort());
-    expect(store.runs.get(dead.id)).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/last good checkpoint: step 80/) });
+    expect(
+      store.runs.get(dead.id)
+    ).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/last good checkpoint: step 80/) });
     expect(store.runs.get(deadNoCk.id)!.failureReason).toMatch(/no checkpoint was written yet/);
     expect(store.runs.get(live.id)!.status).toBe('running');
     expect(store.runs.get(done.id)!.status).toBe('completed');
@@ -215,7 +307,9 @@ describe('recoverInterrupted', () => {
     store.close();
   });
 
-  it("a queued run whose queue's process died becomes interrupted (resumable); created-not-started and live queues stay queued", () => {
+  const queued = "a queued run whose queue's process died becomes interrupted (resumable); " +
+    'created-not-started and live queues stay queued';
+  it(queued, () => {
     const store = freshStore();
     const orphan = store.runs.create(newRun({ name: 'orphan' }));
     const created = store.runs.create(newRun({ name: 'created' }));
@@ -224,7 +318,10 @@ describe('recoverInterrupted', () => {
     store.runs.markQueued(orphan.id, { pid: Number(child.stdout.trim()), start: 'gone' });
     store.runs.markQueued(waiting.id, currentOwner());
     expect(store.runs.recoverInterrupted()).toEqual([orphan.id]);
-    expect(store.runs.get(orphan.id)).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/queued this run exited before it started.*no checkpoint/) });
+    expect(store.runs.get(orphan.id)).toMatchObject({
+      status: 'interrupted',
+      failureReason: expect.stringMatching(/queued this run exited before it started.*no checkpoint/),
+    });
     expect(RESUMABLE_STATUSES).toContain(store.runs.get(orphan.id)!.status);
     expect(store.runs.get(created.id)!.status).toBe('queued');
     expect(store.runs.get(waiting.id)!.status).toBe('queued');
