@@ -26,10 +26,7 @@ export function readableFile(store: RunStore, path: string): string {
     const rel = relative(realpathSync(root), real);
     if (rel && !rel.startsWith('..') && !isAbsolute(rel)) return real;
   }
-  throw new FileAccessError(
-    'outside',
-    `${path} is outside the data folder and the run folders; the app only serves its own files`,
-  );
+  throw new FileAccessError('outside', `${path} is outside the data folder and the run folders; the app only serves its own files`);
 }
 
 /** Content types of the files the app serves. */

@@ -35,9 +35,7 @@ export function fileForWindow(s: Services, path: string): string {
   try {
     return readableFile(s.store, path);
   } catch (err) {
-    if (err instanceof FileAccessError) {
-      throw new ApiFailure(err.reason === 'not_found' ? 'not_found' : 'invalid', err.message);
-    }
+    if (err instanceof FileAccessError) throw new ApiFailure(err.reason === 'not_found' ? 'not_found' : 'invalid', err.message);
     throw err;
   }
 }
@@ -58,14 +56,11 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
     },
     'datasets.list': () => s.store.datasets.list(),
     'datasets.import': (req) => ({
-      jobId: s.jobs.start('import', (signal, onProgress) =>
-        importIntoLibrary(s.store, s.spawn, req, { signal, onProgress })),
+      jobId: s.jobs.start('import', (signal, onProgress) => importIntoLibrary(s.store, s.spawn, req, { signal, onProgress })),
     }),
     'datasets.delete': ({ id }) => {
       const used = s.store.runs.list({ datasetId: id, limit: 1 });
-      if (used.length) {
-        throw new ApiFailure('conflict', `dataset #${id} is used by run #${used[0]!.id}; delete its runs first`);
-      }
+      if (used.length) throw new ApiFailure('conflict', `dataset #${id} is used by run #${used[0]!.id}; delete its runs first`);
       s.store.datasets.delete(id);
       return { ok: true as const };
     },
@@ -85,9 +80,7 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
     'files.read': ({ path }) => {
       const real = fileForWindow(s, path);
       const bytes = statSync(real).size;
-      if (bytes > 512 * 1024 * 1024) {
-        throw new ApiFailure('invalid', `${path} is ${bytes} bytes; too large to send to the window`);
-      }
+      if (bytes > 512 * 1024 * 1024) throw new ApiFailure('invalid', `${path} is ${bytes} bytes; too large to send to the window`);
       const mime = FILE_TYPES[extname(real).toLowerCase()] ?? 'application/octet-stream';
       return { dataUrl: `data:${mime};base64,${readFileSync(real).toString('base64')}`, bytes };
     },
@@ -96,10 +89,7 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
       return { ok: true as const };
     },
     'dialog.pick': async ({ kind, title }) => {
-      if (!native) {
-        const why = 'file pickers exist only in the desktop app; type the path, or upload the file';
-        throw new ApiFailure('invalid', why);
-      }
+      if (!native) throw new ApiFailure('invalid', 'file pickers exist only in the desktop app; type the path, or upload the file');
       return { path: await native.pick(kind, title) };
     },
   };

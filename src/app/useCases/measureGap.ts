@@ -21,8 +21,7 @@ export async function measureGap(
   if (target.kind === 'stored' && settings.t0 !== undefined && settings.t0 > target.run.T) {
     throw new Error(`t0: expected an integer in 1..${target.run.T} (run #${target.run.id}'s T), got ${settings.t0}`);
   }
-  const job = { ...settings, ...targetFiles(target) };
-  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'gap', jobId, job }), opts);
+  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'gap', jobId, job: { ...settings, ...targetFiles(target) } }), opts);
   const message = GapMessageSchema.parse(raw);
   if (target.kind === 'stored' && deps.store) deps.store.gaps.add(gapRecordOf(message, target.run.id));
   return message;

@@ -6,14 +6,7 @@ import { resolveRunConfig } from '../../../src/shared/config';
  * A fake Api for store and component tests: handlers per channel, recorded calls, and events the
  * test emits as the server would.
  */
-import type {
-  Api,
-  EventName,
-  EventPayload,
-  InvokeChannel,
-  InvokeRequest,
-  InvokeResponse,
-} from '../../../src/shared/contract';
+import type { Api, EventName, EventPayload, InvokeChannel, InvokeRequest, InvokeResponse } from '../../../src/shared/contract';
 
 type Handler<C extends InvokeChannel> = (req: InvokeRequest<C>) => InvokeResponse<C> | Promise<InvokeResponse<C>>;
 
@@ -50,9 +43,7 @@ export class FakeApi implements Api {
   }
 }
 
-export function runRecord(
-  over: Partial<import('../../../src/shared/records').RunRecord> = {}
-): import('../../../src/shared/records').RunRecord {
+export function runRecord(over: Partial<import('../../../src/shared/records').RunRecord> = {}): import('../../../src/shared/records').RunRecord {
   return {
     id: 1,
     name: 'run',
@@ -104,9 +95,7 @@ export function progressMsg(step: number, loss = 1) {
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */
-export async function rejection(
-  p: Promise<unknown>
-): Promise<import('../../../src/renderer/src/api/errors').ApiCallError> {
+export async function rejection(p: Promise<unknown>): Promise<import('../../../src/renderer/src/api/errors').ApiCallError> {
   try {
     await p;
   } catch (e) {
