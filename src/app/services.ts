@@ -48,12 +48,12 @@ export function createServices(opts: {
   runs.onMessage((runId, msg) => {
     emit('run.message', { runId, msg });
     if (msg.type === 'started' || msg.type === 'finished' || msg.type === 'failed' || msg.type === 'checkpoint') {
-      const run = store.getRun(runId);
+      const run = store.runs.get(runId);
       if (run) emit('run.updated', run);
     }
   });
   runs.onStatus((runId) => {
-    const run = store.getRun(runId);
+    const run = store.runs.get(runId);
     if (run) emit('run.updated', run);
   });
   const jobs = new JobRegistry((e) =>

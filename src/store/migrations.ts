@@ -150,6 +150,55 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE gap_curves;
   ALTER TABLE gap_curves_v2 RENAME TO gap_curves;
   `,
+  // 3: evaluation results and their cached reference statistics (issue 12); Analytic-DPM's Γ estimates and
+  // covariance runs, children of a trained run (issue 13). A child run goes with its parent: its head reads the
+  // parent's frozen network, so without the parent it cannot be used.
+  `
+  ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train' CHECK (kind IN ('train','cov'));
+  ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs(id) ON DELETE CASCADE;
+  ALTER TABLE runs ADD COLUMN cov TEXT;
+  CREATE INDEX runs_parent ON runs(parent_id);
+
+  CREATE TABLE eval_results (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step            INTEGER NOT NULL,
+    weights         TEXT NOT NULL CHECK (weights IN ('raw','ema')),
+    sampler         TEXT NOT NULL,
+    sample_steps    INTEGER NOT NULL,
+    spacing         TEXT NOT NULL,
+    eta             REAL NOT NULL,
+    n               INTEGER NOT NULL,
+    seed            INTEGER NOT NULL,
+    feature_space   TEXT NOT NULL CHECK (feature_space IN ('inception','pixel')),
+    metric          TEXT NOT NULL,
+    value           REAL NOT NULL,
+    std             REAL,
+    features_sha256 TEXT,
+    ref_key         TEXT NOT NULL,
+    seconds         REAL NOT NULL,
+    created_at      TEXT NOT NULL,
+    UNIQUE (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed, feature_space, metric)
+  );
+  CREATE INDEX eval_results_latest ON eval_results(run_id, metric, feature_space, created_at);
+
+  CREATE TABLE reference_stats (
+    key         TEXT PRIMARY KEY,
+    path        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+  );
+
+  CREATE TABLE gamma_estimates (
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key             TEXT NOT NULL,
+    checkpoint_step INTEGER NOT NULL,
+    estimate        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -16,15 +16,18 @@ export class NotResumableError extends Error {}
 /** Throws NotResumableError unless `run` can continue from its latest checkpoint (or start, without one). */
 export function assertResumable(store: RunStore, run: RunRecord): void {
   if (!RESUMABLE_STATUSES.includes(run.status)) {
-    throw new NotResumableError(`run #${run.id} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`);
+    throw new NotResumableError(
+      `run #${run.id} is ${run.status}; only ${RESUMABLE_STATUSES.join(', ')} runs can be resumed`,
+    );
   }
   // A checkpoint that reached the disk but not the store (kill -9, full disk) is where resume goes on.
   adoptCheckpoints(store, run);
-  const ck = store.latestCheckpoint(run.id);
+  const ck = store.checkpoints.latest(run.id);
   if (!ck) return;
   if (ck.step >= run.totalSteps) {
     throw new NotResumableError(
-      `run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; give more steps (N > ${ck.step}) to train longer`,
+      `run #${run.id} already reached step ${ck.step} of ${run.totalSteps}; ` +
+        `give more steps (N > ${ck.step}) to train longer`,
     );
   }
   // A missing, corrupt or foreign file is reported here, before an engine starts, and the run keeps its status.
@@ -32,9 +35,12 @@ export function assertResumable(store: RunStore, run: RunRecord): void {
     const h = readCheckpointHeader(ck.path);
     const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
     const expected = h.dataOffset + 4 * floats;
-    if (h.fileBytes !== expected) throw new Error(`checkpoint ${ck.path}: truncated (expected ${expected} bytes, file is ${h.fileBytes})`);
+    if (h.fileBytes !== expected) {
+      throw new Error(`checkpoint ${ck.path}: truncated (expected ${expected} bytes, file is ${h.fileBytes})`);
+    }
   } catch (err) {
-    throw new NotResumableError(`run #${run.id} cannot resume from its last checkpoint (step ${ck.step}): ${(err as Error).message}`);
+    const why = (err as Error).message;
+    throw new NotResumableError(`run #${run.id} cannot resume from its last checkpoint (step ${ck.step}): ${why}`);
   }
 }
 
@@ -56,12 +62,12 @@ export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeCh
   const changed = changes.steps !== undefined || changes.backend !== undefined;
   const cfg = changed ? parseRunConfig({ ...run.config, ...changes }) : null;
   if (cfg && changes.steps !== undefined) {
-    const ck = store.latestCheckpoint(run.id);
+    const ck = store.checkpoints.latest(run.id);
     if (ck && cfg.steps <= ck.step) {
       throw new FieldError('steps', `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`, cfg.steps);
     }
   }
   assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);
-  if (cfg) store.updateConfig(run.id, cfg);
-  return store.getRun(run.id)!;
+  if (cfg) store.runs.updateConfig(run.id, cfg);
+  return store.runs.get(run.id)!;
 }

@@ -32,9 +32,12 @@ export async function sampleCheckpoint(
   if (settings.steps > T) {
     throw new FieldError('steps', `this run has T = ${T} diffusion steps; give ${T} or fewer sampling steps`, settings.steps);
   }
-  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job: { ...settings, ...files } }), opts);
+  const job = { ...settings, ...files };
+  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job }), opts);
   const message = SamplesMessageSchema.parse(raw);
-  const stored = target.kind === 'stored' && deps.store ? { store: deps.store, run: target.run, ck: target.checkpoint } : null;
-  const record = stored ? stored.store.addSample(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
+  const stored = target.kind === 'stored' && deps.store
+    ? { store: deps.store, run: target.run, ck: target.checkpoint }
+    : null;
+  const record = stored ? stored.store.samples.add(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
   return { message, record };
 }

@@ -12,7 +12,17 @@ import { forkEngine } from '../../app/engineProcess';
 import { runCheckpoint, type CheckpointTarget } from '../../app/useCases/checkpointTarget';
 import { sampleCheckpoint } from '../../app/useCases/sampleCheckpoint';
 import { measureGap } from '../../app/useCases/measureGap';
-import { checkpointFlag, flagChoice, flagNumber, flagString, isJson, optionalPositiveInt, positiveInt, rejectUnknown, type ParsedArgs } from '../args';
+import {
+  checkpointFlag,
+  flagChoice,
+  flagNumber,
+  flagString,
+  isJson,
+  optionalPositiveInt,
+  positiveInt,
+  rejectUnknown,
+  type ParsedArgs,
+} from '../args';
 import { renderGapChart } from '../gapChart';
 import { jsonSink } from '../progress';
 import { openStore, runRef } from '../storeAccess';
@@ -27,7 +37,7 @@ function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; T: numb
   if (args.positional[0] || (dirFlag && !existsSync(join(resolve(dirFlag), 'checkpoints')))) {
     const store: RunStore = openStore(args, { quiet: true });
     try {
-      const run = store.getRun(runRef(args, store))!;
+      const run = store.runs.get(runRef(args, store))!;
       return { target: runCheckpoint(store, run, which), T: run.T, store };
     } catch (err) {
       store.close();
@@ -46,7 +56,9 @@ function stepPrinter(json: boolean): ((done: number, total: number) => void) | u
 }
 
 export async function cmdSample(args: ParsedArgs): Promise<number> {
-  const allowed = ['run-dir', 'checkpoint', 'ema', 'raw', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'out', 'cols', 'batch'];
+  const allowed = [
+    'run-dir', 'checkpoint', 'ema', 'raw', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'out', 'cols', 'batch',
+  ];
   rejectUnknown(args.flags, ['data-dir', 'json', 'backend', ...allowed], 'sample');
   const sampler = flagChoice(args.flags, 'sampler', SAMPLERS, 'ddim');
   const spacing = flagChoice(args.flags, 'spacing', SPACINGS, 'uniform');
@@ -65,7 +77,9 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
   const loc = locateCheckpoint(args);
   try {
     // Before an engine starts (seconds on a GPU): a request the run cannot serve fails at once.
-    if (steps > loc.T) throw new Error(`--steps ${steps}: this run has T = ${loc.T} diffusion steps; give --steps ${loc.T} or fewer`);
+    if (steps > loc.T) {
+      throw new Error(`--steps ${steps}: this run has T = ${loc.T} diffusion steps; give --steps ${loc.T} or fewer`);
+    }
     const json = isJson(args);
     const out = flagString(args.flags, 'out');
     if (!json) process.stderr.write(`sampling ${n} images\n`);

@@ -80,6 +80,9 @@ export function runRecord(over: Partial<import('../../../src/shared/records').Ru
     endedAt: null,
     lastLoss: null,
     lastCheckpointStep: null,
+    kind: 'train',
+    parentId: null,
+    cov: null,
     ...over,
   };
 }
