@@ -52,7 +52,7 @@ function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; T: numb
 }
 
 function stepPrinter(json: boolean): ((done: number, total: number) => void) | undefined {
-  return json ? undefined : (done, total) => process.stderr.write(`\r\x1b[Kstep ${done}/${total}`);
+  return json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\r\x1b[Kstep ${done}/${total}`);
 }
 
 export async function cmdSample(args: ParsedArgs): Promise<number> {
@@ -104,7 +104,7 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
     if (json) {
       jsonSink()(message);
     } else {
-      process.stderr.write('\r\x1b[K');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(`grid: ${message.path}\nsidecar: ${message.path.replace(/\.png$/i, '')}.json`);
     }
     return 0;
@@ -131,7 +131,7 @@ export async function cmdGap(args: ParsedArgs): Promise<number> {
     if (json) {
       jsonSink()(msg);
     } else {
-      process.stderr.write('\r\x1b[K');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(renderGapChart(msg));
       console.log(`written: ${msg.path} and ${msg.path?.replace(/\.json$/, '.csv')}`);
     }
