@@ -7,3 +7,5 @@ process.env.EGL_PLATFORM ??= 'surfaceless';
 const { main } = await import('./index');
 // tfjs and Dawn keep handles open; exit explicitly once the command is done.
 process.exit(await main(process.argv.slice(2)));
+
+export {};
