@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EvalOutcomeSchema, StudyReportSchema } from '../../src/shared/evaluation';
+import { StudyReportSchema } from '../../src/shared/evaluation';
 
 const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-eval-'));
@@ -64,8 +64,6 @@ describe('sadpm eval / sadpm study', () => {
     expect(text.stdout).toMatch(/^differs: k \(#1 1, #2 2\) \[the SA loss\]$/m);
     expect(text.stdout).toMatch(/^SA run\s+final gap ratio \(t=1\)\s+mean ratio over t$/m);
     expect(text.stdout).toMatch(/^fid\[pixel\] steps/m);
-    const json = sadpm(['eval', 'sa2', '--n', '16', '--steps', '2', '--ref-n', '32', '--metrics', 'fid', '--json']);
-    expect(EvalOutcomeSchema.parse(JSON.parse(json.stdout))).toMatchObject({ refCached: true, featureSpace: 'pixel' });
     console.log(`cli eval: train x2 ${((t1 - t0) / 1000).toFixed(1)} s, eval ${((t2 - t1) / 1000).toFixed(1)} s, ` +
       `study (evaluating one run) ${((t3 - t2) / 1000).toFixed(1)} s`);
   }, 300_000);

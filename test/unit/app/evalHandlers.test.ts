@@ -45,7 +45,7 @@ const waitDone = async (jobId: string) => {
   return done.find((d) => d.jobId === jobId)!;
 };
 
-function run(name: string, over: RunConfigInput, step = 200) {
+function run(name: string, over: Partial<RunConfigInput>, step = 200) {
   const config = resolveRunConfig({ preset: 'tiny', T: 60, sampleSteps: 5, gapT0: 4, ...over, name });
   const r = services.store.runs.create({ name, config, appVersion: 'test' });
   const path = join(r.runDir, 'checkpoints', `ckpt-${String(step).padStart(7, '0')}.sadpm-ck`);

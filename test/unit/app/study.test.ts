@@ -11,7 +11,7 @@ import { RunStore } from '../../../src/store/runStore';
 import { resolveRunConfig, type RunConfigInput } from '../../../src/shared/config';
 import type { EngineCommand } from '../../../src/shared/engineMessages';
 import type { RunRecord } from '../../../src/shared/records';
-import { buildStudy, configDifferences, fieldKind, gapRatios } from '../../../src/app/useCases/study';
+import { buildStudy, configDifferences, fieldKind } from '../../../src/app/useCases/study';
 import { runStudyReport } from '../../../src/app/useCases/studyReport';
 import { fakeEvalSpawner } from './fakeEvalEngine';
 
@@ -28,7 +28,7 @@ afterEach(() => {
 
 const base = { preset: 'tiny', T: 60, gapT0: 4, batch: 2, steps: 300, sampleSteps: 5 } as const;
 
-function run(name: string, over: RunConfigInput, steps: number[]): RunRecord {
+function run(name: string, over: Partial<RunConfigInput>, steps: number[]): RunRecord {
   const config = resolveRunConfig({ ...base, ...over, name });
   const r = store.runs.create({ name, config, appVersion: 'test' });
   for (const step of steps) {
