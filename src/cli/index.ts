@@ -12,6 +12,7 @@ import { cmdExport } from './commands/export';
 import { cmdSample, cmdGap } from './commands/sample';
 import { cmdInfo } from './commands/info';
 import { cmdServe } from './commands/serve';
+import { cmdEval, cmdStudy } from './commands/eval';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
 Sequence-Aware (SA) loss of "On Inference Stability for Diffusion Models" (AAAI 2024).
@@ -32,10 +33,17 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
                (--out FILE: a standalone file instead; --classes: image folders' labels from subfolders)
   sadpm datasets             the dataset library
   sadpm serve [--port N] [--concurrency 1]   web mode: the app's UI in a browser (after 'npm run build')
+  sadpm eval RUN [--checkpoint latest|STEP] [--ema] [--metrics fid,kid,is,pr] [--n 10000] [--sampler ddim|ddpm]
+               [--steps 10,20,50,100] [--inception FILE] [--ref-n N] [--seed 0] [--batch N]
+               FID/KID/IS/precision-recall per sampling-step count, stored with the run; without Inception
+               weights (--inception, SADPM_INCEPTION_WEIGHTS or the app's Settings) in a labelled pixel space
+  sadpm study BASELINE SA_RUN... [--t0 N] [--gap-weights raw|ema] [--measure-gap missing|none]
+               [--steps 10,20,50,100 --n N --metrics ... (evaluate missing step counts)] [--out DIR]
+               the gap ratio baseline/SA per t and the metric-vs-steps table; a report folder (Markdown, PNG, CSV)
   sadpm info [--backend auto|webgpu|tensorflow|cpu]
 The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
 Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
-runs/show/datasets/export/prune for JSON output.`;
+runs/show/datasets/export/prune/eval/study for JSON output.`;
 
 function trainHelp(): string {
   const lines = configFields().map((f) => {
@@ -71,6 +79,9 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   gap: cmdGap,
   import: cmdImport,
   info: cmdInfo,
+  // issue 12
+  eval: cmdEval,
+  study: cmdStudy,
 };
 
 /** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */

@@ -9,6 +9,7 @@ import { train } from './train/trainer';
 import { gapJob, sampleJob } from './train/checkpointJobs';
 import { runImportJob } from './data/importJob';
 import { describeBadCommand } from './badCommand';
+import { evalJob, refStatsJob } from './metrics/jobs';
 
 interface Transport {
   send(msg: HostMessage): void;
@@ -124,6 +125,11 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
         return job(cmd.jobId, (signal, onProgress) => gapJob(cmd.job, signal, onProgress));
       case 'import':
         return job(cmd.jobId, (signal, onProgress) => runImportJob(cmd.job, { signal, onProgress }));
+      // issue 12
+      case 'refStats':
+        return job(cmd.jobId, (signal, onProgress) => refStatsJob(cmd.job, signal, onProgress));
+      case 'eval':
+        return job(cmd.jobId, (signal, onProgress) => evalJob(cmd.job, signal, onProgress));
       case 'cancel':
         jobs.get(cmd.jobId)?.abort();
         return;

@@ -17,6 +17,18 @@ import {
   SeriesSchema,
 } from './records';
 import { RunConfigSchema, SAMPLERS, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
+import { EvalCurveSchema, EvalResultSchema } from './records';
+import {
+  AppSettingsSchema,
+  EvalCurvesRequestSchema,
+  EvalOutcomeSchema,
+  EvalStartSchema,
+  SettingsViewSchema,
+  StudyReportRequestSchema,
+  StudyReportSchema,
+  StudyRequestSchema,
+  StudySchema,
+} from './evaluation';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -80,6 +92,9 @@ export const JOB_RESULTS = {
   filmstrip: SampleRecordSchema,
   export: GridExportResultSchema,
   gap: GapRecordSchema,
+  // issue 12
+  eval: EvalOutcomeSchema,
+  study: StudyReportSchema,
 } as const;
 export type JobKind = keyof typeof JOB_RESULTS;
 export const JOB_KINDS = Object.keys(JOB_RESULTS) as JobKind[];
@@ -194,6 +209,18 @@ export const INVOKE = {
   /** Electron only: a native file or folder picker. Web mode answers 'invalid' (type the path instead). */
   'dialog.pick': channel(z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }), z.object({ path: z.string().nullable() })),
   'export.bundle': channel(z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }), z.object({ path: z.string(), bytes: z.number() })),
+  // issue 12: evaluation (FID, KID, IS, precision/recall), the SA-vs-baseline study, and settings
+  /** Evaluates a checkpoint at several sampling-step counts; progress in images, the EvalOutcome as job.done. */
+  'eval.start': channel(EvalStartSchema, JobStarted),
+  'eval.list': channel(z.object({ runId: Id }), z.array(EvalResultSchema)),
+  /** A metric against sampling steps, one line per run and setup (each run's latest checkpoint by default). */
+  'eval.curves': channel(EvalCurvesRequestSchema, z.array(EvalCurveSchema)),
+  /** A study from the store (no engine): what differs, the gap curves and ratio, the metric curves. */
+  'study.get': channel(StudyRequestSchema, StudySchema),
+  /** Measures / evaluates what is missing when asked, then writes the report folder; StudyReport as job.done. */
+  'study.report': channel(StudyReportRequestSchema, JobStarted),
+  'settings.get': channel(Empty, SettingsViewSchema),
+  'settings.set': channel(AppSettingsSchema.partial().strict(), SettingsViewSchema),
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;

@@ -214,6 +214,17 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     expect(await hoverTooltip(page, 'chart-gap-curve')).toMatch(/^t \d+ · e2e-sa2 @ step \d+ [-\d.,e+]+/);
     expect(cspErrors).toEqual([]);
 
+    // 3d. Evaluate the last checkpoint (issue 12): pixel space without Inception weights, labelled as such.
+    await expect(page.getByTestId('eval-space')).toContainText('pixel space');
+    await page.getByTestId('eval-n').fill('8');
+    await page.getByTestId('eval-steps').fill('2');
+    await page.getByTestId('eval-ref-n').fill('16');
+    await page.getByTestId('eval-start').click();
+    await expect(page.getByTestId('eval-row-2')).toBeVisible({ timeout: 120_000 });
+    await expect(page.getByTestId('eval-table')).toContainText('FID [pixel]');
+    await expect(page.getByTestId('chart-eval-curve').locator('canvas').first()).toBeVisible();
+    await shot(page, '3d-evaluate');
+
     // 4. Gallery: sample the last checkpoint on demand, and a filmstrip.
     await page.getByTestId('monitor-gallery').click();
     await expect(page.getByTestId('gallery-checkpoint')).toBeVisible();

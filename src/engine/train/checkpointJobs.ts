@@ -14,7 +14,7 @@ import { writeFilmstrip, writeRunGap, writeRunSamples } from './artifacts';
 type OnStep = (k: number, total: number) => void;
 
 /** The model, EMA and schedule of a checkpoint on its run's backend (or `backend` when given). */
-async function restoreCheckpoint(path: string, backend?: SampleJob['backend']): Promise<TrainState> {
+export async function restoreCheckpoint(path: string, backend?: SampleJob['backend']): Promise<TrainState> {
   const data = readCheckpoint(path);
   const cfg = backend ? parseRunConfig({ ...data.config, backend }) : data.config;
   await initBackend(cfg.backend);

@@ -100,7 +100,7 @@ describe('engine host', () => {
         type: 'rejected',
         cmd: 'fly',
         jobId: 'j2',
-        error: 'unknown command kind "fly" (expected cmd to be one of import, train, stop, sample, gap, cancel, exit)',
+        error: 'unknown command kind "fly" (expected cmd to be one of import, train, stop, sample, gap, cancel, exit, refStats, eval)',
       },
       {
         type: 'rejected',

@@ -43,7 +43,7 @@ export const useRunsStore = defineStore('runs', () => {
   async function refresh(): Promise<void> {
     loading.value = true;
     try {
-      const res = await api().invoke('runs.list', { limit: 100_000 });
+      const res = await api().invoke('runs.list', { limit: 100_000, withEvals: true });
       byId.value = new Map(res.runs.map((r) => [r.id, r]));
       for (const id of [...pending.value.keys()]) if (byId.value.get(id)?.status !== 'running') setPending(id, null);
       loaded.value = true;
@@ -67,7 +67,9 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   function upsert(r: RunRecord): void {
-    byId.value.set(r.id, r);
+    // run.updated carries no evaluation results: keep the ones the list brought (issue 12).
+    const had = byId.value.get(r.id)?.latestEvals;
+    byId.value.set(r.id, r.latestEvals || !had ? r : { ...r, latestEvals: had });
     triggerRef(byId);
     if (r.status !== 'running' && pending.value.has(r.id)) setPending(r.id, null);
     if (detail.value?.run.id === r.id) detail.value = { ...detail.value, run: r };
