@@ -38,6 +38,7 @@ Reverse-variance samplers (issue 13): analytic-ddpm, analytic-ddim (Analytic-DPM
 weights, images and seed, and cached), npr-ddpm, npr-ddim, sn-ddpm, sn-ddim (a covariance head, a child run):
   sadpm sample RUN --sampler analytic-ddim [--gamma-images N (default: every training image)] [--gamma-seed 0]
   sadpm sample RUN --sampler npr-ddpm [--cov-run COVRUN (default: the newest completed NPR head that fits)]
+               [--cov-head-file FILE.sadpm-cov (instead of --cov-run; e.g. with --run-dir)]
   sadpm gamma RUN [--checkpoint S] [--ema] --steps 10,25,50 [--spacing uniform] [--n N] [--seed 0]
   sadpm train-cov RUN [--checkpoint S] [--ema] --kind npr|sn --steps N [--batch 128] [--lr 1e-4]
                [--checkpoint-every 5000] [--log-every 10] [--seed 0] [--name NAME]  (resume: sadpm resume COVRUN)

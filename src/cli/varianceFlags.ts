@@ -1,17 +1,21 @@
 /** The variance samplers' flags of `sadpm sample` (issue 13), and how the source a grid used is printed. */
 import { samplerParts, type SamplerName } from '../shared/config';
 import type { VarianceRequest, VarianceUsed } from '../app/useCases/sampleVariance';
-import { optionalPositiveInt, type ParsedArgs } from './args';
+import { resolve } from 'node:path';
+import { flagString, optionalPositiveInt, type ParsedArgs } from './args';
 
-export const VARIANCE_FLAGS = ['gamma-images', 'gamma-seed', 'cov-run'];
+export const VARIANCE_FLAGS = ['gamma-images', 'gamma-seed', 'cov-run', 'cov-head-file'];
 
-/** --gamma-images/--gamma-seed (analytic-*) and --cov-run (npr-*, sn-*); a flag the sampler does not read is refused. */
+/**
+ * --gamma-images/--gamma-seed (analytic-*) and --cov-run or --cov-head-file (npr-*, sn-*); a flag the sampler does
+ * not read is refused.
+ */
 export function varianceFromFlags(args: ParsedArgs, sampler: SamplerName): VarianceRequest {
   const need = samplerParts(sampler).variance;
-  const uses = need === 'gamma' ? ['gamma-images', 'gamma-seed'] : need === 'none' ? [] : ['cov-run'];
+  const uses = need === 'gamma' ? ['gamma-images', 'gamma-seed'] : need === 'none' ? [] : ['cov-run', 'cov-head-file'];
   for (const f of VARIANCE_FLAGS) {
     if (args.flags.has(f) && !uses.includes(f)) {
-      const which = f === 'cov-run' ? 'npr-* and sn-* samplers' : 'analytic-* samplers';
+      const which = f.startsWith('cov-') ? 'npr-* and sn-* samplers' : 'analytic-* samplers';
       throw new Error(`--${f}: only the ${which} read it (the sampler is ${sampler})`);
     }
   }
@@ -23,10 +27,13 @@ export function varianceFromFlags(args: ParsedArgs, sampler: SamplerName): Varia
   if (cov !== undefined && (cov === true || !/^#?\d+$/.test(cov))) {
     throw new Error(`--cov-run: expected a covariance run's id (e.g. 7 or #7), got '${cov === true ? '' : cov}'`);
   }
+  const headFile = flagString(args.flags, 'cov-head-file');
+  if (cov !== undefined && headFile !== undefined) throw new Error('--cov-run and --cov-head-file: give one of them');
   return {
     gammaImages: optionalPositiveInt(args, 'gamma-images'),
     gammaSeed: seed === undefined ? undefined : Number(seed),
     covRun: cov === undefined ? undefined : Number(cov.replace(/^#/, '')),
+    covHeadFile: headFile === undefined ? undefined : resolve(headFile),
   };
 }
 
@@ -34,5 +41,6 @@ export function varianceFromFlags(args: ParsedArgs, sampler: SamplerName): Varia
 export function describeVariance(v: VarianceUsed): string | null {
   if (v.kind === 'none') return null;
   if (v.kind === 'gamma') return `Γ estimate ${v.key} (${v.cached ? 'from the cache' : 'estimated now, cached'})`;
-  return `${v.head.toUpperCase()} head: covariance run #${v.covRunId}, checkpoint step ${v.step} (${v.path})`;
+  const run = v.covRunId === null ? '' : `covariance run #${v.covRunId}, checkpoint step ${v.step} `;
+  return `${v.head.toUpperCase()} head: ${run}${v.covRunId === null ? v.path : `(${v.path})`}`;
 }

@@ -4,6 +4,7 @@
  * and it is cached); npr-* / sn-* get the head checkpoint of a covariance run of this checkpoint and weights.
  */
 import { gammaKey } from '../../shared/gammaEstimate';
+import { FieldError } from '../../shared/errors';
 import { samplerParts, type SamplerName, type Spacing } from '../../shared/config';
 import type { SampleJob } from '../../shared/engineMessages';
 import type { RunStore } from '../../store/runStore';
@@ -19,13 +20,15 @@ export interface VarianceRequest {
   gammaSeed?: number;
   /** npr-* / sn-*: the covariance run whose head to use (default: the newest completed one that fits). */
   covRun?: number;
+  /** npr-* / sn-*: a head checkpoint file instead (a checkpoint outside the store; the engine checks its base). */
+  covHeadFile?: string;
 }
 
 /** What a grid's variance came from, for the caller to show. */
 export type VarianceUsed =
   | { kind: 'none' }
   | { kind: 'gamma'; key: string; cached: boolean }
-  | { kind: 'head'; head: 'npr' | 'sn'; covRunId: number; path: string; step: number };
+  | { kind: 'head'; head: 'npr' | 'sn'; covRunId: number | null; path: string; step: number | null };
 
 export interface ResolvedVariance {
   fields: Pick<SampleJob, 'gamma' | 'gammaEstimate' | 'covHead'>;
@@ -50,8 +53,13 @@ export function resolveSampleVariance(
     const fields = { gammaEstimate: { nImages: src.nImages, seed: src.seed } };
     return { fields, used: { kind: 'gamma', key, cached: false } };
   }
+  if (v.covHeadFile) {
+    const used = { kind: 'head' as const, head: need, covRunId: null, path: v.covHeadFile, step: null };
+    return { fields: { covHead: v.covHeadFile }, used };
+  }
   if (!store || target.kind !== 'stored') {
-    throw new Error(`sampler '${s.sampler}' needs a run in the store: its head is a covariance run of that run`);
+    const why = 'its head is a covariance run of that run, or give the head checkpoint file';
+    throw new FieldError('covHeadFile', `sampler '${s.sampler}' needs a run in the store (${why})`);
   }
   const want = { step: checkpointStepOf(target), ema: s.ema, kind: need, covRunId: v.covRun };
   const h = resolveCovHead(store, target.run, want);
