@@ -5,7 +5,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
 import type { InvokeRequest, InvokeResponse, RunDetail } from '../../../shared/contract';
-import type { RunRecord, RunStatus } from '../../../shared/records';
+import type { RunKind, RunRecord, RunStatus } from '../../../shared/records';
+import { nestRuns } from '../samplerOptions';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
 
@@ -31,12 +32,17 @@ export const useRunsStore = defineStore('runs', () => {
 
   const all = computed(() => [...byId.value.values()].sort((a, b) => b.id - a.id));
   const allTags = computed(() => [...new Set(all.value.flatMap((r) => r.tags))].sort());
+  /** Issue 13: training runs, covariance runs, or both (empty); covariance runs follow their parent. */
+  const kinds = ref<RunKind[]>([]);
   const filtered = computed(() =>
-    all.value.filter(
-      (r) =>
-        (statuses.value.length === 0 || statuses.value.includes(r.status)) &&
-        (tags.value.length === 0 || tags.value.every((t) => r.tags.includes(t))) &&
-        matchesText(r, text.value),
+    nestRuns(
+      all.value.filter(
+        (r) =>
+          (statuses.value.length === 0 || statuses.value.includes(r.status)) &&
+          (tags.value.length === 0 || tags.value.every((t) => r.tags.includes(t))) &&
+          (kinds.value.length === 0 || kinds.value.includes(r.kind)) &&
+          matchesText(r, text.value),
+      ),
     ),
   );
 
@@ -162,7 +168,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, pending,
+    byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, kinds, detail, detailError, pending,
     refresh, subscribe, upsert, loadDetail, getDetail, act, validate, create, update, remove, get,
   };
 });
