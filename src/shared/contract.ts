@@ -226,6 +226,7 @@ export const INVOKE = {
       steps: z.number().int().positive().max(100_000_000),
       batch: z.number().int().positive().max(4096).optional(),
       lr: z.number().positive().max(1).optional(),
+      checkpointEvery: z.number().int().positive().optional(),
       start: z.boolean().default(true),
     }),
     RunRecordSchema,

@@ -11,9 +11,9 @@ type VarianceHandlers = Pick<Handlers, 'runs.createCov' | 'gamma.estimate' | 'ga
 export function varianceHandlers(s: Services): VarianceHandlers {
   const checkpoint = (id: number) => failAs('not_found', () => storedCheckpoint(s.store, id));
   return {
-    'runs.createCov': ({ checkpointId, ema, kind, steps, batch, lr, start }) => {
+    'runs.createCov': ({ checkpointId, ema, kind, steps, batch, lr, checkpointEvery, start }) => {
       const { run, checkpoint: ck } = checkpoint(checkpointId);
-      const req = { kind, steps, ema, batch, lr, checkpoint: ck.step };
+      const req = { kind, steps, ema, batch, lr, checkpointEvery, checkpoint: ck.step };
       const cov = failAs('invalid', () => createCovRun(s.store, run, req));
       s.emit('run.updated', cov);
       if (start) {
