@@ -106,7 +106,8 @@ function fakeVarianceCommand(
     const path = j.out ?? `${j.runDir}/samples/fake-${j.sampler}.png`;
     const msg = { type: 'samples', step, path, n: j.n, sampler: j.sampler, sampleSteps: j.steps, ema: j.ema };
     const g = j.gammaEstimate;
-    const made = g ? { gamma: estimate(j.checkpointPath, j.ema, g.nImages, g.seed, timestepSequence(T, j.steps, j.spacing)) } : {};
+    const traj = timestepSequence(T, j.steps, j.spacing);
+    const made = g ? { gamma: estimate(j.checkpointPath, j.ema, g.nImages, g.seed, traj) } : {};
     setImmediate(() => send({ type: 'jobDone', jobId: cmd.jobId, ok: true, result: { ...msg, ...made } }));
     return undefined;
   }
@@ -117,8 +118,8 @@ function fakeVarianceCommand(
   const timer = setInterval(() => {
     step += 1;
     const memory = { numTensors: 1, numBytes: 1 };
-    const m = { loss: 1 / step, simple: 2 / step, sa: 0, gradNorm: 1, lr: cfg.lr, imagesPerSec: 10, msPerStep: 5, etaSec: 0 };
-    send({ type: 'progress', step, totalSteps: cfg.steps, ...m, memory });
+    const m = { loss: 1 / step, simple: 2 / step, sa: 0, gradNorm: 1, lr: cfg.lr, imagesPerSec: 10, msPerStep: 5 };
+    send({ type: 'progress', step, totalSteps: cfg.steps, ...m, etaSec: 0, memory });
     const last = step >= cfg.steps;
     if (step % cfg.checkpointEvery === 0 || last || stopping()) {
       const path = `${cmd.runDir}/checkpoints/cov-${String(step).padStart(7, '0')}.sadpm-cov`;

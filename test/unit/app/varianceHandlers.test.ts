@@ -46,7 +46,8 @@ async function call<T = unknown>(channel: string, req: unknown): Promise<T> {
 function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const tick = () => (pred() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setTimeout(tick, 5));
+    const tick = () =>
+      pred() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setTimeout(tick, 5);
     tick();
   });
 }
@@ -73,12 +74,19 @@ describe('covariance runs (runs.createCov)', () => {
     const req = { checkpointId: ckId, ema: true, kind: 'npr', steps: 6, checkpointEvery: 2 };
     const cov = await call<RunRecord>('runs.createCov', req);
     expect(cov).toMatchObject({ kind: 'cov', parentId: run.id, totalSteps: 6 });
-    expect(cov.cov).toMatchObject({ kind: 'npr', batch: 128, lr: 1e-4, base: { step: 4, ema: true, runDir: run.runDir } });
+    expect(cov.cov).toMatchObject({
+      kind: 'npr',
+      batch: 128,
+      lr: 1e-4,
+      base: { step: 4, ema: true, runDir: run.runDir },
+    });
     await waitFor(() => s.store.runs.get(cov.id)!.status === 'completed');
     const start = commands('trainCov')[0]!;
     expect(start).toMatchObject({ cmd: 'trainCov', runDir: cov.runDir, config: cov.cov });
     expect(s.store.checkpoints.list(cov.id).map((c) => c.path.split('/').pop())).toEqual([
-      'cov-0000002.sadpm-cov', 'cov-0000004.sadpm-cov', 'cov-0000006.sadpm-cov',
+      'cov-0000002.sadpm-cov',
+      'cov-0000004.sadpm-cov',
+      'cov-0000006.sadpm-cov',
     ]);
     const more = await call<RunRecord>('runs.resume', { id: cov.id, steps: 9 });
     expect(more.cov?.steps).toBe(9);
@@ -94,7 +102,10 @@ describe('covariance runs (runs.createCov)', () => {
     await waitFor(() => s.store.runs.get(cov.id)!.status === 'completed');
     const covCk = s.store.checkpoints.latest(cov.id)!.id;
     const again = call('runs.createCov', { checkpointId: covCk, ema: false, kind: 'sn', steps: 2 });
-    await expect(again).rejects.toMatchObject({ code: 'not_found', message: /is a covariance run .* sn-ddpm or sn-ddim/ });
+    await expect(again).rejects.toMatchObject({
+      code: 'not_found',
+      message: /is a covariance run .* sn-ddpm or sn-ddim/,
+    });
     const bad = call('runs.createCov', { checkpointId: ckId, ema: false, kind: 'xx', steps: 2 });
     await expect(bad).rejects.toMatchObject({ code: 'invalid', message: /runs\.createCov: kind/ });
     const noEma = await call<RunRecord>('runs.create', { config: { ...tiny, emaDecay: 0 } });
@@ -110,23 +121,50 @@ describe('covariance runs (runs.createCov)', () => {
 describe('Γ estimates (gamma.estimate) and sampling with each variance source', () => {
   it('estimates once, then answers from the cache (also for a trajectory it covers)', async () => {
     const { run, ckId } = await trainedRun();
-    const first = await job('gamma.estimate', { checkpointId: ckId, ema: true, steps: [5, 10], spacing: 'uniform', nImages: 20 });
+    const first = await job('gamma.estimate', {
+      checkpointId: ckId,
+      ema: true,
+      steps: [5, 10],
+      spacing: 'uniform',
+      nImages: 20,
+    });
     expect(first).toMatchObject({ ok: true, kind: 'gamma', result: { cached: false, checkpointStep: 4, nImages: 20 } });
     const key = (first.result as { key: string }).key;
     expect(s.store.gammas.list(run.id).map((g) => g.key)).toEqual([key]);
     const spawned = log.spawned;
-    const second = await job('gamma.estimate', { checkpointId: ckId, ema: true, steps: [5], spacing: 'uniform', nImages: 20 });
+    const second = await job('gamma.estimate', {
+      checkpointId: ckId,
+      ema: true,
+      steps: [5],
+      spacing: 'uniform',
+      nImages: 20,
+    });
     expect(second.result).toMatchObject({ cached: true, key });
     expect(log.spawned).toBe(spawned);
     // Another seed, the raw weights or too many images are other estimates (or refused before a job starts).
-    const raw = await job('gamma.estimate', { checkpointId: ckId, ema: false, steps: [5], spacing: 'uniform', nImages: 20 });
+    const raw = await job('gamma.estimate', {
+      checkpointId: ckId,
+      ema: false,
+      steps: [5],
+      spacing: 'uniform',
+      nImages: 20,
+    });
     expect(raw.result).toMatchObject({ cached: false, ema: false });
-    const tooMany = call('gamma.estimate', { checkpointId: ckId, ema: true, steps: [5], spacing: 'uniform', nImages: 5000 });
-    await expect(tooMany).rejects.toMatchObject({ code: 'invalid', message: /nImages: expected an integer in 1\.\.4094/ });
+    const tooMany = call('gamma.estimate', {
+      checkpointId: ckId,
+      ema: true,
+      steps: [5],
+      spacing: 'uniform',
+      nImages: 5000,
+    });
+    await expect(tooMany).rejects.toMatchObject({
+      code: 'invalid',
+      message: /nImages: expected an integer in 1\.\.4094/,
+    });
     expect((await call<unknown[]>('gamma.list', { runId: run.id })).length).toBe(2);
   });
 
-  it('samples.generate: analytic-* takes the cached Γ or estimates and caches it; npr/sn find their head', async () => {
+  it('samples.generate: analytic-* uses the cached Γ or makes and caches one; npr/sn find their head', async () => {
     const { run, ckId } = await trainedRun();
     const settings = { n: 4, steps: 5, spacing: 'uniform', eta: 0, seed: 0, ema: true };
     const a = { ...settings, sampler: 'analytic-ddpm', variance: { gammaImages: 30 } };
@@ -140,12 +178,18 @@ describe('Γ estimates (gamma.estimate) and sampling with each variance source',
 
     const n = { ...settings, sampler: 'npr-ddim' };
     const missing = await job('samples.generate', { checkpointId: ckId, settings: n });
-    expect(missing).toMatchObject({ ok: false, error: /no completed NPR covariance head on checkpoint 4 \(EMA weights\).*train one first/ });
+    expect(missing).toMatchObject({
+      ok: false,
+      error: /no completed NPR covariance head on checkpoint 4 \(EMA weights\).*train one first/,
+    });
     const cov = await call<RunRecord>('runs.createCov', { checkpointId: ckId, ema: true, kind: 'npr', steps: 2 });
     await waitFor(() => s.store.runs.get(cov.id)!.status === 'completed');
     expect(await job('samples.generate', { checkpointId: ckId, settings: n })).toMatchObject({ ok: true });
     expect(commands('sample').at(-1)).toMatchObject({ job: { covHead: s.store.checkpoints.latest(cov.id)!.path } });
-    const wrongKind = await job('samples.generate', { checkpointId: ckId, settings: { ...n, sampler: 'sn-ddpm', variance: { covRun: cov.id } } });
+    const wrongKind = await job('samples.generate', {
+      checkpointId: ckId,
+      settings: { ...n, sampler: 'sn-ddpm', variance: { covRun: cov.id } },
+    });
     expect(wrongKind).toMatchObject({ ok: false, error: /covRun: covariance run #\d+ holds an NPR head, not SN/ });
   });
 });

@@ -26,20 +26,37 @@ beforeAll(async () => {
 });
 
 const ck = (id: number, step: number): CheckpointRecord => ({
-  id, runId: 3, step, kind: 'full', path: `/r/ck${step}`, bytes: 1, metrics: {}, createdAt: '',
+  id,
+  runId: 3,
+  step,
+  kind: 'full',
+  path: `/r/ck${step}`,
+  bytes: 1,
+  metrics: {},
+  createdAt: '',
 });
 
 /** A covariance run of run 3 on checkpoint `step`. */
 function head(id: number, kind: 'npr' | 'sn', step: number, over: Partial<RunRecord> = {}): RunRecord {
   const base = { runDir: '/r', checkpoint: `/r/ck${step}`, step, ema: true };
   const cov = parseCovConfig({ kind, base, steps: 10 });
-  return runRecord({ id, name: `h${id}`, kind: 'cov', parentId: 3, cov, status: 'completed', lastCheckpointStep: 10, ...over });
+  return runRecord({
+    id,
+    name: `h${id}`,
+    kind: 'cov',
+    parentId: 3,
+    cov,
+    status: 'completed',
+    lastCheckpointStep: 10,
+    ...over,
+  });
 }
 
 function mountForm(settings: SampleSettings, heads: RunRecord[] | null) {
   const model = ref(settings);
-  const Host = defineComponent(() => () =>
-    h(Form, { modelValue: model.value, 'onUpdate:modelValue': (v: SampleSettings) => (model.value = v), heads }),
+  const Host = defineComponent(
+    () => () =>
+      h(Form, { modelValue: model.value, 'onUpdate:modelValue': (v: SampleSettings) => (model.value = v), heads }),
   );
   return { w: mount(Host), model };
 }
@@ -65,7 +82,11 @@ describe('the sampling form', () => {
   });
 
   it('npr/sn: offers the heads of their kind, and says to train one first when none is completed', async () => {
-    const heads = [head(7, 'npr', 8), head(9, 'sn', 8), head(8, 'npr', 8, { status: 'running', lastCheckpointStep: null })];
+    const heads = [
+      head(7, 'npr', 8),
+      head(9, 'sn', 8),
+      head(8, 'npr', 8, { status: 'running', lastCheckpointStep: null }),
+    ];
     const { w, model } = mountForm({ ...defaultSettings(), sampler: 'npr-ddpm' }, heads);
     const opts = w.findAll('[data-testid="sample-cov-run"] option').map((o) => o.attributes('value'));
     expect(opts).toEqual(['', '7']);
@@ -74,7 +95,9 @@ describe('the sampling form', () => {
     expect(model.value.variance).toEqual({ covRun: 7 });
 
     const none = mountForm({ ...defaultSettings(), sampler: 'sn-ddim' }, [head(7, 'npr', 8)]);
-    expect(none.w.get('[data-testid="sample-cov-missing"]').text()).toMatch(/No completed SN head .* train one\s+first/);
+    expect(none.w.get('[data-testid="sample-cov-missing"]').text()).toMatch(
+      /No completed SN head .* train one\s+first/,
+    );
     // Compare samples several checkpoints: each gets its newest head, so there is nothing to choose.
     const compare = mountForm({ ...defaultSettings(), sampler: 'sn-ddim' }, null);
     expect(compare.w.get('[data-testid="sample-cov-run"]').attributes('disabled')).toBeDefined();
@@ -96,8 +119,14 @@ describe('stores', () => {
     const parent = runRecord({ id: 3, status: 'completed' });
     all = [parent, head(7, 'npr', 8), head(6, 'npr', 4), runRecord({ id: 5, name: 'other' }), head(9, 'sn', 8)];
     const detail: RunDetail = {
-      run: parent, checkpoints: [ck(10, 4), ck(11, 8)], samples: [], metricNames: [],
-      disk: { total: 0, checkpoints: 0, samples: 0, other: 0 }, retention: null, active: false, queuePosition: null,
+      run: parent,
+      checkpoints: [ck(10, 4), ck(11, 8)],
+      samples: [],
+      metricNames: [],
+      disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
+      retention: null,
+      active: false,
+      queuePosition: null,
     };
     api = new FakeApi()
       .handle('runs.list', () => ({ runs: all, total: all.length }))
@@ -108,7 +137,7 @@ describe('stores', () => {
     setApi(api);
   });
 
-  it('gallery: the heads of the chosen checkpoint and weights; the variance options go to samples.generate', async () => {
+  it('gallery: the heads of the chosen checkpoint and weights; variance options go to samples.generate', async () => {
     const runs = useRunsStore();
     await runs.refresh();
     const g = useGalleryStore();
@@ -136,12 +165,18 @@ describe('stores', () => {
     expect(runs.filtered.map((r) => r.id)).toEqual([5, 3]);
   });
 
-  it('covariance dialog: the newest checkpoint, EMA when the run keeps one; creates and lists the child run', async () => {
+  it('covariance dialog: newest checkpoint, EMA when the run keeps one; creates and lists the child run', async () => {
     const runs = useRunsStore();
     await runs.refresh();
     const cov = useCovRunsStore();
     await cov.open(all[0]!);
-    expect([cov.form.checkpointId, cov.form.ema, cov.form.steps, cov.form.batch, cov.form.lr]).toEqual([11, true, 500000, 128, 1e-4]);
+    expect([cov.form.checkpointId, cov.form.ema, cov.form.steps, cov.form.batch, cov.form.lr]).toEqual([
+      11,
+      true,
+      500000,
+      128,
+      1e-4,
+    ]);
     cov.form.steps = 0;
     expect(cov.invalid).toMatch(/Steps/);
     expect(await cov.create()).toBeNull();
