@@ -63,7 +63,7 @@ export async function cmdGamma(args: ParsedArgs): Promise<number> {
       console.log(JSON.stringify({ ...e, cached }));
       return 0;
     }
-    process.stderr.write('\r\x1b[K');
+    if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
     const where = loc.store ? (cached ? 'from the cache' : 'estimated now, cached') : 'estimated now (not cached: no store)';
     console.log(`Γ estimate ${e.key} (${where})`);
     console.log(`  checkpoint ${e.checkpointStep}, ${e.ema ? 'EMA' : 'raw'} weights, ${e.nImages} images, seed ${e.seed}`);
