@@ -177,6 +177,19 @@ export type HostMessage = z.infer<typeof HostMessageSchema>;
 /** Images in one sample grid: one PNG holds them all (a 32x32 grid of tiles). */
 export const MAX_SAMPLE_N = 1024;
 
+/**
+ * Issue 13: a variance sampler's source in any job that samples (a grid, an evaluation), resolved by the app
+ * (src/app/useCases/sampleVariance.ts) and used by the engine (src/engine/train/varianceJobs.ts).
+ */
+export const VARIANCE_SOURCE_FIELDS = {
+  /** analytic-*: a cached Γ estimate of this checkpoint and weights that covers the trajectory (checked there). */
+  gamma: z.unknown().optional(),
+  /** analytic-* without `gamma`: estimate Γ first from this many training images and seed, and return it. */
+  gammaEstimate: z.object({ nImages: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  /** npr-* / sn-*: the covariance head checkpoint (.sadpm-cov) trained on this checkpoint and weights. */
+  covHead: z.string().min(1).optional(),
+};
+
 /** Commands the engine host process accepts. */
 export const SampleJobSchema = z.object({
   checkpointPath: z.string(),
@@ -197,13 +210,7 @@ export const SampleJobSchema = z.object({
   /** Write a denoising filmstrip of image 0 with this many frames instead of a grid. */
   filmstripFrames: z.number().int().min(2).max(20).optional(),
   backend: z.enum(BACKENDS).optional(),
-  // Issue 13: the variance samplers' source.
-  /** analytic-*: a cached Γ estimate of this checkpoint and weights that covers the trajectory (checked there). */
-  gamma: z.unknown().optional(),
-  /** analytic-* without `gamma`: estimate Γ first from this many training images and seed, and return it. */
-  gammaEstimate: z.object({ nImages: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
-  /** npr-* / sn-*: the covariance head checkpoint (.sadpm-cov) trained on this checkpoint and weights. */
-  covHead: z.string().min(1).optional(),
+  ...VARIANCE_SOURCE_FIELDS,
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;
 

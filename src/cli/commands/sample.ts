@@ -119,6 +119,10 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
 }
 
 export async function cmdGap(args: ParsedArgs): Promise<number> {
+  if (args.flags.has('sampler')) {
+    const why = "the gap monitor measures the mean on the DDPM chain, which a sampler's variance does not enter";
+    throw new Error(`--sampler: ${why} (docs/method.md §5)`);
+  }
   rejectUnknown(args.flags, ['data-dir', 'run-dir', 'checkpoint', 'ema', 't0', 'n', 'json', 'backend'], 'gap');
   const t0 = optionalPositiveInt(args, 't0');
   const n = optionalPositiveInt(args, 'n');

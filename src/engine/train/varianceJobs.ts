@@ -36,6 +36,10 @@ export async function runGammaJob(holder: ModelHolder, job: GammaJob, signal: Ab
   return estimateFor(holder, { ...job, batchSize }, signal, onStep);
 }
 
+/** What a sampling job says about its sampler and variance source (a grid's SampleJob, or another job's). */
+export type VarianceJob = Pick<SampleJob, 'sampler' | 'steps' | 'spacing' | 'ema' | 'n' | 'gamma' | 'gammaEstimate'> &
+  Pick<SampleJob, 'covHead' | 'batchSize' | 'filmstripFrames'>;
+
 export interface SampleVariance {
   gamma?: GammaEstimate;
   covHead?: LoadedCovHead;
@@ -52,7 +56,7 @@ export interface SampleVariance {
  */
 export async function prepareSampleVariance(
   holder: ModelHolder,
-  job: SampleJob,
+  job: VarianceJob,
   signal: AbortSignal,
   onStep: OnStep,
 ): Promise<SampleVariance> {

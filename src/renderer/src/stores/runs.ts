@@ -158,6 +158,8 @@ export const useRunsStore = defineStore('runs', () => {
   async function remove(id: number, deleteFiles: boolean): Promise<void> {
     await api().invoke('runs.delete', { id, deleteFiles });
     byId.value.delete(id);
+    // The store deletes a run's covariance runs with it (issue 13).
+    for (const r of [...byId.value.values()]) if (r.parentId === id) byId.value.delete(r.id);
     triggerRef(byId);
     details.delete(id);
     if (detail.value?.run.id === id) detail.value = null;
