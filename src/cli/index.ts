@@ -13,6 +13,7 @@ import { cmdSample, cmdGap } from './commands/sample';
 import { cmdInfo } from './commands/info';
 import { cmdServe } from './commands/serve';
 import { cmdEval, cmdStudy } from './commands/eval';
+import { cmdGamma, cmdTrainCov } from './commands/variance';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
 Sequence-Aware (SA) loss of "On Inference Stability for Diffusion Models" (AAAI 2024).
@@ -22,7 +23,7 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
   sadpm resume RUN [--steps N]          continue a stopped, interrupted or finished run
   sadpm runs [--status S,S] [--tag T] [--dataset D] [--k N] [--lambda X] [--T N] [--search TEXT]
   sadpm show RUN             config, status, checkpoints, samples, gap and disk use of a run
-  sadpm sample RUN [--checkpoint latest|STEP] [--ema] [--n 64] [--sampler ddim|ddpm]
+  sadpm sample RUN [--checkpoint latest|STEP] [--ema] [--n 64] [--sampler ddim|ddpm|analytic-*|npr-*|sn-*]
                [--steps 50] [--spacing uniform|quad|trailing] [--eta 0] [--seed 0] [--out grid.png]
   sadpm gap RUN [--checkpoint latest|STEP] [--ema] [--t0 300] [--n N ≤ the run's held-out images]
   sadpm export RUN [--format csv|json|bundle] [--out PATH] [--checkpoints latest|all|none|S,S]
@@ -41,6 +42,14 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
                [--steps 10,20,50,100 --n N --metrics ... (evaluate missing step counts)] [--out DIR]
                the gap ratio baseline/SA per t and the metric-vs-steps table; a report folder (Markdown, PNG, CSV)
   sadpm info [--backend auto|webgpu|tensorflow|cpu]
+Reverse-variance samplers (issue 13): analytic-ddpm, analytic-ddim (Analytic-DPM's Γ, estimated once per checkpoint,
+weights, images and seed, and cached), npr-ddpm, npr-ddim, sn-ddpm, sn-ddim (a covariance head, a child run):
+  sadpm sample RUN --sampler analytic-ddim [--gamma-images N (default: every training image)] [--gamma-seed 0]
+  sadpm sample RUN --sampler npr-ddpm [--cov-run COVRUN (default: the newest completed NPR head that fits)]
+               [--cov-head-file FILE.sadpm-cov (instead of --cov-run; e.g. with --run-dir)]
+  sadpm gamma RUN [--checkpoint S] [--ema] --steps 10,25,50 [--spacing uniform] [--n N] [--seed 0]
+  sadpm train-cov RUN [--checkpoint S] [--ema] --kind npr|sn --steps N [--batch 128] [--lr 1e-4]
+               [--checkpoint-every 5000] [--log-every 10] [--seed 0] [--name NAME]  (resume: sadpm resume COVRUN)
 The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
 Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
 runs/show/datasets/export/prune/eval/study for JSON output.`;
@@ -82,6 +91,9 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   // issue 12
   eval: cmdEval,
   study: cmdStudy,
+  // Issue 13: Γ estimates and covariance heads.
+  gamma: cmdGamma,
+  'train-cov': cmdTrainCov,
 };
 
 /** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */

@@ -4,9 +4,11 @@
  * process that owns the store never trains and a crash here never takes the store down.
  */
 import { parseRunConfig } from '../shared/config';
-import { EngineCommandSchema, type EngineCommand, type HostMessage } from '../shared/engineMessages';
+import { EngineCommandSchema, type EngineCommand, type EngineMessage, type HostMessage } from '../shared/engineMessages';
 import { train } from './train/trainer';
-import { gapJob, sampleJob } from './train/checkpointJobs';
+import { gammaJob, gapJob, sampleJob } from './train/checkpointJobs';
+import { trainCov } from './train/covTrainer';
+import { parseCovConfig } from '../shared/covConfig';
 import { runImportJob } from './data/importJob';
 import { describeBadCommand } from './badCommand';
 import { evalJob, refStatsJob } from './metrics/jobs';
@@ -63,7 +65,7 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
     const jobId = typeof fields.jobId === 'string' ? fields.jobId : null;
     t.send({ type: 'rejected', cmd, jobId, error });
     // A run's process exists for that run alone: a refused start ends it, and the run is marked failed.
-    if (cmd === 'train' && !training) {
+    if ((cmd === 'train' || cmd === 'trainCov') && !training) {
       t.send({ type: 'failed', step: 0, reason: error });
       exit(1);
     }
@@ -136,6 +138,19 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
       case 'exit':
         exit(0);
         return;
+      // Issue 13: Γ estimates and covariance-head runs.
+      case 'gamma':
+        return job(cmd.jobId, (signal, onProgress) => gammaJob(cmd.job, signal, onProgress));
+      case 'trainCov': {
+        if (training) throw new Error('already training');
+        const cfg = parseCovConfig(cmd.config, 'trainCov: config');
+        const opts = { runDir: cmd.runDir, sink: (m: EngineMessage) => t.send(m), signal: trainStop.signal };
+        training = trainCov(cfg, { ...opts, resumeFrom: cmd.resumeFrom })
+          .then(() => exit(0))
+          // trainCov already sent 'failed' with the reason.
+          .catch(() => exit(1));
+        return;
+      }
     }
   }
 }

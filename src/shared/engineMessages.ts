@@ -3,7 +3,7 @@
  * line), the app's engine host forwards them to the store and the renderer.
  */
 import { z } from 'zod';
-import { BACKENDS, SAMPLERS, SPACINGS } from './config';
+import { BACKENDS, SAMPLER_NAMES, SPACINGS } from './config';
 
 export const MemoryInfoSchema = z.object({
   numTensors: z.number().int(),
@@ -177,13 +177,26 @@ export type HostMessage = z.infer<typeof HostMessageSchema>;
 /** Images in one sample grid: one PNG holds them all (a 32x32 grid of tiles). */
 export const MAX_SAMPLE_N = 1024;
 
+/**
+ * Issue 13: a variance sampler's source in any job that samples (a grid, an evaluation), resolved by the app
+ * (src/app/useCases/sampleVariance.ts) and used by the engine (src/engine/train/varianceJobs.ts).
+ */
+export const VARIANCE_SOURCE_FIELDS = {
+  /** analytic-*: a cached Γ estimate of this checkpoint and weights that covers the trajectory (checked there). */
+  gamma: z.unknown().optional(),
+  /** analytic-* without `gamma`: estimate Γ first from this many training images and seed, and return it. */
+  gammaEstimate: z.object({ nImages: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  /** npr-* / sn-*: the covariance head checkpoint (.sadpm-cov) trained on this checkpoint and weights. */
+  covHead: z.string().min(1).optional(),
+};
+
 /** Commands the engine host process accepts. */
 export const SampleJobSchema = z.object({
   checkpointPath: z.string(),
   runDir: z.string(),
   ema: z.boolean(),
   n: z.number().int().min(1).max(MAX_SAMPLE_N),
-  sampler: z.enum(SAMPLERS),
+  sampler: z.enum(SAMPLER_NAMES),
   steps: z.number().int().min(1),
   spacing: z.enum(SPACINGS),
   eta: z.number().min(0),
@@ -197,6 +210,7 @@ export const SampleJobSchema = z.object({
   /** Write a denoising filmstrip of image 0 with this many frames instead of a grid. */
   filmstripFrames: z.number().int().min(2).max(20).optional(),
   backend: z.enum(BACKENDS).optional(),
+  ...VARIANCE_SOURCE_FIELDS,
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;
 
@@ -345,6 +359,23 @@ export const EvalCommandSchemas = [
   z.object({ cmd: z.literal('refStats'), jobId: z.string(), job: RefStatsJobSchema }),
   z.object({ cmd: z.literal('eval'), jobId: z.string(), job: EvalJobSchema }),
 ] as const;
+/** Issue 13: Analytic-DPM's Γ of a checkpoint's weights at the given indices, over its run's training images. */
+export const GammaJobSchema = z.object({
+  checkpointPath: z.string(),
+  runDir: z.string(),
+  ema: z.boolean(),
+  /** Increasing 0-based indices (a union of sampling trajectories). */
+  trajectory: z.array(z.number().int().nonnegative()).min(1),
+  nImages: z.number().int().positive(),
+  seed: z.number().int().nonnegative(),
+  batchSize: z.number().int().min(1).max(MAX_SAMPLE_N).optional(),
+  backend: z.enum(BACKENDS).optional(),
+});
+export type GammaJob = z.infer<typeof GammaJobSchema>;
+
+/** What a sample job returns: the grid's message, and the Γ estimate it made (for the app to cache). */
+export const SampleJobResultSchema = SamplesMessageSchema.extend({ gamma: z.unknown().optional() });
+export type SampleJobResult = z.infer<typeof SampleJobResultSchema>;
 
 export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('import'), jobId: z.string(), job: ImportJobSchema }),
@@ -356,6 +387,9 @@ export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('exit') }),
   // issue 12
   ...EvalCommandSchemas,
+  // Issue 13: Γ estimates and covariance-head runs.
+  z.object({ cmd: z.literal('gamma'), jobId: z.string(), job: GammaJobSchema }),
+  z.object({ cmd: z.literal('trainCov'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
 ]);
 export type EngineCommand = z.infer<typeof EngineCommandSchema>;
 

@@ -9,6 +9,7 @@ import { dataHandlers, type NativeUi } from './dataHandlers';
 import { runHandlers } from './runHandlers';
 import { sampleHandlers } from './sampleHandlers';
 import { evalHandlers } from './evalHandlers';
+import { varianceHandlers } from './varianceHandlers';
 
 export { ApiFailure, dispatch, type DispatchResult, type Handlers } from './dispatch';
 export type { NativeUi } from './dataHandlers';
@@ -18,5 +19,11 @@ export type { NativeUi } from './dataHandlers';
  * handlers per WebSocket and closes its owner when the socket closes.
  */
 export function makeHandlers(s: Services, native?: NativeUi, uploads: UploadOwner = s.uploads.owner()): Handlers {
-  return { ...dataHandlers(s, uploads, native), ...runHandlers(s), ...sampleHandlers(s), ...evalHandlers(s) };
+  return {
+    ...dataHandlers(s, uploads, native),
+    ...runHandlers(s),
+    ...sampleHandlers(s),
+    ...evalHandlers(s),
+    ...varianceHandlers(s),
+  };
 }

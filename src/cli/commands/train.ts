@@ -65,7 +65,7 @@ function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<
 }
 
 /** Runs one run through the engine process, printing its messages; Ctrl-C stops it cleanly. */
-async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
+export async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
   const sink = isJson(args) ? jsonSink() : humanSink();
   const service = new RunService(store, forkEngine);
   service.onMessage((_id, msg) => {
