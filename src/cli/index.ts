@@ -12,6 +12,7 @@ import { cmdExport } from './commands/export';
 import { cmdSample, cmdGap } from './commands/sample';
 import { cmdInfo } from './commands/info';
 import { cmdServe } from './commands/serve';
+import { cmdSweep, cmdSweepCancel, cmdSweepStatus, cmdSweeps } from './commands/sweep';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
 Sequence-Aware (SA) loss of "On Inference Stability for Diffusion Models" (AAAI 2024).
@@ -33,6 +34,9 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
   sadpm datasets             the dataset library
   sadpm serve [--port N] [--concurrency 1]   web mode: the app's UI in a browser (after 'npm run build')
   sadpm info [--backend auto|webgpu|tensorflow|cpu]
+  sadpm sweep --k 1,2 --lambda 0,0.5,1 --seeds 0,1 [train flags] [--executor local|slurm] [--max-parallel N]
+              [--partition P --account A --time HH:MM:SS --gpus N --ssh HOST --remote-dir DIR] [--detach]
+  sadpm sweep-status SWEEP [--watch]    sadpm sweep-cancel SWEEP    sadpm sweeps   ('sadpm sweep --help')
 The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
 Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
 runs/show/datasets/export/prune for JSON output.`;
@@ -71,6 +75,11 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   gap: cmdGap,
   import: cmdImport,
   info: cmdInfo,
+  // issue 16: sweeps, local or on Slurm
+  sweep: cmdSweep,
+  'sweep-status': cmdSweepStatus,
+  'sweep-cancel': cmdSweepCancel,
+  sweeps: cmdSweeps,
 };
 
 /** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */
@@ -96,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`sadpm: unknown command '${args.command}'\n\n${HELP}`);
     return 2;
   }
-  if (args.flags.get('help') === true && args.command !== 'train') {
+  if (args.flags.get('help') === true && args.command !== 'train' && args.command !== 'sweep') {
     console.log(HELP);
     return 0;
   }
