@@ -17,6 +17,7 @@ import {
   SeriesSchema,
 } from './records';
 import { RunConfigSchema, SAMPLERS, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
+import { SweepDetailSchema, SweepRecordSchema, SweepRequestSchema } from './sweep';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -194,6 +195,14 @@ export const INVOKE = {
   /** Electron only: a native file or folder picker. Web mode answers 'invalid' (type the path instead). */
   'dialog.pick': channel(z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }), z.object({ path: z.string().nullable() })),
   'export.bundle': channel(z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }), z.object({ path: z.string(), bytes: z.number() })),
+  // issue 16: sweeps (K × λ × seeds) on the local queue or a Slurm cluster. A run on Slurm is paused, stopped,
+  // resumed and deleted through the runs.* channels like any run (scancel, sbatch again).
+  /** Creates one run per cell and sends them to the executor; the grid comes back (cells follow as run.updated). */
+  'sweeps.create': channel(SweepRequestSchema, SweepDetailSchema),
+  'sweeps.list': channel(Empty, z.array(z.object({ sweep: SweepRecordSchema, counts: z.record(z.string(), z.number().int()), cells: z.number().int() }))),
+  'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
+  /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
+  'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;

@@ -13,7 +13,7 @@ import {
 } from '../../shared/sweep';
 import type { RunStore } from '../../store/runStore';
 import type { RunOutcome, RunService } from '../runService';
-import { remoteRunsFolder, type SlurmExecutor } from '../executors/slurm/executor';
+import { remoteRunsFolder, type SlurmExecutor } from '../executors/slurmExecutor';
 import { createRun } from './createRun';
 
 export interface CreatedSweep {

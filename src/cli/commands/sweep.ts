@@ -6,7 +6,7 @@ import { parseAxisList, type SlurmOptions, type SweepRequest } from '../../share
 import type { RunStore } from '../../store/runStore';
 import { RunService } from '../../app/runService';
 import { forkEngine } from '../../app/engineProcess';
-import { SlurmExecutor } from '../../app/executors/slurm/executor';
+import { SlurmExecutor } from '../../app/executors/slurmExecutor';
 import { parseTarget } from '../../app/executors/slurm/target';
 import { createSweep, submitSweep } from '../../app/useCases/createSweep';
 import {

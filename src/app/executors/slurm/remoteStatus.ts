@@ -4,8 +4,13 @@
  * own end wins where it is decisive (completed, failed); otherwise Slurm says whether the task comes back.
  */
 import type { RunStatus } from '../../../shared/records';
-import type { AttemptEnd } from '../../../store/remoteRuns';
 import type { MappedState } from './states';
+
+/** How an attempt's engine ended, as its messages said (the store's AttemptEnd). */
+export interface AttemptEnd {
+  status: RunStatus;
+  reason: string | null;
+}
 
 export interface RemoteStatus {
   status: RunStatus;
@@ -46,13 +51,13 @@ export function remoteStatus(f: RemoteFacts): RemoteStatus {
   }
   if (!s.final) return { status: s.status, reason: s.reason, final: false };
   switch (s.status) {
-    case 'stopped':
-      // scancel: the user's stop or pause from the studio, or someone's scancel.
-      return {
-        status: f.stopIntent ?? 'stopped',
-        reason: f.stopIntent ? null : `${s.reason ?? 'cancelled'} in Slurm (${f.ref}); ${resumeFrom(f.lastCheckpoint)}`,
-        final: true,
-      };
+    case 'stopped': {
+      // scancel: the user's stop or pause from the studio, or someone's scancel on the cluster.
+      const who = f.stopIntent
+        ? `cancelled from the studio (scancel ${f.ref})`
+        : `${s.reason ?? 'cancelled'} in Slurm (${f.ref})`;
+      return { status: f.stopIntent ?? 'stopped', reason: `${who}; ${resumeFrom(f.lastCheckpoint)}`, final: true };
+    }
     case 'completed':
       // The task's script exited 0, yet training did not say it completed: it was stopped on the way.
       return {

@@ -11,24 +11,24 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { HostMessage } from '../../../shared/engineMessages';
-import { FieldError } from '../../../shared/errors';
-import type { RunRecord } from '../../../shared/records';
-import type { SlurmOptions } from '../../../shared/sweep';
-import { currentOwner } from '../../../store/owner';
-import type { RunStore, RemoteRunRecord } from '../../../store/runStore';
-import { folderMapper, MessageIngestor } from '../../ingest';
-import { prepareResume } from '../../useCases/resumeRun';
-import { SlurmClient } from './client';
-import type { SlurmJob } from './parse';
-import { remoteStatus, type RemoteFacts } from './remoteStatus';
-import { DEFAULT_MESSAGES_FILE, renderArrayScript, type ArrayTask } from './sbatchScript';
-import { mapSlurmJob } from './states';
-import { pullRunFolder } from './sync';
+import type { HostMessage } from '../../shared/engineMessages';
+import { FieldError } from '../../shared/errors';
+import type { RunRecord } from '../../shared/records';
+import type { SlurmOptions } from '../../shared/sweep';
+import { currentOwner } from '../../store/owner';
+import type { RunStore, RemoteRunRecord } from '../../store/runStore';
+import { folderMapper, MessageIngestor } from '../ingest';
+import { prepareResume } from '../useCases/resumeRun';
+import { SlurmClient } from './slurm/client';
+import type { SlurmJob } from './slurm/parse';
+import { remoteStatus, type RemoteFacts } from './slurm/remoteStatus';
+import { DEFAULT_MESSAGES_FILE, renderArrayScript, type ArrayTask } from './slurm/sbatchScript';
+import { mapSlurmJob } from './slurm/states';
+import { pullRunFolder } from './slurm/sync';
 import {
   localSadpmCommand, NODE_STORE_DIR, parseTarget, runnerFor, sshSettings, targetKey, type RemoteTarget,
   type RunnerSettings,
-} from './target';
+} from './slurm/target';
 
 export interface SlurmExecutorOptions extends RunnerSettings {
   /** How often live runs are polled (default 3 s). */
@@ -45,6 +45,9 @@ export interface SubmitOptions {
 }
 
 type Listener = (runId: number, msg: HostMessage) => void;
+
+/** The action does not fit the run's state in Slurm (cancel an ended run, resume one still there). */
+export class RemoteRunConflict extends Error {}
 
 /** The run folder that a new run gets when it goes to this cluster (before it is created). */
 export function remoteRunsFolder(slurm: SlurmOptions): string | undefined {
@@ -150,8 +153,8 @@ export class SlurmExecutor {
   /** Sends an ended run again (one-task job): its task resumes from the latest checkpoint in its folder. */
   async resume(runId: number, opts: { steps?: number } = {}): Promise<void> {
     const r = this.store.remote.get(runId);
-    if (!r) throw new Error(`run #${runId} was not sent to Slurm`);
-    if (!r.final) throw new Error(`run #${runId} is still in Slurm (task ${r.ref}); cancel it first`);
+    if (!r) throw new RemoteRunConflict(`run #${runId} was not sent to Slurm`);
+    if (!r.final) throw new RemoteRunConflict(`run #${runId} is still in Slurm (task ${r.ref}); cancel it first`);
     const run = prepareResume(this.store, this.store.runs.get(runId)!, { steps: opts.steps });
     const target = parseTarget(r.target, runId);
     const task: ArrayTask = {
@@ -202,10 +205,17 @@ export class SlurmExecutor {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.tick().finally(() => {
-        if (this.store.remote.live().length > 0) this.arm(this.pollMs);
-        else this.arm(this.pollMs * 5);
-      });
+      void this.tick()
+        .catch((err: Error) => this.log(`following runs on Slurm: ${err.message}`))
+        .then(() => {
+          let live: boolean;
+          try {
+            live = this.store.remote.live().length > 0;
+          } catch {
+            return; // The store was closed under us: nothing left to follow.
+          }
+          this.arm(live ? this.pollMs : this.pollMs * 5);
+        });
     }, ms);
     this.timer.unref?.();
   }
@@ -337,8 +347,8 @@ export class SlurmExecutor {
 
   private requireLive(runId: number): RemoteRunRecord {
     const r = this.store.remote.get(runId);
-    if (!r) throw new Error(`run #${runId} was not sent to Slurm`);
-    if (r.final) throw new Error(`run #${runId} is not in Slurm any more (it ended ${this.store.runs.get(runId)?.status})`);
+    if (!r) throw new RemoteRunConflict(`run #${runId} was not sent to Slurm`);
+    if (r.final) throw new RemoteRunConflict(`run #${runId} is not in Slurm any more (it ended ${this.store.runs.get(runId)?.status})`);
     return r;
   }
 
