@@ -132,7 +132,9 @@ export class MessageIngestor {
             end = null;
           }
           recorder.handle(msg);
-          if (msg.type === 'finished') end = { status: msg.reason === 'completed' ? 'completed' : 'stopped', reason: null };
+          if (msg.type === 'finished') {
+            end = { status: msg.reason === 'completed' ? 'completed' : 'stopped', reason: null };
+          }
           if (msg.type === 'failed') end = { status: 'failed', reason: msg.reason };
           messages.push(msg);
         }

@@ -199,7 +199,12 @@ export const INVOKE = {
   // resumed and deleted through the runs.* channels like any run (scancel, sbatch again).
   /** Creates one run per cell and sends them to the executor; the grid comes back (cells follow as run.updated). */
   'sweeps.create': channel(SweepRequestSchema, SweepDetailSchema),
-  'sweeps.list': channel(Empty, z.array(z.object({ sweep: SweepRecordSchema, counts: z.record(z.string(), z.number().int()), cells: z.number().int() }))),
+  'sweeps.list': channel(
+    Empty,
+    z.array(
+      z.object({ sweep: SweepRecordSchema, counts: z.record(z.string(), z.number().int()), cells: z.number().int() }),
+    ),
+  ),
   'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
   /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
   'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),

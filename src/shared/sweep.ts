@@ -48,7 +48,9 @@ export function cellRunName(sweepName: string, c: Pick<SweepCellSpec, 'k' | 'lam
 /** `1,2,3` → [1, 2, 3]; the flag or field is named when a value is not a number. */
 export function parseAxisList(text: string, what: string, opts: { int?: boolean } = {}): number[] {
   const parts = text.split(',').map((s) => s.trim());
-  if (parts.some((p) => p === '')) throw new Error(`${what}: expected comma-separated numbers like 0,0.5,1, got '${text}'`);
+  if (parts.some((p) => p === '')) {
+    throw new Error(`${what}: expected comma-separated numbers like 0,0.5,1, got '${text}'`);
+  }
   return parts.map((p) => {
     const v = Number(p);
     if (!Number.isFinite(v) || (opts.int && !Number.isInteger(v))) {

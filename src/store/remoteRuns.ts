@@ -70,7 +70,8 @@ export class RemoteRuns {
       setFinal: d.prepare('UPDATE remote_runs SET final = 1, owner_pid = NULL, owner_start = NULL WHERE run_id = ?'),
       setOwner: d.prepare('UPDATE remote_runs SET owner_pid = ?, owner_start = ? WHERE run_id = ?'),
       // Like setStatus, without an owner process: nothing here dies with a studio process.
-      status: d.prepare(`UPDATE runs SET status = @status, failure_reason = @reason, owner_pid = NULL, owner_start = NULL,
+      status: d.prepare(`UPDATE runs SET status = @status, failure_reason = @reason, owner_pid = NULL,
+        owner_start = NULL,
         started_at = CASE WHEN @status = 'running' THEN COALESCE(started_at, @at) ELSE started_at END,
         ended_at = CASE WHEN @status IN ('completed','failed','stopped','interrupted','paused') THEN @at
           WHEN @status IN ('queued','running') THEN NULL ELSE ended_at END

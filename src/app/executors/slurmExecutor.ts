@@ -105,7 +105,9 @@ export class SlurmExecutor {
     const s = opts.slurm;
     remoteRunsFolder(s);
     const sadpm = s.sadpm ?? (s.ssh !== undefined ? ['sadpm'] : localSadpmCommand());
-    if (!sadpm) throw new FieldError('sadpm', "how the compute nodes start sadpm, e.g. 'node /opt/sa-dpm/bin/sadpm.mjs'");
+    if (!sadpm) {
+      throw new FieldError('sadpm', "how the compute nodes start sadpm, e.g. 'node /opt/sa-dpm/bin/sadpm.mjs'");
+    }
     const base = s.ssh !== undefined ? s.remoteDir! : (s.remoteDir ?? this.store.layout.runs);
     const options = {
       partition: s.partition, account: s.account, time: s.time, gpus: s.gpus, gpuType: s.gpuType,
@@ -145,7 +147,9 @@ export class SlurmExecutor {
 
   /** scancel of a whole array job (a sweep): every task of it, pending or running. */
   async cancelJob(jobId: number, target: Pick<RemoteTarget, 'ssh' | 'slurmConf'>): Promise<void> {
-    for (const r of this.store.remote.live()) if (r.jobId === jobId) this.store.remote.setStopIntent(r.runId, 'stopped');
+    for (const r of this.store.remote.live()) {
+      if (r.jobId === jobId) this.store.remote.setStopIntent(r.runId, 'stopped');
+    }
     await this.client(target).cancel(String(jobId));
     this.arm(0);
   }
@@ -241,7 +245,11 @@ export class SlurmExecutor {
   }
 
   /** The tasks' states by ref; null when Slurm could not be asked (then nothing is concluded from silence). */
-  private async jobsOf(key: string, target: RemoteTarget, runs: RemoteRunRecord[]): Promise<Map<string, SlurmJob> | null> {
+  private async jobsOf(
+    key: string,
+    target: RemoteTarget,
+    runs: RemoteRunRecord[],
+  ): Promise<Map<string, SlurmJob> | null> {
     const client = this.client(target);
     try {
       const ids = [...new Set(runs.map((r) => String(r.jobId)))];
@@ -348,7 +356,10 @@ export class SlurmExecutor {
   private requireLive(runId: number): RemoteRunRecord {
     const r = this.store.remote.get(runId);
     if (!r) throw new RemoteRunConflict(`run #${runId} was not sent to Slurm`);
-    if (r.final) throw new RemoteRunConflict(`run #${runId} is not in Slurm any more (it ended ${this.store.runs.get(runId)?.status})`);
+    if (r.final) {
+      const status = this.store.runs.get(runId)?.status;
+      throw new RemoteRunConflict(`run #${runId} is not in Slurm any more (it ended ${status})`);
+    }
     return r;
   }
 

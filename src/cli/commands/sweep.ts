@@ -24,7 +24,7 @@ export const SLURM_FLAGS = [
 const SWEEP_FLAGS = ['k', 'lambda', 'seeds', 'name', 'tags', 'executor', 'max-parallel', 'detach', 'json',
   'data-dir', 'config', 'run-preset', 'poll-ms'];
 
-export const SWEEP_HELP = `sadpm sweep --k 1,2,3 --lambda 0,0.5,1 --seeds 0,1 [train flags: the base config of every cell]
+export const SWEEP_HELP = `sadpm sweep --k 1,2,3 --lambda 0,0.5,1 --seeds 0,1 [train flags: every cell's base config]
     [--name NAME] [--tags a,b] [--executor local|slurm] [--max-parallel N] [--detach] [--json]
   Slurm: [--partition P] [--account A] [--time HH:MM:SS] [--gpus N] [--gpu-type T] [--cpus-per-task N] [--mem 16G]
     [--ssh HOST --remote-dir DIR] [--cluster-sadpm 'node /path/to/sa-dpm-studio/bin/sadpm.mjs'] [--slurm-conf FILE]

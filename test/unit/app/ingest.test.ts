@@ -181,7 +181,7 @@ describe('MessageIngestor', () => {
     const msgs = [started(0, '/r'), ...Array.from({ length: 12 }, (_, i) => progress(i + 1))];
     const text = msgs.map(line).join('');
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: text.length }), { maxLength: 8 }), fc.boolean(), (cuts, restart) => {
+      fc.property(fc.array(fc.integer({ min: 1, max: text.length }), { maxLength: 8 }), fc.boolean(), (cuts, again) => {
         const { store, run, file } = setup();
         let ing = new MessageIngestor(store, 300);
         const points = [...new Set(cuts)].sort((a, b) => a - b);
@@ -189,7 +189,7 @@ describe('MessageIngestor', () => {
         for (const p of [...points, text.length]) {
           appendFileSync(file, text.slice(at, p));
           at = p;
-          if (restart) ing = new MessageIngestor(store, 300);
+          if (again) ing = new MessageIngestor(store, 300);
           while (ing.ingest(run.id, { file }).more);
         }
         const ok = lossSteps(store, run.id).join() === msgs.slice(1).map((_, i) => i + 1).join()

@@ -55,7 +55,8 @@ describe('sweeps in the store', () => {
     expect(store.runs.list({ sweepId: a.sweep.id }).map((r) => r.id).sort()).toEqual(a.runs.map((r) => r.id));
     expect(store.runs.count({ sweepId: b.sweep.id })).toBe(2);
     store.runs.delete(b.runs[0]!.id, { deleteFiles: false });
-    expect(store.sweeps.cells(b.sweep.id).map((c) => [c.runId, c.status])).toEqual([[null, null], [b.runs[1]!.id, 'queued']]);
+    const cells = store.sweeps.cells(b.sweep.id).map((c) => [c.runId, c.status]);
+    expect(cells).toEqual([[null, null], [b.runs[1]!.id, 'queued']]);
   });
 
   it('crash recovery leaves runs on a cluster alone (no studio process owns them), and only those', () => {

@@ -37,7 +37,8 @@ describe('remoteStatus', () => {
   });
 
   it('cancelled: stopped with the reason, the studio\'s own cancel told from someone else\'s', () => {
-    const cancelled = parseKeyValueJobs(fixture('scontrol-array-cancel-requeue.txt')).find((j) => j.state === 'CANCELLED');
+    const jobs = parseKeyValueJobs(fixture('scontrol-array-cancel-requeue.txt'));
+    const cancelled = jobs.find((j) => j.state === 'CANCELLED');
     expect(cancelled).toBeDefined();
     const theirs = remoteStatus(facts({ slurm: slurmOf(cancelled!), end: { status: 'stopped', reason: null } }));
     expect(theirs).toMatchObject({ status: 'stopped', final: true });

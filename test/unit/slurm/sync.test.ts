@@ -19,7 +19,9 @@ describe('pulling a run folder', () => {
   });
 
   it('plans: messages by their new bytes (or whole if replaced), other files when new or another size', () => {
-    const local: Record<string, number> = { 'engine.jsonl': 100, 'checkpoints/ckpt-0000010.sadpm-ck': 500, 'config.json': 7 };
+    const local: Record<string, number> = {
+      'engine.jsonl': 100, 'checkpoints/ckpt-0000010.sadpm-ck': 500, 'config.json': 7,
+    };
     const remote = [
       { path: 'engine.jsonl', size: 180 },
       { path: 'checkpoints/ckpt-0000010.sadpm-ck', size: 500 },
@@ -33,7 +35,8 @@ describe('pulling a run folder', () => {
       { path: 'checkpoints/ckpt-0000020.sadpm-ck', from: 0, whole: true },
       { path: 'config.json', from: 0, whole: true },
     ]);
-    expect(planPull([{ path: 'engine.jsonl', size: 50 }], () => 100)).toEqual([{ path: 'engine.jsonl', from: 0, whole: true }]);
+    const replaced = planPull([{ path: 'engine.jsonl', size: 50 }], () => 100);
+    expect(replaced).toEqual([{ path: 'engine.jsonl', from: 0, whole: true }]);
     expect(planPull([{ path: 'engine.jsonl', size: 100 }], () => 100)).toEqual([]);
   });
 });

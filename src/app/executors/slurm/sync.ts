@@ -35,7 +35,9 @@ export function parseListing(text: string): RemoteFile[] {
   for (let i = 0; i + 1 < f.length; i += 2) {
     const path = f[i]!;
     const size = Number(f[i + 1]);
-    if (path === '' || !Number.isInteger(size) || size < 0) throw new Error(`unexpected file listing entry ${JSON.stringify(f[i])}`);
+    if (path === '' || !Number.isInteger(size) || size < 0) {
+      throw new Error(`unexpected file listing entry ${JSON.stringify(f[i])}`);
+    }
     out.push({ path, size });
   }
   return out;
@@ -72,7 +74,8 @@ export async function pullRunFolder(ssh: SshRunnerOptions, remoteDir: string, lo
   const res = await runner.run('find', listArgs(remoteDir));
   if (res.code !== 0) {
     if (/No such file or directory/.test(res.stderr)) return { copied: [], appended: [], bytes: 0 };
-    throw new Error(`ssh ${ssh.host}: listing ${remoteDir} failed (exit ${res.code}): ${res.stderr.trim().slice(-300)}`);
+    const why = res.stderr.trim().slice(-300);
+    throw new Error(`ssh ${ssh.host}: listing ${remoteDir} failed (exit ${res.code}): ${why}`);
   }
   const plan = planPull(parseListing(res.stdout), (p) => sizeOf(join(localDir, ...p.split('/'))));
   const out: PullResult = { copied: [], appended: [], bytes: 0 };
