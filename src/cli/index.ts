@@ -14,6 +14,7 @@ import { cmdInfo } from './commands/info';
 import { cmdServe } from './commands/serve';
 import { cmdEval, cmdStudy } from './commands/eval';
 import { cmdGamma, cmdTrainCov } from './commands/variance';
+import { cmdSweep, cmdSweepCancel, cmdSweepStatus, cmdSweeps } from './commands/sweep';
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
 Sequence-Aware (SA) loss of "On Inference Stability for Diffusion Models" (AAAI 2024).
@@ -50,6 +51,9 @@ weights, images and seed, and cached), npr-ddpm, npr-ddim, sn-ddpm, sn-ddim (a c
   sadpm gamma RUN [--checkpoint S] [--ema] --steps 10,25,50 [--spacing uniform] [--n N] [--seed 0]
   sadpm train-cov RUN [--checkpoint S] [--ema] --kind npr|sn --steps N [--batch 128] [--lr 1e-4]
                [--checkpoint-every 5000] [--log-every 10] [--seed 0] [--name NAME]  (resume: sadpm resume COVRUN)
+  sadpm sweep --k 1,2 --lambda 0,0.5,1 --seeds 0,1 [train flags] [--executor local|slurm] [--max-parallel N]
+              [--partition P --account A --time HH:MM:SS --gpus N --ssh HOST --remote-dir DIR] [--detach]
+  sadpm sweep-status SWEEP [--watch]    sadpm sweep-cancel SWEEP    sadpm sweeps   ('sadpm sweep --help')
 The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
 Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
 runs/show/datasets/export/prune/eval/study for JSON output.`;
@@ -94,6 +98,11 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   // Issue 13: Γ estimates and covariance heads.
   gamma: cmdGamma,
   'train-cov': cmdTrainCov,
+  // issue 16: sweeps, local or on Slurm
+  sweep: cmdSweep,
+  'sweep-status': cmdSweepStatus,
+  'sweep-cancel': cmdSweepCancel,
+  sweeps: cmdSweeps,
 };
 
 /** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */
@@ -119,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`sadpm: unknown command '${args.command}'\n\n${HELP}`);
     return 2;
   }
-  if (args.flags.get('help') === true && args.command !== 'train') {
+  if (args.flags.get('help') === true && args.command !== 'train' && args.command !== 'sweep') {
     console.log(HELP);
     return 0;
   }

@@ -46,8 +46,13 @@ export function runHost(): void {
   const t = transport();
   // Ctrl-C in a terminal reaches the whole process group; the parent decides how to stop.
   process.on('SIGINT', () => {});
+  // SIGTERM reaches every process of a batch job that Slurm cancels, requeues or preempts (and every process at a
+  // system shutdown): stop as on the parent's 'stop', after the step in progress and a checkpoint, rather than
+  // die and lose the steps since the last one.
+  let deliver: ((raw: unknown) => void) | null = null;
+  process.on('SIGTERM', () => deliver?.({ cmd: 'stop' }));
   t.onParentGone(() => process.exit(70));
-  serveCommands(t, exitSoon);
+  serveCommands({ ...t, onMessage: (fn) => t.onMessage((deliver = fn)) }, exitSoon);
 }
 
 /**

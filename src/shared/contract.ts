@@ -32,6 +32,7 @@ import {
 import { RunConfigSchema, SAMPLER_NAMES, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
 import { COV_HEAD_KINDS } from './covConfig';
 import { GammaEstimateSchema } from './gammaEstimate';
+import { SweepDetailSchema, SweepRecordSchema, SweepRequestSchema } from './sweep';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -274,6 +275,19 @@ export const INVOKE = {
     JobStarted,
   ),
   'gamma.list': channel(z.object({ runId: Id }), z.array(GammaRecordSchema)),
+  // issue 16: sweeps (K × λ × seeds) on the local queue or a Slurm cluster. A run on Slurm is paused, stopped,
+  // resumed and deleted through the runs.* channels like any run (scancel, sbatch again).
+  /** Creates one run per cell and sends them to the executor; the grid comes back (cells follow as run.updated). */
+  'sweeps.create': channel(SweepRequestSchema, SweepDetailSchema),
+  'sweeps.list': channel(
+    Empty,
+    z.array(
+      z.object({ sweep: SweepRecordSchema, counts: z.record(z.string(), z.number().int()), cells: z.number().int() }),
+    ),
+  ),
+  'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
+  /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
+  'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;

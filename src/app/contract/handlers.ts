@@ -10,6 +10,7 @@ import { runHandlers } from './runHandlers';
 import { sampleHandlers } from './sampleHandlers';
 import { evalHandlers } from './evalHandlers';
 import { varianceHandlers } from './varianceHandlers';
+import { sweepHandlers } from './sweepHandlers';
 
 export { ApiFailure, dispatch, type DispatchResult, type Handlers } from './dispatch';
 export type { NativeUi } from './dataHandlers';
@@ -25,5 +26,6 @@ export function makeHandlers(s: Services, native?: NativeUi, uploads: UploadOwne
     ...sampleHandlers(s),
     ...evalHandlers(s),
     ...varianceHandlers(s),
+    ...sweepHandlers(s),
   };
 }

@@ -34,7 +34,7 @@ export function retentionFromFlags(args: ParsedArgs): RetentionPolicy | undefine
 }
 
 /** The partial config the flags describe: run preset, then --config FILE, then one flag per field. */
-function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<string, unknown> {
+export function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<string, unknown> {
   let input: Record<string, unknown> = {};
   const runPreset = flagString(args.flags, 'run-preset');
   if (runPreset) {
