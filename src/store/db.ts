@@ -48,7 +48,7 @@ export class StoreDb {
       this.conn.pragma(`busy_timeout = ${busyMs}`);
       // Check the version before anything that writes (switching to WAL rewrites the file header).
       this.assertKnownVersion();
-      if (!opts.readonly) this.conn.pragma('journal_mode = WAL');
+      if (!opts.readonly) this.useWal(busyMs);
       this.conn.pragma('foreign_keys = ON');
       // WAL with synchronous=NORMAL is durable against process crashes; a power loss can drop the
       // last transactions but never corrupts the database.
@@ -84,15 +84,42 @@ export class StoreDb {
     }
   }
 
+  /**
+   * Switches a new database to WAL. SQLite answers SQLITE_BUSY at once, without the busy handler, when another
+   * connection holds a lock during the switch (processes opening a new folder together), so it is retried here
+   * for up to the busy timeout. A database already in WAL mode needs no switch.
+   */
+  private useWal(busyMs: number): void {
+    const deadline = Date.now() + busyMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        if (this.conn.pragma('journal_mode', { simple: true }) === 'wal') return;
+        this.conn.pragma('journal_mode = WAL');
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+      }
+    }
+  }
+
+  /**
+   * Brings the schema up to SCHEMA_VERSION, one migration per transaction. The version is read again under the
+   * write lock: two processes that open a new data folder at once (two `sadpm train` started together) both see
+   * version 0 before either migrates, and the second must find the first one's work rather than repeat it.
+   */
   private migrate(): void {
-    this.assertKnownVersion();
-    const version = this.schemaVersion();
-    for (let v = version; v < SCHEMA_VERSION; v++) {
-      const sql = MIGRATIONS[v]!;
-      this.conn.transaction(() => {
-        this.conn.exec(sql);
+    if (this.schemaVersion() >= SCHEMA_VERSION) return;
+    for (;;) {
+      const current = this.conn.transaction(() => {
+        this.assertKnownVersion();
+        const v = this.schemaVersion();
+        if (v >= SCHEMA_VERSION) return true;
+        this.conn.exec(MIGRATIONS[v]!);
         this.conn.pragma(`user_version = ${v + 1}`);
+        return false;
       }).immediate();
+      if (current) return;
     }
   }
 
