@@ -45,7 +45,7 @@ function gap(runId: number, step: number, meanAbs: number[]): void {
 
 function fid(runId: number, step: number, sampleSteps: number, value: number): void {
   store.evals.upsert({
-    runId, step, weights: 'ema', sampler: 'ddim', sampleSteps, spacing: 'uniform', eta: 0, n: 16, seed: 0,
+    runId, step, weights: 'ema', sampler: 'ddim', variance: 'none', varianceRef: null, sampleSteps, spacing: 'uniform', eta: 0, n: 16, seed: 0,
     featureSpace: 'pixel', metric: 'fid', value, std: null, featuresSha256: null, refKey: 'k', seconds: 1,
   });
 }
