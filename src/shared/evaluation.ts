@@ -15,6 +15,11 @@ const StepCount = z.number().int().min(1).max(100_000);
 /** Stored metric names a request metric gives: 'pr' is stored as two metrics. */
 export const STORED_METRICS = { fid: ['fid'], kid: ['kid'], is: ['is'], pr: ['precision', 'recall'] } as const;
 export const STORED_METRIC_NAMES = ['fid', 'kid', 'is', 'precision', 'recall'] as const;
+/** A sampler with its variance source where it has one ('npr-ddim (npr run #5 step 2)'): a curve's setup. */
+export function samplerLabel(c: { sampler: string; variance: string }): string {
+  return c.variance === 'none' ? c.sampler : `${c.sampler} (${c.variance})`;
+}
+
 /** Lower is better for these stored metrics (the others: higher is better). */
 export const LOWER_IS_BETTER: readonly string[] = ['fid', 'kid'];
 

@@ -43,7 +43,23 @@ export function varianceIdentity(raw: unknown, r: ResolvedVariance): Pick<EvalRe
   if (!p.success) throw new Error(`the eval job's variance record is malformed: ${p.error.issues[0]!.message}`);
   const u = p.data;
   if (u.kind === 'none') return { variance: 'none', varianceRef: null };
-  if (u.kind === 'gamma') return { variance: `gamma n=${u.nImages} seed=${u.seed}`, varianceRef: u.key };
-  const run = r.used.kind === 'head' && r.used.covRunId !== null ? `run #${r.used.covRunId}` : `file ${u.checkpoint}`;
-  return { variance: `${u.head} ${run} step ${u.step}`, varianceRef: u.checkpoint };
+  if (u.kind === 'gamma') return { variance: gammaVariance(u.nImages, u.seed), varianceRef: u.key };
+  const covRunId = r.used.kind === 'head' ? r.used.covRunId : null;
+  return { variance: headVariance(u.head, covRunId, u.checkpoint, u.step), varianceRef: u.checkpoint };
+}
+
+const gammaVariance = (nImages: number, seed: number) => `gamma n=${nImages} seed=${seed}`;
+const headVariance = (head: string, covRunId: number | null, path: string, step: number) =>
+  `${head} ${covRunId !== null ? `run #${covRunId}` : `file ${path}`} step ${step}`;
+
+/**
+ * The `variance` the results of a resolved source will be stored with, known before the engine runs (what a
+ * study looks up to find the step counts it lacks); null when only the engine can tell (a head file's step).
+ */
+export function expectedVariance(r: ResolvedVariance): string | null {
+  const u = r.used;
+  if (u.kind === 'none') return 'none';
+  if (u.kind === 'head') return u.step === null ? null : headVariance(u.head, u.covRunId, u.path, u.step);
+  const g = (r.fields.gamma as { nImages: number; seed: number } | undefined) ?? r.fields.gammaEstimate!;
+  return gammaVariance(g.nImages, g.seed);
 }

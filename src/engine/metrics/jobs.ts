@@ -234,7 +234,8 @@ export async function evalJob(job: EvalJob, signal: AbortSignal, onProgress: OnP
       });
     }
     const made = v.estimated ? { gamma: v.estimated } : {};
-    return { space: ref.space, checkpointStep: state.step, realCount: ref.count, rows, variance: choice.record, ...made };
+    const variance = choice.record;
+    return { space: ref.space, checkpointStep: state.step, realCount: ref.count, rows, variance, ...made };
   } finally {
     disposeVariance();
     space?.dispose();

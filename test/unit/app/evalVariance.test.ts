@@ -124,7 +124,8 @@ describe('the evaluation of a variance sampler', () => {
     expect(err).toBeInstanceOf(FieldError);
     expect((err as FieldError).field).toBe('covRun');
     expect(formatError(err)).toMatch(
-      /^--cov-run: no completed SN covariance head on checkpoint 200 \(EMA weights\) of run #1: train one first \(sadpm train-cov 1 --checkpoint 200 --ema --kind sn --steps N/,
+      new RegExp('^--cov-run: no completed SN covariance head on checkpoint 200 \\(EMA weights\\) of run #1: ' +
+        'train one first \\(sadpm train-cov 1 --checkpoint 200 --ema --kind sn --steps N'),
     );
     const notCov = await evaluate({ sampler: 'npr-ddim', variance: { covRun: run.id } }).catch((e: unknown) => e);
     expect(formatError(notCov)).toBe(`--cov-run ${run.id}: run #${run.id} is not a covariance run`);

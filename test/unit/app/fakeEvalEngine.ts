@@ -64,7 +64,8 @@ export function fakeEvalSpawner(commands: EngineCommand[], o: FakeEvalOptions = 
               previewPath: `${j.previewDir}/preview-${s}.png`,
             };
           });
-          const result: EvalJobResult = { space: PIXEL, checkpointStep: step, realCount: 100, rows, variance: usedOf(j) };
+          const variance = usedOf(j);
+          const result: EvalJobResult = { space: PIXEL, checkpointStep: step, realCount: 100, rows, variance };
           send({ type: 'jobDone', jobId: cmd.jobId, ok: true, result });
         } else if (cmd.cmd === 'gap') {
           const t0 = cmd.job.t0 ?? 4;
