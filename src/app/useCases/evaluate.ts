@@ -35,7 +35,6 @@ import { readPackedHeader } from '../../engine/data/packed';
 import { parseGammaEstimate } from '../../shared/gammaEstimate';
 import { cacheGamma } from './gammaEstimate';
 import { evalEstimateWork, resolveEvalVariance, varianceIdentity } from './evalVariance';
-import type { VarianceUsed } from './sampleVariance';
 
 export interface EvaluateDeps {
   store: RunStore;
@@ -207,6 +206,6 @@ export async function evaluateCheckpoint(
     runId: run.id, runName: run.name, checkpointStep: checkpoint.step, ema: s.ema, sampler: s.sampler,
     spacing: s.spacing, eta: s.eta, seed: s.seed, n: s.n, metrics: s.metrics, space: res.space, featureSpace: space,
     weightsSource: choice.source, note, rows: res.rows.map(tableRow), refKey, refCached, refCount: ref.count, results,
-    variance: named.variance, varianceRef: named.varianceRef, varianceUsed: variance.used satisfies VarianceUsed,
+    variance: named.variance, varianceRef: named.varianceRef, varianceUsed: variance.used,
   };
 }
