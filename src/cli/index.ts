@@ -35,7 +35,8 @@ Commands (RUN is a run's id or name; every run is recorded in the run store)
                (--out FILE: a standalone file instead; --classes: image folders' labels from subfolders)
   sadpm datasets             the dataset library
   sadpm serve [--port N] [--concurrency 1]   web mode: the app's UI in a browser (after 'npm run build')
-  sadpm eval RUN [--checkpoint latest|STEP] [--ema] [--metrics fid,kid,is,pr] [--n 10000] [--sampler ddim|ddpm]
+  sadpm eval RUN [--checkpoint latest|STEP] [--ema] [--metrics fid,kid,is,pr] [--n 10000]
+               [--sampler ddim|ddpm|analytic-*|npr-*|sn-* (their flags as for sample, below)]
                [--steps 10,20,50,100] [--inception FILE] [--ref-n N] [--seed 0] [--batch N]
                FID/KID/IS/precision-recall per sampling-step count, stored with the run; without Inception
                weights (--inception, SADPM_INCEPTION_WEIGHTS or the app's Settings) in a labelled pixel space

@@ -33,6 +33,7 @@ import { RunConfigSchema, SAMPLER_NAMES, SPACINGS, unknownConfigFields, type Run
 import { COV_HEAD_KINDS } from './covConfig';
 import { GammaEstimateSchema } from './gammaEstimate';
 import { SweepDetailSchema, SweepRecordSchema, SweepRequestSchema } from './sweep';
+import { SampleVarianceSchema } from './sampleVariance';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -52,18 +53,8 @@ export const RunConfigPatchSchema = z
     for (const i of unknownConfigFields(v as Record<string, unknown>)) ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
   });
 
-/**
- * Issue 13: where a variance sampler's σ² comes from; each sampler reads its own fields (ddpm and ddim none).
- * analytic-*: the Γ estimate's training images per index (default all, as the official code) and seed;
- * npr-* / sn-*: the covariance run whose head to use (default the newest completed one of that kind on this
- * checkpoint and weights).
- */
-export const SampleVarianceSchema = z.object({
-  gammaImages: z.number().int().positive().optional(),
-  gammaSeed: z.number().int().nonnegative().optional(),
-  covRun: Id.optional(),
-});
-export type SampleVariance = z.infer<typeof SampleVarianceSchema>;
+// Issue 13: a variance sampler's options (moved to sampleVariance.ts, which evaluation.ts shares).
+export { SampleVarianceSchema, type SampleVariance } from './sampleVariance';
 
 /** Sampling settings shared by the gallery, compare and export. */
 export const SampleSettingsSchema = z.object({

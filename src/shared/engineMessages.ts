@@ -330,6 +330,8 @@ export const EvalJobSchema = z.object({
   previewDir: z.string().min(1),
   batchSize: z.number().int().min(1).max(4096).optional(),
   backend: z.enum(BACKENDS).optional(),
+  /** Issue 13: the variance sampler's source; a Γ covers (or is estimated over) the union of the trajectories. */
+  ...VARIANCE_SOURCE_FIELDS,
 });
 export type EvalJob = z.infer<typeof EvalJobSchema>;
 
@@ -351,6 +353,10 @@ export const EvalJobResultSchema = z.object({
   checkpointStep: z.number().int(),
   realCount: z.number().int(),
   rows: z.array(EvalStepResultSchema),
+  /** Issue 13: the variance source every step count used (as a grid's sidecar records it: kind, Γ key, head). */
+  variance: z.record(z.string(), z.unknown()),
+  /** A Γ estimate the job made (for the app to cache). */
+  gamma: z.unknown().optional(),
 });
 export type EvalJobResult = z.infer<typeof EvalJobResultSchema>;
 

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SAMPLER_NAMES, SPACINGS } from './config';
 import { EVAL_METRICS, MAX_EVAL_N, SampleJobSchema, SpaceInfoSchema } from './engineMessages';
 import { EvalCurveSchema, EvalResultSchema, FEATURE_SPACES, GapRecordSchema } from './records';
+import { SampleVarianceSchema } from './sampleVariance';
 
 const Id = z.number().int().positive();
 const StepCount = z.number().int().min(1).max(100_000);
@@ -14,8 +15,26 @@ const StepCount = z.number().int().min(1).max(100_000);
 /** Stored metric names a request metric gives: 'pr' is stored as two metrics. */
 export const STORED_METRICS = { fid: ['fid'], kid: ['kid'], is: ['is'], pr: ['precision', 'recall'] } as const;
 export const STORED_METRIC_NAMES = ['fid', 'kid', 'is', 'precision', 'recall'] as const;
+/** A sampler with its variance source where it has one ('npr-ddim (npr run #5 step 2)'): a curve's setup. */
+export function samplerLabel(c: { sampler: string; variance: string }): string {
+  return c.variance === 'none' ? c.sampler : `${c.sampler} (${c.variance})`;
+}
+
 /** Lower is better for these stored metrics (the others: higher is better). */
 export const LOWER_IS_BETTER: readonly string[] = ['fid', 'kid'];
+
+/** Where a sampler's variance came from (app/useCases/sampleVariance.ts VarianceUsed), for the caller to show. */
+export const VarianceUsedSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }),
+  z.object({ kind: z.literal('gamma'), key: z.string(), cached: z.boolean() }),
+  z.object({
+    kind: z.literal('head'),
+    head: z.enum(['npr', 'sn']),
+    covRunId: z.number().int().nullable(),
+    path: z.string(),
+    step: z.number().int().nullable(),
+  }),
+]);
 
 /** Sampling and measuring settings of an evaluation (everything but which checkpoint). */
 export const EvalSettingsSchema = z.object({
@@ -30,6 +49,8 @@ export const EvalSettingsSchema = z.object({
   /** Dataset images the reference statistics use (a seeded subset); all of them when left out. */
   refN: z.number().int().min(2).optional(),
   batchSize: z.number().int().min(1).max(4096).optional(),
+  /** Issue 13: the variance sampler's options (Γ images and seed, or the covariance run); others refuse them. */
+  variance: SampleVarianceSchema.optional(),
 });
 export type EvalSettings = z.infer<typeof EvalSettingsSchema>;
 export type EvalSettingsInput = z.input<typeof EvalSettingsSchema>;
@@ -74,6 +95,11 @@ export const EvalOutcomeSchema = z.object({
   refCached: z.boolean(),
   refCount: z.number().int(),
   results: z.array(EvalResultSchema),
+  /** Issue 13: the variance source every step count used, as stored with the results (EvalResult's fields). */
+  variance: z.string(),
+  varianceRef: z.string().nullable(),
+  /** How it was found: a cached or new Γ estimate, or the head's covariance run. */
+  varianceUsed: VarianceUsedSchema,
 });
 export type EvalOutcome = z.infer<typeof EvalOutcomeSchema>;
 

@@ -96,3 +96,8 @@ export function gammaCovers(e: GammaEstimate, src: GammaSource, trajectory: read
   const have = new Set(e.trajectory);
   return trajectory.every((j) => have.has(j));
 }
+
+/** Progress units of an estimate: network calls, indices x batches (estimateGamma's progress total). */
+export function gammaWork(indices: number, nImages: number, batchSize: number): number {
+  return indices * Math.ceil(nImages / Math.min(nImages, batchSize));
+}

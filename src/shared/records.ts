@@ -49,6 +49,13 @@ export const EvalResultSchema = z.object({
   step: z.number().int(),
   weights: z.enum(['raw', 'ema']),
   sampler: z.enum(SAMPLER_NAMES),
+  /**
+   * Issue 13: the variance sampler's source, what tells two results of one sampler apart: 'none' (ddpm, ddim),
+   * 'gamma n=<images|all> seed=<s>' (Analytic-DPM), 'npr run #<id> step <s>' or 'sn file <path> step <s>'.
+   */
+  variance: z.string().min(1),
+  /** The Γ estimate's key or the head checkpoint's path it used; null for 'none'. */
+  varianceRef: z.string().nullable(),
   sampleSteps: z.number().int(),
   spacing: z.enum(SPACINGS),
   eta: z.number(),
@@ -92,6 +99,8 @@ export const EvalCurveSchema = z.object({
   step: z.number().int(),
   weights: z.enum(['raw', 'ema']),
   sampler: z.enum(SAMPLER_NAMES),
+  /** Issue 13: the variance source (EvalResult's `variance`). */
+  variance: z.string(),
   spacing: z.enum(SPACINGS),
   eta: z.number(),
   n: z.number().int(),

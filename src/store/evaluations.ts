@@ -37,12 +37,17 @@ export interface CurveQuery {
   featureSpace?: FeatureSpace;
   weights?: 'raw' | 'ema';
   sampler?: EvalResult['sampler'];
+  /** Issue 13: only results of this variance source (an EvalResult's `variance`). */
+  variance?: string;
   /** The checkpoint step; by default each run's latest step with a result of this metric. */
   step?: number;
 }
 
-/** The columns that make a line: everything that identifies a result except the step count and the seed. */
-const LINE_KEY = ['step', 'weights', 'sampler', 'spacing', 'eta', 'n', 'featureSpace'] as const;
+/**
+ * The columns that make a line: everything that identifies a result except the step count and the seed (two
+ * heads or Γ estimates of one sampler are two lines).
+ */
+const LINE_KEY = ['step', 'weights', 'sampler', 'variance', 'spacing', 'eta', 'n', 'featureSpace'] as const;
 
 export class EvalResults {
   private readonly s;
@@ -50,13 +55,16 @@ export class EvalResults {
   constructor(private readonly sql: StoreDb) {
     const d = sql.conn;
     this.s = {
-      upsert: d.prepare(`INSERT INTO eval_results (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed,
-        feature_space, metric, value, std, features_sha256, ref_key, seconds, created_at)
-        VALUES (@runId, @step, @weights, @sampler, @sampleSteps, @spacing, @eta, @n, @seed, @featureSpace, @metric,
-        @value, @std, @featuresSha256, @refKey, @seconds, @createdAt)
-        ON CONFLICT (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed, feature_space, metric)
+      upsert: d.prepare(`INSERT INTO eval_results (run_id, step, weights, sampler, variance, variance_ref,
+        sample_steps, spacing, eta, n, seed, feature_space, metric, value, std, features_sha256, ref_key, seconds,
+        created_at)
+        VALUES (@runId, @step, @weights, @sampler, @variance, @varianceRef, @sampleSteps, @spacing, @eta, @n, @seed,
+        @featureSpace, @metric, @value, @std, @featuresSha256, @refKey, @seconds, @createdAt)
+        ON CONFLICT (run_id, step, weights, sampler, variance, sample_steps, spacing, eta, n, seed, feature_space,
+        metric)
         DO UPDATE SET value = excluded.value, std = excluded.std, features_sha256 = excluded.features_sha256,
-        ref_key = excluded.ref_key, seconds = excluded.seconds, created_at = excluded.created_at
+        variance_ref = excluded.variance_ref, ref_key = excluded.ref_key, seconds = excluded.seconds,
+        created_at = excluded.created_at
         RETURNING *`),
       ofRun: d.prepare(`SELECT * FROM eval_results WHERE run_id = ?
         ORDER BY step, metric, feature_space, weights, sampler, sample_steps, id`),
@@ -109,7 +117,8 @@ export class EvalResults {
       const rows = this.list(runId).filter((e) => e.metric === q.metric &&
         (q.featureSpace === undefined || e.featureSpace === q.featureSpace) &&
         (q.weights === undefined || e.weights === q.weights) &&
-        (q.sampler === undefined || e.sampler === q.sampler));
+        (q.sampler === undefined || e.sampler === q.sampler) &&
+        (q.variance === undefined || e.variance === q.variance));
       const step = q.step ?? Math.max(-1, ...rows.map((e) => e.step));
       const byLine = new Map<string, EvalResult[]>();
       for (const e of rows.filter((x) => x.step === step)) {
@@ -134,6 +143,6 @@ function curveOf(group: EvalResult[]): EvalCurve {
   const points = [...newest.values()]
     .sort((a, b) => a.sampleSteps - b.sampleSteps)
     .map((e) => ({ sampleSteps: e.sampleSteps, value: e.value, std: e.std }));
-  const { runId, step, weights, sampler, spacing, eta, n, featureSpace, metric } = first;
-  return { runId, step, weights, sampler, spacing, eta, n, featureSpace, metric, points };
+  const { runId, step, weights, sampler, variance, spacing, eta, n, featureSpace, metric } = first;
+  return { runId, step, weights, sampler, variance, spacing, eta, n, featureSpace, metric, points };
 }

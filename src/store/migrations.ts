@@ -244,6 +244,42 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX remote_runs_live ON remote_runs(final);
   `,
+  // 5 (issue 13 in the evaluation): a result records its variance source (variance: what tells two apart, e.g.
+  // 'gamma n=all seed=0' or 'npr run #5 step 2'; variance_ref: the Γ key or the head checkpoint), part of its
+  // identity, so two heads never overwrite each other. SQLite cannot change a UNIQUE constraint in place: the
+  // table is rebuilt; results stored before were all ddpm/ddim ('none').
+  `
+  CREATE TABLE eval_results_v5 (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step            INTEGER NOT NULL,
+    weights         TEXT NOT NULL CHECK (weights IN ('raw','ema')),
+    sampler         TEXT NOT NULL,
+    variance        TEXT NOT NULL DEFAULT 'none',
+    variance_ref    TEXT,
+    sample_steps    INTEGER NOT NULL,
+    spacing         TEXT NOT NULL,
+    eta             REAL NOT NULL,
+    n               INTEGER NOT NULL,
+    seed            INTEGER NOT NULL,
+    feature_space   TEXT NOT NULL CHECK (feature_space IN ('inception','pixel')),
+    metric          TEXT NOT NULL,
+    value           REAL NOT NULL,
+    std             REAL,
+    features_sha256 TEXT,
+    ref_key         TEXT NOT NULL,
+    seconds         REAL NOT NULL,
+    created_at      TEXT NOT NULL,
+    UNIQUE (run_id, step, weights, sampler, variance, sample_steps, spacing, eta, n, seed, feature_space, metric)
+  );
+  INSERT INTO eval_results_v5 (id, run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed,
+    feature_space, metric, value, std, features_sha256, ref_key, seconds, created_at)
+    SELECT id, run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed,
+    feature_space, metric, value, std, features_sha256, ref_key, seconds, created_at FROM eval_results;
+  DROP TABLE eval_results;
+  ALTER TABLE eval_results_v5 RENAME TO eval_results;
+  CREATE INDEX eval_results_latest ON eval_results(run_id, metric, feature_space, created_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

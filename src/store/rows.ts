@@ -138,6 +138,8 @@ export function toEvalResult(r: Row): EvalResult {
     ...toEvalSummary(r),
     id: Number(r.id),
     runId: Number(r.run_id),
+    variance: String(r.variance ?? 'none'),
+    varianceRef: strOrNull(r.variance_ref),
     spacing: r.spacing as EvalResult['spacing'],
     eta: Number(r.eta),
     seed: Number(r.seed),

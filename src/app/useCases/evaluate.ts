@@ -3,7 +3,8 @@
  * counts, against its dataset's reference statistics. The statistics are computed once per dataset, feature space,
  * weights and subset (a 'refStats' engine job), cached under <data>/cache and recorded in store.refStats; the
  * checkpoint's samples are measured by an 'eval' engine job; the results are stored (store.evals) and returned as
- * a table. `sadpm eval` and the app's Evaluate panel both come here.
+ * a table. `sadpm eval` and the app's Evaluate panel both come here. A variance sampler (issue 13) gets its Γ
+ * from the cache or estimated in the eval job (then cached), or its covariance head (evalVariance.ts).
  */
 import { join } from 'node:path';
 import {
@@ -31,6 +32,9 @@ import { FEATURE_PROTOCOL, FEATURE_SPACE_IDS } from '../../engine/metrics/protoc
 import { INCEPTION_WEIGHTS_HELP } from '../../engine/metrics/inception/weights';
 import { findBuiltin } from '../../engine/data/builtin';
 import { readPackedHeader } from '../../engine/data/packed';
+import { parseGammaEstimate } from '../../shared/gammaEstimate';
+import { cacheGamma } from './gammaEstimate';
+import { evalEstimateWork, resolveEvalVariance, varianceIdentity } from './evalVariance';
 
 export interface EvaluateDeps {
   store: RunStore;
@@ -41,6 +45,8 @@ export interface EvaluateDeps {
 export interface EvaluateOptions extends JobOptions {
   /** `--inception FILE`: wins over the environment variable and the setting. */
   inception?: string | null;
+  /** npr-* / sn-*: a head checkpoint file instead of a covariance run (the CLI's --cov-head-file). */
+  covHeadFile?: string;
   /** Told once the feature space is decided, before any engine starts (the CLI prints it). */
   onSpace?: (info: { pixel: boolean; weights: string | null; note: string | null }) => void;
 }
@@ -83,11 +89,12 @@ export function referenceKey(p: { dataset: string; space: FeatureSpace; weightsS
 export function evalRows(
   res: EvalJobResult,
   ctx: { runId: number; step: number; s: EvalSettings; space: FeatureSpace; refKey: string },
+  variance: Pick<NewEvalResult, 'variance' | 'varianceRef'> = { variance: 'none', varianceRef: null },
 ): NewEvalResult[] {
   const { s } = ctx;
   const base = {
     runId: ctx.runId, step: ctx.step, weights: s.ema ? ('ema' as const) : ('raw' as const), sampler: s.sampler,
-    spacing: s.spacing, eta: s.eta, n: s.n, seed: s.seed, featureSpace: ctx.space,
+    ...variance, spacing: s.spacing, eta: s.eta, n: s.n, seed: s.seed, featureSpace: ctx.space,
     featuresSha256: res.space.weightsSha256, refKey: ctx.refKey,
   };
   const out: NewEvalResult[] = [];
@@ -153,6 +160,7 @@ export async function evaluateCheckpoint(
   const space: FeatureSpace = weights ? 'inception' : 'pixel';
   const data = datasetIdentity(cfg.dataset);
   checkRequest(target, s, space === 'pixel', data.count);
+  const variance = resolveEvalVariance(store, target, s, opts.covHeadFile);
   const note = space === 'pixel' ? `pixel feature space (not Inception). ${INCEPTION_WEIGHTS_HELP}` : null;
   opts.onSpace?.({ pixel: space === 'pixel', weights: choice.path, note });
 
@@ -160,7 +168,7 @@ export async function evaluateCheckpoint(
   let ref = store.refStats.get(refKey);
   const refCached = ref !== undefined;
   const refImages = refCached ? 0 : (s.refN ?? data.count);
-  const total = refImages + s.n * s.steps.length;
+  const total = refImages + evalEstimateWork(s, variance) + s.n * s.steps.length;
   const progress = (offset: number) => (done: number) => opts.onProgress?.(offset + done, total);
   const inceptionWeights = choice.path ?? undefined;
   if (!ref) {
@@ -177,7 +185,7 @@ export async function evaluateCheckpoint(
   const job = {
     checkpointPath: checkpoint.path, runDir: run.runDir, ema: s.ema, sampler: s.sampler, steps: s.steps,
     spacing: s.spacing, eta: s.eta, seed: s.seed, n: s.n, metrics: s.metrics as EvalMetric[], refPath: ref.path,
-    inceptionWeights, previewDir: join(run.runDir, 'evals'), batchSize: s.batchSize,
+    inceptionWeights, previewDir: join(run.runDir, 'evals'), batchSize: s.batchSize, ...variance.fields,
   };
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'eval', jobId, job }), {
     signal: opts.signal,
@@ -190,10 +198,14 @@ export async function evaluateCheckpoint(
   if ((res.space.weightsSha256 ?? null) !== (weights?.sha256 ?? null)) {
     throw new Error(`${choice.path}: the weights file changed during the evaluation; run it again`);
   }
-  const results = store.evals.upsertAll(evalRows(res, { runId: run.id, step: checkpoint.step, s, space, refKey }));
+  if (res.gamma !== undefined) cacheGamma(store, target, parseGammaEstimate(res.gamma, "the eval job's Γ estimate"));
+  const named = varianceIdentity(res.variance, variance);
+  const ctx = { runId: run.id, step: checkpoint.step, s, space, refKey };
+  const results = store.evals.upsertAll(evalRows(res, ctx, named));
   return {
     runId: run.id, runName: run.name, checkpointStep: checkpoint.step, ema: s.ema, sampler: s.sampler,
     spacing: s.spacing, eta: s.eta, seed: s.seed, n: s.n, metrics: s.metrics, space: res.space, featureSpace: space,
     weightsSource: choice.source, note, rows: res.rows.map(tableRow), refKey, refCached, refCount: ref.count, results,
+    variance: named.variance, varianceRef: named.varianceRef, varianceUsed: variance.used,
   };
 }

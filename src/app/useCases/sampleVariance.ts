@@ -10,7 +10,7 @@ import type { SampleJob } from '../../shared/engineMessages';
 import type { RunStore } from '../../store/runStore';
 import { timestepSequence } from '../../engine/diffusion/spacing';
 import { configOf, type CheckpointTarget } from './checkpointTarget';
-import { checkpointStepOf, findCachedGamma, gammaSource } from './gammaEstimate';
+import { checkpointStepOf, findCachedGamma, gammaSource, trajectoryUnion } from './gammaEstimate';
 import { resolveCovHead } from './covRuns';
 
 /** The variance options of a sampling request; each sampler reads only its own. */
@@ -33,12 +33,15 @@ export type VarianceUsed =
 export interface ResolvedVariance {
   fields: Pick<SampleJob, 'gamma' | 'gammaEstimate' | 'covHead'>;
   used: VarianceUsed;
+  /** The indices a Γ covers or will be estimated at (analytic-* only). */
+  trajectory?: number[];
 }
 
 export function resolveSampleVariance(
   store: RunStore | undefined,
   target: CheckpointTarget,
-  s: { sampler: SamplerName; steps: number; spacing: Spacing; ema: boolean },
+  /** steps: a grid's step count, or an evaluation's several (a Γ must cover the union of their trajectories). */
+  s: { sampler: SamplerName; steps: number | readonly number[]; spacing: Spacing; ema: boolean },
   v: VarianceRequest = {},
 ): ResolvedVariance {
   const need = samplerParts(s.sampler).variance;
@@ -46,12 +49,15 @@ export function resolveSampleVariance(
   if (need === 'gamma') {
     const req = { ema: s.ema, nImages: v.gammaImages, seed: v.gammaSeed };
     const src = gammaSource(target, req, { n: 'gammaImages', seed: 'gammaSeed' });
-    const trajectory = timestepSequence(configOf(target).T, s.steps, s.spacing);
+    const T = configOf(target).T;
+    const trajectory = typeof s.steps === 'number'
+      ? timestepSequence(T, s.steps, s.spacing)
+      : trajectoryUnion(T, s.steps, s.spacing);
     const hit = store && target.kind === 'stored' ? findCachedGamma(store, target.run.id, src, trajectory) : undefined;
-    if (hit) return { fields: { gamma: hit }, used: { kind: 'gamma', key: hit.key, cached: true } };
+    if (hit) return { fields: { gamma: hit }, used: { kind: 'gamma', key: hit.key, cached: true }, trajectory };
     const key = gammaKey({ ...src, trajectory });
     const fields = { gammaEstimate: { nImages: src.nImages, seed: src.seed } };
-    return { fields, used: { kind: 'gamma', key, cached: false } };
+    return { fields, used: { kind: 'gamma', key, cached: false }, trajectory };
   }
   if (v.covHeadFile) {
     const used = { kind: 'head' as const, head: need, covRunId: null, path: v.covHeadFile, step: null };

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile';
-import { LOWER_IS_BETTER, type Study, type StudyMetric } from '../../shared/evaluation';
+import { LOWER_IS_BETTER, samplerLabel, type Study, type StudyMetric } from '../../shared/evaluation';
 import { writeLineChartPng, type ChartSeries } from '../../engine/render/lineChart';
 
 /** Distinct line colours (the app's chart palette, first entries). */
@@ -76,7 +76,7 @@ function gapFiles(dir: string, study: Study): string[] {
 
 function metricChart(dir: string, study: Study, m: StudyMetric): string {
   const series: ChartSeries[] = m.curves.map((c, i) => ({
-    name: ascii(`${runLabel(study, c.runId)} step ${c.step} ${c.weights} ${c.sampler} n=${c.n}`),
+    name: ascii(`${runLabel(study, c.runId)} step ${c.step} ${c.weights} ${samplerLabel(c)} n=${c.n}`),
     color: colorOf(study, c.runId),
     dashed: m.curves.findIndex((x) => x.runId === c.runId) !== i,
     points: c.points.map((p) => [p.sampleSteps, p.value] as [number, number]),
@@ -94,15 +94,16 @@ function metricChart(dir: string, study: Study, m: StudyMetric): string {
 }
 
 function metricsCsv(study: Study): string {
-  const head = ['run_id', 'run_name', 'loss', 'role', 'checkpoint_step', 'weights', 'sampler', 'spacing', 'eta', 'n',
+  const head = ['run_id', 'run_name', 'loss', 'role', 'checkpoint_step', 'weights', 'sampler', 'variance', 'spacing',
+    'eta', 'n',
     'feature_space', 'metric', 'sample_steps', 'value', 'std'];
   const rows: (string | number | null)[][] = [head];
   for (const m of study.metrics) {
     for (const c of m.curves) {
       const r = study.runs.find((x) => x.id === c.runId)!;
       for (const p of c.points) {
-        rows.push([r.id, r.name, r.loss, r.role, c.step, c.weights, c.sampler, c.spacing, c.eta, c.n, c.featureSpace,
-          m.metric, p.sampleSteps, p.value, p.std]);
+        rows.push([r.id, r.name, r.loss, r.role, c.step, c.weights, c.sampler, c.variance, c.spacing, c.eta, c.n,
+          c.featureSpace, m.metric, p.sampleSteps, p.value, p.std]);
       }
     }
   }
@@ -151,7 +152,7 @@ function markdown(study: Study, files: Set<string>, charts: Map<string, string>)
     const title = METRIC_TITLES[m.metric] ?? m.metric;
     l.push('', `### ${title}`, '', `![${title}](${charts.get(m.metric)})`, '');
     const counts = [...new Set(m.curves.flatMap((c) => c.points.map((p) => p.sampleSteps)))].sort((a, b) => a - b);
-    const cols = m.curves.map((c) => `#${c.runId} step ${c.step} ${c.weights} ${c.sampler} n=${c.n}`);
+    const cols = m.curves.map((c) => `#${c.runId} step ${c.step} ${c.weights} ${samplerLabel(c)} n=${c.n}`);
     l.push(...mdTable(['sampling steps', ...cols], counts.map((s) => [String(s), ...m.curves.map((c) => {
       const p = c.points.find((x) => x.sampleSteps === s);
       return p ? `${num(p.value)}${p.std !== null ? ` ± ${num(p.std, 2)}` : ''}` : '';

@@ -5,11 +5,11 @@
  */
 import { join, resolve } from 'node:path';
 import { StudyReportRequestSchema, STORED_METRICS, type EvalSettings, type StudyReport, type StudyReportRequest } from '../../shared/evaluation';
-import type { RunRecord } from '../../shared/records';
 import { fileStamp } from '../../shared/naming';
 import { FieldError } from '../../shared/errors';
 import type { JobOptions } from '../engineJob';
-import { runCheckpoint } from './checkpointTarget';
+import { runCheckpoint, type StoredCheckpoint } from './checkpointTarget';
+import { expectedVariance, resolveEvalVariance } from './evalVariance';
 import { measureGap } from './measureGap';
 import { evaluateCheckpoint, parseEvalSettings, type EvaluateDeps } from './evaluate';
 import { chooseInceptionWeights } from '../settings';
@@ -24,12 +24,19 @@ export interface StudyReportOptions extends JobOptions {
   onStage?: (stage: string) => void;
 }
 
-/** Step counts of an evaluation the store has no result for, per run, at `step`. */
-function missingSteps(deps: EvaluateDeps, run: RunRecord, step: number, s: EvalSettings, space: 'inception' | 'pixel'): number[] {
+/** Step counts of an evaluation the store has no result for, per run, at the target's step. */
+function missingSteps(
+  deps: EvaluateDeps,
+  target: StoredCheckpoint,
+  s: EvalSettings,
+  space: 'inception' | 'pixel',
+): number[] {
   const names: string[] = s.metrics.flatMap((m) => [...STORED_METRICS[m]]);
-  const have = deps.store.evals.ofCheckpoint(run.id, step).filter((e) =>
-    e.weights === (s.ema ? 'ema' : 'raw') && e.sampler === s.sampler && e.spacing === s.spacing && e.eta === s.eta &&
-    e.n === s.n && e.seed === s.seed && e.featureSpace === space);
+  // Issue 13: a result of another head or Γ source is not one of this evaluation.
+  const variance = expectedVariance(resolveEvalVariance(deps.store, target, s));
+  const have = deps.store.evals.ofCheckpoint(target.run.id, target.checkpoint.step).filter((e) =>
+    e.weights === (s.ema ? 'ema' : 'raw') && e.sampler === s.sampler && e.variance === variance &&
+    e.spacing === s.spacing && e.eta === s.eta && e.n === s.n && e.seed === s.seed && e.featureSpace === space);
   return s.steps.filter((k) => names.some((m) => !have.some((e) => e.metric === m && e.sampleSteps === k)));
 }
 
@@ -60,7 +67,7 @@ export async function runStudyReport(deps: EvaluateDeps, input: StudyReportReque
     shown = { metricWeights: s.ema ? 'ema' : 'raw', sampler: s.sampler };
     for (const run of runs) {
       const target = runCheckpoint(store, run, common ?? 'latest');
-      const steps = missingSteps(deps, run, target.checkpoint.step, s, space);
+      const steps = missingSteps(deps, target, s, space);
       if (steps.length === 0) continue;
       opts.onStage?.(`evaluating run #${run.id} at step ${target.checkpoint.step}: ${steps.join(', ')} sampling steps`);
       await evaluateCheckpoint(deps, target, { ...s, steps }, { ...job, inception: opts.inception });

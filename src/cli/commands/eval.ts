@@ -2,9 +2,9 @@
  * sadpm eval and sadpm study (issue 12): FID, KID, IS and precision/recall of a checkpoint at several sampling-step
  * counts, and the SA-vs-baseline study with its report, through the same use cases as the app.
  */
-import { SAMPLERS, SPACINGS } from '../../shared/config';
+import { SAMPLER_NAMES, SPACINGS } from '../../shared/config';
 import { EVAL_METRICS, type EvalMetric } from '../../shared/engineMessages';
-import type { EvalOutcome, EvalSettingsInput, Study, StudyReport } from '../../shared/evaluation';
+import { samplerLabel, type EvalOutcome, type EvalSettingsInput, type Study, type StudyReport } from '../../shared/evaluation';
 import { forkEngine } from '../../app/engineProcess';
 import { runCheckpoint } from '../../app/useCases/checkpointTarget';
 import { evaluateCheckpoint } from '../../app/useCases/evaluate';
@@ -23,6 +23,7 @@ import {
   type ParsedArgs,
 } from '../args';
 import { printTable } from '../table';
+import { VARIANCE_FLAGS, describeVariance, varianceFromFlags } from '../varianceFlags';
 import { openStore } from '../storeAccess';
 import type { RunStore } from '../../store/runStore';
 
@@ -49,15 +50,25 @@ function stepsFlag(args: ParsedArgs, fallback: number[]): number[] {
   return list;
 }
 
-/** The evaluation settings the flags give (the feature space decides the default metrics). */
-function evalSettings(args: ParsedArgs, store: RunStore, stepsFallback: number[]): EvalSettingsInput {
+/**
+ * The evaluation settings the flags give (the feature space decides the default metrics), and a variance
+ * sampler's --cov-head-file (a file, which the app's requests never carry).
+ */
+function evalSettings(args: ParsedArgs, store: RunStore, stepsFallback: number[]): EvalSettingsInput & {
+  covHeadFile?: string;
+} {
   const inception = flagString(args.flags, 'inception');
   const pixel = chooseInceptionWeights(store.layout.root, inception).path === null;
+  const sampler = flagChoice(args.flags, 'sampler', SAMPLER_NAMES, 'ddim');
+  const { covHeadFile, ...variance } = varianceFromFlags(args, sampler);
+  const given = Object.fromEntries(Object.entries(variance).filter(([, v]) => v !== undefined));
   return {
     ema: args.flags.get('ema') === true,
     metrics: metricsFlag(args, pixel),
     n: args.flags.has('n') ? positiveInt(args, 'n') : 10_000,
-    sampler: flagChoice(args.flags, 'sampler', SAMPLERS, 'ddim'),
+    sampler,
+    ...(Object.keys(given).length ? { variance: given } : {}),
+    ...(covHeadFile ? { covHeadFile } : {}),
     steps: stepsFlag(args, stepsFallback),
     spacing: flagChoice(args.flags, 'spacing', SPACINGS, 'uniform'),
     eta: flagNumber(args.flags, 'eta', 0),
@@ -87,6 +98,8 @@ export function printEvalTable(o: EvalOutcome): void {
   const weights = o.ema ? 'EMA' : 'raw';
   console.log(`run #${o.runId} ${o.runName}, checkpoint step ${o.checkpointStep} (${weights} weights), ` +
     `${o.sampler} (${o.spacing}${o.eta ? `, eta ${o.eta}` : ''}), n = ${o.n} per step count, seed ${o.seed}`);
+  const variance = describeVariance(o.varianceUsed);
+  if (variance) console.log(`variance: ${variance}`);
   console.log(`feature space: ${o.space.label}`);
   console.log(`reference: ${o.refCount} dataset images (${o.refCached ? 'cached statistics' : 'computed now and cached'})`);
   printTable(cols.map((c) => c.head), o.rows.map((r) => cols.map((c) => c.cell(r))));
@@ -95,7 +108,7 @@ export function printEvalTable(o: EvalOutcome): void {
 export async function cmdEval(args: ParsedArgs): Promise<number> {
   rejectUnknown(args.flags, [
     'data-dir', 'json', 'checkpoint', 'ema', 'metrics', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed',
-    'inception', 'ref-n', 'batch',
+    'inception', 'ref-n', 'batch', ...VARIANCE_FLAGS,
   ], 'eval');
   if (!args.positional[0]) throw new Error("name the run (its id or name; 'sadpm runs' lists them)");
   const store = openStore(args, { quiet: true });
@@ -103,9 +116,10 @@ export async function cmdEval(args: ParsedArgs): Promise<number> {
     const run = store.runs.require(args.positional[0]);
     const target = runCheckpoint(store, run, checkpointFlag(args));
     const json = isJson(args);
-    const settings = evalSettings(args, store, DEFAULT_STEPS);
+    const { covHeadFile, ...settings } = evalSettings(args, store, DEFAULT_STEPS);
     const outcome = await evaluateCheckpoint({ store, spawn: forkEngine }, target, settings, {
       inception: flagString(args.flags, 'inception'),
+      covHeadFile,
       onSpace: ({ note }) => {
         if (note && !json) process.stderr.write(`note: ${note}\n`);
       },
@@ -142,7 +156,8 @@ function printStudy(study: Study, report: StudyReport): void {
   for (const m of study.metrics) {
     const counts = [...new Set(m.curves.flatMap((c) => c.points.map((p) => p.sampleSteps)))].sort((a, b) => a - b);
     const tag = m.featureSpace === 'pixel' ? '[pixel]' : '';
-    const head = [`${m.metric}${tag} steps`, ...m.curves.map((c) => `#${c.runId} @${c.step} ${c.weights} ${c.sampler}`)];
+    const line = (c: (typeof m.curves)[number]) => `#${c.runId} @${c.step} ${c.weights} ${samplerLabel(c)}`;
+    const head = [`${m.metric}${tag} steps`, ...m.curves.map(line)];
     printTable(head, counts.map((k) => [String(k), ...m.curves.map((c) => fmt(c.points.find((p) => p.sampleSteps === k)?.value ?? null))]));
   }
   for (const n of study.notes) console.log(`note: ${n}`);
@@ -152,14 +167,21 @@ function printStudy(study: Study, report: StudyReport): void {
 export async function cmdStudy(args: ParsedArgs): Promise<number> {
   rejectUnknown(args.flags, [
     'data-dir', 'json', 'metrics', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'ema', 'inception', 'ref-n',
-    'batch', 'out', 't0', 'gap-weights', 'measure-gap', 'feature-space',
+    'batch', 'out', 't0', 'gap-weights', 'measure-gap', 'feature-space', ...VARIANCE_FLAGS,
   ], 'study');
   if (args.positional.length < 2) throw new Error('name the baseline run and at least one SA run: sadpm study BASELINE SA_RUN...');
   const store = openStore(args, { quiet: true });
   try {
     const [baselineId, ...saIds] = args.positional.map((ref) => store.runs.require(ref).id);
     const json = isJson(args);
-    const evalOnly = ['metrics', 'n', 'sampler', 'spacing', 'eta', 'seed', 'ema', 'ref-n', 'batch'].filter((f) => args.flags.has(f));
+    const evalOnly = ['metrics', 'n', 'sampler', 'spacing', 'eta', 'seed', 'ema', 'ref-n', 'batch', ...VARIANCE_FLAGS]
+      .filter((f) => args.flags.has(f));
+    // A covariance run or head file belongs to one run's checkpoint: each run of a study uses its own newest head.
+    const oneRun = ['cov-run', 'cov-head-file'].find((f) => args.flags.has(f));
+    if (oneRun) {
+      throw new Error(`--${oneRun}: a study evaluates several runs, each with its own newest completed head; ` +
+        'evaluate a run with a chosen head by sadpm eval RUN --cov-run COVRUN');
+    }
     if (evalOnly.length && !args.flags.has('steps')) {
       throw new Error(`--${evalOnly[0]} sets the evaluation of missing step counts: give --steps too (e.g. --steps 10,20,50,100)`);
     }

@@ -6,7 +6,8 @@
  *    FeatureCollector (never held or written whole; a preview grid of the first 64 is written), then compared
  *    with the reference summary read from its cache file.
  * The feature space is Inception-v3 when a weights file is given (its SHA-256 checked on load), else the
- * labelled pixel space: the result always says which.
+ * labelled pixel space: the result always says which. A variance sampler (issue 13) gets its source once for all
+ * step counts: the Γ sent or estimated here over the union of their trajectories, or the covariance head.
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -15,12 +16,13 @@ import { initBackend } from '../backend';
 import { Rng } from '../rng';
 import { loadDataset } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
-import { sample, toUint8 } from '../diffusion/samplers';
+import { sample, timestepSequence, toUint8, type VarianceSource } from '../diffusion/samplers';
 import { writeFileAtomic } from '../../io/atomicFile';
 import { gridScale, writeGridPng } from '../render/grids';
 import { throwIfCancelled } from '../util/cancel';
 import { restoreCheckpoint } from '../train/checkpointJobs';
-import { epsModelOf, withWeights } from '../train/artifacts';
+import { epsModelOf, varianceChoice, withWeights } from '../train/artifacts';
+import { estimateWork, prepareVariance } from '../train/varianceJobs';
 import type { TrainState } from '../train/trainer';
 import { compareSummaries, decodeSummary, encodeSummary, FeatureCollector, type FeatureSummary } from './collector';
 import { inceptionSpace, pixelSpace, samplesToUnit, type FeatureSpace } from './featureSpace';
@@ -130,8 +132,14 @@ function checkEvalJob(job: EvalJob, state: TrainState, space: FeatureSpace, ref:
   }
 }
 
-export function previewPath(job: EvalJob, step: number, sampleSteps: number): string {
-  const name = `step-${String(step).padStart(7, '0')}-${job.sampler}${sampleSteps}` +
+/** The increasing union of the trajectories of every step count (what a Γ estimate must cover). */
+function trajectoryUnion(T: number, steps: readonly number[], spacing: EvalJob['spacing']): number[] {
+  const all = new Set(steps.flatMap((s) => timestepSequence(T, s, spacing)));
+  return [...all].sort((a, b) => a - b);
+}
+
+export function previewPath(job: EvalJob, step: number, sampleSteps: number, varianceTag = ''): string {
+  const name = `step-${String(step).padStart(7, '0')}-${job.sampler}${sampleSteps}${varianceTag}` +
     `${job.ema ? '-ema' : ''}-seed${job.seed}-n${job.n}-eval.png`;
   return join(job.previewDir, name);
 }
@@ -141,6 +149,7 @@ async function sampleInto(
   state: TrainState,
   job: EvalJob,
   sampleSteps: number,
+  variance: VarianceSource,
   collector: FeatureCollector,
   signal: AbortSignal,
   progress: (images: number) => void,
@@ -159,6 +168,7 @@ async function sampleInto(
       n: b,
       shape: [S, S, C],
       sampler: job.sampler,
+      variance,
       steps: sampleSteps,
       spacing: job.spacing,
       eta: job.eta,
@@ -186,11 +196,17 @@ export async function evalJob(job: EvalJob, signal: AbortSignal, onProgress: OnP
   const ref = readReference(job.refPath);
   const state = await restoreCheckpoint(job.checkpointPath, job.backend);
   let space: FeatureSpace | null = null;
+  let disposeVariance = () => {};
   try {
     space = await openSpace(job.inceptionWeights);
     checkEvalJob(job, state, space, ref);
-    const total = job.n * job.steps.length;
-    let done = 0;
+    const trajectory = trajectoryUnion(state.cfg.T, job.steps, job.spacing);
+    const first = estimateWork(job, trajectory);
+    const total = first + job.n * job.steps.length;
+    let done = first;
+    const v = await prepareVariance(state, job, trajectory, signal, (k) => onProgress(k, total));
+    disposeVariance = () => v.dispose();
+    const choice = varianceChoice(state, { n: job.n, ema: job.ema, gamma: v.gamma, covHead: v.covHead }, job.sampler);
     const rows: EvalStepResult[] = [];
     for (const sampleSteps of job.steps) {
       const t0 = performance.now();
@@ -200,11 +216,11 @@ export async function evalJob(job: EvalJob, signal: AbortSignal, onProgress: OnP
         total: space.classes ? job.n : undefined,
       });
       const preview = await withWeights(state, job.ema, () =>
-        sampleInto(state, job, sampleSteps, collector, signal, (b) => onProgress((done += b), total)),
+        sampleInto(state, job, sampleSteps, choice.source, collector, signal, (b) => onProgress((done += b), total)),
       );
       const fake = await collector.finish();
       const m = await compareSummaries(ref, fake, job.metrics, { seed: job.seed });
-      const path = previewPath(job, state.step, sampleSteps);
+      const path = previewPath(job, state.step, sampleSteps, choice.tag);
       const { imageSize: S, channels: C } = state.cfg;
       writeGridPng(path, preview, preview.length / (S * S * C), S, S, C, { scale: gridScale(S) });
       rows.push({
@@ -217,8 +233,11 @@ export async function evalJob(job: EvalJob, signal: AbortSignal, onProgress: OnP
         previewPath: path,
       });
     }
-    return { space: ref.space, checkpointStep: state.step, realCount: ref.count, rows };
+    const made = v.estimated ? { gamma: v.estimated } : {};
+    const variance = choice.record;
+    return { space: ref.space, checkpointStep: state.step, realCount: ref.count, rows, variance, ...made };
   } finally {
+    disposeVariance();
     space?.dispose();
     state.dispose();
   }

@@ -103,7 +103,7 @@ function resolveSampling(cfg: RunConfig, s: SampleGridOptions) {
 }
 
 /** What a grid's sidecar records about its variance source, and a short tag for its file name. */
-interface VarianceChoice {
+export interface VarianceChoice {
   source: VarianceSource;
   record: Record<string, unknown>;
   tag: string;
@@ -116,7 +116,7 @@ function shortHash(text: string): string {
 }
 
 /** The sampler's variance source from the settings, checked against the holder's checkpoint and weights. */
-function varianceChoice(holder: ModelHolder, s: SampleGridOptions, sampler: SamplerName): VarianceChoice {
+export function varianceChoice(holder: ModelHolder, s: SampleGridOptions, sampler: SamplerName): VarianceChoice {
   const need = samplerParts(sampler).variance;
   const weights = s.ema ? 'EMA' : 'raw';
   const clip = { clipPixel: s.clipPixel ?? null, clipSigmaSteps: s.clipSigmaSteps ?? null, clipX0: s.clipX0 ?? null };

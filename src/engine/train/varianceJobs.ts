@@ -5,18 +5,13 @@
  */
 import { gapImages, loadDataset } from '../data/loader';
 import { samplerParts, timestepSequence } from '../diffusion/samplers';
-import { parseGammaEstimate, type GammaEstimate } from '../../shared/gammaEstimate';
+import { gammaWork, parseGammaEstimate, type GammaEstimate } from '../../shared/gammaEstimate';
 import type { GammaJob, SampleJob } from '../../shared/engineMessages';
 import { estimateRunGamma, type ModelHolder } from './artifacts';
 import { loadCovHead, type LoadedCovHead } from './covTrainer';
 import { checkDatasetFits } from './trainer';
 
 type OnStep = (k: number, total: number) => void;
-
-/** Network calls of an estimate: indices x batches (estimateGamma's progress total). */
-function gammaWork(indices: number, nImages: number, batchSize: number): number {
-  return indices * Math.ceil(nImages / Math.min(nImages, batchSize));
-}
 
 /** Estimates Γ of the holder's checkpoint at `trajectory` over its run's training images. */
 async function estimateFor(
@@ -40,14 +35,59 @@ export async function runGammaJob(holder: ModelHolder, job: GammaJob, signal: Ab
 export type VarianceJob = Pick<SampleJob, 'sampler' | 'steps' | 'spacing' | 'ema' | 'n' | 'gamma' | 'gammaEstimate'> &
   Pick<SampleJob, 'covHead' | 'batchSize' | 'filmstripFrames'>;
 
-export interface SampleVariance {
+/** The variance fields of any job that samples, whatever its step counts (a grid's, an evaluation's). */
+export type VarianceFields = Pick<SampleJob, 'sampler' | 'ema' | 'gamma' | 'gammaEstimate' | 'covHead' | 'batchSize'>;
+
+export interface PreparedVariance {
   gamma?: GammaEstimate;
   covHead?: LoadedCovHead;
   /** An estimate made for this job (the app caches it). */
   estimated?: GammaEstimate;
+  dispose(): void;
+}
+
+export interface SampleVariance extends PreparedVariance {
   /** Progress of the sampling that follows, offset past the estimate's work. */
   onStep: OnStep;
-  dispose(): void;
+}
+
+/** Progress units of the Γ estimate a job will make at `trajectory` (0 when it makes none). */
+export function estimateWork(job: VarianceFields, trajectory: readonly number[]): number {
+  if (samplerParts(job.sampler).variance !== 'gamma' || job.gamma !== undefined || !job.gammaEstimate) return 0;
+  return gammaWork(trajectory.length, job.gammaEstimate.nImages, job.batchSize ?? 64);
+}
+
+/**
+ * The sampler's variance source over `trajectory` (every index the job will sample at): the Γ sent, a Γ
+ * estimated here (reporting its own progress: estimateWork units), or the covariance head loaded.
+ */
+export async function prepareVariance(
+  holder: ModelHolder,
+  job: VarianceFields,
+  trajectory: readonly number[],
+  signal: AbortSignal,
+  onStep: OnStep,
+): Promise<PreparedVariance> {
+  const need = samplerParts(job.sampler).variance;
+  const none = { dispose: () => {} };
+  const given = { gamma: job.gamma !== undefined, gammaEstimate: !!job.gammaEstimate, covHead: !!job.covHead };
+  const uses = need === 'gamma' ? ['gamma', 'gammaEstimate'] : need === 'none' ? [] : ['covHead'];
+  const stray = Object.entries(given).filter(([k, v]) => v && !uses.includes(k)).map(([k]) => k);
+  if (stray.length > 0) throw new Error(`${stray.join(', ')}: sampler '${job.sampler}' does not use it`);
+  if (need === 'none') return none;
+  if (need !== 'gamma') {
+    if (!job.covHead) throw new Error(`covHead: sampler '${job.sampler}' needs a covariance head checkpoint`);
+    const covHead = loadCovHead(job.covHead);
+    return { covHead, dispose: () => covHead.head.dispose() };
+  }
+  if (job.gamma !== undefined) return { ...none, gamma: parseGammaEstimate(job.gamma, 'the Γ estimate sent') };
+  if (!job.gammaEstimate) {
+    throw new Error(`gamma: sampler '${job.sampler}' needs a Γ estimate, or gammaEstimate settings to make one`);
+  }
+  const { nImages, seed } = job.gammaEstimate;
+  const settings = { ema: job.ema, trajectory, nImages, seed, batchSize: job.batchSize ?? 64 };
+  const estimated = await estimateFor(holder, settings, signal, onStep);
+  return { ...none, gamma: estimated, estimated };
 }
 
 /**
@@ -60,30 +100,10 @@ export async function prepareSampleVariance(
   signal: AbortSignal,
   onStep: OnStep,
 ): Promise<SampleVariance> {
-  const need = samplerParts(job.sampler).variance;
-  const none = { onStep, dispose: () => {} };
-  const given = { gamma: job.gamma !== undefined, gammaEstimate: !!job.gammaEstimate, covHead: !!job.covHead };
-  const uses = need === 'gamma' ? ['gamma', 'gammaEstimate'] : need === 'none' ? [] : ['covHead'];
-  const stray = Object.entries(given).filter(([k, v]) => v && !uses.includes(k)).map(([k]) => k);
-  if (stray.length > 0) throw new Error(`${stray.join(', ')}: sampler '${job.sampler}' does not use it`);
-  if (need === 'none') return none;
-  if (need !== 'gamma') {
-    if (!job.covHead) throw new Error(`covHead: sampler '${job.sampler}' needs a covariance head checkpoint`);
-    const covHead = loadCovHead(job.covHead);
-    return { covHead, onStep, dispose: () => covHead.head.dispose() };
-  }
-  if (job.gamma !== undefined) return { ...none, gamma: parseGammaEstimate(job.gamma, 'the Γ estimate sent') };
-  if (!job.gammaEstimate) {
-    throw new Error(`gamma: sampler '${job.sampler}' needs a Γ estimate, or gammaEstimate settings to make one`);
-  }
-  const T = holder.cfg.T;
-  const trajectory = timestepSequence(T, job.steps, job.spacing);
-  const batchSize = job.batchSize ?? 64;
-  const { nImages, seed } = job.gammaEstimate;
-  const first = gammaWork(trajectory.length, nImages, batchSize);
+  const trajectory = timestepSequence(holder.cfg.T, job.steps, job.spacing);
+  const first = estimateWork(job, trajectory);
   const batches = job.filmstripFrames ? 1 : Math.ceil(job.n / (job.batchSize ?? Math.min(job.n, 64)));
   const total = first + trajectory.length * batches;
-  const settings = { ema: job.ema, trajectory, nImages, seed, batchSize };
-  const estimated = await estimateFor(holder, settings, signal, (k) => onStep(k, total));
-  return { gamma: estimated, estimated, onStep: (k) => onStep(first + k, total), dispose: () => {} };
+  const v = await prepareVariance(holder, job, trajectory, signal, (k) => onStep(k, total));
+  return { ...v, onStep: v.estimated ? (k) => onStep(first + k, total) : onStep };
 }

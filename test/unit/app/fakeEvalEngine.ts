@@ -4,7 +4,7 @@
  * real jobs are covered by test/integration/evaluate.test.ts and the CLI test.
  */
 import { writeFileSync } from 'node:fs';
-import type { EngineCommand, EvalJobResult, HostMessage } from '../../../src/shared/engineMessages';
+import type { EngineCommand, EvalJob, EvalJobResult, HostMessage } from '../../../src/shared/engineMessages';
 import type { SpawnEngine } from '../../../src/app/engineProcess';
 
 export interface FakeEvalOptions {
@@ -17,6 +17,15 @@ export interface FakeEvalOptions {
 }
 
 const PIXEL = { id: 'pixel-8x8' as const, label: 'pixel space 8×8×3 (not Inception)', dim: 192, weightsSha256: null };
+
+/** What the engine reports it used, as artifacts.ts varianceChoice records it (a made estimate: n and seed sent). */
+function usedOf(j: EvalJob): Record<string, unknown> {
+  if (j.covHead) return { kind: 'head', head: j.sampler.split('-')[0], checkpoint: j.covHead, step: 2 };
+  const g = j.gamma as { key: string; nImages: number; seed: number } | undefined;
+  if (g) return { kind: 'gamma', key: g.key, nImages: g.nImages, seed: g.seed };
+  const e = j.gammaEstimate;
+  return e ? { kind: 'gamma', key: `made-n${e.nImages}`, nImages: e.nImages, seed: e.seed } : { kind: 'none' };
+}
 
 export function fakeEvalSpawner(commands: EngineCommand[], o: FakeEvalOptions = {}): SpawnEngine {
   const value = o.value ?? ((_p, s) => 100 / s);
@@ -55,7 +64,8 @@ export function fakeEvalSpawner(commands: EngineCommand[], o: FakeEvalOptions = 
               previewPath: `${j.previewDir}/preview-${s}.png`,
             };
           });
-          const result: EvalJobResult = { space: PIXEL, checkpointStep: step, realCount: 100, rows };
+          const variance = usedOf(j);
+          const result: EvalJobResult = { space: PIXEL, checkpointStep: step, realCount: 100, rows, variance };
           send({ type: 'jobDone', jobId: cmd.jobId, ok: true, result });
         } else if (cmd.cmd === 'gap') {
           const t0 = cmd.job.t0 ?? 4;

@@ -10,7 +10,8 @@ import { PNG } from 'pngjs';
 import { RunStore } from '../../../src/store/runStore';
 import { resolveRunConfig, type RunConfigInput } from '../../../src/shared/config';
 import type { EngineCommand } from '../../../src/shared/engineMessages';
-import type { RunRecord } from '../../../src/shared/records';
+import type { NewEvalResult, RunRecord } from '../../../src/shared/records';
+import { createCovRun } from '../../../src/app/useCases/covRuns';
 import { buildStudy, configDifferences, fieldKind } from '../../../src/app/useCases/study';
 import { runStudyReport } from '../../../src/app/useCases/studyReport';
 import { fakeEvalSpawner } from './fakeEvalEngine';
@@ -43,10 +44,11 @@ function gap(runId: number, step: number, meanAbs: number[]): void {
   store.gaps.add({ runId, step, t0: 4, t, meanAbs, l2: meanAbs, signedMean: meanAbs });
 }
 
-function fid(runId: number, step: number, sampleSteps: number, value: number): void {
+function fid(runId: number, step: number, sampleSteps: number, value: number, over: Partial<NewEvalResult> = {}): void {
   store.evals.upsert({
-    runId, step, weights: 'ema', sampler: 'ddim', sampleSteps, spacing: 'uniform', eta: 0, n: 16, seed: 0,
-    featureSpace: 'pixel', metric: 'fid', value, std: null, featuresSha256: null, refKey: 'k', seconds: 1,
+    runId, step, weights: 'ema', sampler: 'ddim', variance: 'none', varianceRef: null,
+    sampleSteps, spacing: 'uniform', eta: 0, n: 16, seed: 0,
+    featureSpace: 'pixel', metric: 'fid', value, std: null, featuresSha256: null, refKey: 'k', seconds: 1, ...over,
   });
 }
 
@@ -134,12 +136,48 @@ describe('the study', () => {
     expect(md).toMatch(/!\[FID\]\(metric-fid\.png\)/);
     expect(md).toMatch(/\| 50 \| 4 \| 4 \|/);
     const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('run_id,run_name,loss,role,checkpoint_step,weights,sampler,spacing,eta,n,feature_space,metric,sample_steps,value,std');
+    expect(csv[0]).toBe('run_id,run_name,loss,role,checkpoint_step,weights,sampler,variance,spacing,eta,n,feature_space,' +
+      'metric,sample_steps,value,std');
     expect(csv).toHaveLength(1 + 6);
     expect(readFileSync(join(out, 'gap-ratio.csv'), 'utf8').split('\n')[4]).toBe('1,1.4999999999999998');
     const png = PNG.sync.read(readFileSync(join(out, 'metric-fid.png')));
     expect([png.width, png.height]).toEqual([720, 420]);
     expect(JSON.parse(readFileSync(join(out, 'study.json'), 'utf8')).runs).toHaveLength(2);
+  });
+
+  it('issue 13: a variance sampler evaluates with each run\'s own head; two heads are two columns, never one', async () => {
+    const b = run('baseline', { k: 1 }, [200]);
+    const s = run('sa2', { k: 2 }, [200]);
+    const head = (parent: RunRecord) => {
+      const cov = createCovRun(store, parent, { kind: 'npr', steps: 2, ema: true });
+      store.checkpoints.add({ runId: cov.id, step: 2, kind: 'full', path: join(cov.runDir, 'h.sadpm-cov'), bytes: 1,
+        metrics: {} });
+      store.runs.setStatus(cov.id, 'completed');
+      return cov.id;
+    };
+    // The baseline's results of a head that is no longer its newest do not count as this evaluation's.
+    const old = head(b);
+    fid(b.id, 200, 10, 40, { sampler: 'npr-ddim', variance: `npr run #${old} step 2`, varianceRef: '/old' });
+    const [hb, hs] = [head(b), head(s)];
+    const commands: EngineCommand[] = [];
+    const spawn = fakeEvalSpawner(commands, { value: (p, k) => (p.includes(`/${b.name}`) ? 100 : 200) / k });
+    const evaluate = { metrics: ['fid' as const], n: 16, sampler: 'npr-ddim' as const, steps: [10] };
+    const report = await runStudyReport({ store, spawn, env: {} }, { baselineId: b.id, saIds: [s.id], evaluate },
+      { out: join(dir, 'report') });
+    const evals = commands.flatMap((c) => (c.cmd === 'eval' ? [c.job] : []));
+    expect(evals.map((j) => [j.sampler, j.steps, j.covHead])).toEqual([
+      ['npr-ddim', [10], join(store.runs.get(hb)!.runDir, 'h.sadpm-cov')],
+      ['npr-ddim', [10], join(store.runs.get(hs)!.runDir, 'h.sadpm-cov')],
+    ]);
+    const curves = report.study.metrics.find((m) => m.metric === 'fid')!.curves;
+    expect(curves.map((c) => [c.runId, c.variance]).sort()).toEqual([
+      [b.id, `npr run #${hb} step 2`], [b.id, `npr run #${old} step 2`], [s.id, `npr run #${hs} step 2`],
+    ].sort());
+    const md = readFileSync(report.markdown, 'utf8');
+    expect(md).toContain(`npr-ddim (npr run #${old} step 2)`);
+    expect(md).toContain(`npr-ddim (npr run #${hb} step 2)`);
+    const csv = readFileSync(join(dir, 'report', 'metrics.csv'), 'utf8').trim().split('\n');
+    expect(csv.filter((l) => l.includes(`,npr-ddim,npr run #${hb} step 2,`))).toHaveLength(1);
   });
 
   it('refuses to report on runs that differ in data or model, naming the fields', async () => {

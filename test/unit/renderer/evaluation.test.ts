@@ -36,6 +36,7 @@ function outcome(): EvalOutcome {
     runId: 1, runName: 'r', checkpointStep: 200, ema: true, sampler: 'ddim', spacing: 'uniform', eta: 0, seed: 0, n: 16,
     metrics: ['fid', 'kid', 'pr'], space, featureSpace: 'pixel', weightsSource: null, note: 'pixel', refKey: 'k',
     refCached: true, refCount: 64, results: [], rows: [row(10, 31.5), row(20, 22.25)],
+    variance: 'none', varianceRef: null, varianceUsed: { kind: 'none' },
   };
 }
 const detail = (id: number) => ({

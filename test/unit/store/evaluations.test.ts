@@ -5,7 +5,8 @@ import { freshStore, newRun } from './helpers';
 
 function result(runId: number, over: Partial<NewEvalResult> = {}): NewEvalResult {
   return {
-    runId, step: 100, weights: 'ema', sampler: 'ddim', sampleSteps: 10, spacing: 'uniform', eta: 0, n: 1000, seed: 0,
+    runId, step: 100, weights: 'ema', sampler: 'ddim', variance: 'none', varianceRef: null,
+    sampleSteps: 10, spacing: 'uniform', eta: 0, n: 1000, seed: 0,
     featureSpace: 'inception', metric: 'fid', value: 30, std: null, featuresSha256: 'ab'.repeat(32), refKey: 'ref-1',
     seconds: 12.5, ...over,
   };

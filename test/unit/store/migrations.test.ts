@@ -100,4 +100,34 @@ describe('store migrations', () => {
     expect(() => store.db.prepare("UPDATE runs SET kind = 'other' WHERE id = 1").run()).toThrow(/CHECK constraint/);
     store.close();
   });
+  it('migration 5 keeps the evaluation results of a version-4 database as ddpm/ddim ones (variance none)', () => {
+    const root = tmpDir();
+    const raw = new Database(dataLayout(root).db);
+    for (const sql of MIGRATIONS.slice(0, 4)) raw.exec(sql);
+    raw.pragma('user_version = 4');
+    raw.prepare(`INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
+      app_version, created_at) VALUES ('old', 'completed', '{"steps":5}', 'builtin:shapes', 'tiny', 2, 1, 100, 0, 5,
+      '/r', '0.0.1', '2025-01-01')`).run();
+    raw.prepare(`INSERT INTO eval_results (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed,
+      feature_space, metric, value, std, features_sha256, ref_key, seconds, created_at) VALUES (1, 5, 'ema', 'ddim',
+      10, 'uniform', 0, 16, 0, 'pixel', 'fid', 12.5, NULL, NULL, 'k', 1, '2025-01-02')`).run();
+    raw.close();
+    const store = RunStore.open(root);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(store.evals.list(1)).toEqual([
+      expect.objectContaining({ id: 1, sampler: 'ddim', variance: 'none', varianceRef: null, value: 12.5 }),
+    ]);
+    // The variance source is part of a result's identity: another head of one sampler is another row.
+    const row = { runId: 1, step: 5, weights: 'ema' as const, sampler: 'npr-ddim' as const, sampleSteps: 10,
+      spacing: 'uniform' as const, eta: 0, n: 16, seed: 0, featureSpace: 'pixel' as const, metric: 'fid', std: null,
+      featuresSha256: null, refKey: 'k', seconds: 1 };
+    store.evals.upsert({ ...row, variance: 'npr run #2 step 4', varianceRef: '/a', value: 3 });
+    store.evals.upsert({ ...row, variance: 'npr run #3 step 4', varianceRef: '/b', value: 4 });
+    store.evals.upsert({ ...row, variance: 'npr run #3 step 4', varianceRef: '/b', value: 5 });
+    expect(store.evals.list(1).filter((e) => e.sampler === 'npr-ddim').map((e) => [e.variance, e.value])).toEqual([
+      ['npr run #2 step 4', 3],
+      ['npr run #3 step 4', 5],
+    ]);
+    store.close();
+  });
 });

@@ -7,6 +7,9 @@ import { computed, onScopeDispose, ref, shallowRef, watch } from 'vue';
 import type { EvalMetric } from '../../../shared/engineMessages';
 import type { EvalOutcome } from '../../../shared/evaluation';
 import type { EvalCurve, EvalResult } from '../../../shared/records';
+import { samplerParts, type SamplerName } from '../../../shared/config';
+import type { SampleVariance } from '../../../shared/contract';
+import { headsOn } from '../samplerOptions';
 import { api } from '../api';
 import { toApiError } from '../api/errors';
 import { jobEta, parseStepList } from '../evaluation';
@@ -21,10 +24,21 @@ export interface EvalForm {
   ema: boolean;
   metrics: EvalMetric[];
   n: number;
-  sampler: 'ddim' | 'ddpm';
+  sampler: SamplerName;
+  /** Issue 13: the variance sampler's options (as the sampling form's); each sampler reads only its own. */
+  variance: SampleVariance;
   steps: string;
   /** Dataset images for the reference statistics ('' = all). */
   refN: string;
+}
+
+/** The options the sampler reads (the form keeps the others for when the user switches back); none: undefined. */
+export function varianceOf(sampler: SamplerName, v: SampleVariance): SampleVariance | undefined {
+  const need = samplerParts(sampler).variance;
+  const keys: (keyof SampleVariance)[] = need === 'gamma' ? ['gammaImages', 'gammaSeed'] : need === 'none' ? [] : ['covRun'];
+  const out: SampleVariance = {};
+  for (const k of keys) if (v[k] !== undefined) out[k] = v[k];
+  return Object.keys(out).length ? out : undefined;
 }
 
 export const useEvaluationStore = defineStore('evaluation', () => {
@@ -34,7 +48,15 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const runId = ref<number | null>(null);
   const detail = computed(() => (runs.detail && runs.detail.run.id === runId.value ? runs.detail : null));
   const checkpoints = computed(() => [...(detail.value?.checkpoints ?? [])].sort((a, b) => b.step - a.step));
-  const form = ref<EvalForm>({ checkpointId: null, ema: true, metrics: ['fid', 'kid', 'pr'], n: 1000, sampler: 'ddim', steps: '10,20,50,100', refN: '' });
+  const form = ref<EvalForm>({
+    checkpointId: null, ema: true, metrics: ['fid', 'kid', 'pr'], n: 1000, sampler: 'ddim', variance: {},
+    steps: '10,20,50,100', refN: '',
+  });
+  /** Covariance runs of the chosen checkpoint and weights (the npr-* / sn-* samplers' heads). */
+  const heads = computed(() => {
+    const ck = checkpoints.value.find((c) => c.id === form.value.checkpointId);
+    return ck && runId.value ? headsOn(runs.all, runId.value, ck.step, form.value.ema) : [];
+  });
   const parsed = computed(() => parseStepList(form.value.steps, detail.value?.run.T));
   const refNError = computed(() => {
     const t = form.value.refN.trim();
@@ -119,9 +141,11 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     error.value = null;
     const f = form.value;
     const step = checkpoints.value.find((c) => c.id === ckId)?.step;
+    const variance = varianceOf(f.sampler, f.variance);
     const req = {
       checkpointId: ckId, ema: f.ema, metrics: [...f.metrics], n: f.n, sampler: f.sampler, steps: parsed.value.steps,
       ...(f.refN.trim() ? { refN: Number(f.refN) } : {}),
+      ...(variance ? { variance } : {}),
     };
     const label = `Evaluate #${id} step ${step} · ${f.sampler} ${req.steps.join(',')} · n ${f.n}`;
     const h = jobs.run('eval', label, () => api().invoke('eval.start', req));
@@ -142,6 +166,6 @@ export const useEvaluationStore = defineStore('evaluation', () => {
 
   return {
     runId, detail, checkpoints, form, parsed, formError, job, error, outcome, results, curves, metric, listError,
-    busy, eta, now, open, start, cancel, loadResults,
+    busy, eta, now, open, start, cancel, loadResults, heads,
   };
 });
