@@ -5,7 +5,7 @@
  * host's IPC handler would, so the loops must yield to let it in. The recorder takes the activity
  * messages in its stride.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,5 +111,37 @@ describe('stop during sampling or the gap monitor', () => {
     expect([got.status, got.step]).toEqual(['stopped', 2]);
     expect(r.store.gaps.list(r.run.id)).toEqual([]);
     console.log(`stop during the gap monitor: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run`);
+  });
+});
+
+describe('stop between training steps', () => {
+  // The engine host delivers 'stop' from an IPC message, a later event-loop turn. On a backend whose reads resolve
+  // at once (cpu) a loop that only awaits those reads never lets the message in: `sadpm train --backend cpu`
+  // ignored Ctrl-C and SIGTERM until its last step.
+  for (const [backend, logEvery] of [['cpu', 1], ['cpu', 1000], ['auto', 1000]] as const) {
+    it(`takes effect after the step in progress (${backend}, logEvery ${logEvery}), with its checkpoint`, async () => {
+      const cfg = micro({ steps: 10, logEvery, backend });
+      const dir = mkdtempSync(join(tmpdir(), 'sadpm-stop-step-'));
+      const ctl = new AbortController();
+      let started = false;
+      const res = await train(cfg, {
+        runDir: dir,
+        signal: ctl.signal,
+        skipFinalArtifacts: true,
+        sink: (m) => {
+          if (m.type === 'started' && !started) {
+            started = true;
+            setImmediate(() => ctl.abort());
+          }
+        },
+      });
+      expect(res.reason).toBe('stopped');
+      expect(res.step).toBeLessThan(5);
+      const ckpts = readdirSync(join(dir, 'checkpoints'));
+      expect(ckpts).toEqual([`ckpt-${String(res.step).padStart(7, '0')}.sadpm-ck`]);
+    }, 120_000);
+  }
+  afterAll(async () => {
+    await initBackend('auto');
   });
 });

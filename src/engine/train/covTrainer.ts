@@ -19,6 +19,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../tf';
+import { yieldToEvents } from '../util/cancel';
 import { Rng, Stream } from '../rng';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { qSample } from '../diffusion/forward';
@@ -340,6 +341,8 @@ async function trainCovInner(
       }
       for (const t of Object.values(s)) t.dispose();
       if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
+      // A stop arrives as an IPC message: the loop must reach the event loop between steps to let it in.
+      await yieldToEvents();
       if (step % cfg.checkpointEvery === 0 || aborted()) await save();
       if (aborted()) {
         reason = 'stopped';

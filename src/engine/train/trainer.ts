@@ -21,7 +21,7 @@ import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
 import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
 import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
 import { ActivityReporter } from './activity';
-import { CancelledError } from '../util/cancel';
+import { CancelledError, yieldToEvents } from '../util/cancel';
 import { writeJsonAtomic } from '../../io/atomicFile';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
@@ -273,6 +273,8 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       for (const t of Object.values(s)) t.dispose();
 
       if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
+      // A stop arrives as an IPC message: the loop must reach the event loop between steps to let it in.
+      await yieldToEvents();
       if (step % cfg.checkpointEvery === 0 || aborted()) await saveCheckpoint();
       if (cfg.sampleEvery > 0 && step % cfg.sampleEvery === 0 && step !== cfg.steps && !aborted()) await samples();
       if (cfg.gapEvery > 0 && step % cfg.gapEvery === 0 && step !== cfg.steps && !aborted()) await measureGap();
