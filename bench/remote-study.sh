@@ -10,7 +10,8 @@
 #   COV_STEPS=2 GAMMA_N=16 bash bench/remote-study.sh
 # Environment: TRAIN_LIMIT (seconds of training, default 300), STEPS (a cap, default none), N (images per step count,
 #   default 1000), PRESET (small), BATCH (128), T0 (the gap's t0, 300), GAMMA_N (images for Γ, 1000), COV_STEPS (400),
-#   SAMPLER_N (images per step count for the sampler comparison, 500), EVAL_SAMPLERS (0: samplers only as grids), BUDGET (seconds the whole call may take, 560).
+#   STUDY (0: skip the study), SAMPLERS (evaluated, in order), SAMPLER_N (images per step count there, 500),
+#   EVAL_SAMPLERS (0: samplers only as grids), BUDGET (seconds the whole call may take, 560).
 set -uo pipefail
 out=${OUT:-/tmp/study-out}
 mkdir -p "$out"
@@ -62,10 +63,12 @@ fi
 tail -n 3 "$out/train-baseline.txt" "$out/train-sa2.txt" | tee -a "$log"
 "${SADPM[@]}" runs --data-dir "$data" 2>&1 | tee -a "$log"
 
+if [ "${STUDY:-1}" = 1 ]; then
 stamp "study: gap on raw weights, FID/KID/PR at DDIM 10,20,50,100 with EMA weights, n=$n"
 timeout 240 "${SADPM[@]}" study baseline sa2 --data-dir "$data" --t0 "${T0:-300}" --gap-weights raw --measure-gap missing \
   --steps 10,20,50,100 --n "$n" --ema --sampler ddim --batch 250 --out "$out/study" 2>&1 | tee -a "$log"
 stamp "study done"
+fi
 
 # Companion samplers: Γ once per model (union of the 10/25/50 trajectories), heads trained briefly. Each phase runs
 # only while the call has time for it (BUDGET seconds in all, default 560).
@@ -91,11 +94,12 @@ if [ "$(left)" -gt 150 ]; then
 fi
 if [ "${EVAL_SAMPLERS:-1}" = 1 ]; then
   # ddim first: the companion samplers are compared with it at the same n, steps and noise.
-  for s in ddim analytic-ddim npr-ddim sn-ddim analytic-ddpm ddpm; do
+  for s in ${SAMPLERS:-ddim analytic-ddim npr-ddim sn-ddim analytic-ddpm ddpm npr-ddpm sn-ddpm}; do
     for run in baseline sa2; do
       [ "$(left)" -gt 45 ] || continue
+      g=(); case $s in analytic-*) g=(--gamma-images "${GAMMA_N:-1000}");; esac
       timeout "$(( $(left) - 25 ))" "${SADPM[@]}" eval "$run" --data-dir "$data" --ema --sampler "$s" --steps 10,25,50 \
-        --n "${SAMPLER_N:-500}" --batch 250 --json 2>>"$log" > "$out/eval-$run-$s.json" \
+        --n "${SAMPLER_N:-500}" --batch 250 "${g[@]}" --json 2>>"$log" > "$out/eval-$run-$s.json" \
         || stamp "eval $run $s failed (exit $?)"
       stamp "eval $run $s"
     done
@@ -106,7 +110,8 @@ mkdir -p "$out/grids"
 for run in baseline sa2; do
   for s in ddim analytic-ddim npr-ddim sn-ddim; do
     [ "$(left)" -gt 20 ] || break
-    p=$(timeout 30 "${SADPM[@]}" sample "$run" --data-dir "$data" --ema --sampler "$s" --steps 25 --n 64 --seed 1 \
+    g=(); case $s in analytic-*) g=(--gamma-images "${GAMMA_N:-1000}");; esac
+    p=$(timeout 30 "${SADPM[@]}" sample "$run" --data-dir "$data" --ema --sampler "$s" --steps 25 --n 64 --seed 1 "${g[@]}" \
       2>>"$log" | sed -n 's/^grid: //p')
     [ -n "$p" ] && cp "$p" "$out/grids/$run-$s-25.png"
   done
@@ -114,5 +119,7 @@ done
 "${SADPM[@]}" runs --data-dir "$data" --kind cov 2>&1 | tee -a "$log"
 stamp "done"
 # What comes back: at most 8 files, so the report folder, evaluations, grids and training logs travel packed.
-cd "$out" && packed=$(ls -d study eval-*.json grids train-*.txt 2>/dev/null) && tar czf study.tgz $packed && rm -rf $packed
+# (Whatever of them exists: a call without the study still packs its evaluations.)
+cd "$out" && packed=$(ls -d study eval-*.json grids train-*.txt 2>/dev/null || true)
+[ -n "$packed" ] && tar czf study.tgz $packed && rm -rf $packed
 ls -la "$out"
