@@ -12,6 +12,7 @@ import { navigate, route } from '../../../src/renderer/src/router';
 import { groupResults, orderedCounts, sweepGrid } from '../../../src/renderer/src/sweepGrid';
 import { useSweepForm } from '../../../src/renderer/src/composables/sweepForm';
 import { RELOAD_COALESCE_MS, useSweepsStore } from '../../../src/renderer/src/stores/sweeps';
+import { useRunsStore } from '../../../src/renderer/src/stores/runs';
 import { resolveRunConfig } from '../../../src/shared/config';
 import { statusCounts, sweepCells, type SweepCell, type SweepDetail, type SweepRecord } from '../../../src/shared/sweep';
 import { FakeApi, progressMsg, runRecord } from './fakeApi';
@@ -239,6 +240,14 @@ describe('Sweeps view', () => {
     expect(badges('sweep-counts')).toEqual(['1 completed', '1 failed', '2 stopped']);
     // Nothing is left to cancel.
     expect(w.get('[data-testid="sweep-cancel"]').attributes('disabled')).toBeDefined();
+
+    // Its runs in the experiment table: the Runs view filtered by the sweep's tag, nothing else.
+    const runs = useRunsStore();
+    runs.text = 'old search';
+    runs.statuses = ['failed'];
+    await w.get('[data-testid="sweep-show-runs"]').trigger('click');
+    expect(route.view).toBe('runs');
+    expect([runs.tags, runs.statuses, runs.text]).toEqual([['sweep-3'], [], '']);
     w.unmount();
   });
 
