@@ -13,6 +13,7 @@ import { SlurmExecutor } from '../../../src/app/executors/slurmExecutor';
 import { SlurmClient } from '../../../src/app/executors/slurm/client';
 import { localRunner } from '../../../src/app/executors/slurm/runner';
 import { createSweep } from '../../../src/app/useCases/createSweep';
+import { RUN_PRESETS } from '../../../src/shared/config';
 import { sweepSettled, type SlurmOptions } from '../../../src/shared/sweep';
 import { RunStore } from '../../../src/store/runStore';
 
@@ -20,8 +21,9 @@ const missing = missingSlurm();
 if (missing) console.warn(`skipping the Slurm sweep test: ${missing}`);
 
 /** quick-cpu cut down to seconds: T 100, a 2-image gap from t0 10, 4 samples of 5 steps; a loss point per step. */
+const { k: _k, lambda: _l, ...QUICK_CPU } = RUN_PRESETS['quick-cpu']!;
 const TINY = {
-  runPreset: 'quick-cpu', T: 100, gapT0: 10, gapBatch: 2, sampleN: 4, sampleSteps: 5, logEvery: 1, backend: 'cpu',
+  ...QUICK_CPU, T: 100, gapT0: 10, gapBatch: 2, sampleN: 4, sampleSteps: 5, logEvery: 1, backend: 'cpu',
 };
 
 describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-node cluster', () => {
