@@ -139,8 +139,10 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/log/jobcomp.txt
 MinJobAge=600
-# Tests cancel and requeue: short grace between SIGTERM and SIGKILL, quick node return after a restart.
-KillWait=5
+# Grace between SIGTERM and SIGKILL: Slurm's default 30 s. sadpm finishes its current step and checkpoints on
+# TERM; on a loaded 2-core machine a tiny step takes over 5 s, and a shorter grace killed it before the
+# checkpoint (the requeued run then restarted from scratch). Processes that exit sooner end their job sooner.
+KillWait=30
 ReturnToService=2
 # The node below declares only CPUs and memory; don't drain it over a socket/core layout mismatch.
 SlurmdParameters=config_overrides

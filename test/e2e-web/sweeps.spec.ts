@@ -1,7 +1,8 @@
 /**
  * Sweeps in the app (issue 16), in Chromium against web mode with the local executor: a New sweep of tiny runs
  * (quick-cpu, T = 100, 4 steps, K 2 × λ 0,1) fills its grid as the runs train, a cell opens its run's monitor,
- * the results table groups them by K and λ and the Runs view lists them; a second, long sweep is cancelled (running and queued cells stop).
+ * the results table groups them by K and λ and the Runs view lists them; a second, long sweep is cancelled
+ * (running and queued cells stop).
  * Screenshots go to test-report/screenshots/sweeps-*.png.
  */
 import { test, expect, type Page } from '@playwright/test';
@@ -32,7 +33,7 @@ async function statusOf(page: Page, index: number): Promise<string> {
   return (await page.getByTestId(`sweep-cell-status-${index}`).textContent())?.trim() ?? '';
 }
 
-test('new sweep → live grid → a cell opens its monitor → results by K and λ → cancel a sweep', async ({ page }) => {
+test('new sweep → live grid → its monitor → results by K and λ → its runs → cancel', async ({ page }) => {
   const home = mkdtempSync(join(tmpdir(), 'sadpm-e2e-sweeps-'));
   const server: Served = await serve(join(home, 'data'));
   try {

@@ -14,7 +14,9 @@ import { useSweepForm } from '../../../src/renderer/src/composables/sweepForm';
 import { RELOAD_COALESCE_MS, useSweepsStore } from '../../../src/renderer/src/stores/sweeps';
 import { useRunsStore } from '../../../src/renderer/src/stores/runs';
 import { resolveRunConfig } from '../../../src/shared/config';
-import { statusCounts, sweepCells, type SweepCell, type SweepDetail, type SweepRecord } from '../../../src/shared/sweep';
+import {
+  statusCounts, sweepCells, type SweepCell, type SweepDetail, type SweepRecord,
+} from '../../../src/shared/sweep';
 import { FakeApi, progressMsg, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 
@@ -27,7 +29,7 @@ function cell(over: Partial<SweepCell> & Pick<SweepCell, 'index' | 'k' | 'lambda
 
 function sweepRecord(over: Partial<SweepRecord> = {}): SweepRecord {
   return {
-    id: 3, name: 'grid', executor: 'local', base: { runPreset: 'quick-cpu' }, axes: { k: [1, 2], lambda: [0, 1], seeds: [0] },
+    id: 3, name: 'grid', executor: 'local', base: { T: 100 }, axes: { k: [1, 2], lambda: [0, 1], seeds: [0] },
     maxParallel: null, slurm: null, jobId: null, createdAt: '2026-11-30T20:00:00.000Z', ...over,
   };
 }
@@ -109,7 +111,9 @@ describe('New-sweep form', () => {
     f.set('slurm.time', '01:30:00');
     f.set('slurm.gpus', '2');
     f.set('slurm.ssh', 'cluster');
-    expect(f.errors.value).toEqual({ 'slurm.remoteDir': 'required with ssh: a folder on the cluster that its compute nodes share' });
+    expect(f.errors.value).toEqual({
+      'slurm.remoteDir': 'required with ssh: a folder on the cluster that its compute nodes share',
+    });
     f.set('slurm.remoteDir', 'scratch/me');
     expect(f.errors.value['slurm.remoteDir']).toBe('an absolute path');
     f.set('slurm.remoteDir', '/scratch/me');
@@ -215,7 +219,7 @@ describe('Sweeps view', () => {
     setApi(api);
   });
 
-  it('lists sweeps with their counts, shows the grid linked to each run, and cancels after a confirmation', async () => {
+  it('lists sweeps with counts, shows the grid linked to each run, cancels after a confirmation', async () => {
     navigate('sweeps', 3);
     const w = mount(SweepsView);
     await flushPromises();
@@ -274,7 +278,9 @@ describe('New-sweep view', () => {
     setActivePinia(createPinia());
     navigate('new-sweep');
     api = new FakeApi()
-      .handle('runs.validate', ({ config }) => ({ ok: true, errors: [], config: resolveRunConfig(config), estimate: null }))
+      .handle('runs.validate', ({ config }) => ({
+        ok: true, errors: [], config: resolveRunConfig(config), estimate: null,
+      }))
       .handle('datasets.list', () => [])
       .handle('sweeps.list', () => [])
       .handle('sweeps.create', (req) => ({ ...detail(), sweep: sweepRecord({ id: 7, name: String(req.name) }) }));
@@ -308,7 +314,9 @@ describe('New-sweep view', () => {
     await w.get('[data-testid="sweep-create"]').trigger('click');
     await flushPromises();
     const [req] = api.callsTo('sweeps.create') as Record<string, unknown>[];
-    expect(req).toMatchObject({ name: 'tiny', executor: 'local', axes: { k: [1, 2], lambda: [0, 0.5, 1], seeds: [0, 1] } });
+    expect(req).toMatchObject({
+      name: 'tiny', executor: 'local', axes: { k: [1, 2], lambda: [0, 0.5, 1], seeds: [0, 1] },
+    });
     expect(req!.base).toMatchObject({ T: 100, steps: 4 });
     expect(route).toMatchObject({ view: 'sweeps', id: 7 });
     w.unmount();
