@@ -21,7 +21,7 @@ import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
 import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
 import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
 import { ActivityReporter } from './activity';
-import { CancelledError } from '../util/cancel';
+import { CancelledError, yieldToEvents } from '../util/cancel';
 import { writeJsonAtomic } from '../../io/atomicFile';
 import { modelConfigOf, type RunConfig } from '../../shared/config';
 import type { EngineSink, MemoryInfo } from '../../shared/engineMessages';
@@ -271,6 +271,9 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
         windowSteps = 0;
       }
       for (const t of Object.values(s)) t.dispose();
+      // A stop arrives as an IPC message or SIGTERM (Slurm's requeue, preemption, scancel): let it in, or the cpu
+      // backend, whose reads resolve as microtasks, would train to the end before seeing it.
+      if (opts.signal) await yieldToEvents();
 
       if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
       if (step % cfg.checkpointEvery === 0 || aborted()) await saveCheckpoint();
