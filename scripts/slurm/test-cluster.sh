@@ -139,9 +139,9 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/log/jobcomp.txt
 MinJobAge=600
-# Grace between SIGTERM and SIGKILL: Slurm's default 30 s. sadpm finishes its current step and checkpoints on
-# TERM; on a loaded 2-core machine a tiny step takes over 5 s, and a shorter grace killed it before the
-# checkpoint (the requeued run then restarted from scratch). Processes that exit sooner end their job sooner.
+# Grace between SIGTERM and SIGKILL: Slurm's default 30 s. On TERM sadpm finishes the step under way and writes
+# a checkpoint; on a loaded 2-core machine a tiny step can take 10-20 s, more than a 5 s grace allows.
+# Processes that exit sooner end their job sooner.
 KillWait=30
 ReturnToService=2
 # The node below declares only CPUs and memory; don't drain it over a socket/core layout mismatch.
