@@ -139,8 +139,10 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/log/jobcomp.txt
 MinJobAge=600
-# Tests cancel and requeue: short grace between SIGTERM and SIGKILL, quick node return after a restart.
-KillWait=5
+# Grace between SIGTERM and SIGKILL: Slurm's default 30 s. On TERM sadpm finishes the step under way and writes
+# a checkpoint; on a loaded 2-core machine a tiny step can take 10-20 s, more than a 5 s grace allows.
+# Processes that exit sooner end their job sooner.
+KillWait=30
 ReturnToService=2
 # The node below declares only CPUs and memory; don't drain it over a socket/core layout mismatch.
 SlurmdParameters=config_overrides

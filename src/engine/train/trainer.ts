@@ -271,6 +271,9 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
         windowSteps = 0;
       }
       for (const t of Object.values(s)) t.dispose();
+      // A stop arrives as an IPC message or SIGTERM (Slurm's requeue, preemption, scancel): let it in, or the cpu
+      // backend, whose reads resolve as microtasks, would train to the end before seeing it.
+      if (opts.signal) await yieldToEvents();
 
       if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
       // A stop arrives as an IPC message: the loop must reach the event loop between steps to let it in.

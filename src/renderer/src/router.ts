@@ -8,6 +8,8 @@ export const VIEWS = [
   'datasets', 'new', 'runs', 'monitor', 'gallery', 'compare', 'export',
   // issue 12
   'study', 'settings',
+  // issue 16
+  'sweeps', 'new-sweep',
 ] as const;
 export type ViewName = (typeof VIEWS)[number];
 
