@@ -271,12 +271,9 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
         windowSteps = 0;
       }
       for (const t of Object.values(s)) t.dispose();
+      if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
       // A stop arrives as an IPC message or SIGTERM (Slurm's requeue, preemption, scancel): let it in, or the cpu
       // backend, whose reads resolve as microtasks, would train to the end before seeing it.
-      if (opts.signal) await yieldToEvents();
-
-      if (opts.haltAfterStep === step) return { step, reason: 'stopped', history };
-      // A stop arrives as an IPC message: the loop must reach the event loop between steps to let it in.
       await yieldToEvents();
       if (step % cfg.checkpointEvery === 0 || aborted()) await saveCheckpoint();
       if (cfg.sampleEvery > 0 && step % cfg.sampleEvery === 0 && step !== cfg.steps && !aborted()) await samples();
