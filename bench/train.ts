@@ -13,6 +13,7 @@ import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
 import { initBackend, describeBackend, devicePeakBytes, resetDevicePeak, assertGpuHealthy } from '../src/engine/backend';
 import { gpuMemoryStats } from '../src/engine/gpu/memory';
+import { kernelChoice } from '../src/engine/gpu/registry';
 import { TrainState, checkDatasetFits, trainStep } from '../src/engine/train/trainer';
 import { BatchSampler, loadDataset } from '../src/engine/data/loader';
 import { BUILTIN_DATASETS } from '../src/engine/data/builtin';
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   };
   const params = state.net.paramCount().toLocaleString('en-US');
   console.log(
-    `# backend ${describeBackend(info)}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
+    `# backend ${describeBackend(info)}; kernels ${kernelChoice().set.name}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
       `loss ${loss}; batch ${batch}; dropout ${cfg.dropout}; data ${cfg.dataset} (${ds.info.count} images)`,
   );
   // As the trainer's loop: the step's scalars are read back on logging steps only (and at the end
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
     kind: 'train',
     backend: info.name,
     adapter: describeBackend(info),
+    kernels: kernelChoice().set.name,
     preset,
     loss,
     batch,
