@@ -187,7 +187,7 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^backend: +(webgpu|tensorflow|cpu)/m);
     expect(r.stdout).toMatch(/^not tensorflow: /m);
-    expect(r.stdout).toMatch(/^kernels: +(tfjs|wgsl) \(/m);
+    expect(r.stdout).toMatch(/^kernels: +(tfjs|wgsl|wgsl-cpu) \(/m);
   });
 
   it('bad input gets a clear error naming the flag, file, run or value', () => {

@@ -1,6 +1,7 @@
 /**
  * The operations of the engine that have more than one implementation: the TensorFlow.js-op set
- * (every backend) and the hand-written WGSL set (webgpu). The network (nets/ops.ts) and the optimiser
+ * (every backend), the hand-written WGSL set (webgpu on a GPU) and its variant for software adapters
+ * (webgpu on llvmpipe). The network (nets/ops.ts) and the optimiser
  * ask registry.ts for the active set instead of branching on the backend themselves.
  *
  * The forward ops (groupNormAct, dropout) are differentiable on their own. conv2dSame and dense
@@ -10,7 +11,7 @@
 import type { tf } from '../tf';
 import type { DropoutWords } from '../philox';
 
-export const KERNEL_SET_NAMES = ['tfjs', 'wgsl'] as const;
+export const KERNEL_SET_NAMES = ['tfjs', 'wgsl', 'wgsl-cpu'] as const;
 export type KernelSetName = (typeof KERNEL_SET_NAMES)[number];
 
 /** GroupNorm's epsilon as a kept scalar tensor (tfjs ops) and as its value (baked into WGSL). */

@@ -1,14 +1,16 @@
 /**
  * Which kernel set (kernelSet.ts) the active tfjs backend runs. The choice is made once per backend,
- * at its first use, from the backend and SADPM_FAST_KERNELS; tests and benchmarks can override it to
- * compare the sets on one backend.
+ * at its first use, from the backend, its adapter (hardware or software) and SADPM_FAST_KERNELS; tests
+ * and benchmarks can override it to compare the sets on one backend.
  */
 import { tf } from '../tf';
 import { tfjsKernels } from '../nets/tfjsKernels';
 import { wgslKernels } from './wgslKernels';
+import { wgslCpuKernels } from './wgslCpuKernels';
+import { activeBackend } from '../backend';
 import { KERNEL_SET_NAMES, type KernelSet, type KernelSetName } from './kernelSet';
 
-const SETS: Record<KernelSetName, KernelSet> = { tfjs: tfjsKernels, wgsl: wgslKernels };
+const SETS: Record<KernelSetName, KernelSet> = { tfjs: tfjsKernels, wgsl: wgslKernels, 'wgsl-cpu': wgslCpuKernels };
 
 export interface KernelChoice {
   set: KernelSet;
@@ -16,10 +18,14 @@ export interface KernelChoice {
   reason: string;
 }
 
-/** The set a backend gets unless overridden: the WGSL kernels need tfjs-webgpu. */
-export function chooseKernelSet(backend: string, env: NodeJS.ProcessEnv = process.env): KernelChoice {
+/**
+ * The set a backend gets unless overridden: the WGSL kernels need tfjs-webgpu, and a software adapter
+ * (`software`: llvmpipe, SwiftShader) runs the variant shaped for a CPU's SIMD units.
+ */
+export function chooseKernelSet(backend: string, software: boolean, env: NodeJS.ProcessEnv = process.env): KernelChoice {
   if (backend !== 'webgpu') return { set: tfjsKernels, reason: `the ${backend} backend runs tfjs ops only` };
   if (env.SADPM_FAST_KERNELS === '0') return { set: tfjsKernels, reason: 'SADPM_FAST_KERNELS=0' };
+  if (software) return { set: wgslCpuKernels, reason: 'WGSL kernels for a software adapter (register blocks, no barriers)' };
   return { set: wgslKernels, reason: 'hand-written WGSL kernels on webgpu' };
 }
 
@@ -37,7 +43,8 @@ export function kernelChoice(): KernelChoice {
   }
   let c = chosen.get(backend);
   if (!c) {
-    c = chooseKernelSet(backend);
+    const active = activeBackend();
+    c = chooseKernelSet(backend, active?.name === backend && active.adapter.software);
     chosen.set(backend, c);
   }
   return c;

@@ -22,13 +22,16 @@ describe('kernel registry', () => {
     vi.restoreAllMocks();
   });
 
-  it('webgpu gets the WGSL set unless SADPM_FAST_KERNELS=0; every other backend the tfjs set', () => {
-    expect(chooseKernelSet('webgpu', {}).set.name).toBe('wgsl');
-    expect(chooseKernelSet('webgpu', { SADPM_FAST_KERNELS: '1' }).set.name).toBe('wgsl');
-    const off = chooseKernelSet('webgpu', { SADPM_FAST_KERNELS: '0' });
-    expect(off.set.name).toBe('tfjs');
-    expect(off.reason).toMatch(/SADPM_FAST_KERNELS=0/);
-    for (const b of ['cpu', 'tensorflow', 'wasm']) expect(chooseKernelSet(b, {}).set.name).toBe('tfjs');
+  it('webgpu gets a WGSL set (on a software adapter its CPU variant) unless SADPM_FAST_KERNELS=0; others tfjs', () => {
+    expect(chooseKernelSet('webgpu', false, {}).set.name).toBe('wgsl');
+    expect(chooseKernelSet('webgpu', false, { SADPM_FAST_KERNELS: '1' }).set.name).toBe('wgsl');
+    expect(chooseKernelSet('webgpu', true, {}).set.name).toBe('wgsl-cpu');
+    for (const software of [false, true]) {
+      const off = chooseKernelSet('webgpu', software, { SADPM_FAST_KERNELS: '0' });
+      expect(off.set.name).toBe('tfjs');
+      expect(off.reason).toMatch(/SADPM_FAST_KERNELS=0/);
+    }
+    for (const b of ['cpu', 'tensorflow', 'wasm']) expect(chooseKernelSet(b, true, {}).set.name).toBe('tfjs');
     expect(kernels().name).toBe('tfjs');
   });
 
@@ -37,7 +40,7 @@ describe('kernel registry', () => {
     expect(kernelChoice().reason).toMatch(/overridden/);
     overrideKernelSet('wgsl');
     expect(() => kernels()).toThrow(/kernel set 'wgsl' needs the webgpu backend; the active backend is cpu/);
-    expect(() => overrideKernelSet('cuda' as KernelSetName)).toThrow(/unknown kernel set 'cuda'; known: tfjs, wgsl/);
+    expect(() => overrideKernelSet('cuda' as KernelSetName)).toThrow(/unknown kernel set 'cuda'; known: tfjs, wgsl, wgsl-cpu/);
     overrideKernelSet(null);
     expect(kernels().name).toBe('tfjs');
   });
