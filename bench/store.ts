@@ -31,13 +31,15 @@ const STEPS = flagNumber(flags, 'steps', 30);
 const results: Record<string, unknown> = {};
 
 function newRun(name: string, over: Partial<NewRun> = {}): NewRun {
-  return { name, appVersion: 'bench', config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 1000, seed: 0, steps: 1e6 }, ...over };
+  const config = { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 1000, seed: 0, steps: 1e6 };
+  return { name, appVersion: 'bench', config, ...over };
 }
 
 function progress(step: number): ProgressMessage {
   const loss = 1 / Math.sqrt(step) + 0.01 * Math.sin(step);
   return {
-    type: 'progress', step, totalSteps: 1e9, loss, simple: loss * 0.6, sa: loss * 0.4, gradNorm: 2 + Math.cos(step), lr: 2e-4,
+    type: 'progress', step, totalSteps: 1e9, loss, simple: loss * 0.6, sa: loss * 0.4, gradNorm: 2 + Math.cos(step),
+    lr: 2e-4,
     imagesPerSec: 100, msPerStep: 10, etaSec: 1, memory: { numTensors: 100, numBytes: 1e6, gpuBytes: 2e6 },
   };
 }
@@ -72,7 +74,7 @@ function withStore<T>(fn: (store: RunStore) => T): T {
 function ingestCapacity(): void {
   const msgs = Math.ceil(POINTS / POINTS_PER_MSG);
   const batched = withStore((store) => {
-    const run = store.createRun(newRun('ingest'));
+    const run = store.runs.create(newRun('ingest'));
     const rec = new RunRecorder(store, run.id);
     const t = performance.now();
     for (let s = 1; s <= msgs; s++) {
@@ -81,22 +83,25 @@ function ingestCapacity(): void {
     }
     rec.flush();
     const ms = performance.now() - t;
-    const n = store.series(run.id, 'loss', 10).total * POINTS_PER_MSG;
+    const n = store.metrics.series(run.id, 'loss', 10).total * POINTS_PER_MSG;
     return { points: n, ms, perSec: (n / ms) * 1000 };
   });
   const single = withStore((store) => {
-    const run = store.createRun(newRun('ingest-single'));
+    const run = store.runs.create(newRun('ingest-single'));
     const n = Math.ceil(BASELINE_POINTS / POINTS_PER_MSG);
     const t = performance.now();
     for (let s = 1; s <= n; s++) {
-      for (const p of progressPoints(progress(s))) store.appendMetrics(run.id, [p]);
+      for (const p of progressPoints(progress(s))) store.metrics.append(run.id, [p]);
     }
     const ms = performance.now() - t;
     const points = (store.db.prepare('SELECT COUNT(*) FROM metrics').pluck().get() as number);
     return { points, ms, perSec: (points / ms) * 1000 };
   });
-  console.log(`ingest (simulated stream, max rate): RunRecorder batched ${fmt(batched.perSec)} points/s (${batched.points} points in ${batched.ms.toFixed(0)} ms)`);
-  console.log(`  baseline, one transaction per point: ${fmt(single.perSec)} points/s (${single.points} points in ${single.ms.toFixed(0)} ms) -> batched is ${(batched.perSec / single.perSec).toFixed(0)}x`);
+  console.log(`ingest (simulated stream, max rate): RunRecorder batched ${fmt(batched.perSec)} points/s ` +
+    `(${batched.points} points in ${batched.ms.toFixed(0)} ms)`);
+  console.log(`  baseline, one transaction per point: ${fmt(single.perSec)} points/s ` +
+    `(${single.points} points in ${single.ms.toFixed(0)} ms) -> ` +
+    `batched is ${(batched.perSec / single.perSec).toFixed(0)}x`);
   results.ingestBatchedPointsPerSec = Math.round(batched.perSec);
   results.ingestSingleRowPointsPerSec = Math.round(single.perSec);
 }
@@ -127,7 +132,7 @@ async function ingestWhileTraining(): Promise<void> {
   });
   const trainOnce = async (name: string, during?: (finished: () => boolean) => Promise<void>) => {
     phase.ms = [];
-    const run = store.createRun({ name, config: cfg, appVersion: 'bench' });
+    const run = store.runs.create({ name, config: cfg, appVersion: 'bench' });
     let finished = false;
     let load: Promise<void> | undefined;
     const started = new Promise<void>((res) => {
@@ -151,10 +156,10 @@ async function ingestWhileTraining(): Promise<void> {
     return { run, msPerStep: median(phase.ms.slice(2)), wall: phase.finished - phase.started };
   };
   const base = await trainOnce('alone');
-  const baseStored = store.series(base.run.id, 'loss', 10).total;
+  const baseStored = store.metrics.series(base.run.id, 'loss', 10).total;
   // Side load: a second (simulated) run streams progress as fast as this process can, in chunks of
   // 100 messages, yielding to the event loop in between so the engine's messages are handled.
-  const side = store.createRun(newRun('side'));
+  const side = store.runs.create(newRun('side'));
   const sideRec = new RunRecorder(store, side.id);
   let sideStep = 0;
   const loaded = await trainOnce('with-side-load', async (finished) => {
@@ -164,31 +169,44 @@ async function ingestWhileTraining(): Promise<void> {
     }
     sideRec.flush();
   });
-  const sidePoints = store.series(side.id, 'loss', 10).total * POINTS_PER_MSG;
-  const trainPoints = store.series(loaded.run.id, 'loss', 10).total * POINTS_PER_MSG;
+  const sidePoints = store.metrics.series(side.id, 'loss', 10).total * POINTS_PER_MSG;
+  const trainPoints = store.metrics.series(loaded.run.id, 'loss', 10).total * POINTS_PER_MSG;
   store.close();
   rmSync(root, { recursive: true, force: true });
   const perSec = ((sidePoints + trainPoints) / loaded.wall) * 1000;
-  console.log(`ingest while training (real tiny loop in an engine child process on ${adapter}, ${STEPS} steps, log every step; the store process also ingests a simulated run at max rate):`);
-  console.log(`  ${fmt(perSec)} points/s recorded during training (${sidePoints + trainPoints} points in ${loaded.wall.toFixed(0)} ms; the training run's own ${trainPoints} points all stored, baseline run ${baseStored * POINTS_PER_MSG})`);
-  console.log(`  engine ${loaded.msPerStep.toFixed(1)} ms/step under this load vs ${base.msPerStep.toFixed(1)} ms/step with only its own metrics recorded (baseline); 2 CPU cores shared`);
-  results.whileTraining = { adapter, pointsPerSec: Math.round(perSec), msPerStep: loaded.msPerStep, baselineMsPerStep: base.msPerStep, trainPointsStored: trainPoints };
+  console.log(`ingest while training (real tiny loop in an engine child process on ${adapter}, ${STEPS} steps, ` +
+    'log every step; the store process also ingests a simulated run at max rate):');
+  console.log(`  ${fmt(perSec)} points/s recorded during training (${sidePoints + trainPoints} points in ` +
+    `${loaded.wall.toFixed(0)} ms; the training run's own ${trainPoints} points all stored, ` +
+    `baseline run ${baseStored * POINTS_PER_MSG})`);
+  console.log(`  engine ${loaded.msPerStep.toFixed(1)} ms/step under this load ` +
+    `vs ${base.msPerStep.toFixed(1)} ms/step ` +
+    'with only its own metrics recorded (baseline); 2 CPU cores shared');
+  results.whileTraining = {
+    adapter, pointsPerSec: Math.round(perSec), msPerStep: loaded.msPerStep, baselineMsPerStep: base.msPerStep,
+    trainPointsStored: trainPoints,
+  };
 }
 
 function seriesLatency(): void {
   withStore((store) => {
-    const run = store.createRun(newRun('series'));
+    const run = store.runs.create(newRun('series'));
     const batch = 100_000;
     for (let from = 1; from <= SERIES; from += batch) {
       const pts = [];
-      for (let s = from; s < Math.min(from + batch, SERIES + 1); s++) pts.push({ step: s, name: 'loss', value: 1 / Math.sqrt(s) + (s % 99_991 === 0 ? 10 : 0) });
-      store.appendMetrics(run.id, pts);
+      for (let s = from; s < Math.min(from + batch, SERIES + 1); s++) {
+        pts.push({ step: s, name: 'loss', value: 1 / Math.sqrt(s) + (s % 99_991 === 0 ? 10 : 0) });
+      }
+      store.metrics.append(run.id, pts);
     }
-    store.series(run.id, 'loss', 2000);
-    const down = timeIt(() => store.series(run.id, 'loss', 2000), 5);
-    const rows = store.db.prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step').raw(true);
+    store.metrics.series(run.id, 'loss', 2000);
+    const down = timeIt(() => store.metrics.series(run.id, 'loss', 2000), 5);
+    const rows = store.db
+      .prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step')
+      .raw(true);
     const raw = timeIt(() => rows.all(run.id), 5);
-    console.log(`series: ${SERIES} points -> 2000 (LTTB) median ${down.median.toFixed(0)} ms (min ${down.min.toFixed(0)}); baseline: reading every row as [step, value] ${raw.median.toFixed(0)} ms`);
+    console.log(`series: ${SERIES} points -> 2000 (LTTB) median ${down.median.toFixed(0)} ms ` +
+      `(min ${down.min.toFixed(0)}); baseline: reading every row as [step, value] ${raw.median.toFixed(0)} ms`);
     results.series1MTo2000Ms = Math.round(down.median);
     results.seriesReadAllRowsMs = Math.round(raw.median);
   });
@@ -197,24 +215,30 @@ function seriesLatency(): void {
 function listing(): void {
   withStore((store) => {
     const words = ['cifar', 'celeba', 'mnist', 'shapes', 'sweep', 'ablation', 'baseline', 'long'];
-    store.db.transaction(() => {
+    store.writeTransaction(() => {
       for (let i = 0; i < RUNS; i++) {
         const w = words[i % words.length]!;
-        store.createRun(newRun(`${w}-run-${i}`, {
+        store.runs.create(newRun(`${w}-run-${i}`, {
           status: RUN_STATUSES[i % RUN_STATUSES.length],
           tags: [`t${i % 10}`, i % 3 === 0 ? 'paper' : 'scratch'],
           notes: i % 7 === 0 ? `lr sweep ${i}` : '',
-          config: { dataset: 'builtin:shapes', preset: 'tiny', k: 1 + (i % 3), lambda: (i % 4) / 4, T: i % 2 ? 1000 : 100, seed: i, steps: 1000 },
+          config: {
+            dataset: 'builtin:shapes', preset: 'tiny', k: 1 + (i % 3), lambda: (i % 4) / 4, T: i % 2 ? 1000 : 100,
+            seed: i, steps: 1000,
+          },
         }));
       }
-    })();
+    });
     const f = { status: ['completed' as const, 'failed' as const], tags: ['paper'], text: 'sweep', limit: 50 };
-    const filtered = timeIt(() => store.listRuns(f), 20);
-    const count = timeIt(() => store.countRuns(f), 20);
-    const n = store.countRuns(f);
-    const page = timeIt(() => store.listRuns({ limit: 50 }), 20);
-    const all = timeIt(() => store.listRuns({ limit: RUNS }), 5);
-    console.log(`listing ${RUNS} runs: status+tag+text filter, first page of 50: median ${filtered.median.toFixed(2)} ms (${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; all ${RUNS}: ${all.median.toFixed(0)} ms`);
+    const filtered = timeIt(() => store.runs.list(f), 20);
+    const count = timeIt(() => store.runs.count(f), 20);
+    const n = store.runs.count(f);
+    const page = timeIt(() => store.runs.list({ limit: 50 }), 20);
+    const all = timeIt(() => store.runs.list({ limit: RUNS }), 5);
+    console.log(`listing ${RUNS} runs: status+tag+text filter, first page of 50: ` +
+      `median ${filtered.median.toFixed(2)} ms ` +
+      `(${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; ` +
+      `all ${RUNS}: ${all.median.toFixed(0)} ms`);
     results.list10kFilteredMs = filtered.median;
     results.list10kCountMs = count.median;
     results.list10kPageMs = page.median;

@@ -25,20 +25,24 @@ export async function importIntoLibrary(
   job: Omit<ImportJob, 'out' | 'previewPath'> & { name?: string },
   opts: JobOptions = {},
 ): Promise<ImportOutcome> {
-  if (job.name && store.findDataset(job.name)) {
+  if (job.name && store.datasets.find(job.name)) {
     throw new Error(`a dataset named '${job.name}' is already in the library; choose another --name`);
   }
-  // The owner tag lets the next start tell a kill -9's leftovers from a live import (RunStore.sweepTempFiles).
+  // The owner tag lets the next start tell a kill -9's leftovers from a live import (store/tempFiles).
   const stamp = `${ownerTag()}-${Date.now().toString(36)}`;
   const tmpOut = join(store.layout.datasets, `.import-${stamp}.sadpm-ds`);
   const tmpPreview = join(store.layout.datasets, `.import-${stamp}.png`);
   const { name: _name, ...engineJob } = job;
   try {
     const res = ImportResultSchema.parse(
-      await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...engineJob, out: tmpOut, previewPath: tmpPreview } }), opts),
+      await runEngineJob(
+        spawn,
+        (jobId) => ({ cmd: 'import', jobId, job: { ...engineJob, out: tmpOut, previewPath: tmpPreview } }),
+        opts,
+      ),
     );
     const report = { good: res.good, skipped: res.skipped, notes: res.notes, classCounts: res.classCounts };
-    const existing = store.datasetByChecksum(res.header.checksum);
+    const existing = store.datasets.byChecksum(res.header.checksum);
     if (existing) return { dataset: existing, duplicate: true, report };
     const name = uniqueName(store, job.name ?? res.header.name);
     const base = `${slug(name, 'dataset')}-${res.header.checksum.slice(0, 8)}`;
@@ -47,7 +51,7 @@ export async function importIntoLibrary(
     renameSync(tmpOut, path);
     renameSync(tmpPreview, previewPath);
     const h = res.header;
-    const dataset = store.addDataset({
+    const dataset = store.datasets.add({
       name,
       source: h.source,
       format: h.format,
@@ -81,12 +85,13 @@ export async function importToFile(
   opts: JobOptions = {},
 ): Promise<ImportResult> {
   const path = resolve(out);
-  return ImportResultSchema.parse(await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...job, out: path } }), opts));
+  const raw = await runEngineJob(spawn, (jobId) => ({ cmd: 'import', jobId, job: { ...job, out: path } }), opts);
+  return ImportResultSchema.parse(raw);
 }
 
 function uniqueName(store: RunStore, base: string): string {
-  if (!store.findDataset(base)) return base;
-  for (let i = 2; ; i++) if (!store.findDataset(`${base}-${i}`)) return `${base}-${i}`;
+  if (!store.datasets.find(base)) return base;
+  for (let i = 2; ; i++) if (!store.datasets.find(`${base}-${i}`)) return `${base}-${i}`;
 }
 
 /**
@@ -95,12 +100,16 @@ function uniqueName(store: RunStore, base: string): string {
  */
 export function resolveDatasetRef(store: RunStore, ref: string): { spec: string; datasetId: number | null } {
   if (ref.startsWith('builtin:')) return { spec: ref, datasetId: null };
-  const lib = store.findDataset(ref);
+  const lib = store.datasets.find(ref);
   if (lib) {
-    if (!existsSync(lib.path)) throw new Error(`dataset '${lib.name}' (#${lib.id}): its file ${lib.path} is missing; import it again`);
+    if (!existsSync(lib.path)) {
+      throw new Error(`dataset '${lib.name}' (#${lib.id}): its file ${lib.path} is missing; import it again`);
+    }
     return { spec: lib.path, datasetId: lib.id };
   }
   const abs = resolve(ref);
-  if (existsSync(abs)) return { spec: abs, datasetId: store.datasetByPath(abs)?.id ?? null };
-  throw new Error(`--dataset '${ref}': not a dataset in the library (see 'sadpm datasets'), not a file, and not builtin:<name>`);
+  if (existsSync(abs)) return { spec: abs, datasetId: store.datasets.byPath(abs)?.id ?? null };
+  throw new Error(
+    `--dataset '${ref}': not a dataset in the library (see 'sadpm datasets'), not a file, and not builtin:<name>`,
+  );
 }

@@ -30,7 +30,7 @@ function inside(root: string, real: string): boolean {
  * folder (which --run-dir may have put elsewhere); null for anything else. realpath resolves links and
  * `..`, so neither leads out of those folders.
  */
-export function allowedFile(store: Pick<RunStore, 'layout' | 'listRuns'>, path: string): string | null {
+export function allowedFile(store: Pick<RunStore, 'layout' | 'runs'>, path: string): string | null {
   if (!path || !isAbsolute(path) || path.includes('\0') || !existsSync(path)) return null;
   let real: string;
   try {
@@ -41,7 +41,7 @@ export function allowedFile(store: Pick<RunStore, 'layout' | 'listRuns'>, path: 
   }
   // Almost every file is under the data folder: only list the runs when it is not.
   if (inside(store.layout.root, real)) return real;
-  return store.listRuns({ limit: 100_000 }).some((r) => inside(r.runDir, real)) ? real : null;
+  return store.runs.list({ limit: 100_000 }).some((r) => inside(r.runDir, real)) ? real : null;
 }
 
 export interface FileAnswer {
@@ -57,7 +57,7 @@ export interface FileAnswer {
  * so the browser must ask every time (no-cache) but may reuse its copy while the validator matches.
  */
 export function answerFile(
-  store: Pick<RunStore, 'layout' | 'listRuns'>,
+  store: Pick<RunStore, 'layout' | 'runs'>,
   path: string,
   ifNoneMatch?: string | null,
 ): FileAnswer {

@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { RunStore } from '../store/runStore';
 import { isTagAlive } from '../store/owner';
 import { errorCode } from '../store/storeErrors';
+import { sweepTempFiles } from '../store/tempFiles';
 import { RESUMABLE_STATUSES, type CheckpointRecord, type RunRecord } from '../shared/records';
 import { parseRunConfig } from '../shared/config';
 import { listCheckpoints, readCheckpointHeader } from '../engine/train/checkpoint';
@@ -110,7 +111,7 @@ export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
   const out: Adoption = { adopted: [], ignored: [], removedTemps: [] };
   if (!RESUMABLE_STATUSES.includes(run.status)) return out;
   out.removedTemps = removeStaleTempFiles(run.runDir);
-  const last = store.latestCheckpoint(run.id)?.step ?? -1;
+  const last = store.checkpoints.latest(run.id)?.step ?? -1;
   const newer = listCheckpoints(run.runDir).filter((f) => f.step > last);
   if (newer.length === 0) return out;
   const expected = comparable(run.config);
@@ -124,7 +125,7 @@ export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
   }
   if (valid.length === 0) return out;
   store.db.transaction(() => {
-    for (const v of valid) out.adopted.push(store.addCheckpoint({ runId: run.id, kind: 'full', ...v }));
+    for (const v of valid) out.adopted.push(store.checkpoints.add({ runId: run.id, kind: 'full', ...v }));
     const latest = valid.at(-1)!.step;
     // The interruption note names the last good checkpoint: now this one.
     if (run.status === 'interrupted' && run.failureReason) {
@@ -132,7 +133,7 @@ export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
       const reason = /last good checkpoint: step \d+|no checkpoint was written yet/.test(run.failureReason)
         ? run.failureReason.replace(/last good checkpoint: step \d+|no checkpoint was written yet/, note)
         : `${run.failureReason}; ${note}`;
-      store.setStatus(run.id, 'interrupted', reason);
+      store.runs.setStatus(run.id, 'interrupted', reason);
     }
   }).immediate();
   return out;
@@ -160,10 +161,11 @@ export function recoverStore(store: RunStore): Recovery {
       r.problems.push(`${what} failed: ${(err as Error).message}${code ? ` (${code})` : ''}`);
     }
   };
-  attempt('marking interrupted runs', () => (r.interrupted = store.recoverInterrupted()));
-  attempt(`sweeping temp files in ${store.layout.datasets}`, () => (r.sweptTemps = store.sweepTempFiles()));
+  attempt('marking interrupted runs', () => (r.interrupted = store.runs.recoverInterrupted()));
+  attempt(`sweeping temp files in ${store.layout.datasets}`, () => (r.sweptTemps = sweepTempFiles(store.layout)));
   attempt('adopting checkpoints of interrupted runs', () => {
-    for (const run of store.listRuns({ status: ['interrupted'], limit: 1_000_000 })) {
+    // Covariance runs write the head's checkpoints, which the training checks below do not describe.
+    for (const run of store.runs.list({ status: ['interrupted'], kind: 'train', limit: 1_000_000 })) {
       attempt(`adopting checkpoints of run #${run.id}`, () => {
         const a = adoptCheckpoints(store, run);
         if (a.adopted.length || a.ignored.length || a.removedTemps.length) r.adoption.set(run.id, a);

@@ -4,8 +4,8 @@
  * listeners (the CLI's progress bar, the app's windows). Runs wait their turn for the GPU.
  */
 import { stripNativeLocations } from '../shared/errorText';
-import { parseRunConfig, type RunConfig } from '../shared/config';
-import type { HostMessage } from '../shared/engineMessages';
+import { parseRunConfig } from '../shared/config';
+import type { EngineCommand, HostMessage } from '../shared/engineMessages';
 import type { RunStatus } from '../shared/records';
 import type { RunStore } from '../store/runStore';
 import { RunRecorder, type StoreTrouble } from '../store/recorder';
@@ -96,11 +96,13 @@ export class RunService {
 
   /** Queues a run (fresh or resumed); resolves when its engine process has ended. */
   enqueue(runId: number, opts: { resume?: boolean } = {}): Promise<RunOutcome> {
-    const run = this.store.getRun(runId);
+    const run = this.store.runs.get(runId);
     if (!run) throw new Error(`no run #${runId}`);
-    if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
+    if (this.active.has(runId) || this.waiting.some((w) => w.runId === runId)) {
+      throw new Error(`run #${runId} is already ${this.active.has(runId) ? 'running' : 'queued'}`);
+    }
     if (opts.resume) assertResumable(this.store, run);
-    this.store.markQueued(runId, currentOwner());
+    this.store.runs.markQueued(runId, currentOwner());
     return new Promise((resolve) => {
       this.waiting.push({ runId, resume: opts.resume === true, resolve });
       this.statusChanged(runId);
@@ -113,7 +115,7 @@ export class RunService {
     const i = this.waiting.findIndex((w) => w.runId === runId);
     if (i >= 0) {
       const [w] = this.waiting.splice(i, 1);
-      this.store.setStatus(runId, intent, null);
+      this.store.runs.setStatus(runId, intent, null);
       w!.resolve({ runId, status: intent, reason: null });
       this.statusChanged(runId);
       return;
@@ -143,7 +145,7 @@ export class RunService {
       const w = this.waiting.shift()!;
       this.launch(w).then(w.resolve, (err: Error) => {
         try {
-          this.store.setStatus(w.runId, 'failed', err.message);
+          this.store.runs.setStatus(w.runId, 'failed', err.message);
         } catch {
           // The store refused this too (locked or full): the next start finds the run interrupted.
         }
@@ -153,13 +155,16 @@ export class RunService {
   }
 
   private launch(w: Waiting): Promise<RunOutcome> {
-    const run = this.store.getRun(w.runId)!;
-    const cfg: RunConfig = parseRunConfig(run.config);
-    const ck = w.resume ? this.store.latestCheckpoint(run.id) : undefined;
+    const run = this.store.runs.get(w.runId)!;
+    const ck = w.resume ? this.store.checkpoints.latest(run.id) : undefined;
+    // A covariance run (issue 13) trains its head on its parent's frozen checkpoint.
+    const start: EngineCommand = run.kind === 'cov'
+      ? { cmd: 'trainCov', config: run.cov, runDir: run.runDir, resumeFrom: ck?.path }
+      : { cmd: 'train', config: parseRunConfig(run.config), runDir: run.runDir, resumeFrom: ck?.path };
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
-    this.store.rewindTo(run.id, ck?.step ?? 0);
+    this.store.runs.rewind(run.id, ck?.step ?? 0);
     removeStaleTempFiles(run.runDir);
-    this.store.markRunning(run.id, currentOwner());
+    this.store.runs.markRunning(run.id, currentOwner());
     this.statusChanged(run.id);
     const proc = this.spawn();
     const recorder = new RunRecorder(this.store, run.id, {
@@ -190,7 +195,7 @@ export class RunService {
       });
     });
     this.active.set(run.id, { proc, recorder, done });
-    proc.send({ cmd: 'train', config: cfg, runDir: run.runDir, resumeFrom: ck?.path });
+    proc.send(start);
     return done;
   }
 

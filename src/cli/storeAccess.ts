@@ -15,11 +15,13 @@ export function openStore(args: ParsedArgs, opts: { quiet?: boolean } = {}): Run
 /** The run a command names: a positional RUN (id or name) or --run-dir of a run in the store. */
 export function runRef(args: ParsedArgs, store: RunStore): number {
   const ref = args.positional[0];
-  if (ref) return store.requireRun(ref).id;
+  if (ref) return store.runs.require(ref).id;
   const dir = flagString(args.flags, 'run-dir');
   if (dir) {
-    const run = store.runByDir(resolve(dir));
-    if (!run) throw new Error(`--run-dir ${dir}: no run in ${store.layout.db} uses this folder (list runs with 'sadpm runs')`);
+    const run = store.runs.byDir(resolve(dir));
+    if (!run) {
+      throw new Error(`--run-dir ${dir}: no run in ${store.layout.db} uses this folder (list runs with 'sadpm runs')`);
+    }
     return run.id;
   }
   throw new Error("name the run (its id or name; 'sadpm runs' lists them)");

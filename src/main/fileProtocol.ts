@@ -20,7 +20,7 @@ export function registerFileScheme(): void {
 }
 
 /** The handler itself, separate so that tests can call it with plain Requests. */
-export function fileSchemeHandler(store: Pick<RunStore, 'layout' | 'listRuns'>): (req: Request) => Response {
+export function fileSchemeHandler(store: Pick<RunStore, 'layout' | 'runs'>): (req: Request) => Response {
   return (req) => {
     const path = pathOfFileSchemeUrl(req.url);
     if (!path || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -36,6 +36,6 @@ export function fileSchemeHandler(store: Pick<RunStore, 'layout' | 'listRuns'>):
 }
 
 /** Serves the scheme on the default session (the one every window of ours uses); after app ready. */
-export function serveFileScheme(store: Pick<RunStore, 'layout' | 'listRuns'>): void {
+export function serveFileScheme(store: Pick<RunStore, 'layout' | 'runs'>): void {
   protocol.handle(FILE_SCHEME, fileSchemeHandler(store));
 }

@@ -2,12 +2,20 @@
  * What the run store holds, as plain data: the shapes the CLI prints and the app's contract sends.
  */
 import { z } from 'zod';
-import { RunConfigSchema } from './config';
+import { RunConfigSchema, SAMPLER_NAMES, SPACINGS } from './config';
+import { CovConfigSchema } from './covConfig';
 
 export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'stopped', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 /** A run in one of these states can be continued from its last checkpoint. */
 export const RESUMABLE_STATUSES: readonly RunStatus[] = ['paused', 'stopped', 'interrupted', 'failed', 'completed'];
+
+/** 'train': a diffusion model; 'cov': a covariance head (NPR/SN) trained on the frozen network of its parent. */
+export const RUN_KINDS = ['train', 'cov'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+export const FEATURE_SPACES = ['inception', 'pixel'] as const;
+export type FeatureSpace = (typeof FEATURE_SPACES)[number];
 
 export const DatasetRecordSchema = z.object({
   id: z.number().int(),
@@ -29,6 +37,92 @@ export const DatasetRecordSchema = z.object({
   createdAt: z.string(),
 });
 export type DatasetRecord = z.infer<typeof DatasetRecordSchema>;
+
+/**
+ * One measured metric of a checkpoint's samples (issue 12). Everything but value, std, featuresSha256, refKey and
+ * seconds identifies it: measuring the same again replaces it.
+ */
+export const EvalResultSchema = z.object({
+  id: z.number().int(),
+  runId: z.number().int(),
+  /** The checkpoint's training step. */
+  step: z.number().int(),
+  weights: z.enum(['raw', 'ema']),
+  sampler: z.enum(SAMPLER_NAMES),
+  sampleSteps: z.number().int(),
+  spacing: z.enum(SPACINGS),
+  eta: z.number(),
+  /** Images generated and measured. */
+  n: z.number().int(),
+  seed: z.number().int(),
+  featureSpace: z.enum(FEATURE_SPACES),
+  /** e.g. 'fid', 'kid', 'is', 'precision', 'recall'. */
+  metric: z.string().min(1),
+  value: z.number(),
+  /** Spread over subsets or splits (KID, IS), where the metric has one. */
+  std: z.number().nullable(),
+  /** SHA-256 of the feature network's weights file (null in pixel space). */
+  featuresSha256: z.string().nullable(),
+  /** The reference statistics compared against (a ReferenceStatsRecord key). */
+  refKey: z.string(),
+  seconds: z.number(),
+  createdAt: z.string(),
+});
+export type EvalResult = z.infer<typeof EvalResultSchema>;
+export type NewEvalResult = Omit<EvalResult, 'id' | 'createdAt'>;
+
+/** A run's latest result of one metric in one feature space (for the runs table's metric columns). */
+export const EvalSummarySchema = EvalResultSchema.pick({
+  metric: true,
+  featureSpace: true,
+  value: true,
+  std: true,
+  step: true,
+  weights: true,
+  sampler: true,
+  sampleSteps: true,
+  n: true,
+  createdAt: true,
+});
+export type EvalSummary = z.infer<typeof EvalSummarySchema>;
+
+/** A metric against sampling steps: one line of the chart (one run, checkpoint and sampling setup). */
+export const EvalCurveSchema = z.object({
+  runId: z.number().int(),
+  step: z.number().int(),
+  weights: z.enum(['raw', 'ema']),
+  sampler: z.enum(SAMPLER_NAMES),
+  spacing: z.enum(SPACINGS),
+  eta: z.number(),
+  n: z.number().int(),
+  featureSpace: z.enum(FEATURE_SPACES),
+  metric: z.string(),
+  /** By sampleSteps ascending. */
+  points: z.array(z.object({ sampleSteps: z.number().int(), value: z.number(), std: z.number().nullable() })),
+});
+export type EvalCurve = z.infer<typeof EvalCurveSchema>;
+
+/** A cached file of a dataset's reference statistics (features' mean, covariance, ...), under <data>/cache. */
+export const ReferenceStatsRecordSchema = z.object({
+  /** Dataset checksum + protocol + feature weights hash + n, as the caller composes it. */
+  key: z.string().min(1),
+  path: z.string(),
+  bytes: z.number().int(),
+  /** Images the statistics were computed from. */
+  count: z.number().int(),
+  createdAt: z.string(),
+});
+export type ReferenceStatsRecord = z.infer<typeof ReferenceStatsRecordSchema>;
+
+/** An Analytic-DPM Γ estimate of a checkpoint, as stored; the engine validates `estimate` (parseGammaEstimate). */
+export const GammaRecordSchema = z.object({
+  runId: z.number().int(),
+  key: z.string().min(1),
+  checkpointStep: z.number().int(),
+  estimate: z.unknown(),
+  createdAt: z.string(),
+});
+export type GammaRecord = z.infer<typeof GammaRecordSchema>;
 
 export const RunRecordSchema = z.object({
   id: z.number().int(),
@@ -56,6 +150,13 @@ export const RunRecordSchema = z.object({
   endedAt: z.string().nullable(),
   lastLoss: z.number().nullable(),
   lastCheckpointStep: z.number().int().nullable(),
+  kind: z.enum(RUN_KINDS),
+  /** The run a covariance run was trained on (its `config` is that run's RunConfig). */
+  parentId: z.number().int().nullable(),
+  /** A covariance run's own config; null for a training run. */
+  cov: CovConfigSchema.nullable(),
+  /** The latest result of each metric (per feature space); only when the listing asked for them (withEvals). */
+  latestEvals: z.array(EvalSummarySchema).optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -123,6 +224,12 @@ export const RunFilterSchema = z.object({
   T: z.number().int().optional(),
   /** Matches name, notes, tags, dataset and preset (case-insensitive substring). */
   text: z.string().optional(),
+  kind: z.enum(RUN_KINDS).optional(),
+  parentId: z.number().int().optional(),
+  /** Runs of this sweep only (issue 16). */
+  sweepId: z.number().int().optional(),
+  /** Fill each run's latestEvals. */
+  withEvals: z.boolean().optional(),
   limit: z.number().int().positive().max(100_000).optional(),
   offset: z.number().int().nonnegative().optional(),
 });

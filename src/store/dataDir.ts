@@ -8,7 +8,10 @@ import { join, resolve } from 'node:path';
 
 export const APP_DIR_NAME = 'SA-DPM Studio';
 
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function defaultDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (platform === 'win32') return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), APP_DIR_NAME);
   if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support', APP_DIR_NAME);
   return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'sadpm-studio');
@@ -27,6 +30,8 @@ export interface DataLayout {
   datasets: string;
   runs: string;
   exports: string;
+  /** Files the store indexes and can recompute (reference statistics of datasets). */
+  cache: string;
 }
 
 export function dataLayout(root: string): DataLayout {
@@ -36,6 +41,7 @@ export function dataLayout(root: string): DataLayout {
     datasets: join(root, 'datasets'),
     runs: join(root, 'runs'),
     exports: join(root, 'exports'),
+    cache: join(root, 'cache'),
   };
 }
 
@@ -44,7 +50,7 @@ export function dataLayout(root: string): DataLayout {
  * ENOTDIR when a parent is one, EACCES) into a message that names the folder and what to do.
  */
 export function ensureDataFolders(layout: DataLayout): void {
-  for (const dir of [layout.root, layout.datasets, layout.runs, layout.exports]) {
+  for (const dir of [layout.root, layout.datasets, layout.runs, layout.exports, layout.cache]) {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {

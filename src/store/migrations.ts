@@ -150,6 +150,100 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE gap_curves;
   ALTER TABLE gap_curves_v2 RENAME TO gap_curves;
   `,
+  // 3: evaluation results and their cached reference statistics (issue 12); Analytic-DPM's Γ estimates and
+  // covariance runs, children of a trained run (issue 13). A child run goes with its parent: its head reads the
+  // parent's frozen network, so without the parent it cannot be used.
+  `
+  ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train' CHECK (kind IN ('train','cov'));
+  ALTER TABLE runs ADD COLUMN parent_id INTEGER REFERENCES runs(id) ON DELETE CASCADE;
+  ALTER TABLE runs ADD COLUMN cov TEXT;
+  CREATE INDEX runs_parent ON runs(parent_id);
+
+  CREATE TABLE eval_results (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step            INTEGER NOT NULL,
+    weights         TEXT NOT NULL CHECK (weights IN ('raw','ema')),
+    sampler         TEXT NOT NULL,
+    sample_steps    INTEGER NOT NULL,
+    spacing         TEXT NOT NULL,
+    eta             REAL NOT NULL,
+    n               INTEGER NOT NULL,
+    seed            INTEGER NOT NULL,
+    feature_space   TEXT NOT NULL CHECK (feature_space IN ('inception','pixel')),
+    metric          TEXT NOT NULL,
+    value           REAL NOT NULL,
+    std             REAL,
+    features_sha256 TEXT,
+    ref_key         TEXT NOT NULL,
+    seconds         REAL NOT NULL,
+    created_at      TEXT NOT NULL,
+    UNIQUE (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed, feature_space, metric)
+  );
+  CREATE INDEX eval_results_latest ON eval_results(run_id, metric, feature_space, created_at);
+
+  CREATE TABLE reference_stats (
+    key         TEXT PRIMARY KEY,
+    path        TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+  );
+
+  CREATE TABLE gamma_estimates (
+    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    key             TEXT NOT NULL,
+    checkpoint_step INTEGER NOT NULL,
+    estimate        TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+  );
+  `,
+  // 4 (issue 16): sweeps (a grid of runs over K x lambda x seeds) and runs sent to a Slurm cluster. A remote run's
+  // engine messages are ingested from its run folder: messages_offset is how far (in bytes) they are recorded,
+  // updated in the same transaction as what they recorded, so a restart neither loses nor repeats any.
+  `
+  CREATE TABLE sweeps (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    executor      TEXT NOT NULL CHECK (executor IN ('local','slurm')),
+    base_config   TEXT NOT NULL,
+    axes          TEXT NOT NULL,
+    max_parallel  INTEGER,
+    slurm         TEXT,
+    job_id        INTEGER,
+    created_at    TEXT NOT NULL
+  );
+
+  CREATE TABLE sweep_cells (
+    sweep_id  INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    idx       INTEGER NOT NULL,
+    run_id    INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    k         INTEGER NOT NULL,
+    lambda    REAL NOT NULL,
+    seed      INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, idx)
+  );
+  CREATE INDEX sweep_cells_run ON sweep_cells(run_id);
+
+  CREATE TABLE remote_runs (
+    run_id          INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    executor        TEXT NOT NULL CHECK (executor IN ('slurm')),
+    target          TEXT NOT NULL,
+    job_id          INTEGER NOT NULL,
+    task_id         INTEGER NOT NULL,
+    messages_offset INTEGER NOT NULL DEFAULT 0,
+    attempt_end     TEXT,
+    slurm_state     TEXT,
+    slurm_reason    TEXT,
+    stop_intent     TEXT,
+    final           INTEGER NOT NULL DEFAULT 0,
+    owner_pid       INTEGER,
+    owner_start     TEXT,
+    updated_at      TEXT NOT NULL
+  );
+  CREATE INDEX remote_runs_live ON remote_runs(final);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -10,13 +10,13 @@
  * a retry neither loses nor duplicates. A full disk or any other write error ends recording: the owner
  * is told to stop the engine (which writes a checkpoint) and the run ends 'failed' with the reason.
  */
-import type { RunStore, MetricPoint } from './runStore';
+import type { RunStore, MetricPoint, NewSample } from './runStore';
 import { classifyStoreError, describeStoreFailure, errorCode } from './storeErrors';
 import type { EngineMessage, GapMessage, ProgressMessage, SamplesMessage } from '../shared/engineMessages';
-import type { GapRecord, RunStatus, SampleRecord } from '../shared/records';
+import type { GapRecord, RunStatus } from '../shared/records';
 import { PROGRESS_METRICS } from '../shared/metricNames';
 
-export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): Omit<SampleRecord, 'id' | 'createdAt'> {
+export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): NewSample {
   return {
     runId,
     checkpointId,
@@ -112,7 +112,7 @@ export class RunRecorder {
   handle(msg: EngineMessage): void {
     switch (msg.type) {
       case 'started':
-        this.write({ fn: () => this.store.setBackend(this.runId, msg.backend, msg.adapter) });
+        this.write({ fn: () => this.store.runs.setBackend(this.runId, msg.backend, msg.adapter) });
         return;
       case 'progress':
         this.lastStep = msg.step;
@@ -128,20 +128,20 @@ export class RunRecorder {
         this.lastCheckpointSeen = msg.step;
         const fn = () => {
           const { step, path, bytes } = msg;
-          this.store.addCheckpoint({ runId: this.runId, step, kind: 'full', path, bytes, metrics });
+          this.store.checkpoints.add({ runId: this.runId, step, kind: 'full', path, bytes, metrics });
           this.retentionDue = true;
         };
         this.write({ fn, checkpoint: true });
         return;
       }
       case 'gap':
-        this.write({ fn: () => this.store.addGap(gapRecordOf(msg, this.runId)) });
+        this.write({ fn: () => this.store.gaps.add(gapRecordOf(msg, this.runId)) });
         return;
       case 'samples':
         this.write({
           fn: () => {
-            const ck = this.store.checkpointAt(this.runId, msg.step);
-            this.store.addSample(sampleRecordOf(msg, this.runId, ck?.id ?? null));
+            const ck = this.store.checkpoints.at(this.runId, msg.step);
+            this.store.samples.add(sampleRecordOf(msg, this.runId, ck?.id ?? null));
           },
         });
         return;
@@ -171,6 +171,20 @@ export class RunRecorder {
     this.commit();
   }
 
+  /**
+   * Drops what is not written yet and stops retrying: for an owner that keeps its own record of what was
+   * written (message ingestion replays from its offset after a rolled-back transaction).
+   */
+  discard(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = null;
+    this.retryTimer = null;
+    this.buffer = [];
+    this.pending = [];
+    this.settle();
+  }
+
   /** Resolves once nothing waits to be written (or recording has given up after a fatal error). */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
@@ -185,7 +199,7 @@ export class RunRecorder {
   private lastCheckpoint(seen: boolean): number | null {
     let stored = -1;
     try {
-      stored = this.store.latestCheckpoint(this.runId)?.step ?? -1;
+      stored = this.store.checkpoints.latest(this.runId)?.step ?? -1;
     } catch {
       // A read that fails here only loses a detail of the message.
     }
@@ -208,7 +222,7 @@ export class RunRecorder {
     }
     this.ended = true;
     this.final = { status, reason };
-    this.write({ fn: () => this.store.setStatus(this.runId, status, reason) });
+    this.write({ fn: () => this.store.runs.setStatus(this.runId, status, reason) });
   }
 
   private write(w: Write): void {
@@ -239,8 +253,8 @@ export class RunRecorder {
     const writes = this.pending;
     try {
       this.store.writeTransaction(() => {
-        this.store.insertMetrics(this.runId, pts);
-        if (this.lastStep >= 0) this.store.setProgress(this.runId, this.lastStep, this.lastLoss);
+        this.store.metrics.insert(this.runId, pts);
+        if (this.lastStep >= 0) this.store.runs.setProgress(this.runId, this.lastStep, this.lastLoss);
         for (const w of writes) w.fn();
       });
     } catch (err) {
@@ -318,8 +332,8 @@ export class RunRecorder {
     if (!this.retentionDue) return;
     this.retentionDue = false;
     try {
-      const policy = this.store.retentionOf(this.runId);
-      if (policy) this.store.prune(this.runId, policy);
+      const policy = this.store.runs.retention(this.runId);
+      if (policy) this.store.checkpoints.prune(this.runId, policy);
     } catch {
       // Pruning is tidying: the next checkpoint applies the policy again.
       this.retentionDue = true;

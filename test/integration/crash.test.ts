@@ -21,7 +21,26 @@ const KILLS = 10;
 const SEED = Number(process.env.SADPM_CRASH_SEED ?? 20240601);
 /** RunRecorder's flush interval in the CLI (RunService default). */
 const FLUSH_MS = 500;
-const args = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--checkpoint-every', '2', '--log-every', '1', '--sample-n', '2', '--sample-steps', '2', '--gap-t0', '4', '--gap-batch', '2'];
+const args = [
+  '--preset',
+  'tiny',
+  '--T',
+  '100',
+  '--batch',
+  '2',
+  '--checkpoint-every',
+  '2',
+  '--log-every',
+  '1',
+  '--sample-n',
+  '2',
+  '--sample-steps',
+  '2',
+  '--gap-t0',
+  '4',
+  '--gap-batch',
+  '2',
+];
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -34,8 +53,17 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-type Mode = 'cli-during-flush' | 'cli-during-checkpoint-write' | 'engine-during-checkpoint-write' | 'engine-after-checkpoint';
-const MODES: Mode[] = ['cli-during-flush', 'cli-during-checkpoint-write', 'engine-during-checkpoint-write', 'engine-after-checkpoint'];
+type Mode =
+  | 'cli-during-flush'
+  | 'cli-during-checkpoint-write'
+  | 'engine-during-checkpoint-write'
+  | 'engine-after-checkpoint';
+const MODES: Mode[] = [
+  'cli-during-flush',
+  'cli-during-checkpoint-write',
+  'engine-during-checkpoint-write',
+  'engine-after-checkpoint',
+];
 
 /** The engine process the CLI forked (the CLI has other children, e.g. tsx's esbuild service). */
 function engineOf(pid: number): number | undefined {
@@ -119,7 +147,11 @@ function runOnce(cmd: string[], mode: Mode | null, rng: () => number): Promise<C
       buf = buf.slice(nl + 1);
       if (!line.startsWith('{')) continue;
       const msg = JSON.parse(line) as { type: string; step?: number; runDir?: string };
-      if (msg.type === 'started' && mode && (mode === 'cli-during-checkpoint-write' || mode === 'engine-during-checkpoint-write')) {
+      if (
+        msg.type === 'started' && mode && (
+          mode === 'cli-during-checkpoint-write' || mode === 'engine-during-checkpoint-write'
+        )
+      ) {
         // Kill the moment a checkpoint's temp file appears: the write is under way.
         watcher = watch(join(msg.runDir!, 'checkpoints'), (_ev, name) => {
           if (!name || !String(name).endsWith('.tmp')) return;
@@ -157,11 +189,11 @@ function runOnce(cmd: string[], mode: Mode | null, rng: () => number): Promise<C
 function checkStore(runId: number, cycle: Cycle): { stored: number[]; lastCk: number | null } {
   const store = RunStore.open(home);
   try {
-    store.recoverInterrupted();
+    store.runs.recoverInterrupted();
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
     expect(store.db.pragma('foreign_key_check')).toEqual([]);
-    const run = store.getRun(runId)!;
-    const cks = store.checkpoints(runId);
+    const run = store.runs.get(runId)!;
+    const cks = store.checkpoints.list(runId);
     for (const c of cks) {
       const data = readCheckpoint(c.path);
       expect(data.step).toBe(c.step);
@@ -169,9 +201,11 @@ function checkStore(runId: number, cycle: Cycle): { stored: number[]; lastCk: nu
     }
     const last = cks.at(-1);
     expect(run.status, JSON.stringify(cycle)).toBe('interrupted');
-    expect(run.failureReason).toMatch(last ? new RegExp(`last good checkpoint: step ${last.step}\\b`) : /no checkpoint was written yet/);
+    expect(
+      run.failureReason
+    ).toMatch(last ? new RegExp(`last good checkpoint: step ${last.step}\\b`) : /no checkpoint was written yet/);
     // The stored history is contiguous from step 1, and reaches the last checkpoint.
-    const stored = store.series(runId, 'loss', 1e9).steps;
+    const stored = store.metrics.series(runId, 'loss', 1e9).steps;
     expect(stored).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
     if (last) expect(stored.length).toBeGreaterThanOrEqual(last.step);
     // What the CLI had received but not written is at most one flush interval's worth.
@@ -215,28 +249,37 @@ describe('crash safety', () => {
       if (c.killed === 'cli') {
         expect(c.signal).toBe('SIGKILL');
         // The orphaned engine notices its parent is gone and exits on its own.
-        if (c.enginePid) expect(await waitFor(() => !alive(c.enginePid!), 15_000), `engine ${c.enginePid} outlived the CLI`).toBe(true);
+        if (c.enginePid) expect(
+          await waitFor(() => !alive(c.enginePid!), 15_000),
+          `engine ${c.enginePid} outlived the CLI`,
+        ).toBe(true);
       } else {
         // The CLI reports the interrupted run and exits with an error.
         expect(c.code, `${log.join('\n')}\n${mode}: progress ${c.progress.map((p) => p.step)}; ${c.stderr}`).toBe(1);
         expect(c.stderr).toMatch(/run #1 interrupted: the engine process was killed \(SIGKILL\)/);
       }
       const { stored, lastCk } = checkStore(1, c);
-      log.push(`kill ${kills} (${mode}): progress ${c.progress.map((p) => p.step).join(',')}; stored to ${stored.at(-1) ?? 0}; last checkpoint ${lastCk}`);
+      const progress = c.progress.map((p) => p.step).join(',');
+      const at = `stored to ${stored.at(-1) ?? 0}; last checkpoint ${lastCk}`;
+      log.push(`kill ${kills} (${mode}): progress ${progress}; ${at}`);
     }
     if (!completed) {
-      const r = spawnSync(process.execPath, [BIN, 'resume', '1', '--json'], { env, encoding: 'utf8', timeout: 180_000 });
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'resume', '1', '--json'],
+        { env, encoding: 'utf8', timeout: 180_000 },
+      );
       expect(r.status, r.stderr).toBe(0);
     }
     const store = RunStore.open(home);
     try {
       expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
-      const run = store.getRun(1)!;
+      const run = store.runs.get(1)!;
       expect(run).toMatchObject({ status: 'completed', step: STEPS });
       for (const name of ['loss', 'lr', 'gradNorm', 'msPerStep']) {
-        expect(store.series(1, name, 1e9).steps, name).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+        expect(store.metrics.series(1, name, 1e9).steps, name).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
       }
-      const cks = store.checkpoints(1);
+      const cks = store.checkpoints.list(1);
       expect(cks.at(-1)!.step).toBe(STEPS);
       for (const c of cks) expect(readCheckpoint(c.path).step).toBe(c.step);
       // No half-written checkpoint is left behind once the run resumed and finished.
@@ -245,7 +288,8 @@ describe('crash safety', () => {
     } finally {
       store.close();
     }
-    console.log(`crash test (seed ${SEED}): ${kills} kills in ${cycles} cycles, ${((Date.now() - t0) / 1000).toFixed(1)} s\n${log.join('\n')}`);
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    console.log(`crash test (seed ${SEED}): ${kills} kills in ${cycles} cycles, ${secs} s\n${log.join('\n')}`);
     expect(kills).toBeGreaterThanOrEqual(8);
   }, 400_000);
 });

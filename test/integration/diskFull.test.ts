@@ -29,7 +29,10 @@ vi.mock('node:fs', async (importOriginal) => {
       // Some bytes reach the disk, then it is full.
       if (n >= 2) {
         failing.delete(fd);
-        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+        throw Object.assign(
+          new Error('ENOSPC: no space left on device, write'),
+          { code: 'ENOSPC', errno: -28, syscall: 'write' },
+        );
       }
     }
     return (fs.writeSync as (...a: unknown[]) => number)(fd, ...rest);
@@ -55,23 +58,25 @@ describe('disk full during a checkpoint write', () => {
       preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, steps: 6,
       logEvery: 1, checkpointEvery: 2, gapT0: 4, gapBatch: 2, sampleN: 2, sampleSteps: 2,
     });
-    const run = store.createRun({ name: 'enospc', config: cfg, appVersion: 'test' });
-    store.markRunning(run.id, { pid: process.pid, start: '' });
+    const run = store.runs.create({ name: 'enospc', config: cfg, appVersion: 'test' });
+    store.runs.markRunning(run.id, { pid: process.pid, start: '' });
     const rec = new RunRecorder(store, run.id, { flushMs: 50 });
     const seen: string[] = [];
-    await expect(train(cfg, { runDir: run.runDir, sink: (m) => { seen.push(m.type); rec.handle(m); } })).rejects.toThrow(/ENOSPC/);
+    await expect(
+      train(cfg, { runDir: run.runDir, sink: (m) => { seen.push(m.type); rec.handle(m); } })
+    ).rejects.toThrow(/ENOSPC/);
     // The failure happened where we meant it: in the second checkpoint's write, after some bytes.
     expect(ckOpens).toHaveLength(2);
     expect(ckOpens[1]).toMatch(/\.ckpt-0000004\.sadpm-ck\./);
     expect(seen.filter((t) => t === 'checkpoint')).toHaveLength(1);
     expect(seen.at(-1)).toBe('failed');
 
-    const got = store.getRun(run.id)!;
+    const got = store.runs.get(run.id)!;
     expect(got.status).toBe('failed');
     expect(got.failureReason).toMatch(/ENOSPC: no space left on device/);
     expect(got.step).toBe(4);
-    expect(store.series(run.id, 'loss').steps).toEqual([1, 2, 3, 4]);
-    const cks = store.checkpoints(run.id);
+    expect(store.metrics.series(run.id, 'loss').steps).toEqual([1, 2, 3, 4]);
+    const cks = store.checkpoints.list(run.id);
     expect(cks.map((c) => c.step)).toEqual([2]);
     expect(readCheckpoint(cks[0]!.path).step).toBe(2);
     const files = readdirSync(join(run.runDir, 'checkpoints'));

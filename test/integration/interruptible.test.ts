@@ -24,15 +24,16 @@ beforeAll(async () => {
 const micro = (over: Record<string, unknown>) =>
   resolveRunConfig({
     preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, k: 2, lambda: 1,
-    steps: 6, logEvery: 1, checkpointEvery: 1000, sampleEvery: 0, gapEvery: 0, gapT0: 80, gapBatch: 2, sampleN: 2, sampleSteps: 50,
+    steps: 6, logEvery: 1, checkpointEvery: 1000, sampleEvery: 0, gapEvery: 0, gapT0: 80, gapBatch: 2, sampleN: 2,
+    sampleSteps: 50,
     ...over,
   });
 
 async function stopDuring(kind: 'sampling' | 'gap', over: Record<string, unknown>) {
   const store = RunStore.open(mkdtempSync(join(tmpdir(), 'sadpm-interrupt-')));
   const cfg = micro(over);
-  const run = store.createRun({ name: `stop-in-${kind}`, config: cfg, appVersion: 'test' });
-  store.markRunning(run.id, { pid: process.pid, start: '' });
+  const run = store.runs.create({ name: `stop-in-${kind}`, config: cfg, appVersion: 'test' });
+  store.runs.markRunning(run.id, { pid: process.pid, start: '' });
   const rec = new RunRecorder(store, run.id, { flushMs: 50 });
   const ctl = new AbortController();
   const msgs: EngineMessage[] = [];
@@ -54,11 +55,22 @@ async function stopDuring(kind: 'sampling' | 'gap', over: Record<string, unknown
   });
   const stopMs = performance.now() - abortMs;
   const steps = msgs.filter((m): m is ActivityMessage => m.type === 'activity' && m.activity === kind);
-  return { store, run, res, msgs, steps, abortedAt: abortedAt as number | null, stopMs, totalMs: performance.now() - t0 };
+  return {
+    store,
+    run,
+    res,
+    msgs,
+    steps,
+    abortedAt: abortedAt as number | null,
+    stopMs,
+    totalMs: performance.now() - t0,
+  };
 }
 
 describe('stop during sampling or the gap monitor', () => {
-  it('sampling: stops within a few denoising steps, writes no grid, checkpoints the step and ends stopped', async () => {
+  const sampling = 'sampling: stops within a few denoising steps, writes no grid, ' +
+    'checkpoints the step and ends stopped';
+  it(sampling, async () => {
     const r = await stopDuring('sampling', { sampleEvery: 2 });
     expect(r.abortedAt).not.toBeNull();
     const last = r.steps.at(-1)!;
@@ -75,11 +87,13 @@ describe('stop during sampling or the gap monitor', () => {
     expect(r.msgs.at(-1)).toMatchObject({ type: 'finished', reason: 'stopped', step: 2 });
     // What the monitor showed: training, then sampling k/total.
     expect(r.msgs.find((m) => m.type === 'activity')).toMatchObject({ activity: 'training', step: 0 });
-    const got = r.store.getRun(r.run.id)!;
+    const got = r.store.runs.get(r.run.id)!;
     expect([got.status, got.step]).toEqual(['stopped', 2]);
-    expect(r.store.latestCheckpoint(r.run.id)?.step).toBe(2);
-    expect(r.store.samples(r.run.id)).toEqual([]);
-    console.log(`stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`);
+    expect(r.store.checkpoints.latest(r.run.id)?.step).toBe(2);
+    expect(r.store.samples.list(r.run.id)).toEqual([]);
+    console.log(
+      `stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`
+    );
   });
 
   it('gap monitor: stops within a few steps, writes no curve, checkpoints the step and ends stopped', async () => {
@@ -93,9 +107,9 @@ describe('stop during sampling or the gap monitor', () => {
     expect(r.msgs.some((m) => m.type === 'gap')).toBe(false);
     const dir = join(r.run.runDir, 'gap');
     expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
-    const got = r.store.getRun(r.run.id)!;
+    const got = r.store.runs.get(r.run.id)!;
     expect([got.status, got.step]).toEqual(['stopped', 2]);
-    expect(r.store.gapCurves(r.run.id)).toEqual([]);
+    expect(r.store.gaps.list(r.run.id)).toEqual([]);
     console.log(`stop during the gap monitor: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run`);
   });
 });

@@ -36,9 +36,9 @@ function sadpm(argv: string[], extra: Record<string, string> = {}) {
 function fillLeavingRoom(bytesFree: number): { bytes: number; fillerRows: number } {
   const store = RunStore.open(home);
   try {
-    const run = store.createRun({ name: 'filler', appVersion: 'test',
+    const run = store.runs.create({ name: 'filler', appVersion: 'test',
       config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 100, seed: 0, steps: 1 } });
-    store.setStatus(run.id, 'completed');
+    store.runs.setStatus(run.id, 'completed');
     const lastLeafUnused = store.db.prepare(
       "SELECT unused FROM dbstat WHERE name = 'metrics' AND pagetype IN ('leaf') ORDER BY path DESC LIMIT 1").pluck();
     const msg = {
@@ -49,7 +49,7 @@ function fillLeavingRoom(bytesFree: number): { bytes: number; fillerRows: number
     // Leaves split when full, so the last one is at least half empty right after a split: go past one.
     while ((lastLeafUnused.get() as number) > bytesFree || step < 400) {
       step += 1;
-      store.appendMetrics(run.id, progressPoints({ ...msg, step }));
+      store.metrics.append(run.id, progressPoints({ ...msg, step }));
     }
     const pages = store.db.pragma('page_count', { simple: true }) as number;
     const size = store.db.pragma('page_size', { simple: true }) as number;
@@ -129,14 +129,14 @@ describe('sadpm train on a full run database', () => {
     try {
       expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
       expect(store.db.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = 1').pluck().get()).toBe(fillerRows);
-      const run = store.getRun(2)!;
+      const run = store.runs.get(2)!;
       expect(run.status).toBe('failed');
       expect(run.failureReason).toBe(reason);
       expect(stopStep).toBeLessThan(60);
       // Steps were recorded before the database filled, contiguous from step 1.
       expect(recorded).toBeGreaterThan(0);
-      expect(store.series(2, 'loss', 1e6).steps).toEqual(Array.from({ length: recorded }, (_, i) => i + 1));
-      expect(store.latestCheckpoint(2)?.step ?? 0).toBe(resumeFrom);
+      expect(store.metrics.series(2, 'loss', 1e6).steps).toEqual(Array.from({ length: recorded }, (_, i) => i + 1));
+      expect(store.checkpoints.latest(2)?.step ?? 0).toBe(resumeFrom);
       expect(resumeFrom).toBeLessThanOrEqual(recorded);
       // The engine wrote its stop checkpoint; its metrics were lost, so it is not what resume starts from.
       const ck = join(run.runDir, 'checkpoints', `ckpt-${String(stopStep).padStart(7, '0')}.sadpm-ck`);
@@ -159,14 +159,14 @@ describe('sadpm train on a full run database', () => {
     expect(resumed.messages.find((m) => m.type === 'started')).toMatchObject({ step: resumeFrom });
     const after = RunStore.open(home);
     try {
-      expect(after.getRun(2)).toMatchObject({ status: 'completed', step: steps });
+      expect(after.runs.get(2)).toMatchObject({ status: 'completed', step: steps });
       // One continuous history: every step once, for every metric.
-      const names = after.metricNames(2);
+      const names = after.metrics.names(2);
       expect(names).toContain('loss');
       for (const name of names) {
-        expect(after.series(2, name, 1e6).steps, name).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
+        expect(after.metrics.series(2, name, 1e6).steps, name).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
       }
-      expect(after.latestCheckpoint(2)!.step).toBe(steps);
+      expect(after.checkpoints.latest(2)!.step).toBe(steps);
     } finally {
       after.close();
     }

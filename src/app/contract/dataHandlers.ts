@@ -40,14 +40,14 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
       s.runs.setConcurrency(concurrency);
       return info();
     },
-    'datasets.list': () => s.store.listDatasets(),
+    'datasets.list': () => s.store.datasets.list(),
     'datasets.import': (req) => ({
       jobId: s.jobs.start('import', (signal, onProgress) => importIntoLibrary(s.store, s.spawn, req, { signal, onProgress })),
     }),
     'datasets.delete': ({ id }) => {
-      const used = s.store.listRuns({ datasetId: id, limit: 1 });
+      const used = s.store.runs.list({ datasetId: id, limit: 1 });
       if (used.length) throw new ApiFailure('conflict', `dataset #${id} is used by run #${used[0]!.id}; delete its runs first`);
-      s.store.deleteDataset(id);
+      s.store.datasets.delete(id);
       return { ok: true as const };
     },
     'files.uploadBegin': ({ fileName, bytes }) => uploads.begin(fileName, bytes),

@@ -13,13 +13,19 @@ import { requireRun } from './runHandlers';
 
 type SampleHandlers = Pick<
   Handlers,
-  'samples.list' | 'samples.generate' | 'samples.filmstrip' | 'gap.measure' | 'export.grid' | 'export.metrics' | 'export.bundle'
+  | 'samples.list'
+  | 'samples.generate'
+  | 'samples.filmstrip'
+  | 'gap.measure'
+  | 'export.grid'
+  | 'export.metrics'
+  | 'export.bundle'
 >;
 
 export function sampleHandlers(s: Services): SampleHandlers {
   const checkpoint = (id: number) => failAs('not_found', () => storedCheckpoint(s.store, id));
   return {
-    'samples.list': ({ runId }) => s.store.samples(runId),
+    'samples.list': ({ runId }) => s.store.samples.list(runId),
     'samples.generate': ({ checkpointId, settings }) => {
       const target = checkpoint(checkpointId);
       const job = s.jobs.start('sample', async (signal, onProgress) => {
@@ -31,7 +37,8 @@ export function sampleHandlers(s: Services): SampleHandlers {
     'samples.filmstrip': ({ checkpointId, settings, frames }) => {
       const target = checkpoint(checkpointId);
       const job = s.jobs.start('filmstrip', async (signal, onProgress) => {
-        const { record } = await sampleCheckpoint(s, target, { ...settings, n: 1, filmstripFrames: frames }, { signal, onProgress });
+        const strip = { ...settings, n: 1, filmstripFrames: frames };
+        const { record } = await sampleCheckpoint(s, target, strip, { signal, onProgress });
         return record!;
       });
       return { jobId: job };
@@ -50,12 +57,14 @@ export function sampleHandlers(s: Services): SampleHandlers {
       const out = join(s.store.layout.exports, gridExportFileName(run, ck.step, settings));
       const ema = settings.ema ? ' EMA' : '';
       const caption = labels
-        ? `RUN ${run.id} ${run.name} STEP ${ck.step} ${settings.sampler} ${settings.steps} STEPS ETA ${settings.eta} SEED ${settings.seed}${ema}`
+        ? `RUN ${run.id} ${run.name} STEP ${ck.step} ${settings.sampler} ${settings.steps} STEPS ` +
+          `ETA ${settings.eta} SEED ${settings.seed}${ema}`
         : undefined;
       const job = s.jobs.start('export', async (signal, onProgress) => {
-        const { record } = await sampleCheckpoint(s, target, { ...settings, out, cols, padding, caption }, { signal, onProgress });
+        const grid = { ...settings, out, cols, padding, caption };
+        const { record } = await sampleCheckpoint(s, target, grid, { signal, onProgress });
         const bytes = statSync(out).size;
-        s.store.recordExport(run.id, 'grid', out, bytes);
+        s.store.exports.record(run.id, 'grid', out, bytes);
         return { path: out, sidecar: out.replace(/\.png$/, '.json'), bytes, sample: record! };
       });
       return { jobId: job };

@@ -12,18 +12,28 @@ export type CheckpointTarget = StoredCheckpoint | { kind: 'file'; runDir: string
 
 /** A stored checkpoint by id, with its run; a clear error when there is none. */
 export function storedCheckpoint(store: RunStore, checkpointId: number): StoredCheckpoint {
-  const checkpoint = store.getCheckpoint(checkpointId);
+  const checkpoint = store.checkpoints.get(checkpointId);
   if (!checkpoint) throw new Error(`no checkpoint #${checkpointId}`);
-  const run = store.getRun(checkpoint.runId);
+  const run = store.runs.get(checkpoint.runId);
   if (!run) throw new Error(`checkpoint #${checkpointId} belongs to run #${checkpoint.runId}, which is gone`);
+  refuseCovRun(run);
   return { kind: 'stored', run, checkpoint };
+}
+
+/** A covariance run's checkpoints hold a head, not a model: it is sampled through its parent (issue 13). */
+function refuseCovRun(run: RunRecord): void {
+  if (run.kind !== 'cov' || !run.cov) return;
+  const k = run.cov.kind;
+  const what = `run #${run.id} is a covariance run (an ${k.toUpperCase()} head of run #${run.parentId})`;
+  throw new Error(`${what}: sample run #${run.parentId} with the ${k}-ddpm or ${k}-ddim sampler`);
 }
 
 /** A run's checkpoint at `which` ('latest' or a step), listing the ones it has when that one is missing. */
 export function runCheckpoint(store: RunStore, run: RunRecord, which: 'latest' | number): StoredCheckpoint {
-  const checkpoint = which === 'latest' ? store.latestCheckpoint(run.id) : store.checkpointAt(run.id, which);
+  refuseCovRun(run);
+  const checkpoint = which === 'latest' ? store.checkpoints.latest(run.id) : store.checkpoints.at(run.id, which);
   if (!checkpoint) {
-    const have = store.checkpoints(run.id).map((c) => c.step);
+    const have = store.checkpoints.list(run.id).map((c) => c.step);
     const what = which === 'latest' ? ' yet' : ` at step ${which}`;
     throw new Error(`run #${run.id} has no checkpoint${what} (checkpoints: ${have.join(', ') || 'none'})`);
   }
@@ -36,5 +46,7 @@ export function configOf(t: CheckpointTarget): RunConfig {
 }
 
 export function targetFiles(t: CheckpointTarget): { checkpointPath: string; runDir: string } {
-  return t.kind === 'stored' ? { checkpointPath: t.checkpoint.path, runDir: t.run.runDir } : { checkpointPath: t.path, runDir: t.runDir };
+  return t.kind === 'stored'
+    ? { checkpointPath: t.checkpoint.path, runDir: t.run.runDir }
+    : { checkpointPath: t.path, runDir: t.runDir };
 }

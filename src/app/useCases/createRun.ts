@@ -68,13 +68,13 @@ export function createRun(store: RunStore, req: CreateRunRequest): RunRecord {
   const { cfg, datasetId } = resolveRunInput(store, req.config);
   const runDir = req.runDir ? resolve(req.runDir) : undefined;
   if (runDir) {
-    const owner = store.runByDir(runDir);
+    const owner = store.runs.byDir(runDir);
     if (owner || existsSync(join(runDir, 'config.json'))) {
       const hint = owner ? ` (#${owner.id}); continue it with 'sadpm resume ${owner.id}'` : '';
       throw new Error(`run folder ${runDir} already holds a run${hint}, or choose another folder`);
     }
   }
-  return store.createRun({
+  return store.runs.create({
     name: cfg.name || defaultRunName(cfg),
     config: cfg,
     datasetId,

@@ -19,17 +19,19 @@ export function estimateRun(store: RunStore, cfg: RunConfig): Estimate {
     res = Math.max(1, Math.floor(res / 2));
   }
   const activationBytes = images * perImage * 4;
-  const similar = store
-    .listRuns({ k: cfg.k, limit: 200 })
-    .filter((r) => r.preset === cfg.preset && r.config.batch === cfg.batch && r.config.imageSize === cfg.imageSize && r.lambda === cfg.lambda)
+  const similar = store.runs
+    .list({ k: cfg.k, limit: 200 })
+    .filter((r) => r.preset === cfg.preset && r.config.batch === cfg.batch && r.config.imageSize === cfg.imageSize &&
+      r.lambda === cfg.lambda)
     .slice(0, 20);
   const samples: number[] = [];
-  for (const r of similar) samples.push(...store.series(r.id, 'msPerStep', 50).values.slice(1));
+  for (const r of similar) samples.push(...store.metrics.series(r.id, 'msPerStep', 50).values.slice(1));
   samples.sort((a, b) => a - b);
   const msPerStep = samples.length ? samples[Math.floor(samples.length / 2)]! : null;
   const basis =
     msPerStep === null
       ? 'no earlier run with this model, batch and loss: time per step is measured once the run starts'
-      : `median of ${samples.length} logged steps from ${similar.length} earlier run(s) with this model, batch and loss`;
+      : `median of ${samples.length} logged steps from ${similar.length} earlier run(s) ` +
+        'with this model, batch and loss';
   return { params, stateBytes, activationBytes, msPerStep, basis };
 }

@@ -42,6 +42,6 @@ export async function measureGap(
   checkGapSettings(configOf(target), settings);
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'gap', jobId, job: { ...settings, ...targetFiles(target) } }), opts);
   const message = GapMessageSchema.parse(raw);
-  if (target.kind === 'stored' && deps.store) deps.store.addGap(gapRecordOf(message, target.run.id));
+  if (target.kind === 'stored' && deps.store) deps.store.gaps.add(gapRecordOf(message, target.run.id));
   return message;
 }

@@ -13,7 +13,7 @@ export function cmdDatasets(args: ParsedArgs): number {
   rejectUnknown(args.flags, ['data-dir', 'json'], 'datasets');
   const store = openStore(args);
   try {
-    const list = store.listDatasets();
+    const list = store.datasets.list();
     if (isJson(args)) {
       console.log(JSON.stringify(list));
       return 0;
@@ -24,7 +24,16 @@ export function cmdDatasets(args: ParsedArgs): number {
     }
     printTable(
       ['id', 'name', 'images', 'shape', 'format', 'classes', 'size', 'checksum'],
-      list.map((d) => [`#${d.id}`, d.name, String(d.count), `${d.height}x${d.width}x${d.channels}`, d.format, d.classCounts ? String(d.classCounts.length) : '-', fmtBytes(d.bytes), d.checksum.slice(0, 12)]),
+      list.map((d) => [
+        `#${d.id}`,
+        d.name,
+        String(d.count),
+        `${d.height}x${d.width}x${d.channels}`,
+        d.format,
+        d.classCounts ? String(d.classCounts.length) : '-',
+        fmtBytes(d.bytes),
+        d.checksum.slice(0, 12),
+      ]),
     );
     return 0;
   } finally {
@@ -65,7 +74,8 @@ export async function cmdImport(args: ParsedArgs): Promise<number> {
     const res = await importToFile(forkEngine, job, out, progress);
     clearLine();
     if (json) {
-      console.log(JSON.stringify({ out: res.out, header: res.header, report: { good: res.good, skipped: res.skipped, notes: res.notes } }));
+      const report = { good: res.good, skipped: res.skipped, notes: res.notes };
+      console.log(JSON.stringify({ out: res.out, header: res.header, report }));
       return 0;
     }
     const h = res.header;
@@ -87,7 +97,8 @@ export async function cmdImport(args: ParsedArgs): Promise<number> {
       const what = `dataset '${d.name}' (#${d.id}, checksum ${d.checksum.slice(0, 12)})`;
       console.log(`already in the library: these images are ${what}; nothing new was stored`);
     } else {
-      console.log(`imported ${d.count} images (${d.height}x${d.width}x${d.channels}, ${d.format}) as dataset '${d.name}' (#${d.id})`);
+      const shape = `${d.height}x${d.width}x${d.channels}`;
+      console.log(`imported ${d.count} images (${shape}, ${d.format}) as dataset '${d.name}' (#${d.id})`);
       console.log(`  file: ${d.path} (${fmtBytes(statSync(d.path).size)})`);
       if (d.previewPath) console.log(`  preview: ${d.previewPath}`);
     }

@@ -9,7 +9,9 @@ function checkpointsFlag(args: ParsedArgs): 'latest' | 'all' | 'none' | number[]
   if (v === 'all' || v === 'latest' || v === 'none') return v;
   return splitList(v).map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--checkpoints: expected latest, all, none or steps like 1000,2000; got '${s}'`);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new Error(`--checkpoints: expected latest, all, none or steps like 1000,2000; got '${s}'`);
+    }
     return n;
   });
 }
@@ -21,7 +23,7 @@ export async function cmdExport(args: ParsedArgs): Promise<number> {
   const out = flagString(args.flags, 'out');
   const store = openStore(args);
   try {
-    const run = store.getRun(runRef(args, store))!;
+    const run = store.runs.get(runRef(args, store))!;
     let file: ExportedFile;
     let detail = '';
     if (format === 'bundle') {

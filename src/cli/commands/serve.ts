@@ -12,7 +12,7 @@ export async function cmdServe(args: ParsedArgs): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected 0..65535, got '${flagString(args.flags, 'port')}'`);
   const concurrency = flagNumber(args.flags, 'concurrency', 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency: expected a positive integer, got '${flagString(args.flags, 'concurrency')}'`);
-  const rendererDir = flagString(args.flags, 'renderer') ?? join(import.meta.dirname, '../../out/renderer');
+  const rendererDir = flagString(args.flags, 'renderer') ?? join(import.meta.dirname, '../../../out/renderer');
   const services = createServices({ dataDir: resolveDataDir(flagString(args.flags, 'data-dir')), spawn: forkEngine, mode: 'web', concurrency });
   let server;
   try {

@@ -9,7 +9,16 @@ import { forkEngine } from '../../app/engineProcess';
 import { adoptCheckpoints, describeAdoption } from '../../app/recovery';
 import { createRun } from '../../app/useCases/createRun';
 import { prepareResume } from '../../app/useCases/resumeRun';
-import { configFromFlags, flagChoice, flagString, isJson, positiveInt, rejectUnknown, splitList, type ParsedArgs } from '../args';
+import {
+  configFromFlags,
+  flagChoice,
+  flagString,
+  isJson,
+  positiveInt,
+  rejectUnknown,
+  splitList,
+  type ParsedArgs,
+} from '../args';
 import { humanSink, jsonSink } from '../progress';
 import { openStore, runRef } from '../storeAccess';
 
@@ -25,12 +34,14 @@ export function retentionFromFlags(args: ParsedArgs): RetentionPolicy | undefine
 }
 
 /** The partial config the flags describe: run preset, then --config FILE, then one flag per field. */
-function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<string, unknown> {
+export function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<string, unknown> {
   let input: Record<string, unknown> = {};
   const runPreset = flagString(args.flags, 'run-preset');
   if (runPreset) {
     const p = RUN_PRESETS[runPreset];
-    if (!p) throw new Error(`--run-preset: unknown '${runPreset}' (expected one of ${Object.keys(RUN_PRESETS).join(', ')})`);
+    if (!p) {
+      throw new Error(`--run-preset: unknown '${runPreset}' (expected one of ${Object.keys(RUN_PRESETS).join(', ')})`);
+    }
     input = { ...p };
   }
   const configPath = flagString(args.flags, 'config');
@@ -54,7 +65,7 @@ function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<
 }
 
 /** Runs one run through the engine process, printing its messages; Ctrl-C stops it cleanly. */
-async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
+export async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
   const sink = isJson(args) ? jsonSink() : humanSink();
   const service = new RunService(store, forkEngine);
   service.onMessage((_id, msg) => {
@@ -65,7 +76,9 @@ async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: b
   const onSigint = () => {
     hits += 1;
     if (hits > 1) process.exit(130);
-    process.stderr.write('\nstopping after this step (a checkpoint is written first); press Ctrl-C again to quit now\n');
+    process.stderr.write(
+      '\nstopping after this step (a checkpoint is written first); press Ctrl-C again to quit now\n',
+    );
     service.stop(runId);
   };
   const onSigterm = () => service.stop(runId);
@@ -74,8 +87,10 @@ async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: b
   const outcome = await service.enqueue(runId, { resume });
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigterm);
-  const run = store.getRun(runId)!;
-  if (!isJson(args)) process.stderr.write(`run #${run.id} ${outcome.status} at step ${run.step}/${run.totalSteps} (${run.runDir})\n`);
+  const run = store.runs.get(runId)!;
+  if (!isJson(args)) {
+    process.stderr.write(`run #${run.id} ${outcome.status} at step ${run.step}/${run.totalSteps} (${run.runDir})\n`);
+  }
   if (outcome.status === 'completed') return 0;
   if (outcome.status === 'stopped' || outcome.status === 'paused') return 130;
   throw new Error(`run #${run.id} ${outcome.status}: ${outcome.reason ?? 'no reason given'}`);
@@ -110,13 +125,16 @@ export async function cmdTrain(args: ParsedArgs, help: () => string): Promise<nu
 export async function cmdResume(args: ParsedArgs): Promise<number> {
   rejectUnknown(args.flags, ['data-dir', 'run-dir', 'steps', 'json', 'backend'], 'resume');
   const steps = args.flags.has('steps') ? positiveInt(args, 'steps') : undefined;
-  const backend: Backend | undefined = args.flags.has('backend') ? flagChoice(args.flags, 'backend', BACKENDS, 'auto') : undefined;
+  const backend: Backend | undefined = args.flags.has('backend')
+    ? flagChoice(args.flags, 'backend', BACKENDS, 'auto')
+    : undefined;
   const store = openStore(args);
   try {
     const id = runRef(args, store);
     // Said here so the user sees it; prepareResume adopts again (a no-op by then) for the app's path.
-    for (const line of describeAdoption(id, adoptCheckpoints(store, store.getRun(id)!))) process.stderr.write(`${line}\n`);
-    prepareResume(store, store.getRun(id)!, { steps, backend });
+    const adoption = adoptCheckpoints(store, store.runs.get(id)!);
+    for (const line of describeAdoption(id, adoption)) process.stderr.write(`${line}\n`);
+    prepareResume(store, store.runs.get(id)!, { steps, backend });
     return await drive(store, id, args, true);
   } finally {
     store.close();

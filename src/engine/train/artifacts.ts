@@ -224,7 +224,9 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     seconds,
     imagesPerSec: settings.n / seconds,
     ...(shapes ? { shapes } : {}),
-    reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}`,
+    reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}` +
+      (settings.gamma ? ` --gamma-images ${settings.gamma.nImages} --gamma-seed ${settings.gamma.seed}` : '') +
+      (settings.covHead ? ` --cov-head-file ${settings.covHead.checkpoint}` : ''),
     config: cfg,
   });
   const msg: SamplesMessage = { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };

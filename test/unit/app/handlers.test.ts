@@ -78,18 +78,18 @@ describe('dispatch', () => {
     const created = await call('runs.create', { config: { ...tiny, steps: 400 }, tags: ['x'], notes: 'n' });
     expect(created.ok, JSON.stringify(created)).toBe(true);
     const id = (created as { res: { id: number } }).res.id;
-    await waitFor(() => services.store.getRun(id)!.status === 'running' && services.store.getRun(id)!.step >= 3);
+    await waitFor(() => services.store.runs.get(id)!.status === 'running' && services.store.runs.get(id)!.step >= 3);
     expect((await call('runs.pause', { id })).ok).toBe(true);
-    await waitFor(() => services.store.getRun(id)!.status === 'paused');
-    const ck = services.store.latestCheckpoint(id)!;
+    await waitFor(() => services.store.runs.get(id)!.status === 'paused');
+    const ck = services.store.checkpoints.latest(id)!;
     expect(ck.step).toBeGreaterThanOrEqual(3);
     const resumed = await call('runs.resume', { id });
     expect(resumed.ok, JSON.stringify(resumed)).toBe(true);
-    await waitFor(() => services.store.getRun(id)!.status === 'completed', 10000);
+    await waitFor(() => services.store.runs.get(id)!.status === 'completed', 10000);
     const train = log.commands.filter((c) => c.cmd === 'train');
     expect(train).toHaveLength(2);
     expect(train[1]).toMatchObject({ resumeFrom: ck.path });
-    const loss = services.store.series(id, 'loss', 100000);
+    const loss = services.store.metrics.series(id, 'loss', 100000);
     expect(loss.steps).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
     expect(seen).toContain('run.message');
     expect(seen).toContain('run.updated');
@@ -98,20 +98,20 @@ describe('dispatch', () => {
   it('a refused resume leaves the run as it was', async () => {
     const created = (await call('runs.create', { config: tiny })) as { res: { id: number } };
     const id = created.res.id;
-    await waitFor(() => services.store.getRun(id)!.status === 'completed');
-    writeFileSync(services.store.latestCheckpoint(id)!.path, 'not a checkpoint');
+    await waitFor(() => services.store.runs.get(id)!.status === 'completed');
+    writeFileSync(services.store.checkpoints.latest(id)!.path, 'not a checkpoint');
     const r = await call('runs.resume', { id, steps: 10 });
     expect(r).toMatchObject({ ok: false, error: { code: 'conflict', message: /cannot resume from its last checkpoint/ } });
-    expect(services.store.getRun(id)).toMatchObject({ status: 'completed', totalSteps: 6 });
+    expect(services.store.runs.get(id)).toMatchObject({ status: 'completed', totalSteps: 6 });
   });
 
   it('queues runs on one GPU: the second waits until the first ends', async () => {
     const a = (await call('runs.create', { config: tiny })) as { res: { id: number } };
     const b = (await call('runs.create', { config: tiny })) as { res: { id: number } };
-    expect(services.store.getRun(b.res.id)!.status).toBe('queued');
-    await waitFor(() => services.store.getRun(b.res.id)!.status === 'completed', 10000);
-    const firstEnded = services.store.getRun(a.res.id)!.endedAt!;
-    const secondStarted = services.store.getRun(b.res.id)!.startedAt!;
+    expect(services.store.runs.get(b.res.id)!.status).toBe('queued');
+    await waitFor(() => services.store.runs.get(b.res.id)!.status === 'completed', 10000);
+    const firstEnded = services.store.runs.get(a.res.id)!.endedAt!;
+    const secondStarted = services.store.runs.get(b.res.id)!.startedAt!;
     expect(firstEnded <= secondStarted).toBe(true);
     // Two at once when allowed.
     expect((await call('app.setConcurrency', { concurrency: 2 })).ok).toBe(true);

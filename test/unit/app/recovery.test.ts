@@ -15,6 +15,7 @@ import { createServices } from '../../../src/app/services';
 import { openStore } from '../../../src/cli/storeAccess';
 import { parseArgs } from '../../../src/cli/args';
 import { resolveRunConfig, type RunConfig } from '../../../src/shared/config';
+import { parseCovConfig } from '../../../src/shared/covConfig';
 import { checkpointFileName, writeCheckpoint } from '../../../src/engine/train/checkpoint';
 import { fakeSpawner, type FakeEngineLog } from './fakeEngine';
 import { tmpDir } from '../store/helpers';
@@ -41,7 +42,7 @@ function checkpointFile(dest: string, step: number, config: RunConfig): void {
 }
 
 function record(store: RunStore, runId: number, step: number, path: string): void {
-  store.addCheckpoint({ runId, step, kind: 'full', path, bytes: statSync(path).size, metrics: {} });
+  store.checkpoints.add({ runId, step, kind: 'full', path, bytes: statSync(path).size, metrics: {} });
 }
 
 const stores: RunStore[] = [];
@@ -118,8 +119,8 @@ describe('sweeping import and export temp files', () => {
 describe('adopting checkpoints written but not recorded', () => {
   function interruptedRun(store: RunStore, over: Partial<RunConfig> = {}) {
     const config = cfg(over);
-    const run = store.createRun({ name: 'killed', config, appVersion: 'test' });
-    store.markRunning(run.id, { pid: deadPid, start: 'some boot:12345' });
+    const run = store.runs.create({ name: 'killed', config, appVersion: 'test' });
+    store.runs.markRunning(run.id, { pid: deadPid, start: 'some boot:12345' });
     const ckDir = join(run.runDir, 'checkpoints');
     const at = (step: number) => join(ckDir, checkpointFileName(step));
     checkpointFile(at(5), 5, config);
@@ -132,7 +133,7 @@ describe('adopting checkpoints written but not recorded', () => {
     const { run, config, ckDir, at } = interruptedRun(store);
     checkpointFile(at(10), 10, config);
     // The process flushed the metrics up to step 10, then died.
-    store.setProgress(run.id, 10, 0.1);
+    store.runs.setProgress(run.id, 10, 0.1);
     // Step 11's metrics were never recorded: resuming from it would leave a hole in the history.
     checkpointFile(at(11), 11, config);
     writeFileSync(at(12), 'not a checkpoint at all');
@@ -168,12 +169,12 @@ describe('adopting checkpoints written but not recorded', () => {
     expect(lines).toContain(`run #${run.id}: removed ${staleTemp}: a file write that never finished`);
     expect(lines).toContain(`run #${run.id}: removed ${staleSample}: a file write that never finished`);
 
-    const got = store.getRun(run.id)!;
+    const got = store.runs.get(run.id)!;
     expect(got.status).toBe('interrupted');
     expect(got.failureReason).toMatch(/last good checkpoint: step 10 \(found on disk at recovery\)$/);
-    expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([5, 10]);
+    expect(store.checkpoints.list(run.id).map((c) => c.step)).toEqual([5, 10]);
     const bytes = statSync(at(10)).size;
-    expect(store.latestCheckpoint(run.id)).toMatchObject({ path: at(10), bytes, metrics: { loss: 0.1 } });
+    expect(store.checkpoints.latest(run.id)).toMatchObject({ path: at(10), bytes, metrics: { loss: 0.1 } });
 
     // Resume continues from the adopted checkpoint.
     const log: FakeEngineLog = { spawned: 0, commands: [] };
@@ -181,16 +182,16 @@ describe('adopting checkpoints written but not recorded', () => {
     const outcome = await service.enqueue(run.id, { resume: true });
     expect(outcome.status).toBe('completed');
     expect(log.commands[0]).toMatchObject({ cmd: 'train', resumeFrom: at(10) });
-    expect(store.series(run.id, 'loss', 1000).steps).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
+    expect(store.metrics.series(run.id, 'loss', 1000).steps).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
   });
 
   it('stopped or failed run: resume records a newer checkpoint whose metrics are recorded, starts there', async () => {
     const store = open();
     const { run, config, at } = interruptedRun(store, { logEvery: 4 });
-    store.setStatus(run.id, 'failed', 'the run database could not be written');
+    store.runs.setStatus(run.id, 'failed', 'the run database could not be written');
     // Written by a resume with --steps 30 (a field a resume may change); metrics logged every 4 steps, up to 8.
     checkpointFile(at(9), 9, { ...config, steps: 30 });
-    store.setProgress(run.id, 8, 0.125);
+    store.runs.setProgress(run.id, 8, 0.125);
     const log: FakeEngineLog = { spawned: 0, commands: [] };
     const service = new RunService(store, fakeSpawner(log), { flushMs: 5 });
     // Only interrupted runs are looked at when the store opens.
@@ -212,16 +213,16 @@ describe('adopting checkpoints written but not recorded', () => {
     for (const [step, recorded, adopted] of cases) {
       const store = open();
       const config = cfg({ logEvery: 5 });
-      const run = store.createRun({ name: 'cadence', config, appVersion: 'test' });
+      const run = store.runs.create({ name: 'cadence', config, appVersion: 'test' });
       const at = (s: number) => join(run.runDir, 'checkpoints', checkpointFileName(s));
       checkpointFile(at(5), 5, config);
       record(store, run.id, 5, at(5));
       checkpointFile(at(step), step, config);
-      store.setProgress(run.id, recorded, 1);
-      store.setStatus(run.id, 'interrupted', 'killed; last good checkpoint: step 5');
+      store.runs.setProgress(run.id, recorded, 1);
+      store.runs.setStatus(run.id, 'interrupted', 'killed; last good checkpoint: step 5');
       const a = recoverStore(store).adoption.get(run.id)!;
       expect(a.adopted.map((c) => c.step), `checkpoint ${step}, recorded ${recorded}`).toEqual(adopted ? [step] : []);
-      expect(store.getRun(run.id)!.failureReason).toBe(adopted
+      expect(store.runs.get(run.id)!.failureReason).toBe(adopted
         ? `killed; last good checkpoint: step ${step} (found on disk at recovery)`
         : 'killed; last good checkpoint: step 5');
     }
@@ -230,11 +231,34 @@ describe('adopting checkpoints written but not recorded', () => {
   it('leaves runs that a live process trains alone', () => {
     const store = open();
     const { run, config, at } = interruptedRun(store);
-    store.markRunning(run.id, { pid: process.pid, start: '' });
+    store.runs.markRunning(run.id, { pid: process.pid, start: '' });
     checkpointFile(at(10), 10, config);
     const r = recoverStore(store);
     expect(r.interrupted).toEqual([]);
     expect(r.adoption.size).toBe(0);
-    expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([5]);
+    expect(store.checkpoints.list(run.id).map((c) => c.step)).toEqual([5]);
+  });
+
+  it('leaves the checkpoints of an interrupted covariance run to its own trainer', () => {
+    const store = open();
+    const { run: base, config, at } = interruptedRun(store);
+    store.runs.setStatus(base.id, 'completed');
+    const cov = parseCovConfig({ kind: 'sn', steps: 20, base: { runDir: base.runDir, checkpoint: at(5), step: 5 } });
+    const child = store.runs.create({
+      name: 'sn head',
+      config,
+      appVersion: 'test',
+      kind: 'cov',
+      parentId: base.id,
+      cov,
+    });
+    store.runs.markRunning(child.id, { pid: deadPid, start: 'some boot:12345' });
+    // A file the training checks would take for one of this run's: its config is the run's (the base's).
+    checkpointFile(join(child.runDir, 'checkpoints', checkpointFileName(10)), 10, config);
+    store.runs.setProgress(child.id, 10, 1);
+    const r = recoverStore(store);
+    expect(r.interrupted).toEqual([child.id]);
+    expect(r.adoption.size).toBe(0);
+    expect(store.checkpoints.list(child.id)).toEqual([]);
   });
 });

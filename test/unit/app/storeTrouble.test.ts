@@ -66,28 +66,28 @@ describe('a run while the store is locked by another connection', () => {
   it('trains on, warns once, and records every step exactly once after the lock is released', async () => {
     const id = await create(300);
     const store = services.store;
-    await waitFor(() => store.getRun(id)!.step >= 5);
+    await waitFor(() => store.runs.get(id)!.step >= 5);
     const other = new Database(store.layout.db);
     other.exec('BEGIN IMMEDIATE');
-    const lockedAt = store.getRun(id)!.step;
+    const lockedAt = store.runs.get(id)!.step;
     const progressed = () => messages.filter((m) => m.runId === id && m.msg.type === 'progress').length;
     const before = progressed();
     await new Promise((r) => setTimeout(r, 400));
     // Training went on (the engine's messages kept coming) while nothing could be written.
     expect(progressed()).toBeGreaterThan(before + 10);
-    expect(store.getRun(id)!.step).toBe(lockedAt);
+    expect(store.runs.get(id)!.step).toBe(lockedAt);
     const warning = expect.stringMatching(/locked by another process \(SQLITE_BUSY\)/);
     expect(logs(id)).toEqual([{ type: 'log', level: 'warn', message: warning }]);
     // The server answers meanwhile (reads do not need the lock).
     expect((await call('runs.get', { id })).ok).toBe(true);
     other.exec('COMMIT');
     other.close();
-    await waitFor(() => store.getRun(id)!.status === 'completed');
+    await waitFor(() => store.runs.get(id)!.status === 'completed');
     expect(logs(id).map((l) => l.level)).toEqual(['warn', 'info']);
-    expect(store.series(id, 'loss', 1e6).steps).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(store.metrics.series(id, 'loss', 1e6).steps).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     const rows = store.db.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = ?').pluck().get(id);
     expect(rows).toBe(300 * 8);
-    expect(store.checkpoints(id).map((c) => c.step)).toEqual([50, 100, 150, 200, 250, 300]);
+    expect(store.checkpoints.list(id).map((c) => c.step)).toEqual([50, 100, 150, 200, 250, 300]);
   });
 });
 
@@ -95,11 +95,11 @@ describe('a run whose database is full', () => {
   it('is stopped (checkpoint first) and failed with the reason; the server stays up, runs the next run', async () => {
     const id = await create(5000);
     const store = services.store;
-    await waitFor(() => store.getRun(id)!.step >= 5);
+    await waitFor(() => store.runs.get(id)!.step >= 5);
     const cap = store.db.pragma('page_count', { simple: true }) as number;
     store.db.pragma(`max_page_count = ${cap}`);
     await waitFor(() => !services.runs.isActive(id));
-    const run = store.getRun(id)!;
+    const run = store.runs.get(id)!;
     expect(run.status).toBe('failed');
     expect(run.failureReason).toContain(`the run database ${store.layout.db} could not be written`);
     expect(run.failureReason).toMatch(/database or disk is full, SQLITE_FULL/);
@@ -114,9 +114,9 @@ describe('a run whose database is full', () => {
     expect(logs(id)).toEqual([{ type: 'log', level: 'error', message: error }]);
     expect(stopStep).toBeLessThan(5000);
     // The stored history is contiguous up to the last flush that fit, and the message says where resume goes on.
-    const steps = store.series(id, 'loss', 1e6).steps;
+    const steps = store.metrics.series(id, 'loss', 1e6).steps;
     expect(steps).toEqual(Array.from({ length: recorded }, (_, i) => i + 1));
-    const ck = store.latestCheckpoint(id);
+    const ck = store.checkpoints.latest(id);
     expect(said![3]).toBe(ck ? `from step ${ck.step}, its last recorded checkpoint` : 'from the start');
     expect(ck?.step ?? 0).toBeLessThanOrEqual(recorded);
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
@@ -124,8 +124,8 @@ describe('a run whose database is full', () => {
     // Space is back: the same server runs the next run to the end.
     store.db.pragma('max_page_count = 1000000');
     const next = await create(60);
-    await waitFor(() => store.getRun(next)!.status === 'completed');
-    expect(store.series(next, 'loss', 1e6).steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    await waitFor(() => store.runs.get(next)!.status === 'completed');
+    expect(store.metrics.series(next, 'loss', 1e6).steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect((await call('runs.list', {})).ok).toBe(true);
   });
 });

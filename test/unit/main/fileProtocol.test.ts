@@ -45,7 +45,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Just what allowedFile reads from the store. */
 const store = () =>
-  ({ layout: { root: data }, listRuns: () => [{ runDir }] }) as unknown as Pick<RunStore, 'layout' | 'listRuns'>;
+  ({ layout: { root: data }, runs: { list: () => [{ runDir }] } }) as unknown as Pick<RunStore, 'layout' | 'runs'>;
 
 function handler(): (req: Request) => Promise<Response> {
   const fn = electron.handled.get(FILE_SCHEME);

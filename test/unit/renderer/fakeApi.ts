@@ -49,6 +49,10 @@ export class FakeApi implements Client {
   }
 }
 
+export function sampleRecord(over: Partial<import('../../../src/shared/records').SampleRecord> = {}): import('../../../src/shared/records').SampleRecord {
+  return { id: 1, runId: 1, checkpointId: 10, step: 100, sampler: 'ddim', sampleSteps: 50, spacing: 'uniform', eta: 0, seed: 0, n: 16, ema: true, path: '/r1/s.png', createdAt: '', ...over };
+}
+
 export function runRecord(over: Partial<import('../../../src/shared/records').RunRecord> = {}): import('../../../src/shared/records').RunRecord {
   return {
     id: 1,
@@ -76,6 +80,9 @@ export function runRecord(over: Partial<import('../../../src/shared/records').Ru
     endedAt: null,
     lastLoss: null,
     lastCheckpointStep: null,
+    kind: 'train',
+    parentId: null,
+    cov: null,
     ...over,
   };
 }

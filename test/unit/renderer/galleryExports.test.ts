@@ -9,7 +9,7 @@ import { useExportsStore } from '../../../src/renderer/src/stores/exports';
 import { useRunsStore } from '../../../src/renderer/src/stores/runs';
 import type { CheckpointRecord, SampleRecord } from '../../../src/shared/records';
 import type { RunDetail } from '../../../src/shared/contract';
-import { FakeApi, runRecord } from './fakeApi';
+import { FakeApi, runRecord, sampleRecord } from './fakeApi';
 import { resolveRunConfig } from '../../../src/shared/config';
 
 const ck = (id: number, step: number): CheckpointRecord => ({
@@ -108,7 +108,7 @@ describe('exports store', () => {
     type GridReq = { checkpointId: number; settings: { n: number }; cols: number; padding: number };
     const req = api.callsTo('export.grid')[0] as GridReq;
     expect([req.checkpointId, req.settings.n, req.cols, req.padding]).toEqual([11, 6, 3, 3]);
-    api.emit('job.done', { jobId: 'e1', kind: 'export', ok: true, result: { path: '/d/exports/g.png', bytes: 5 } });
+    api.emit('job.done', { jobId: 'e1', kind: 'export', ok: true, result: { path: '/d/exports/g.png', sidecar: '/d/exports/g.json', bytes: 5, sample: sampleRecord() } });
     await done;
     expect(ex.gridPath).toBe('/d/exports/g.png');
     ex.metricsFormat = 'json';

@@ -4,7 +4,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { setApi } from '../../../src/renderer/src/api';
 import { useJobsStore, JobCancelled } from '../../../src/renderer/src/stores/jobs';
 import { ApiCallError } from '../../../src/renderer/src/api/errors';
-import { FakeApi, rejection } from './fakeApi';
+import { FakeApi, rejection, sampleRecord } from './fakeApi';
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
@@ -26,8 +26,8 @@ describe('jobs store', () => {
     expect(h.job.done).toBe(3);
     expect(h.job.total).toBe(10);
     expect(jobs.active).toHaveLength(1);
-    api.emit('job.done', { jobId: 'j1', kind: 'export', ok: true, result: { path: '/x.png' } });
-    await expect(h.result).resolves.toEqual({ path: '/x.png' });
+    api.emit('job.done', { jobId: 'j1', kind: 'sample', ok: true, result: sampleRecord({ path: '/x.png' }) });
+    await expect(h.result).resolves.toEqual(sampleRecord({ path: '/x.png' }));
     expect(h.job.state).toBe('done');
     expect(jobs.active).toHaveLength(0);
   });
@@ -36,12 +36,22 @@ describe('jobs store', () => {
     let answer!: (v: { jobId: string }) => void;
     const jobs = useJobsStore();
     jobs.subscribe();
-    const h = jobs.run('import', 'Import', () => new Promise((r) => (answer = r)));
+    const h = jobs.run('sample', 'Sample', () => new Promise((r) => (answer = r)));
     api.emit('job.progress', { jobId: 'early', done: 5, total: 5 });
-    api.emit('job.done', { jobId: 'early', kind: 'sample', ok: true, result: 7 });
+    api.emit('job.done', { jobId: 'early', kind: 'sample', ok: true, result: sampleRecord({ id: 7 }) });
     answer({ jobId: 'early' });
-    await expect(h.result).resolves.toBe(7);
+    await expect(h.result).resolves.toMatchObject({ id: 7 });
     expect(h.job.done).toBe(5);
+  });
+
+  it("a result that is not its kind's result fails the job, naming the kind", async () => {
+    const jobs = useJobsStore();
+    const h = jobs.run('sample', 'Sample', async () => ({ jobId: 'j5' }));
+    await tick();
+    api.emit('job.done', { jobId: 'j5', kind: 'sample', ok: true, result: { path: 42 } });
+    const err = await rejection(h.result);
+    expect(err.message).toMatch(/^Sample: the server's result is not a sample result/);
+    expect(h.job.state).toBe('failed');
   });
 
   it('cancel calls jobs.cancel and the job ends as cancelled', async () => {

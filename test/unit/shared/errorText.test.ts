@@ -27,10 +27,14 @@ describe('stripNativeLocations', () => {
   it('is applied to every failure reason the store records', () => {
     const store = freshStore();
     try {
-      const run = store.createRun(newRun());
-      store.setStatus(run.id, 'failed', `the engine process was killed (SIGABRT); stderr: Warning: lost | ${DAWN}`);
+      const run = store.runs.create(newRun());
+      store.runs.setStatus(
+        run.id,
+        'failed',
+        `the engine process was killed (SIGABRT); stderr: Warning: lost | ${DAWN}`,
+      );
       const kept = 'the engine process was killed (SIGABRT); stderr: Warning: lost';
-      expect(store.getRun(run.id)!.failureReason).toBe(kept);
+      expect(store.runs.get(run.id)!.failureReason).toBe(kept);
     } finally {
       store.close();
     }

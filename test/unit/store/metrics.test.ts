@@ -4,64 +4,73 @@ import { freshStore, newRun } from './helpers';
 describe('metrics', () => {
   it('appends points, lists names, returns a full series when it is short', () => {
     const store = freshStore();
-    const r = store.createRun(newRun());
-    store.appendMetrics(r.id, [
+    const r = store.runs.create(newRun());
+    store.metrics.append(r.id, [
       { step: 2, name: 'loss', value: 0.5 },
       { step: 1, name: 'loss', value: 0.9 },
       { step: 1, name: 'lr', value: 1e-4 },
     ]);
-    store.appendMetrics(r.id, []);
-    expect(store.metricNames(r.id)).toEqual(['loss', 'lr']);
-    expect(store.series(r.id, 'loss')).toEqual({ name: 'loss', steps: [1, 2], values: [0.9, 0.5], total: 2 });
-    expect(store.series(r.id, 'unknown')).toEqual({ name: 'unknown', steps: [], values: [], total: 0 });
-    expect(store.allMetrics(r.id)).toEqual([[1, 'loss', 0.9], [1, 'lr', 1e-4], [2, 'loss', 0.5]]);
+    store.metrics.append(r.id, []);
+    expect(store.metrics.names(r.id)).toEqual(['loss', 'lr']);
+    expect(store.metrics.series(r.id, 'loss')).toEqual({ name: 'loss', steps: [1, 2], values: [0.9, 0.5], total: 2 });
+    expect(store.metrics.series(r.id, 'unknown')).toEqual({ name: 'unknown', steps: [], values: [], total: 0 });
+    expect(store.metrics.all(r.id)).toEqual([[1, 'loss', 0.9], [1, 'lr', 1e-4], [2, 'loss', 0.5]]);
     // Another run's points are separate.
-    const other = store.createRun(newRun());
-    store.appendMetrics(other.id, [{ step: 1, name: 'loss', value: 7 }]);
-    expect(store.series(r.id, 'loss').total).toBe(2);
-    expect(store.series(other.id, 'loss').values).toEqual([7]);
+    const other = store.runs.create(newRun());
+    store.metrics.append(other.id, [{ step: 1, name: 'loss', value: 7 }]);
+    expect(store.metrics.series(r.id, 'loss').total).toBe(2);
+    expect(store.metrics.series(other.id, 'loss').values).toEqual([7]);
     // A metric name created by another connection (e.g. the app) is found without a cached id.
     store.close();
   });
 
   it('a batch is one transaction: a bad point rolls back the whole batch', () => {
     const store = freshStore();
-    const r = store.createRun(newRun());
-    expect(() => store.appendMetrics(r.id, [{ step: 1, name: 'loss', value: 1 }, { step: 2, name: 'loss', value: null as unknown as number }])).toThrow();
-    expect(store.series(r.id, 'loss').total).toBe(0);
+    const r = store.runs.create(newRun());
+    expect(
+      () => store.metrics.append(
+        r.id,
+        [{ step: 1, name: 'loss', value: 1 }, { step: 2, name: 'loss', value: null as unknown as number }],
+      )
+    ).toThrow();
+    expect(store.metrics.series(r.id, 'loss').total).toBe(0);
     store.close();
   });
 
   it('a rolled-back batch leaves no cached metric id behind: the next batch with that name is written', () => {
     const store = freshStore();
-    const r = store.createRun(newRun());
+    const r = store.runs.create(newRun());
     // The name is new: its row is inserted inside the batch's transaction, and goes with the rollback.
     const bad = [{ step: 1, name: 'fresh', value: 1 }, { step: 2, name: 'fresh', value: NaN }];
-    expect(() => store.appendMetrics(r.id, bad)).toThrow();
+    expect(() => store.metrics.append(r.id, bad)).toThrow();
     expect(() => store.writeTransaction(() => {
-      store.insertMetrics(r.id, [{ step: 1, name: 'newer', value: 1 }]);
+      store.metrics.insert(r.id, [{ step: 1, name: 'newer', value: 1 }]);
       throw new Error('disk full');
     })).toThrow('disk full');
-    store.appendMetrics(r.id, [{ step: 1, name: 'fresh', value: 2 }, { step: 1, name: 'newer', value: 3 }]);
-    expect(store.allMetrics(r.id)).toEqual([[1, 'fresh', 2], [1, 'newer', 3]]);
+    store.metrics.append(r.id, [{ step: 1, name: 'fresh', value: 2 }, { step: 1, name: 'newer', value: 3 }]);
+    expect(store.metrics.all(r.id)).toEqual([[1, 'fresh', 2], [1, 'newer', 3]]);
     store.close();
   });
 
   it('a 1M-point series downsampled to 2,000 keeps the spike, the first and the last point', () => {
     const store = freshStore();
-    const r = store.createRun(newRun());
+    const r = store.runs.create(newRun());
     const n = 1_000_000;
     const spikeAt = 612_345;
     const batch = 100_000;
     for (let from = 1; from <= n; from += batch) {
       const pts = [];
       for (let s = from; s < from + batch; s++) {
-        pts.push({ step: s, name: 'loss', value: s === spikeAt ? 1000 : 1 + 0.1 * Math.sin(s / 1000) + 1e-3 * ((s * 7919) % 13) });
+        pts.push({
+          step: s,
+          name: 'loss',
+          value: s === spikeAt ? 1000 : 1 + 0.1 * Math.sin(s / 1000) + 1e-3 * ((s * 7919) % 13),
+        });
       }
-      store.appendMetrics(r.id, pts);
+      store.metrics.append(r.id, pts);
     }
     const t0 = performance.now();
-    const s = store.series(r.id, 'loss', 2000);
+    const s = store.metrics.series(r.id, 'loss', 2000);
     const ms = performance.now() - t0;
     expect(s.total).toBe(n);
     expect(s.steps).toHaveLength(2000);
@@ -77,11 +86,17 @@ describe('metrics', () => {
 
   it('seriesOverlay returns each run\'s series of one metric, downsampled', () => {
     const store = freshStore();
-    const a = store.createRun(newRun());
-    const b = store.createRun(newRun());
-    store.appendMetrics(a.id, Array.from({ length: 500 }, (_, i) => ({ step: i + 1, name: 'loss', value: 1 / (i + 1) })));
-    store.appendMetrics(b.id, Array.from({ length: 50 }, (_, i) => ({ step: (i + 1) * 10, name: 'loss', value: 2 / (i + 1) })));
-    const o = store.seriesOverlay([b.id, a.id], 'loss', 100);
+    const a = store.runs.create(newRun());
+    const b = store.runs.create(newRun());
+    store.metrics.append(
+      a.id,
+      Array.from({ length: 500 }, (_, i) => ({ step: i + 1, name: 'loss', value: 1 / (i + 1) })),
+    );
+    store.metrics.append(
+      b.id,
+      Array.from({ length: 50 }, (_, i) => ({ step: (i + 1) * 10, name: 'loss', value: 2 / (i + 1) })),
+    );
+    const o = store.metrics.overlay([b.id, a.id], 'loss', 100);
     expect(o.map((x) => x.runId)).toEqual([b.id, a.id]);
     expect(o[0]!.series).toMatchObject({ total: 50 });
     expect(o[0]!.series.steps).toHaveLength(50);

@@ -13,8 +13,22 @@ describe('store migrations', () => {
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
     expect(SCHEMA_VERSION).toBeGreaterThan(0);
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
-    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
-    expect(tables).toEqual(expect.arrayContaining(['runs', 'run_tags', 'metrics', 'metric_names', 'checkpoints', 'samples', 'gap_curves', 'datasets', 'exports']));
+    const tables = (
+      store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]
+    ).map((t) => t.name);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'runs',
+        'run_tags',
+        'metrics',
+        'metric_names',
+        'checkpoints',
+        'samples',
+        'gap_curves',
+        'datasets',
+        'exports',
+      ])
+    );
     store.close();
     // Opening again runs nothing and keeps the version.
     const again = RunStore.open(root);
@@ -28,7 +42,7 @@ describe('store migrations', () => {
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(store.db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(1000);
     // Foreign keys are enforced: a metric of a run that does not exist is refused.
-    expect(() => store.appendMetrics(999, [{ step: 1, name: 'loss', value: 1 }])).toThrow(/FOREIGN KEY/);
+    expect(() => store.metrics.append(999, [{ step: 1, name: 'loss', value: 1 }])).toThrow(/FOREIGN KEY/);
     store.close();
   });
 
@@ -42,7 +56,9 @@ describe('store migrations', () => {
     raw.close();
     const before = readFileSync(path);
     const mtime = statSync(path).mtimeMs;
-    expect(() => RunStore.open(root)).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`));
+    expect(
+      () => RunStore.open(root)
+    ).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`));
     expect(readFileSync(path).equals(before)).toBe(true);
     expect(statSync(path).mtimeMs).toBe(mtime);
     const check = new Database(path, { readonly: true });
@@ -60,8 +76,28 @@ describe('store migrations', () => {
     expect(() => RunStore.open(root)).toThrow(/runs/);
     const check = new Database(path, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(0);
-    const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
+    const tables = (
+      check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+    ).map((t) => t.name);
     expect(tables).not.toContain('datasets');
     check.close();
+  });
+
+  it('migration 3 keeps the runs of a version-2 database as training runs and adds the evaluation tables', () => {
+    const root = tmpDir();
+    const raw = new Database(dataLayout(root).db);
+    for (const sql of MIGRATIONS.slice(0, 2)) raw.exec(sql);
+    raw.pragma('user_version = 2');
+    raw.prepare(`INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
+      app_version, created_at) VALUES ('old', 'completed', '{"steps":5}', 'builtin:shapes', 'tiny', 2, 1, 100, 0, 5,
+      '/r', '0.0.1', '2025-01-01')`).run();
+    raw.close();
+    const store = RunStore.open(root);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(store.runs.get(1)).toMatchObject({ name: 'old', kind: 'train', parentId: null, cov: null });
+    const tables = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all();
+    expect(tables).toEqual(expect.arrayContaining(['eval_results', 'reference_stats', 'gamma_estimates']));
+    expect(() => store.db.prepare("UPDATE runs SET kind = 'other' WHERE id = 1").run()).toThrow(/CHECK constraint/);
+    store.close();
   });
 });

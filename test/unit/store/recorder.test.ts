@@ -7,16 +7,19 @@ import type { ProgressMessage } from '../../../src/shared/engineMessages';
 import { freshStore, newRun } from './helpers';
 
 const progress = (step: number, loss = 1 / step): ProgressMessage => ({
-  type: 'progress', step, totalSteps: 100, loss, simple: loss / 2, sa: loss / 2, gradNorm: 3, lr: 1e-4, imagesPerSec: 10, msPerStep: 100, etaSec: 1,
+  type: 'progress', step, totalSteps: 100, loss, simple: loss / 2, sa: loss / 2, gradNorm: 3, lr: 1e-4,
+  imagesPerSec: 10, msPerStep: 100, etaSec: 1,
   memory: { numTensors: 5, numBytes: 1000, gpuBytes: 2000 },
 });
 
 function setup(opts: { flushMs?: number; maxBuffered?: number } = {}) {
   const store = freshStore();
-  const run = store.createRun(newRun({ retention: undefined }));
-  store.markRunning(run.id, { pid: process.pid, start: '' });
+  const run = store.runs.create(newRun({ retention: undefined }));
+  store.runs.markRunning(run.id, { pid: process.pid, start: '' });
   const rec = new RunRecorder(store, run.id, { flushMs: 500, ...opts });
-  const countStmt = store.db.prepare("SELECT COUNT(*) FROM metrics m JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = ? AND n.name = 'loss'").pluck();
+  const countStmt = store.db.prepare(
+    "SELECT COUNT(*) FROM metrics m JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = ? AND n.name = 'loss'"
+  ).pluck();
   const count = () => countStmt.get(run.id) as number;
   return { store, run, rec, count };
 }
@@ -40,20 +43,30 @@ describe('RunRecorder', () => {
   it('buffers progress until the flush interval, then writes it in one transaction', () => {
     const { store, run, rec, count } = setup();
     const tx = vi.spyOn(store.db, 'transaction');
-    rec.handle({ type: 'started', runDir: run.runDir, step: 0, totalSteps: 100, backend: 'cpu', adapter: 'cpu (test)', params: 1, datasetCount: 1, resumed: false });
-    expect(store.getRun(run.id)).toMatchObject({ backend: 'cpu', adapter: 'cpu (test)' });
+    rec.handle({
+      type: 'started',
+      runDir: run.runDir,
+      step: 0,
+      totalSteps: 100,
+      backend: 'cpu',
+      adapter: 'cpu (test)',
+      params: 1,
+      datasetCount: 1,
+      resumed: false,
+    });
+    expect(store.runs.get(run.id)).toMatchObject({ backend: 'cpu', adapter: 'cpu (test)' });
     tx.mockClear();
     for (let s = 1; s <= 5; s++) rec.handle(progress(s));
     expect(count()).toBe(0);
-    expect(store.getRun(run.id)!.step).toBe(0);
+    expect(store.runs.get(run.id)!.step).toBe(0);
     vi.advanceTimersByTime(499);
     expect(count()).toBe(0);
     expect(tx).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1);
     expect(count()).toBe(5);
     expect(tx).toHaveBeenCalledTimes(1);
-    expect(store.getRun(run.id)).toMatchObject({ step: 5, lastLoss: 1 / 5 });
-    expect(store.metricNames(run.id)).toHaveLength(9);
+    expect(store.runs.get(run.id)).toMatchObject({ step: 5, lastLoss: 1 / 5 });
+    expect(store.metrics.names(run.id)).toHaveLength(9);
     // The next batch arms a new timer.
     rec.handle(progress(6));
     expect(count()).toBe(5);
@@ -79,15 +92,15 @@ describe('RunRecorder', () => {
     for (let s = 1; s <= 4; s++) rec.handle(progress(s));
     const tx = vi.spyOn(store.db, 'transaction');
     const seen: { inTx: boolean; points: number }[] = [];
-    const add = store.addCheckpoint.bind(store);
-    vi.spyOn(store, 'addCheckpoint').mockImplementation((c) => {
+    const add = store.checkpoints.add.bind(store.checkpoints);
+    vi.spyOn(store.checkpoints, 'add').mockImplementation((c) => {
       seen.push({ inTx: store.db.inTransaction, points: count() });
       return add(c);
     });
     rec.handle({ type: 'checkpoint', step: 4, path: '/ck4', bytes: 10 });
     expect(tx).toHaveBeenCalledTimes(1);
     expect(seen).toEqual([{ inTx: true, points: 4 }]);
-    const ck = store.latestCheckpoint(run.id)!;
+    const ck = store.checkpoints.latest(run.id)!;
     expect(ck).toMatchObject({ step: 4, path: '/ck4', bytes: 10, kind: 'full' });
     // The metrics at save are those of the last progress.
     expect(ck.metrics).toEqual({ loss: 0.25, simple: 0.125, sa: 0.125, gradNorm: 3 });
@@ -100,7 +113,7 @@ describe('RunRecorder', () => {
     const { store, rec, count } = setup();
     rec.handle(progress(1));
     const seen: number[] = [];
-    vi.spyOn(store, 'addCheckpoint').mockImplementation(() => {
+    vi.spyOn(store.checkpoints, 'add').mockImplementation(() => {
       seen.push(count());
       throw new Error('disk I/O error');
     });
@@ -109,20 +122,37 @@ describe('RunRecorder', () => {
     // The point was inside the failed transaction, and neither is written after it.
     expect(seen).toEqual([1]);
     expect(count()).toBe(0);
-    expect(store.latestCheckpoint(rec.runId)).toBeUndefined();
+    expect(store.checkpoints.latest(rec.runId)).toBeUndefined();
   });
 
   it('gap and samples messages are recorded (a sample links to the checkpoint of its step)', () => {
     const { store, run, rec } = setup();
     rec.handle(progress(2));
     rec.handle({ type: 'checkpoint', step: 2, path: '/ck2', bytes: 1 });
-    rec.handle({ type: 'samples', step: 2, path: '/s.png', n: 4, sampler: 'ddim', sampleSteps: 5, ema: true, spacing: 'uniform', eta: 0, seed: 0 });
+    rec.handle({
+      type: 'samples',
+      step: 2,
+      path: '/s.png',
+      n: 4,
+      sampler: 'ddim',
+      sampleSteps: 5,
+      ema: true,
+      spacing: 'uniform',
+      eta: 0,
+      seed: 0,
+    });
     rec.handle({ type: 'samples', step: 3, path: '/s3.png', n: 4, sampler: 'ddpm', sampleSteps: 100, ema: false });
     rec.handle({ type: 'gap', step: 2, t0: 2, t: [2, 1], meanAbs: [1, 2], l2: [1, 2], signedMean: [1, 2] });
-    const [s2, s3] = store.samples(run.id);
-    expect(s2).toMatchObject({ step: 2, checkpointId: store.checkpointAt(run.id, 2)!.id, ema: true, seed: 0, spacing: 'uniform' });
+    const [s2, s3] = store.samples.list(run.id);
+    expect(s2).toMatchObject({
+      step: 2,
+      checkpointId: store.checkpoints.at(run.id, 2)!.id,
+      ema: true,
+      seed: 0,
+      spacing: 'uniform',
+    });
     expect(s3).toMatchObject({ step: 3, checkpointId: null, ema: false, seed: null, spacing: null, eta: null });
-    expect(store.gapCurves(run.id)).toHaveLength(1);
+    expect(store.gaps.list(run.id)).toHaveLength(1);
   });
 
   it("'finished' and 'failed' set the status and flush; stop intent decides stopped vs paused", () => {
@@ -130,26 +160,28 @@ describe('RunRecorder', () => {
     a.rec.handle(progress(1));
     a.rec.handle({ type: 'finished', step: 1, reason: 'completed', runDir: a.run.runDir });
     expect(a.count()).toBe(1);
-    expect(a.store.getRun(a.run.id)).toMatchObject({ status: 'completed', failureReason: null });
+    expect(a.store.runs.get(a.run.id)).toMatchObject({ status: 'completed', failureReason: null });
     expect(a.rec.ended).toBe(true);
     // A process exit after the end changes nothing.
     a.rec.processEnded(0, null);
-    expect(a.store.getRun(a.run.id)!.status).toBe('completed');
+    expect(a.store.runs.get(a.run.id)!.status).toBe('completed');
 
     const b = setup();
     b.rec.handle({ type: 'finished', step: 0, reason: 'stopped', runDir: b.run.runDir });
-    expect(b.store.getRun(b.run.id)!.status).toBe('stopped');
+    expect(b.store.runs.get(b.run.id)!.status).toBe('stopped');
     const c = setup();
     c.rec.stopIntent = 'paused';
     c.rec.handle({ type: 'finished', step: 0, reason: 'stopped', runDir: c.run.runDir });
-    expect(c.store.getRun(c.run.id)!.status).toBe('paused');
+    expect(c.store.runs.get(c.run.id)!.status).toBe('paused');
 
     const d = setup();
     d.rec.handle(progress(1));
     d.rec.handle(progress(2));
     d.rec.handle({ type: 'failed', step: 2, reason: 'ENOSPC: no space left on device, write' });
     expect(d.count()).toBe(2);
-    expect(d.store.getRun(d.run.id)).toMatchObject({ status: 'failed', failureReason: 'ENOSPC: no space left on device, write' });
+    expect(
+      d.store.runs.get(d.run.id)
+    ).toMatchObject({ status: 'failed', failureReason: 'ENOSPC: no space left on device, write' });
   });
 
   it('an engine that dies without a word: interrupted, naming the last good checkpoint', () => {
@@ -160,12 +192,15 @@ describe('RunRecorder', () => {
     rec.handle(progress(3));
     rec.processEnded(null, 'SIGKILL');
     expect(count()).toBe(3);
-    expect(store.getRun(run.id)).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/killed \(SIGKILL\).*last good checkpoint: step 2/) });
+    expect(store.runs.get(run.id)).toMatchObject({
+      status: 'interrupted',
+      failureReason: expect.stringMatching(/killed \(SIGKILL\).*last good checkpoint: step 2/),
+    });
   });
 
   it('applies the run\'s retention policy at each checkpoint', () => {
     const store = freshStore();
-    const run = store.createRun(newRun({ retention: { keepLast: 2 } }));
+    const run = store.runs.create(newRun({ retention: { keepLast: 2 } }));
     const rec = new RunRecorder(store, run.id);
     mkdirSync(join(run.runDir, 'checkpoints'), { recursive: true });
     const path = (s: number) => join(run.runDir, 'checkpoints', `c${s}`);
@@ -174,7 +209,7 @@ describe('RunRecorder', () => {
       rec.handle(progress(s));
       rec.handle({ type: 'checkpoint', step: s, path: path(s), bytes: 1 });
     }
-    expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([3, 4]);
+    expect(store.checkpoints.list(run.id).map((c) => c.step)).toEqual([3, 4]);
     expect([1, 2, 3, 4].map((s) => existsSync(path(s)))).toEqual([false, false, true, true]);
   });
 });

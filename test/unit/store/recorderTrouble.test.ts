@@ -21,12 +21,12 @@ const gap: EngineMessage = { type: 'gap', step: 4, t0: 2, t: [2, 1], meanAbs: [1
 
 function setup(busyTimeoutMs = 20) {
   const store = RunStore.open(tmpDir(), { busyTimeoutMs });
-  const run = store.createRun(newRun());
-  store.markRunning(run.id, { pid: process.pid, start: '' });
+  const run = store.runs.create(newRun());
+  store.runs.markRunning(run.id, { pid: process.pid, start: '' });
   const trouble: StoreTrouble[] = [];
   const onTrouble = (t: StoreTrouble) => trouble.push(t);
   const rec = new RunRecorder(store, run.id, { flushMs: 100, retryMs: 50, retryMaxMs: 400, onTrouble });
-  const lossSteps = () => store.series(run.id, 'loss', 1e9).steps;
+  const lossSteps = () => store.metrics.series(run.id, 'loss', 1e9).steps;
   return { store, run, rec, trouble, lossSteps };
 }
 
@@ -66,7 +66,7 @@ describe('RunRecorder: SQLITE_BUSY', () => {
     expect(idle).toBe(false);
     expect(trouble.map((t) => t.kind)).toEqual(['retrying']);
     expect(lossSteps()).toEqual([1, 2]);
-    expect(store.getRun(run.id)!.status).toBe('running');
+    expect(store.runs.get(run.id)!.status).toBe('running');
 
     other.exec('COMMIT');
     vi.advanceTimersByTime(400);
@@ -76,12 +76,12 @@ describe('RunRecorder: SQLITE_BUSY', () => {
     expect(lossSteps()).toEqual([1, 2, 3, 4, 5, 6]);
     const count = store.db.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = ?').pluck().get(run.id);
     expect(count).toBe(6 * 8);
-    expect(store.checkpoints(run.id).map((c) => [c.step, c.path])).toEqual([[4, '/ck4']]);
+    expect(store.checkpoints.list(run.id).map((c) => [c.step, c.path])).toEqual([[4, '/ck4']]);
     // A sample row has no natural key: written once means the retries did not repeat it.
-    expect(store.samples(run.id)).toHaveLength(1);
-    expect(store.samples(run.id)[0]!.checkpointId).toBe(store.checkpointAt(run.id, 4)!.id);
-    expect(store.gapCurves(run.id)).toHaveLength(1);
-    expect(store.getRun(run.id)).toMatchObject({ status: 'completed', step: 6 });
+    expect(store.samples.list(run.id)).toHaveLength(1);
+    expect(store.samples.list(run.id)[0]!.checkpointId).toBe(store.checkpoints.at(run.id, 4)!.id);
+    expect(store.gaps.list(run.id)).toHaveLength(1);
+    expect(store.runs.get(run.id)).toMatchObject({ status: 'completed', step: 6 });
     expect(rec.final).toEqual({ status: 'completed', reason: null });
     other.close();
     store.close();
@@ -93,12 +93,12 @@ describe('RunRecorder: SQLITE_BUSY', () => {
     const other = new Database(store.layout.db);
     other.exec('BEGIN IMMEDIATE');
     expect(() => rec.processEnded(null, 'SIGKILL')).not.toThrow();
-    expect(store.getRun(run.id)!.status).toBe('running');
+    expect(store.runs.get(run.id)!.status).toBe('running');
     other.exec('ROLLBACK');
     vi.advanceTimersByTime(50);
     await rec.idle();
     expect(trouble.map((t) => t.kind)).toEqual(['retrying', 'recovered']);
-    expect(store.getRun(run.id)).toMatchObject({ status: 'interrupted', step: 1 });
+    expect(store.runs.get(run.id)).toMatchObject({ status: 'interrupted', step: 1 });
     other.close();
     store.close();
   });
@@ -142,8 +142,8 @@ describe('RunRecorder: SQLITE_FULL', () => {
     expect(rec.final!.reason).toBe(`${failure}; training was stopped at step ${step + 1}; ` +
       `its metrics are recorded up to step ${stored.at(-1)}, so 'resume' continues from step 3, its last recorded ` +
       'checkpoint, once there is room');
-    expect(store.checkpoints(run.id).map((c) => c.step)).toEqual([3]);
-    const got = store.getRun(run.id)!;
+    expect(store.checkpoints.list(run.id).map((c) => c.step)).toEqual([3]);
+    const got = store.runs.get(run.id)!;
     expect(got.status).toBe('failed');
     expect(got.failureReason).toBe(rec.final!.reason);
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');

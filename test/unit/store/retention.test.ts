@@ -6,7 +6,8 @@ import type { CheckpointRecord } from '../../../src/shared/records';
 import { freshStore, newRun } from './helpers';
 
 const ck = (step: number, loss?: number): CheckpointRecord => ({
-  id: step, runId: 1, step, kind: 'full', path: `/c${step}`, bytes: step * 10, metrics: loss === undefined ? {} : { loss }, createdAt: '',
+  id: step, runId: 1, step, kind: 'full', path: `/c${step}`, bytes: step * 10,
+  metrics: loss === undefined ? {} : { loss }, createdAt: '',
 });
 const steps = (cs: { step: number }[]) => cs.map((c) => c.step);
 
@@ -52,39 +53,58 @@ describe('planRetention', () => {
 describe('prune', () => {
   it('shows the plan without deleting, then deletes rows and files', () => {
     const store = freshStore();
-    const r = store.createRun(newRun());
+    const r = store.runs.create(newRun());
     const dir = join(r.runDir, 'checkpoints');
     mkdirSync(dir, { recursive: true });
     for (const s of [1, 2, 3, 4]) {
       const path = join(dir, `c${s}`);
       writeFileSync(path, Buffer.alloc(s));
-      store.addCheckpoint({ runId: r.id, step: s, kind: 'full', path, bytes: s, metrics: { loss: 10 - s } });
+      store.checkpoints.add({ runId: r.id, step: s, kind: 'full', path, bytes: s, metrics: { loss: 10 - s } });
     }
-    const sample = store.addSample({ runId: r.id, checkpointId: store.checkpointAt(r.id, 1)!.id, step: 1, sampler: 'ddim', sampleSteps: 5, spacing: null, eta: null, seed: 0, n: 1, ema: false, path: '/s' });
-    const plan = store.planPrune(r.id, { keepLast: 2 });
+    const sample = store.samples.add({
+      runId: r.id,
+      checkpointId: store.checkpoints.at(r.id, 1)!.id,
+      step: 1,
+      sampler: 'ddim',
+      sampleSteps: 5,
+      spacing: null,
+      eta: null,
+      seed: 0,
+      n: 1,
+      ema: false,
+      path: '/s',
+    });
+    const plan = store.checkpoints.planPrune(r.id, { keepLast: 2 });
     expect(steps(plan.remove)).toEqual([1, 2]);
-    expect(store.checkpoints(r.id)).toHaveLength(4);
+    expect(store.checkpoints.list(r.id)).toHaveLength(4);
     expect(readdirSync(dir)).toHaveLength(4);
-    const done = store.prune(r.id, { keepLast: 2 });
+    const done = store.checkpoints.prune(r.id, { keepLast: 2 });
     expect(done.freedBytes).toBe(3);
-    expect(steps(store.checkpoints(r.id))).toEqual([3, 4]);
+    expect(steps(store.checkpoints.list(r.id))).toEqual([3, 4]);
     expect(readdirSync(dir).sort()).toEqual(['c3', 'c4']);
     // A sample of a pruned checkpoint stays, detached.
-    expect(store.getSample(sample.id)!.checkpointId).toBeNull();
+    expect(store.samples.get(sample.id)!.checkpointId).toBeNull();
     // A file already gone is not an error.
-    store.addCheckpoint({ runId: r.id, step: 5, kind: 'full', path: join(dir, 'never-written'), bytes: 0, metrics: {} });
-    expect(() => store.prune(r.id, { keepLast: 1 })).not.toThrow();
-    expect(steps(store.checkpoints(r.id))).toEqual([5]);
+    store.checkpoints.add({
+      runId: r.id,
+      step: 5,
+      kind: 'full',
+      path: join(dir, 'never-written'),
+      bytes: 0,
+      metrics: {},
+    });
+    expect(() => store.checkpoints.prune(r.id, { keepLast: 1 })).not.toThrow();
+    expect(steps(store.checkpoints.list(r.id))).toEqual([5]);
     expect(existsSync(join(dir, 'c4'))).toBe(false);
     store.close();
   });
 
   it('retention stored with a run is returned', () => {
     const store = freshStore();
-    const r = store.createRun(newRun({ retention: { keepLast: 3, bestBy: 'loss' } }));
-    expect(store.retentionOf(r.id)).toEqual({ keepLast: 3, bestBy: 'loss' });
-    store.setRetention(r.id, null);
-    expect(store.retentionOf(r.id)).toBeNull();
+    const r = store.runs.create(newRun({ retention: { keepLast: 3, bestBy: 'loss' } }));
+    expect(store.runs.retention(r.id)).toEqual({ keepLast: 3, bestBy: 'loss' });
+    store.runs.setRetention(r.id, null);
+    expect(store.runs.retention(r.id)).toBeNull();
     store.close();
   });
 });

@@ -56,7 +56,7 @@ describe('write errors name the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sadpm-export-'));
     const out = join(dir, 'run.tar.gz');
     try {
-      const run = store.createRun(newRun());
+      const run = store.runs.create(newRun());
       writeFileSync(join(dir, 'unrelated'), 'x');
       full.on = true;
       const named = `cannot write ${out}: ENOSPC: no space left on device`;

@@ -11,7 +11,7 @@ import { api } from '../api';
 import { toApiError } from '../api/errors';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
-import { defaultSettings, findMatching, resultPath } from '../sampleSettings';
+import { defaultSettings, findMatching } from '../sampleSettings';
 import { latestGap } from '../charts/gap';
 
 export interface Pane {
@@ -113,10 +113,7 @@ export const useCompareStore = defineStore('compare', () => {
             api().invoke('samples.generate', { checkpointId: pane.checkpointId, settings: s }),
           );
           pane.job = h.job;
-          const r = await h.result;
-          const path = resultPath(r);
-          if (!path) throw new Error('the sampling job finished without an image path');
-          pane.path = path;
+          pane.path = (await h.result).path;
           pane.madeWith = sig;
         } catch (e) {
           if (!(e instanceof JobCancelled)) pane.error = toApiError(e).message;

@@ -1,7 +1,7 @@
 /** The dataset library: list, selection, import (a cancellable job), upload, native pickers, delete. */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import { UPLOAD_CHUNK_BYTES, type InvokeRequest } from '../../../shared/contract';
+import { UPLOAD_CHUNK_BYTES, type ImportOutcome, type InvokeRequest } from '../../../shared/contract';
 import type { DatasetRecord } from '../../../shared/records';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
@@ -9,17 +9,7 @@ import { useJobsStore, type Job } from './jobs';
 
 export type ImportRequest = InvokeRequest<'datasets.import'>;
 
-/** What a finished import job returns (main's ImportOutcome). */
-export interface ImportOutcome {
-  dataset: DatasetRecord;
-  duplicate: boolean;
-  /** notes: what the import decided on its own, e.g. a mixed folder imported without class labels. */
-  report: { good: number; skipped: { file: string; reason: string }[]; notes?: string[]; classCounts: number[] | null };
-}
-
-export function isImportOutcome(v: unknown): v is ImportOutcome {
-  return !!v && typeof v === 'object' && 'dataset' in v && 'report' in v;
-}
+export type { ImportOutcome };
 
 export const useDatasetsStore = defineStore('datasets', () => {
   const list = shallowRef<DatasetRecord[]>([]);
@@ -47,11 +37,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
   function startImport(req: ImportRequest): { job: Job; result: Promise<ImportOutcome> } {
     const jobs = useJobsStore();
     const label = `Import ${req.input}`;
-    const h = jobs.run<unknown>('import', label, () => api().invoke('datasets.import', req));
+    const h = jobs.run('import', label, () => api().invoke('datasets.import', req));
     const entry = { job: h.job, outcome: null as ImportOutcome | null };
     lastImport.value = entry;
     const result = h.result.then(async (r) => {
-      if (!isImportOutcome(r)) throw toApiError(new Error(`${label}: the server's result is not an import outcome`));
       if (lastImport.value?.job.key === h.job.key) lastImport.value = { job: h.job, outcome: r };
       await refresh();
       selectedId.value = r.dataset.id;

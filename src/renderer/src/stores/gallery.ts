@@ -5,9 +5,10 @@ import type { SampleSettings } from '../../../shared/contract';
 import type { SampleRecord } from '../../../shared/records';
 import { api } from '../api';
 import { toApiError } from '../api/errors';
-import { defaultSettings, describeSettings, findMatching, resultPath, resultRecord } from '../sampleSettings';
+import { defaultSettings, describeSettings, findMatching } from '../sampleSettings';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
+import { headsOn } from '../samplerOptions';
 
 const ACTIVE: Job['state'][] = ['starting', 'running', 'cancelling'];
 
@@ -54,6 +55,11 @@ export const useGalleryStore = defineStore('gallery', () => {
     checkpointId.value ? findMatching(samples.value, checkpointId.value, settings.value) : undefined,
   );
   const busy = computed(() => !!sampleJob.value && ACTIVE.includes(sampleJob.value.state));
+  /** Issue 13: covariance runs trained on the chosen checkpoint with the form's weights (npr-*, sn-*). */
+  const heads = computed(() => {
+    const ck = selectedCheckpoint.value;
+    return ck && runId.value ? headsOn(runs.all, runId.value, ck.step, settings.value.ema) : [];
+  });
   const filmBusy = computed(() => !!filmJob.value && ACTIVE.includes(filmJob.value.state));
 
   async function loadSamples(id: number): Promise<void> {
@@ -126,10 +132,7 @@ export const useGalleryStore = defineStore('gallery', () => {
     );
     sampleJob.value = h.job;
     try {
-      const r = await h.result;
-      const path = resultRecord(r)?.path ?? resultPath(r);
-      if (!path) throw new Error('the sampling job finished without an image path');
-      shown.value = { path, label };
+      shown.value = { path: (await h.result).path, label };
       await loadSamples(id);
     } catch (e) {
       if (!(e instanceof JobCancelled)) sampleError.value = toApiError(e);
@@ -148,16 +151,14 @@ export const useGalleryStore = defineStore('gallery', () => {
     );
     filmJob.value = h.job;
     try {
-      const path = resultPath(await h.result);
-      if (!path) throw new Error('the filmstrip job finished without an image path');
-      filmPath.value = path;
+      filmPath.value = (await h.result).path;
     } catch (e) {
       if (!(e instanceof JobCancelled)) filmError.value = toApiError(e);
     }
   }
 
   return {
-    runId, detail, checkpoints, checkpointId, settings, samples, groups, selectedCheckpoint, existing,
+    runId, detail, checkpoints, checkpointId, settings, samples, groups, selectedCheckpoint, existing, heads,
     listError, sampleJob, sampleError, busy, shown, frames, filmJob, filmPath, filmError, filmBusy,
     open, loadSamples, show, sample, filmstrip,
   };

@@ -5,11 +5,12 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import type { EventPayload } from '../../../shared/contract';
+import { JOB_RESULTS, type EventPayload, type JobKind as ServerJobKind, type JobResult } from '../../../shared/contract';
 import { api } from '../api';
 import { ApiCallError, toApiError } from '../api/errors';
 
-export type JobKind = 'import' | 'upload' | 'sample' | 'filmstrip' | 'export';
+/** A server job's kind, or 'upload' (a local action tracked the same way). */
+export type JobKind = ServerJobKind | 'upload';
 export type JobState = 'starting' | 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
 
 export interface Job {
@@ -70,9 +71,17 @@ export const useJobsStore = defineStore('jobs', () => {
     const w = waiters.get(job.key);
     waiters.delete(job.key);
     if (d.ok) {
+      // The result is checked against its kind's schema in the contract: a view never guesses its shape.
+      const parsed = job.kind === 'upload' ? null : JOB_RESULTS[job.kind].safeParse(d.result);
+      if (parsed && !parsed.success) {
+        job.state = 'failed';
+        job.error = `the server's result is not a ${job.kind} result (${parsed.error.issues[0]?.message ?? 'invalid'})`;
+        w?.reject(new ApiCallError('failed', `${job.label}: ${job.error}`));
+        return;
+      }
       job.state = 'done';
       if (job.total > 0) job.done = job.total;
-      job.result = d.result ?? null;
+      job.result = parsed ? parsed.data : (d.result ?? null);
       w?.resolve(job.result);
     } else if (job.state === 'cancelling' || /cancel/i.test(d.error ?? '')) {
       job.state = 'cancelled';
@@ -109,11 +118,12 @@ export const useJobsStore = defineStore('jobs', () => {
    * Starts a job: `starter` calls the channel that returns {jobId}. Resolves with the job's result,
    * rejects with JobCancelled or an ApiCallError. The Job object is reactive and visible at once.
    */
-  function run<T = unknown>(
-    kind: JobKind,
+  function run<K extends ServerJobKind>(
+    kind: K,
     label: string,
     starter: () => Promise<{ jobId: string }>,
-  ): { job: Job; result: Promise<T> } {
+  ): { job: Job; result: Promise<JobResult<K>> } {
+    type T = JobResult<K>;
     subscribe();
     jobs.value.push(newJob(kind, label, 'starting'));
     const job = jobs.value[jobs.value.length - 1]!; // the reactive proxy
