@@ -22,10 +22,15 @@ export interface KernelChoice {
  * The set a backend gets unless overridden: the WGSL kernels need tfjs-webgpu, and a software adapter
  * (`software`: llvmpipe, SwiftShader) runs the variant shaped for a CPU's SIMD units.
  */
-export function chooseKernelSet(backend: string, software: boolean, env: NodeJS.ProcessEnv = process.env): KernelChoice {
+export function chooseKernelSet(
+  backend: string,
+  software: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): KernelChoice {
   if (backend !== 'webgpu') return { set: tfjsKernels, reason: `the ${backend} backend runs tfjs ops only` };
   if (env.SADPM_FAST_KERNELS === '0') return { set: tfjsKernels, reason: 'SADPM_FAST_KERNELS=0' };
-  if (software) return { set: wgslCpuKernels, reason: 'WGSL kernels for a software adapter (register blocks, no barriers)' };
+  if (software)
+    return { set: wgslCpuKernels, reason: 'WGSL kernels for a software adapter (register blocks, no barriers)' };
   return { set: wgslKernels, reason: 'hand-written WGSL kernels on webgpu' };
 }
 

@@ -10,6 +10,7 @@ import { chooseKernelSet, kernelChoice, kernels, overrideKernelSet } from '../..
 import { tfjsKernels } from '../../../src/engine/nets/tfjsKernels';
 import { conv2dSame } from '../../../src/engine/nets/ops';
 import type { KernelSetName } from '../../../src/engine/gpu/kernelSet';
+import { isSoftwareAdapter } from '../../../src/engine/backend';
 
 const SRC = join(__dirname, '..', '..', '..', 'src', 'engine');
 
@@ -20,6 +21,34 @@ describe('kernel registry', () => {
   afterEach(() => {
     overrideKernelSet(null);
     vi.restoreAllMocks();
+  });
+
+  it('an adapter is software from its GPUAdapterInfo names or fallback flag, as Dawn reports them', () => {
+    // Dawn's OpenGL compatibility adapter on Mesa's llvmpipe (this project's CI machine), Vulkan on lavapipe.
+    expect(
+      isSoftwareAdapter({ vendor: '', architecture: '', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: '' }),
+    ).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'mesa', device: '', description: 'llvmpipe (LLVM 17.0.6, 256 bits)' })).toBe(
+      true,
+    );
+    expect(isSoftwareAdapter({ vendor: 'mesa', device: 'lavapipe', description: '' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'google', architecture: '', device: 'SwiftShader Device (Subzero)' })).toBe(
+      true,
+    );
+    expect(isSoftwareAdapter({ vendor: 'unknown', device: 'x', isFallbackAdapter: true })).toBe(true);
+    // Hardware: NVIDIA, AMD (RADV), Intel (ANV), Apple.
+    expect(
+      isSoftwareAdapter({ vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: '' }),
+    ).toBe(false);
+    expect(
+      isSoftwareAdapter({ vendor: 'amd', architecture: 'rdna-3', device: 'AMD Radeon RX 7900 XTX (RADV NAVI31)' }),
+    ).toBe(false);
+    expect(
+      isSoftwareAdapter({ vendor: 'intel', architecture: 'gen-12lp', description: 'Intel open-source Mesa driver' }),
+    ).toBe(false);
+    expect(isSoftwareAdapter({ vendor: 'apple', architecture: 'metal-3', device: '', isFallbackAdapter: false })).toBe(
+      false,
+    );
   });
 
   it('webgpu gets a WGSL set (on a software adapter its CPU variant) unless SADPM_FAST_KERNELS=0; others tfjs', () => {
@@ -40,7 +69,9 @@ describe('kernel registry', () => {
     expect(kernelChoice().reason).toMatch(/overridden/);
     overrideKernelSet('wgsl');
     expect(() => kernels()).toThrow(/kernel set 'wgsl' needs the webgpu backend; the active backend is cpu/);
-    expect(() => overrideKernelSet('cuda' as KernelSetName)).toThrow(/unknown kernel set 'cuda'; known: tfjs, wgsl, wgsl-cpu/);
+    expect(() => overrideKernelSet('cuda' as KernelSetName)).toThrow(
+      /unknown kernel set 'cuda'; known: tfjs, wgsl, wgsl-cpu/,
+    );
     overrideKernelSet(null);
     expect(kernels().name).toBe('tfjs');
   });
