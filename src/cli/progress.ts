@@ -1,6 +1,6 @@
 /** Human output for engine messages: a progress bar with ETA and images/s, or plain lines. */
 import type { EngineMessage, EngineSink, SamplesMessage } from '../shared/engineMessages';
-import { IOU_MIN } from '../engine/data/shapeCheck';
+import { IOU_MIN, LEARNED_MIN, learnedShapes } from '../engine/data/shapeCheck';
 import { SHAPE_NAMES } from '../engine/data/builtin';
 
 function fmtDuration(sec: number): string {
@@ -29,6 +29,16 @@ export function fmtShapeCheck(shapes: NonNullable<SamplesMessage['shapes']>): st
     `shape check: ${shapes.recognised} of ${shapes.n} samples are recognisable shapes (${counts.join(', ')}; ` +
     `IoU >= ${IOU_MIN} with the generator's shape, mean ${shapes.meanIou.toFixed(2)}; noise scores 0)`
   );
+}
+
+/** The last line of a run on a built-in shapes dataset: did its model learn the shapes? */
+export function fmtShapeVerdict(shapes: NonNullable<SamplesMessage['shapes']>): string {
+  const pct = `${Math.round((100 * shapes.recognised) / Math.max(shapes.n, 1))}%`;
+  const need = `at least ${Math.round(100 * LEARNED_MIN)}% of samples recognisable`;
+  return learnedShapes(shapes)
+    ? `the model learned the shapes: ${shapes.recognised} of ${shapes.n} samples (${pct}) are recognisable (${need})`
+    : `the model has not learned the shapes yet: ${shapes.recognised} of ${shapes.n} samples (${pct}) are ` +
+        `recognisable, ${need} counts as learned; train longer (sadpm resume RUN --steps N)`;
 }
 
 /** JSON lines on stdout: the engine protocol, one object per line. */

@@ -19,6 +19,17 @@ export const IOU_MIN = 0.85;
 /** Largest mean distance (RGB in [0, 1]) between a pixel and the two-colour model of the image. */
 export const RESIDUAL_MAX = 0.12;
 
+/**
+ * Least fraction of recognised samples for a model to count as having learned the shapes: noise and
+ * an untrained model score 0, the training images ~100%; half leaves room for a small model's misses.
+ */
+export const LEARNED_MIN = 0.5;
+
+/** Whether a check's samples say the model learned the dataset (LEARNED_MIN). */
+export function learnedShapes(r: Pick<ShapeCheckResult, 'n' | 'recognised'>): boolean {
+  return r.n > 0 && r.recognised / r.n >= LEARNED_MIN;
+}
+
 export interface ShapeVerdict {
   /** The best-fitting class. */
   kind: ShapeKind;
