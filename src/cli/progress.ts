@@ -31,14 +31,14 @@ export function fmtShapeCheck(shapes: NonNullable<SamplesMessage['shapes']>): st
   );
 }
 
-/** The last line of a run on a built-in shapes dataset: did its model learn the shapes? */
-export function fmtShapeVerdict(shapes: NonNullable<SamplesMessage['shapes']>): string {
-  const pct = `${Math.round((100 * shapes.recognised) / Math.max(shapes.n, 1))}%`;
-  const need = `at least ${Math.round(100 * LEARNED_MIN)}% of samples recognisable`;
+/** The last line of run `runId` on a built-in shapes dataset: did its model learn the shapes? */
+export function fmtShapeVerdict(shapes: NonNullable<SamplesMessage['shapes']>, runId: number): string {
+  const pct = Math.round((100 * shapes.recognised) / Math.max(shapes.n, 1));
+  const counts = `${shapes.recognised} of ${shapes.n} samples (${pct}%) are recognisable shapes`;
+  const bar = `the bar is ${Math.round(100 * LEARNED_MIN)}%`;
   return learnedShapes(shapes)
-    ? `the model learned the shapes: ${shapes.recognised} of ${shapes.n} samples (${pct}) are recognisable (${need})`
-    : `the model has not learned the shapes yet: ${shapes.recognised} of ${shapes.n} samples (${pct}) are ` +
-        `recognisable, ${need} counts as learned; train longer (sadpm resume RUN --steps N)`;
+    ? `the model learned the shapes: ${counts} (${bar})`
+    : `the model has not learned the shapes yet: ${counts} (${bar}); train longer: sadpm resume ${runId} --steps N`;
 }
 
 /** JSON lines on stdout: the engine protocol, one object per line. */

@@ -94,7 +94,7 @@ export async function drive(store: RunStore, runId: number, args: ParsedArgs, re
   if (!isJson(args)) {
     process.stderr.write(`run #${run.id} ${outcome.status} at step ${run.step}/${run.totalSteps} (${run.runDir})\n`);
     // The run's last sample grid of a built-in shapes dataset says whether it learned (issue 17: the demo).
-    if (shapes) process.stderr.write(`${fmtShapeVerdict(shapes)}\n`);
+    if (shapes) process.stderr.write(`${fmtShapeVerdict(shapes, run.id)}\n`);
   }
   if (outcome.status === 'completed') return 0;
   if (outcome.status === 'stopped' || outcome.status === 'paused') return 130;
