@@ -78,7 +78,12 @@ export const SamplesMessageSchema = z.object({
   seed: z.number().int().optional(),
   /** For a model of a built-in shapes dataset: samples recognised as a circle, square or triangle (shapeCheck.ts). */
   shapes: z
-    .object({ n: z.number().int(), recognised: z.number().int(), byClass: z.array(z.number().int()), meanIou: z.number() })
+    .object({
+      n: z.number().int(),
+      recognised: z.number().int(),
+      byClass: z.array(z.number().int()),
+      meanIou: z.number(),
+    })
     .optional(),
 });
 

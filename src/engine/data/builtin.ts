@@ -93,7 +93,14 @@ export type ShapeKind = 0 | 1 | 2;
  * near its edge. r is the circle's radius; the square (half-side 0.85r) and triangle (circumradius
  * 1.25r) are scaled towards similar areas so colour mass alone does not give the class away.
  */
-export function shapeCoverage(size: number, kind: ShapeKind, cx: number, cy: number, r: number, rot: number): Float64Array {
+export function shapeCoverage(
+  size: number,
+  kind: ShapeKind,
+  cx: number,
+  cy: number,
+  r: number,
+  rot: number,
+): Float64Array {
   const sdf: Sdf =
     kind === 0
       ? (x, y) => Math.hypot(x - cx, y - cy) - r

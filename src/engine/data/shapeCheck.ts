@@ -183,7 +183,9 @@ function fitKind(mask: Float64Array, frame: Frame, kind: ShapeKind, cx: number, 
 export function classifyShape(image: ArrayLike<number>, frame: Frame): ShapeVerdict {
   const { size } = frame;
   const px: Rgb[] = [];
-  for (let i = 0; i < size * size; i++) px.push([image[3 * i]! / 255, image[3 * i + 1]! / 255, image[3 * i + 2]! / 255]);
+  for (let i = 0; i < size * size; i++) {
+    px.push([image[3 * i]! / 255, image[3 * i + 1]! / 255, image[3 * i + 2]! / 255]);
+  }
   const split = twoColours(px, size);
   if (!split) return { kind: 0, iou: 0, residual: 1, recognised: false };
   const { alpha, residual } = split;

@@ -322,6 +322,8 @@ class LaneBackSumsProgram extends LaneProgram {
   getUserCode(): string {
     const { n, hw, c, cg, groups } = this.g;
     const per = (f: (k: number) => string) => Array.from({ length: cg }, (_, k) => f(k)).join('\n        ');
+    const accumulate = (k: number) =>
+      `let du = dy[i + ${k}u] * actDeriv(xhat * ga${k} + be${k}); sd${k} = sd${k} + du; sdx${k} = sdx${k} + du * xhat;`;
     return `
       ${actSnippet(this.g.act)}
       fn main(index: i32) {
@@ -329,10 +331,11 @@ class LaneBackSumsProgram extends LaneProgram {
         let mean = stats[ng * 2u];
         let rstd = stats[ng * 2u + 1u];
         let ch0 = grp * ${cg}u;
-        ${per((k) => `let ga${k} = gamma[ch0 + ${k}u]; let be${k} = beta[ch0 + ${k}u]; var sd${k} = 0.0; var sdx${k} = 0.0;`)}
+        ${per((k) => `let ga${k} = gamma[ch0 + ${k}u]; let be${k} = beta[ch0 + ${k}u];`)}
+        ${per((k) => `var sd${k} = 0.0; var sdx${k} = 0.0;`)}
         for (var p = 0u; p < ${hw}u; p = p + 1u) {
           let i = base + p * ${c}u;
-          ${per((k) => `{ let xhat = (x[i + ${k}u] - mean) * rstd; let du = dy[i + ${k}u] * actDeriv(xhat * ga${k} + be${k}); sd${k} = sd${k} + du; sdx${k} = sdx${k} + du * xhat; }`)}
+          ${per((k) => `{ let xhat = (x[i + ${k}u] - mean) * rstd; ${accumulate(k)} }`)}
         }
         result[ng * 2u] = ${Array.from({ length: cg }, (_, k) => `sd${k} * ga${k}`).join(' + ')};
         result[ng * 2u + 1u] = ${Array.from({ length: cg }, (_, k) => `sdx${k} * ga${k}`).join(' + ')};
@@ -385,7 +388,8 @@ export function groupNormActGpu(
       value: tf.reshape(run(APPLY, { x: xt, stats, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, g), [n, h, w, c]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, st, gs, bs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        const sums = run(reductions === 'lane' ? LANE_BACK_SUMS : BACK_SUMS, { x: xs, dy, stats: st, gamma: gs, beta: bs }, g);
+        const sumsKernel = reductions === 'lane' ? LANE_BACK_SUMS : BACK_SUMS;
+        const sums = run(sumsKernel, { x: xs, dy, stats: st, gamma: gs, beta: bs }, g);
         const dx = tf.reshape(run(BACK_DX, { x: xs, dy, stats: st, gamma: gs, beta: bs, sums }, g), [n, h, w, c]);
         const perChannel = sumLeadingGpu(tf.reshape(tf.slice(sums, [n * groups * 2], [n * c * 2]), [n, c * 2]), [c, 2]);
         const dgamma = tf.reshape(tf.slice(perChannel, [0, 0], [c, 1]), [c]);

@@ -69,7 +69,8 @@ class LaneConvProgram {
     for (let q = 0; q < span; q++) {
       const ix = `ix0 + ${q}`;
       const ok = `rowOk && ${ix} >= 0 && ${ix} < ${w}`;
-      body.push(`let x${q} = select(vec4<f32>(0.0), x[xrow + u32(clamp(${ix}, 0, ${w - 1})) * ${u(cin4)} + ci], ${ok});`);
+      const at = `xrow + u32(clamp(${ix}, 0, ${w - 1})) * ${u(cin4)} + ci`;
+      body.push(`let x${q} = select(vec4<f32>(0.0), x[${at}], ${ok});`);
     }
     for (let j = 0; j < k; j++) {
       for (let e = 0; e < 4; e++) {
@@ -166,7 +167,8 @@ export function laneConv2d(
   return runGpuKernel(CONV, inputs, attrs, ({ x: xi, w: wi }, a) => {
     const [n, h, wd, cin] = xi!.shape as [number, number, number, number];
     const [k, , , cout] = wi!.shape as [number, number, number, number];
-    const g = { n, h, w: wd, cin, oh: a.oh, ow: a.ow, cout, k, s: a.stride, pt: a.padTop, pl: a.padLeft, p: a.p, c: a.c };
+    const pads = { pt: a.padTop, pl: a.padLeft };
+    const g = { n, h, w: wd, cin, oh: a.oh, ow: a.ow, cout, k, s: a.stride, ...pads, p: a.p, c: a.c };
     return new LaneConvProgram(g);
   }) as tf.Tensor4D;
 }

@@ -229,7 +229,18 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
       (settings.covHead ? ` --cov-head-file ${settings.covHead.checkpoint}` : ''),
     config: cfg,
   });
-  const msg: SamplesMessage = { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
+  const msg: SamplesMessage = {
+    type: 'samples',
+    step: holder.step,
+    path,
+    n: settings.n,
+    sampler,
+    sampleSteps: steps,
+    ema: settings.ema,
+    spacing,
+    eta,
+    seed,
+  };
   return shapes ? { ...msg, shapes } : msg;
 }
 
