@@ -3,6 +3,8 @@
  *   npm run bench:train -- --preset small --loss sa2 --batch 32 --steps 10 [--warmup 3] [--backend auto]
  *     [--dropout P] [--dataset builtin:NAME|PATH] [--log-every N]
  *   add --sample-n 256 --sample-steps 100 to time DDIM sampling too.
+ *   --kernels wgsl-cpu,wgsl,tfjs: time each kernel set on the same state, in interleaved rounds (--rounds 2),
+ *     and print each set's ms/step as a ratio to the first's, so load from other processes hits every set alike.
  * Runs what `sadpm train` runs per step: trainStep on batches of a real dataset (the built-in one of
  * the preset's image size unless --dataset), the preset's dropout unless --dropout, and the loss read
  * back every --log-every steps (the run config's logEvery) and at the end of the timed window.
@@ -13,6 +15,8 @@ import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
 import { initBackend, describeBackend, devicePeakBytes, resetDevicePeak, assertGpuHealthy } from '../src/engine/backend';
 import { gpuMemoryStats } from '../src/engine/gpu/memory';
+import { kernelChoice, overrideKernelSet } from '../src/engine/gpu/registry';
+import { KERNEL_SET_NAMES, type KernelSetName } from '../src/engine/gpu/kernelSet';
 import { TrainState, checkDatasetFits, trainStep } from '../src/engine/train/trainer';
 import { BatchSampler, loadDataset } from '../src/engine/data/loader';
 import { BUILTIN_DATASETS } from '../src/engine/data/builtin';
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
   };
   const params = state.net.paramCount().toLocaleString('en-US');
   console.log(
-    `# backend ${describeBackend(info)}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
+    `# backend ${describeBackend(info)}; kernels ${kernelChoice().set.name}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
       `loss ${loss}; batch ${batch}; dropout ${cfg.dropout}; data ${cfg.dataset} (${ds.info.count} images)`,
   );
   // As the trainer's loop: the step's scalars are read back on logging steps only (and at the end
@@ -83,45 +87,74 @@ async function main(): Promise<void> {
   };
   // --profile N: profile one step first, printing the N costliest kernels.
   if (flags.has('profile')) await profileStep(() => runSteps(1, 1), flagNumber(flags, 'profile', 25));
-  const w0 = performance.now();
-  await runSteps(1, warmup);
-  const warmMs = performance.now() - w0;
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  await runSteps(warmup + 1, steps);
-  const ms = (performance.now() - t0) / steps;
-  // Process CPU time per step: host work on a GPU; on a software adapter (llvmpipe runs the kernels
-  // on this process's threads) all the work, and steadier than wall time on a shared machine.
-  const cpu = process.cpuUsage(c0);
-  const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
-  const result: Record<string, unknown> = {
-    kind: 'train',
-    backend: info.name,
-    adapter: describeBackend(info),
-    preset,
-    loss,
-    batch,
-    dropout: cfg.dropout,
-    dataset: cfg.dataset,
-    steps,
-    msPerStep: ms,
-    cpuMsPerStep: cpuMs,
-    imagesPerSec: (batch * 1000) / ms,
-    warmupMs: warmMs,
-    peakGpuBytes: devicePeakBytes() ?? null,
-    peakTensorBytes: tensorPeak || null,
-    pool: info.name === 'webgpu' ? gpuMemoryStats() : null,
-    numTensors: tf.memory().numTensors,
-  };
-  const peak = devicePeakBytes();
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-  console.log(
-    `train ${preset} ${loss} batch ${batch} dropout ${cfg.dropout}: ` +
-      `${(result.imagesPerSec as number).toFixed(2)} images/s, ` +
-      `${ms.toFixed(1)} ms/step (CPU ${cpuMs.toFixed(0)} ms), ` +
-      `peak GPU ${peak ? mib(peak) : 'n/a'} (tensors ${mib(tensorPeak)}) (warm-up ${(warmMs / 1000).toFixed(1)} s)`,
-  );
-  console.log('BENCH_JSON ' + JSON.stringify(result));
+  const sets = kernelSetsFlag(flagString(flags, 'kernels'));
+  const rounds = sets.length > 1 ? flagNumber(flags, 'rounds', 2) : 1;
+  const times = new Map<string, { ms: number[]; cpuMs: number[]; warmMs: number }>();
+  let next = 1;
+  for (let round = 0; round < rounds; round++) {
+    for (const set of sets) {
+      overrideKernelSet(set);
+      const w0 = performance.now();
+      // Each set compiles its shaders in its first warm-up; later rounds warm up again after the switch.
+      await runSteps(next, warmup);
+      next += warmup;
+      const warmMs = performance.now() - w0;
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await runSteps(next, steps);
+      next += steps;
+      // Process CPU time per step: host work on a GPU; on a software adapter (llvmpipe runs the kernels
+      // on this process's threads) all the work, and steadier than wall time on a shared machine.
+      const cpu = process.cpuUsage(c0);
+      const key = kernelChoice().set.name;
+      const e = times.get(key) ?? { ms: [], cpuMs: [], warmMs };
+      e.ms.push((performance.now() - t0) / steps);
+      e.cpuMs.push((cpu.user + cpu.system) / 1000 / steps);
+      times.set(key, e);
+    }
+  }
+  overrideKernelSet(null);
+  const first = times.values().next().value!;
+  for (const [set, e] of times) {
+    // The best round: interference from other processes only ever adds time.
+    const ms = Math.min(...e.ms);
+    const cpuMs = Math.min(...e.cpuMs);
+    const result: Record<string, unknown> = {
+      kind: 'train',
+      backend: info.name,
+      adapter: describeBackend(info),
+      kernels: set,
+      preset,
+      loss,
+      batch,
+      dropout: cfg.dropout,
+      dataset: cfg.dataset,
+      steps,
+      rounds,
+      msPerStep: ms,
+      cpuMsPerStep: cpuMs,
+      imagesPerSec: (batch * 1000) / ms,
+      warmupMs: e.warmMs,
+      peakGpuBytes: devicePeakBytes() ?? null,
+      peakTensorBytes: tensorPeak || null,
+      pool: info.name === 'webgpu' ? gpuMemoryStats() : null,
+      numTensors: tf.memory().numTensors,
+    };
+    if (sets.length > 1) {
+      result.msRatioToFirst = ms / Math.min(...first.ms);
+      result.cpuRatioToFirst = cpuMs / Math.min(...first.cpuMs);
+    }
+    const peak = devicePeakBytes();
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    const ratio = sets.length > 1 ? ` [x${(result.msRatioToFirst as number).toFixed(2)} of ${sets[0]}]` : '';
+    console.log(
+      `train ${preset} ${loss} batch ${batch} dropout ${cfg.dropout} kernels ${set}: ` +
+        `${(result.imagesPerSec as number).toFixed(2)} images/s, ` +
+        `${ms.toFixed(1)} ms/step (CPU ${cpuMs.toFixed(0)} ms)${ratio}, ` +
+        `peak GPU ${peak ? mib(peak) : 'n/a'} (tensors ${mib(tensorPeak)}) (warm-up ${(e.warmMs / 1000).toFixed(1)} s)`,
+    );
+    console.log('BENCH_JSON ' + JSON.stringify(result));
+  }
 
   const sampleN = flagNumber(flags, 'sample-n', 0);
   if (sampleN > 0) {
@@ -148,6 +181,18 @@ async function main(): Promise<void> {
     console.log('BENCH_JSON ' + JSON.stringify(r));
   }
   state.dispose();
+}
+
+/** --kernels: the sets to compare, or [null] for the backend's own choice. */
+function kernelSetsFlag(v: string | undefined): (KernelSetName | null)[] {
+  if (v === undefined) return [null];
+  const names = v.split(',').map((x) => x.trim());
+  for (const n of names) {
+    if (!KERNEL_SET_NAMES.includes(n as KernelSetName)) {
+      throw new Error(`--kernels: unknown kernel set '${n}'; expected a comma list of ${KERNEL_SET_NAMES.join(', ')}`);
+    }
+  }
+  return names as KernelSetName[];
 }
 
 /**

@@ -1,5 +1,7 @@
 /** Human output for engine messages: a progress bar with ETA and images/s, or plain lines. */
-import type { EngineMessage, EngineSink } from '../shared/engineMessages';
+import type { EngineMessage, EngineSink, SamplesMessage } from '../shared/engineMessages';
+import { IOU_MIN, LEARNED_MIN, learnedShapes } from '../engine/data/shapeCheck';
+import { SHAPE_NAMES } from '../engine/data/builtin';
 
 function fmtDuration(sec: number): string {
   if (!Number.isFinite(sec)) return '--';
@@ -18,6 +20,25 @@ export function fmtBytes(n: number | undefined): string {
   let i = 0;
   while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+/** The shape check of a samples message, in words (data/shapeCheck.ts). */
+export function fmtShapeCheck(shapes: NonNullable<SamplesMessage['shapes']>): string {
+  const counts = SHAPE_NAMES.map((name, i) => `${shapes.byClass[i] ?? 0} ${name}${shapes.byClass[i] === 1 ? '' : 's'}`);
+  return (
+    `shape check: ${shapes.recognised} of ${shapes.n} samples are recognisable shapes (${counts.join(', ')}; ` +
+    `IoU >= ${IOU_MIN} with the generator's shape, mean ${shapes.meanIou.toFixed(2)}; noise scores 0)`
+  );
+}
+
+/** The last line of run `runId` on a built-in shapes dataset: did its model learn the shapes? */
+export function fmtShapeVerdict(shapes: NonNullable<SamplesMessage['shapes']>, runId: number): string {
+  const pct = Math.round((100 * shapes.recognised) / Math.max(shapes.n, 1));
+  const counts = `${shapes.recognised} of ${shapes.n} samples (${pct}%) are recognisable shapes`;
+  const bar = `the bar is ${Math.round(100 * LEARNED_MIN)}%`;
+  return learnedShapes(shapes)
+    ? `the model learned the shapes: ${counts} (${bar})`
+    : `the model has not learned the shapes yet: ${counts} (${bar}); train longer: sadpm resume ${runId} --steps N`;
 }
 
 /** JSON lines on stdout: the engine protocol, one object per line. */
@@ -67,6 +88,7 @@ export function humanSink(opts: { tty?: boolean } = {}): EngineSink {
         break;
       case 'samples':
         line(`samples (${msg.n}, ${msg.sampler} ${msg.sampleSteps} steps, ${msg.ema ? 'EMA' : 'raw'} weights): ${msg.path}`);
+        if (msg.shapes) line(fmtShapeCheck(msg.shapes));
         break;
       case 'gap': {
         const lastIdx = msg.t.length - 1;

@@ -53,11 +53,22 @@ function loadDawn(): DawnModule {
   return require(`${pkgDir}dist/${process.platform}-${arch}/dawn.node`) as DawnModule;
 }
 
+type AdapterNames = Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'>>;
+
+/**
+ * Whether Dawn's adapter is a CPU rasteriser (Mesa's llvmpipe or lavapipe, SwiftShader), from the
+ * names in its GPUAdapterInfo or its fallback flag. Dawn on llvmpipe reports vendor 'unknown' and a
+ * device such as 'llvmpipe-llvm-15-0-6-256-bits-'; the kernel set for such adapters is chosen by this.
+ */
+export function isSoftwareAdapter(info: AdapterNames & { isFallbackAdapter?: boolean }): boolean {
+  const names = [info.vendor, info.architecture, info.device, info.description];
+  const text = names.map((v) => v ?? '').join(' ').toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader|software/.test(text) || info.isFallbackAdapter === true;
+}
+
 function describeAdapter(adapter: GPUAdapter, api: string): AdapterInfo {
   const info = adapter.info;
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  const software =
-    /llvmpipe|lavapipe|swiftshader|software/.test(text) || (info as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const software = isSoftwareAdapter(info as GPUAdapterInfo & { isFallbackAdapter?: boolean });
   return {
     vendor: info.vendor || 'unknown',
     architecture: info.architecture || '',

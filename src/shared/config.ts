@@ -153,7 +153,9 @@ export const MODEL_PRESETS: Record<ModelPresetName, ModelConfig> = {
 
 /** Training presets beyond the model: the official recipes and a quick CPU run. */
 export const RUN_PRESETS: Record<string, RunConfigInput> = {
-  'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 200, batch: 8, lr: 2e-3, emaDecay: 0.99, checkpointEvery: 100, logEvery: 5, gapBatch: 8, sampleN: 16, T: 1000 },
+  // sampler ddpm (issue 17): it clips the predicted x0 to [-1, 1]; plain DDIM (as the SA-DPM code) does not, and a
+  // model this young then gives saturated colour noise where DDPM gives its coloured blobs on dark backgrounds.
+  'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 200, batch: 8, lr: 2e-3, emaDecay: 0.99, checkpointEvery: 100, logEvery: 5, gapBatch: 8, sampleN: 16, sampler: 'ddpm', T: 1000 },
   // Steps: the official train_ddp.py (VinAIResearch/SA-DPM) loops over training.n_epochs = 1200 epochs; the
   // configs' n_iters (500000) is never read. 4 GPUs x 32, DistributedSampler, drop_last: CIFAR-10's 50,000
   // images are 12,500 per GPU = 390 steps per epoch, so 1200 x 390 = 468,000 steps (800,000 was the DDPM

@@ -76,6 +76,15 @@ export const SamplesMessageSchema = z.object({
   spacing: z.string().optional(),
   eta: z.number().optional(),
   seed: z.number().int().optional(),
+  /** For a model of a built-in shapes dataset: samples recognised as a circle, square or triangle (shapeCheck.ts). */
+  shapes: z
+    .object({
+      n: z.number().int(),
+      recognised: z.number().int(),
+      byClass: z.array(z.number().int()),
+      meanIou: z.number(),
+    })
+    .optional(),
 });
 
 export const FinishedMessageSchema = z.object({

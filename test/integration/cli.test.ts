@@ -66,6 +66,8 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(msgs.filter((m) => m.type === 'checkpoint').map((m) => m.step)).toEqual([2, 3]);
     const samples = msgs.find((m) => m.type === 'samples')!;
     expect(samples.type === 'samples' && existsSync(samples.path)).toBe(true);
+    // A builtin:shapes model's samples carry the shape check (3 steps: noise, so none recognised).
+    expect(samples.type === 'samples' && samples.shapes).toMatchObject({ n: 4, recognised: 0, byClass: [0, 0, 0] });
     const gap = msgs.find((m) => m.type === 'gap');
     expect(gap && gap.type === 'gap' && gap.t).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
     expect(msgs.at(-1)).toMatchObject({ type: 'finished', reason: 'completed', step: 3 });
@@ -95,7 +97,9 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(r.code, r.stderr).toBe(0);
     // 16x16 images scaled 4x, 3 columns x 2 rows, 2 px padding around each cell.
     expect(pngSize(out)).toEqual([3 * 64 + 4 * 2, 2 * 64 + 3 * 2]);
+    expect(r.stdout).toMatch(/^shape check: 0 of 6 samples are recognisable shapes \(0 circles, 0 squares, 0 triangles;/m);
     const side = JSON.parse(readFileSync(join(dir, 'grid.json'), 'utf8'));
+    expect(side.shapes).toMatchObject({ n: 6, recognised: 0 });
     expect(side).toMatchObject({ checkpointStep: 3, sampler: 'ddim', steps: 5, seed: 3, n: 6, weights: 'raw' });
     const again = join(dir, 'grid2.png');
     // The same run named by name and by --run-dir, and an explicit checkpoint step.
@@ -187,6 +191,7 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^backend: +(webgpu|tensorflow|cpu)/m);
     expect(r.stdout).toMatch(/^not tensorflow: /m);
+    expect(r.stdout).toMatch(/^kernels: +(tfjs|wgsl|wgsl-cpu) \(/m);
   });
 
   it('bad input gets a clear error naming the flag, file, run or value', () => {

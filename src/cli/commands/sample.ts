@@ -24,7 +24,7 @@ import {
   type ParsedArgs,
 } from '../args';
 import { renderGapChart } from '../gapChart';
-import { jsonSink } from '../progress';
+import { fmtShapeCheck, jsonSink } from '../progress';
 import { VARIANCE_FLAGS, describeVariance, varianceFromFlags } from '../varianceFlags';
 import { openStore, runRef } from '../storeAccess';
 
@@ -109,6 +109,7 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
     } else {
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(`grid: ${message.path}\nsidecar: ${message.path.replace(/\.png$/i, '')}.json`);
+      if (message.shapes) console.log(fmtShapeCheck(message.shapes));
       const what = describeVariance(used);
       if (what) console.log(what);
     }

@@ -1,7 +1,7 @@
 /** sadpm train and sadpm resume: a run through the store and an engine process, with a progress bar. */
 import { readFileSync } from 'node:fs';
 import { RUN_PRESETS, unknownConfigFields, BACKENDS, type Backend } from '../../shared/config';
-import { EngineMessageSchema } from '../../shared/engineMessages';
+import { EngineMessageSchema, type SamplesMessage } from '../../shared/engineMessages';
 import type { RetentionPolicy } from '../../shared/records';
 import type { RunStore } from '../../store/runStore';
 import { RunService } from '../../app/runService';
@@ -19,7 +19,7 @@ import {
   splitList,
   type ParsedArgs,
 } from '../args';
-import { humanSink, jsonSink } from '../progress';
+import { fmtShapeVerdict, humanSink, jsonSink } from '../progress';
 import { openStore, runRef } from '../storeAccess';
 
 const RETENTION_FLAGS = ['keep-last', 'keep-every', 'keep-best'];
@@ -68,9 +68,12 @@ export function configInput(args: ParsedArgs, values: Record<string, unknown>): 
 export async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
   const sink = isJson(args) ? jsonSink() : humanSink();
   const service = new RunService(store, forkEngine);
+  let shapes: SamplesMessage['shapes'];
   service.onMessage((_id, msg) => {
     const m = EngineMessageSchema.safeParse(msg);
-    if (m.success) sink(m.data);
+    if (!m.success) return;
+    sink(m.data);
+    if (m.data.type === 'samples' && m.data.shapes) shapes = m.data.shapes;
   });
   let hits = 0;
   const onSigint = () => {
@@ -90,6 +93,8 @@ export async function drive(store: RunStore, runId: number, args: ParsedArgs, re
   const run = store.runs.get(runId)!;
   if (!isJson(args)) {
     process.stderr.write(`run #${run.id} ${outcome.status} at step ${run.step}/${run.totalSteps} (${run.runDir})\n`);
+    // The run's last sample grid of a built-in shapes dataset says whether it learned (issue 17: the demo).
+    if (shapes) process.stderr.write(`${fmtShapeVerdict(shapes, run.id)}\n`);
   }
   if (outcome.status === 'completed') return 0;
   if (outcome.status === 'stopped' || outcome.status === 'paused') return 130;

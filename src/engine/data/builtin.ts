@@ -20,7 +20,7 @@ export interface BuiltinSpec {
   radius: [number, number];
 }
 
-const SHAPE_NAMES = ['circle', 'square', 'triangle'];
+export const SHAPE_NAMES = ['circle', 'square', 'triangle'];
 
 export const BUILTIN_DATASETS: readonly BuiltinSpec[] = [
   {
@@ -84,20 +84,23 @@ function polygonSdf(cx: number, cy: number, r: number, sides: number, rot: numbe
 
 const SUPERSAMPLE = 4;
 
-function drawImage(spec: BuiltinSpec, rng: Rng, out: Uint8Array, offset: number): number {
-  const size = spec.size;
-  const kind = rng.int(3);
-  const [rMin, rMax] = spec.radius;
-  const r = rMin + (rMax - rMin) * rng.uniform();
-  // Centre chosen so at least most of the shape stays inside the frame.
-  const margin = Math.min(r, size / 2);
-  const cx = margin + (size - 2 * margin) * rng.uniform();
-  const cy = margin + (size - 2 * margin) * rng.uniform();
-  const rot = 2 * Math.PI * rng.uniform();
-  const fg = hsvToRgb(rng.uniform(), 0.75 + 0.25 * rng.uniform(), 0.8 + 0.2 * rng.uniform());
-  const bg = hsvToRgb(rng.uniform(), 0.3 + 0.5 * rng.uniform(), 0.05 + 0.2 * rng.uniform());
-  // r is the circle's radius; the square (half-side 0.85r) and triangle (circumradius 1.25r) are scaled
-  // towards similar areas so colour mass alone does not give the class away.
+/** Shape classes of the built-in datasets, in label order. */
+export type ShapeKind = 0 | 1 | 2;
+
+/**
+ * Fraction of each pixel of a size×size image covered by a shape of class `kind` (circle, square,
+ * triangle) centred at (cx, cy) with radius r and rotation `rot`, anti-aliased by 4×4 supersampling
+ * near its edge. r is the circle's radius; the square (half-side 0.85r) and triangle (circumradius
+ * 1.25r) are scaled towards similar areas so colour mass alone does not give the class away.
+ */
+export function shapeCoverage(
+  size: number,
+  kind: ShapeKind,
+  cx: number,
+  cy: number,
+  r: number,
+  rot: number,
+): Float64Array {
   const sdf: Sdf =
     kind === 0
       ? (x, y) => Math.hypot(x - cx, y - cy) - r
@@ -105,6 +108,7 @@ function drawImage(spec: BuiltinSpec, rng: Rng, out: Uint8Array, offset: number)
         ? polygonSdf(cx, cy, r * 0.85 * Math.SQRT2, 4, rot)
         : polygonSdf(cx, cy, r * 1.25, 3, rot);
   const step = 1 / SUPERSAMPLE;
+  const out = new Float64Array(size * size);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const d = sdf(x + 0.5, y + 0.5);
@@ -118,9 +122,29 @@ function drawImage(spec: BuiltinSpec, rng: Rng, out: Uint8Array, offset: number)
         }
         cover = inside / (SUPERSAMPLE * SUPERSAMPLE);
       }
-      const o = offset + (y * size + x) * 3;
-      for (let c = 0; c < 3; c++) out[o + c] = Math.round(255 * (bg[c]! * (1 - cover) + fg[c]! * cover));
+      out[y * size + x] = cover;
     }
+  }
+  return out;
+}
+
+function drawImage(spec: BuiltinSpec, rng: Rng, out: Uint8Array, offset: number): number {
+  const size = spec.size;
+  const kind = rng.int(3) as ShapeKind;
+  const [rMin, rMax] = spec.radius;
+  const r = rMin + (rMax - rMin) * rng.uniform();
+  // Centre chosen so at least most of the shape stays inside the frame.
+  const margin = Math.min(r, size / 2);
+  const cx = margin + (size - 2 * margin) * rng.uniform();
+  const cy = margin + (size - 2 * margin) * rng.uniform();
+  const rot = 2 * Math.PI * rng.uniform();
+  const fg = hsvToRgb(rng.uniform(), 0.75 + 0.25 * rng.uniform(), 0.8 + 0.2 * rng.uniform());
+  const bg = hsvToRgb(rng.uniform(), 0.3 + 0.5 * rng.uniform(), 0.05 + 0.2 * rng.uniform());
+  const coverage = shapeCoverage(size, kind, cx, cy, r, rot);
+  for (let p = 0; p < size * size; p++) {
+    const cover = coverage[p]!;
+    const o = offset + p * 3;
+    for (let c = 0; c < 3; c++) out[o + c] = Math.round(255 * (bg[c]! * (1 - cover) + fg[c]! * cover));
   }
   return kind;
 }

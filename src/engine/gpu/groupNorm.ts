@@ -17,6 +17,8 @@ const STATS = 'SadpmGroupNormStats';
 const APPLY = 'SadpmGroupNormApply';
 const BACK_SUMS = 'SadpmGroupNormBackSums';
 const BACK_DX = 'SadpmGroupNormBackDx';
+const LANE_STATS = 'SadpmGroupNormLaneStats';
+const LANE_BACK_SUMS = 'SadpmGroupNormLaneBackSums';
 
 const THREADS = 256;
 
@@ -247,7 +249,111 @@ class BackDxProgram extends GnProgram {
   }
 }
 
-const PROGRAMS: Record<string, new (g: Geo) => GnProgram> = { [STATS]: StatsProgram, [APPLY]: ApplyProgram, [BACK_SUMS]: BackSumsProgram, [BACK_DX]: BackDxProgram };
+/**
+ * The two reductions for software adapters (llvmpipe), where a workgroup barrier switches
+ * coroutines for every 8 invocations: one invocation per (sample, group) loops over the group's
+ * values with no workgroup memory, in the same output layouts as StatsProgram and BackSumsProgram.
+ */
+const LANE_WG = 32;
+
+abstract class LaneProgram {
+  abstract readonly variableNames: string[];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [LANE_WG, 1, 1];
+
+  constructor(
+    protected readonly g: Geo,
+    name: string,
+    outputSize: number,
+  ) {
+    this.outputShape = [outputSize];
+    this.shaderKey = `${name}_${g.n}_${g.hw}_${g.c}_${g.groups}_${g.eps}_${g.act}`;
+    this.dispatch = [Math.ceil((g.n * g.groups) / LANE_WG), 1, 1];
+  }
+
+  /** Declares ng, nb, grp and base (the group's first value) for the invocation's (sample, group). */
+  protected header(): string {
+    const { n, hw, c, cg, groups } = this.g;
+    return `
+        let ng = u32(index);
+        if (ng >= ${n * groups}u) { return; }
+        _ = uniforms.NAN;
+        let nb = ng / ${groups}u;
+        let grp = ng % ${groups}u;
+        let base = nb * ${hw * c}u + grp * ${cg}u;`;
+  }
+}
+
+class LaneStatsProgram extends LaneProgram {
+  readonly variableNames = ['x'];
+  constructor(g: Geo) {
+    super(g, 'sadpmGnLaneStats', g.n * g.groups * 2);
+  }
+  getUserCode(): string {
+    const { hw, c, cg } = this.g;
+    const adds = Array.from({ length: cg }, (_, k) => `{ let d = x[i + ${k}u] - shift; s = s + d; q = q + d * d; }`);
+    return `
+      fn main(index: i32) {
+        ${this.header()}
+        // Shifted by the group's first value, as StatsProgram.
+        let shift = x[base];
+        var s = 0.0;
+        var q = 0.0;
+        for (var p = 0u; p < ${hw}u; p = p + 1u) {
+          let i = base + p * ${c}u;
+          ${adds.join('\n          ')}
+        }
+        let md = s / ${hw * cg}.0;
+        let variance = max(q / ${hw * cg}.0 - md * md, 0.0);
+        result[ng * 2u] = shift + md;
+        result[ng * 2u + 1u] = inverseSqrt(variance + ${this.g.eps.toExponential()});
+      }`;
+  }
+}
+
+class LaneBackSumsProgram extends LaneProgram {
+  readonly variableNames = ['x', 'dy', 'stats', 'gamma', 'beta'];
+  constructor(g: Geo) {
+    super(g, 'sadpmGnLaneBackSums', g.n * g.groups * 2 + g.n * g.c * 2);
+  }
+  getUserCode(): string {
+    const { n, hw, c, cg, groups } = this.g;
+    const per = (f: (k: number) => string) => Array.from({ length: cg }, (_, k) => f(k)).join('\n        ');
+    const accumulate = (k: number) =>
+      `let du = dy[i + ${k}u] * actDeriv(xhat * ga${k} + be${k}); sd${k} = sd${k} + du; sdx${k} = sdx${k} + du * xhat;`;
+    return `
+      ${actSnippet(this.g.act)}
+      fn main(index: i32) {
+        ${this.header()}
+        let mean = stats[ng * 2u];
+        let rstd = stats[ng * 2u + 1u];
+        let ch0 = grp * ${cg}u;
+        ${per((k) => `let ga${k} = gamma[ch0 + ${k}u]; let be${k} = beta[ch0 + ${k}u];`)}
+        ${per((k) => `var sd${k} = 0.0; var sdx${k} = 0.0;`)}
+        for (var p = 0u; p < ${hw}u; p = p + 1u) {
+          let i = base + p * ${c}u;
+          ${per((k) => `{ let xhat = (x[i + ${k}u] - mean) * rstd; ${accumulate(k)} }`)}
+        }
+        result[ng * 2u] = ${Array.from({ length: cg }, (_, k) => `sd${k} * ga${k}`).join(' + ')};
+        result[ng * 2u + 1u] = ${Array.from({ length: cg }, (_, k) => `sdx${k} * ga${k}`).join(' + ')};
+        let o = ${n * groups * 2}u + (nb * ${c}u + ch0) * 2u;
+        ${per((k) => `result[o + ${2 * k}u] = sdx${k}; result[o + ${2 * k + 1}u] = sd${k};`)}
+      }`;
+  }
+}
+
+type AnyProgram = new (g: Geo) => { readonly variableNames: string[] };
+const PROGRAMS: Record<string, AnyProgram> = {
+  [STATS]: StatsProgram,
+  [APPLY]: ApplyProgram,
+  [BACK_SUMS]: BackSumsProgram,
+  [BACK_DX]: BackDxProgram,
+  [LANE_STATS]: LaneStatsProgram,
+  [LANE_BACK_SUMS]: LaneBackSumsProgram,
+};
 
 function run(name: string, inputs: Record<string, tf.Tensor>, g: Geo): tf.Tensor1D {
   const Program = PROGRAMS[name]!;
@@ -256,9 +362,18 @@ function run(name: string, inputs: Record<string, tf.Tensor>, g: Geo): tf.Tensor
 
 /**
  * act(GroupNorm(x)) for NHWC x on the webgpu backend, act = SiLU or identity; same definition as
- * nets/ops.ts groupNorm (biased variance, eps inside the square root).
+ * nets/tfjsKernels.ts groupNorm (biased variance, eps inside the square root). `reductions` 'lane'
+ * takes the per-invocation reductions made for software adapters.
  */
-export function groupNormActGpu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor, groups: number, eps: number, act: boolean): tf.Tensor4D {
+export function groupNormActGpu(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  groups: number,
+  eps: number,
+  act: boolean,
+  reductions: 'workgroup' | 'lane' = 'workgroup',
+): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   if (c % groups !== 0) throw new Error(`groupNorm: ${c} channels are not divisible by ${groups} groups`);
   const cg = c / groups;
@@ -267,13 +382,14 @@ export function groupNormActGpu(x: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tenso
   const g: Geo = { n, hw: h * w, c, groups, cg, eps, act };
   const op = tf.customGrad((xi, gi, bi, save) => {
     const xt = xi as tf.Tensor4D;
-    const stats = run(STATS, { x: xt }, g);
+    const stats = run(reductions === 'lane' ? LANE_STATS : STATS, { x: xt }, g);
     (save as tf.GradSaveFunc)([xt, stats, gi as tf.Tensor, bi as tf.Tensor]);
     return {
       value: tf.reshape(run(APPLY, { x: xt, stats, gamma: gi as tf.Tensor, beta: bi as tf.Tensor }, g), [n, h, w, c]),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, st, gs, bs] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-        const sums = run(BACK_SUMS, { x: xs, dy, stats: st, gamma: gs, beta: bs }, g);
+        const sumsKernel = reductions === 'lane' ? LANE_BACK_SUMS : BACK_SUMS;
+        const sums = run(sumsKernel, { x: xs, dy, stats: st, gamma: gs, beta: bs }, g);
         const dx = tf.reshape(run(BACK_DX, { x: xs, dy, stats: st, gamma: gs, beta: bs, sums }, g), [n, h, w, c]);
         const perChannel = sumLeadingGpu(tf.reshape(tf.slice(sums, [n * groups * 2], [n * c * 2]), [n, c * 2]), [c, 2]);
         const dgamma = tf.reshape(tf.slice(perChannel, [0, 0], [c, 1]), [c]);

@@ -20,6 +20,8 @@ import type { LoadedCovHead } from './covTrainer';
 import { computeGap, type GapResult } from '../diffusion/gap';
 import { gridScale, writeGridPng } from '../render/grids';
 import { toFloatBatch, type GapImages } from '../data/loader';
+import { BUILTIN_DATASETS } from '../data/builtin';
+import { shapeCheck, type ShapeCheckResult } from '../data/shapeCheck';
 import type { PackedDataset } from '../data/packed';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomicFile';
 import type { Schedule } from '../diffusion/schedule';
@@ -202,6 +204,7 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
   const naming = { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n, varianceTag: choice.tag };
   const path = settings.out ?? defaultSamplePath(runDir, holder.step, naming);
   const pixels = toUint8(images);
+  const shapes = builtinShapeCheck(cfg, pixels, settings.n);
   const scale = gridScale(cfg.imageSize);
   writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
@@ -220,12 +223,32 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: settings.padding ?? 2, caption: settings.caption ?? null },
     seconds,
     imagesPerSec: settings.n / seconds,
+    ...(shapes ? { shapes } : {}),
     reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}` +
       (settings.gamma ? ` --gamma-images ${settings.gamma.nImages} --gamma-seed ${settings.gamma.seed}` : '') +
       (settings.covHead ? ` --cov-head-file ${settings.covHead.checkpoint}` : ''),
     config: cfg,
   });
-  return { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
+  const msg: SamplesMessage = {
+    type: 'samples',
+    step: holder.step,
+    path,
+    n: settings.n,
+    sampler,
+    sampleSteps: steps,
+    ema: settings.ema,
+    spacing,
+    eta,
+    seed,
+  };
+  return shapes ? { ...msg, shapes } : msg;
+}
+
+/** For a model of a built-in shapes dataset: how many samples are recognisable shapes (data/shapeCheck.ts). */
+function builtinShapeCheck(cfg: RunConfig, pixels: Uint8Array, n: number): ShapeCheckResult | null {
+  const spec = BUILTIN_DATASETS.find((d) => d.id === cfg.dataset);
+  if (!spec || cfg.imageSize !== spec.size || cfg.channels !== spec.channels) return null;
+  return shapeCheck(pixels, n, spec);
 }
 
 /**

@@ -7,9 +7,7 @@
  * The model's variables are then refreshed as slices of the flat weights.
  */
 import { tf } from '../tf';
-import { fastKernels } from '../nets/ops';
-import { sumOfSquaresGpu } from '../gpu/sumLeading';
-import { concatFlat, copyFlatInto } from '../gpu/flatCopy';
+import { kernels } from '../gpu/registry';
 
 export interface AdamSettings {
   lr: number;
@@ -38,7 +36,7 @@ export class FlatLayout {
   }
 
   flatten(ts: tf.Tensor[]): tf.Tensor1D {
-    return (fastKernels() ? concatFlat(ts) : null) ?? tf.tidy(() => tf.concat(ts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D);
+    return kernels().concatFlat(ts);
   }
 
   /** Views of a flat tensor as the listed shapes (new tensors owned by the caller). */
@@ -104,7 +102,7 @@ export class Adam {
   }
 
   private pushToParams(): void {
-    if (fastKernels() && copyFlatInto(this.master, this.params, this.layout.offsets)) return;
+    if (kernels().copyFlatInto(this.master, this.params, this.layout.offsets)) return;
     const parts = this.layout.split(this.master);
     parts.forEach((t, i) => {
       this.params[i]!.assign(t);
@@ -140,7 +138,7 @@ export class Adam {
 export function clipByGlobalNorm(grad: tf.Tensor1D, maxNorm: number): { grad: tf.Tensor1D; norm: tf.Scalar } {
   return tf.tidy(() => {
     // tfjs sums a whole tensor on one workgroup: milliseconds for a 36M-element gradient on a GPU.
-    const norm = tf.sqrt(fastKernels() ? sumOfSquaresGpu(grad) : tf.sum(tf.square(grad))) as tf.Scalar;
+    const norm = tf.sqrt(kernels().sumOfSquares(grad)) as tf.Scalar;
     if (maxNorm <= 0) return { grad: tf.clone(grad), norm };
     const coef = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
     return { grad: tf.mul(grad, coef) as tf.Tensor1D, norm };

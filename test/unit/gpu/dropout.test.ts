@@ -10,7 +10,8 @@ import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { dropoutGpu, philox4x32Gpu } from '../../../src/engine/gpu/dropout';
 import { uploadedBytes } from '../../../src/engine/gpu/uploads';
 import { dropoutMask, dropoutWords, philox4x32 } from '../../../src/engine/philox';
-import { dropout, setFastKernels } from '../../../src/engine/nets/ops';
+import { dropout } from '../../../src/engine/nets/ops';
+import { overrideKernelSet } from '../../../src/engine/gpu/registry';
 import { resolveRunConfig } from '../../../src/shared/config';
 import { TrainState, trainStep } from '../../../src/engine/train/trainer';
 import { BatchSampler, loadDataset } from '../../../src/engine/data/loader';
@@ -27,7 +28,7 @@ describe('dropout on WebGPU', () => {
       webgpu = false;
     }
   });
-  afterAll(() => setFastKernels(true));
+  afterAll(() => overrideKernelSet(null));
   afterEach(() => {
     if (webgpu) assertGpuHealthy();
   });
@@ -76,7 +77,7 @@ describe('dropout on WebGPU', () => {
     const words = dropoutWords({ seed: 3, step: 4, term: 0 }, 2);
     const mask = dropoutMask(size, 0.2, words);
     const run = async (fast: boolean) => {
-      setFastKernels(fast);
+      overrideKernelSet(fast ? 'wgsl' : 'tfjs');
       const y = dropout(x, 0.2, words);
       const g = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(dropout(xx, 0.2, words), dy)))(x);
       const out = [Array.from(await y.data()), Array.from(await g.data())];
@@ -85,7 +86,7 @@ describe('dropout on WebGPU', () => {
     };
     const fast = await run(true);
     const plain = await run(false);
-    setFastKernels(true);
+    overrideKernelSet(null);
     const dyv = await dy.data();
     expect(fast[1]).toEqual(Array.from(dyv, (v, i) => Math.fround(v * mask[i]!)));
     expect(fast).toEqual(plain);

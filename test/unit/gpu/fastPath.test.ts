@@ -10,7 +10,9 @@ import { conv2dGpu, matMulGpu } from '../../../src/engine/gpu/conv2d';
 import { sumOfSquaresGpu } from '../../../src/engine/gpu/sumLeading';
 import { Adam } from '../../../src/engine/train/optimizer';
 import { copyFlatInto } from '../../../src/engine/gpu/flatCopy';
-import { addPerChannel, conv2dSame, groupNorm, setFastKernels, silu } from '../../../src/engine/nets/ops';
+import { addPerChannel, conv2dSame } from '../../../src/engine/nets/ops';
+import { groupNorm, silu } from '../../../src/engine/nets/tfjsKernels';
+import { overrideKernelSet } from '../../../src/engine/gpu/registry';
 import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
 import { variableGradsFreeing } from '../../../src/engine/nets/grads';
@@ -46,7 +48,7 @@ describe('WebGPU fast path', () => {
       webgpu = false;
     }
   });
-  afterAll(() => setFastKernels(true));
+  afterAll(() => overrideKernelSet(null));
   // Shader or validation errors surface asynchronously; fail the test that caused them.
   afterEach(() => {
     if (webgpu) assertGpuHealthy();
@@ -153,7 +155,7 @@ describe('WebGPU fast path', () => {
     if (!webgpu) ctx.skip();
     const shapes = [[3, 4], [5], [2, 2, 2], [1]];
     const run = async (fast: boolean, alias: boolean) => {
-      setFastKernels(fast);
+      overrideKernelSet(fast ? 'wgsl' : 'tfjs');
       const vars = shapes.map((sh, i) => tf.variable(randn(sh, 40 + i), true, `adam-${fast}-${alias}-${i}`));
       const held = alias ? tf.reshape(vars[1]!, [5]) : null; // shares vars[1]'s buffer (refCount 2)
       const before = held ? Array.from(await held.data()) : [];
@@ -175,7 +177,7 @@ describe('WebGPU fast path', () => {
     const plain = await run(false, false);
     expect(await run(true, false)).toEqual(plain);
     expect(await run(true, true)).toEqual(plain);
-    setFastKernels(true);
+    overrideKernelSet(null);
     // The copy itself: taken for sole owners, refused (nothing written) for a shared buffer.
     const inits = [randn([2, 3], 1), randn([4], 2)];
     const vs = inits.map((t, i) => tf.variable(t, false, `copy-${i}`));
@@ -207,7 +209,7 @@ describe('WebGPU fast path', () => {
       const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor, tt: tf.Tensor) =>
         tf.sum(tf.mul(addPerChannel(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, stride), tt as tf.Tensor2D), up));
       const grads = async (fast: boolean) => {
-        setFastKernels(fast);
+        overrideKernelSet(fast ? 'wgsl' : 'tfjs');
         const g = tf.grads(loss)([x, f, b, t]);
         const d = await Promise.all(g.map((gi) => gi.data()));
         tf.dispose(g);
@@ -218,7 +220,7 @@ describe('WebGPU fast path', () => {
       for (let i = 0; i < 4; i++) expect(relErr(fast[i]!, plain[i]!), `${[h, w, stride, cin, cout]} grad ${i}`).toBeLessThan(1e-5);
       tf.dispose([x, f, b, t, up]);
     }
-    setFastKernels(true);
+    overrideKernelSet(null);
   });
 
   it('fused GroupNorm(+SiLU) equals groupNorm/silu in value and in all gradients (cg 1..12, one group)', async (ctx) => {
@@ -265,7 +267,7 @@ describe('WebGPU fast path', () => {
       const loss = () =>
         tf.tidy(() => tf.mean(tf.square(tf.sub(net.apply(x, t, { training: true, dropoutKey }), e))) as tf.Scalar);
       const run = async (fast: boolean) => {
-        setFastKernels(fast);
+        overrideKernelSet(fast ? 'wgsl' : 'tfjs');
         const r = variableGradsFreeing(loss, net.variables);
         const grads = await Promise.all(net.variables.map((v) => r.grads[v.name]!.data()));
         const out = { loss: (await r.value.data())[0]!, grads };

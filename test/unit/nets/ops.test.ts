@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { conv2dSame, groupNorm, groupNormPlain, setPatchBytesLimit, silu } from '../../../src/engine/nets/ops';
+import { conv2dSame } from '../../../src/engine/nets/ops';
+import { groupNorm, groupNormPlain, setPatchBytesLimit, silu } from '../../../src/engine/nets/tfjsKernels';
 import { Rng } from '../../../src/engine/rng';
 
 function randn(shape: number[], seed: number, scale = 1, shift = 0): tf.Tensor {
