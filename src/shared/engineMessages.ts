@@ -41,6 +41,8 @@ export const ProgressMessageSchema = z.object({
   msPerStep: z.number(),
   etaSec: z.number(),
   memory: MemoryInfoSchema,
+  /** When the step's scalars were read, in ms since the epoch (issue 15: the charts' time axes). */
+  time: z.number().optional(),
 });
 
 export const GapMessageSchema = z.object({

@@ -11,8 +11,12 @@ import type { RetentionPolicy, RunFilter, RunKind, RunRecord, RunStatus } from '
 import { now, type Row, type StoreDb } from './db';
 import { isOwnerAlive, type Owner } from './owner';
 import { LATEST_EVALS_SQL, parseLatestEvals } from './evaluations';
-import { runFilterSql } from './runFilter';
+import { runFilterSql, runOrderSql } from './runFilter';
+import { runGroups } from './runGroups';
+import { RUN_COLUMN_SQL } from './runColumnsSql';
+import type { RunGroup } from '../shared/runColumns';
 import { toRun } from './rows';
+import { UPDATE_FINAL_GAP_SQL } from './artifacts';
 
 export interface NewRun {
   name: string;
@@ -81,6 +85,12 @@ export class Runs {
       setProgress: d.prepare(
         'UPDATE runs SET step = MAX(step, @step), last_loss = COALESCE(@loss, last_loss) WHERE id = @id',
       ),
+      setLastTerms: d.prepare(`UPDATE runs SET last_simple = COALESCE(@simple, last_simple),
+        last_sa = COALESCE(@sa, last_sa), last_ips = COALESCE(@ips, last_ips) WHERE id = @id`),
+      // The run's history after a step is cut: its metric summaries are rebuilt from the rows that remain.
+      unsummarize: d.prepare('UPDATE metric_series SET summarized = 0 WHERE run_id = ?'),
+      dropBuckets: d.prepare('DELETE FROM metric_buckets WHERE run_id = ?'),
+      finalGap: d.prepare(UPDATE_FINAL_GAP_SQL),
       resetStep: d.prepare('UPDATE runs SET step = ? WHERE id = ?'),
       // Queued runs with an owner sit in that process's queue; without one they were created and not started.
       owned: d.prepare(`SELECT id, status, owner_pid, owner_start FROM runs
@@ -162,20 +172,27 @@ export class Runs {
     return run;
   }
 
-  /** Runs matching a filter, newest first. */
+  /** Runs matching a filter, newest first (or in the filter's sort order). */
   list(f: RunFilter = {}): RunRecord[] {
     const { sql, params } = runFilterSql(f);
+    const order = runOrderSql(f);
     const evals = f.withEvals ? `, ${LATEST_EVALS_SQL} AS evals_json` : '';
     const rows = this.sql.cached(
       `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
-       (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals}
-       FROM runs r ${sql} ORDER BY r.id DESC LIMIT ? OFFSET ?`,
-    ).all(...params, f.limit ?? 1000, f.offset ?? 0) as Row[];
+       (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals},
+       ${RUN_COLUMN_SQL.duration} AS duration_sec
+       FROM runs r ${sql} ${order.sql} LIMIT ? OFFSET ?`,
+    ).all(...params, ...order.params, f.limit ?? 1000, f.offset ?? 0) as Row[];
     return rows.map((r) => {
       const run = this.toRecord(r);
       if (f.withEvals) run.latestEvals = parseLatestEvals(r.evals_json);
       return run;
     });
+  }
+
+  /** Runs matching a filter grouped by one column, with mean ± std of other columns per group. */
+  groups(f: RunFilter, by: string, columns: string[]): RunGroup[] {
+    return runGroups(this.sql, f, by, columns);
   }
 
   count(f: RunFilter = {}): number {
@@ -237,6 +254,11 @@ export class Runs {
     this.s.setProgress.run({ id, step, loss });
   }
 
+  /** The last logged loss terms and throughput, for the experiment table (null leaves a value as it is). */
+  setLastTerms(id: number, t: { simple?: number | null; sa?: number | null; imagesPerSec?: number | null }): void {
+    this.s.setLastTerms.run({ id, simple: t.simple ?? null, sa: t.sa ?? null, ips: t.imagesPerSec ?? null });
+  }
+
   /**
    * Runs marked running whose owner process is gone (kill -9, power loss, crash): marks them
    * interrupted and returns their ids. Called whenever a process opens the store to train or serve.
@@ -266,6 +288,9 @@ export class Runs {
   rewind(id: number, step: number): void {
     this.sql.write(() => {
       for (const del of this.s.deleteAfter) del.run(id, step);
+      this.s.unsummarize.run(id);
+      this.s.dropBuckets.run(id);
+      this.s.finalGap.run(id);
       this.s.resetStep.run(step, id);
     });
   }
