@@ -208,6 +208,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs ADD COLUMN last_sa REAL;
   ALTER TABLE runs ADD COLUMN last_ips REAL;
   ALTER TABLE runs ADD COLUMN final_gap REAL;
+  ALTER TABLE runs ADD COLUMN cfg_tau TEXT;
+  ALTER TABLE runs ADD COLUMN cfg_schedule TEXT;
+  ALTER TABLE runs ADD COLUMN cfg_batch INTEGER;
+  ALTER TABLE runs ADD COLUMN cfg_lr REAL;
+  UPDATE runs SET cfg_tau = json_extract(config, '$.tau'), cfg_schedule = json_extract(config, '$.schedule'),
+    cfg_batch = json_extract(config, '$.batch'), cfg_lr = json_extract(config, '$.lr');
   UPDATE runs SET
     last_simple = (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
       WHERE m.run_id = runs.id AND n.name = 'simple' ORDER BY m.step DESC LIMIT 1),

@@ -19,11 +19,13 @@ export const RUN_COLUMN_SQL: Record<RunColumnKey, string> = {
   preset: 'r.preset',
   k: 'r.k',
   lambda: 'r.lambda',
-  tau: "json_extract(r.config, '$.tau')",
+  // Config fields the runs table keeps as columns (set from the config on create and update): sorting 10,000 runs
+  // by them reads no JSON.
+  tau: 'r.cfg_tau',
   T: 'r.T',
-  schedule: "json_extract(r.config, '$.schedule')",
-  batch: "json_extract(r.config, '$.batch')",
-  lr: "json_extract(r.config, '$.lr')",
+  schedule: 'r.cfg_schedule',
+  batch: 'r.cfg_batch',
+  lr: 'r.cfg_lr',
   steps: 'r.total_steps',
   seed: 'r.seed',
   step: 'r.step',

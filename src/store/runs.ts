@@ -59,6 +59,9 @@ export class Runs {
         VALUES (@name, @status, @config, @datasetId, @dataset, @preset, @k, @lambda, @T, @seed, @totalSteps, '',
         @appVersion, @notes, @retention, @createdAt, @kind, @parentId, @cov)`),
       setRunDir: d.prepare('UPDATE runs SET run_dir = ? WHERE id = ?'),
+      configColumns: d.prepare(`UPDATE runs SET cfg_tau = json_extract(config, '$.tau'),
+        cfg_schedule = json_extract(config, '$.schedule'), cfg_batch = json_extract(config, '$.batch'),
+        cfg_lr = json_extract(config, '$.lr') WHERE id = ?`),
       byId: d.prepare('SELECT * FROM runs WHERE id = ?'),
       byName: d.prepare('SELECT * FROM runs WHERE name = ? ORDER BY id DESC'),
       byDir: d.prepare('SELECT * FROM runs WHERE run_dir = ? ORDER BY id DESC'),
@@ -127,6 +130,7 @@ export class Runs {
       });
       const id = Number(info.lastInsertRowid);
       this.s.setRunDir.run(r.runDir ?? join(this.sql.layout.runs, `${id}-${slug(r.name, 'run')}`), id);
+      this.s.configColumns.run(id);
       for (const t of r.tags ?? []) this.s.addTag.run(id, t);
       return id;
     });
@@ -177,12 +181,20 @@ export class Runs {
     const { sql, params } = runFilterSql(f);
     const order = runOrderSql(f);
     const evals = f.withEvals ? `, ${LATEST_EVALS_SQL} AS evals_json` : '';
-    const rows = this.sql.cached(
-      `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
-       (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals},
-       ${RUN_COLUMN_SQL.duration} AS duration_sec
-       FROM runs r ${sql} ${order.sql} LIMIT ? OFFSET ?`,
-    ).all(...params, ...order.params, f.limit ?? 1000, f.offset ?? 0) as Row[];
+    // The page's ids first (only the sort column is computed for every row sorted), then the page's rows with
+    // their per-run subqueries, from one snapshot.
+    const rows = this.sql.read(() => {
+      const ids = this.sql.cached(`SELECT r.id FROM runs r ${sql} ${order.sql} LIMIT ? OFFSET ?`).pluck()
+        .all(...params, ...order.params, f.limit ?? 1000, f.offset ?? 0) as number[];
+      const found = this.sql.cached(
+        `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
+         (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals},
+         ${RUN_COLUMN_SQL.duration} AS duration_sec
+         FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
+      ).all(JSON.stringify(ids)) as Row[];
+      const byId = new Map(found.map((r) => [Number(r.id), r]));
+      return ids.map((id) => byId.get(id)!);
+    });
     return rows.map((r) => {
       const run = this.toRecord(r);
       if (f.withEvals) run.latestEvals = parseLatestEvals(r.evals_json);
@@ -216,7 +228,10 @@ export class Runs {
   }
 
   updateConfig(id: number, config: Record<string, unknown> & { steps: number }): void {
-    this.s.setConfig.run({ id, config: JSON.stringify(config), totalSteps: config.steps });
+    this.sql.write(() => {
+      this.s.setConfig.run({ id, config: JSON.stringify(config), totalSteps: config.steps });
+      this.s.configColumns.run(id);
+    });
   }
 
   /** A covariance run's config (e.g. more steps on resume); its steps are the run's total. */

@@ -106,7 +106,9 @@ describe('metric summary (multi-resolution buckets)', () => {
     // As a schema-3 database had it: rows only, no summary tables.
     const raw = new Database(path);
     raw.exec('DROP TABLE metric_buckets; DROP TABLE metric_series;');
-    for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap']) raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap', 'cfg_tau', 'cfg_schedule', 'cfg_batch', 'cfg_lr']) {
+      raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    }
     raw.pragma('user_version = 3');
     raw.close();
     const again = RunStore.open(root);

@@ -20,6 +20,7 @@ function sixRuns(store: RunStore): number[] {
   for (const lambda of [0, 0.5, 1]) {
     for (const seed of [0, 1]) {
       const cfg = { lambda, seed, lr: lambda === 0.5 ? 5e-4 : 2e-4, tau: seed ? 'paper' : 'official', batch: 8 };
+      // Sorting and conditions read the config's fields from columns the store sets on create and on update.
       const run = store.runs.create(newRun({ name: `l${lambda}-s${seed}`, cfg, tags: seed ? ['b'] : ['a', 'sweep'] }));
       store.metrics.append(run.id, [{ step: 1, name: 'loss', value: 9 }]);
       store.runs.setProgress(run.id, 5, 1 + lambda + seed / 10);
@@ -69,6 +70,10 @@ describe('runs as an experiment table', () => {
     // LIKE wildcards in the text are plain characters.
     expect(names({ where: [{ key: 'name', op: 'contains', value: '%' }] })).toEqual([]);
     expect(store.runs.count({ where: [{ key: 'lambda', op: 'gt', value: 0 }] })).toBe(4);
+    // A config changed later (a resume with more steps) is what the columns show.
+    const first = store.runs.list({ sort: { key: 'id', dir: 'asc' }, limit: 1 })[0]!;
+    store.runs.updateConfig(first.id, { ...first.config, lr: 9e-4, steps: 50 });
+    expect(names({ where: [{ key: 'lr', op: 'gt', value: 8e-4 }] })).toEqual([first.name]);
     // A value of the wrong kind names the column.
     expect(() => store.runs.list({ where: [{ key: 'lambda', op: 'ge', value: 'lots' }] })).toThrow(/where\.lambda.*number/);
     store.close();
@@ -127,7 +132,7 @@ describe('runs as an experiment table', () => {
   it('fills the new columns of runs recorded before them (schema 3)', () => {
     const root = tmpDir();
     const store = RunStore.open(root);
-    const run = store.runs.create(newRun());
+    const run = store.runs.create(newRun({ cfg: { lr: 3e-4 } }));
     store.metrics.append(run.id, [
       { step: 1, name: 'simple', value: 3 }, { step: 2, name: 'simple', value: 2 },
       { step: 2, name: 'imagesPerSec', value: 40 },
@@ -136,11 +141,14 @@ describe('runs as an experiment table', () => {
     store.close();
     const raw = new Database(dataLayout(root).db);
     raw.exec('DROP TABLE metric_buckets; DROP TABLE metric_series;');
-    for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap']) raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap', 'cfg_tau', 'cfg_schedule', 'cfg_batch', 'cfg_lr']) {
+      raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
+    }
     raw.pragma('user_version = 3');
     raw.close();
     const again = RunStore.open(root);
     expect(again.runs.get(run.id)!.summary).toMatchObject({ lastSimple: 2, lastSa: null, imagesPerSec: 40, finalGap: 0.2 });
+    expect(again.runs.list({ where: [{ key: 'lr', op: 'eq', value: 3e-4 }] }).map((r) => r.id)).toEqual([run.id]);
     again.close();
   });
 });
