@@ -198,6 +198,8 @@ export const SampleJobSchema = z.object({
   out: z.string().optional(),
   /** Write a denoising filmstrip of image 0 with this many frames instead of a grid. */
   filmstripFrames: z.number().int().min(2).max(20).optional(),
+  /** The filmstrip gets a second row: the x0 predicted from each frame's x_t (issue 15). */
+  filmstripX0: z.boolean().optional(),
   backend: z.enum(BACKENDS).optional(),
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;
