@@ -1,0 +1,60 @@
+/**
+ * Drag a range across a chart to zoom to it (issue 15): the box follows the mouse (positioned through the CSSOM,
+ * which the CSP allows), and on release its ends become x values through the chart's own pixel conversion.
+ */
+import { ref, type Ref } from 'vue';
+import type { ECharts } from 'echarts/core';
+
+export interface ZoomRange {
+  start: number;
+  end: number;
+}
+
+/** Drags shorter than this many pixels are clicks (the tooltip's). */
+const MIN_DRAG_PX = 6;
+
+export function useDragZoom(chart: () => ECharts | null, apply: (range: ZoomRange) => void) {
+  const active = ref(false);
+  let box: HTMLElement | null = null;
+  let x0 = 0;
+  let left = 0;
+
+  function boxRef(el: unknown): void {
+    box = el instanceof HTMLElement ? el : null;
+  }
+
+  function place(x: number): void {
+    if (!box) return;
+    box.style.left = `${Math.min(x0, x) - left}px`;
+    box.style.width = `${Math.abs(x - x0)}px`;
+  }
+
+  function down(e: MouseEvent): void {
+    const c = chart();
+    const host = e.currentTarget as HTMLElement | null;
+    if (!c || !host || e.button !== 0) return;
+    left = host.getBoundingClientRect().left;
+    const px = e.clientX - left;
+    // Only inside the plot area (not on the axis labels).
+    if (!c.containPixel({ gridIndex: 0 }, [px, e.clientY - host.getBoundingClientRect().top])) return;
+    x0 = e.clientX;
+    const move = (m: MouseEvent) => {
+      if (!active.value && Math.abs(m.clientX - x0) >= MIN_DRAG_PX) active.value = true;
+      if (active.value) place(m.clientX);
+    };
+    const up = (u: MouseEvent) => {
+      window.removeEventListener('mousemove', move);
+      window.removeEventListener('mouseup', up);
+      const was = active.value;
+      active.value = false;
+      if (!was || Math.abs(u.clientX - x0) < MIN_DRAG_PX) return;
+      const toX = (clientX: number) => Number(c.convertFromPixel({ xAxisIndex: 0 }, clientX - left));
+      const [a, b] = [toX(x0), toX(u.clientX)].sort((p, q) => p - q) as [number, number];
+      if (Number.isFinite(a) && Number.isFinite(b) && b > a) apply({ start: a, end: b });
+    };
+    window.addEventListener('mousemove', move);
+    window.addEventListener('mouseup', up);
+  }
+
+  return { active: active as Ref<boolean>, boxRef, down };
+}
