@@ -8,12 +8,18 @@
 #            after the conv kernels alone (bench/kernels.ts) and one profiled cifar10 SA-2 step
 #   profile  one profiled step per model (GPU time per kernel) plus a shorter table
 #   kernels  the convolution kernels alone (bench/kernels.ts), then cifar10 SA-2 profiled and timed beside PyTorch
+#   lean     issue 14's table in one call of under ~8 minutes (no kernel sweep, no profile)
 #   dropout  the cost of dropout 0.1 (issue 10, 1d; target <= 5 %): SA-2 small and cifar10 with --dropout 0 and
 #            0.1 alternating, twice each; the dropout pass alone against a stored-mask multiply; PyTorch both ways
 set -uo pipefail
 mode=${1:-table}
 source .device/prelude.sh
 export SADPM_DAWN_NODE=$DAWN_NODE
+# Bundles travel xz-compressed (the working tree that travels is capped at 64 MiB).
+for f in .device/*.mjs.xz .device/*.js.xz .device/*.node.xz; do
+  [ -f "$f" ] && [ ! -f "${f%.xz}" ] && xz -dc "$f" > "${f%.xz}"
+done
+[ -f .device/better_sqlite3.node ] && export SADPM_SQLITE_NODE=$PWD/.device/better_sqlite3.node
 out=${OUT:-/tmp/bench-out}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
@@ -28,7 +34,23 @@ torch_train() { # a later --dropout overrides the default
 torch_sample() {
   PYTHONUNBUFFERED=1 timeout 120 python3 .device/torch_sample.py --model big --n 256 --steps 100 "$@" 2>&1 | tee -a "$out/torch.txt"
 }
-if [ "$mode" = dropout ]; then
+if [ "$mode" = lean ]; then
+  # Issue 14's table in under ~8 minutes: both sides with the presets' dropout 0.1, then dropout 0 for its cost.
+  ours small plain 128 8 2
+  ours small sa2 128 6 2
+  LIMIT=100 ours cifar10 plain 128 4 1
+  LIMIT=100 ours cifar10 sa2 128 5 1
+  LIMIT=100 ours cifar10 sa2 128 5 1 --dropout 0
+  LIMIT=100 ours small sa2 128 6 2 --dropout 0
+  LIMIT=120 ours cifar10 plain 8 1 1 --sample-n 256 --sample-steps 100 --sample-batch 256
+  torch_train --tf32 off
+  torch_train
+  torch_train --models big,small --losses sa2 --tf32 off --dropout 0
+  torch_sample --tf32 off
+  torch_sample
+  grep -h '^BENCH\|"event": "result"\|"event": "sample"' "$out/ours.txt" "$out/torch.txt" > "$out/summary.jsonl" || true
+  exit 0
+elif [ "$mode" = dropout ]; then
   timeout 120 "$NODE" .device/kernels.mjs --dropout 0.1 --batch 128 --reps 20 2>&1 | grep -v '^Warning: maxDynamic' | tee -a "$out/kernels.txt"
   for _ in 1 2; do
     for p in 0 0.1; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Bundles the GPU benchmarks into single ESM files for the remote GPU machine, where node_modules
-// cannot travel: bench/train.ts → OUT and bench/kernels.ts → kernels.mjs beside it.
-// dawn.node stays outside: the engine loads it from SADPM_DAWN_NODE there (see ../shared/device/README.md).
+// Bundles the GPU benchmarks and the CLI into single ESM files for the remote GPU machine, where node_modules
+// cannot travel: bench/train.ts → OUT, and beside it bench/kernels.ts → kernels.mjs, bench/features.ts →
+// features.mjs, the CLI → sadpm.mjs with its engine process → engineHost.js (the CLI forks the file of that name
+// next to itself). The native addons stay outside: the engine loads dawn.node from SADPM_DAWN_NODE, the store
+// better_sqlite3.node from SADPM_SQLITE_NODE (see ../shared/device/README.md).
 //   node scripts/bundle-bench.mjs [out=/tmp/bench.mjs]
 import { build } from 'esbuild';
 import { dirname, join } from 'node:path';
@@ -10,6 +12,9 @@ const outfile = process.argv[2] ?? '/tmp/bench.mjs';
 const entries = [
   ['bench/train.ts', outfile],
   ['bench/kernels.ts', join(dirname(outfile), 'kernels.mjs')],
+  ['bench/features.ts', join(dirname(outfile), 'features.mjs')],
+  ['src/cli/bundleEntry.ts', join(dirname(outfile), 'sadpm.mjs')],
+  ['src/engine/hostEntry.ts', join(dirname(outfile), 'engineHost.js')],
 ];
 for (const [entry, out] of entries) {
   await build({

@@ -4,8 +4,8 @@
  * listeners (the CLI's progress bar, the app's windows). Runs wait their turn for the GPU.
  */
 import { stripNativeLocations } from '../shared/errorText';
-import { parseRunConfig, type RunConfig } from '../shared/config';
-import type { HostMessage } from '../shared/engineMessages';
+import { parseRunConfig } from '../shared/config';
+import type { EngineCommand, HostMessage } from '../shared/engineMessages';
 import type { RunStatus } from '../shared/records';
 import type { RunStore } from '../store/runStore';
 import { RunRecorder, type StoreTrouble } from '../store/recorder';
@@ -156,8 +156,11 @@ export class RunService {
 
   private launch(w: Waiting): Promise<RunOutcome> {
     const run = this.store.runs.get(w.runId)!;
-    const cfg: RunConfig = parseRunConfig(run.config);
     const ck = w.resume ? this.store.checkpoints.latest(run.id) : undefined;
+    // A covariance run (issue 13) trains its head on its parent's frozen checkpoint.
+    const start: EngineCommand = run.kind === 'cov'
+      ? { cmd: 'trainCov', config: run.cov, runDir: run.runDir, resumeFrom: ck?.path }
+      : { cmd: 'train', config: parseRunConfig(run.config), runDir: run.runDir, resumeFrom: ck?.path };
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
     this.store.runs.rewind(run.id, ck?.step ?? 0);
     removeStaleTempFiles(run.runDir);
@@ -192,7 +195,7 @@ export class RunService {
       });
     });
     this.active.set(run.id, { proc, recorder, done });
-    proc.send({ cmd: 'train', config: cfg, runDir: run.runDir, resumeFrom: ck?.path });
+    proc.send(start);
     return done;
   }
 

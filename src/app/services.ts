@@ -11,12 +11,16 @@ import { join } from 'node:path';
 import type { SpawnEngine } from './engineProcess';
 import { describeRecovery, recoverStore } from './recovery';
 import type { EventName, EventPayload } from '../shared/contract';
+import type { HostMessage } from '../shared/engineMessages';
+import { SlurmExecutor } from './executors/slurmExecutor';
 
 export type Emit = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
 
 export interface Services {
   store: RunStore;
   runs: RunService;
+  /** Issue 16: runs and sweeps on a Slurm cluster, followed while the services are open. */
+  slurm: SlurmExecutor;
   jobs: JobRegistry;
   /** Web mode's chunked file uploads into <data>/uploads. */
   uploads: UploadSessions;
@@ -36,6 +40,8 @@ export function createServices(opts: {
   flushMs?: number;
   /** Where start-up notes go (recovered runs, swept temp files); stderr by default. */
   log?: (line: string) => void;
+  /** How often runs on Slurm are polled (default 3 s). */
+  slurmPollMs?: number;
 }): Services {
   const store = RunStore.open(opts.dataDir);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -45,17 +51,24 @@ export function createServices(opts: {
     for (const l of listeners) l(event, payload);
   };
   const runs = new RunService(store, opts.spawn, { concurrency: opts.concurrency ?? 1, flushMs: opts.flushMs });
-  runs.onMessage((runId, msg) => {
+  const forward = (runId: number, msg: HostMessage) => {
     emit('run.message', { runId, msg });
     if (msg.type === 'started' || msg.type === 'finished' || msg.type === 'failed' || msg.type === 'checkpoint') {
       const run = store.runs.get(runId);
       if (run) emit('run.updated', run);
     }
-  });
-  runs.onStatus((runId) => {
+  };
+  const updated = (runId: number) => {
     const run = store.runs.get(runId);
     if (run) emit('run.updated', run);
-  });
+  };
+  runs.onMessage(forward);
+  runs.onStatus(updated);
+  // Runs on a cluster stream in like local ones: the same events, from their ingested messages.
+  const slurm = new SlurmExecutor(store, { pollMs: opts.slurmPollMs, log });
+  slurm.onMessage(forward);
+  slurm.onStatus(updated);
+  slurm.start();
   const jobs = new JobRegistry((e) =>
     e.type === 'progress'
       ? emit('job.progress', { jobId: e.jobId, done: e.done, total: e.total })
@@ -65,6 +78,7 @@ export function createServices(opts: {
   return {
     store,
     runs,
+    slurm,
     jobs,
     uploads,
     spawn: opts.spawn,
@@ -78,6 +92,7 @@ export function createServices(opts: {
       jobs.cancelAll();
       uploads.close();
       await runs.shutdown();
+      await slurm.stop();
       store.close();
     },
   };

@@ -12,6 +12,8 @@ export interface ParsedArgs {
 
 /** Flags that take no value. */
 const BOOLEAN_FLAGS = new Set(['json', 'ema', 'raw', 'strict', 'grayscale', 'help', 'quiet', 'no-progress', 'yes', 'remove']);
+// issue 16 (sweep, sweep-status)
+BOOLEAN_FLAGS.add('detach').add('watch');
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const [command = 'help', ...rest] = argv;

@@ -4,11 +4,14 @@
  * process that owns the store never trains and a crash here never takes the store down.
  */
 import { parseRunConfig } from '../shared/config';
-import { EngineCommandSchema, type EngineCommand, type HostMessage } from '../shared/engineMessages';
+import { EngineCommandSchema, type EngineCommand, type EngineMessage, type HostMessage } from '../shared/engineMessages';
 import { train } from './train/trainer';
-import { gapJob, sampleJob } from './train/checkpointJobs';
+import { gammaJob, gapJob, sampleJob } from './train/checkpointJobs';
+import { trainCov } from './train/covTrainer';
+import { parseCovConfig } from '../shared/covConfig';
 import { runImportJob } from './data/importJob';
 import { describeBadCommand } from './badCommand';
+import { evalJob, refStatsJob } from './metrics/jobs';
 
 interface Transport {
   send(msg: HostMessage): void;
@@ -43,8 +46,13 @@ export function runHost(): void {
   const t = transport();
   // Ctrl-C in a terminal reaches the whole process group; the parent decides how to stop.
   process.on('SIGINT', () => {});
+  // SIGTERM reaches every process of a batch job that Slurm cancels, requeues or preempts (and every process at a
+  // system shutdown): stop as on the parent's 'stop', after the step in progress and a checkpoint, rather than
+  // die and lose the steps since the last one.
+  let deliver: ((raw: unknown) => void) | null = null;
+  process.on('SIGTERM', () => deliver?.({ cmd: 'stop' }));
   t.onParentGone(() => process.exit(70));
-  serveCommands(t, exitSoon);
+  serveCommands({ ...t, onMessage: (fn) => t.onMessage((deliver = fn)) }, exitSoon);
 }
 
 /**
@@ -62,7 +70,7 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
     const jobId = typeof fields.jobId === 'string' ? fields.jobId : null;
     t.send({ type: 'rejected', cmd, jobId, error });
     // A run's process exists for that run alone: a refused start ends it, and the run is marked failed.
-    if (cmd === 'train' && !training) {
+    if ((cmd === 'train' || cmd === 'trainCov') && !training) {
       t.send({ type: 'failed', step: 0, reason: error });
       exit(1);
     }
@@ -124,12 +132,30 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
         return job(cmd.jobId, (signal, onProgress) => gapJob(cmd.job, signal, onProgress));
       case 'import':
         return job(cmd.jobId, (signal, onProgress) => runImportJob(cmd.job, { signal, onProgress }));
+      // issue 12
+      case 'refStats':
+        return job(cmd.jobId, (signal, onProgress) => refStatsJob(cmd.job, signal, onProgress));
+      case 'eval':
+        return job(cmd.jobId, (signal, onProgress) => evalJob(cmd.job, signal, onProgress));
       case 'cancel':
         jobs.get(cmd.jobId)?.abort();
         return;
       case 'exit':
         exit(0);
         return;
+      // Issue 13: Γ estimates and covariance-head runs.
+      case 'gamma':
+        return job(cmd.jobId, (signal, onProgress) => gammaJob(cmd.job, signal, onProgress));
+      case 'trainCov': {
+        if (training) throw new Error('already training');
+        const cfg = parseCovConfig(cmd.config, 'trainCov: config');
+        const opts = { runDir: cmd.runDir, sink: (m: EngineMessage) => t.send(m), signal: trainStop.signal };
+        training = trainCov(cfg, { ...opts, resumeFrom: cmd.resumeFrom })
+          .then(() => exit(0))
+          // trainCov already sent 'failed' with the reason.
+          .catch(() => exit(1));
+        return;
+      }
     }
   }
 }

@@ -9,6 +9,7 @@ import { HostMessageSchema, ImportJobSchema, ImportResultSchema } from './engine
 import {
   CheckpointRecordSchema,
   DatasetRecordSchema,
+  GammaRecordSchema,
   GapRecordSchema,
   RetentionPolicySchema,
   RunFilterSchema,
@@ -16,8 +17,23 @@ import {
   SampleRecordSchema,
   SeriesSchema,
 } from './records';
-import { RunConfigSchema, SAMPLERS, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
 import { RunGroupSchema, RunSortKeySchema } from './runColumns';
+import { EvalCurveSchema, EvalResultSchema } from './records';
+import {
+  AppSettingsSchema,
+  EvalCurvesRequestSchema,
+  EvalOutcomeSchema,
+  EvalStartSchema,
+  SettingsViewSchema,
+  StudyReportRequestSchema,
+  StudyReportSchema,
+  StudyRequestSchema,
+  StudySchema,
+} from './evaluation';
+import { RunConfigSchema, SAMPLER_NAMES, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
+import { COV_HEAD_KINDS } from './covConfig';
+import { GammaEstimateSchema } from './gammaEstimate';
+import { SweepDetailSchema, SweepRecordSchema, SweepRequestSchema } from './sweep';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -37,15 +53,29 @@ export const RunConfigPatchSchema = z
     for (const i of unknownConfigFields(v as Record<string, unknown>)) ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
   });
 
+/**
+ * Issue 13: where a variance sampler's σ² comes from; each sampler reads its own fields (ddpm and ddim none).
+ * analytic-*: the Γ estimate's training images per index (default all, as the official code) and seed;
+ * npr-* / sn-*: the covariance run whose head to use (default the newest completed one of that kind on this
+ * checkpoint and weights).
+ */
+export const SampleVarianceSchema = z.object({
+  gammaImages: z.number().int().positive().optional(),
+  gammaSeed: z.number().int().nonnegative().optional(),
+  covRun: Id.optional(),
+});
+export type SampleVariance = z.infer<typeof SampleVarianceSchema>;
+
 /** Sampling settings shared by the gallery, compare and export. */
 export const SampleSettingsSchema = z.object({
   n: z.number().int().min(1).max(256),
-  sampler: z.enum(SAMPLERS),
+  sampler: z.enum(SAMPLER_NAMES),
   steps: z.number().int().min(1).max(1000),
   spacing: z.enum(SPACINGS),
   eta: z.number().min(0).max(1),
   seed: z.number().int().nonnegative(),
   ema: z.boolean(),
+  variance: SampleVarianceSchema.optional(),
 });
 export type SampleSettings = z.infer<typeof SampleSettingsSchema>;
 
@@ -81,6 +111,11 @@ export const JOB_RESULTS = {
   filmstrip: SampleRecordSchema,
   export: GridExportResultSchema,
   gap: GapRecordSchema,
+  // issue 12
+  eval: EvalOutcomeSchema,
+  study: StudyReportSchema,
+  // Issue 13: a Γ estimate, and whether it came from the cache.
+  gamma: GammaEstimateSchema.extend({ cached: z.boolean() }),
 } as const;
 export type JobKind = keyof typeof JOB_RESULTS;
 export const JOB_KINDS = Object.keys(JOB_RESULTS) as JobKind[];
@@ -238,6 +273,65 @@ export const INVOKE = {
     z.object({ received: z.number().int() }),
   ),
   'files.folderEnd': channel(z.object({ folderId: z.string().min(1).max(64), abort: z.boolean().default(false) }), z.object({ path: z.string().nullable() })),
+  // issue 12: evaluation (FID, KID, IS, precision/recall), the SA-vs-baseline study, and settings
+  /** Evaluates a checkpoint at several sampling-step counts; progress in images, the EvalOutcome as job.done. */
+  'eval.start': channel(EvalStartSchema, JobStarted),
+  'eval.list': channel(z.object({ runId: Id }), z.array(EvalResultSchema)),
+  /** A metric against sampling steps, one line per run and setup (each run's latest checkpoint by default). */
+  'eval.curves': channel(EvalCurvesRequestSchema, z.array(EvalCurveSchema)),
+  /** A study from the store (no engine): what differs, the gap curves and ratio, the metric curves. */
+  'study.get': channel(StudyRequestSchema, StudySchema),
+  /** Measures / evaluates what is missing when asked, then writes the report folder; StudyReport as job.done. */
+  'study.report': channel(StudyReportRequestSchema, JobStarted),
+  'settings.get': channel(Empty, SettingsViewSchema),
+  'settings.set': channel(AppSettingsSchema.partial().strict(), SettingsViewSchema),
+  // Issue 13: covariance-head runs and Γ estimates.
+  /**
+   * Creates a covariance run (an NPR or SN head trained on the frozen network of one checkpoint and its weights),
+   * a child of the checkpoint's run; `start` queues it like any run.
+   */
+  'runs.createCov': channel(
+    z.object({
+      checkpointId: Id,
+      ema: z.boolean(),
+      kind: z.enum(COV_HEAD_KINDS),
+      steps: z.number().int().positive().max(100_000_000),
+      batch: z.number().int().positive().max(4096).optional(),
+      lr: z.number().positive().max(1).optional(),
+      checkpointEvery: z.number().int().positive().optional(),
+      start: z.boolean().default(true),
+    }),
+    RunRecordSchema,
+  ),
+  /**
+   * Γ of a checkpoint at the union of the trajectories of these step counts (one spacing): the cached estimate
+   * when one covers them, else an engine job that caches it. The estimate arrives as job.done (kind 'gamma').
+   */
+  'gamma.estimate': channel(
+    z.object({
+      checkpointId: Id,
+      ema: z.boolean(),
+      steps: z.array(z.number().int().min(1).max(100_000)).min(1).max(50),
+      spacing: z.enum(SPACINGS),
+      nImages: z.number().int().positive().optional(),
+      seed: z.number().int().nonnegative().optional(),
+    }),
+    JobStarted,
+  ),
+  'gamma.list': channel(z.object({ runId: Id }), z.array(GammaRecordSchema)),
+  // issue 16: sweeps (K × λ × seeds) on the local queue or a Slurm cluster. A run on Slurm is paused, stopped,
+  // resumed and deleted through the runs.* channels like any run (scancel, sbatch again).
+  /** Creates one run per cell and sends them to the executor; the grid comes back (cells follow as run.updated). */
+  'sweeps.create': channel(SweepRequestSchema, SweepDetailSchema),
+  'sweeps.list': channel(
+    Empty,
+    z.array(
+      z.object({ sweep: SweepRecordSchema, counts: z.record(z.string(), z.number().int()), cells: z.number().int() }),
+    ),
+  ),
+  'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
+  /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
+  'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;

@@ -3,7 +3,7 @@
  * line), the app's engine host forwards them to the store and the renderer.
  */
 import { z } from 'zod';
-import { BACKENDS, SAMPLERS, SPACINGS } from './config';
+import { BACKENDS, SAMPLER_NAMES, SPACINGS } from './config';
 
 export const MemoryInfoSchema = z.object({
   numTensors: z.number().int(),
@@ -179,13 +179,26 @@ export type HostMessage = z.infer<typeof HostMessageSchema>;
 /** Images in one sample grid: one PNG holds them all (a 32x32 grid of tiles). */
 export const MAX_SAMPLE_N = 1024;
 
+/**
+ * Issue 13: a variance sampler's source in any job that samples (a grid, an evaluation), resolved by the app
+ * (src/app/useCases/sampleVariance.ts) and used by the engine (src/engine/train/varianceJobs.ts).
+ */
+export const VARIANCE_SOURCE_FIELDS = {
+  /** analytic-*: a cached Γ estimate of this checkpoint and weights that covers the trajectory (checked there). */
+  gamma: z.unknown().optional(),
+  /** analytic-* without `gamma`: estimate Γ first from this many training images and seed, and return it. */
+  gammaEstimate: z.object({ nImages: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  /** npr-* / sn-*: the covariance head checkpoint (.sadpm-cov) trained on this checkpoint and weights. */
+  covHead: z.string().min(1).optional(),
+};
+
 /** Commands the engine host process accepts. */
 export const SampleJobSchema = z.object({
   checkpointPath: z.string(),
   runDir: z.string(),
   ema: z.boolean(),
   n: z.number().int().min(1).max(MAX_SAMPLE_N),
-  sampler: z.enum(SAMPLERS),
+  sampler: z.enum(SAMPLER_NAMES),
   steps: z.number().int().min(1),
   spacing: z.enum(SPACINGS),
   eta: z.number().min(0),
@@ -201,6 +214,7 @@ export const SampleJobSchema = z.object({
   /** The filmstrip gets a second row: the x0 predicted from each frame's x_t (issue 15). */
   filmstripX0: z.boolean().optional(),
   backend: z.enum(BACKENDS).optional(),
+  ...VARIANCE_SOURCE_FIELDS,
 });
 export type SampleJob = z.infer<typeof SampleJobSchema>;
 
@@ -262,6 +276,111 @@ export const ImportResultSchema = z.object({
 });
 export type ImportResult = z.infer<typeof ImportResultSchema>;
 
+// --- issue 12: evaluation jobs (reference statistics of a dataset; metrics of a checkpoint's samples) ---
+
+export const EVAL_METRICS = ['fid', 'kid', 'is', 'pr'] as const;
+export type EvalMetric = (typeof EVAL_METRICS)[number];
+/** Images one evaluation may generate per step count (the usual protocol is 50,000). */
+export const MAX_EVAL_N = 100_000;
+/** Feature vectors kept for KID and precision/recall, on both sides (part of a reference statistics key). */
+export const EVAL_KEEP = 10_000;
+
+export const SpaceInfoSchema = z.object({
+  id: z.enum(['inception-v3-fid', 'pixel-8x8']),
+  /** Shown with every result: the pixel space says it is not comparable with published numbers. */
+  label: z.string(),
+  dim: z.number().int(),
+  weightsSha256: z.string().nullable(),
+});
+
+/** Features of a dataset's images (all, or a seeded subset of n), summarised into a cache file. */
+export const RefStatsJobSchema = z.object({
+  /** builtin:<name> or a packed dataset path (a run's config.dataset). */
+  dataset: z.string().min(1),
+  n: z.number().int().min(2).optional(),
+  seed: z.number().int().nonnegative(),
+  out: z.string().min(1),
+  /** The FID Inception weights (.pth); absent: the pixel feature space. */
+  inceptionWeights: z.string().min(1).optional(),
+  batchSize: z.number().int().min(1).max(4096).optional(),
+  backend: z.enum(BACKENDS).optional(),
+});
+export type RefStatsJob = z.infer<typeof RefStatsJobSchema>;
+
+export const RefStatsResultSchema = z.object({
+  out: z.string(),
+  bytes: z.number().int(),
+  count: z.number().int(),
+  space: SpaceInfoSchema,
+});
+export type RefStatsResult = z.infer<typeof RefStatsResultSchema>;
+
+/** n images per step count sampled from a checkpoint, streamed into features and compared with a reference. */
+export const EvalJobSchema = z.object({
+  checkpointPath: z.string(),
+  runDir: z.string(),
+  ema: z.boolean(),
+  sampler: SampleJobSchema.shape.sampler,
+  steps: z.array(z.number().int().min(1)).min(1).max(32),
+  spacing: z.enum(SPACINGS),
+  eta: z.number().min(0),
+  seed: z.number().int().nonnegative(),
+  n: z.number().int().min(2).max(MAX_EVAL_N),
+  metrics: z.array(z.enum(EVAL_METRICS)).min(1),
+  /** The reference statistics (a RefStats job's file) in the same feature space. */
+  refPath: z.string().min(1),
+  inceptionWeights: z.string().min(1).optional(),
+  /** Where each step count's preview grid (its first 64 images) goes. */
+  previewDir: z.string().min(1),
+  batchSize: z.number().int().min(1).max(4096).optional(),
+  backend: z.enum(BACKENDS).optional(),
+});
+export type EvalJob = z.infer<typeof EvalJobSchema>;
+
+export const EvalStepResultSchema = z.object({
+  sampleSteps: z.number().int(),
+  fid: z.number().optional(),
+  kid: z.object({ mean: z.number(), std: z.number(), subsets: z.number().int(), subsetSize: z.number().int() }).optional(),
+  is: z.object({ mean: z.number(), std: z.number(), splits: z.number().int() }).optional(),
+  precision: z.number().optional(),
+  recall: z.number().optional(),
+  /** Sampling and features of this step count. */
+  seconds: z.number(),
+  previewPath: z.string(),
+});
+export type EvalStepResult = z.infer<typeof EvalStepResultSchema>;
+
+export const EvalJobResultSchema = z.object({
+  space: SpaceInfoSchema,
+  checkpointStep: z.number().int(),
+  realCount: z.number().int(),
+  rows: z.array(EvalStepResultSchema),
+});
+export type EvalJobResult = z.infer<typeof EvalJobResultSchema>;
+
+/** The engine commands of the evaluation jobs (members of EngineCommandSchema). */
+export const EvalCommandSchemas = [
+  z.object({ cmd: z.literal('refStats'), jobId: z.string(), job: RefStatsJobSchema }),
+  z.object({ cmd: z.literal('eval'), jobId: z.string(), job: EvalJobSchema }),
+] as const;
+/** Issue 13: Analytic-DPM's Γ of a checkpoint's weights at the given indices, over its run's training images. */
+export const GammaJobSchema = z.object({
+  checkpointPath: z.string(),
+  runDir: z.string(),
+  ema: z.boolean(),
+  /** Increasing 0-based indices (a union of sampling trajectories). */
+  trajectory: z.array(z.number().int().nonnegative()).min(1),
+  nImages: z.number().int().positive(),
+  seed: z.number().int().nonnegative(),
+  batchSize: z.number().int().min(1).max(MAX_SAMPLE_N).optional(),
+  backend: z.enum(BACKENDS).optional(),
+});
+export type GammaJob = z.infer<typeof GammaJobSchema>;
+
+/** What a sample job returns: the grid's message, and the Γ estimate it made (for the app to cache). */
+export const SampleJobResultSchema = SamplesMessageSchema.extend({ gamma: z.unknown().optional() });
+export type SampleJobResult = z.infer<typeof SampleJobResultSchema>;
+
 export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('import'), jobId: z.string(), job: ImportJobSchema }),
   z.object({ cmd: z.literal('train'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
@@ -270,5 +389,11 @@ export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('gap'), jobId: z.string(), job: GapJobSchema }),
   z.object({ cmd: z.literal('cancel'), jobId: z.string() }),
   z.object({ cmd: z.literal('exit') }),
+  // issue 12
+  ...EvalCommandSchemas,
+  // Issue 13: Γ estimates and covariance-head runs.
+  z.object({ cmd: z.literal('gamma'), jobId: z.string(), job: GammaJobSchema }),
+  z.object({ cmd: z.literal('trainCov'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
 ]);
 export type EngineCommand = z.infer<typeof EngineCommandSchema>;
+

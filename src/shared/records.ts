@@ -241,6 +241,8 @@ export const RunFilterSchema = z.object({
   text: z.string().optional(),
   kind: z.enum(RUN_KINDS).optional(),
   parentId: z.number().int().optional(),
+  /** Runs of this sweep only (issue 16). */
+  sweepId: z.number().int().optional(),
   /** Fill each run's latestEvals. */
   withEvals: z.boolean().optional(),
   limit: z.number().int().positive().max(100_000).optional(),

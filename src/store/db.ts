@@ -37,7 +37,9 @@ export class StoreDb {
     ensureDataFolders(this.layout);
     try {
       const readonly = opts.readonly === true;
-      this.conn = new Database(this.layout.db, { readonly, fileMustExist: readonly });
+      // A bundled CLI (the remote GPU machine, no node_modules) names the native addon it carries.
+      const nativeBinding = process.env.SADPM_SQLITE_NODE || undefined;
+      this.conn = new Database(this.layout.db, { readonly, fileMustExist: readonly, nativeBinding });
     } catch (err) {
       throw new Error(`cannot open the run database ${this.layout.db}: ${(err as Error).message}`);
     }

@@ -199,7 +199,52 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, key)
   );
   `,
-  // 4 (issue 15): the experiment table's result columns kept on the run (a listing of 10,000 runs reads them without
+  // 4 (issue 16): sweeps (a grid of runs over K x lambda x seeds) and runs sent to a Slurm cluster. A remote run's
+  // engine messages are ingested from its run folder: messages_offset is how far (in bytes) they are recorded,
+  // updated in the same transaction as what they recorded, so a restart neither loses nor repeats any.
+  `
+  CREATE TABLE sweeps (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL,
+    executor      TEXT NOT NULL CHECK (executor IN ('local','slurm')),
+    base_config   TEXT NOT NULL,
+    axes          TEXT NOT NULL,
+    max_parallel  INTEGER,
+    slurm         TEXT,
+    job_id        INTEGER,
+    created_at    TEXT NOT NULL
+  );
+
+  CREATE TABLE sweep_cells (
+    sweep_id  INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+    idx       INTEGER NOT NULL,
+    run_id    INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+    k         INTEGER NOT NULL,
+    lambda    REAL NOT NULL,
+    seed      INTEGER NOT NULL,
+    PRIMARY KEY (sweep_id, idx)
+  );
+  CREATE INDEX sweep_cells_run ON sweep_cells(run_id);
+
+  CREATE TABLE remote_runs (
+    run_id          INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    executor        TEXT NOT NULL CHECK (executor IN ('slurm')),
+    target          TEXT NOT NULL,
+    job_id          INTEGER NOT NULL,
+    task_id         INTEGER NOT NULL,
+    messages_offset INTEGER NOT NULL DEFAULT 0,
+    attempt_end     TEXT,
+    slurm_state     TEXT,
+    slurm_reason    TEXT,
+    stop_intent     TEXT,
+    final           INTEGER NOT NULL DEFAULT 0,
+    owner_pid       INTEGER,
+    owner_start     TEXT,
+    updated_at      TEXT NOT NULL
+  );
+  CREATE INDEX remote_runs_live ON remote_runs(final);
+  `,
+  // 5 (issue 15): the experiment table's result columns kept on the run (a listing of 10,000 runs reads them without
   // touching the metrics), and a multi-resolution summary of every metric series (min/max/mean per bucket of steps
   // at a few widths, as TensorBoard and Aim keep), so a chart of a long run reads ~2,000 buckets instead of 1M rows.
   // Series that exist before this migration are summarised on their first read (metric_series.summarized = 0).

@@ -175,6 +175,20 @@ export class RunRecorder {
     this.commit();
   }
 
+  /**
+   * Drops what is not written yet and stops retrying: for an owner that keeps its own record of what was
+   * written (message ingestion replays from its offset after a rolled-back transaction).
+   */
+  discard(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.timer = null;
+    this.retryTimer = null;
+    this.buffer = [];
+    this.pending = [];
+    this.settle();
+  }
+
   /** Resolves once nothing waits to be written (or recording has given up after a fatal error). */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();

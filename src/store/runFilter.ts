@@ -26,6 +26,10 @@ export function runFilterSql(f: RunFilter): { sql: string; params: unknown[] } {
     where.push(`${column} = ?`);
     params.push(value);
   }
+  if (f.sweepId !== undefined) {
+    where.push('EXISTS (SELECT 1 FROM sweep_cells c WHERE c.run_id = r.id AND c.sweep_id = ?)');
+    params.push(f.sweepId);
+  }
   if (f.text?.trim()) {
     const like = `%${f.text.trim().replace(/[\\%_]/g, (c) => '\\' + c)}%`;
     where.push(`(r.name LIKE ? ESCAPE '\\' OR r.notes LIKE ? ESCAPE '\\' OR r.dataset LIKE ? ESCAPE '\\' ` +

@@ -15,6 +15,8 @@ import { Datasets } from './datasets';
 import { EvalResults } from './evaluations';
 import { ReferenceStats } from './referenceStats';
 import { GammaEstimates } from './gammas';
+import { Sweeps } from './sweeps';
+import { RemoteRuns } from './remoteRuns';
 
 export type { StoreOptions } from './db';
 export type { NewRun } from './runs';
@@ -23,6 +25,8 @@ export type { NewDataset } from './datasets';
 export type { NewCheckpoint } from './checkpoints';
 export type { NewGap, NewSample } from './artifacts';
 export type { CurveQuery } from './evaluations';
+export type { AttemptEnd, RemoteRunRecord } from './remoteRuns';
+export type { NewCell, NewSweep } from './sweeps';
 
 export class RunStore {
   private readonly sql: StoreDb;
@@ -39,6 +43,9 @@ export class RunStore {
   readonly evals: EvalResults;
   readonly refStats: ReferenceStats;
   readonly gammas: GammaEstimates;
+  /** Issue 16: sweeps and runs on a Slurm cluster. */
+  readonly sweeps: Sweeps;
+  readonly remote: RemoteRuns;
 
   private constructor(root: string, opts: StoreOptions) {
     this.sql = new StoreDb(root, opts);
@@ -54,6 +61,8 @@ export class RunStore {
     this.evals = new EvalResults(this.sql);
     this.refStats = new ReferenceStats(this.sql);
     this.gammas = new GammaEstimates(this.sql);
+    this.sweeps = new Sweeps(this.sql);
+    this.remote = new RemoteRuns(this.sql);
   }
 
   static open(root: string, opts: StoreOptions = {}): RunStore {

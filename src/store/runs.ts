@@ -96,8 +96,10 @@ export class Runs {
       finalGap: d.prepare(UPDATE_FINAL_GAP_SQL),
       resetStep: d.prepare('UPDATE runs SET step = ? WHERE id = ?'),
       // Queued runs with an owner sit in that process's queue; without one they were created and not started.
+      // Runs on a cluster (remote_runs) live on without a studio process: the executor follows them.
       owned: d.prepare(`SELECT id, status, owner_pid, owner_start FROM runs
-        WHERE status = 'running' OR (status = 'queued' AND owner_pid IS NOT NULL)`),
+        WHERE (status = 'running' OR (status = 'queued' AND owner_pid IS NOT NULL))
+        AND NOT EXISTS (SELECT 1 FROM remote_runs x WHERE x.run_id = runs.id AND x.final = 0)`),
       delete: d.prepare('DELETE FROM runs WHERE id = ?'),
       deleteAfter: STEP_TABLES.map(([t, step]) => d.prepare(`DELETE FROM ${t} WHERE run_id = ? AND ${step} > ?`)),
     };

@@ -8,6 +8,9 @@ import type { Handlers } from './dispatch';
 import { dataHandlers, type NativeUi } from './dataHandlers';
 import { runHandlers } from './runHandlers';
 import { sampleHandlers } from './sampleHandlers';
+import { evalHandlers } from './evalHandlers';
+import { varianceHandlers } from './varianceHandlers';
+import { sweepHandlers } from './sweepHandlers';
 
 export { ApiFailure, dispatch, type DispatchResult, type Handlers } from './dispatch';
 export type { NativeUi } from './dataHandlers';
@@ -17,5 +20,12 @@ export type { NativeUi } from './dataHandlers';
  * handlers per WebSocket and closes its owner when the socket closes.
  */
 export function makeHandlers(s: Services, native?: NativeUi, uploads: UploadOwner = s.uploads.owner()): Handlers {
-  return { ...dataHandlers(s, uploads, native), ...runHandlers(s), ...sampleHandlers(s) };
+  return {
+    ...dataHandlers(s, uploads, native),
+    ...runHandlers(s),
+    ...sampleHandlers(s),
+    ...evalHandlers(s),
+    ...varianceHandlers(s),
+    ...sweepHandlers(s),
+  };
 }

@@ -6,6 +6,8 @@ import { createRun, resolveRunInput } from '../useCases/createRun';
 import { assertResumable, NotResumableError, prepareResume } from '../useCases/resumeRun';
 import { estimateRun } from '../useCases/estimateRun';
 import { ApiFailure, failAs, notFound, type Handlers } from './dispatch';
+import { FieldError } from '../../shared/errors';
+import { RemoteRunConflict } from '../executors/slurmExecutor';
 
 type RunHandlers = Pick<
   Handlers,
@@ -48,6 +50,29 @@ async function idleRun(s: Services, id: number): Promise<RunRecord> {
   return run;
 }
 
+/** A run on Slurm: stop and pause are scancel (the task checkpoints first); the next poll records the end. */
+async function remoteCancel(s: Services, id: number, intent: 'stopped' | 'paused'): Promise<RunRecord> {
+  try {
+    await s.slurm.cancel(id, intent);
+  } catch (err) {
+    throw new ApiFailure(err instanceof RemoteRunConflict ? 'conflict' : 'failed', (err as Error).message);
+  }
+  return s.store.runs.get(id)!;
+}
+
+/** A run on Slurm that ended: sent again as a one-task job; it resumes from its latest checkpoint. */
+async function remoteResume(s: Services, id: number, steps?: number): Promise<RunRecord> {
+  requireRun(s, id);
+  try {
+    await s.slurm.resume(id, { steps });
+  } catch (err) {
+    if (err instanceof FieldError) throw err;
+    const conflict = err instanceof NotResumableError || err instanceof RemoteRunConflict;
+    throw new ApiFailure(conflict ? 'conflict' : 'failed', (err as Error).message);
+  }
+  return s.store.runs.get(id)!;
+}
+
 export function runHandlers(s: Services): RunHandlers {
   const enqueue = (run: RunRecord, resume: boolean) => {
     s.runs.enqueue(run.id, { resume }).catch(() => {
@@ -76,7 +101,7 @@ export function runHandlers(s: Services): RunHandlers {
         metricNames: s.store.metrics.names(id),
         disk: s.store.runs.diskUse(id),
         retention: s.store.runs.retention(id),
-        active: s.runs.isActive(id),
+        active: s.runs.isActive(id) || s.store.remote.get(id)?.final === false,
         queuePosition: q >= 0 ? q : null,
       };
     },
@@ -99,6 +124,7 @@ export function runHandlers(s: Services): RunHandlers {
       return s.store.runs.get(run.id)!;
     },
     'runs.start': async ({ id }) => {
+      if (s.slurm.isRemote(id)) return remoteResume(s, id);
       const run = await idleRun(s, id);
       const hasCheckpoint = s.store.checkpoints.latest(id) !== undefined;
       if (hasCheckpoint) asConflict(() => assertResumable(s.store, run));
@@ -106,18 +132,21 @@ export function runHandlers(s: Services): RunHandlers {
       return s.store.runs.get(id)!;
     },
     'runs.resume': async ({ id, steps }) => {
+      if (s.slurm.isRemote(id)) return remoteResume(s, id, steps);
       const run = await idleRun(s, id);
       const fresh = asConflict(() => prepareResume(s.store, run, { steps }));
       enqueue(fresh, s.store.checkpoints.latest(id) !== undefined);
       return s.store.runs.get(id)!;
     },
-    'runs.pause': ({ id }) => {
+    'runs.pause': async ({ id }) => {
       requireRun(s, id);
+      if (s.slurm.isRemote(id)) return remoteCancel(s, id, 'paused');
       failAs('conflict', () => s.runs.stop(id, 'paused'));
       return s.store.runs.get(id)!;
     },
-    'runs.stop': ({ id }) => {
+    'runs.stop': async ({ id }) => {
       requireRun(s, id);
+      if (s.slurm.isRemote(id)) return remoteCancel(s, id, 'stopped');
       failAs('conflict', () => s.runs.stop(id, 'stopped'));
       return s.store.runs.get(id)!;
     },
@@ -133,6 +162,9 @@ export function runHandlers(s: Services): RunHandlers {
     'runs.delete': ({ id, deleteFiles }) => {
       requireRun(s, id);
       if (s.runs.isActive(id)) throw new ApiFailure('conflict', `run #${id} is running; stop it first`);
+      if (s.store.remote.get(id)?.final === false) {
+        throw new ApiFailure('conflict', `run #${id} is in Slurm (task ${s.store.remote.get(id)!.ref}); stop it first`);
+      }
       if (s.runs.queued().includes(id)) s.runs.stop(id);
       s.store.runs.delete(id, { deleteFiles });
       return { ok: true as const };

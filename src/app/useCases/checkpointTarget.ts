@@ -16,11 +16,21 @@ export function storedCheckpoint(store: RunStore, checkpointId: number): StoredC
   if (!checkpoint) throw new Error(`no checkpoint #${checkpointId}`);
   const run = store.runs.get(checkpoint.runId);
   if (!run) throw new Error(`checkpoint #${checkpointId} belongs to run #${checkpoint.runId}, which is gone`);
+  refuseCovRun(run);
   return { kind: 'stored', run, checkpoint };
+}
+
+/** A covariance run's checkpoints hold a head, not a model: it is sampled through its parent (issue 13). */
+function refuseCovRun(run: RunRecord): void {
+  if (run.kind !== 'cov' || !run.cov) return;
+  const k = run.cov.kind;
+  const what = `run #${run.id} is a covariance run (an ${k.toUpperCase()} head of run #${run.parentId})`;
+  throw new Error(`${what}: sample run #${run.parentId} with the ${k}-ddpm or ${k}-ddim sampler`);
 }
 
 /** A run's checkpoint at `which` ('latest' or a step), listing the ones it has when that one is missing. */
 export function runCheckpoint(store: RunStore, run: RunRecord, which: 'latest' | number): StoredCheckpoint {
+  refuseCovRun(run);
   const checkpoint = which === 'latest' ? store.checkpoints.latest(run.id) : store.checkpoints.at(run.id, which);
   if (!checkpoint) {
     const have = store.checkpoints.list(run.id).map((c) => c.step);

@@ -7,6 +7,8 @@ import { parseRunConfig, BACKENDS, type Backend } from '../../shared/config';
 import { RESUMABLE_STATUSES, type RunRecord } from '../../shared/records';
 import type { RunStore } from '../../store/runStore';
 import { readCheckpointHeader } from '../../engine/train/checkpoint';
+import { readCovCheckpointHeader } from '../../engine/train/covCheckpoint';
+import { CovConfigSchema } from '../../shared/covConfig';
 import { adoptCheckpoints } from '../recovery';
 import { FieldError } from '../../shared/errors';
 
@@ -32,7 +34,8 @@ export function assertResumable(store: RunStore, run: RunRecord): void {
   }
   // A missing, corrupt or foreign file is reported here, before an engine starts, and the run keeps its status.
   try {
-    const h = readCheckpointHeader(ck.path);
+    // A covariance run's checkpoints hold its head (issue 13).
+    const h = run.kind === 'cov' ? readCovCheckpointHeader(ck.path) : readCheckpointHeader(ck.path);
     const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
     const expected = h.dataOffset + 4 * floats;
     if (h.fileBytes !== expected) {
@@ -60,6 +63,7 @@ export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeCh
     throw new FieldError('backend', `expected one of ${BACKENDS.join(', ')}`, String(changes.backend));
   }
   const changed = changes.steps !== undefined || changes.backend !== undefined;
+  if (run.kind === 'cov') return prepareCovResume(store, run, changed ? changes : null);
   const cfg = changed ? parseRunConfig({ ...run.config, ...changes }) : null;
   if (cfg && changes.steps !== undefined) {
     const ck = store.checkpoints.latest(run.id);
@@ -69,5 +73,23 @@ export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeCh
   }
   assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);
   if (cfg) store.runs.updateConfig(run.id, cfg);
+  return store.runs.get(run.id)!;
+}
+
+/** prepareResume of a covariance run: the changes apply to its CovConfig (issue 13). */
+function prepareCovResume(store: RunStore, run: RunRecord, changes: ResumeChanges | null): RunRecord {
+  const r = changes ? CovConfigSchema.safeParse({ ...run.cov, ...changes }) : null;
+  if (r && !r.success) {
+    const i = r.error.issues[0]!;
+    const field = String(i.path[0] ?? 'cov');
+    throw new FieldError(field, i.message, changes?.[field as keyof ResumeChanges]);
+  }
+  const cov = r?.data ?? null;
+  const ck = store.checkpoints.latest(run.id);
+  if (cov && changes?.steps !== undefined && ck && cov.steps <= ck.step) {
+    throw new FieldError('steps', `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`, cov.steps);
+  }
+  assertResumable(store, cov ? { ...run, totalSteps: cov.steps } : run);
+  if (cov) store.runs.updateCov(run.id, cov);
   return store.runs.get(run.id)!;
 }

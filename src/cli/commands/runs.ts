@@ -1,7 +1,7 @@
 /** sadpm runs, show, tag and prune: queries and small edits of the run store. */
-import { RUN_STATUSES, type RunFilter, type RunRecord, type RunStatus } from '../../shared/records';
+import { RUN_KINDS, RUN_STATUSES, type RunFilter, type RunRecord, type RunStatus } from '../../shared/records';
 import { isSaActive, lossLabel } from '../../shared/naming';
-import { flagNumber, flagString, isJson, positiveInt, rejectUnknown, splitList, type ParsedArgs } from '../args';
+import { flagChoice, flagNumber, flagString, isJson, positiveInt, rejectUnknown, splitList, type ParsedArgs } from '../args';
 import { fmtBytes } from '../progress';
 import { openStore, runRef } from '../storeAccess';
 import { printTable } from '../table';
@@ -27,12 +27,13 @@ function filterFromFlags(args: ParsedArgs): RunFilter {
   }
   const text = flagString(args.flags, 'search');
   if (text) f.text = text;
+  if (args.flags.has('kind')) f.kind = flagChoice(args.flags, 'kind', RUN_KINDS, 'train');
   f.limit = args.flags.has('limit') ? positiveInt(args, 'limit') : 50;
   return f;
 }
 
 export function cmdRuns(args: ParsedArgs): number {
-  const known = ['data-dir', 'status', 'tag', 'tags', 'dataset', 'k', 'lambda', 'T', 'search', 'limit', 'json'];
+  const known = ['data-dir', 'status', 'tag', 'tags', 'dataset', 'k', 'lambda', 'T', 'search', 'limit', 'json', 'kind'];
   rejectUnknown(args.flags, known, 'runs');
   const store = openStore(args);
   try {
@@ -59,7 +60,7 @@ export function cmdRuns(args: ParsedArgs): number {
       r.name,
       r.status,
       `${r.step}/${r.totalSteps}`,
-      lossLabel(r),
+      r.cov ? covLabel(r) : lossLabel(r),
       `T=${r.T}`,
       shortDataset(r),
       r.lastLoss === null ? '-' : r.lastLoss.toPrecision(4),
@@ -72,6 +73,12 @@ export function cmdRuns(args: ParsedArgs): number {
   } finally {
     store.close();
   }
+}
+
+/** Issue 13: a covariance run's head, and the run and checkpoint it was trained on. */
+function covLabel(r: RunRecord): string {
+  const c = r.cov!;
+  return `${c.kind.toUpperCase()} head of #${r.parentId} @${c.base.step}${c.base.ema ? ' EMA' : ''}`;
 }
 
 function shortDataset(r: RunRecord): string {
@@ -108,6 +115,10 @@ export function cmdShow(args: ParsedArgs): number {
     console.log(
       `  created ${run.createdAt}, started ${run.startedAt ?? '-'}, ended ${run.endedAt ?? '-'}, app ${run.appVersion}`,
     );
+    if (run.cov) {
+      const c = run.cov;
+      console.log(`  covariance run: ${covLabel(run)} (${c.base.checkpoint}); batch ${c.batch}, lr ${c.lr}, seed ${c.seed}`);
+    }
     if (run.tags.length) console.log(`  tags: ${run.tags.join(', ')}`);
     if (run.notes) console.log(`  notes: ${run.notes}`);
     const parts = `checkpoints ${fmtBytes(disk.checkpoints)}, samples ${fmtBytes(disk.samples)}`;

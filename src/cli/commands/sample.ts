@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BACKENDS, SAMPLERS, SPACINGS, parseRunConfig } from '../../shared/config';
+import { BACKENDS, SAMPLER_NAMES, SPACINGS, parseRunConfig } from '../../shared/config';
 import { MAX_SAMPLE_N } from '../../shared/engineMessages';
 import type { RunStore } from '../../store/runStore';
 import { findCheckpoint, readCheckpointHeader } from '../../engine/train/checkpoint';
@@ -25,13 +25,14 @@ import {
 } from '../args';
 import { renderGapChart } from '../gapChart';
 import { jsonSink } from '../progress';
+import { VARIANCE_FLAGS, describeVariance, varianceFromFlags } from '../varianceFlags';
 import { openStore, runRef } from '../storeAccess';
 
 /**
  * The checkpoint a command names: RUN (store) + --checkpoint, or --run-dir of a run folder (which need not be in
  * the store). The store, when there is one, stays open for the caller to record results and close.
  */
-function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; T: number; store?: RunStore } {
+export function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; T: number; store?: RunStore } {
   const which = checkpointFlag(args);
   const dirFlag = flagString(args.flags, 'run-dir');
   if (args.positional[0] || (dirFlag && !existsSync(join(resolve(dirFlag), 'checkpoints')))) {
@@ -51,16 +52,17 @@ function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; T: numb
   return { target: { kind: 'file', runDir, path }, T };
 }
 
-function stepPrinter(json: boolean): ((done: number, total: number) => void) | undefined {
-  return json ? undefined : (done, total) => process.stderr.write(`\r\x1b[Kstep ${done}/${total}`);
+export function stepPrinter(json: boolean): ((done: number, total: number) => void) | undefined {
+  return json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\r\x1b[Kstep ${done}/${total}`);
 }
 
 export async function cmdSample(args: ParsedArgs): Promise<number> {
   const allowed = [
     'run-dir', 'checkpoint', 'ema', 'raw', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'out', 'cols', 'batch',
   ];
-  rejectUnknown(args.flags, ['data-dir', 'json', 'backend', ...allowed], 'sample');
-  const sampler = flagChoice(args.flags, 'sampler', SAMPLERS, 'ddim');
+  rejectUnknown(args.flags, ['data-dir', 'json', 'backend', ...allowed, ...VARIANCE_FLAGS], 'sample');
+  const sampler = flagChoice(args.flags, 'sampler', SAMPLER_NAMES, 'ddim');
+  const variance = varianceFromFlags(args, sampler);
   const spacing = flagChoice(args.flags, 'spacing', SPACINGS, 'uniform');
   const backend = args.flags.has('backend') ? flagChoice(args.flags, 'backend', BACKENDS, 'auto') : undefined;
   const n = args.flags.has('n') ? positiveInt(args, 'n') : 64;
@@ -83,7 +85,7 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
     const json = isJson(args);
     const out = flagString(args.flags, 'out');
     if (!json) process.stderr.write(`sampling ${n} images\n`);
-    const { message } = await sampleCheckpoint(
+    const { message, variance: used } = await sampleCheckpoint(
       { store: loc.store, spawn: forkEngine },
       loc.target,
       {
@@ -98,14 +100,17 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
         batchSize: batch,
         out: out ? resolve(out) : undefined,
         backend,
+        variance,
       },
       { onProgress: stepPrinter(json) },
     );
     if (json) {
       jsonSink()(message);
     } else {
-      process.stderr.write('\r\x1b[K');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(`grid: ${message.path}\nsidecar: ${message.path.replace(/\.png$/i, '')}.json`);
+      const what = describeVariance(used);
+      if (what) console.log(what);
     }
     return 0;
   } finally {
@@ -114,6 +119,10 @@ export async function cmdSample(args: ParsedArgs): Promise<number> {
 }
 
 export async function cmdGap(args: ParsedArgs): Promise<number> {
+  if (args.flags.has('sampler')) {
+    const why = "the gap monitor measures the mean on the DDPM chain, which a sampler's variance does not enter";
+    throw new Error(`--sampler: ${why} (docs/method.md §5)`);
+  }
   rejectUnknown(args.flags, ['data-dir', 'run-dir', 'checkpoint', 'ema', 't0', 'n', 'json', 'backend'], 'gap');
   const t0 = optionalPositiveInt(args, 't0');
   const n = optionalPositiveInt(args, 'n');
@@ -131,7 +140,7 @@ export async function cmdGap(args: ParsedArgs): Promise<number> {
     if (json) {
       jsonSink()(msg);
     } else {
-      process.stderr.write('\r\x1b[K');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       console.log(renderGapChart(msg));
       console.log(`written: ${msg.path} and ${msg.path?.replace(/\.json$/, '.csv')}`);
     }

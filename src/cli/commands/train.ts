@@ -34,7 +34,7 @@ export function retentionFromFlags(args: ParsedArgs): RetentionPolicy | undefine
 }
 
 /** The partial config the flags describe: run preset, then --config FILE, then one flag per field. */
-function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<string, unknown> {
+export function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<string, unknown> {
   let input: Record<string, unknown> = {};
   const runPreset = flagString(args.flags, 'run-preset');
   if (runPreset) {
@@ -65,7 +65,7 @@ function configInput(args: ParsedArgs, values: Record<string, unknown>): Record<
 }
 
 /** Runs one run through the engine process, printing its messages; Ctrl-C stops it cleanly. */
-async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
+export async function drive(store: RunStore, runId: number, args: ParsedArgs, resume: boolean): Promise<number> {
   const sink = isJson(args) ? jsonSink() : humanSink();
   const service = new RunService(store, forkEngine);
   service.onMessage((_id, msg) => {

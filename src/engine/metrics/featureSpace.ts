@@ -27,12 +27,9 @@ export interface FeatureSpace {
   dispose(): void;
 }
 
-/**
- * How images reach a feature space, recorded with cached statistics: generated samples in [−1, 1] are
- * mapped to [0, 1] and quantised to 8 bits as if saved to PNG (pytorch-fid reads image files);
- * dataset images are 8-bit already.
- */
-export const FEATURE_PROTOCOL = 'images uint8/255 (samples (x+1)/2 quantised to 8 bits); grey→RGB; v1';
+import { INCEPTION_SPACE_LABEL, PIXEL_SPACE_LABEL } from './protocol';
+
+export { FEATURE_PROTOCOL } from './protocol';
 
 /** Samples in [−1, 1] → [0, 1] in 1/255 steps, as a PNG round trip would give. */
 export function samplesToUnit(x: tf.Tensor4D): tf.Tensor4D {
@@ -44,7 +41,7 @@ export function inceptionSpace(weights: InceptionWeights): FeatureSpace {
   const div = weights.plan.config.widthDivisor;
   return {
     id: 'inception-v3-fid',
-    label: div === 1 ? 'Inception-v3 pool3 (pytorch-fid)' : `Inception-v3 pool3, width ÷${div} (test network)`,
+    label: div === 1 ? INCEPTION_SPACE_LABEL : `Inception-v3 pool3, width ÷${div} (test network)`,
     dim: model.features,
     classes: model.classes,
     weightsSha256: weights.sha256,
@@ -73,7 +70,7 @@ export function pixelSpace(): FeatureSpace {
   const g = PIXEL_GRID;
   return {
     id: 'pixel-8x8',
-    label: 'pixel space 8×8×3 (not Inception: not comparable with published FID/KID)',
+    label: PIXEL_SPACE_LABEL,
     dim: g * g * 3,
     classes: null,
     weightsSha256: null,

@@ -220,7 +220,9 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: settings.padding ?? 2, caption: settings.caption ?? null },
     seconds,
     imagesPerSec: settings.n / seconds,
-    reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}`,
+    reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}` +
+      (settings.gamma ? ` --gamma-images ${settings.gamma.nImages} --gamma-seed ${settings.gamma.seed}` : '') +
+      (settings.covHead ? ` --cov-head-file ${settings.covHead.checkpoint}` : ''),
     config: cfg,
   });
   return { type: 'samples', step: holder.step, path, n: settings.n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };

@@ -4,17 +4,19 @@
  * desktop app, web mode and `sadpm sample` / `sadpm gap` run one code path.
  */
 import { parseRunConfig } from '../../shared/config';
-import type { GapJob, GapMessage, SampleJob, SamplesMessage } from '../../shared/engineMessages';
+import type { GammaJob, GapJob, GapMessage, SampleJob, SampleJobResult } from '../../shared/engineMessages';
+import type { GammaEstimate } from '../../shared/gammaEstimate';
 import { initBackend } from '../backend';
 import { gapImages, holdOutIndices, loadDataset } from '../data/loader';
 import { readCheckpoint } from './checkpoint';
 import { TrainState, checkDatasetFits } from './trainer';
 import { writeFilmstrip, writeRunGap, writeRunSamples } from './artifacts';
+import { prepareSampleVariance, runGammaJob } from './varianceJobs';
 
 type OnStep = (k: number, total: number) => void;
 
 /** The model, EMA and schedule of a checkpoint on its run's backend (or `backend` when given). */
-async function restoreCheckpoint(path: string, backend?: SampleJob['backend']): Promise<TrainState> {
+export async function restoreCheckpoint(path: string, backend?: SampleJob['backend']): Promise<TrainState> {
   const data = readCheckpoint(path);
   const cfg = backend ? parseRunConfig({ ...data.config, backend }) : data.config;
   await initBackend(cfg.backend);
@@ -28,16 +30,33 @@ async function restoreCheckpoint(path: string, backend?: SampleJob['backend']): 
   return state;
 }
 
-export async function sampleJob(job: SampleJob, signal: AbortSignal, onStep: OnStep): Promise<SamplesMessage> {
+export async function sampleJob(job: SampleJob, signal: AbortSignal, onStep: OnStep): Promise<SampleJobResult> {
   const state = await restoreCheckpoint(job.checkpointPath, job.backend);
   try {
     if (job.steps > state.cfg.T) {
       throw new Error(`steps: ${job.steps} sampling steps exceed the run's T = ${state.cfg.T} diffusion steps`);
     }
-    const settings = { ...job, onStep, signal };
-    return job.filmstripFrames
-      ? await writeFilmstrip(state, job.runDir, { ...settings, frames: job.filmstripFrames })
-      : await writeRunSamples(state, job.runDir, settings);
+    const v = await prepareSampleVariance(state, job, signal, onStep);
+    try {
+      const { gamma: _sent, ...rest } = job;
+      const settings = { ...rest, gamma: v.gamma, covHead: v.covHead, onStep: v.onStep, signal };
+      const msg = job.filmstripFrames
+        ? await writeFilmstrip(state, job.runDir, { ...settings, frames: job.filmstripFrames })
+        : await writeRunSamples(state, job.runDir, settings);
+      return v.estimated ? { ...msg, gamma: v.estimated } : msg;
+    } finally {
+      v.dispose();
+    }
+  } finally {
+    state.dispose();
+  }
+}
+
+/** Issue 13: Analytic-DPM's Γ of a checkpoint (the 'gamma' engine command). */
+export async function gammaJob(job: GammaJob, signal: AbortSignal, onStep: OnStep): Promise<GammaEstimate> {
+  const state = await restoreCheckpoint(job.checkpointPath, job.backend);
+  try {
+    return await runGammaJob(state, job, signal, onStep);
   } finally {
     state.dispose();
   }

@@ -4,7 +4,11 @@
  */
 import { reactive } from 'vue';
 
-export const VIEWS = ['datasets', 'new', 'runs', 'monitor', 'gallery', 'compare', 'export'] as const;
+export const VIEWS = [
+  'datasets', 'new', 'runs', 'monitor', 'gallery', 'compare', 'export',
+  // issue 12
+  'study', 'settings',
+] as const;
 export type ViewName = (typeof VIEWS)[number];
 
 export interface Route {

@@ -251,3 +251,40 @@ describe('TERM: checkpoint, then requeue only a task Slurm still runs', () => {
     expect(r.code).toBe(130);
   });
 });
+
+describe('issue 16: a store in each run folder, the config carried by the script, resume arguments', () => {
+  it('writes the config the script carries and passes it first; resume gets its own arguments', () => {
+    const runDir = join(tmp, 'carried', "run 'λ'");
+    const config = JSON.stringify({ k: 2, lambda: 0.5, name: `it's "quoted" $HOME` });
+    const s = renderArrayScript(spec({
+      storeInRunDir: '.sadpm-node',
+      tasks: [{ runDir, trainArgs: ['--tags', 'a'], configJson: config, resumeArgs: ['--steps', '50'] }],
+    }));
+    expect(runTask(s, 0, { config_json: 'from the environment' }).code).toBe(0);
+    const request = join(runDir, 'sadpm-request.json');
+    expect(JSON.parse(readFileSync(request, 'utf8'))).toEqual(JSON.parse(config));
+    writeFileSync(join(runDir, 'config.json'), '{}');
+    expect(runTask(s, 0).code).toBe(0);
+    const store = join(runDir, '.sadpm-node');
+    expect(argsWritten(runDir)).toEqual([
+      ...['train', '--config', request, '--tags', 'a', '--run-dir', runDir, '--data-dir', store, '--json'],
+      ...['resume', '--run-dir', runDir, '--steps', '50', '--data-dir', store, '--json'],
+    ]);
+  });
+
+  it('a run store left without a started run (stopped before config.json) is removed before training', () => {
+    const runDir = join(tmp, 'stale-store');
+    mkdirSync(join(runDir, '.sadpm-node'), { recursive: true });
+    writeFileSync(join(runDir, '.sadpm-node', 'sadpm.db'), 'half-made');
+    runTask(renderArrayScript(spec({ storeInRunDir: '.sadpm-node', tasks: [{ runDir, trainArgs: [] }] })), 0);
+    expect(existsSync(join(runDir, '.sadpm-node'))).toBe(false);
+    expect(argsWritten(runDir)[0]).toBe('train');
+  });
+
+  it('refuses a store folder name that could leave the run folder, or one beside dataDir', () => {
+    for (const bad of ['..', '.', 'a/b', '']) {
+      expect(() => renderArrayScript(spec({ storeInRunDir: bad }))).toThrow(/storeInRunDir: expected a folder name/);
+    }
+    expect(() => renderArrayScript(spec({ storeInRunDir: 's', dataDir: '/d' }))).toThrow(/no dataDir beside it/);
+  });
+});

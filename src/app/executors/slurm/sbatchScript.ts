@@ -16,6 +16,13 @@ export interface ArrayTask {
   runDir: string;
   /** Arguments of `sadpm train` for this run (config flags, `--config FILE`); `--run-dir` and `--json` are added. */
   trainArgs: readonly string[];
+  /**
+   * The run's config as JSON: the task writes it to REQUEST_FILE in the run folder before it trains and passes
+   * it as `--config` first, so nothing has to be copied to the cluster before sbatch.
+   */
+  configJson?: string;
+  /** Arguments added to `sadpm resume` (e.g. `--steps N` after the user asked for more steps). */
+  resumeArgs?: readonly string[];
 }
 
 export interface SbatchOptions {
@@ -51,6 +58,12 @@ export interface ArrayJobSpec {
   sadpm: readonly string[];
   /** The run store sadpm uses on the cluster (--data-dir); absent: sadpm's default (SADPM_HOME or app data). */
   dataDir?: string;
+  /**
+   * Instead of `dataDir`: a store of each run's own, in this subfolder of its run folder. It follows the run
+   * wherever a requeue starts it (`sadpm resume --run-dir` finds the run there), and no two tasks share a
+   * database on the shared filesystem.
+   */
+  storeInRunDir?: string;
   /** Exported before sadpm starts (SADPM_* switches, CUDA settings, PATH). */
   env?: Readonly<Record<string, string>>;
   tasks: readonly ArrayTask[];
@@ -61,6 +74,8 @@ export interface ArrayJobSpec {
 
 export const DEFAULT_SIGNAL_LEAD_S = 120;
 export const DEFAULT_MESSAGES_FILE = 'engine.jsonl';
+/** Where a task writes its ArrayTask.configJson. */
+export const REQUEST_FILE = 'sadpm-request.json';
 /** A run folder that holds one of these already has a run: its task resumes rather than trains. */
 export const RESUME_MARKERS = { config: 'config.json', checkpoints: 'checkpoints/ckpt-*.sadpm-ck' } as const;
 
@@ -84,18 +99,26 @@ export function renderArrayScript(spec: ArrayJobSpec): string {
   );
   for (const [k, v] of Object.entries(spec.env ?? {})) lines.push(`export ${k}=${shQuote(v)}`);
   lines.push(`sadpm=(${spec.sadpm.map(shQuote).join(' ')})`);
-  lines.push(`common=(${spec.dataDir !== undefined ? `--data-dir ${shQuote(spec.dataDir)}` : ''})`);
   lines.push(`messages_file=${shQuote(spec.messagesFile ?? DEFAULT_MESSAGES_FILE)}`);
-  lines.push('case "${SLURM_ARRAY_TASK_ID:-}" in');
+  // Set per task below; never taken from the environment the job inherits.
+  lines.push('unset config_json', 'case "${SLURM_ARRAY_TASK_ID:-}" in');
   spec.tasks.forEach((t, i) => {
-    lines.push(`  ${i}) run_dir=${shQuote(t.runDir)}; train_args=(${t.trainArgs.map(shQuote).join(' ')}) ;;`);
+    const words = (a: readonly string[] | undefined) => (a ?? []).map(shQuote).join(' ');
+    const config = t.configJson !== undefined ? `; config_json=${shQuote(t.configJson)}` : '';
+    lines.push(`  ${i}) run_dir=${shQuote(t.runDir)}; train_args=(${words(t.trainArgs)});`
+      + ` resume_args=(${words(t.resumeArgs)})${config} ;;`);
   });
   lines.push(
     `  *) echo "sadpm-slurm: no run for array task '\${SLURM_ARRAY_TASK_ID:-}' (this job has tasks 0-${n - 1})" >&2;`
       + ' exit 2 ;;',
     'esac',
-    ...TASK_BODY,
   );
+  if (spec.storeInRunDir !== undefined) {
+    lines.push(`node_store="$run_dir"/${shQuote(spec.storeInRunDir)}`, 'common=(--data-dir "$node_store")');
+  } else {
+    lines.push(`node_store=; common=(${spec.dataDir !== undefined ? `--data-dir ${shQuote(spec.dataDir)}` : ''})`);
+  }
+  lines.push(...TASK_BODY);
   return lines.join('\n') + '\n';
 }
 
@@ -138,9 +161,17 @@ const TASK_BODY = [
   'mkdir -p -- "$run_dir" || exit 1',
   'if has_run; then',
   '  action=resume',
-  '  cmd=("${sadpm[@]}" resume --run-dir "$run_dir" ${common[@]+"${common[@]}"} --json)',
+  '  cmd=("${sadpm[@]}" resume --run-dir "$run_dir" ${resume_args[@]+"${resume_args[@]}"}'
+    + ' ${common[@]+"${common[@]}"} --json)',
   'else',
   '  action=train',
+  // A run's own store without a started run in it (stopped before the engine wrote config.json) holds
+  // nothing worth keeping, and would make `train` refuse the folder.
+  '  if [ -n "$node_store" ]; then rm -rf -- "$node_store" || exit 1; fi',
+  '  if [ -n "${config_json+x}" ]; then',
+  `    printf '%s\\n' "$config_json" > "$run_dir/${REQUEST_FILE}" || exit 1`,
+  `    train_args=(--config "$run_dir/${REQUEST_FILE}" \${train_args[@]+"\${train_args[@]}"})`,
+  '  fi',
   '  cmd=("${sadpm[@]}" train ${train_args[@]+"${train_args[@]}"} --run-dir "$run_dir"'
     + ' ${common[@]+"${common[@]}"} --json)',
   'fi',
@@ -202,6 +233,12 @@ function validate(spec: ArrayJobSpec): void {
     if (v !== undefined && (v === '' || /[\n\r\0]/.test(v))) bad(k, v, 'a non-empty path on one line');
   }
   for (const k of Object.keys(spec.env ?? {})) if (!ENV_NAME.test(k)) bad('env name', k, 'a shell variable name');
+  if (spec.storeInRunDir !== undefined) {
+    if (spec.dataDir !== undefined) bad('storeInRunDir', spec.storeInRunDir, 'no dataDir beside it (one store)');
+    if (!/^[A-Za-z0-9._-]+$/.test(spec.storeInRunDir) || /^\.\.?$/.test(spec.storeInRunDir)) {
+      bad('storeInRunDir', spec.storeInRunDir, "a folder name of letters, digits or '._-'");
+    }
+  }
   if (spec.messagesFile !== undefined && !/^[^/\0]+$/.test(spec.messagesFile)) {
     bad('messagesFile', spec.messagesFile, 'a file name (no /)');
   }

@@ -8,6 +8,7 @@ import { basename } from '../format';
 import { defaultSettings } from '../sampleSettings';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
+import { headsOn } from '../samplerOptions';
 
 export interface Written {
   path: string;
@@ -38,6 +39,11 @@ export const useExportsStore = defineStore('exports', () => {
   const downloadError = ref<unknown>(null);
 
   const gridImages = computed(() => grid.rows * grid.cols);
+  /** Issue 13: covariance runs trained on the chosen checkpoint with the form's weights (npr-*, sn-*). */
+  const heads = computed(() => {
+    const ck = checkpoints.value.find((c) => c.id === grid.checkpointId);
+    return ck && runId.value ? headsOn(runs.all, runId.value, ck.step, settings.value.ema) : [];
+  });
   /** What is wrong with the grid's layout, or null. */
   const gridInvalid = computed(() => {
     if (!Number.isInteger(grid.rows) || grid.rows < 1) return 'Rows must be a whole number ≥ 1.';
@@ -135,7 +141,7 @@ export const useExportsStore = defineStore('exports', () => {
   }
 
   return {
-    runId, detail, checkpoints, grid, settings, gridImages, gridInvalid, gridJob, gridPath, gridError, gridBusy,
+    runId, detail, checkpoints, grid, settings, gridImages, gridInvalid, heads, gridJob, gridPath, gridError, gridBusy,
     metricsFormat, metricsOut, metricsError, metricsBusy,
     bundleCheckpoints, bundleOut, bundleError, bundleBusy, downloadError,
     open, exportGrid, exportMetrics, exportBundle, download,

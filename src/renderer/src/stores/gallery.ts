@@ -8,6 +8,7 @@ import { toApiError } from '../api/errors';
 import { defaultSettings, describeSettings, findMatching } from '../sampleSettings';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
+import { headsOn } from '../samplerOptions';
 
 const ACTIVE: Job['state'][] = ['starting', 'running', 'cancelling'];
 
@@ -54,6 +55,11 @@ export const useGalleryStore = defineStore('gallery', () => {
     checkpointId.value ? findMatching(samples.value, checkpointId.value, settings.value) : undefined,
   );
   const busy = computed(() => !!sampleJob.value && ACTIVE.includes(sampleJob.value.state));
+  /** Issue 13: covariance runs trained on the chosen checkpoint with the form's weights (npr-*, sn-*). */
+  const heads = computed(() => {
+    const ck = selectedCheckpoint.value;
+    return ck && runId.value ? headsOn(runs.all, runId.value, ck.step, settings.value.ema) : [];
+  });
   const filmBusy = computed(() => !!filmJob.value && ACTIVE.includes(filmJob.value.state));
 
   async function loadSamples(id: number): Promise<void> {
@@ -152,7 +158,7 @@ export const useGalleryStore = defineStore('gallery', () => {
   }
 
   return {
-    runId, detail, checkpoints, checkpointId, settings, samples, groups, selectedCheckpoint, existing,
+    runId, detail, checkpoints, checkpointId, settings, samples, groups, selectedCheckpoint, existing, heads,
     listError, sampleJob, sampleError, busy, shown, frames, filmJob, filmPath, filmError, filmBusy,
     open, loadSamples, show, sample, filmstrip,
   };

@@ -5,7 +5,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
 import type { InvokeRequest, InvokeResponse, RunDetail } from '../../../shared/contract';
-import type { RunRecord, RunStatus } from '../../../shared/records';
+import type { RunKind, RunRecord, RunStatus } from '../../../shared/records';
+import { nestRuns } from '../samplerOptions';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
 
@@ -31,19 +32,24 @@ export const useRunsStore = defineStore('runs', () => {
 
   const all = computed(() => [...byId.value.values()].sort((a, b) => b.id - a.id));
   const allTags = computed(() => [...new Set(all.value.flatMap((r) => r.tags))].sort());
+  /** Issue 13: training runs, covariance runs, or both (empty); covariance runs follow their parent. */
+  const kinds = ref<RunKind[]>([]);
   const filtered = computed(() =>
-    all.value.filter(
-      (r) =>
-        (statuses.value.length === 0 || statuses.value.includes(r.status)) &&
-        (tags.value.length === 0 || tags.value.every((t) => r.tags.includes(t))) &&
-        matchesText(r, text.value),
+    nestRuns(
+      all.value.filter(
+        (r) =>
+          (statuses.value.length === 0 || statuses.value.includes(r.status)) &&
+          (tags.value.length === 0 || tags.value.every((t) => r.tags.includes(t))) &&
+          (kinds.value.length === 0 || kinds.value.includes(r.kind)) &&
+          matchesText(r, text.value),
+      ),
     ),
   );
 
   async function refresh(): Promise<void> {
     loading.value = true;
     try {
-      const res = await api().invoke('runs.list', { limit: 100_000 });
+      const res = await api().invoke('runs.list', { limit: 100_000, withEvals: true });
       byId.value = new Map(res.runs.map((r) => [r.id, r]));
       for (const id of [...pending.value.keys()]) if (byId.value.get(id)?.status !== 'running') setPending(id, null);
       loaded.value = true;
@@ -67,7 +73,9 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   function upsert(r: RunRecord): void {
-    byId.value.set(r.id, r);
+    // run.updated carries no evaluation results: keep the ones the list brought (issue 12).
+    const had = byId.value.get(r.id)?.latestEvals;
+    byId.value.set(r.id, r.latestEvals || !had ? r : { ...r, latestEvals: had });
     triggerRef(byId);
     if (r.status !== 'running' && pending.value.has(r.id)) setPending(r.id, null);
     if (detail.value?.run.id === r.id) detail.value = { ...detail.value, run: r };
@@ -152,6 +160,8 @@ export const useRunsStore = defineStore('runs', () => {
   async function remove(id: number, deleteFiles: boolean): Promise<void> {
     await api().invoke('runs.delete', { id, deleteFiles });
     byId.value.delete(id);
+    // The store deletes a run's covariance runs with it (issue 13).
+    for (const r of [...byId.value.values()]) if (r.parentId === id) byId.value.delete(r.id);
     triggerRef(byId);
     details.delete(id);
     if (detail.value?.run.id === id) detail.value = null;
@@ -162,7 +172,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, detail, detailError, pending,
+    byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, kinds, detail, detailError, pending,
     refresh, subscribe, upsert, loadDetail, getDetail, act, validate, create, update, remove, get,
   };
 });

@@ -1,0 +1,89 @@
+/**
+ * The variance samplers' sources inside an engine job (issue 13): a Γ estimate (given by the app from its cache,
+ * or estimated here on the run's training images, with progress and cancel) or a covariance head loaded from its
+ * checkpoint; and the 'gamma' job that only estimates Γ.
+ */
+import { gapImages, loadDataset } from '../data/loader';
+import { samplerParts, timestepSequence } from '../diffusion/samplers';
+import { parseGammaEstimate, type GammaEstimate } from '../../shared/gammaEstimate';
+import type { GammaJob, SampleJob } from '../../shared/engineMessages';
+import { estimateRunGamma, type ModelHolder } from './artifacts';
+import { loadCovHead, type LoadedCovHead } from './covTrainer';
+import { checkDatasetFits } from './trainer';
+
+type OnStep = (k: number, total: number) => void;
+
+/** Network calls of an estimate: indices x batches (estimateGamma's progress total). */
+function gammaWork(indices: number, nImages: number, batchSize: number): number {
+  return indices * Math.ceil(nImages / Math.min(nImages, batchSize));
+}
+
+/** Estimates Γ of the holder's checkpoint at `trajectory` over its run's training images. */
+async function estimateFor(
+  holder: ModelHolder,
+  s: { ema: boolean; trajectory: readonly number[]; nImages: number; seed: number; batchSize: number },
+  signal: AbortSignal,
+  onStep: OnStep,
+): Promise<GammaEstimate> {
+  const ds = loadDataset(holder.cfg.dataset);
+  checkDatasetFits(ds, holder.cfg);
+  const gap = gapImages(ds, holder.cfg.gapBatch, holder.cfg.seed);
+  return estimateRunGamma(holder, ds, gap, { ...s, onStep, signal });
+}
+
+export async function runGammaJob(holder: ModelHolder, job: GammaJob, signal: AbortSignal, onStep: OnStep) {
+  const batchSize = job.batchSize ?? 64;
+  return estimateFor(holder, { ...job, batchSize }, signal, onStep);
+}
+
+/** What a sampling job says about its sampler and variance source (a grid's SampleJob, or another job's). */
+export type VarianceJob = Pick<SampleJob, 'sampler' | 'steps' | 'spacing' | 'ema' | 'n' | 'gamma' | 'gammaEstimate'> &
+  Pick<SampleJob, 'covHead' | 'batchSize' | 'filmstripFrames'>;
+
+export interface SampleVariance {
+  gamma?: GammaEstimate;
+  covHead?: LoadedCovHead;
+  /** An estimate made for this job (the app caches it). */
+  estimated?: GammaEstimate;
+  /** Progress of the sampling that follows, offset past the estimate's work. */
+  onStep: OnStep;
+  dispose(): void;
+}
+
+/**
+ * What the job's sampler needs, ready for writeRunSamples. An estimate made here reports its progress as the
+ * first part of one bar that the sampling then finishes.
+ */
+export async function prepareSampleVariance(
+  holder: ModelHolder,
+  job: VarianceJob,
+  signal: AbortSignal,
+  onStep: OnStep,
+): Promise<SampleVariance> {
+  const need = samplerParts(job.sampler).variance;
+  const none = { onStep, dispose: () => {} };
+  const given = { gamma: job.gamma !== undefined, gammaEstimate: !!job.gammaEstimate, covHead: !!job.covHead };
+  const uses = need === 'gamma' ? ['gamma', 'gammaEstimate'] : need === 'none' ? [] : ['covHead'];
+  const stray = Object.entries(given).filter(([k, v]) => v && !uses.includes(k)).map(([k]) => k);
+  if (stray.length > 0) throw new Error(`${stray.join(', ')}: sampler '${job.sampler}' does not use it`);
+  if (need === 'none') return none;
+  if (need !== 'gamma') {
+    if (!job.covHead) throw new Error(`covHead: sampler '${job.sampler}' needs a covariance head checkpoint`);
+    const covHead = loadCovHead(job.covHead);
+    return { covHead, onStep, dispose: () => covHead.head.dispose() };
+  }
+  if (job.gamma !== undefined) return { ...none, gamma: parseGammaEstimate(job.gamma, 'the Γ estimate sent') };
+  if (!job.gammaEstimate) {
+    throw new Error(`gamma: sampler '${job.sampler}' needs a Γ estimate, or gammaEstimate settings to make one`);
+  }
+  const T = holder.cfg.T;
+  const trajectory = timestepSequence(T, job.steps, job.spacing);
+  const batchSize = job.batchSize ?? 64;
+  const { nImages, seed } = job.gammaEstimate;
+  const first = gammaWork(trajectory.length, nImages, batchSize);
+  const batches = job.filmstripFrames ? 1 : Math.ceil(job.n / (job.batchSize ?? Math.min(job.n, 64)));
+  const total = first + trajectory.length * batches;
+  const settings = { ema: job.ema, trajectory, nImages, seed, batchSize };
+  const estimated = await estimateFor(holder, settings, signal, (k) => onStep(k, total));
+  return { gamma: estimated, estimated, onStep: (k) => onStep(first + k, total), dispose: () => {} };
+}
