@@ -96,20 +96,20 @@ describe('metric summary (multi-resolution buckets)', () => {
     store.close();
   });
 
-  it('summarizes series stored before the summary existed (schema 3) on their first read', () => {
+  it('summarizes series stored before the summary existed (schema 4) on their first read', () => {
     const root = tmpDir();
     const path = dataLayout(root).db;
     const store = RunStore.open(root);
     const run = store.runs.create(newRun());
     store.metrics.append(run.id, Array.from({ length: 3000 }, (_, i) => ({ step: i + 1, name: 'loss', value: i % 7 })));
     store.close();
-    // As a schema-3 database had it: rows only, no summary tables.
+    // As a schema-4 database had it: rows only, no summary tables.
     const raw = new Database(path);
     raw.exec('DROP TABLE metric_buckets; DROP TABLE metric_series;');
     for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap', 'cfg_tau', 'cfg_schedule', 'cfg_batch', 'cfg_lr']) {
       raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
     }
-    raw.pragma('user_version = 3');
+    raw.pragma('user_version = 4');
     raw.close();
     const again = RunStore.open(root);
     again.metrics.summary.minPoints = 0;

@@ -129,7 +129,7 @@ describe('runs as an experiment table', () => {
     store.close();
   });
 
-  it('fills the new columns of runs recorded before them (schema 3)', () => {
+  it('fills the new columns of runs recorded before them (schema 4)', () => {
     const root = tmpDir();
     const store = RunStore.open(root);
     const run = store.runs.create(newRun({ cfg: { lr: 3e-4 } }));
@@ -144,7 +144,7 @@ describe('runs as an experiment table', () => {
     for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap', 'cfg_tau', 'cfg_schedule', 'cfg_batch', 'cfg_lr']) {
       raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
     }
-    raw.pragma('user_version = 3');
+    raw.pragma('user_version = 4');
     raw.close();
     const again = RunStore.open(root);
     expect(again.runs.get(run.id)!.summary).toMatchObject({ lastSimple: 2, lastSa: null, imagesPerSec: 40, finalGap: 0.2 });
