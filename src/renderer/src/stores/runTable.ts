@@ -19,7 +19,8 @@ function storedColumns(): RunSortKey[] {
   try {
     const v = JSON.parse(localStorage.getItem(COLUMNS_KEY) ?? 'null') as unknown;
     if (Array.isArray(v)) {
-      const keys = v.filter((k): k is RunSortKey => TABLE_COLUMNS.includes(k as RunSortKey));
+      // In the table's order, whatever order was stored; keys of columns that no longer exist are dropped.
+      const keys = TABLE_COLUMNS.filter((k) => v.includes(k));
       if (keys.length) return keys;
     }
   } catch {
