@@ -11,7 +11,8 @@ import { createPinia, setActivePinia } from 'pinia';
 import type { Component } from 'vue';
 import { setApi } from '../../../src/renderer/src/api';
 import { navigate, route } from '../../../src/renderer/src/router';
-import type { RunFilter, RunRecord } from '../../../src/shared/records';
+import type { RunRecord } from '../../../src/shared/records';
+import type { InvokeRequest } from '../../../src/shared/contract';
 import { FakeApi, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 
@@ -30,7 +31,7 @@ const RUNS: RunRecord[] = [0, 1].flatMap((lambda) =>
   ),
 );
 
-function list(f: RunFilter): { runs: RunRecord[]; total: number } {
+function list(f: InvokeRequest<'runs.list'>): { runs: RunRecord[]; total: number } {
   let rows = [...RUNS].reverse();
   for (const c of f.where ?? []) {
     if (c.key === 'lambda' && c.op === 'eq') rows = rows.filter((r) => r.lambda === c.value);
