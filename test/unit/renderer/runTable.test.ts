@@ -140,6 +140,16 @@ describe('the experiment table store', () => {
     expect(t.groups).toHaveLength(1);
   });
 
+  it('drops the filter of a column it hides, and shows the whole table again', async () => {
+    const t = useRunTableStore();
+    t.setFilter('lambda', '1');
+    t.goTo(1);
+    t.toggleColumn('lambda');
+    await new Promise((r) => setTimeout(r));
+    expect(t.where).toEqual([]);
+    expect(api.callsTo('runs.list').at(-1)).toMatchObject({ where: [], offset: 0 });
+  });
+
   it('remembers the columns shown, in the table order, and ignores unknown stored keys', () => {
     const t = useRunTableStore();
     t.toggleColumn('schedule');

@@ -115,7 +115,13 @@ export const useRunTableStore = defineStore('runTable', () => {
     } catch {
       // Storage refused (private window): the choice lasts for this page.
     }
-    if (groupBy.value) void load();
+    // A hidden column's filter would narrow the table with nothing on screen saying so: it goes with the column.
+    const before = JSON.stringify(where.value);
+    filterText.value = Object.fromEntries(
+      Object.entries(filterText.value).filter(([k]) => columns.value.includes(k as RunSortKey)),
+    );
+    if (JSON.stringify(where.value) !== before) page.value = 0;
+    if (groupBy.value || JSON.stringify(where.value) !== before) void load();
   }
 
   function toggleColumn(key: RunSortKey): void {
