@@ -53,8 +53,14 @@ export const CHART_SLUGS: Record<MonitorChart, string> = {
   memory: 'memory',
 };
 
-/** A metric's axis title with its unit: "Images / s (images/s)", "L_simple". */
+/** Short names for a chart's y axis, which has the chart's height to fit in (the chart's title says the rest). */
+const AXIS_NAMES: Record<TrainingMetric, string> = {
+  loss: 'L', simple: 'L_simple', sa: 'L_sa', gradNorm: '‖g‖', lr: 'lr', imagesPerSec: 'throughput',
+  msPerStep: 'time', gpuBytes: 'memory', tensorBytes: 'memory',
+};
+
+/** A metric's axis title with its unit: "throughput (images/s)", "L_simple". */
 export function axisTitle(metric: TrainingMetric): string {
-  const { title, unit } = METRIC_INFO[metric];
-  return unit ? `${title} (${unit})` : title;
+  const unit = METRIC_INFO[metric].unit;
+  return unit ? `${AXIS_NAMES[metric]} (${unit})` : AXIS_NAMES[metric];
 }

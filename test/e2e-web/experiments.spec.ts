@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { serve, type Served } from './server';
 import { RunStore } from '../../src/store/runStore';
+import { resolveRunConfig } from '../../src/shared/config';
 
 const SHOTS = 'test-report/screenshots';
 const LAMBDAS = [0, 0.5, 1];
@@ -42,7 +43,7 @@ function seed(home: string): { grid: Map<string, number>; long: number } {
     for (let i = 0; i < 299; i++) {
       store.runs.create({
         name: `bulk-${i}`, appVersion: 'e2e', tags: ['bulk'],
-        config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: (i % 5) / 4, T: 100, seed: i, steps: 50 },
+        config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: (i % 5) / 4, T: 100, seed: i, steps: 50 }),
       });
     }
   });
@@ -50,7 +51,7 @@ function seed(home: string): { grid: Map<string, number>; long: number } {
     for (const s of SEEDS) {
       const run = store.runs.create({
         name: `grid-l${lambda}-s${s}`, appVersion: 'e2e', tags: ['grid'],
-        config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda, T: 100, seed: s, steps: 200, lr: 2e-3 },
+        config: resolveRunConfig({ preset: 'tiny', k: 2, lambda, T: 100, seed: s, steps: 200, lr: 2e-3, batch: 8 }),
       });
       const pts = [];
       for (let step = 1; step <= 200; step++) {
@@ -70,7 +71,7 @@ function seed(home: string): { grid: Map<string, number>; long: number } {
   }
   const long = store.runs.create({
     name: 'long-run', appVersion: 'e2e', tags: ['long'],
-    config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 100, seed: 7, steps: LONG_STEPS },
+    config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: 1, T: 100, seed: 7, steps: LONG_STEPS }),
   });
   const pts = [];
   for (let step = 1; step <= LONG_STEPS; step++) {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { ECharts } from 'echarts/core';
 import { downloadBlob, downloadDataUrl, linesCsv } from '../../../src/renderer/src/charts/download';
 import { onAxis, stepAtTime, timeAtStep, xFormat } from '../../../src/renderer/src/charts/timeAxis';
-import { useDragZoom } from '../../../src/renderer/src/charts/dragZoom';
+import { useDragZoom, xExtent, zoomRangeOf } from '../../../src/renderer/src/charts/dragZoom';
 import type { LineSource, LineSpec } from '../../../src/renderer/src/charts/lineModel';
 
 const src = (steps: number[], values: number[]): LineSource => ({ steps, values, length: steps.length });
@@ -155,5 +155,22 @@ describe('drag to zoom', () => {
     outside.move(300);
     outside.up(300);
     expect(outside.applied).toEqual([]);
+  });
+});
+
+describe("a chart's zoom as x values", () => {
+  it('reads x values when ECharts holds them (a drag), and turns percentages (wheel, keys) into values', () => {
+    // A dataZoom action with values clears the percentages: before this was read, a drag counted as zoomed out.
+    expect(zoomRangeOf({ start: undefined, end: undefined, startValue: 900, endValue: 1400 }, [1, 30_000]))
+      .toEqual({ start: 900, end: 1400 });
+    expect(zoomRangeOf({ start: 10, end: 20 }, [0, 1000])).toEqual({ start: 100, end: 200 });
+    expect(zoomRangeOf({ start: 0, end: 100 }, [0, 1000])).toBeNull();
+    expect(zoomRangeOf({}, [0, 1000])).toBeNull();
+    expect(zoomRangeOf({ start: 10, end: 20 }, null)).toBeNull();
+  });
+
+  it('takes the x extent of ascending lines, skipping empty ones', () => {
+    expect(xExtent([src([5, 9], [1, 1]), src([], []), src([2, 7], [1, 1])])).toEqual([2, 9]);
+    expect(xExtent([src([], [])])).toBeNull();
   });
 });

@@ -58,3 +58,37 @@ export function useDragZoom(chart: () => ECharts | null, apply: (range: ZoomRang
 
   return { active: active as Ref<boolean>, boxRef, down };
 }
+
+/** What a chart's dataZoom holds after an action: x values (a drag, a kept zoom) or percentages (wheel, keys). */
+export interface DataZoomState {
+  start?: number | null;
+  end?: number | null;
+  startValue?: number | null;
+  endValue?: number | null;
+}
+
+/**
+ * The zoomed x range, or null when the whole axis shows. ECharts keeps either values or percentages of the data's
+ * x extent (an action giving one clears the other), so percentages are turned into values over `extent`.
+ */
+export function zoomRangeOf(dz: DataZoomState, extent: [number, number] | null): ZoomRange | null {
+  const num = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (num(dz.startValue) && num(dz.endValue)) return { start: dz.startValue, end: dz.endValue };
+  const s = num(dz.start) ? dz.start : 0;
+  const e = num(dz.end) ? dz.end : 100;
+  if ((s <= 0 && e >= 100) || !extent) return null;
+  const [lo, hi] = extent;
+  return { start: lo + ((hi - lo) * s) / 100, end: lo + ((hi - lo) * e) / 100 };
+}
+
+/** The x extent of lines whose x values ascend (null when none has a point). */
+export function xExtent(sources: { steps: ArrayLike<number>; length: number }[]): [number, number] | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of sources) {
+    if (s.length === 0) continue;
+    lo = Math.min(lo, s.steps[0]!);
+    hi = Math.max(hi, s.steps[s.length - 1]!);
+  }
+  return lo <= hi ? [lo, hi] : null;
+}

@@ -269,13 +269,13 @@ export function lineBaseOption(
   opts: AxisOptions = {},
 ): Record<string, unknown> {
   const label = (axis.axisLabel ?? {}) as Record<string, unknown>;
-  const names = !!(opts.xName || opts.yName);
   const name = (text: string | undefined, gap: number) =>
     text ? { name: text, nameLocation: 'middle', nameGap: gap, nameTextStyle: { fontSize: 11 } } : {};
   const zoom = opts.zoom ? { startValue: opts.zoom.start, endValue: opts.zoom.end } : { start: 0, end: 100 };
   return {
     animation: false,
-    grid: { left: names ? 16 : 8, right: 14, top: 10, bottom: names ? 34 : 22, containLabel: true },
+    // ECharts 6 keeps the axis labels and the axis names inside the grid's box ('all'); containLabel only the labels.
+    grid: { left: 8, right: 14, top: 10, bottom: 6, outerBoundsMode: 'same', outerBoundsContain: 'all' },
     tooltip: {
       ...tooltipBase(),
       trigger: 'axis',
