@@ -43,7 +43,7 @@ function seed(home: string): { grid: Map<string, number>; long: number } {
     for (let i = 0; i < 299; i++) {
       store.runs.create({
         name: `bulk-${i}`, appVersion: 'e2e', tags: ['bulk'],
-        config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: (i % 5) / 4, T: 100, seed: i, steps: 50 }),
+        config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: (i % 5) / 4, T: 1000, seed: i, steps: 50 }),
       });
     }
   });
@@ -51,7 +51,7 @@ function seed(home: string): { grid: Map<string, number>; long: number } {
     for (const s of SEEDS) {
       const run = store.runs.create({
         name: `grid-l${lambda}-s${s}`, appVersion: 'e2e', tags: ['grid'],
-        config: resolveRunConfig({ preset: 'tiny', k: 2, lambda, T: 100, seed: s, steps: 200, lr: 2e-3, batch: 8 }),
+        config: resolveRunConfig({ preset: 'tiny', k: 2, lambda, T: 1000, seed: s, steps: 200, lr: 2e-3, batch: 8 }),
       });
       const pts = [];
       for (let step = 1; step <= 200; step++) {
@@ -71,7 +71,7 @@ function seed(home: string): { grid: Map<string, number>; long: number } {
   }
   const long = store.runs.create({
     name: 'long-run', appVersion: 'e2e', tags: ['long'],
-    config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: 1, T: 100, seed: 7, steps: LONG_STEPS }),
+    config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: 1, T: 1000, seed: 7, steps: LONG_STEPS }),
   });
   const pts = [];
   for (let step = 1; step <= LONG_STEPS; step++) {

@@ -43,8 +43,8 @@ export function useDragZoom(chart: () => ECharts | null, apply: (range: ZoomRang
       if (active.value) place(m.clientX);
     };
     const up = (u: MouseEvent) => {
-      window.removeEventListener('mousemove', move);
-      window.removeEventListener('mouseup', up);
+      window.removeEventListener('mousemove', move, true);
+      window.removeEventListener('mouseup', up, true);
       const was = active.value;
       active.value = false;
       if (!was || Math.abs(u.clientX - x0) < MIN_DRAG_PX) return;
@@ -52,8 +52,9 @@ export function useDragZoom(chart: () => ECharts | null, apply: (range: ZoomRang
       const [a, b] = [toX(x0), toX(u.clientX)].sort((p, q) => p - q) as [number, number];
       if (Number.isFinite(a) && Number.isFinite(b) && b > a) apply({ start: a, end: b });
     };
-    window.addEventListener('mousemove', move);
-    window.addEventListener('mouseup', up);
+    // Captured at the window: the chart's own handlers stop mousemove from bubbling out of the canvas.
+    window.addEventListener('mousemove', move, true);
+    window.addEventListener('mouseup', up, true);
   }
 
   return { active: active as Ref<boolean>, boxRef, down };
