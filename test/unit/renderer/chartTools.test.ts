@@ -178,7 +178,11 @@ describe("a chart's zoom as x values", () => {
     expect(zoomRangeOf({ start: undefined, end: undefined, startValue: 900, endValue: 1400 }, [1, 30_000]))
       .toEqual({ start: 900, end: 1400 });
     expect(zoomRangeOf({ start: 10, end: 20 }, [0, 1000])).toEqual({ start: 100, end: 200 });
+    expect(zoomRangeOf({ start: 21.7, end: 25.5, startValue: 654, endValue: 768 }, [1, 3000]))
+      .toEqual({ start: 654, end: 768 });
     expect(zoomRangeOf({ start: 0, end: 100 }, [0, 1000])).toBeNull();
+    // Zoomed out while a zoomed window's points are drawn: the values are that window's, the zoom is gone.
+    expect(zoomRangeOf({ start: 0, end: 100, startValue: 6085, endValue: 7234 }, [6085, 7234])).toBeNull();
     expect(zoomRangeOf({}, [0, 1000])).toBeNull();
     expect(zoomRangeOf({ start: 10, end: 20 }, null)).toBeNull();
   });

@@ -69,15 +69,18 @@ export interface DataZoomState {
 }
 
 /**
- * The zoomed x range, or null when the whole axis shows. ECharts keeps either values or percentages of the data's
- * x extent (an action giving one clears the other), so percentages are turned into values over `extent`.
+ * The zoomed x range, or null when the whole axis shows. After an action ECharts reports percentages of the data's
+ * x extent and usually the x values too; the percentages say whether all of it shows (the values then are the
+ * extent of the data drawn, which is a zoomed window's while its full-detail points are shown). Percentages
+ * without values are turned into values over `extent`.
  */
 export function zoomRangeOf(dz: DataZoomState, extent: [number, number] | null): ZoomRange | null {
   const num = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+  const s = num(dz.start) ? dz.start : null;
+  const e = num(dz.end) ? dz.end : null;
+  if (s !== null && e !== null && s <= 0 && e >= 100) return null;
   if (num(dz.startValue) && num(dz.endValue)) return { start: dz.startValue, end: dz.endValue };
-  const s = num(dz.start) ? dz.start : 0;
-  const e = num(dz.end) ? dz.end : 100;
-  if ((s <= 0 && e >= 100) || !extent) return null;
+  if (s === null || e === null || !extent) return null;
   const [lo, hi] = extent;
   return { start: lo + ((hi - lo) * s) / 100, end: lo + ((hi - lo) * e) / 100 };
 }
