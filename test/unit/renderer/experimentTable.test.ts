@@ -13,6 +13,7 @@ import { setApi } from '../../../src/renderer/src/api';
 import { navigate, route } from '../../../src/renderer/src/router';
 import type { RunRecord } from '../../../src/shared/records';
 import type { InvokeRequest } from '../../../src/shared/contract';
+import { resolveRunConfig } from '../../../src/shared/config';
 import { FakeApi, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
 const RUNS: RunRecord[] = [0, 1].flatMap((lambda) =>
   [0, 1, 2].map((seed) =>
     runRecord({ id: 1 + lambda * 3 + seed, name: `l${lambda}-s${seed}`, lambda, seed, status: 'completed',
-      lastLoss: 1 + lambda + seed / 10 }),
+      lastLoss: 1 + lambda + seed / 10, config: { ...resolveRunConfig({}), lambda, seed } }),
   ),
 );
 
@@ -35,6 +36,7 @@ function list(f: InvokeRequest<'runs.list'>): { runs: RunRecord[]; total: number
   let rows = [...RUNS].reverse();
   for (const c of f.where ?? []) {
     if (c.key === 'lambda' && c.op === 'eq') rows = rows.filter((r) => r.lambda === c.value);
+    if (c.key === 'id' && c.op === 'in') rows = rows.filter((r) => (c.value as number[]).includes(r.id));
   }
   if (f.sort?.key === 'lambda') rows.sort((a, b) => (a.lambda - b.lambda) * (f.sort!.dir === 'asc' ? 1 : -1));
   return { runs: rows.slice(f.offset ?? 0, (f.offset ?? 0) + (f.limit ?? 1000)), total: rows.length };
@@ -111,6 +113,27 @@ describe('the experiment table', () => {
     expect(w.get('[data-testid="xtable-selected"]').text()).toBe('3 selected');
     await w.get('[data-testid="xtable-overlay"]').trigger('click');
     expect([route.view, route.id, route.query.overlay]).toEqual(['monitor', 5, '2,1']);
+  });
+
+  it('diffs the configs of the selected runs: only the fields that differ, values unlike the first marked', async () => {
+    const w = mount(ExperimentTable, { attachTo: document.body });
+    await flushPromises();
+    await w.get('[data-testid="xtable-select-5"]').setValue(true);
+    expect(w.get('[data-testid="xtable-diff-open"]').attributes('disabled')).toBeDefined();
+    await w.get('[data-testid="xtable-select-1"]').setValue(true);
+    await w.get('[data-testid="xtable-select-2"]').setValue(true);
+    await w.get('[data-testid="xtable-diff-open"]').trigger('click');
+    await flushPromises();
+    // The selected runs are read again by id (they may be on other pages).
+    expect(api.callsTo('runs.list').at(-1)).toEqual({ where: [{ key: 'id', op: 'in', value: [5, 1, 2] }], limit: 3 });
+    const rows = w.findAll('[data-testid^="xtable-diff-"]').map((r) => r.attributes('data-testid'));
+    expect(w.find('[data-testid="xtable-diff"]').exists()).toBe(true);
+    // In the config's field order.
+    expect(rows.slice(1).sort()).toEqual(['xtable-diff-lambda', 'xtable-diff-seed']);
+    const cells = (key: string) => w.findAll(`[data-testid="xtable-diff-${key}"] td`).map((c) => [c.text(), c.classes('diff-cell--changed')]);
+    expect(cells('lambda')).toEqual([['lambda', false], ['1', false], ['0', true], ['0', true]]);
+    expect(cells('seed')).toEqual([['seed', false], ['1', false], ['0', true], ['1', false]]);
+    w.unmount();
   });
 
   it('is the Runs view when Table is chosen, and stays so on the next visit', async () => {

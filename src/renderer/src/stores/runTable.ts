@@ -148,6 +148,15 @@ export const useRunTableStore = defineStore('runTable', () => {
     void load();
   }
 
+  /** The selected runs as they are now (they may be on other pages), in the order they were selected. */
+  async function selectedRuns(): Promise<RunRecord[]> {
+    const ids = selected.value;
+    if (ids.length === 0) return [];
+    const res = await api().invoke('runs.list', { where: [{ key: 'id', op: 'in', value: ids }], limit: ids.length });
+    const byId = new Map(res.runs.map((r) => [r.id, r]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
   function toggleSelected(id: number): void {
     selected.value = selected.value.includes(id) ? selected.value.filter((x) => x !== id) : [...selected.value, id];
   }
@@ -155,6 +164,6 @@ export const useRunTableStore = defineStore('runTable', () => {
   return {
     columns, sort, filterText, filterErrors, where, groupBy, page, pageSize, pages, rows, total, groups, loading,
     error, selected, statColumns,
-    load, sortBy, setFilter, setColumns, toggleColumn, setGroupBy, goTo, setPageSize, toggleSelected,
+    load, sortBy, setFilter, setColumns, toggleColumn, setGroupBy, goTo, setPageSize, toggleSelected, selectedRuns,
   };
 });
