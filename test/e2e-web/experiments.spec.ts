@@ -162,6 +162,27 @@ test('experiment table, overlay, zoom from the store, downloads, time axis, dark
   await page.getByTestId('xtable-filter-lambda').fill('');
   await page.getByTestId('xtable-filter-lambda').press('Enter');
 
+  // Parallel coordinates over the hyperparameter columns shown, against the loss, for the 6 runs filtered.
+  await page.getByTestId('xtable-parallel-toggle').click();
+  await expect(page.getByTestId('xtable-parallel-count')).toContainText('6 of 6 runs');
+  await expect(page.getByTestId('xtable-parallel').locator('canvas').first()).toBeVisible();
+  await page.getByTestId('xtable-parallel-result').selectOption('gap');
+  await shot(page, 'i15-runs-parallel-1280');
+  await page.getByTestId('xtable-parallel-toggle').click();
+
+  // Config diff of two runs: only the fields that differ (λ and seed), the second run's values highlighted.
+  await page.getByTestId(`xtable-select-${grid.get('0/0')}`).check();
+  await page.getByTestId(`xtable-select-${grid.get('1/1')}`).check();
+  await page.getByTestId('xtable-diff-open').click();
+  const diff = page.getByTestId('xtable-diff');
+  await expect(diff.locator('tbody tr')).toHaveCount(2);
+  await expect(page.getByTestId('xtable-diff-lambda').locator('td')).toHaveText(['lambda', '0', '1']);
+  await expect(page.getByTestId('xtable-diff-seed').locator('.diff-cell--changed')).toHaveText(['1']);
+  await shot(page, 'i15-runs-config-diff-1280');
+  await page.keyboard.press('Escape');
+  await expect(diff).toHaveCount(0);
+  await page.getByTestId('xtable-clear').click();
+
   // Column chooser: remembered across a reload, closed by Escape.
   await page.getByTestId('xtable-columns').click();
   await page.getByTestId('xtable-col-schedule').check();

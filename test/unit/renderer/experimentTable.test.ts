@@ -128,7 +128,6 @@ describe('the experiment table', () => {
     expect(api.callsTo('runs.list').at(-1)).toEqual({ where: [{ key: 'id', op: 'in', value: [5, 1, 2] }], limit: 3 });
     const rows = w.findAll('[data-testid^="xtable-diff-"]').map((r) => r.attributes('data-testid'));
     expect(w.find('[data-testid="xtable-diff"]').exists()).toBe(true);
-    // In the config's field order.
     expect(rows.slice(1).sort()).toEqual(['xtable-diff-lambda', 'xtable-diff-seed']);
     const cells = (key: string) => w.findAll(`[data-testid="xtable-diff-${key}"] td`).map((c) => [c.text(), c.classes('diff-cell--changed')]);
     expect(cells('lambda')).toEqual([['lambda', false], ['1', false], ['0', true], ['0', true]]);

@@ -148,6 +148,11 @@ export const useRunTableStore = defineStore('runTable', () => {
     void load();
   }
 
+  /** Up to `limit` runs the filters match, in the table's order (parallel coordinates), and how many match. */
+  function matching(limit: number): Promise<{ runs: RunRecord[]; total: number }> {
+    return api().invoke('runs.list', { where: where.value, ...(sort.value ? { sort: sort.value } : {}), limit });
+  }
+
   /** The selected runs as they are now (they may be on other pages), in the order they were selected. */
   async function selectedRuns(): Promise<RunRecord[]> {
     const ids = selected.value;
@@ -164,6 +169,6 @@ export const useRunTableStore = defineStore('runTable', () => {
   return {
     columns, sort, filterText, filterErrors, where, groupBy, page, pageSize, pages, rows, total, groups, loading,
     error, selected, statColumns,
-    load, sortBy, setFilter, setColumns, toggleColumn, setGroupBy, goTo, setPageSize, toggleSelected, selectedRuns,
+    load, sortBy, setFilter, setColumns, toggleColumn, setGroupBy, goTo, setPageSize, toggleSelected, selectedRuns, matching,
   };
 });
