@@ -1,8 +1,8 @@
 /**
  * Issue 15 in Chromium against web mode, on a store seeded before the server starts (no training: the table
  * and charts read what is recorded): the experiment table (paging through 306 runs, filter, sort by click and
- * by keyboard, group by λ with mean ± std, the column chooser remembered, Escape closes it), a selection overlaid
- * in the monitor, the legend hiding a run, a drag zoom that reads the zoomed range at full detail from the store
+ * by keyboard, group by λ with mean ± std, parallel coordinates, a config diff, the column chooser remembered,
+ * Escape closes dialogs), a selection overlaid in the monitor, the legend hiding a run, a drag zoom that reads the zoomed range at full detail from the store
  * (the CSV download proves it: every step of the range), the time axes, PNG download, the dark theme remembered,
  * and screenshots of every view at 1280×800 and 800×600 in both themes, with no sideways overflow.
  */
