@@ -8,6 +8,7 @@
  */
 import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { zipSync } from 'fflate';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -344,4 +345,49 @@ test('the experiment table with 10,000 runs: sort and scroll figures', async ({ 
   await page.getByTestId('runs-mode-table').click();
   await expect(page.getByTestId('xtable-range')).toHaveText('1–100 of 10,000');
   await measureTable(page);
+});
+
+/** A 20×20 PNG: a disc or a square of a colour on grey. */
+function shapePng(i: number): Buffer {
+  const png = new PNG({ width: 20, height: 20 });
+  for (let y = 0; y < 20; y++) {
+    for (let x = 0; x < 20; x++) {
+      const inside = i % 2 === 0 ? (x - 10) ** 2 + (y - 10) ** 2 < 36 : Math.abs(x - 10) < 6 && Math.abs(y - 10) < 6;
+      const o = 4 * (y * 20 + x);
+      png.data.set(inside ? [(i * 53) % 256, (i * 97) % 256, (i * 151) % 256, 255] : [230, 230, 230, 255], o);
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+test('a folder (directory picker) and a .zip uploaded from the browser are imported', async ({ page }) => {
+  test.setTimeout(4 * 60_000);
+  const home = mkdtempSync(join(tmpdir(), 'sadpm-e2e-i15-up-'));
+  const src = mkdtempSync(join(tmpdir(), 'sadpm-e2e-i15-src-'));
+  // A folder with class subfolders: 5 discs in disc/, 5 squares in square/.
+  for (let i = 0; i < 10; i++) {
+    const cls = i % 2 === 0 ? 'disc' : 'square';
+    mkdirSync(join(src, 'pets', cls), { recursive: true });
+    writeFileSync(join(src, 'pets', cls, `${i}.png`), shapePng(i));
+  }
+  const zip: Record<string, Uint8Array> = {};
+  for (let i = 10; i < 17; i++) zip[`shapes/${i % 2 === 0 ? 'disc' : 'square'}/${i}.png`] = shapePng(i);
+  writeFileSync(join(src, 'shapes.zip'), zipSync(zip));
+  served = await serve(home);
+  await page.goto(served.url);
+  await page.getByTestId('nav-datasets').click();
+
+  await page.getByTestId('import-upload-folder').setInputFiles(join(src, 'pets'));
+  await expect(page.getByTestId('import-input')).toHaveValue(/uploads[/\\][^/\\]*pets$/);
+  await expect(page.getByTestId('import-name')).toHaveValue('pets');
+  await page.getByTestId('import-button').click();
+  await expect(page.getByTestId('import-report-good')).toHaveText('10');
+  await shot(page, 'i15-datasets-folder-upload-1280');
+
+  await page.getByTestId('import-name').fill('');
+  await page.getByTestId('import-upload').setInputFiles(join(src, 'shapes.zip'));
+  await expect(page.getByTestId('import-input')).toHaveValue(/\.zip$/);
+  await page.getByTestId('import-button').click();
+  await expect(page.getByTestId('import-report-good')).toHaveText('7');
+  await expect(page.getByTestId('datasets-table').locator('[data-testid^="dataset-row-"]')).toHaveCount(2);
 });
