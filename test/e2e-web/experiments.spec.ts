@@ -318,6 +318,13 @@ test('experiment table, overlay, zoom from the store, downloads, time axis, dark
   png = PNG.sync.read(await download(page, 'chart-loss-png'));
   expect([...png.data.subarray(0, 3)]).toEqual([0x17, 0x1a, 0x21]);
 
+  // --- The gallery's hint for a young run (200 steps), none for the long one. ---
+  await page.evaluate((hash) => (location.hash = hash), `#/gallery/${grid.get('0/0')}`);
+  await expect(page.getByTestId('gallery-noise-hint')).toContainText('about 3,000');
+  await page.evaluate((hash) => (location.hash = hash), `#/gallery/${long}`);
+  await expect(page.getByTestId('gallery-run-select')).toBeVisible();
+  await expect(page.getByTestId('gallery-noise-hint')).toHaveCount(0);
+
   // --- Every view at both sizes in both themes, with no sideways overflow. ---
   const views = ['datasets', 'new', 'runs', `monitor/${long}`, `gallery/${long}`, 'compare', `export/${long}`, 'study', 'settings'];
   for (const theme of ['light', 'dark']) {
