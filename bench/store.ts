@@ -1,14 +1,16 @@
 /**
  * Run store benchmarks (issue 3):
- *   npm run bench:store [-- --points 900000 --series 1000000 --runs 10000 --steps 30]
+ *   npm run bench:store [-- --points 900000 --series 1000000 --runs 10000 --steps 30
+ *                          --parts ingest,series,listing,training]
  * 1. Metric ingest capacity: a simulated engine message stream (progress messages of 9 points each,
  *    sent as fast as possible) through RunRecorder (batched transactions), against the baseline of one
  *    transaction per point.
  * 2. Ingest while a real training loop runs: the tiny model trains in an engine child process (as
  *    the CLI runs it) and this process records it, while also recording a simulated second run at the
  *    highest rate it can; baseline: the same training with only its own metrics recorded.
- * 3. Latency of RunStore.series on a 1M-point series downsampled to 2,000 points (LTTB), against
- *    reading the rows without downsampling.
+ * 3. Latency of RunStore.series on a 1M-point series read as at most 2,000 points from the multi-resolution
+ *    summary (issue 15), for the whole run and zoomed step ranges, against the rows downsampled with LTTB
+ *    (the earlier way) and reading the rows without downsampling.
  * 4. Listing 10,000 runs with filters (status + tag + text), against an unfiltered page.
  * Prints human lines and one BENCH_JSON line.
  */
@@ -192,6 +194,7 @@ function seriesLatency(): void {
   withStore((store) => {
     const run = store.runs.create(newRun('series'));
     const batch = 100_000;
+    const t = performance.now();
     for (let from = 1; from <= SERIES; from += batch) {
       const pts = [];
       for (let s = from; s < Math.min(from + batch, SERIES + 1); s++) {
@@ -199,14 +202,34 @@ function seriesLatency(): void {
       }
       store.metrics.append(run.id, pts);
     }
-    store.metrics.series(run.id, 'loss', 2000);
+    const ingestMs = performance.now() - t;
+    // Issue 15: charts read the multi-resolution summary kept as points arrive, for the whole run or a zoom.
+    const ranges: [string, { from?: number; to?: number }][] = [
+      ['whole run', {}],
+      ['zoom 10%', { from: SERIES * 0.4, to: SERIES * 0.5 }],
+      ['zoom 1%', { from: SERIES * 0.61, to: SERIES * 0.62 }],
+      ['zoom 0.1%', { from: SERIES * 0.733, to: SERIES * 0.734 }],
+    ];
+    const summary: Record<string, number> = {};
+    for (const [label, range] of ranges) {
+      store.metrics.series(run.id, 'loss', 2000, range);
+      const r = timeIt(() => store.metrics.series(run.id, 'loss', 2000, range), 7);
+      const got = store.metrics.series(run.id, 'loss', 2000, range);
+      console.log(`series: ${SERIES} points, ${label} -> ${got.steps.length} points from the summary: ` +
+        `median ${r.median.toFixed(1)} ms (min ${r.min.toFixed(1)})`);
+      summary[label] = Number(r.median.toFixed(2));
+    }
+    // Baseline: the rows read and downsampled with LTTB (what every read did before the summary).
+    store.metrics.summary.minPoints = Number.MAX_SAFE_INTEGER;
     const down = timeIt(() => store.metrics.series(run.id, 'loss', 2000), 5);
     const rows = store.db
       .prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step')
       .raw(true);
     const raw = timeIt(() => rows.all(run.id), 5);
-    console.log(`series: ${SERIES} points -> 2000 (LTTB) median ${down.median.toFixed(0)} ms ` +
-      `(min ${down.min.toFixed(0)}); baseline: reading every row as [step, value] ${raw.median.toFixed(0)} ms`);
+    console.log(`  baseline: the rows -> 2000 (LTTB) median ${down.median.toFixed(0)} ms ` +
+      `(min ${down.min.toFixed(0)}); reading every row as [step, value] ${raw.median.toFixed(0)} ms; ` +
+      `writing the ${SERIES} points with their summary took ${ingestMs.toFixed(0)} ms`);
+    results.seriesFromSummaryMs = summary;
     results.series1MTo2000Ms = Math.round(down.median);
     results.seriesReadAllRowsMs = Math.round(raw.median);
   });
@@ -239,6 +262,17 @@ function listing(): void {
       `median ${filtered.median.toFixed(2)} ms ` +
       `(${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; ` +
       `all ${RUNS}: ${all.median.toFixed(0)} ms`);
+    // Issue 15: the experiment table's pages, sorted by a config field and by a result, and its group rows.
+    const byLr = timeIt(() => store.runs.list({ sort: { key: 'lr', dir: 'desc' }, limit: 100, offset: 5000 }), 20);
+    const byLoss = timeIt(() => store.runs.list({ sort: { key: 'loss', dir: 'asc' }, limit: 100 }), 20);
+    const where = [{ key: 'lambda' as const, op: 'ge' as const, value: 0.5 }];
+    const cond = timeIt(() => store.runs.list({ where, sort: { key: 'k', dir: 'asc' }, limit: 100 }), 20);
+    const groups = timeIt(() => store.runs.groups({}, 'lambda', ['loss', 'gap', 'ips', 'duration']), 20);
+    console.log(`  table pages of 100: sorted by lr (a config field) at offset 5000 ${byLr.median.toFixed(2)} ms; ` +
+      `by loss ${byLoss.median.toFixed(2)} ms; λ >= 0.5 sorted by K ${cond.median.toFixed(2)} ms; ` +
+      `group by λ with 4 mean ± std columns ${groups.median.toFixed(2)} ms`);
+    results.table10kSortedPageMs = { lr: byLr.median, loss: byLoss.median, conditionSortedByK: cond.median };
+    results.table10kGroupsMs = groups.median;
     results.list10kFilteredMs = filtered.median;
     results.list10kCountMs = count.median;
     results.list10kPageMs = page.median;
@@ -252,10 +286,11 @@ function fmt(n: number): string {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, better-sqlite3 (WAL, synchronous=NORMAL), data in ${tmpdir()}`);
-  ingestCapacity();
-  seriesLatency();
-  listing();
-  await ingestWhileTraining();
+  const parts = String(flags.get('parts') ?? 'ingest,series,listing,training').split(',');
+  if (parts.includes('ingest')) ingestCapacity();
+  if (parts.includes('series')) seriesLatency();
+  if (parts.includes('listing')) listing();
+  if (parts.includes('training')) await ingestWhileTraining();
   console.log(`BENCH_JSON ${JSON.stringify(results)}`);
   process.exit(0);
 }

@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { FolderUploads } from './folderUploads';
 
 const PART_PREFIX = '.part-';
 const STALE_MS = 24 * 3600 * 1000;
@@ -45,8 +46,12 @@ const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 export class UploadSessions {
   private readonly sessions = new Map<string, Session>();
+  /** Folder uploads (issue 15), owned by the same connections. */
+  readonly folders: FolderUploads;
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string) {
+    this.folders = new FolderUploads(dir);
+  }
 
   /** A new connection's handle on its own uploads. */
   owner(): UploadOwner {
@@ -119,6 +124,7 @@ export class UploadSessions {
   /** Drops every open upload (server shutdown). */
   close(): void {
     for (const [id, s] of [...this.sessions]) this.drop(id, s);
+    this.folders.close();
   }
 
   /** Open uploads (all owners). */
@@ -197,6 +203,25 @@ export class UploadOwner {
   close(): void {
     this.closed = true;
     this.sessions.abortAll(this);
+    this.sessions.folders.abortAll(this);
+  }
+
+  /** This connection's folder uploads (issue 15). */
+  folderBegin(name: string, files: number, bytes: number): { folderId: string } {
+    if (this.closed) throw new Error('this connection is closed; its uploads were discarded');
+    return this.sessions.folders.begin(this, name, files, bytes);
+  }
+
+  folderChunk(folderId: string, relPath: string, offset: number, data: Buffer, final: boolean): { received: number } {
+    return this.sessions.folders.chunk(this, folderId, relPath, offset, data, final);
+  }
+
+  folderEnd(folderId: string, finalName: (name: string) => string): { path: string } {
+    return this.sessions.folders.end(this, folderId, finalName);
+  }
+
+  folderAbort(folderId: string): void {
+    this.sessions.folders.abort(this, folderId);
   }
 }
 

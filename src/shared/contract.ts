@@ -17,6 +17,7 @@ import {
   SampleRecordSchema,
   SeriesSchema,
 } from './records';
+import { RunGroupSchema, RunSortKeySchema } from './runColumns';
 import { EvalCurveSchema, EvalResultSchema } from './records';
 import {
   AppSettingsSchema,
@@ -150,6 +151,8 @@ function channel<Req extends z.ZodType, Res extends z.ZodType>(req: Req, res: Re
 /** Bytes per upload chunk the renderer sends, and the most base64 characters one chunk may carry. */
 export const UPLOAD_CHUNK_BYTES = 4 * 2 ** 20;
 export const UPLOAD_CHUNK_BASE64_MAX = 16 * 2 ** 20;
+/** Most files one folder upload may hold (issue 15). */
+export const MAX_FOLDER_FILES = 500_000;
 
 export const INVOKE = {
   'app.info': channel(Empty, AppInfoSchema),
@@ -214,12 +217,53 @@ export const INVOKE = {
   /** Samples a grid from a checkpoint; progress and the SampleRecord arrive as job events. */
   'samples.generate': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema }), JobStarted),
   /** A denoising filmstrip of one seed: x_t at evenly spaced steps of the chain, as one PNG. */
-  'samples.filmstrip': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema.omit({ n: true }), frames: z.number().int().min(2).max(20) }), JobStarted),
+  'samples.filmstrip': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema.omit({ n: true }), frames: z.number().int().min(2).max(20), x0: z.boolean().default(false) }), JobStarted),
   'export.grid': channel(GridExportSchema, JobStarted),
   'export.metrics': channel(z.object({ runId: Id, format: z.enum(['csv', 'json']) }), z.object({ path: z.string(), bytes: z.number() })),
   /** Electron only: a native file or folder picker. Web mode answers 'invalid' (type the path instead). */
   'dialog.pick': channel(z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }), z.object({ path: z.string().nullable() })),
   'export.bundle': channel(z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }), z.object({ path: z.string(), bytes: z.number() })),
+  // issue 15: the experiment table's groups, charts over a step range (zoom), and folder uploads.
+  /** Runs matching a filter grouped by one column, with mean ± std of `columns` per group. */
+  'runs.groups': channel(
+    z.object({
+      filter: RunFilterSchema.omit({ sort: true, limit: true, offset: true, withEvals: true }).default({}),
+      by: RunSortKeySchema,
+      columns: z.array(RunSortKeySchema).max(20).default([]),
+    }),
+    z.array(RunGroupSchema),
+  ),
+  /** Metrics of several runs over a step range (a zoomed chart), each at most maxPoints from the store's summary. */
+  'metrics.window': channel(
+    z.object({
+      runIds: z.array(Id).min(1).max(50),
+      names: z.array(z.string().min(1).max(100)).min(1).max(20),
+      from: z.number().optional(),
+      to: z.number().optional(),
+      maxPoints: z.number().int().min(10).max(100_000).default(2000),
+    }),
+    z.array(z.object({ runId: z.number().int(), series: SeriesSchema })),
+  ),
+  /**
+   * Web mode: a folder the user picked (its files under their relative paths, class subfolders kept) goes to
+   * <data>/uploads/<name> file by file, each in chunks; the folder appears under its name only once complete.
+   */
+  'files.folderBegin': channel(
+    z.object({ name: z.string().min(1).max(255), files: z.number().int().min(1).max(MAX_FOLDER_FILES), bytes: z.number().int().min(0).max(64 * 2 ** 30) }),
+    z.object({ folderId: z.string() }),
+  ),
+  /** A chunk of one file of the folder: files one after another, each from offset 0; `final` closes the file. */
+  'files.folderChunk': channel(
+    z.object({
+      folderId: z.string().min(1).max(64),
+      relPath: z.string().min(1).max(1024),
+      offset: z.number().int().min(0),
+      base64: z.string().max(UPLOAD_CHUNK_BASE64_MAX),
+      final: z.boolean(),
+    }),
+    z.object({ received: z.number().int() }),
+  ),
+  'files.folderEnd': channel(z.object({ folderId: z.string().min(1).max(64), abort: z.boolean().default(false) }), z.object({ path: z.string().nullable() })),
   // issue 12: evaluation (FID, KID, IS, precision/recall), the SA-vs-baseline study, and settings
   /** Evaluates a checkpoint at several sampling-step counts; progress in images, the EvalOutcome as job.done. */
   'eval.start': channel(EvalStartSchema, JobStarted),

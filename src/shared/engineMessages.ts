@@ -41,6 +41,8 @@ export const ProgressMessageSchema = z.object({
   msPerStep: z.number(),
   etaSec: z.number(),
   memory: MemoryInfoSchema,
+  /** When the step's scalars were read, in ms since the epoch (issue 15: the charts' time axes). */
+  time: z.number().optional(),
 });
 
 export const GapMessageSchema = z.object({
@@ -218,6 +220,8 @@ export const SampleJobSchema = z.object({
   out: z.string().optional(),
   /** Write a denoising filmstrip of image 0 with this many frames instead of a grid. */
   filmstripFrames: z.number().int().min(2).max(20).optional(),
+  /** The filmstrip gets a second row: the x0 predicted from each frame's x_t (issue 15). */
+  filmstripX0: z.boolean().optional(),
   backend: z.enum(BACKENDS).optional(),
   ...VARIANCE_SOURCE_FIELDS,
 });

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { RunConfigSchema, SAMPLER_NAMES, SPACINGS } from './config';
 import { CovConfigSchema } from './covConfig';
+import { RunConditionSchema, RunSortSchema } from './runColumns';
 
 export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'stopped', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -166,6 +167,20 @@ export const RunRecordSchema = z.object({
   cov: CovConfigSchema.nullable(),
   /** The latest result of each metric (per feature space); only when the listing asked for them (withEvals). */
   latestEvals: z.array(EvalSummarySchema).optional(),
+  // issue 15: the experiment table's result columns, kept current in the runs table so a listing reads them cheaply.
+  summary: z
+    .object({
+      /** Last logged L_simple and L_sa. */
+      lastSimple: z.number().nullable(),
+      lastSa: z.number().nullable(),
+      /** Last logged training throughput. */
+      imagesPerSec: z.number().nullable(),
+      /** Final mean |D| (at t = 1) of the latest estimation-gap curve. */
+      finalGap: z.number().nullable(),
+      /** Seconds from the first start to the end (or to now, while it runs); null before it started. */
+      durationSec: z.number().nullable(),
+    })
+    .optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -241,6 +256,11 @@ export const RunFilterSchema = z.object({
   withEvals: z.boolean().optional(),
   limit: z.number().int().positive().max(100_000).optional(),
   offset: z.number().int().nonnegative().optional(),
+  // issue 15: the experiment table's order and per-column conditions (columns: src/shared/runColumns.ts).
+  /** Order (default: newest first); ties are broken by id, newest first. */
+  sort: RunSortSchema.optional(),
+  /** Conditions that all hold. */
+  where: z.array(RunConditionSchema).max(40).optional(),
 });
 export type RunFilter = z.infer<typeof RunFilterSchema>;
 

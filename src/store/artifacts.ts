@@ -49,12 +49,21 @@ export class Samples {
   }
 }
 
+/**
+ * Sets a run's final_gap (the experiment table's "Gap |D|"): the last value (t = 1) of the mean |D| of its latest
+ * curve, the training monitor's (raw weights) first when several were measured at that step.
+ */
+export const UPDATE_FINAL_GAP_SQL = `UPDATE runs SET final_gap = (SELECT json_extract(g.mean_abs, '$[#-1]')
+  FROM gap_curves g WHERE g.run_id = runs.id ORDER BY g.step DESC, g.weights = 'raw' DESC, g.t0 DESC LIMIT 1)
+  WHERE id = ?`;
+
 export class GapCurves {
   private readonly s;
 
-  constructor(sql: StoreDb) {
+  constructor(private readonly sql: StoreDb) {
     const d = sql.conn;
     this.s = {
+      finalGap: d.prepare(UPDATE_FINAL_GAP_SQL),
       insert: d.prepare(`INSERT OR REPLACE INTO gap_curves (run_id, step, t0, weights, n, t, mean_abs, l2, signed_mean,
         path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       ofRun: d.prepare('SELECT * FROM gap_curves WHERE run_id = ? ORDER BY step, t0, weights'),
@@ -63,8 +72,11 @@ export class GapCurves {
 
   /** One curve per (run, step, t0, weights): measuring again replaces it. */
   add(g: NewGap): void {
-    this.s.insert.run(g.runId, g.step, g.t0, g.weights ?? 'raw', g.n ?? null, JSON.stringify(g.t),
-      JSON.stringify(g.meanAbs), JSON.stringify(g.l2), JSON.stringify(g.signedMean), g.path ?? null);
+    this.sql.write(() => {
+      this.s.insert.run(g.runId, g.step, g.t0, g.weights ?? 'raw', g.n ?? null, JSON.stringify(g.t),
+        JSON.stringify(g.meanAbs), JSON.stringify(g.l2), JSON.stringify(g.signedMean), g.path ?? null);
+      this.s.finalGap.run(g.runId);
+    });
   }
 
   list(runId: number): GapRecord[] {

@@ -280,6 +280,60 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE eval_results_v5 RENAME TO eval_results;
   CREATE INDEX eval_results_latest ON eval_results(run_id, metric, feature_space, created_at);
   `,
+  // 6 (issue 15): the experiment table's result columns kept on the run (a listing of 10,000 runs reads them without
+  // touching the metrics), and a multi-resolution summary of every metric series (min/max/mean per bucket of steps
+  // at a few widths, as TensorBoard and Aim keep), so a chart of a long run reads ~2,000 buckets instead of 1M rows.
+  // Series that exist before this migration are summarised on their first read (metric_series.summarized = 0).
+  `
+  ALTER TABLE runs ADD COLUMN last_simple REAL;
+  ALTER TABLE runs ADD COLUMN last_sa REAL;
+  ALTER TABLE runs ADD COLUMN last_ips REAL;
+  ALTER TABLE runs ADD COLUMN final_gap REAL;
+  ALTER TABLE runs ADD COLUMN cfg_tau TEXT;
+  ALTER TABLE runs ADD COLUMN cfg_schedule TEXT;
+  ALTER TABLE runs ADD COLUMN cfg_batch INTEGER;
+  ALTER TABLE runs ADD COLUMN cfg_lr REAL;
+  UPDATE runs SET cfg_tau = json_extract(config, '$.tau'), cfg_schedule = json_extract(config, '$.schedule'),
+    cfg_batch = json_extract(config, '$.batch'), cfg_lr = json_extract(config, '$.lr');
+  UPDATE runs SET
+    last_simple = (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
+      WHERE m.run_id = runs.id AND n.name = 'simple' ORDER BY m.step DESC LIMIT 1),
+    last_sa = (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
+      WHERE m.run_id = runs.id AND n.name = 'sa' ORDER BY m.step DESC LIMIT 1),
+    last_ips = (SELECT m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
+      WHERE m.run_id = runs.id AND n.name = 'imagesPerSec' ORDER BY m.step DESC LIMIT 1),
+    final_gap = (SELECT json_extract(g.mean_abs, '$[#-1]') FROM gap_curves g WHERE g.run_id = runs.id
+      ORDER BY g.step DESC, g.weights = 'raw' DESC, g.t0 DESC LIMIT 1);
+
+  CREATE TABLE metric_series (
+    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name_id     INTEGER NOT NULL REFERENCES metric_names(id),
+    points      INTEGER NOT NULL,
+    summarized  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, name_id)
+  ) WITHOUT ROWID;
+  INSERT INTO metric_series (run_id, name_id, points, summarized)
+    SELECT run_id, name_id, COUNT(*), 0 FROM metrics GROUP BY run_id, name_id;
+
+  CREATE TABLE metric_buckets (
+    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name_id     INTEGER NOT NULL,
+    level       INTEGER NOT NULL,
+    bucket      INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    finite      INTEGER NOT NULL,
+    sum         REAL NOT NULL,
+    min         REAL,
+    min_step    INTEGER,
+    max         REAL,
+    max_step    INTEGER,
+    first_step  INTEGER NOT NULL,
+    first       REAL,
+    last_step   INTEGER NOT NULL,
+    last        REAL,
+    PRIMARY KEY (run_id, name_id, level, bucket)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -14,7 +14,7 @@ import type { RunStore, MetricPoint, NewSample } from './runStore';
 import { classifyStoreError, describeStoreFailure, errorCode } from './storeErrors';
 import type { EngineMessage, GapMessage, ProgressMessage, SamplesMessage } from '../shared/engineMessages';
 import type { GapRecord, RunStatus } from '../shared/records';
-import { PROGRESS_METRICS } from '../shared/metricNames';
+import { PROGRESS_METRICS, WALL_TIME_METRIC } from '../shared/metricNames';
 
 export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId: number | null): NewSample {
   return {
@@ -43,6 +43,8 @@ export function progressPoints(m: ProgressMessage): MetricPoint[] {
   const pts: MetricPoint[] = PROGRESS_METRICS.map((name) => ({ step: m.step, name, value: m[name] }));
   if (m.memory.gpuBytes !== undefined) pts.push({ step: m.step, name: 'gpuBytes', value: m.memory.gpuBytes });
   pts.push({ step: m.step, name: 'tensorBytes', value: m.memory.numBytes });
+  // The charts' time axes (issue 15): when the step's scalars were read, else when the recorder got them.
+  pts.push({ step: m.step, name: WALL_TIME_METRIC, value: (m.time ?? Date.now()) / 1000 });
   return pts;
 }
 
@@ -75,6 +77,7 @@ export class RunRecorder {
   private lastStep = -1;
   private lastLoss: number | null = null;
   private lastMetrics: Record<string, number> = {};
+  private lastIps: number | null = null;
   private lastCheckpointSeen: number | null = null;
   /** The last progress step whose points are in the store (-1: none written by this recorder). */
   private recordedStep = -1;
@@ -118,6 +121,7 @@ export class RunRecorder {
         this.lastStep = msg.step;
         this.lastLoss = msg.loss;
         this.lastMetrics = { loss: msg.loss, simple: msg.simple, sa: msg.sa, gradNorm: msg.gradNorm };
+        this.lastIps = msg.imagesPerSec;
         if (this.failure) return;
         this.buffer.push(...progressPoints(msg));
         if (this.buffer.length >= this.maxBuffered) this.commit();
@@ -255,6 +259,10 @@ export class RunRecorder {
       this.store.writeTransaction(() => {
         this.store.metrics.insert(this.runId, pts);
         if (this.lastStep >= 0) this.store.runs.setProgress(this.runId, this.lastStep, this.lastLoss);
+        if (pts.length) {
+          const { simple, sa } = this.lastMetrics;
+          this.store.runs.setLastTerms(this.runId, { simple, sa, imagesPerSec: this.lastIps });
+        }
         for (const w of writes) w.fn();
       });
     } catch (err) {

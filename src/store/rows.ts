@@ -48,7 +48,22 @@ export function toRun(r: Row, tags: string[], lastCk: unknown): RunRecord {
     kind: r.kind === 'cov' ? 'cov' : 'train',
     parentId: numOrNull(r.parent_id),
     cov: r.cov ? JSON.parse(String(r.cov)) : null,
+    summary: {
+      lastSimple: numOrNull(r.last_simple),
+      lastSa: numOrNull(r.last_sa),
+      imagesPerSec: numOrNull(r.last_ips),
+      finalGap: numOrNull(r.final_gap),
+      durationSec: durationOf(r),
+    },
   };
+}
+
+/** Seconds from the first start to the end, or to now while unfinished (the listing computes it in SQL). */
+function durationOf(r: Row): number | null {
+  if (r.duration_sec !== undefined) return numOrNull(r.duration_sec);
+  if (!r.started_at) return null;
+  const end = r.ended_at ? Date.parse(String(r.ended_at)) : Date.now();
+  return (end - Date.parse(String(r.started_at))) / 1000;
 }
 
 export function toDataset(r: Row): DatasetRecord {

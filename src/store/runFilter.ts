@@ -1,5 +1,6 @@
 /** A RunFilter as a WHERE clause over `runs r`, with its parameters in order. */
 import type { RunFilter } from '../shared/records';
+import { columnSql, conditionSql } from './runColumnsSql';
 
 export function runFilterSql(f: RunFilter): { sql: string; params: unknown[] } {
   const where: string[] = [];
@@ -36,5 +37,18 @@ export function runFilterSql(f: RunFilter): { sql: string; params: unknown[] } {
         OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag LIKE ? ESCAPE '\\'))`);
     params.push(like, like, like, like, like);
   }
+  for (const c of f.where ?? []) {
+    const cond = conditionSql(c);
+    where.push(cond.sql);
+    params.push(...cond.params);
+  }
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
+/** The ORDER BY of a filter: its sort column (runs without a value last either way), then newest first. */
+export function runOrderSql(f: RunFilter): { sql: string; params: unknown[] } {
+  if (!f.sort) return { sql: 'ORDER BY r.id DESC', params: [] };
+  const col = columnSql(f.sort.key);
+  const dir = f.sort.dir === 'asc' ? 'ASC' : 'DESC';
+  return { sql: `ORDER BY ${col.sql} ${dir} NULLS LAST, r.id DESC`, params: col.params };
 }

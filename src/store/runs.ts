@@ -11,8 +11,12 @@ import type { RetentionPolicy, RunFilter, RunKind, RunRecord, RunStatus } from '
 import { now, type Row, type StoreDb } from './db';
 import { isOwnerAlive, type Owner } from './owner';
 import { LATEST_EVALS_SQL, parseLatestEvals } from './evaluations';
-import { runFilterSql } from './runFilter';
+import { runFilterSql, runOrderSql } from './runFilter';
+import { runGroups } from './runGroups';
+import { RUN_COLUMN_SQL } from './runColumnsSql';
+import type { RunGroup } from '../shared/runColumns';
 import { toRun } from './rows';
+import { UPDATE_FINAL_GAP_SQL } from './artifacts';
 
 export interface NewRun {
   name: string;
@@ -55,6 +59,9 @@ export class Runs {
         VALUES (@name, @status, @config, @datasetId, @dataset, @preset, @k, @lambda, @T, @seed, @totalSteps, '',
         @appVersion, @notes, @retention, @createdAt, @kind, @parentId, @cov)`),
       setRunDir: d.prepare('UPDATE runs SET run_dir = ? WHERE id = ?'),
+      configColumns: d.prepare(`UPDATE runs SET cfg_tau = json_extract(config, '$.tau'),
+        cfg_schedule = json_extract(config, '$.schedule'), cfg_batch = json_extract(config, '$.batch'),
+        cfg_lr = json_extract(config, '$.lr') WHERE id = ?`),
       byId: d.prepare('SELECT * FROM runs WHERE id = ?'),
       byName: d.prepare('SELECT * FROM runs WHERE name = ? ORDER BY id DESC'),
       byDir: d.prepare('SELECT * FROM runs WHERE run_dir = ? ORDER BY id DESC'),
@@ -81,6 +88,12 @@ export class Runs {
       setProgress: d.prepare(
         'UPDATE runs SET step = MAX(step, @step), last_loss = COALESCE(@loss, last_loss) WHERE id = @id',
       ),
+      setLastTerms: d.prepare(`UPDATE runs SET last_simple = COALESCE(@simple, last_simple),
+        last_sa = COALESCE(@sa, last_sa), last_ips = COALESCE(@ips, last_ips) WHERE id = @id`),
+      // The run's history after a step is cut: its metric summaries are rebuilt from the rows that remain.
+      unsummarize: d.prepare('UPDATE metric_series SET summarized = 0 WHERE run_id = ?'),
+      dropBuckets: d.prepare('DELETE FROM metric_buckets WHERE run_id = ?'),
+      finalGap: d.prepare(UPDATE_FINAL_GAP_SQL),
       resetStep: d.prepare('UPDATE runs SET step = ? WHERE id = ?'),
       // Queued runs with an owner sit in that process's queue; without one they were created and not started.
       // Runs on a cluster (remote_runs) live on without a studio process: the executor follows them.
@@ -119,6 +132,7 @@ export class Runs {
       });
       const id = Number(info.lastInsertRowid);
       this.s.setRunDir.run(r.runDir ?? join(this.sql.layout.runs, `${id}-${slug(r.name, 'run')}`), id);
+      this.s.configColumns.run(id);
       for (const t of r.tags ?? []) this.s.addTag.run(id, t);
       return id;
     });
@@ -164,20 +178,35 @@ export class Runs {
     return run;
   }
 
-  /** Runs matching a filter, newest first. */
+  /** Runs matching a filter, newest first (or in the filter's sort order). */
   list(f: RunFilter = {}): RunRecord[] {
     const { sql, params } = runFilterSql(f);
+    const order = runOrderSql(f);
     const evals = f.withEvals ? `, ${LATEST_EVALS_SQL} AS evals_json` : '';
-    const rows = this.sql.cached(
-      `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
-       (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals}
-       FROM runs r ${sql} ORDER BY r.id DESC LIMIT ? OFFSET ?`,
-    ).all(...params, f.limit ?? 1000, f.offset ?? 0) as Row[];
+    // The page's ids first (only the sort column is computed for every row sorted), then the page's rows with
+    // their per-run subqueries, from one snapshot.
+    const rows = this.sql.read(() => {
+      const ids = this.sql.cached(`SELECT r.id FROM runs r ${sql} ${order.sql} LIMIT ? OFFSET ?`).pluck()
+        .all(...params, ...order.params, f.limit ?? 1000, f.offset ?? 0) as number[];
+      const found = this.sql.cached(
+        `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
+         (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals},
+         ${RUN_COLUMN_SQL.duration} AS duration_sec
+         FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
+      ).all(JSON.stringify(ids)) as Row[];
+      const byId = new Map(found.map((r) => [Number(r.id), r]));
+      return ids.map((id) => byId.get(id)!);
+    });
     return rows.map((r) => {
       const run = this.toRecord(r);
       if (f.withEvals) run.latestEvals = parseLatestEvals(r.evals_json);
       return run;
     });
+  }
+
+  /** Runs matching a filter grouped by one column, with mean ± std of other columns per group. */
+  groups(f: RunFilter, by: string, columns: string[]): RunGroup[] {
+    return runGroups(this.sql, f, by, columns);
   }
 
   count(f: RunFilter = {}): number {
@@ -201,7 +230,10 @@ export class Runs {
   }
 
   updateConfig(id: number, config: Record<string, unknown> & { steps: number }): void {
-    this.s.setConfig.run({ id, config: JSON.stringify(config), totalSteps: config.steps });
+    this.sql.write(() => {
+      this.s.setConfig.run({ id, config: JSON.stringify(config), totalSteps: config.steps });
+      this.s.configColumns.run(id);
+    });
   }
 
   /** A covariance run's config (e.g. more steps on resume); its steps are the run's total. */
@@ -239,6 +271,11 @@ export class Runs {
     this.s.setProgress.run({ id, step, loss });
   }
 
+  /** The last logged loss terms and throughput, for the experiment table (null leaves a value as it is). */
+  setLastTerms(id: number, t: { simple?: number | null; sa?: number | null; imagesPerSec?: number | null }): void {
+    this.s.setLastTerms.run({ id, simple: t.simple ?? null, sa: t.sa ?? null, ips: t.imagesPerSec ?? null });
+  }
+
   /**
    * Runs marked running whose owner process is gone (kill -9, power loss, crash): marks them
    * interrupted and returns their ids. Called whenever a process opens the store to train or serve.
@@ -268,6 +305,9 @@ export class Runs {
   rewind(id: number, step: number): void {
     this.sql.write(() => {
       for (const del of this.s.deleteAfter) del.run(id, step);
+      this.s.unsummarize.run(id);
+      this.s.dropBuckets.run(id);
+      this.s.finalGap.run(id);
       this.s.resetStep.run(step, id);
     });
   }

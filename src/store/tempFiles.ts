@@ -12,7 +12,7 @@ import { isTagAlive } from './owner';
  * the importing process; <owner> is an ownerTag, or a bare pid in older releases) and the engine's
  * atomic-write temp of those, `..import-<owner>-<stamp>.sadpm-ds.<engine pid>.<n>.tmp`.
  */
-const IMPORT_TEMP = /^\.?\.import-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-z]+\.(?:sadpm-ds|png)(?:\.(\d+)\.\d+\.tmp)?$/;
+const IMPORT_TEMP = /^\.?\.import-(\d+)-(?:([0-9a-f]{8})-)?[0-9a-z]+\.(?:sadpm-ds|png)(?:\.(\d+)\.\d+\.tmp|\.unzip)?$/;
 /** An atomic-write temp (src/io/atomicFile) in <data>/exports or <data>/cache: `.<name>.<writer pid>.<n>.tmp`. */
 const ATOMIC_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
 
@@ -45,7 +45,8 @@ export function sweepTempFiles(layout: DataLayout): { path: string; bytes: numbe
       const path = join(dir, name);
       try {
         const bytes = statSync(path).size;
-        rmSync(path, { force: true });
+        // A .zip import's extraction folder (`.import-….sadpm-ds.unzip/`) goes whole.
+        rmSync(path, { force: true, recursive: true });
         removed.push({ path, bytes });
       } catch {
         // Gone already (another process swept it): nothing to report.

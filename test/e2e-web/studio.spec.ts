@@ -381,7 +381,7 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await row.click();
     await page.getByTestId('overlay-toggle').click();
     await page.getByTestId(`overlay-run-${saId}`).check();
-    await page.getByTestId('overlay-toggle').click();
+    await page.getByTestId('overlay-done').click();
     const legend = page.getByTestId('chart-legend');
     await expect(legend).toContainText(`#${longId} e2e-long`);
     await expect(legend).toContainText(`#${saId} e2e-sa2`);

@@ -19,6 +19,9 @@ type DataHandlers = Pick<
   | 'files.uploadEnd'
   | 'jobs.cancel'
   | 'dialog.pick'
+  | 'files.folderBegin'
+  | 'files.folderChunk'
+  | 'files.folderEnd'
 >;
 
 /** Platform pieces only Electron has (native dialogs); web mode passes none. */
@@ -70,6 +73,20 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
     'dialog.pick': async ({ kind, title }) => {
       if (!native) throw new ApiFailure('invalid', 'file pickers exist only in the desktop app; type the path, or upload the file');
       return { path: await native.pick(kind, title) };
+    },
+    // issue 15: folder uploads.
+    'files.folderBegin': ({ name, files, bytes }) => failAs('invalid', () => uploads.folderBegin(name, files, bytes)),
+    'files.folderChunk': ({ folderId, relPath, offset, base64, final }) =>
+      failAs('invalid', () => {
+        const data = decodeBase64Strict(base64, `files.folderChunk base64 (${relPath}, offset ${offset})`);
+        return uploads.folderChunk(folderId, relPath, offset, data, final);
+      }),
+    'files.folderEnd': ({ folderId, abort }) => {
+      if (abort) {
+        uploads.folderAbort(folderId);
+        return { path: null };
+      }
+      return failAs('invalid', () => uploads.folderEnd(folderId, (name) => `${fileStamp()}-${slug(name, 'folder', 80)}`));
     },
   };
 }

@@ -24,6 +24,8 @@ type RunHandlers = Pick<
   | 'metrics.series'
   | 'metrics.overlay'
   | 'gap.list'
+  | 'runs.groups'
+  | 'metrics.window'
 >;
 
 export function requireRun(s: Services, id: number): RunRecord {
@@ -173,5 +175,9 @@ export function runHandlers(s: Services): RunHandlers {
     },
     'metrics.overlay': ({ runIds, name, maxPoints }) => s.store.metrics.overlay(runIds, name, maxPoints),
     'gap.list': ({ runId }) => s.store.gaps.list(runId),
+    // issue 15: the experiment table's groups and zoomed charts.
+    'runs.groups': ({ filter, by, columns }) => failAs('invalid', () => s.store.runs.groups(filter, by, columns)),
+    'metrics.window': ({ runIds, names, from, to, maxPoints }) =>
+      runIds.flatMap((runId) => names.map((name) => ({ runId, series: s.store.metrics.series(runId, name, maxPoints, { from, to }) }))),
   };
 }

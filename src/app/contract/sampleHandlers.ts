@@ -34,10 +34,10 @@ export function sampleHandlers(s: Services): SampleHandlers {
       });
       return { jobId: job };
     },
-    'samples.filmstrip': ({ checkpointId, settings, frames }) => {
+    'samples.filmstrip': ({ checkpointId, settings, frames, x0 }) => {
       const target = checkpoint(checkpointId);
       const job = s.jobs.start('filmstrip', async (signal, onProgress) => {
-        const strip = { ...settings, n: 1, filmstripFrames: frames };
+        const strip = { ...settings, n: 1, filmstripFrames: frames, filmstripX0: x0 };
         const { record } = await sampleCheckpoint(s, target, strip, { signal, onProgress });
         return record!;
       });

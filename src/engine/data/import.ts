@@ -3,7 +3,7 @@
  * The packed file is written atomically at the very end, so a failed import leaves nothing at `out`
  * (and an existing file there untouched).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { findBuiltin, generateBuiltin } from './builtin';
 import { cifarBatchDir, readCifar10 } from './cifar';
@@ -16,6 +16,7 @@ import type { RawDataset, SkippedItem } from './raw';
 import type { ClassMode } from '../../shared/engineMessages';
 import { assertRawConsistent, isDirectory, limitRaw } from './raw';
 import { grayscaleRaw, resizeRaw, validateSize } from './resize';
+import { extractZip, zipContentRoot } from './zip';
 
 export type ImportFormat = 'auto' | DatasetFormat;
 
@@ -40,6 +41,8 @@ export interface ImportOptions {
   includeTest?: boolean;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
+  /** The dataset's name and source when the input is a stand-in (a .zip's extracted folder). */
+  origin?: { name: string; source: string };
 }
 
 export interface ImportResult {
@@ -77,7 +80,7 @@ export function detectFormat(input: string): { format: Exclude<ImportFormat, 'au
   if (name.endsWith('.bin')) return { format: 'cifar10', path: input };
   if (name.endsWith(PACKED_EXTENSION)) return { format: 'packed', path: input };
   if (isImageFileName(name)) throw new Error(`${input}: a single image is not a dataset; pass the folder that holds the images`);
-  throw new Error(`${input}: cannot tell the dataset format from the name; pass the format explicitly (idx, cifar10, folder, npy)`);
+  throw new Error(`${input}: cannot tell the dataset format from the name; pass the format explicitly (idx, cifar10, folder, npy) or a .zip of them`);
 }
 
 function idxLabelsFor(imagesPath: string, explicit: string | undefined): string | undefined {
@@ -137,8 +140,31 @@ async function readSource(format: Exclude<ImportFormat, 'auto'>, path: string, o
   }
 }
 
+/**
+ * A .zip input (issue 15): extracted next to the output (`<out>.unzip`, which the store's start-up sweep removes
+ * if this process is killed), imported as the folder it holds, then removed.
+ */
+async function importZip(opts: ImportOptions): Promise<ImportResult> {
+  const dest = `${opts.out}.unzip`;
+  rmSync(dest, { recursive: true, force: true });
+  try {
+    await extractZip(opts.input, dest, { signal: opts.signal });
+    const root = zipContentRoot(dest, readdirSync(dest, { withFileTypes: true }));
+    const origin = { name: datasetName(opts.input, 'zip'), source: resolve(opts.input) };
+    return await importDataset({ ...opts, input: root, origin });
+  } finally {
+    rmSync(dest, { recursive: true, force: true });
+  }
+}
+
 export async function importDataset(opts: ImportOptions): Promise<ImportResult> {
   if (!opts.out.endsWith(PACKED_EXTENSION)) throw new Error(`${opts.out}: the output file must end in ${PACKED_EXTENSION}`);
+  if (!opts.origin && /\.zip$/i.test(opts.input) && existsSync(opts.input) && !isDirectory(opts.input)) {
+    if (opts.format !== 'auto' && opts.format !== 'folder') {
+      throw new Error(`${opts.input}: a .zip is read as the folder it holds; import it with format auto or folder`);
+    }
+    return importZip({ ...opts, format: 'auto' });
+  }
   if (opts.size !== undefined) validateSize(opts.size);
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) {
     throw new Error(`limit: expected a positive integer, got ${opts.limit}`);
@@ -167,8 +193,8 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
       ? raw.skipped
       : [...raw.skipped.slice(0, MAX_SKIPPED_IN_HEADER), { file: '...', reason: `and ${raw.skipped.length - MAX_SKIPPED_IN_HEADER} more` }];
   const info = makeHeader(raw, {
-    name: datasetName(path, format),
-    source: format === 'builtin' ? findBuiltin(path).id : resolve(path),
+    name: opts.origin?.name ?? datasetName(path, format),
+    source: opts.origin?.source ?? (format === 'builtin' ? findBuiltin(path).id : resolve(path)),
     format,
     skipped: skippedInHeader,
   });

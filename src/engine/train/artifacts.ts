@@ -252,10 +252,15 @@ function builtinShapeCheck(cfg: RunConfig, pixels: Uint8Array, n: number): Shape
 }
 
 /**
- * A denoising filmstrip of one image (seed, image 0): the x0 prediction at `frames` evenly spaced
- * steps of the chain, then the final sample, in one row.
+ * A denoising filmstrip of one image (seed, image 0): x_t at `frames` evenly spaced steps of the chain, then the
+ * final sample, in one row; with `filmstripX0`, a second row below with the x0 the network predicts from each
+ * x_t (the sample again under it). The sidecar's `frames` give each column's step and t, `rows` what each row shows.
  */
-export async function writeFilmstrip(holder: ModelHolder, runDir: string, settings: SampleGridOptions & { frames: number }): Promise<SamplesMessage> {
+export async function writeFilmstrip(
+  holder: ModelHolder,
+  runDir: string,
+  settings: SampleGridOptions & { frames: number; filmstripX0?: boolean },
+): Promise<SamplesMessage> {
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const S = timestepSequence(cfg.T, steps, spacing).length;
@@ -283,15 +288,20 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
     }),
   );
   const P = cfg.imageSize * cfg.imageSize * cfg.channels;
-  const all = new Float32Array(P * (res.trajectory.length + 1));
-  res.trajectory.forEach((f, i) => all.set(f.x0.subarray(0, P), i * P));
-  all.set(res.images.subarray(0, P), res.trajectory.length * P);
-  const n = res.trajectory.length + 1;
+  const cols = res.trajectory.length + 1;
+  const rows: ('xt' | 'x0')[] = settings.filmstripX0 ? ['xt', 'x0'] : ['xt'];
+  const all = new Float32Array(P * cols * rows.length);
+  rows.forEach((row, r) => {
+    res.trajectory.forEach((f, i) => all.set((row === 'xt' ? f.xt : f.x0).subarray(0, P), (r * cols + i) * P));
+    all.set(res.images.subarray(0, P), (r * cols + cols - 1) * P);
+  });
+  const n = cols * rows.length;
   const step = String(holder.step).padStart(7, '0');
-  const name = `step-${step}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film-seed${seed}.png`;
+  const x0Tag = settings.filmstripX0 ? '-x0' : '';
+  const name = `step-${step}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film${x0Tag}-seed${seed}.png`;
   const path = settings.out ?? join(runDir, 'samples', name);
   const scale = gridScale(cfg.imageSize);
-  writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: n, scale, caption: settings.caption });
+  writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols, scale, caption: settings.caption });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-filmstrip',
     runDir,
@@ -303,7 +313,8 @@ export async function writeFilmstrip(holder: ModelHolder, runDir: string, settin
     eta,
     seed,
     variance: choice.record,
-    frames: res.trajectory.map((f) => ({ step: f.step, t: f.j + 1, shows: 'x0 prediction' })).concat([{ step: S, t: 0, shows: 'final sample' }]),
+    rows: rows.map((r) => (r === 'xt' ? 'x_t' : 'x0 predicted from x_t')),
+    frames: res.trajectory.map((f) => ({ step: f.step, t: f.j + 1 })).concat([{ step: S, t: 0 }]),
   });
   return { type: 'samples', step: holder.step, path, n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
 }

@@ -265,6 +265,7 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
           msPerStep,
           etaSec: ((cfg.steps - step) * msPerStep) / 1000,
           memory: memoryInfo(peak),
+          time: Date.now(),
         };
         sink(msg);
         windowStart = now;

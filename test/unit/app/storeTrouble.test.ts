@@ -85,8 +85,18 @@ describe('a run while the store is locked by another connection', () => {
     await waitFor(() => store.runs.get(id)!.status === 'completed');
     expect(logs(id).map((l) => l.level)).toEqual(['warn', 'info']);
     expect(store.metrics.series(id, 'loss', 1e6).steps).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
-    const rows = store.db.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = ?').pluck().get(id);
-    expect(rows).toBe(300 * 8);
+    // Each series (the 8 training metrics and the wall time the charts' time axis reads) has every step once,
+    // and its summary (issue 15), written in the same transactions as the rows, counts each step once too.
+    const perSeries = store.db.prepare(`SELECT n.name, COUNT(*) AS rows, MIN(m.step) AS lo, MAX(m.step) AS hi,
+        s.points, (SELECT SUM(b.n) FROM metric_buckets b WHERE b.run_id = m.run_id AND b.name_id = m.name_id
+          AND b.level = 0) AS bucketed
+      FROM metrics m JOIN metric_names n ON n.id = m.name_id
+      JOIN metric_series s ON s.run_id = m.run_id AND s.name_id = m.name_id
+      WHERE m.run_id = ? GROUP BY n.name ORDER BY n.name`).all(id) as { name: string }[];
+    expect(perSeries.map((r) => r.name)).toEqual(
+      ['gradNorm', 'imagesPerSec', 'loss', 'lr', 'msPerStep', 'sa', 'simple', 'tensorBytes', 'wallTime'],
+    );
+    for (const r of perSeries) expect(r).toEqual({ name: r.name, rows: 300, lo: 1, hi: 300, points: 300, bucketed: 300 });
     expect(store.checkpoints.list(id).map((c) => c.step)).toEqual([50, 100, 150, 200, 250, 300]);
   });
 });

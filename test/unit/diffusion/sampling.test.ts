@@ -256,6 +256,19 @@ describe('trajectory, progress, cancellation, validation', () => {
     expect(maxAbsDiff(r.trajectory[0]!.x0, ref.x0AtKeep)).toBeLessThan(1e-4);
   });
 
+  it('keeps x_t beside x0 at those steps: the first is the starting noise, clipped for display', async () => {
+    const r = await sampleWithTrajectory(base({ n: 2, batchSize: 2, steps: 5, keepTrajectory: [0, 3] }));
+    for (const f of r.trajectory) expect(f.xt.length).toBe(2 * P);
+    for (let b = 0; b < 2; b++) {
+      const noise = Rng.keyed(7, b, Stream.sampleInit).normal(P);
+      const clipped = Array.from(noise, (v) => Math.min(1, Math.max(-1, v)));
+      expect(maxAbsDiff(r.trajectory[0]!.xt.subarray(b * P, (b + 1) * P), clipped)).toBeLessThan(1e-6);
+    }
+    // Later frames are the chain's state, not its prediction: x_t still differs from the x0 predicted from it.
+    expect(maxAbsDiff(r.trajectory[1]!.xt, r.trajectory[1]!.x0)).toBeGreaterThan(1e-3);
+    expect(Math.max(...r.trajectory[1]!.xt.map(Math.abs))).toBeLessThanOrEqual(1);
+  });
+
   it('reports progress across batches', async () => {
     const calls: Array<[number, number]> = [];
     await sample(base({ n: 5, batchSize: 2, steps: 4, onStep: (k, total) => calls.push([k, total]) }));

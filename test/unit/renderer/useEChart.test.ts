@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defineComponent, h, nextTick, ref } from 'vue';
 import { mount } from '@vue/test-utils';
+import { createPinia, setActivePinia } from 'pinia';
 
 const ec = vi.hoisted(() => ({
   inits: [] as { el: unknown; theme: unknown; opts: unknown }[],
@@ -23,6 +24,7 @@ vi.mock('echarts/core', () => ({
 }));
 
 import { useEChart } from '../../../src/renderer/src/composables/useEChart';
+import { useThemeStore } from '../../../src/renderer/src/stores/theme';
 
 let frames: FrameRequestCallback[] = [];
 const runFrames = () => {
@@ -33,6 +35,9 @@ const runFrames = () => {
 let observers: { cb: ResizeObserverCallback; observed: Element[]; disconnected: boolean }[] = [];
 
 beforeEach(() => {
+  // The chart follows the page's theme (stores/theme.ts), so each test gets a fresh Pinia and a light page.
+  setActivePinia(createPinia());
+  localStorage.clear();
   frames = [];
   observers = [];
   ec.inits.length = 0;
@@ -66,7 +71,7 @@ function harness() {
   const renders: string[] = [];
   const Chart = defineComponent({
     setup() {
-      const { el } = useEChart(() => renders.push(`${a.value}${b.value}`), [a, b]);
+      const { el } = useEChart((_c, fresh) => renders.push(`${a.value}${b.value}${fresh ? '*' : ''}`), [a, b]);
       return () => h('div', { ref: el, class: 'chart' });
     },
   });
@@ -82,7 +87,7 @@ describe('useEChart', () => {
     expect(ec.themes).toContain('sadpm');
     expect(renders).toEqual([]);
     runFrames();
-    expect(renders).toEqual(['0x']);
+    expect(renders).toEqual(['0x*']);
     wrapper.unmount();
   });
 
@@ -97,7 +102,7 @@ describe('useEChart', () => {
     await nextTick();
     expect(frames).toHaveLength(1);
     runFrames();
-    expect(renders).toEqual(['0x', '50y']);
+    expect(renders).toEqual(['0x*', '50y']);
     runFrames();
     expect(renders).toHaveLength(2);
     wrapper.unmount();
@@ -126,9 +131,23 @@ describe('useEChart', () => {
     expect(ec.chart.dispose).toHaveBeenCalledTimes(1);
     expect(observers[0]!.disconnected).toBe(true);
     runFrames();
-    expect(renders).toEqual(['0x']);
+    expect(renders).toEqual(['0x*']);
     a.value = 8;
     await nextTick();
     expect(frames).toHaveLength(0);
+  });
+
+  it('creates the chart again with the dark theme when the page turns dark, and draws it whole', async () => {
+    const { renders, wrapper } = harness();
+    runFrames();
+    useThemeStore().set('dark');
+    await nextTick();
+    expect(ec.chart.dispose).toHaveBeenCalledTimes(1);
+    expect(ec.inits.map((i) => i.theme)).toEqual(['sadpm', 'sadpm-dark']);
+    runFrames();
+    expect(renders).toEqual(['0x*', '0x*']);
+    expect(document.documentElement.dataset.theme).toBe('dark');
+    expect(localStorage.getItem('sadpm.theme')).toBe('dark');
+    wrapper.unmount();
   });
 });

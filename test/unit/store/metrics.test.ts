@@ -52,7 +52,7 @@ describe('metrics', () => {
     store.close();
   });
 
-  it('a 1M-point series downsampled to 2,000 keeps the spike, the first and the last point', () => {
+  it('a 1M-point series read as at most 2,000 points keeps the spike, the first and the last point', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
     const n = 1_000_000;
@@ -73,8 +73,10 @@ describe('metrics', () => {
     const s = store.metrics.series(r.id, 'loss', 2000);
     const ms = performance.now() - t0;
     expect(s.total).toBe(n);
-    expect(s.steps).toHaveLength(2000);
-    expect(s.values).toHaveLength(2000);
+    // From the summary's buckets (min and max of each), so between half the budget and all of it.
+    expect(s.steps.length).toBeLessThanOrEqual(2000);
+    expect(s.steps.length).toBeGreaterThanOrEqual(1000);
+    expect(s.values).toHaveLength(s.steps.length);
     expect(s.steps[0]).toBe(1);
     expect(s.steps.at(-1)).toBe(n);
     expect(s.steps).toContain(spikeAt);

@@ -32,10 +32,16 @@ afterEach(() => {
 });
 
 describe('RunRecorder', () => {
-  it('progress points: every progress metric plus memory', () => {
-    const pts = progressPoints(progress(7));
-    expect(pts.map((p) => p.name)).toEqual([...PROGRESS_METRICS, 'gpuBytes', 'tensorBytes']);
+  it('progress points: every progress metric plus memory and the wall time', () => {
+    const pts = progressPoints({ ...progress(7), time: 1_700_000_000_500 });
+    expect(pts.map((p) => p.name)).toEqual([...PROGRESS_METRICS, 'gpuBytes', 'tensorBytes', 'wallTime']);
     expect(pts.every((p) => p.step === 7)).toBe(true);
+    // Seconds since the epoch, from the message; a message without a time gets the recorder's clock.
+    expect(pts.at(-1)!.value).toBe(1_700_000_000.5);
+    const before = Date.now() / 1000;
+    const untimed = progressPoints(progress(8)).at(-1)!.value;
+    expect(untimed).toBeGreaterThanOrEqual(before);
+    expect(untimed).toBeLessThanOrEqual(Date.now() / 1000);
     const noGpu = progressPoints({ ...progress(1), memory: { numTensors: 1, numBytes: 5 } });
     expect(noGpu.map((p) => p.name)).not.toContain('gpuBytes');
   });
@@ -66,7 +72,7 @@ describe('RunRecorder', () => {
     expect(count()).toBe(5);
     expect(tx).toHaveBeenCalledTimes(1);
     expect(store.runs.get(run.id)).toMatchObject({ step: 5, lastLoss: 1 / 5 });
-    expect(store.metrics.names(run.id)).toHaveLength(9);
+    expect(store.metrics.names(run.id)).toHaveLength(10);
     // The next batch arms a new timer.
     rec.handle(progress(6));
     expect(count()).toBe(5);

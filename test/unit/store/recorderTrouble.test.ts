@@ -75,7 +75,7 @@ describe('RunRecorder: SQLITE_BUSY', () => {
     expect(trouble.map((t) => t.kind)).toEqual(['retrying', 'recovered']);
     expect(lossSteps()).toEqual([1, 2, 3, 4, 5, 6]);
     const count = store.db.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = ?').pluck().get(run.id);
-    expect(count).toBe(6 * 8);
+    expect(count).toBe(6 * 9);
     expect(store.checkpoints.list(run.id).map((c) => [c.step, c.path])).toEqual([[4, '/ck4']]);
     // A sample row has no natural key: written once means the retries did not repeat it.
     expect(store.samples.list(run.id)).toHaveLength(1);

@@ -100,6 +100,8 @@ export interface TrajectoryFrame {
   j: number;
   /** x0 predictions of all n images at that step, NHWC, clipped to [-1, 1]. */
   x0: Float32Array;
+  /** x_t of all n images before that step (its network input), NHWC, clipped to [-1, 1] for display. */
+  xt: Float32Array;
 }
 
 export interface SampleResult {
@@ -183,6 +185,7 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
   const P = H * W * C;
   const images = new Float32Array(n * P);
   const frames = new Map<number, Float32Array>(keptSteps.map((k) => [k, new Float32Array(n * P)]));
+  const inputs = new Map<number, Float32Array>(keptSteps.map((k) => [k, new Float32Array(n * P)]));
   const numBatches = Math.ceil(n / batchSize);
   const total = S * numBatches;
   let done = 0;
@@ -216,16 +219,19 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
             const s2 = step.c.noisy ? headSigma2(step.c, source.head, out.head!, e) : 0;
             r = varianceStep(xCur, e, step.c, s2, z);
           } else r = varianceStep(xCur, e, step.c, step.sigma2, z);
-          return keepX0 ? [r.xNext, tf.clipByValue(r.x0, -1, 1) as tf.Tensor4D] : [r.xNext];
+          const clip = (t: tf.Tensor4D) => tf.clipByValue(t, -1, 1) as tf.Tensor4D;
+          return keepX0 ? [r.xNext, clip(r.x0), clip(xCur)] : [r.xNext];
         });
         x = out[0]!;
         xCur.dispose();
-        const x0 = out[1];
-        if (x0 !== undefined) {
+        const [, x0, xt] = out;
+        if (x0 !== undefined && xt !== undefined) {
           try {
             frames.get(k)!.set(await x0.data(), start * P);
+            inputs.get(k)!.set(await xt.data(), start * P);
           } finally {
             x0.dispose();
+            xt.dispose();
           }
         }
         await syncPoint(x);
@@ -245,7 +251,7 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
   return {
     images,
     sequence: seq,
-    trajectory: keptSteps.map((k) => ({ step: k, j: cur[k]!, x0: frames.get(k)! })),
+    trajectory: keptSteps.map((k) => ({ step: k, j: cur[k]!, x0: frames.get(k)!, xt: inputs.get(k)! })),
     ...(source.kind === 'gamma' ? { sigma2: coefs.map((c) => (c.kind === 'var' ? c.sigma2 : 0)) } : {}),
   };
 }

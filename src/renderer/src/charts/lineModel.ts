@@ -11,6 +11,11 @@ export interface LineSource {
   readonly steps: ArrayLike<number>;
   readonly values: ArrayLike<number>;
   readonly length: number;
+  /**
+   * The training steps when `steps` holds another x (a time axis): carried as a third dimension of each point,
+   * for tooltips and CSV downloads.
+   */
+  readonly rawSteps?: ArrayLike<number>;
 }
 
 export interface LineSpec {
@@ -108,16 +113,17 @@ export class Decimator {
     this.blockSize *= 2;
   }
 
-  /** Interleaved [x0, y0, x1, y1, …] of the kept points in index order. */
-  output(xs: ArrayLike<number>, ys: ArrayLike<number>, dropNonPositive: boolean): Float64Array {
+  /** Interleaved [x0, y0, x1, y1, …] (with `extra`: [x0, y0, e0, …]) of the kept points in index order. */
+  output(xs: ArrayLike<number>, ys: ArrayLike<number>, dropNonPositive: boolean, extra?: ArrayLike<number>): Float64Array {
     const n = this.minIdx.length;
-    const out = new Float64Array(n * 4);
+    const out = new Float64Array(n * (extra ? 6 : 4));
     let k = 0;
     const emit = (i: number) => {
       const y = ys[i]!;
       if (dropNonPositive && !(y > 0)) return;
       out[k++] = xs[i]!;
       out[k++] = y;
+      if (extra) out[k++] = extra[i]!;
     };
     for (let b = 0; b < n; b++) {
       const a = this.minIdx[b]!;
@@ -202,7 +208,7 @@ export class LineModel {
           ys = st.ema.values;
         }
         st.dec.update(ys, spec.source.length);
-        st.data = st.dec.output(spec.source.steps, ys, logY);
+        st.data = st.dec.output(spec.source.steps, ys, logY, spec.source.rawSteps);
         st.seenLength = spec.source.length;
         st.seenKey = key;
         changed.push(st);
@@ -222,7 +228,7 @@ export function seriesOf(st: { spec: LineSpec; data: Float64Array }, withStyle: 
     ...s,
     type: 'line',
     name: st.spec.name,
-    dimensions: ['step', 'value'],
+    dimensions: st.spec.source.rawSteps ? ['x', 'value', 'step'] : ['step', 'value'],
     encode: { x: 0, y: 1 },
     showSymbol: false,
     symbol: 'none',
@@ -245,25 +251,50 @@ export function seriesOf(st: { spec: LineSpec; data: Float64Array }, withStyle: 
  * The axes, grid, tooltip and zoom of a metric line chart. The tooltip's content is DOM built by
  * tooltip.ts: the CSP blocks the inline-styled markup ECharts would write.
  */
+export interface AxisOptions {
+  /** Axis titles (with units). */
+  xName?: string;
+  yName?: string;
+  /** The tooltip's head label ('step', 'time', …). */
+  xLabel?: string;
+  /** The zoomed x range to keep when the whole option is set again. */
+  zoom?: { start: number; end: number } | null;
+}
+
 export function lineBaseOption(
   logY: boolean,
   fmtY: (v: number) => string,
   fmtX: (v: number) => string,
   axis: Record<string, unknown>,
+  opts: AxisOptions = {},
 ): Record<string, unknown> {
   const label = (axis.axisLabel ?? {}) as Record<string, unknown>;
+  const name = (text: string | undefined, gap: number) =>
+    text ? { name: text, nameLocation: 'middle', nameGap: gap, nameTextStyle: { fontSize: 11 } } : {};
+  const zoom = opts.zoom ? { startValue: opts.zoom.start, endValue: opts.zoom.end } : { start: 0, end: 100 };
   return {
     animation: false,
-    grid: { left: 8, right: 14, top: 10, bottom: 22, containLabel: true },
+    // ECharts 6 keeps the axis labels and the axis names inside the grid's box ('all'); containLabel only the labels.
+    grid: { left: 8, right: 14, top: 10, bottom: 6, outerBoundsMode: 'same', outerBoundsContain: 'all' },
     tooltip: {
       ...tooltipBase(),
       trigger: 'axis',
       axisPointer: { type: 'line', animation: false },
-      formatter: axisTooltip('step', fmtX, fmtY),
+      formatter: axisTooltip(opts.xLabel ?? 'step', fmtX, fmtY),
     },
-    xAxis: { type: 'value', min: 'dataMin', max: 'dataMax', ...axis, axisLabel: { ...label, formatter: fmtX } },
-    yAxis: { type: logY ? 'log' : 'value', scale: true, ...axis, axisLabel: { ...label, formatter: fmtY } },
-    dataZoom: [{ type: 'inside', xAxisIndex: 0, filterMode: 'none' }],
+    xAxis: {
+      type: 'value', min: 'dataMin', max: 'dataMax', ...axis, ...name(opts.xName, 22),
+      axisLabel: { ...label, formatter: fmtX, hideOverlap: true },
+    },
+    yAxis: {
+      type: logY ? 'log' : 'value', scale: true, ...axis, ...name(opts.yName, 46),
+      axisLabel: { ...label, formatter: fmtY },
+    },
+    // The wheel zooms the x axis; a drag selects a range to zoom to (MetricChart draws and applies it).
+    // rangeMode 'value': when a zoomed range is refetched at full detail, the zoom stays on the same x values.
+    dataZoom: [{
+      type: 'inside', xAxisIndex: 0, filterMode: 'none', moveOnMouseMove: false, rangeMode: ['value', 'value'], ...zoom,
+    }],
   };
 }
 
@@ -279,6 +310,11 @@ export class LineChartController {
   private structureKey = '';
   /** Milliseconds of the last update (line preparation + setOption, which renders synchronously). */
   lastMs = 0;
+
+  /** After the chart was created again (a theme switch): the next update sets the whole option. */
+  reset(): void {
+    this.structureKey = '';
+  }
   constructor(
     private readonly setOption: SetOption,
     private readonly base: (logY: boolean) => Record<string, unknown>,

@@ -60,7 +60,8 @@ function yOf(p: AxisParam): unknown {
 
 /**
  * An axis-trigger formatter: "<x label> <x>" then each series' value. Series with no value at that
- * x (a shorter overlaid run) are left out.
+ * x (a shorter overlaid run) are left out. Each run's value is the one at its own nearest point: where
+ * that point's step is not the head's (runs logged at other steps, or a time axis), the row says its step.
  */
 export function axisTooltip(xLabel: string, fmtX: (x: number) => string, fmtY: (y: number) => string) {
   return (params: AxisParam | AxisParam[]): HTMLElement => {
@@ -71,10 +72,18 @@ export function axisTooltip(xLabel: string, fmtX: (x: number) => string, fmtY: (
     for (const p of list) {
       const y = yOf(p);
       if (typeof y !== 'number' || !Number.isFinite(y)) continue;
-      rows.push({ name: p.seriesName ?? '', value: fmtY(y), color: typeof p.color === 'string' ? p.color : '#9ca3af' });
+      const v = Array.isArray(p.value) ? p.value : [];
+      const step = typeof v[2] === 'number' ? v[2] : xLabel === 'step' ? Number(v[0]) : NaN;
+      const own = Number.isFinite(step) && !(xLabel === 'step' && step === x) ? ` (step ${fmtStep(step)})` : '';
+      const color = typeof p.color === 'string' ? p.color : '#9ca3af';
+      rows.push({ name: p.seriesName ?? '', value: fmtY(y) + own, color });
     }
     return tipElement(`${xLabel} ${Number.isFinite(x) ? fmtX(x) : ''}`.trim(), rows);
   };
+}
+
+function fmtStep(s: number): string {
+  return s.toLocaleString('en-US');
 }
 
 /** Tooltip options shared by the charts: HTML content from the formatter, styled by class. */

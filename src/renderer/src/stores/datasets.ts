@@ -11,6 +11,9 @@ export type ImportRequest = InvokeRequest<'datasets.import'>;
 
 export type { ImportOutcome };
 
+/** A file of a folder picked with <input webkitdirectory>: its path starts with the folder's name. */
+export type FolderFile = Blob & { name: string; webkitRelativePath: string };
+
 export const useDatasetsStore = defineStore('datasets', () => {
   const list = shallowRef<DatasetRecord[]>([]);
   const loading = ref(false);
@@ -80,6 +83,45 @@ export const useDatasetsStore = defineStore('datasets', () => {
     });
   }
 
+  /**
+   * Web mode (issue 15): a folder picked in the browser (each file with its path under the folder, class subfolders
+   * kept) goes to the server file by file, in chunks, with progress in bytes; the server shows the folder only once
+   * all of it arrived. Returns its path there. A failure discards what was sent.
+   */
+  function uploadFolder(files: FolderFile[], chunkBytes = UPLOAD_CHUNK_BYTES): { job: Job; result: Promise<string> } {
+    const jobs = useJobsStore();
+    const root = files[0]?.webkitRelativePath.split('/')[0] || 'folder';
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    return jobs.track('upload', `Upload ${root}/ (${files.length} files)`, async (progress) => {
+      if (files.length === 0) throw new Error('the folder picked has no files');
+      const { folderId } = await api().invoke('files.folderBegin', { name: root, files: files.length, bytes });
+      try {
+        progress(0, bytes);
+        for (const f of files) {
+          // The path under the picked folder: the server's folder is that folder.
+          const relPath = f.webkitRelativePath.split('/').slice(1).join('/') || f.name;
+          let offset = 0;
+          do {
+            const end = Math.min(offset + chunkBytes, f.size);
+            const base64 = await fileToBase64(f.slice(offset, end));
+            const final = end >= f.size;
+            const { received } = await api().invoke('files.folderChunk', { folderId, relPath, offset, base64, final });
+            progress(received, bytes);
+            offset = end;
+          } while (offset < f.size);
+        }
+        const { path } = await api().invoke('files.folderEnd', { folderId, abort: false });
+        if (!path) throw new Error(`the server kept no folder for ${root}`);
+        return path;
+      } catch (err) {
+        await api()
+          .invoke('files.folderEnd', { folderId, abort: true })
+          .catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
   /** Electron: a native file or folder picker; the chosen path, or null when cancelled. */
   async function pick(kind: 'file' | 'folder'): Promise<string | null> {
     const title = kind === 'folder' ? 'Choose an image folder' : 'Choose a dataset file';
@@ -91,7 +133,9 @@ export const useDatasetsStore = defineStore('datasets', () => {
     list.value = list.value.filter((d) => d.id !== id);
   }
 
-  return { list, loading, loadError, lastImport, selectedId, selected, refresh, startImport, upload, pick, remove };
+  return {
+    list, loading, loadError, lastImport, selectedId, selected, refresh, startImport, upload, uploadFolder, pick, remove,
+  };
 });
 
 export function fileToBase64(file: Blob): Promise<string> {

@@ -9,22 +9,9 @@ import { markRaw, ref, shallowRef, triggerRef } from 'vue';
 import type { EventPayload } from '../../../shared/contract';
 import type { ActivityMessage, ProgressMessage } from '../../../shared/engineMessages';
 import type { GapRecord, Series } from '../../../shared/records';
+import { PROGRESS_METRICS, RECORDED_METRICS, WALL_TIME_METRIC } from '../../../shared/metricNames';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
-
-/** Metrics the monitor charts, as the store names them (see the run recorder). */
-export const LIVE_METRICS = [
-  'loss',
-  'simple',
-  'sa',
-  'gradNorm',
-  'lr',
-  'imagesPerSec',
-  'gpuBytes',
-  'tensorBytes',
-  'msPerStep',
-] as const;
-export type LiveMetric = (typeof LIVE_METRICS)[number];
 
 /** A growable (step, value) column pair. */
 export class Column {
@@ -71,11 +58,11 @@ export class RunSeries {
   appendProgress(m: ProgressMessage): void {
     // A resumed run repeats steps after its last checkpoint: drop what is not newer.
     if (m.step <= this.column('loss').lastStep) return;
-    for (const name of ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'msPerStep'] as const) {
-      this.column(name).push(m.step, m[name]);
-    }
+    for (const name of PROGRESS_METRICS) this.column(name).push(m.step, m[name]);
     if (m.memory.gpuBytes !== undefined) this.column('gpuBytes').push(m.step, m.memory.gpuBytes);
     this.column('tensorBytes').push(m.step, m.memory.numBytes);
+    // As the recorder stores it: seconds since the epoch, from the message (else when it arrived).
+    this.column(WALL_TIME_METRIC).push(m.step, (m.time ?? Date.now()) / 1000);
     this.version++;
   }
 }
@@ -183,7 +170,7 @@ export const useLiveStore = defineStore('live', () => {
     loading.value = new Set(loading.value).add(runId);
     try {
       const [ser, gapList] = await Promise.all([
-        api().invoke('metrics.series', { runId, names: [...LIVE_METRICS], maxPoints }),
+        api().invoke('metrics.series', { runId, names: [...RECORDED_METRICS], maxPoints }),
         api().invoke('gap.list', { runId }),
       ]);
       const rs = new RunSeries();

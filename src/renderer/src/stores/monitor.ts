@@ -10,11 +10,9 @@ import { api } from '../api';
 import { toApiError } from '../api/errors';
 import { PALETTE } from '../charts/palette';
 import { latestGap } from '../charts/gap';
-import { useLiveStore } from './live';
+import { Column, useLiveStore } from './live';
 import { useRunsStore } from './runs';
-
-/** Metrics fetched for overlaid runs (the monitor's charts, memory in both forms). */
-const OVERLAY_METRICS = ['loss', 'simple', 'sa', 'gradNorm', 'lr', 'imagesPerSec', 'gpuBytes', 'tensorBytes'];
+import { RECORDED_METRICS } from '../../../shared/metricNames';
 /** Most runs overlaid at once (the palette separates 20 colours, the shown run included). */
 const MAX_OVERLAYS = 19;
 
@@ -31,6 +29,12 @@ export const useMonitorStore = defineStore('monitor', () => {
   const overlayGaps = shallowRef(new Map<number, GapRecord>());
   const overlayError = ref<unknown>(null);
   let overlaySeq = 0;
+  /**
+   * Zoomed charts (issue 15): per metric, the step range of each run shown and its points there at full detail
+   * from the store's summary (a long run's loaded history is downsampled).
+   */
+  const windows = shallowRef(new Map<string, Map<number, Column>>());
+  const windowSeq = new Map<string, number>();
 
   const run = computed(() => (runId.value ? (runs.get(runId.value) ?? null) : null));
   /** The run's metric columns (re-read once per animation frame in which data arrived). */
@@ -51,18 +55,48 @@ export const useMonitorStore = defineStore('monitor', () => {
   const detail = computed(() => (runs.detail?.run.id === runId.value ? runs.detail : null));
   const historyError = computed(() => (runId.value ? (live.loadErrors.get(runId.value) ?? null) : null));
 
-  /** Shows a run: its record, detail and full history (then kept current by events); no overlays. */
-  async function open(id: number | null): Promise<void> {
+  /** Shows a run: its record, detail and full history (then kept current by events), with `overlay` overlaid. */
+  async function open(id: number | null, overlay: number[] = []): Promise<void> {
     runId.value = id;
-    overlayIds.value = [];
+    overlayIds.value = overlay.filter((o) => o !== id).slice(0, MAX_OVERLAYS);
     hiddenIds.value = [];
     overlaySeries.value = new Map();
     overlayGaps.value = new Map();
     overlayError.value = null;
+    windows.value = new Map();
     if (!id) return;
     if (!runs.loaded) await runs.refresh();
     void runs.loadDetail(id);
+    if (overlayIds.value.length) void loadOverlays();
     await live.load(id, true);
+  }
+
+  /**
+   * A chart of `metric` zoomed to a step range per run (null: zoomed out): fetches those ranges at full detail.
+   */
+  async function zoomTo(metric: string, ranges: Map<number, { from: number; to: number }> | null): Promise<void> {
+    const seq = (windowSeq.get(metric) ?? 0) + 1;
+    windowSeq.set(metric, seq);
+    if (!ranges || ranges.size === 0) {
+      if (!windows.value.has(metric)) return;
+      const next = new Map(windows.value);
+      next.delete(metric);
+      windows.value = next;
+      return;
+    }
+    try {
+      const parts = await Promise.all(
+        [...ranges].map(([rid, r]) =>
+          api().invoke('metrics.window', { runIds: [rid], names: [metric], from: r.from, to: r.to, maxPoints: 2000 }),
+        ),
+      );
+      if (windowSeq.get(metric) !== seq) return;
+      const byRun = new Map<number, Column>();
+      for (const p of parts.flat()) byRun.set(p.runId, Column.from(p.series));
+      windows.value = new Map(windows.value).set(metric, byRun);
+    } catch (e) {
+      if (windowSeq.get(metric) === seq) overlayError.value = toApiError(e);
+    }
   }
 
   /** (Re)fetches the overlaid runs' curves and latest gap evaluations. */
@@ -77,11 +111,11 @@ export const useMonitorStore = defineStore('monitor', () => {
     }
     try {
       const results = await Promise.all(
-        OVERLAY_METRICS.map((name) => api().invoke('metrics.overlay', { runIds: ids, name, maxPoints: 5000 })),
+        RECORDED_METRICS.map((name) => api().invoke('metrics.overlay', { runIds: ids, name, maxPoints: 5000 })),
       );
       const gapLists = await Promise.all(ids.map((rid) => api().invoke('gap.list', { runId: rid })));
       if (my !== overlaySeq) return;
-      overlaySeries.value = new Map(OVERLAY_METRICS.map((n, i) => [n, results[i]!]));
+      overlaySeries.value = new Map(RECORDED_METRICS.map((n, i) => [n, results[i]!]));
       const m = new Map<number, GapRecord>();
       ids.forEach((rid, i) => {
         const last = latestGap(gapLists[i]!);
@@ -126,7 +160,7 @@ export const useMonitorStore = defineStore('monitor', () => {
 
   return {
     runId, run, series, progress, gapRecords, memoryMetric, detail, historyError,
-    overlayIds, hiddenIds, overlaySeries, overlayGaps, overlayError,
-    open, loadOverlays, toggleOverlay, toggleHidden, followOverlays, colorOf, nameOf,
+    overlayIds, hiddenIds, overlaySeries, overlayGaps, overlayError, windows,
+    open, loadOverlays, toggleOverlay, toggleHidden, followOverlays, colorOf, nameOf, zoomTo,
   };
 });
