@@ -13,13 +13,19 @@ import globals from 'globals';
 // --- building blocks for the layer rules -------------------------------------------------------
 
 /** `electron`, `electron/main`, `electron/renderer`, ... */
-const ELECTRON = { regex: '^electron(/.*)?$', message: 'This layer must not depend on Electron (see ARCHITECTURE.md, Layers).' };
+const ELECTRON = {
+  regex: '^electron(/.*)?$',
+  message: 'This layer must not depend on Electron (see ARCHITECTURE.md, Layers).',
+};
 
 /** `node:fs` and the bare builtin names (`fs`, `path`, `fs/promises`, ...). */
 const NODE_BUILTINS = [
   { group: ['node:*'], message: 'This layer runs outside Node (browser or pure TS): no Node built-ins.' },
   {
-    regex: `^(${builtinModules.filter((m) => !m.startsWith('_')).map((m) => m.replace(/[/]/g, '\\/')).join('|')})(\\/.*)?$`,
+    regex: `^(${builtinModules
+      .filter((m) => !m.startsWith('_'))
+      .map((m) => m.replace(/[/]/g, '\\/'))
+      .join('|')})(\\/.*)?$`,
     message: 'This layer runs outside Node (browser or pure TS): no Node built-ins.',
   },
 ];
@@ -53,7 +59,18 @@ function restrict(folder, patterns) {
 export default defineConfig(
   {
     // Build outputs, installs, run data and the device copy are not source.
-    ignores: ['out/', 'dist/', 'node_modules/', '.device/', 'runs/', 'test-results/', 'test-report/', 'coverage/', '.vite/', 'tmp/'],
+    ignores: [
+      'out/',
+      'dist/',
+      'node_modules/',
+      '.device/',
+      'runs/',
+      'test-results/',
+      'test-report/',
+      'coverage/',
+      '.vite/',
+      'tmp/',
+    ],
   },
 
   js.configs.recommended,
@@ -64,7 +81,9 @@ export default defineConfig(
   pluginVue.configs['flat/essential'],
   {
     files: ['**/*.vue'],
-    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' } },
+    languageOptions: {
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' },
+    },
   },
 
   {
@@ -72,7 +91,12 @@ export default defineConfig(
       // Allow deliberately unused names when they start with `_` (callbacks with a fixed signature, etc.).
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+        },
       ],
       // Off: the engine's tight loops use comma sequences (`(sum += v), n++`), which this rule always flags.
       // tsc already reports a comma operand without side effects (TS2695).
@@ -82,14 +106,26 @@ export default defineConfig(
 
   // Globals per runtime (matters for plain .js/.mjs files; TS files get no-undef switched off by typescript-eslint).
   {
-    files: ['**/*.{js,mjs,cjs}', 'scripts/**', 'bin/**', 'bench/**', 'test/**', 'src/{io,engine,store,app,main,cli}/**', '*.config.*'],
+    files: [
+      '**/*.{js,mjs,cjs}',
+      'scripts/**',
+      'bin/**',
+      'bench/**',
+      'test/**',
+      'src/{io,engine,store,app,main,cli}/**',
+      '*.config.*',
+    ],
     languageOptions: { globals: { ...globals.node } },
   },
   { files: ['src/renderer/**'], languageOptions: { globals: { ...globals.browser } } },
 
   // --- layers --------------------------------------------------------------------------------------
   // shared: pure TS (zod only) — it is imported by every process, including the sandboxed renderer.
-  restrict('src/shared', [ELECTRON, ...NODE_BUILTINS, layers('io', 'engine', 'store', 'app', 'main', 'renderer', 'preload', 'cli')]),
+  restrict('src/shared', [
+    ELECTRON,
+    ...NODE_BUILTINS,
+    layers('io', 'engine', 'store', 'app', 'main', 'renderer', 'preload', 'cli'),
+  ]),
   // io: small Node helpers (atomic writes) that engine, store, app and cli share; it depends on no layer.
   restrict('src/io', [ELECTRON, layers('shared', 'engine', 'store', 'app', 'main', 'renderer', 'preload', 'cli')]),
   // engine and store run in plain Node (utility process, CLI, tests): never Electron, never each other, never the
@@ -109,5 +145,9 @@ export default defineConfig(
   // preload runs sandboxed: only `electron` (contextBridge, ipcRenderer) and shared.
   restrict('src/preload', [...NODE_BUILTINS, layers('io', 'engine', 'store', 'app', 'main', 'renderer', 'cli')]),
   // renderer is a web page (also served in web mode): shared only, everything else via window.api.
-  restrict('src/renderer', [ELECTRON, ...NODE_BUILTINS, layers('io', 'engine', 'store', 'app', 'main', 'preload', 'cli')]),
+  restrict('src/renderer', [
+    ELECTRON,
+    ...NODE_BUILTINS,
+    layers('io', 'engine', 'store', 'app', 'main', 'preload', 'cli'),
+  ]),
 );

@@ -22,7 +22,10 @@ function randomWeights(widthDivisor: number): InceptionWeights {
   const convs = new Map<string, { filter: Float32Array; bias: Float32Array }>();
   for (const s of plan.convs.values()) {
     const std = Math.sqrt(2 / (s.kh * s.kw * s.cin));
-    convs.set(s.name, { filter: rng.normal(s.kh * s.kw * s.cin * s.cout).map((v) => v * std), bias: new Float32Array(s.cout) });
+    convs.set(s.name, {
+      filter: rng.normal(s.kh * s.kw * s.cin * s.cout).map((v) => v * std),
+      bias: new Float32Array(s.cout),
+    });
   }
   const fcT = rng.normal(plan.features * 1008).map((v) => v / Math.sqrt(plan.features));
   return { plan, convs, fcT, fcBias: new Float32Array(1008), sha256: null };
@@ -49,7 +52,9 @@ async function main(): Promise<void> {
     assertGpuHealthy();
     if (!Number.isFinite(p[0]!)) throw new Error('non-finite features');
   };
-  console.log(`# backend ${describeBackend(info)}; FID Inception-v3 width ÷${width} (${model.features} features), input ${size}x${size} → 299; batch ${batch}`);
+  console.log(
+    `# backend ${describeBackend(info)}; FID Inception-v3 width ÷${width} (${model.features} features), input ${size}x${size} → 299; batch ${batch}`,
+  );
   const w0 = performance.now();
   await runBatch(Math.min(batch, n), 0); // shader compilation, buffer pool
   const warmMs = performance.now() - w0;
@@ -75,7 +80,9 @@ async function main(): Promise<void> {
     imagesPerSecond: +(n / seconds).toFixed(1),
     peakDeviceGiB: devicePeakBytes() !== undefined ? +(devicePeakBytes()! / 2 ** 30).toFixed(2) : null,
   };
-  console.log(`${result.imagesPerSecond} images/s (${n} images in ${result.seconds} s after a ${result.warmupSeconds} s warm-up)`);
+  console.log(
+    `${result.imagesPerSecond} images/s (${n} images in ${result.seconds} s after a ${result.warmupSeconds} s warm-up)`,
+  );
   console.log(`BENCH_JSON ${JSON.stringify(result)}`);
   model.dispose();
 }

@@ -98,7 +98,9 @@ async function main(): Promise<void> {
     return benchDropout(batch, reps, rate);
   }
   console.log(`# backend ${describeBackend(info)}; batch ${batch}; ${reps} reps`);
-  console.log('# shape (h cin→cout k/s) | tfjs conv2d ms (TFLOP/s) | ours ms (TFLOP/s) | speed-up | filter grad ms (TFLOP/s)');
+  console.log(
+    '# shape (h cin→cout k/s) | tfjs conv2d ms (TFLOP/s) | ours ms (TFLOP/s) | speed-up | filter grad ms (TFLOP/s)',
+  );
   for (const [size, cin, cout, k, s] of SHAPES) {
     const pad = Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
     const o = Math.ceil(size / s);
@@ -115,8 +117,18 @@ async function main(): Promise<void> {
     tf.dispose([a, c]);
     // The same kernel with each tile size, to check pickTile's choice (marked *).
     const picked = pickTile(batch * o * o, cout);
-    const candidates = [{ bm: 128, bn: 128 }, { bm: 128, bn: 64 }, { bm: 64, bn: 128 }, { bm: 64, bn: 64 }];
-    const cases: (() => tf.Tensor | tf.Tensor[])[] = [tfjs, ours, () => convFilterBiasGrad(x, dy, k, s, pad, pad), ...candidates.map((tile) => () => conv2dGpu(x, w, b, s, pad, pad, o, o, tile))];
+    const candidates = [
+      { bm: 128, bn: 128 },
+      { bm: 128, bn: 64 },
+      { bm: 64, bn: 128 },
+      { bm: 64, bn: 64 },
+    ];
+    const cases: (() => tf.Tensor | tf.Tensor[])[] = [
+      tfjs,
+      ours,
+      () => convFilterBiasGrad(x, dy, k, s, pad, pad),
+      ...candidates.map((tile) => () => conv2dGpu(x, w, b, s, pad, pad, o, o, tile)),
+    ];
     const best = cases.map(() => Infinity);
     // Interleaved rounds, best of each: clocks and other load drift between consecutive timings.
     for (let round = 0; round < 3; round++) {
@@ -124,14 +136,19 @@ async function main(): Promise<void> {
     }
     const [tTfjs, tOurs, tGrad] = best as [number, number, number];
     const tiles: string[] = [];
-    for (const [i, tile] of candidates.entries()) tiles.push(`${tile.bm}x${tile.bn}${tile.bm === picked.bm && tile.bn === picked.bn ? '*' : ''} ${best[3 + i]!.toFixed(2)}`);
+    for (const [i, tile] of candidates.entries())
+      tiles.push(
+        `${tile.bm}x${tile.bn}${tile.bm === picked.bm && tile.bn === picked.bn ? '*' : ''} ${best[3 + i]!.toFixed(2)}`,
+      );
     assertGpuHealthy();
     const tf_ = (ms: number) => (flops / ms / 1e9).toFixed(2);
     const label = `${size} ${cin}→${cout} ${k}/${s}`;
     console.log(
       `${label.padEnd(18)} | ${tTfjs.toFixed(2)} (${tf_(tTfjs)}) | ${tOurs.toFixed(2)} (${tf_(tOurs)}) | ${(tTfjs / tOurs).toFixed(2)}x | ${tGrad.toFixed(2)} (${tf_(tGrad)})  rel diff ${diff.toExponential(1)}; tiles ${tiles.join(', ')}`,
     );
-    console.log(`BENCH_KERNEL_JSON ${JSON.stringify({ size, cin, cout, k, s, batch, tfjsMs: tTfjs, oursMs: tOurs, filterGradMs: tGrad, gflop: flops / 1e9, relDiff: diff })}`);
+    console.log(
+      `BENCH_KERNEL_JSON ${JSON.stringify({ size, cin, cout, k, s, batch, tfjsMs: tTfjs, oursMs: tOurs, filterGradMs: tGrad, gflop: flops / 1e9, relDiff: diff })}`,
+    );
     tf.dispose([x, w, b, dy]);
   }
 }

@@ -27,7 +27,13 @@ function covariance(d: number, seed: number): Float64Array {
 
 function features(n: number, d: number, seed: number, shift: number): FeatureMatrix {
   // post-ReLU-like features: |N(0,1)| + shift
-  return { rows: n, dim: d, data: Rng.keyed(seed, 2).normal(n * d).map((v) => Math.abs(v) + shift) };
+  return {
+    rows: n,
+    dim: d,
+    data: Rng.keyed(seed, 2)
+      .normal(n * d)
+      .map((v) => Math.abs(v) + shift),
+  };
 }
 
 function report(part: string, seconds: number, extra: Record<string, unknown>): void {
@@ -61,7 +67,13 @@ async function main(): Promise<void> {
     if (parts.includes('pr')) {
       const t0 = performance.now();
       const pr = await precisionRecall(real, fake, { kernels: tfKernels });
-      report('pr', (performance.now() - t0) / 1000, { backend: info.name, n, dim: d, precision: pr.precision, recall: pr.recall });
+      report('pr', (performance.now() - t0) / 1000, {
+        backend: info.name,
+        n,
+        dim: d,
+        precision: pr.precision,
+        recall: pr.recall,
+      });
     }
   }
 }

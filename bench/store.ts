@@ -40,9 +40,18 @@ function newRun(name: string, over: Partial<NewRun> = {}): NewRun {
 function progress(step: number): ProgressMessage {
   const loss = 1 / Math.sqrt(step) + 0.01 * Math.sin(step);
   return {
-    type: 'progress', step, totalSteps: 1e9, loss, simple: loss * 0.6, sa: loss * 0.4, gradNorm: 2 + Math.cos(step),
+    type: 'progress',
+    step,
+    totalSteps: 1e9,
+    loss,
+    simple: loss * 0.6,
+    sa: loss * 0.4,
+    gradNorm: 2 + Math.cos(step),
     lr: 2e-4,
-    imagesPerSec: 100, msPerStep: 10, etaSec: 1, memory: { numTensors: 100, numBytes: 1e6, gpuBytes: 2e6 },
+    imagesPerSec: 100,
+    msPerStep: 10,
+    etaSec: 1,
+    memory: { numTensors: 100, numBytes: 1e6, gpuBytes: 2e6 },
   };
 }
 const POINTS_PER_MSG = 9;
@@ -96,14 +105,18 @@ function ingestCapacity(): void {
       for (const p of progressPoints(progress(s))) store.metrics.append(run.id, [p]);
     }
     const ms = performance.now() - t;
-    const points = (store.db.prepare('SELECT COUNT(*) FROM metrics').pluck().get() as number);
+    const points = store.db.prepare('SELECT COUNT(*) FROM metrics').pluck().get() as number;
     return { points, ms, perSec: (points / ms) * 1000 };
   });
-  console.log(`ingest (simulated stream, max rate): RunRecorder batched ${fmt(batched.perSec)} points/s ` +
-    `(${batched.points} points in ${batched.ms.toFixed(0)} ms)`);
-  console.log(`  baseline, one transaction per point: ${fmt(single.perSec)} points/s ` +
-    `(${single.points} points in ${single.ms.toFixed(0)} ms) -> ` +
-    `batched is ${(batched.perSec / single.perSec).toFixed(0)}x`);
+  console.log(
+    `ingest (simulated stream, max rate): RunRecorder batched ${fmt(batched.perSec)} points/s ` +
+      `(${batched.points} points in ${batched.ms.toFixed(0)} ms)`,
+  );
+  console.log(
+    `  baseline, one transaction per point: ${fmt(single.perSec)} points/s ` +
+      `(${single.points} points in ${single.ms.toFixed(0)} ms) -> ` +
+      `batched is ${(batched.perSec / single.perSec).toFixed(0)}x`,
+  );
   results.ingestBatchedPointsPerSec = Math.round(batched.perSec);
   results.ingestSingleRowPointsPerSec = Math.round(single.perSec);
 }
@@ -113,8 +126,19 @@ async function ingestWhileTraining(): Promise<void> {
   const { RunService } = await import('../src/app/runService');
   const { forkEngine } = await import('../src/app/engineProcess');
   const cfg = resolveRunConfig({
-    preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, steps: STEPS, logEvery: 1,
-    checkpointEvery: 10, gapT0: 4, gapBatch: 2, sampleN: 2, sampleSteps: 2,
+    preset: 'tiny',
+    dataset: 'builtin:shapes',
+    imageSize: 16,
+    channels: 3,
+    batch: 2,
+    T: 100,
+    steps: STEPS,
+    logEvery: 1,
+    checkpointEvery: 10,
+    gapT0: 4,
+    gapBatch: 2,
+    sampleN: 2,
+    sampleSteps: 2,
   });
   const root = mkdtempSync(join(tmpdir(), 'sadpm-bench-train-'));
   const store = RunStore.open(root);
@@ -176,16 +200,25 @@ async function ingestWhileTraining(): Promise<void> {
   store.close();
   rmSync(root, { recursive: true, force: true });
   const perSec = ((sidePoints + trainPoints) / loaded.wall) * 1000;
-  console.log(`ingest while training (real tiny loop in an engine child process on ${adapter}, ${STEPS} steps, ` +
-    'log every step; the store process also ingests a simulated run at max rate):');
-  console.log(`  ${fmt(perSec)} points/s recorded during training (${sidePoints + trainPoints} points in ` +
-    `${loaded.wall.toFixed(0)} ms; the training run's own ${trainPoints} points all stored, ` +
-    `baseline run ${baseStored * POINTS_PER_MSG})`);
-  console.log(`  engine ${loaded.msPerStep.toFixed(1)} ms/step under this load ` +
-    `vs ${base.msPerStep.toFixed(1)} ms/step ` +
-    'with only its own metrics recorded (baseline); 2 CPU cores shared');
+  console.log(
+    `ingest while training (real tiny loop in an engine child process on ${adapter}, ${STEPS} steps, ` +
+      'log every step; the store process also ingests a simulated run at max rate):',
+  );
+  console.log(
+    `  ${fmt(perSec)} points/s recorded during training (${sidePoints + trainPoints} points in ` +
+      `${loaded.wall.toFixed(0)} ms; the training run's own ${trainPoints} points all stored, ` +
+      `baseline run ${baseStored * POINTS_PER_MSG})`,
+  );
+  console.log(
+    `  engine ${loaded.msPerStep.toFixed(1)} ms/step under this load ` +
+      `vs ${base.msPerStep.toFixed(1)} ms/step ` +
+      'with only its own metrics recorded (baseline); 2 CPU cores shared',
+  );
   results.whileTraining = {
-    adapter, pointsPerSec: Math.round(perSec), msPerStep: loaded.msPerStep, baselineMsPerStep: base.msPerStep,
+    adapter,
+    pointsPerSec: Math.round(perSec),
+    msPerStep: loaded.msPerStep,
+    baselineMsPerStep: base.msPerStep,
     trainPointsStored: trainPoints,
   };
 }
@@ -215,8 +248,10 @@ function seriesLatency(): void {
       store.metrics.series(run.id, 'loss', 2000, range);
       const r = timeIt(() => store.metrics.series(run.id, 'loss', 2000, range), 7);
       const got = store.metrics.series(run.id, 'loss', 2000, range);
-      console.log(`series: ${SERIES} points, ${label} -> ${got.steps.length} points from the summary: ` +
-        `median ${r.median.toFixed(1)} ms (min ${r.min.toFixed(1)})`);
+      console.log(
+        `series: ${SERIES} points, ${label} -> ${got.steps.length} points from the summary: ` +
+          `median ${r.median.toFixed(1)} ms (min ${r.min.toFixed(1)})`,
+      );
       summary[label] = Number(r.median.toFixed(2));
     }
     // Baseline: the rows read and downsampled with LTTB (what every read did before the summary).
@@ -226,9 +261,11 @@ function seriesLatency(): void {
       .prepare('SELECT step, value FROM metrics WHERE run_id = ? AND name_id = 1 ORDER BY step')
       .raw(true);
     const raw = timeIt(() => rows.all(run.id), 5);
-    console.log(`  baseline: the rows -> 2000 (LTTB) median ${down.median.toFixed(0)} ms ` +
-      `(min ${down.min.toFixed(0)}); reading every row as [step, value] ${raw.median.toFixed(0)} ms; ` +
-      `writing the ${SERIES} points with their summary took ${ingestMs.toFixed(0)} ms`);
+    console.log(
+      `  baseline: the rows -> 2000 (LTTB) median ${down.median.toFixed(0)} ms ` +
+        `(min ${down.min.toFixed(0)}); reading every row as [step, value] ${raw.median.toFixed(0)} ms; ` +
+        `writing the ${SERIES} points with their summary took ${ingestMs.toFixed(0)} ms`,
+    );
     results.seriesFromSummaryMs = summary;
     results.series1MTo2000Ms = Math.round(down.median);
     results.seriesReadAllRowsMs = Math.round(raw.median);
@@ -241,15 +278,22 @@ function listing(): void {
     store.writeTransaction(() => {
       for (let i = 0; i < RUNS; i++) {
         const w = words[i % words.length]!;
-        store.runs.create(newRun(`${w}-run-${i}`, {
-          status: RUN_STATUSES[i % RUN_STATUSES.length],
-          tags: [`t${i % 10}`, i % 3 === 0 ? 'paper' : 'scratch'],
-          notes: i % 7 === 0 ? `lr sweep ${i}` : '',
-          config: {
-            dataset: 'builtin:shapes', preset: 'tiny', k: 1 + (i % 3), lambda: (i % 4) / 4, T: i % 2 ? 1000 : 100,
-            seed: i, steps: 1000,
-          },
-        }));
+        store.runs.create(
+          newRun(`${w}-run-${i}`, {
+            status: RUN_STATUSES[i % RUN_STATUSES.length],
+            tags: [`t${i % 10}`, i % 3 === 0 ? 'paper' : 'scratch'],
+            notes: i % 7 === 0 ? `lr sweep ${i}` : '',
+            config: {
+              dataset: 'builtin:shapes',
+              preset: 'tiny',
+              k: 1 + (i % 3),
+              lambda: (i % 4) / 4,
+              T: i % 2 ? 1000 : 100,
+              seed: i,
+              steps: 1000,
+            },
+          }),
+        );
       }
     });
     const f = { status: ['completed' as const, 'failed' as const], tags: ['paper'], text: 'sweep', limit: 50 };
@@ -258,19 +302,23 @@ function listing(): void {
     const n = store.runs.count(f);
     const page = timeIt(() => store.runs.list({ limit: 50 }), 20);
     const all = timeIt(() => store.runs.list({ limit: RUNS }), 5);
-    console.log(`listing ${RUNS} runs: status+tag+text filter, first page of 50: ` +
-      `median ${filtered.median.toFixed(2)} ms ` +
-      `(${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; ` +
-      `all ${RUNS}: ${all.median.toFixed(0)} ms`);
+    console.log(
+      `listing ${RUNS} runs: status+tag+text filter, first page of 50: ` +
+        `median ${filtered.median.toFixed(2)} ms ` +
+        `(${n} match; count ${count.median.toFixed(2)} ms); unfiltered page of 50: ${page.median.toFixed(2)} ms; ` +
+        `all ${RUNS}: ${all.median.toFixed(0)} ms`,
+    );
     // Issue 15: the experiment table's pages, sorted by a config field and by a result, and its group rows.
     const byLr = timeIt(() => store.runs.list({ sort: { key: 'lr', dir: 'desc' }, limit: 100, offset: 5000 }), 20);
     const byLoss = timeIt(() => store.runs.list({ sort: { key: 'loss', dir: 'asc' }, limit: 100 }), 20);
     const where = [{ key: 'lambda' as const, op: 'ge' as const, value: 0.5 }];
     const cond = timeIt(() => store.runs.list({ where, sort: { key: 'k', dir: 'asc' }, limit: 100 }), 20);
     const groups = timeIt(() => store.runs.groups({}, 'lambda', ['loss', 'gap', 'ips', 'duration']), 20);
-    console.log(`  table pages of 100: sorted by lr (a config field) at offset 5000 ${byLr.median.toFixed(2)} ms; ` +
-      `by loss ${byLoss.median.toFixed(2)} ms; λ >= 0.5 sorted by K ${cond.median.toFixed(2)} ms; ` +
-      `group by λ with 4 mean ± std columns ${groups.median.toFixed(2)} ms`);
+    console.log(
+      `  table pages of 100: sorted by lr (a config field) at offset 5000 ${byLr.median.toFixed(2)} ms; ` +
+        `by loss ${byLoss.median.toFixed(2)} ms; λ >= 0.5 sorted by K ${cond.median.toFixed(2)} ms; ` +
+        `group by λ with 4 mean ± std columns ${groups.median.toFixed(2)} ms`,
+    );
     results.table10kSortedPageMs = { lr: byLr.median, loss: byLoss.median, conditionSortedByK: cond.median };
     results.table10kGroupsMs = groups.median;
     results.list10kFilteredMs = filtered.median;

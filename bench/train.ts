@@ -13,7 +13,13 @@
 import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
-import { initBackend, describeBackend, devicePeakBytes, resetDevicePeak, assertGpuHealthy } from '../src/engine/backend';
+import {
+  initBackend,
+  describeBackend,
+  devicePeakBytes,
+  resetDevicePeak,
+  assertGpuHealthy,
+} from '../src/engine/backend';
 import { gpuMemoryStats } from '../src/engine/gpu/memory';
 import { kernelChoice, overrideKernelSet } from '../src/engine/gpu/registry';
 import { KERNEL_SET_NAMES, type KernelSetName } from '../src/engine/gpu/kernelSet';
@@ -176,8 +182,19 @@ async function main(): Promise<void> {
     });
     assertGpuHealthy();
     const sec = (performance.now() - st) / 1000;
-    const r = { kind: 'sample', backend: info.name, preset, n: sampleN, steps: sampleSteps, seconds: sec, imagesPerSec: sampleN / sec, peakGpuBytes: devicePeakBytes() ?? null };
-    console.log(`sample ${preset} DDIM ${sampleSteps} steps, ${sampleN} images: ${(sampleN / sec).toFixed(2)} images/s (${sec.toFixed(1)} s)`);
+    const r = {
+      kind: 'sample',
+      backend: info.name,
+      preset,
+      n: sampleN,
+      steps: sampleSteps,
+      seconds: sec,
+      imagesPerSec: sampleN / sec,
+      peakGpuBytes: devicePeakBytes() ?? null,
+    };
+    console.log(
+      `sample ${preset} DDIM ${sampleSteps} steps, ${sampleN} images: ${(sampleN / sec).toFixed(2)} images/s (${sec.toFixed(1)} s)`,
+    );
     console.log('BENCH_JSON ' + JSON.stringify(r));
   }
   state.dispose();
@@ -222,9 +239,13 @@ async function profileStep(step: () => Promise<void>, top: number): Promise<void
     e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     byName.set(k.name, e);
   }
-  console.log(`# profile: ${prof.kernels.length} kernels, GPU ${total.toFixed(1)} ms, wall ${wall.toFixed(0)} ms (profiling serialises the GPU)`);
+  console.log(
+    `# profile: ${prof.kernels.length} kernels, GPU ${total.toFixed(1)} ms, wall ${wall.toFixed(0)} ms (profiling serialises the GPU)`,
+  );
   for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
-    console.log(`#   ${name.padEnd(28)} ${String(e.n).padStart(5)} x  ${e.ms.toFixed(1).padStart(8)} ms  ${((100 * e.ms) / (total || 1)).toFixed(1)}%`);
+    console.log(
+      `#   ${name.padEnd(28)} ${String(e.n).padStart(5)} x  ${e.ms.toFixed(1).padStart(8)} ms  ${((100 * e.ms) / (total || 1)).toFixed(1)}%`,
+    );
   }
   console.log('# by shape:');
   for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {

@@ -68,11 +68,22 @@ const suites = [
   { name: 'typecheck', cmd: ['npx', '--no', '--', 'tsc', '-p', 'tsconfig.json', '--noEmit'] },
   { name: 'typecheck-renderer', cmd: ['npx', '--no', '--', 'vue-tsc', '-p', 'tsconfig.web.json', '--noEmit'] },
   { name: 'lint', cmd: ['npx', '--no', '--', 'eslint', '.'] },
+  // One format (.prettierrc.json: width 120); 'npx prettier --write .' applies it.
+  { name: 'format', cmd: ['npx', '--no', '--', 'prettier', '--check', '--log-level', 'warn', '.'] },
   // The Electron skeleton must keep building (the Electron binary itself is never needed for this).
   { name: 'build', cmd: ['npx', '--no', '--', 'electron-vite', 'build'] },
   {
     name: 'vitest',
-    cmd: ['npx', '--no', '--', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${join(tmp, 'vitest.json')}`],
+    cmd: [
+      'npx',
+      '--no',
+      '--',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile=${join(tmp, 'vitest.json')}`,
+    ],
     counts: vitestCounts(join(tmp, 'vitest.json')),
   },
   // The UI in Chromium against web mode, and the Electron app where a binary exists (after 'build').
@@ -89,7 +100,11 @@ function run(cmd, extraEnv = {}) {
   return new Promise((resolvePromise) => {
     const [bin, ...args] = cmd;
     // shell on Windows only, so that npx.cmd is found; elsewhere no shell, no quoting surprises.
-    const child = spawn(bin, args, { stdio: 'inherit', env: { ...env, ...extraEnv }, shell: process.platform === 'win32' });
+    const child = spawn(bin, args, {
+      stdio: 'inherit',
+      env: { ...env, ...extraEnv },
+      shell: process.platform === 'win32',
+    });
     child.on('error', (err) => {
       console.error(`[test-all] could not start ${bin}: ${err.message}`);
       resolvePromise(127);
@@ -113,13 +128,17 @@ try {
     console.log(`\n=== ${suite.name}: ${suite.cmd.join(' ')}`);
     const started = Date.now();
     const code = await run(suite.cmd, suite.env);
-    const counts = suite.counts ? suite.counts(code) : { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0 };
+    const counts = suite.counts
+      ? suite.counts(code)
+      : { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0 };
     total.passed += counts.passed;
     total.failed += counts.failed;
     total.skipped += counts.skipped;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     // Deliberately not in the "N passed, N failed" form, so that only the final line matches it.
-    rows.push(`  ${counts.failed > 0 ? 'FAIL' : 'ok  '} ${suite.name.padEnd(20)} pass ${counts.passed} / fail ${counts.failed} / skip ${counts.skipped}  (${seconds} s, exit ${code})`);
+    rows.push(
+      `  ${counts.failed > 0 ? 'FAIL' : 'ok  '} ${suite.name.padEnd(20)} pass ${counts.passed} / fail ${counts.failed} / skip ${counts.skipped}  (${seconds} s, exit ${code})`,
+    );
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

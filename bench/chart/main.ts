@@ -7,7 +7,12 @@
 import { init } from 'echarts/core';
 import '../../src/renderer/src/charts/echarts';
 import { AXIS_STYLE, PALETTE } from '../../src/renderer/src/charts/echarts';
-import { LineChartController, blocksForWidth, lineBaseOption, type LineSpec } from '../../src/renderer/src/charts/lineModel';
+import {
+  LineChartController,
+  blocksForWidth,
+  lineBaseOption,
+  type LineSpec,
+} from '../../src/renderer/src/charts/lineModel';
 import { Column } from '../../src/renderer/src/stores/live';
 
 interface Scenario {
@@ -51,7 +56,13 @@ async function run(sc: Scenario) {
     (option, opts) => {
       if (!sc.dry) chart.setOption(option, opts);
     },
-    (logY) => lineBaseOption(logY, (v) => v.toPrecision(3), (v) => String(v), AXIS_STYLE),
+    (logY) =>
+      lineBaseOption(
+        logY,
+        (v) => v.toPrecision(3),
+        (v) => String(v),
+        AXIS_STYLE,
+      ),
   );
   const blocks = sc.maxBlocks ?? blocksForWidth(chart.getWidth());
   let renders = 0;
@@ -66,7 +77,14 @@ async function run(sc: Scenario) {
     for (let i = 0; i < sc.points; i++) c.push(i * 10, lossCurve(r, i));
     cols.push(c);
   }
-  const lines = (): LineSpec[] => cols.map((c, r) => ({ id: `r${r}`, name: `run ${r}`, source: c, color: PALETTE[r % PALETTE.length]!, width: sc.lineWidth ?? (r === 0 ? 1.5 : 1) }));
+  const lines = (): LineSpec[] =>
+    cols.map((c, r) => ({
+      id: `r${r}`,
+      name: `run ${r}`,
+      source: c,
+      color: PALETTE[r % PALETTE.length]!,
+      width: sc.lineWidth ?? (r === 0 ? 1.5 : 1),
+    }));
   const tFirst0 = performance.now();
   controller.update(lines(), { smoothing: sc.smoothing, logY: false, maxBlocks: blocks });
   const firstMs = performance.now() - tFirst0;
@@ -89,7 +107,16 @@ async function run(sc: Scenario) {
     last = now;
   }
   chart.dispose();
-  return { blocks, rendersPerFrame: renders / sc.frames, renderMsPerFrame: renderMs / sc.frames, scenario: sc, firstRenderMs: firstMs, update: stats(updates), frameInterval: stats(intervals), pointsPerRun: cols[0]!.length };
+  return {
+    blocks,
+    rendersPerFrame: renders / sc.frames,
+    renderMsPerFrame: renderMs / sc.frames,
+    scenario: sc,
+    firstRenderMs: firstMs,
+    update: stats(updates),
+    frameInterval: stats(intervals),
+    pointsPerRun: cols[0]!.length,
+  };
 }
 
 function append(cols: Column[], sc: Scenario): void {

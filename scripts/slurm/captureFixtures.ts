@@ -15,7 +15,11 @@ import { startTestCluster } from './testCluster';
 import { localRunner, type CommandRunner } from '../../src/app/executors/slurm/runner';
 import { shJoin } from '../../src/app/executors/slurm/quote';
 import {
-  sacctArgs, squeueArgs, parseSqueue, parseSbatchParsable, type SlurmJob,
+  sacctArgs,
+  squeueArgs,
+  parseSqueue,
+  parseSbatchParsable,
+  type SlurmJob,
 } from '../../src/app/executors/slurm/parse';
 
 const OUT = resolve(import.meta.dirname, '../../test/fixtures/slurm');
@@ -78,8 +82,12 @@ async function main(): Promise<void> {
     const timeout = await sbatch([cpu1, '--time=1', '--job-name=fx-timeout'], sleeper);
 
     const array = await sbatch([cpu1, '--array=0-3%2', '--job-name=fx-array'], sleeper);
-    await capture('sbatch-parsable.txt', 'sbatch --parsable of a plain job',
-      ['sbatch', '--parsable', '--wrap=true', '--output=/dev/null']);
+    await capture('sbatch-parsable.txt', 'sbatch --parsable of a plain job', [
+      'sbatch',
+      '--parsable',
+      '--wrap=true',
+      '--output=/dev/null',
+    ]);
     const a = (t: number) => `${array}_${t}`;
     await until('two array tasks running', [array], (s) => s(a(0)) === 'RUNNING' && s(a(1)) === 'RUNNING');
     await squeue('squeue-array-running.txt', 'array 0-3%2: tasks 0 and 1 running, 2-3 pending (throttle)', [array]);
@@ -141,12 +149,21 @@ async function main(): Promise<void> {
     await runner.run('scontrol', ['update', 'NodeName=sadpm1', 'State=RESUME']);
 
     const all = [timeout, array, failed, killed, done, victim, victimNoRq, urgent, nf].map(String);
-    await capture('sacct-all.txt', 'every job above, from sacct: the latest attempt of each',
-      ['sacct', ...sacctArgs(all)]);
-    await capture('sacct-all-duplicates.txt', 'the same with --duplicates: every attempt of a requeued job',
-      ['sacct', '--duplicates', ...sacctArgs(all)]);
-    await capture('squeue-unknown-job.txt', 'squeue for a job id slurmctld does not know',
-      ['squeue', ...squeueArgs(['999999'])], 'stderr');
+    await capture('sacct-all.txt', 'every job above, from sacct: the latest attempt of each', [
+      'sacct',
+      ...sacctArgs(all),
+    ]);
+    await capture('sacct-all-duplicates.txt', 'the same with --duplicates: every attempt of a requeued job', [
+      'sacct',
+      '--duplicates',
+      ...sacctArgs(all),
+    ]);
+    await capture(
+      'squeue-unknown-job.txt',
+      'squeue for a job id slurmctld does not know',
+      ['squeue', ...squeueArgs(['999999'])],
+      'stderr',
+    );
     writeFileSync(join(OUT, 'jobcomp.txt'), readFileSync(cluster.jobCompLog, 'utf8'));
     const jobcomp = 'the job completion log (JobCompType=jobcomp/filetxt) after all of the above';
     manifest.push({ file: 'jobcomp.txt', scenario: jobcomp, command: 'cat JobCompLoc', stream: 'stdout', exitCode: 0 });

@@ -7,7 +7,10 @@ let cached: string | undefined;
 export function appVersion(): string {
   if (cached === undefined) {
     try {
-      cached = String((JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version);
+      cached = String(
+        (JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string })
+          .version,
+      );
     } catch {
       cached = 'unknown';
     }

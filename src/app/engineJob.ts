@@ -11,7 +11,11 @@ export interface JobOptions {
 
 let seq = 0;
 
-export function runEngineJob(spawn: SpawnEngine, make: (jobId: string) => EngineCommand, opts: JobOptions = {}): Promise<unknown> {
+export function runEngineJob(
+  spawn: SpawnEngine,
+  make: (jobId: string) => EngineCommand,
+  opts: JobOptions = {},
+): Promise<unknown> {
   if (opts.signal?.aborted) return Promise.reject(new Error('cancelled'));
   const jobId = `j${process.pid}-${++seq}`;
   const proc = spawn();
@@ -25,7 +29,8 @@ export function runEngineJob(spawn: SpawnEngine, make: (jobId: string) => Engine
     };
     proc.onMessage((m) => {
       if (m.type === 'jobProgress' && m.jobId === jobId) opts.onProgress?.(m.done, m.total);
-      else if (m.type === 'jobDone' && m.jobId === jobId) settle(() => (m.ok ? resolve(m.result) : reject(new Error(m.error ?? 'the job failed'))));
+      else if (m.type === 'jobDone' && m.jobId === jobId)
+        settle(() => (m.ok ? resolve(m.result) : reject(new Error(m.error ?? 'the job failed'))));
       // This process runs this one job, so a refusal without a job id is about it too.
       else if (m.type === 'rejected' && (m.jobId === jobId || m.jobId === null)) {
         settle(() => reject(new Error(`the engine refused the job: ${m.error}`)));
@@ -33,7 +38,11 @@ export function runEngineJob(spawn: SpawnEngine, make: (jobId: string) => Engine
     });
     proc.onExit((code, signal) => {
       const tail = proc.stderrTail().trim().split('\n').slice(-3).join(' | ');
-      settle(() => reject(new Error(`the engine process ended during the job (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`)));
+      settle(() =>
+        reject(
+          new Error(`the engine process ended during the job (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`),
+        ),
+      );
     });
     opts.signal?.addEventListener('abort', () => proc.send({ cmd: 'cancel', jobId }), { once: true });
     proc.send(make(jobId));

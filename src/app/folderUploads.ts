@@ -5,7 +5,17 @@
  * leave the folder (`..`, an absolute path, a drive letter) is refused. Each upload belongs to the connection
  * that began it, as single-file uploads do (uploads.ts), and goes when that connection closes.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -30,13 +40,19 @@ interface FolderSession {
 export function folderEntryPath(root: string, relPath: string): string {
   const parts = relPath.split('/');
   const bad =
-    relPath.startsWith('/') || /^[A-Za-z]:/.test(relPath) || relPath.includes('\\') || relPath.includes('\0') ||
-    parts.length > 32 || parts.some((p) => p === '' || p === '.' || p === '..' || p.length > 255);
+    relPath.startsWith('/') ||
+    /^[A-Za-z]:/.test(relPath) ||
+    relPath.includes('\\') ||
+    relPath.includes('\0') ||
+    parts.length > 32 ||
+    parts.some((p) => p === '' || p === '.' || p === '..' || p.length > 255);
   const path = resolve(root, ...parts);
   const rel = relative(resolve(root), path);
   if (bad || rel.startsWith('..') || rel.startsWith(sep) || rel === '') {
-    throw new Error(`folder upload: '${relPath}' is not a relative path inside the folder (no '..', '\\\\', ` +
-      "absolute or empty parts); nothing of it was written");
+    throw new Error(
+      `folder upload: '${relPath}' is not a relative path inside the folder (no '..', '\\\\', ` +
+        'absolute or empty parts); nothing of it was written',
+    );
   }
   return path;
 }
@@ -48,8 +64,10 @@ export class FolderUploads {
 
   begin(owner: object, name: string, files: number, bytes: number): { folderId: string } {
     if (this.sessions.size >= MAX_FOLDER_UPLOADS) {
-      throw new Error(`folder upload of ${name}: ${this.sessions.size} folder uploads are open (at most ` +
-        `${MAX_FOLDER_UPLOADS}); try again when one has finished`);
+      throw new Error(
+        `folder upload of ${name}: ${this.sessions.size} folder uploads are open (at most ` +
+          `${MAX_FOLDER_UPLOADS}); try again when one has finished`,
+      );
     }
     mkdirSync(this.dir, { recursive: true });
     const free = (() => {
@@ -57,34 +75,54 @@ export class FolderUploads {
       return Number(st.bavail) * Number(st.bsize);
     })();
     if (bytes > free) {
-      throw new Error(`folder upload of ${name}: ${bytes} bytes announced, but the disk of ${this.dir} has ` +
-        `${free} bytes free; free some space or upload a smaller folder`);
+      throw new Error(
+        `folder upload of ${name}: ${bytes} bytes announced, but the disk of ${this.dir} has ` +
+          `${free} bytes free; free some space or upload a smaller folder`,
+      );
     }
     this.removeStale();
     const folderId = randomBytes(12).toString('hex');
     const dir = join(this.dir, `${PART_PREFIX}${folderId}`);
     mkdirSync(dir);
     this.sessions.set(folderId, {
-      owner, name, files, bytes, dir, filesDone: 0, received: 0, current: null, seen: new Set(),
+      owner,
+      name,
+      files,
+      bytes,
+      dir,
+      filesDone: 0,
+      received: 0,
+      current: null,
+      seen: new Set(),
     });
     return { folderId };
   }
 
-  chunk(owner: object, folderId: string, relPath: string, offset: number, data: Buffer, final: boolean): { received: number } {
+  chunk(
+    owner: object,
+    folderId: string,
+    relPath: string,
+    offset: number,
+    data: Buffer,
+    final: boolean,
+  ): { received: number } {
     const s = this.session(owner, folderId);
     try {
       if (!s.current) {
         if (offset !== 0) throw new Error(`folder upload: ${relPath} starts at byte ${offset}, expected 0`);
         if (s.seen.has(relPath)) throw new Error(`folder upload: ${relPath} was already sent`);
-        if (s.filesDone >= s.files) throw new Error(`folder upload of ${s.name}: more files than the ${s.files} announced`);
+        if (s.filesDone >= s.files)
+          throw new Error(`folder upload of ${s.name}: more files than the ${s.files} announced`);
         const path = folderEntryPath(s.dir, relPath);
         mkdirSync(resolve(path, '..'), { recursive: true });
         s.current = { relPath, fd: openSync(path, 'wx'), received: 0 };
         s.seen.add(relPath);
       }
       const cur = s.current;
-      if (cur.relPath !== relPath) throw new Error(`folder upload: ${relPath} began before ${cur.relPath} was finished`);
-      if (offset !== cur.received) throw new Error(`folder upload: ${relPath} chunk at byte ${offset}, expected ${cur.received}`);
+      if (cur.relPath !== relPath)
+        throw new Error(`folder upload: ${relPath} began before ${cur.relPath} was finished`);
+      if (offset !== cur.received)
+        throw new Error(`folder upload: ${relPath} chunk at byte ${offset}, expected ${cur.received}`);
       if (s.received + data.byteLength > s.bytes) {
         throw new Error(`folder upload of ${s.name}: more bytes than the ${s.bytes} announced`);
       }
@@ -138,8 +176,10 @@ export class FolderUploads {
   private session(owner: object, folderId: string): FolderSession {
     const s = this.sessions.get(folderId);
     if (!s || s.owner !== owner) {
-      throw new Error(`no folder upload ${folderId} in progress (finished, discarded, or the server restarted); ` +
-        'upload the folder again');
+      throw new Error(
+        `no folder upload ${folderId} in progress (finished, discarded, or the server restarted); ` +
+          'upload the folder again',
+      );
     }
     return s;
   }

@@ -27,7 +27,8 @@ export class JobRegistry {
       fn(ctl.signal, onProgress)
         .then(
           (result) => this.emit({ type: 'done', jobId, kind, ok: true, result }),
-          (err: Error) => this.emit({ type: 'done', jobId, kind, ok: false, error: ctl.signal.aborted ? 'cancelled' : err.message }),
+          (err: Error) =>
+            this.emit({ type: 'done', jobId, kind, ok: false, error: ctl.signal.aborted ? 'cancelled' : err.message }),
         )
         .finally(() => this.running.delete(jobId));
     });

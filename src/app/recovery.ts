@@ -67,7 +67,9 @@ function mismatch(file: { step: number; path: string }, run: RunRecord, expected
   }
   if (h.step !== file.step) return `its header says step ${h.step}, its name step ${file.step}`;
   if (h.step > run.totalSteps) return `step ${h.step} is past the run's ${run.totalSteps} steps`;
-  const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
+  const floats = Object.values(h.groups)
+    .flat()
+    .reduce((a, e) => a + e.length, 0);
   const bytes = h.dataOffset + 4 * floats;
   if (h.fileBytes !== bytes) return `truncated (expected ${bytes} bytes, file is ${h.fileBytes})`;
   let got: Record<string, unknown>;
@@ -97,8 +99,10 @@ function metricGap(run: RunRecord, step: number, config: Cadence, lastCk: number
   if (recorded >= step) return null;
   const onCadence = step !== config.steps && recorded >= Math.floor(step / config.logEvery) * config.logEvery;
   if (onCadence && recorded > Math.max(lastCk, 0)) return null;
-  return `the metrics logged before it (after step ${recorded}) were not recorded before the process stopped; ` +
-    'resume recomputes them from the last recorded checkpoint instead, for one continuous history';
+  return (
+    `the metrics logged before it (after step ${recorded}) were not recorded before the process stopped; ` +
+    'resume recomputes them from the last recorded checkpoint instead, for one continuous history'
+  );
 }
 
 /**
@@ -124,18 +128,20 @@ export function adoptCheckpoints(store: RunStore, run: RunRecord): Adoption {
     else valid.push({ step: f.step, path: f.path, bytes: h!.fileBytes, metrics: h!.metrics });
   }
   if (valid.length === 0) return out;
-  store.db.transaction(() => {
-    for (const v of valid) out.adopted.push(store.checkpoints.add({ runId: run.id, kind: 'full', ...v }));
-    const latest = valid.at(-1)!.step;
-    // The interruption note names the last good checkpoint: now this one.
-    if (run.status === 'interrupted' && run.failureReason) {
-      const note = `last good checkpoint: step ${latest} (found on disk at recovery)`;
-      const reason = /last good checkpoint: step \d+|no checkpoint was written yet/.test(run.failureReason)
-        ? run.failureReason.replace(/last good checkpoint: step \d+|no checkpoint was written yet/, note)
-        : `${run.failureReason}; ${note}`;
-      store.runs.setStatus(run.id, 'interrupted', reason);
-    }
-  }).immediate();
+  store.db
+    .transaction(() => {
+      for (const v of valid) out.adopted.push(store.checkpoints.add({ runId: run.id, kind: 'full', ...v }));
+      const latest = valid.at(-1)!.step;
+      // The interruption note names the last good checkpoint: now this one.
+      if (run.status === 'interrupted' && run.failureReason) {
+        const note = `last good checkpoint: step ${latest} (found on disk at recovery)`;
+        const reason = /last good checkpoint: step \d+|no checkpoint was written yet/.test(run.failureReason)
+          ? run.failureReason.replace(/last good checkpoint: step \d+|no checkpoint was written yet/, note)
+          : `${run.failureReason}; ${note}`;
+        store.runs.setStatus(run.id, 'interrupted', reason);
+      }
+    })
+    .immediate();
   return out;
 }
 
@@ -181,8 +187,10 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 export function describeRecovery(r: Recovery, resumeHint: string): string[] {
   const lines: string[] = [];
   if (r.interrupted.length) {
-    lines.push(`found ${r.interrupted.length} run(s) whose process stopped without finishing: ` +
-      `${r.interrupted.map((id) => `#${id}`).join(', ')}; marked interrupted (${resumeHint})`);
+    lines.push(
+      `found ${r.interrupted.length} run(s) whose process stopped without finishing: ` +
+        `${r.interrupted.map((id) => `#${id}`).join(', ')}; marked interrupted (${resumeHint})`,
+    );
   }
   for (const t of r.sweptTemps) {
     lines.push(`removed ${t.path} (${mib(t.bytes)}): a temp file of an import or export that was killed`);

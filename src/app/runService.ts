@@ -158,9 +158,10 @@ export class RunService {
     const run = this.store.runs.get(w.runId)!;
     const ck = w.resume ? this.store.checkpoints.latest(run.id) : undefined;
     // A covariance run (issue 13) trains its head on its parent's frozen checkpoint.
-    const start: EngineCommand = run.kind === 'cov'
-      ? { cmd: 'trainCov', config: run.cov, runDir: run.runDir, resumeFrom: ck?.path }
-      : { cmd: 'train', config: parseRunConfig(run.config), runDir: run.runDir, resumeFrom: ck?.path };
+    const start: EngineCommand =
+      run.kind === 'cov'
+        ? { cmd: 'trainCov', config: run.cov, runDir: run.runDir, resumeFrom: ck?.path }
+        : { cmd: 'train', config: parseRunConfig(run.config), runDir: run.runDir, resumeFrom: ck?.path };
     // What was recorded after the resume point is recomputed; drop it so steps never repeat.
     this.store.runs.rewind(run.id, ck?.step ?? 0);
     removeStaleTempFiles(run.runDir);

@@ -7,12 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../io/atomicFile';
-import {
-  AppSettingsSchema,
-  type AppSettings,
-  type SettingsView,
-  type WeightsCheck,
-} from '../shared/evaluation';
+import { AppSettingsSchema, type AppSettings, type SettingsView, type WeightsCheck } from '../shared/evaluation';
 import {
   FID_WEIGHTS_FILE,
   FID_WEIGHTS_SHA256_PREFIX,
@@ -115,7 +110,8 @@ export async function fileSha256(path: string): Promise<string> {
 /** Whether the chosen weights file is there and is pytorch-fid's (by its SHA-256 prefix), in words. */
 export async function checkInceptionWeights(choice: WeightsChoice): Promise<WeightsCheck> {
   const base = { path: choice.path, source: choice.source };
-  const from = choice.source === 'env' ? ` (from ${INCEPTION_WEIGHTS_ENV})` : choice.source === 'flag' ? '' : ' (Settings)';
+  const from =
+    choice.source === 'env' ? ` (from ${INCEPTION_WEIGHTS_ENV})` : choice.source === 'flag' ? '' : ' (Settings)';
   if (!choice.path) {
     const message = `no Inception weights set: metrics are computed in the pixel space. ${INCEPTION_WEIGHTS_HELP}`;
     return { ...base, found: false, sha256: null, ok: false, message };

@@ -87,10 +87,15 @@ export class UploadSessions {
   /** Appends `data` at `offset`, which must be where the previous chunk ended. */
   chunk(owner: UploadOwner, uploadId: string, offset: number, data: Buffer): { received: number } {
     const s = this.session(owner, uploadId);
-    if (offset !== s.received) throw new Error(`upload ${uploadId}: chunk at byte ${offset}, expected byte ${s.received} (chunks must arrive in order)`);
+    if (offset !== s.received)
+      throw new Error(
+        `upload ${uploadId}: chunk at byte ${offset}, expected byte ${s.received} (chunks must arrive in order)`,
+      );
     if (s.received + data.byteLength > s.bytes) {
       this.abort(owner, uploadId);
-      throw new Error(`upload of ${s.fileName}: ${s.received + data.byteLength} bytes sent, more than the ${s.bytes} announced; upload discarded`);
+      throw new Error(
+        `upload of ${s.fileName}: ${s.received + data.byteLength} bytes sent, more than the ${s.bytes} announced; upload discarded`,
+      );
     }
     let off = 0;
     while (off < data.byteLength) off += writeSync(s.fd, data, off, data.byteLength - off);
@@ -101,7 +106,10 @@ export class UploadSessions {
   /** Completes the upload: all bytes must have arrived. Returns the file's path in the uploads folder. */
   end(owner: UploadOwner, uploadId: string, finalName: (fileName: string) => string): { path: string } {
     const s = this.session(owner, uploadId);
-    if (s.received !== s.bytes) throw new Error(`upload of ${s.fileName}: ${s.received} of ${s.bytes} bytes arrived; send the rest before finishing`);
+    if (s.received !== s.bytes)
+      throw new Error(
+        `upload of ${s.fileName}: ${s.received} of ${s.bytes} bytes arrived; send the rest before finishing`,
+      );
     fsyncSync(s.fd);
     closeSync(s.fd);
     this.sessions.delete(uploadId);

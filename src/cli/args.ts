@@ -11,7 +11,18 @@ export interface ParsedArgs {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'ema', 'raw', 'strict', 'grayscale', 'help', 'quiet', 'no-progress', 'yes', 'remove']);
+const BOOLEAN_FLAGS = new Set([
+  'json',
+  'ema',
+  'raw',
+  'strict',
+  'grayscale',
+  'help',
+  'quiet',
+  'no-progress',
+  'yes',
+  'remove',
+]);
 // issue 16 (sweep, sweep-status)
 BOOLEAN_FLAGS.add('detach').add('watch');
 
@@ -72,8 +83,11 @@ function unwrap(t: unknown): { def: Record<string, unknown>; description: string
 
 /** The config fields and their flag kinds, read from the zod schema. */
 export function configFields(): FieldInfo[] {
-  const shape = (RunConfigSchema as unknown as { def: { in?: { shape: Record<string, unknown> }; shape?: Record<string, unknown> } }).def;
-  const objShape = shape.in?.shape ?? shape.shape ?? (RunConfigSchema as unknown as { shape: Record<string, unknown> }).shape;
+  const shape = (
+    RunConfigSchema as unknown as { def: { in?: { shape: Record<string, unknown> }; shape?: Record<string, unknown> } }
+  ).def;
+  const objShape =
+    shape.in?.shape ?? shape.shape ?? (RunConfigSchema as unknown as { shape: Record<string, unknown> }).shape;
   const out: FieldInfo[] = [];
   for (const [key, schema] of Object.entries(objShape)) {
     const { def, description } = unwrap(schema);
@@ -81,7 +95,9 @@ export function configFields(): FieldInfo[] {
     let values: readonly string[] | undefined;
     if (def.type === 'number') {
       const checks = (def.checks ?? []) as { _zod?: { def?: { check?: string; format?: string } } }[];
-      kind = checks.some((c) => c._zod?.def?.format === 'safeint' || c._zod?.def?.check === 'number_format') ? 'int' : 'number';
+      kind = checks.some((c) => c._zod?.def?.format === 'safeint' || c._zod?.def?.check === 'number_format')
+        ? 'int'
+        : 'number';
     } else if (def.type === 'enum') {
       kind = 'enum';
       values = Object.values(def.entries as Record<string, string>);
@@ -97,11 +113,18 @@ export function configFields(): FieldInfo[] {
 
 /** Boolean config fields: their flags alone mean true (--random-flip), or take =true / =false. */
 function booleanConfigFlags(): Set<string> {
-  return new Set(configFields().filter((f) => f.kind === 'boolean').map((f) => f.flag));
+  return new Set(
+    configFields()
+      .filter((f) => f.kind === 'boolean')
+      .map((f) => f.flag),
+  );
 }
 
 /** Reads config fields from flags (only those given). Unknown flags are the caller's to report. */
-export function configFromFlags(flags: Map<string, string | true>): { values: Record<string, unknown>; used: Set<string> } {
+export function configFromFlags(flags: Map<string, string | true>): {
+  values: Record<string, unknown>;
+  used: Set<string>;
+} {
   const values: Record<string, unknown> = {};
   const used = new Set<string>();
   for (const f of configFields()) {
@@ -133,7 +156,8 @@ function convert(f: FieldInfo, flag: string, raw: string): unknown {
       if (raw.trim() === '') return [];
       return raw.split(',').map((s) => {
         const v = Number(s);
-        if (!Number.isFinite(v)) throw new Error(`--${flag}: expected comma-separated numbers like 1,2,2, got '${raw}'`);
+        if (!Number.isFinite(v))
+          throw new Error(`--${flag}: expected comma-separated numbers like 1,2,2, got '${raw}'`);
         return v;
       });
     }
@@ -187,7 +211,8 @@ export function rejectUnknown(flags: Map<string, string | true>, allowed: Iterab
 
 export function positiveInt(args: ParsedArgs, flag: string): number {
   const v = flagNumber(args.flags, flag, NaN);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag}: expected a positive integer, got '${flagString(args.flags, flag)}'`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new Error(`--${flag}: expected a positive integer, got '${flagString(args.flags, flag)}'`);
   return v;
 }
 
@@ -212,6 +237,7 @@ export function isJson(args: ParsedArgs): boolean {
 /** The checkpoint a flag names: 'latest' or a step number. */
 export function checkpointFlag(args: ParsedArgs): 'latest' | number {
   const which = flagString(args.flags, 'checkpoint') ?? 'latest';
-  if (which !== 'latest' && !/^\d+$/.test(which)) throw new Error(`--checkpoint: expected 'latest' or a step number, got '${which}'`);
+  if (which !== 'latest' && !/^\d+$/.test(which))
+    throw new Error(`--checkpoint: expected 'latest' or a step number, got '${which}'`);
   return which === 'latest' ? 'latest' : Number(which);
 }

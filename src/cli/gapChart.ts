@@ -1,7 +1,11 @@
 /** A terminal chart of a gap curve: mean |D_t| against t, from t0 down to 1. */
 import type { GapMessage } from '../shared/engineMessages';
 
-export function renderGapChart(msg: Pick<GapMessage, 't' | 'meanAbs' | 'l2' | 'signedMean' | 't0' | 'step'>, width = 60, height = 12): string {
+export function renderGapChart(
+  msg: Pick<GapMessage, 't' | 'meanAbs' | 'l2' | 'signedMean' | 't0' | 'step'>,
+  width = 60,
+  height = 12,
+): string {
   const n = msg.t.length;
   if (n === 0) return '(empty gap curve)';
   const cols = Math.min(width, n);
@@ -11,7 +15,12 @@ export function renderGapChart(msg: Pick<GapMessage, 't' | 'meanAbs' | 'l2' | 's
   const rows: string[] = [];
   for (let r = height; r >= 1; r--) {
     const level = (r / height) * max;
-    const label = r === height ? max.toExponential(2).padStart(10) : r === 1 ? (max / height).toExponential(2).padStart(10) : ' '.repeat(10);
+    const label =
+      r === height
+        ? max.toExponential(2).padStart(10)
+        : r === 1
+          ? (max / height).toExponential(2).padStart(10)
+          : ' '.repeat(10);
     rows.push(`${label} |${values.map((v) => (v >= level - max / (2 * height) ? '█' : ' ')).join('')}`);
   }
   rows.push(`${' '.repeat(10)} +${'-'.repeat(cols)}`);

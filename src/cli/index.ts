@@ -67,7 +67,7 @@ function trainHelp(): string {
   });
   return [
     'sadpm train [--config run.json] [--run-preset quick-cpu|official-cifar10|official-celeba64] [flags]',
-    '  --run-dir DIR        where checkpoints, samples and gap curves go (default: the store\'s runs/<id>-<name>)',
+    "  --run-dir DIR        where checkpoints, samples and gap curves go (default: the store's runs/<id>-<name>)",
     '  --dataset D          a library dataset (name or #id), a .sadpm-ds file, or builtin:<name>',
     '  --tags a,b --notes S tags and notes recorded with the run',
     '  --keep-last N --keep-every M --keep-best METRIC   checkpoint retention, applied at each checkpoint',
@@ -108,7 +108,8 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
 
 /** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */
 function describeError(err: unknown): string {
-  if (err instanceof FieldError) return `--${kebab(err.field)}${err.value !== undefined ? ` ${err.value}` : ''}: ${err.detail}`;
+  if (err instanceof FieldError)
+    return `--${kebab(err.field)}${err.value !== undefined ? ` ${err.value}` : ''}: ${err.detail}`;
   return (err as Error).message;
 }
 

@@ -18,7 +18,7 @@ export function fmtBytes(n: number | undefined): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  while (v >= 1024 && i < units.length - 1) ((v /= 1024), i++);
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
@@ -87,7 +87,9 @@ export function humanSink(opts: { tty?: boolean } = {}): EngineSink {
         if (!tty) line(`checkpoint step ${msg.step}: ${msg.path} (${fmtBytes(msg.bytes)})`);
         break;
       case 'samples':
-        line(`samples (${msg.n}, ${msg.sampler} ${msg.sampleSteps} steps, ${msg.ema ? 'EMA' : 'raw'} weights): ${msg.path}`);
+        line(
+          `samples (${msg.n}, ${msg.sampler} ${msg.sampleSteps} steps, ${msg.ema ? 'EMA' : 'raw'} weights): ${msg.path}`,
+        );
         if (msg.shapes) line(fmtShapeCheck(msg.shapes));
         break;
       case 'gap': {

@@ -2,10 +2,13 @@
 import { statusCounts, type SweepCell, type SweepRecord } from '../shared/sweep';
 
 export function sweepHeader(sweep: SweepRecord, cells: readonly SweepCell[]): string {
-  const counts = Object.entries(statusCounts(cells)).map(([s, n]) => `${n} ${s}`).join(', ');
-  const where = sweep.executor === 'slurm'
-    ? `Slurm${sweep.slurm?.ssh ? ` via ${sweep.slurm.ssh}` : ''}${sweep.jobId !== null ? ` job ${sweep.jobId}` : ''}`
-    : 'local queue';
+  const counts = Object.entries(statusCounts(cells))
+    .map(([s, n]) => `${n} ${s}`)
+    .join(', ');
+  const where =
+    sweep.executor === 'slurm'
+      ? `Slurm${sweep.slurm?.ssh ? ` via ${sweep.slurm.ssh}` : ''}${sweep.jobId !== null ? ` job ${sweep.jobId}` : ''}`
+      : 'local queue';
   return `sweep #${sweep.id} '${sweep.name}' (${where}), ${cells.length} cells: ${counts}`;
 }
 
@@ -24,7 +27,11 @@ export function sweepLines(cells: readonly SweepCell[]): string[] {
     c.reason ? (c.reason.length > 70 ? `${c.reason.slice(0, 69)}…` : c.reason) : '',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [fmt(head), ...rows.map(fmt)];
 }
 

@@ -62,7 +62,10 @@ type AdapterNames = Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'de
  */
 export function isSoftwareAdapter(info: AdapterNames & { isFallbackAdapter?: boolean }): boolean {
   const names = [info.vendor, info.architecture, info.device, info.description];
-  const text = names.map((v) => v ?? '').join(' ').toLowerCase();
+  const text = names
+    .map((v) => v ?? '')
+    .join(' ')
+    .toLowerCase();
   return /llvmpipe|lavapipe|swiftshader|software/.test(text) || info.isFallbackAdapter === true;
 }
 
@@ -134,7 +137,9 @@ async function probeWebGPU(): Promise<WebGPUProbe> {
       break;
     }
     res.software ??= { ...r, info };
-    res.reasons.push(`Dawn (${api}) offers only a software adapter (${info.vendor} ${info.device || info.description})`);
+    res.reasons.push(
+      `Dawn (${api}) offers only a software adapter (${info.vendor} ${info.device || info.description})`,
+    );
   }
   probed = res;
   return res;
@@ -151,7 +156,9 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   }
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   const L = adapter.limits;
-  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) =>
+    adapter.features.has(f),
+  );
   const device = await adapter.requestDevice({
     requiredFeatures,
     requiredLimits: {
@@ -211,13 +218,29 @@ async function initTensorflow(): Promise<AdapterInfo | string> {
   }
   const ok = await tf.setBackend('tensorflow');
   if (!ok) return 'tfjs-node-gpu loaded but its backend failed to initialise';
-  return { vendor: 'tensorflow', architecture: '', device: 'libtensorflow', description: '', api: 'native', software: false, features: [] };
+  return {
+    vendor: 'tensorflow',
+    architecture: '',
+    device: 'libtensorflow',
+    description: '',
+    api: 'native',
+    software: false,
+    features: [],
+  };
 }
 
 async function initCpu(): Promise<AdapterInfo> {
   await tf.setBackend('cpu');
   await tf.ready();
-  return { vendor: 'tfjs', architecture: 'js', device: 'cpu', description: 'pure JavaScript kernels', api: 'js', software: true, features: [] };
+  return {
+    vendor: 'tfjs',
+    architecture: 'js',
+    device: 'cpu',
+    description: 'pure JavaScript kernels',
+    api: 'js',
+    software: true,
+    features: [],
+  };
 }
 
 /**
@@ -227,7 +250,10 @@ async function initCpu(): Promise<AdapterInfo> {
 export async function initBackend(pref: Backend): Promise<BackendInfo> {
   if (active && (pref === 'auto' || pref === active.name)) return active;
   const rejected: BackendInfo['rejected'] = [];
-  const attempt = async (name: BackendInfo['name'], fn: () => Promise<AdapterInfo | string>): Promise<BackendInfo | null> => {
+  const attempt = async (
+    name: BackendInfo['name'],
+    fn: () => Promise<AdapterInfo | string>,
+  ): Promise<BackendInfo | null> => {
     const r = await fn();
     if (typeof r === 'string') {
       rejected.push({ name, reason: r });
@@ -247,7 +273,10 @@ export async function initBackend(pref: Backend): Promise<BackendInfo> {
     throw new Error(`backend tensorflow unavailable: ${rejected[0]?.reason}`);
   }
   if (pref === 'cpu') {
-    rejected.push({ name: 'webgpu', reason: 'not requested (--backend cpu)' }, { name: 'tensorflow', reason: 'not requested (--backend cpu)' });
+    rejected.push(
+      { name: 'webgpu', reason: 'not requested (--backend cpu)' },
+      { name: 'tensorflow', reason: 'not requested (--backend cpu)' },
+    );
     const r = await attempt('cpu', initCpu);
     return r!;
   }

@@ -4,7 +4,12 @@
  * process that owns the store never trains and a crash here never takes the store down.
  */
 import { parseRunConfig } from '../shared/config';
-import { EngineCommandSchema, type EngineCommand, type EngineMessage, type HostMessage } from '../shared/engineMessages';
+import {
+  EngineCommandSchema,
+  type EngineCommand,
+  type EngineMessage,
+  type HostMessage,
+} from '../shared/engineMessages';
 import { train } from './train/trainer';
 import { gammaJob, gapJob, sampleJob } from './train/checkpointJobs';
 import { trainCov } from './train/covTrainer';
@@ -20,7 +25,11 @@ interface Transport {
 }
 
 function transport(): Transport {
-  const parentPort = (process as unknown as { parentPort?: { postMessage(m: unknown): void; on(e: 'message', fn: (e: { data: unknown }) => void): void } }).parentPort;
+  const parentPort = (
+    process as unknown as {
+      parentPort?: { postMessage(m: unknown): void; on(e: 'message', fn: (e: { data: unknown }) => void): void };
+    }
+  ).parentPort;
   if (parentPort) {
     return {
       send: (m) => parentPort.postMessage(m),
@@ -90,7 +99,10 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
   });
 
   /** Runs a cancellable job and reports progress and its end. */
-  async function job(jobId: string, fn: (signal: AbortSignal, onProgress: (done: number, total: number) => void) => Promise<unknown>): Promise<void> {
+  async function job(
+    jobId: string,
+    fn: (signal: AbortSignal, onProgress: (done: number, total: number) => void) => Promise<unknown>,
+  ): Promise<void> {
     const ctl = new AbortController();
     jobs.set(jobId, ctl);
     let lastSent = 0;
@@ -115,7 +127,12 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
       case 'train': {
         if (training) throw new Error('already training');
         const cfg = parseRunConfig(cmd.config);
-        training = train(cfg, { runDir: cmd.runDir, sink: (m) => t.send(m), signal: trainStop.signal, resumeFrom: cmd.resumeFrom })
+        training = train(cfg, {
+          runDir: cmd.runDir,
+          sink: (m) => t.send(m),
+          signal: trainStop.signal,
+          resumeFrom: cmd.resumeFrom,
+        })
           .then(() => exit(0))
           // The trainer already sent 'failed' with the reason.
           .catch(() => exit(1));

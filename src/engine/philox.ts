@@ -77,7 +77,12 @@ export interface DropoutWords {
 }
 
 export function dropoutWords(key: DropoutKey, layer: number): DropoutWords {
-  for (const [name, v] of [['seed', key.seed], ['step', key.step], ['term', key.term], ['layer', layer]] as const) {
+  for (const [name, v] of [
+    ['seed', key.seed],
+    ['step', key.step],
+    ['term', key.term],
+    ['layer', layer],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new Error(`dropout: ${name} must be a non-negative integer, got ${v}`);
   }
   if (key.term > 0xffffffff || layer > 0xffffffff) throw new Error('dropout: term and layer must fit in 32 bits');

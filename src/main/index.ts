@@ -73,7 +73,9 @@ if (!app.requestSingleInstanceLock()) {
       pick: async (kind, title) => {
         const win = BrowserWindow.getFocusedWindow();
         const props: ('openFile' | 'openDirectory')[] = [kind === 'folder' ? 'openDirectory' : 'openFile'];
-        const r = win ? await dialog.showOpenDialog(win, { title, properties: props }) : await dialog.showOpenDialog({ title, properties: props });
+        const r = win
+          ? await dialog.showOpenDialog(win, { title, properties: props })
+          : await dialog.showOpenDialog({ title, properties: props });
         return r.canceled ? null : (r.filePaths[0] ?? null);
       },
     });
@@ -81,7 +83,11 @@ if (!app.requestSingleInstanceLock()) {
     services.subscribe((event, payload) => broadcast(allWindows, event, payload));
     Menu.setApplicationMenu(
       Menu.buildFromTemplate(
-        menuTemplate({ navigate: (view) => broadcast(allWindows, 'app.navigate', { view }), isMac: process.platform === 'darwin', dev: !app.isPackaged }),
+        menuTemplate({
+          navigate: (view) => broadcast(allWindows, 'app.navigate', { view }),
+          isMac: process.platform === 'darwin',
+          dev: !app.isPackaged,
+        }),
       ),
     );
     openMainWindow();

@@ -18,7 +18,11 @@ export function trustedSender(rendererFileUrl: string, devUrl?: string): SenderC
   };
 }
 
-export function registerIpc(ipcMain: Pick<IpcMain, 'handle'>, handlers: Parameters<typeof dispatch>[0], isTrusted: SenderCheck): void {
+export function registerIpc(
+  ipcMain: Pick<IpcMain, 'handle'>,
+  handlers: Parameters<typeof dispatch>[0],
+  isTrusted: SenderCheck,
+): void {
   for (const channel of Object.keys(INVOKE)) {
     ipcMain.handle(channel, async (e: IpcMainInvokeEvent, req: unknown): Promise<DispatchResult> => {
       if (!isTrusted(e.senderFrame?.url)) {

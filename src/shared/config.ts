@@ -64,15 +64,22 @@ const ModelFields = {
  */
 export function modelConfigIssues(c: z.infer<z.ZodObject<typeof ModelFields>>): { field: string; message: string }[] {
   const issues: { field: string; message: string }[] = [];
-  if (c.ch < 4 || c.ch % 2 !== 0) issues.push({ field: 'ch', message: `ch must be even and >= 4 (the timestep embedding halves it), got ${c.ch}` });
+  if (c.ch < 4 || c.ch % 2 !== 0)
+    issues.push({ field: 'ch', message: `ch must be even and >= 4 (the timestep embedding halves it), got ${c.ch}` });
   const down = 2 ** (c.chMult.length - 1);
   if (c.imageSize % down !== 0) {
-    issues.push({ field: 'imageSize', message: `imageSize ${c.imageSize} must be divisible by 2^(levels-1) = ${down} for ${c.chMult.length} levels` });
+    issues.push({
+      field: 'imageSize',
+      message: `imageSize ${c.imageSize} must be divisible by 2^(levels-1) = ${down} for ${c.chMult.length} levels`,
+    });
   }
   for (const [i, m] of [1, ...c.chMult].entries()) {
     if ((c.ch * m) % c.normGroups !== 0) {
       const what = i === 0 ? `ch ${c.ch}` : `ch ${c.ch} x mult ${m}`;
-      issues.push({ field: 'normGroups', message: `channel count ${c.ch * m} (${what}) is not divisible by normGroups ${c.normGroups}` });
+      issues.push({
+        field: 'normGroups',
+        message: `channel count ${c.ch * m} (${what}) is not divisible by normGroups ${c.normGroups}`,
+      });
     }
   }
   return issues;
@@ -125,7 +132,11 @@ export const RunConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.betaStart > c.betaEnd) {
-      ctx.addIssue({ code: 'custom', path: ['betaStart'], message: `betaStart (${c.betaStart}) must be <= betaEnd (${c.betaEnd})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['betaStart'],
+        message: `betaStart (${c.betaStart}) must be <= betaEnd (${c.betaEnd})`,
+      });
     }
     if (c.k > c.T) {
       const message = `k (${c.k}) must be <= T (${c.T}): the SA loss spans k consecutive steps`;
@@ -135,7 +146,11 @@ export const RunConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['gapT0'], message: `gapT0 (${c.gapT0}) must be <= T (${c.T})` });
     }
     if (c.sampleSteps > c.T) {
-      ctx.addIssue({ code: 'custom', path: ['sampleSteps'], message: `sampleSteps (${c.sampleSteps}) must be <= T (${c.T})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sampleSteps'],
+        message: `sampleSteps (${c.sampleSteps}) must be <= T (${c.T})`,
+      });
     }
     refineModel(c, ctx);
   });
@@ -145,17 +160,69 @@ export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
 /** Model presets. cifar10 and celeba64 are the official DDIM/SA-DPM architectures. */
 export const MODEL_PRESETS: Record<ModelPresetName, ModelConfig> = {
-  tiny: { ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], dropout: 0, imageSize: 16, channels: 3, normGroups: 8 },
-  small: { ch: 64, chMult: [1, 2, 2], numResBlocks: 1, attnResolutions: [16], dropout: 0.1, imageSize: 32, channels: 3, normGroups: 32 },
-  cifar10: { ch: 128, chMult: [1, 2, 2, 2], numResBlocks: 2, attnResolutions: [16], dropout: 0.1, imageSize: 32, channels: 3, normGroups: 32 },
-  celeba64: { ch: 128, chMult: [1, 2, 2, 2, 4], numResBlocks: 2, attnResolutions: [16], dropout: 0.1, imageSize: 64, channels: 3, normGroups: 32 },
+  tiny: {
+    ch: 16,
+    chMult: [1, 2],
+    numResBlocks: 1,
+    attnResolutions: [8],
+    dropout: 0,
+    imageSize: 16,
+    channels: 3,
+    normGroups: 8,
+  },
+  small: {
+    ch: 64,
+    chMult: [1, 2, 2],
+    numResBlocks: 1,
+    attnResolutions: [16],
+    dropout: 0.1,
+    imageSize: 32,
+    channels: 3,
+    normGroups: 32,
+  },
+  cifar10: {
+    ch: 128,
+    chMult: [1, 2, 2, 2],
+    numResBlocks: 2,
+    attnResolutions: [16],
+    dropout: 0.1,
+    imageSize: 32,
+    channels: 3,
+    normGroups: 32,
+  },
+  celeba64: {
+    ch: 128,
+    chMult: [1, 2, 2, 2, 4],
+    numResBlocks: 2,
+    attnResolutions: [16],
+    dropout: 0.1,
+    imageSize: 64,
+    channels: 3,
+    normGroups: 32,
+  },
 };
 
 /** Training presets beyond the model: the official recipes and a quick CPU run. */
 export const RUN_PRESETS: Record<string, RunConfigInput> = {
   // sampler ddpm (issue 17): it clips the predicted x0 to [-1, 1]; plain DDIM (as the SA-DPM code) does not, and a
   // model this young then gives saturated colour noise where DDPM gives its coloured blobs on dark backgrounds.
-  'quick-cpu': { preset: 'tiny', ...MODEL_PRESETS.tiny, dataset: 'builtin:shapes', k: 2, lambda: 1, steps: 200, batch: 8, lr: 2e-3, emaDecay: 0.99, checkpointEvery: 100, logEvery: 5, gapBatch: 8, sampleN: 16, sampler: 'ddpm', T: 1000 },
+  'quick-cpu': {
+    preset: 'tiny',
+    ...MODEL_PRESETS.tiny,
+    dataset: 'builtin:shapes',
+    k: 2,
+    lambda: 1,
+    steps: 200,
+    batch: 8,
+    lr: 2e-3,
+    emaDecay: 0.99,
+    checkpointEvery: 100,
+    logEvery: 5,
+    gapBatch: 8,
+    sampleN: 16,
+    sampler: 'ddpm',
+    T: 1000,
+  },
   // Steps: the official train_ddp.py (VinAIResearch/SA-DPM) loops over training.n_epochs = 1200 epochs; the
   // configs' n_iters (500000) is never read. 4 GPUs x 32, DistributedSampler, drop_last: CIFAR-10's 50,000
   // images are 12,500 per GPU = 390 steps per epoch, so 1200 x 390 = 468,000 steps (800,000 was the DDPM
@@ -251,7 +318,12 @@ export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
   const presetName = (input.preset ?? 'tiny') as ModelPresetName;
   const preset = MODEL_PRESETS[presetName];
   if (!preset) {
-    throw new RunConfigError([{ field: 'preset', message: `unknown preset '${String(input.preset)}' (expected one of ${MODEL_PRESET_NAMES.join(', ')})` }]);
+    throw new RunConfigError([
+      {
+        field: 'preset',
+        message: `unknown preset '${String(input.preset)}' (expected one of ${MODEL_PRESET_NAMES.join(', ')})`,
+      },
+    ]);
   }
   const merged: Record<string, unknown> = { ...preset };
   for (const [key, value] of Object.entries(input)) if (value !== undefined) merged[key] = value;
@@ -261,7 +333,8 @@ export function resolveRunConfig(input: Record<string, unknown>): RunConfig {
 
 export function parseRunConfig(raw: unknown): RunConfig {
   const r = RunConfigSchema.safeParse(raw);
-  if (!r.success) throw new RunConfigError(r.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })));
+  if (!r.success)
+    throw new RunConfigError(r.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })));
   return r.data;
 }
 

@@ -51,7 +51,8 @@ export const RunConfigPatchSchema = z
     message: 'expected an object of run config fields',
   })
   .superRefine((v, ctx) => {
-    for (const i of unknownConfigFields(v as Record<string, unknown>)) ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
+    for (const i of unknownConfigFields(v as Record<string, unknown>))
+      ctx.addIssue({ code: 'custom', path: [i.field], message: i.message });
   });
 
 // Issue 13: a variance sampler's options (moved to sampleVariance.ts, which evaluation.ts shares).
@@ -89,7 +90,12 @@ export const ImportOutcomeSchema = z.object({
 export type ImportOutcome = z.infer<typeof ImportOutcomeSchema>;
 
 /** What a finished grid export returns. */
-export const GridExportResultSchema = z.object({ path: z.string(), sidecar: z.string(), bytes: z.number(), sample: SampleRecordSchema });
+export const GridExportResultSchema = z.object({
+  path: z.string(),
+  sidecar: z.string(),
+  bytes: z.number(),
+  sample: SampleRecordSchema,
+});
 export type GridExportResult = z.infer<typeof GridExportResultSchema>;
 
 /**
@@ -160,19 +166,39 @@ export const INVOKE = {
   'app.setConcurrency': channel(z.object({ concurrency: z.number().int().min(1).max(16) }), AppInfoSchema),
   'datasets.list': channel(Empty, z.array(DatasetRecordSchema)),
   /** Starts an import job; progress and the ImportOutcome arrive as job events. */
-  'datasets.import': channel(ImportJobSchema.omit({ out: true, previewPath: true }).extend({ name: z.string().max(200).optional() }), JobStarted),
+  'datasets.import': channel(
+    ImportJobSchema.omit({ out: true, previewPath: true }).extend({ name: z.string().max(200).optional() }),
+    JobStarted,
+  ),
   'datasets.delete': channel(z.object({ id: Id }), Ok),
   /**
    * Web mode: a file the user picked goes to the data folder's uploads in chunks (begin with its size,
    * chunks in order, end), so large datasets need no single huge message and can show progress.
    */
-  'files.uploadBegin': channel(z.object({ fileName: z.string().min(1).max(255), bytes: z.number().int().min(0).max(64 * 2 ** 30) }), z.object({ uploadId: z.string() })),
+  'files.uploadBegin': channel(
+    z.object({
+      fileName: z.string().min(1).max(255),
+      bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(64 * 2 ** 30),
+    }),
+    z.object({ uploadId: z.string() }),
+  ),
   'files.uploadChunk': channel(
-    z.object({ uploadId: z.string().min(1).max(64), offset: z.number().int().min(0), base64: z.string().max(UPLOAD_CHUNK_BASE64_MAX) }),
+    z.object({
+      uploadId: z.string().min(1).max(64),
+      offset: z.number().int().min(0),
+      base64: z.string().max(UPLOAD_CHUNK_BASE64_MAX),
+    }),
     z.object({ received: z.number().int() }),
   ),
   /** Completes an upload (every byte sent) and returns the file's path; `abort: true` discards it instead. */
-  'files.uploadEnd': channel(z.object({ uploadId: z.string().min(1).max(64), abort: z.boolean().default(false) }), z.object({ path: z.string().nullable() })),
+  'files.uploadEnd': channel(
+    z.object({ uploadId: z.string().min(1).max(64), abort: z.boolean().default(false) }),
+    z.object({ path: z.string().nullable() }),
+  ),
   'jobs.cancel': channel(z.object({ jobId: z.string() }), Ok),
   'runs.list': channel(RunFilterSchema, z.object({ runs: z.array(RunRecordSchema), total: z.number().int() })),
   'runs.get': channel(z.object({ id: Id }), RunDetailSchema),
@@ -200,29 +226,69 @@ export const INVOKE = {
   'runs.resume': channel(z.object({ id: Id, steps: z.number().int().positive().optional() }), RunRecordSchema),
   'runs.pause': channel(z.object({ id: Id }), RunRecordSchema),
   'runs.stop': channel(z.object({ id: Id }), RunRecordSchema),
-  'runs.update': channel(z.object({ id: Id, name: z.string().min(1).max(200).optional(), notes: z.string().max(10_000).optional(), tags: z.array(z.string().min(1).max(60)).max(50).optional() }), RunRecordSchema),
+  'runs.update': channel(
+    z.object({
+      id: Id,
+      name: z.string().min(1).max(200).optional(),
+      notes: z.string().max(10_000).optional(),
+      tags: z.array(z.string().min(1).max(60)).max(50).optional(),
+    }),
+    RunRecordSchema,
+  ),
   'runs.delete': channel(z.object({ id: Id, deleteFiles: z.boolean() }), Ok),
-  'metrics.series': channel(z.object({ runId: Id, names: z.array(z.string()).min(1).max(20), maxPoints: z.number().int().min(10).max(100_000).default(2000) }), z.array(SeriesSchema)),
+  'metrics.series': channel(
+    z.object({
+      runId: Id,
+      names: z.array(z.string()).min(1).max(20),
+      maxPoints: z.number().int().min(10).max(100_000).default(2000),
+    }),
+    z.array(SeriesSchema),
+  ),
   'metrics.overlay': channel(
-    z.object({ runIds: z.array(Id).min(1).max(50), name: z.string(), maxPoints: z.number().int().min(10).max(100_000).default(2000) }),
+    z.object({
+      runIds: z.array(Id).min(1).max(50),
+      name: z.string(),
+      maxPoints: z.number().int().min(10).max(100_000).default(2000),
+    }),
     z.array(z.object({ runId: z.number().int(), series: SeriesSchema })),
   ),
   'gap.list': channel(z.object({ runId: Id }), z.array(GapRecordSchema)),
   /** Measures the estimation gap of a checkpoint on its run's held-out images; the GapRecord arrives as job.done. */
   'gap.measure': channel(
-    z.object({ checkpointId: Id, ema: z.boolean().default(false), t0: z.number().int().min(1).max(100_000).optional() }),
+    z.object({
+      checkpointId: Id,
+      ema: z.boolean().default(false),
+      t0: z.number().int().min(1).max(100_000).optional(),
+    }),
     JobStarted,
   ),
   'samples.list': channel(z.object({ runId: Id }), z.array(SampleRecordSchema)),
   /** Samples a grid from a checkpoint; progress and the SampleRecord arrive as job events. */
   'samples.generate': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema }), JobStarted),
   /** A denoising filmstrip of one seed: x_t at evenly spaced steps of the chain, as one PNG. */
-  'samples.filmstrip': channel(z.object({ checkpointId: Id, settings: SampleSettingsSchema.omit({ n: true }), frames: z.number().int().min(2).max(20), x0: z.boolean().default(false) }), JobStarted),
+  'samples.filmstrip': channel(
+    z.object({
+      checkpointId: Id,
+      settings: SampleSettingsSchema.omit({ n: true }),
+      frames: z.number().int().min(2).max(20),
+      x0: z.boolean().default(false),
+    }),
+    JobStarted,
+  ),
   'export.grid': channel(GridExportSchema, JobStarted),
-  'export.metrics': channel(z.object({ runId: Id, format: z.enum(['csv', 'json']) }), z.object({ path: z.string(), bytes: z.number() })),
+  'export.metrics': channel(
+    z.object({ runId: Id, format: z.enum(['csv', 'json']) }),
+    z.object({ path: z.string(), bytes: z.number() }),
+  ),
   /** Electron only: a native file or folder picker. Web mode answers 'invalid' (type the path instead). */
-  'dialog.pick': channel(z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }), z.object({ path: z.string().nullable() })),
-  'export.bundle': channel(z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }), z.object({ path: z.string(), bytes: z.number() })),
+  'dialog.pick': channel(
+    z.object({ kind: z.enum(['file', 'folder']), title: z.string().max(200).optional() }),
+    z.object({ path: z.string().nullable() }),
+  ),
+  'export.bundle': channel(
+    z.object({ runId: Id, checkpoints: z.enum(['latest', 'all', 'none']) }),
+    z.object({ path: z.string(), bytes: z.number() }),
+  ),
   // issue 15: the experiment table's groups, charts over a step range (zoom), and folder uploads.
   /** Runs matching a filter grouped by one column, with mean ± std of `columns` per group. */
   'runs.groups': channel(
@@ -249,7 +315,15 @@ export const INVOKE = {
    * <data>/uploads/<name> file by file, each in chunks; the folder appears under its name only once complete.
    */
   'files.folderBegin': channel(
-    z.object({ name: z.string().min(1).max(255), files: z.number().int().min(1).max(MAX_FOLDER_FILES), bytes: z.number().int().min(0).max(64 * 2 ** 30) }),
+    z.object({
+      name: z.string().min(1).max(255),
+      files: z.number().int().min(1).max(MAX_FOLDER_FILES),
+      bytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(64 * 2 ** 30),
+    }),
     z.object({ folderId: z.string() }),
   ),
   /** A chunk of one file of the folder: files one after another, each from offset 0; `final` closes the file. */
@@ -263,7 +337,10 @@ export const INVOKE = {
     }),
     z.object({ received: z.number().int() }),
   ),
-  'files.folderEnd': channel(z.object({ folderId: z.string().min(1).max(64), abort: z.boolean().default(false) }), z.object({ path: z.string().nullable() })),
+  'files.folderEnd': channel(
+    z.object({ folderId: z.string().min(1).max(64), abort: z.boolean().default(false) }),
+    z.object({ path: z.string().nullable() }),
+  ),
   // issue 12: evaluation (FID, KID, IS, precision/recall), the SA-vs-baseline study, and settings
   /** Evaluates a checkpoint at several sampling-step counts; progress in images, the EvalOutcome as job.done. */
   'eval.start': channel(EvalStartSchema, JobStarted),
@@ -357,7 +434,10 @@ export interface Api {
 }
 
 /** Errors cross the boundary as plain text with a code the UI can act on. */
-export const ApiErrorSchema = z.object({ code: z.enum(['invalid', 'not_found', 'conflict', 'failed']), message: z.string() });
+export const ApiErrorSchema = z.object({
+  code: z.enum(['invalid', 'not_found', 'conflict', 'failed']),
+  message: z.string(),
+});
 export type ApiError = z.infer<typeof ApiErrorSchema>;
 
 /** Web mode's WebSocket frames. */

@@ -351,7 +351,9 @@ export type EvalJob = z.infer<typeof EvalJobSchema>;
 export const EvalStepResultSchema = z.object({
   sampleSteps: z.number().int(),
   fid: z.number().optional(),
-  kid: z.object({ mean: z.number(), std: z.number(), subsets: z.number().int(), subsetSize: z.number().int() }).optional(),
+  kid: z
+    .object({ mean: z.number(), std: z.number(), subsets: z.number().int(), subsetSize: z.number().int() })
+    .optional(),
   is: z.object({ mean: z.number(), std: z.number(), splits: z.number().int() }).optional(),
   precision: z.number().optional(),
   recall: z.number().optional(),
@@ -411,4 +413,3 @@ export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('trainCov'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
 ]);
 export type EngineCommand = z.infer<typeof EngineCommandSchema>;
-

@@ -13,7 +13,7 @@ const NATIVE_LOCATION = new RegExp(START + FRAME + END, 'g');
 export function stripNativeLocations(text: string): string {
   let out = text;
   // Adjacent locations share a separator, so one pass can leave the second; repeat until stable.
-  for (let prev = ''; prev !== out; ) {
+  for (let prev = ''; prev !== out;) {
     prev = out;
     out = out.replace(NATIVE_LOCATION, '');
   }

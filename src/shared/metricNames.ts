@@ -55,8 +55,15 @@ export const CHART_SLUGS: Record<MonitorChart, string> = {
 
 /** Short names for a chart's y axis, which has the chart's height to fit in (the chart's title says the rest). */
 const AXIS_NAMES: Record<TrainingMetric, string> = {
-  loss: 'L', simple: 'L_simple', sa: 'L_sa', gradNorm: '‖g‖', lr: 'lr', imagesPerSec: 'throughput',
-  msPerStep: 'time', gpuBytes: 'memory', tensorBytes: 'memory',
+  loss: 'L',
+  simple: 'L_simple',
+  sa: 'L_sa',
+  gradNorm: '‖g‖',
+  lr: 'lr',
+  imagesPerSec: 'throughput',
+  msPerStep: 'time',
+  gpuBytes: 'memory',
+  tensorBytes: 'memory',
 };
 
 /** A metric's axis title with its unit: "throughput (images/s)", "L_simple". */

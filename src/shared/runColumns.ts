@@ -41,12 +41,18 @@ export const RUN_COLUMNS = {
   simple: { label: 'L_simple', group: 'result', type: 'number', unit: '', help: 'last logged L_simple' },
   sa: { label: 'L_sa', group: 'result', type: 'number', unit: '', help: 'last logged L_sa' },
   gap: {
-    label: 'Gap |D|', group: 'result', type: 'number', unit: '',
+    label: 'Gap |D|',
+    group: 'result',
+    type: 'number',
+    unit: '',
     help: 'final mean |D| of the latest estimation-gap curve (at t = 1)',
   },
   ips: { label: 'img/s', group: 'result', type: 'number', unit: 'images/s', help: 'last logged training throughput' },
   duration: {
-    label: 'Duration', group: 'result', type: 'number', unit: 's',
+    label: 'Duration',
+    group: 'result',
+    type: 'number',
+    unit: 's',
     help: 'wall time from the first start to the end (or now, while running)',
   },
 } as const satisfies Record<string, RunColumnInfo>;
@@ -105,6 +111,9 @@ export const RunGroupSchema = z.object({
   value: z.union([z.number(), z.string(), z.null()]),
   count: z.number().int(),
   /** Per requested column: mean and sample standard deviation over the group's runs that have a value. */
-  stats: z.record(z.string(), z.object({ mean: z.number().nullable(), std: z.number().nullable(), n: z.number().int() })),
+  stats: z.record(
+    z.string(),
+    z.object({ mean: z.number().nullable(), std: z.number().nullable(), n: z.number().int() }),
+  ),
 });
 export type RunGroup = z.infer<typeof RunGroupSchema>;

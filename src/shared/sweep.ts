@@ -66,7 +66,10 @@ const NAME = /^[A-Za-z0-9._-]+$/;
 
 /** Where and how a run or sweep goes to Slurm. No password is ever part of it: ssh uses the user's keys. */
 export const SlurmOptionsSchema = z.object({
-  partition: z.string().regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, 'a partition name').optional(),
+  partition: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$/, 'a partition name')
+    .optional(),
   account: z.string().regex(NAME, 'an account name').optional(),
   /** Per task, in Slurm's format (HH:MM:SS, D-HH:MM, ...). */
   time: z.string().regex(TIME, 'a Slurm time such as 02:00:00 or 1-12:00').optional(),
@@ -74,15 +77,25 @@ export const SlurmOptionsSchema = z.object({
   gpus: z.number().int().min(0).max(64).optional(),
   gpuType: z.string().regex(NAME, 'a GPU type such as a100').optional(),
   cpusPerTask: z.number().int().min(1).max(1024).optional(),
-  memory: z.string().regex(/^\d+[KMGT]?$/i, 'a size such as 16G').optional(),
+  memory: z
+    .string()
+    .regex(/^\d+[KMGT]?$/i, 'a size such as 16G')
+    .optional(),
   /** A login node: a host name or an alias of the user's ~/.ssh/config (keys or agent; never a password). */
-  ssh: z.string().regex(/^[A-Za-z0-9_.@:%[\]+-]+$/, 'a host name or ssh config alias').refine((h) => !h.startsWith('-'))
+  ssh: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@:%[\]+-]+$/, 'a host name or ssh config alias')
+    .refine((h) => !h.startsWith('-'))
     .optional(),
   /**
    * The folder on the cluster (shared by its compute nodes) that holds the runs' folders. Required with ssh;
    * without ssh, default: the store's runs folder (which must then be on a filesystem the nodes share).
    */
-  remoteDir: z.string().min(1).refine((p) => p.startsWith('/') && !/[\n\r\0]/.test(p), 'an absolute path').optional(),
+  remoteDir: z
+    .string()
+    .min(1)
+    .refine((p) => p.startsWith('/') && !/[\n\r\0]/.test(p), 'an absolute path')
+    .optional(),
   /** How a compute node starts sadpm, as words, e.g. ['node', '/opt/sa-dpm-studio/bin/sadpm.mjs']. */
   sadpm: z.array(z.string().min(1)).min(1).max(20).optional(),
   /** The cluster's slurm.conf when it is not Slurm's default (SLURM_CONF), on the machine running sbatch. */
@@ -91,7 +104,10 @@ export const SlurmOptionsSchema = z.object({
 export type SlurmOptions = z.infer<typeof SlurmOptionsSchema>;
 
 export const SweepRequestSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._+-]{1,60}$/, "1-60 letters, digits or '._+-'").optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._+-]{1,60}$/, "1-60 letters, digits or '._+-'")
+    .optional(),
   /** The config every cell shares (a partial config: the preset and the defaults fill the rest). */
   base: z.record(z.string(), z.unknown()),
   axes: SweepAxesSchema,

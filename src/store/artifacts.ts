@@ -73,8 +73,18 @@ export class GapCurves {
   /** One curve per (run, step, t0, weights): measuring again replaces it. */
   add(g: NewGap): void {
     this.sql.write(() => {
-      this.s.insert.run(g.runId, g.step, g.t0, g.weights ?? 'raw', g.n ?? null, JSON.stringify(g.t),
-        JSON.stringify(g.meanAbs), JSON.stringify(g.l2), JSON.stringify(g.signedMean), g.path ?? null);
+      this.s.insert.run(
+        g.runId,
+        g.step,
+        g.t0,
+        g.weights ?? 'raw',
+        g.n ?? null,
+        JSON.stringify(g.t),
+        JSON.stringify(g.meanAbs),
+        JSON.stringify(g.l2),
+        JSON.stringify(g.signedMean),
+        g.path ?? null,
+      );
       this.s.finalGap.run(g.runId);
     });
   }

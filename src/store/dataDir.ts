@@ -61,8 +61,8 @@ export function ensureDataFolders(layout: DataLayout): void {
           : code === 'ENOTDIR'
             ? `a part of the path ${dir} is a file, not a folder`
             : code === 'EACCES' || code === 'EPERM'
-            ? `permission denied creating ${dir}`
-            : (err as Error).message;
+              ? `permission denied creating ${dir}`
+              : (err as Error).message;
       const fix = 'point --data-dir or SADPM_HOME at a folder';
       throw new Error(`cannot use ${layout.root} as the data folder: ${why}; ${fix}`);
     }

@@ -111,14 +111,16 @@ export class StoreDb {
   private migrate(): void {
     if (this.schemaVersion() >= SCHEMA_VERSION) return;
     for (;;) {
-      const current = this.conn.transaction(() => {
-        this.assertKnownVersion();
-        const v = this.schemaVersion();
-        if (v >= SCHEMA_VERSION) return true;
-        this.conn.exec(MIGRATIONS[v]!);
-        this.conn.pragma(`user_version = ${v + 1}`);
-        return false;
-      }).immediate();
+      const current = this.conn
+        .transaction(() => {
+          this.assertKnownVersion();
+          const v = this.schemaVersion();
+          if (v >= SCHEMA_VERSION) return true;
+          this.conn.exec(MIGRATIONS[v]!);
+          this.conn.pragma(`user_version = ${v + 1}`);
+          return false;
+        })
+        .immediate();
       if (current) return;
     }
   }

@@ -114,11 +114,14 @@ export class EvalResults {
   curves(q: CurveQuery): EvalCurve[] {
     const lines: EvalCurve[] = [];
     for (const runId of q.runIds) {
-      const rows = this.list(runId).filter((e) => e.metric === q.metric &&
-        (q.featureSpace === undefined || e.featureSpace === q.featureSpace) &&
-        (q.weights === undefined || e.weights === q.weights) &&
-        (q.sampler === undefined || e.sampler === q.sampler) &&
-        (q.variance === undefined || e.variance === q.variance));
+      const rows = this.list(runId).filter(
+        (e) =>
+          e.metric === q.metric &&
+          (q.featureSpace === undefined || e.featureSpace === q.featureSpace) &&
+          (q.weights === undefined || e.weights === q.weights) &&
+          (q.sampler === undefined || e.sampler === q.sampler) &&
+          (q.variance === undefined || e.variance === q.variance),
+      );
       const step = q.step ?? Math.max(-1, ...rows.map((e) => e.step));
       const byLine = new Map<string, EvalResult[]>();
       for (const e of rows.filter((x) => x.step === step)) {

@@ -72,10 +72,14 @@ export async function exportBundle(
   ];
   const cks = store.checkpoints.list(runId);
   const which = opts.checkpoints ?? 'latest';
-  const chosen = which === 'all' ? cks
-    : which === 'none' ? []
-    : which === 'latest' ? cks.slice(-1)
-    : cks.filter((c) => which.includes(c.step));
+  const chosen =
+    which === 'all'
+      ? cks
+      : which === 'none'
+        ? []
+        : which === 'latest'
+          ? cks.slice(-1)
+          : cks.filter((c) => which.includes(c.step));
   if (Array.isArray(which)) {
     const missing = which.filter((s) => !cks.some((c) => c.step === s));
     const have = cks.map((c) => c.step).join(', ') || 'none';

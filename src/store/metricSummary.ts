@@ -45,8 +45,21 @@ export function aggregate(steps: ArrayLike<number>, values: ArrayLike<number>, n
       const bucket = Math.floor(step / w);
       let a = byBucket.get(bucket);
       if (!a) {
-        a = { level, bucket, n: 0, finite: 0, sum: 0, min: null, minStep: null, max: null, maxStep: null,
-          firstStep: step, first: v, lastStep: step, last: v };
+        a = {
+          level,
+          bucket,
+          n: 0,
+          finite: 0,
+          sum: 0,
+          min: null,
+          minStep: null,
+          max: null,
+          maxStep: null,
+          firstStep: step,
+          first: v,
+          lastStep: step,
+          last: v,
+        };
         byBucket.set(bucket, a);
       }
       a.n++;
@@ -122,7 +135,8 @@ export class MetricSummary {
         WHERE run_id = ? AND name_id = ? AND level = ? AND bucket BETWEEN ? AND ?`),
       span: d.prepare(`SELECT MIN(first_step) AS lo, MAX(last_step) AS hi FROM metric_buckets
         WHERE run_id = ? AND name_id = ? AND level = ?`),
-      countRows: d.prepare('SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name_id = ? AND step BETWEEN ? AND ?')
+      countRows: d
+        .prepare('SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name_id = ? AND step BETWEEN ? AND ?')
         .pluck(),
       // SQLite takes a bare column of a MIN() or MAX() aggregate from the row holding the extreme.
       rawMin: d.prepare(`SELECT step, MIN(value) AS v FROM metrics
@@ -213,7 +227,8 @@ export class MetricSummary {
     const rows = this.s.buckets.all(runId, nameId, lv, Math.floor(from / w), Math.floor(to / w)) as BucketRow[];
     // Buckets cut by the range's ends are read from their rows inside the range, so nothing outside it shows
     // and nothing inside it is lost.
-    if (rows.length && rows[0]!.bucket * w < from) rows[0] = this.rawBucket(runId, nameId, rows[0]!.bucket, from, to, w);
+    if (rows.length && rows[0]!.bucket * w < from)
+      rows[0] = this.rawBucket(runId, nameId, rows[0]!.bucket, from, to, w);
     const last = rows.length - 1;
     if (last >= 0 && (rows[last]!.bucket + 1) * w - 1 > to) {
       rows[last] = this.rawBucket(runId, nameId, rows[last]!.bucket, from, to, w);
@@ -226,7 +241,10 @@ export class MetricSummary {
    * few (an overcount by the two end buckets), then counted exactly when that is close to maxPoints.
    */
   private countIn(runId: number, nameId: number, from: number, to: number, maxPoints: number): number {
-    const lv = Math.max(0, LEVEL_WIDTHS.findIndex((w) => (to - from) / w + 2 <= 256));
+    const lv = Math.max(
+      0,
+      LEVEL_WIDTHS.findIndex((w) => (to - from) / w + 2 <= 256),
+    );
     const w = LEVEL_WIDTHS[lv]!;
     const est = (this.s.coarse.get(runId, nameId, lv, Math.floor(from / w), Math.floor(to / w)) as { n: number }).n;
     const exactUpTo = 4 * Math.max(maxPoints, this.minPoints);
@@ -242,8 +260,16 @@ export class MetricSummary {
     const first = this.s.rawFirst.get(runId, nameId, lo, hi) as { step: number; v: number } | undefined;
     const last = this.s.rawLast.get(runId, nameId, lo, hi) as { step: number; v: number } | undefined;
     return {
-      bucket, n: 0, min: min.v, min_step: min.step, max: max.v, max_step: max.step,
-      first_step: first?.step ?? lo, first: first?.v ?? null, last_step: last?.step ?? hi, last: last?.v ?? null,
+      bucket,
+      n: 0,
+      min: min.v,
+      min_step: min.step,
+      max: max.v,
+      max_step: max.step,
+      first_step: first?.step ?? lo,
+      first: first?.v ?? null,
+      last_step: last?.step ?? hi,
+      last: last?.v ?? null,
     };
   }
 }

@@ -30,15 +30,31 @@ export class Metrics {
       insertNew: d.prepare(`INSERT INTO metrics (run_id, name_id, step, value) VALUES (?, ?, ?, ?)
         ON CONFLICT (run_id, name_id, step) DO NOTHING`),
       replace: d.prepare('UPDATE metrics SET value = ? WHERE run_id = ? AND name_id = ? AND step = ?'),
-      namesOf: d.prepare(`SELECT DISTINCT n.name FROM metrics m JOIN metric_names n ON n.id = m.name_id
-        WHERE m.run_id = ? ORDER BY n.name`).pluck(),
+      namesOf: d
+        .prepare(
+          `SELECT DISTINCT n.name FROM metrics m JOIN metric_names n ON n.id = m.name_id
+        WHERE m.run_id = ? ORDER BY n.name`,
+        )
+        .pluck(),
       // Two plucked columns are about twice as fast as one array per row on a 1M-point series.
-      steps: d.prepare(`SELECT step FROM metrics WHERE run_id = ? AND name_id = ? AND step BETWEEN ? AND ?
-        ORDER BY step`).pluck(),
-      values: d.prepare(`SELECT value FROM metrics WHERE run_id = ? AND name_id = ? AND step BETWEEN ? AND ?
-        ORDER BY step`).pluck(),
-      all: d.prepare(`SELECT m.step, n.name, m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
-        WHERE m.run_id = ? ORDER BY m.step, n.name`).raw(true),
+      steps: d
+        .prepare(
+          `SELECT step FROM metrics WHERE run_id = ? AND name_id = ? AND step BETWEEN ? AND ?
+        ORDER BY step`,
+        )
+        .pluck(),
+      values: d
+        .prepare(
+          `SELECT value FROM metrics WHERE run_id = ? AND name_id = ? AND step BETWEEN ? AND ?
+        ORDER BY step`,
+        )
+        .pluck(),
+      all: d
+        .prepare(
+          `SELECT m.step, n.name, m.value FROM metrics m JOIN metric_names n ON n.id = m.name_id
+        WHERE m.run_id = ? ORDER BY m.step, n.name`,
+        )
+        .raw(true),
     };
     // A rolled-back transaction may have inserted the names whose ids are cached.
     sql.onRollback(() => this.ids.clear());
@@ -106,7 +122,12 @@ export class Metrics {
   }
 
   /** The same metric of several runs for an overlay, each at most maxPoints over the step range. */
-  overlay(runIds: number[], name: string, maxPoints = 2000, range: StepRange = {}): { runId: number; series: Series }[] {
+  overlay(
+    runIds: number[],
+    name: string,
+    maxPoints = 2000,
+    range: StepRange = {},
+  ): { runId: number; series: Series }[] {
     return runIds.map((runId) => ({ runId, series: this.series(runId, name, maxPoints, range) }));
   }
 

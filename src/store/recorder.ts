@@ -32,7 +32,6 @@ export function sampleRecordOf(msg: SamplesMessage, runId: number, checkpointId:
   };
 }
 
-
 /** A gap message as the store records it. */
 export function gapRecordOf(msg: GapMessage, runId: number): GapRecord & { path?: string } {
   const { step, t0, t, meanAbs, l2, signedMean, path } = msg;
@@ -165,7 +164,8 @@ export class RunRecorder {
     if (this.ended) return;
     const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
     const ck = this.lastCheckpoint(true);
-    const reason = `the engine process ${how} before the run finished; ` +
+    const reason =
+      `the engine process ${how} before the run finished; ` +
       `${ck !== null ? `last good checkpoint: step ${ck}` : 'no checkpoint was written yet'}`;
     this.end('interrupted', detail ? `${reason}; stderr: ${detail}` : reason);
   }
@@ -216,11 +216,13 @@ export class RunRecorder {
       const ck = this.lastCheckpoint(false);
       const what = status === 'completed' ? 'training completed' : 'training was stopped';
       const at = this.lastStep >= 0 ? ` at step ${this.lastStep}` : '';
-      const kept = this.recordedStep >= 0
-        ? `its metrics are recorded up to step ${this.recordedStep}`
-        : 'none of its metrics of this session were recorded';
+      const kept =
+        this.recordedStep >= 0
+          ? `its metrics are recorded up to step ${this.recordedStep}`
+          : 'none of its metrics of this session were recorded';
       const from = ck !== null ? `from step ${ck}, its last recorded checkpoint` : 'from the start';
-      reason = `${this.failure}; ${what}${at}; ${kept}, so 'resume' continues ${from}, once there is room` +
+      reason =
+        `${this.failure}; ${what}${at}; ${kept}, so 'resume' continues ${from}, once there is room` +
         (reason ? `; engine: ${reason}` : '');
       status = 'failed';
     }
@@ -311,7 +313,8 @@ export class RunRecorder {
         this.lockedSince = Date.now();
         this.onTrouble({
           kind: 'retrying',
-          message: `the run database ${db} is locked by another process (${errorCode(err)}); training goes on, ` +
+          message:
+            `the run database ${db} is locked by another process (${errorCode(err)}); training goes on, ` +
             'its records are kept in memory and written once the lock is released (retrying)',
         });
       }

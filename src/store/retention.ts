@@ -21,9 +21,11 @@ export function planRetention(checkpoints: CheckpointRecord[], policy: Retention
   // Without keepLast only the latest is kept besides milestones and the best (a policy of just
   // milestones must prune the rest, not keep everything).
   const keepLast = Math.max(1, policy.keepLast ?? 1);
-  for (const c of sorted.slice(-keepLast)) mark(c, sorted.indexOf(c) === sorted.length - 1 ? 'latest' : `last ${keepLast}`);
+  for (const c of sorted.slice(-keepLast))
+    mark(c, sorted.indexOf(c) === sorted.length - 1 ? 'latest' : `last ${keepLast}`);
   if (policy.milestoneEvery) {
-    for (const c of sorted) if (c.step % policy.milestoneEvery === 0) mark(c, `milestone (every ${policy.milestoneEvery})`);
+    for (const c of sorted)
+      if (c.step % policy.milestoneEvery === 0) mark(c, `milestone (every ${policy.milestoneEvery})`);
   }
   if (policy.bestBy) {
     let best: CheckpointRecord | undefined;

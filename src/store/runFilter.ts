@@ -32,9 +32,11 @@ export function runFilterSql(f: RunFilter): { sql: string; params: unknown[] } {
   }
   if (f.text?.trim()) {
     const like = `%${f.text.trim().replace(/[\\%_]/g, (c) => '\\' + c)}%`;
-    where.push(`(r.name LIKE ? ESCAPE '\\' OR r.notes LIKE ? ESCAPE '\\' OR r.dataset LIKE ? ESCAPE '\\' ` +
-      `OR r.preset LIKE ? ESCAPE '\\'
-        OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag LIKE ? ESCAPE '\\'))`);
+    where.push(
+      `(r.name LIKE ? ESCAPE '\\' OR r.notes LIKE ? ESCAPE '\\' OR r.dataset LIKE ? ESCAPE '\\' ` +
+        `OR r.preset LIKE ? ESCAPE '\\'
+        OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag LIKE ? ESCAPE '\\'))`,
+    );
     params.push(like, like, like, like, like);
   }
   for (const c of f.where ?? []) {

@@ -31,6 +31,10 @@ export function runGroups(sql: StoreDb, f: RunFilter, by: string, columns: strin
       stats[key] = { mean, std, n };
     });
     const v = r.g;
-    return { value: v === null || v === undefined ? null : typeof v === 'number' ? v : String(v), count: Number(r.count), stats };
+    return {
+      value: v === null || v === undefined ? null : typeof v === 'number' ? v : String(v),
+      count: Number(r.count),
+      stats,
+    };
   });
 }

@@ -22,7 +22,13 @@ export interface NewRun {
   name: string;
   /** A covariance run keeps its parent's RunConfig here (its model shape). */
   config: Record<string, unknown> & {
-    dataset: string; preset: string; k: number; lambda: number; T: number; seed: number; steps: number;
+    dataset: string;
+    preset: string;
+    k: number;
+    lambda: number;
+    T: number;
+    seed: number;
+    steps: number;
   };
   datasetId?: number | null;
   status?: RunStatus;
@@ -65,8 +71,12 @@ export class Runs {
       byId: d.prepare('SELECT * FROM runs WHERE id = ?'),
       byName: d.prepare('SELECT * FROM runs WHERE name = ? ORDER BY id DESC'),
       byDir: d.prepare('SELECT * FROM runs WHERE run_dir = ? ORDER BY id DESC'),
-      descendantDirs: d.prepare(`WITH RECURSIVE d(id) AS (SELECT id FROM runs WHERE parent_id = ?
-        UNION SELECT r.id FROM runs r JOIN d ON r.parent_id = d.id) SELECT run_dir FROM runs WHERE id IN d`).pluck(),
+      descendantDirs: d
+        .prepare(
+          `WITH RECURSIVE d(id) AS (SELECT id FROM runs WHERE parent_id = ?
+        UNION SELECT r.id FROM runs r JOIN d ON r.parent_id = d.id) SELECT run_dir FROM runs WHERE id IN d`,
+        )
+        .pluck(),
       tagsOf: d.prepare('SELECT tag FROM run_tags WHERE run_id = ? ORDER BY tag').pluck(),
       addTag: d.prepare('INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)'),
       clearTags: d.prepare('DELETE FROM run_tags WHERE run_id = ?'),
@@ -186,14 +196,18 @@ export class Runs {
     // The page's ids first (only the sort column is computed for every row sorted), then the page's rows with
     // their per-run subqueries, from one snapshot.
     const rows = this.sql.read(() => {
-      const ids = this.sql.cached(`SELECT r.id FROM runs r ${sql} ${order.sql} LIMIT ? OFFSET ?`).pluck()
+      const ids = this.sql
+        .cached(`SELECT r.id FROM runs r ${sql} ${order.sql} LIMIT ? OFFSET ?`)
+        .pluck()
         .all(...params, ...order.params, f.limit ?? 1000, f.offset ?? 0) as number[];
-      const found = this.sql.cached(
-        `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
+      const found = this.sql
+        .cached(
+          `SELECT r.*, (SELECT group_concat(tag, char(31)) FROM run_tags t WHERE t.run_id = r.id) AS tag_list,
          (SELECT MAX(step) FROM checkpoints c WHERE c.run_id = r.id) AS last_ck${evals},
          ${RUN_COLUMN_SQL.duration} AS duration_sec
          FROM runs r WHERE r.id IN (SELECT value FROM json_each(?))`,
-      ).all(JSON.stringify(ids)) as Row[];
+        )
+        .all(JSON.stringify(ids)) as Row[];
       const byId = new Map(found.map((r) => [Number(r.id), r]));
       return ids.map((id) => byId.get(id)!);
     });
@@ -292,8 +306,11 @@ export class Runs {
       const what = queued
         ? 'the process that queued this run exited before it started (closed, killed or crashed); resume it to train; '
         : 'the process that trained this run stopped without finishing (killed or crashed); ';
-      this.setStatus(id, 'interrupted', what + (ck !== undefined ? `last good checkpoint: step ${ck}` :
-        'no checkpoint was written yet'));
+      this.setStatus(
+        id,
+        'interrupted',
+        what + (ck !== undefined ? `last good checkpoint: step ${ck}` : 'no checkpoint was written yet'),
+      );
     }
     return found.map((f) => f.id);
   }
@@ -332,8 +349,7 @@ export class Runs {
         const p = join(dir, e.name);
         if (e.isDirectory()) {
           walk(p, e.name === 'checkpoints' ? 'checkpoints' : e.name === 'samples' ? 'samples' : kind);
-        }
-        else if (e.isFile()) {
+        } else if (e.isFile()) {
           const b = statSync(p).size;
           out[kind] += b;
           out.total += b;
@@ -345,8 +361,12 @@ export class Runs {
   }
 
   private toRecord(r: Row): RunRecord {
-    const tags = r.tag_list !== undefined ? (r.tag_list ? String(r.tag_list).split('\u001f').sort() : [])
-      : (this.s.tagsOf.all(r.id) as string[]);
+    const tags =
+      r.tag_list !== undefined
+        ? r.tag_list
+          ? String(r.tag_list).split('\u001f').sort()
+          : []
+        : (this.s.tagsOf.all(r.id) as string[]);
     return toRun(r, tags, r.last_ck !== undefined ? r.last_ck : this.s.lastCheckpoint.get(r.id));
   }
 }

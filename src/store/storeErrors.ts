@@ -48,6 +48,8 @@ export function describeStoreFailure(err: unknown, db: string, dataDir: string):
   const free = freeBytes(dataDir);
   const space = free === null ? 'free space unknown' : `${fmtMiB(free)} free`;
   const what = kind === 'full' ? 'the disk or the database is full' : 'a write failed';
-  return `the run database ${db} could not be written (${what}: ${msg}${code ? `, ${code}` : ''}); ` +
-    `data folder ${dataDir}: ${space}`;
+  return (
+    `the run database ${db} could not be written (${what}: ${msg}${code ? `, ${code}` : ''}); ` +
+    `data folder ${dataDir}: ${space}`
+  );
 }

@@ -45,7 +45,9 @@ function seed(home: string, bulk = BULK): { grid: Map<string, number>; long: num
   store.writeTransaction(() => {
     for (let i = 0; i < bulk; i++) {
       store.runs.create({
-        name: `bulk-${i}`, appVersion: 'e2e', tags: ['bulk'],
+        name: `bulk-${i}`,
+        appVersion: 'e2e',
+        tags: ['bulk'],
         config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: (i % 5) / 4, T: 1000, seed: i, steps: 50 }),
       });
     }
@@ -53,7 +55,9 @@ function seed(home: string, bulk = BULK): { grid: Map<string, number>; long: num
   for (const lambda of LAMBDAS) {
     for (const s of SEEDS) {
       const run = store.runs.create({
-        name: `grid-l${lambda}-s${s}`, appVersion: 'e2e', tags: ['grid'],
+        name: `grid-l${lambda}-s${s}`,
+        appVersion: 'e2e',
+        tags: ['grid'],
         config: resolveRunConfig({ preset: 'tiny', k: 2, lambda, T: 1000, seed: s, steps: 200, lr: 2e-3, batch: 8 }),
       });
       const pts = [];
@@ -66,14 +70,28 @@ function seed(home: string, bulk = BULK): { grid: Map<string, number>; long: num
       store.metrics.append(run.id, pts);
       store.runs.markRunning(run.id, owner);
       store.runs.setProgress(run.id, 200, finalLoss(lambda, s));
-      store.runs.setLastTerms(run.id, { simple: finalLoss(lambda, s) * 0.7, sa: finalLoss(lambda, s) * 0.3, imagesPerSec: 40 + s });
-      store.gaps.add({ runId: run.id, step: 200, t0: 30, t: [2, 1], meanAbs: [0.5, 0.1 + lambda / 10], l2: [1, 1], signedMean: [0, 0] });
+      store.runs.setLastTerms(run.id, {
+        simple: finalLoss(lambda, s) * 0.7,
+        sa: finalLoss(lambda, s) * 0.3,
+        imagesPerSec: 40 + s,
+      });
+      store.gaps.add({
+        runId: run.id,
+        step: 200,
+        t0: 30,
+        t: [2, 1],
+        meanAbs: [0.5, 0.1 + lambda / 10],
+        l2: [1, 1],
+        signedMean: [0, 0],
+      });
       store.runs.setStatus(run.id, 'completed');
       grid.set(`${lambda}/${s}`, run.id);
     }
   }
   const long = store.runs.create({
-    name: 'long-run', appVersion: 'e2e', tags: ['long'],
+    name: 'long-run',
+    appVersion: 'e2e',
+    tags: ['long'],
     config: resolveRunConfig({ preset: 'tiny', k: 2, lambda: 1, T: 1000, seed: 7, steps: LONG_STEPS }),
   });
   const pts = [];
@@ -121,7 +139,9 @@ async function download(page: Page, testid: string): Promise<Buffer> {
 async function measureTable(page: Page): Promise<void> {
   const sort = await page.evaluate(async () => {
     const long: { start: number; dur: number }[] = [];
-    const po = new PerformanceObserver((l) => l.getEntries().forEach((e) => long.push({ start: e.startTime, dur: e.duration })));
+    const po = new PerformanceObserver((l) =>
+      l.getEntries().forEach((e) => long.push({ start: e.startTime, dur: e.duration })),
+    );
     po.observe({ type: 'longtask' });
     const first = () => document.querySelector('[data-testid^="xtable-row-"]')?.getAttribute('data-testid');
     const before = first();
@@ -168,7 +188,11 @@ async function measureTable(page: Page): Promise<void> {
   expect(sort.ms).toBeLessThan(3000);
 }
 
-const csvRows = (csv: string) => csv.trim().split('\n').map((l) => l.split(','));
+const csvRows = (csv: string) =>
+  csv
+    .trim()
+    .split('\n')
+    .map((l) => l.split(','));
 
 let served: Served | null = null;
 test.afterEach(async () => {
@@ -176,7 +200,9 @@ test.afterEach(async () => {
   served = null;
 });
 
-test('experiment table, overlay, zoom from the store, downloads, time axis, dark mode, both window sizes', async ({ page }) => {
+test('experiment table, overlay, zoom from the store, downloads, time axis, dark mode, both window sizes', async ({
+  page,
+}) => {
   test.setTimeout(6 * 60_000);
   const home = mkdtempSync(join(tmpdir(), 'sadpm-e2e-i15-'));
   const { grid, long } = seed(home);
@@ -196,7 +222,8 @@ test('experiment table, overlay, zoom from the store, downloads, time axis, dark
   await expect(page.getByTestId('xtable-range')).toHaveText('1–6 of 6');
   await page.getByTestId('xtable-sort-loss').focus();
   await page.keyboard.press('Enter');
-  const firstCells = (key: string) => page.locator(`[data-testid^="xtable-cell-"][data-testid$="-${key}"]`).allTextContents();
+  const firstCells = (key: string) =>
+    page.locator(`[data-testid^="xtable-cell-"][data-testid$="-${key}"]`).allTextContents();
   await expect.poll(() => firstCells('loss')).toEqual(['1', '1.1', '1.5', '1.6', '2', '2.1']);
   await page.getByTestId('xtable-sort-loss').click();
   await expect.poll(() => firstCells('loss')).toEqual(['2.1', '2', '1.6', '1.5', '1.1', '1']);
@@ -287,10 +314,17 @@ test('experiment table, overlay, zoom from the store, downloads, time axis, dark
   await page.mouse.up();
   await expect(body).toHaveAttribute('data-zoomed', /^\d+(\.\d+)?\.\.\d+(\.\d+)?$/);
   await expect(page.getByTestId('chart-loss-reset-zoom')).toBeVisible();
-  await expect.poll(async () => {
-    const rows = csvRows((await download(page, 'chart-loss-csv')).toString()).slice(1).map((r) => Number(r[0]));
-    return rows.length > 100 && rows.every((s, i) => i === 0 || s === rows[i - 1]! + 1);
-  }, { timeout: 20_000 }).toBe(true);
+  await expect
+    .poll(
+      async () => {
+        const rows = csvRows((await download(page, 'chart-loss-csv')).toString())
+          .slice(1)
+          .map((r) => Number(r[0]));
+        return rows.length > 100 && rows.every((s, i) => i === 0 || s === rows[i - 1]! + 1);
+      },
+      { timeout: 20_000 },
+    )
+    .toBe(true);
   await shot(page, 'i15-monitor-zoomed-1280');
   // Keyboard: 0 resets the zoom of the focused chart.
   await body.focus();
@@ -326,10 +360,23 @@ test('experiment table, overlay, zoom from the store, downloads, time axis, dark
   await expect(page.getByTestId('gallery-noise-hint')).toHaveCount(0);
 
   // --- Every view at both sizes in both themes, with no sideways overflow. ---
-  const views = ['datasets', 'new', 'runs', `monitor/${long}`, `gallery/${long}`, 'compare', `export/${long}`, 'study', 'settings'];
+  const views = [
+    'datasets',
+    'new',
+    'runs',
+    `monitor/${long}`,
+    `gallery/${long}`,
+    'compare',
+    `export/${long}`,
+    'study',
+    'settings',
+  ];
   for (const theme of ['light', 'dark']) {
     await page.getByTestId('theme-select').selectOption(theme);
-    for (const [w, h] of [[1280, 800], [800, 600]] as const) {
+    for (const [w, h] of [
+      [1280, 800],
+      [800, 600],
+    ] as const) {
       await page.setViewportSize({ width: w, height: h });
       for (const v of views) {
         await page.evaluate((hash) => (location.hash = hash), `#/${v}`);

@@ -60,7 +60,9 @@ function makeImageFolder(dir: string): void {
 /** Picks the first option whose text matches. */
 async function selectByText(page: Page, testid: string, re: RegExp): Promise<void> {
   const sel = page.getByTestId(testid);
-  await expect.poll(async () => (await sel.locator('option').allTextContents()).some((t) => re.test(t)), { timeout: 30_000 }).toBe(true);
+  await expect
+    .poll(async () => (await sel.locator('option').allTextContents()).some((t) => re.test(t)), { timeout: 30_000 })
+    .toBe(true);
   const texts = await sel.locator('option').allTextContents();
   const values = await sel.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
   await sel.selectOption(values[texts.findIndex((t) => re.test(t))]!);
@@ -90,7 +92,9 @@ async function expectNoHorizontalOverflow(page: Page, where: string): Promise<vo
     return {
       page: document.documentElement.scrollWidth - vw,
       main: main.scrollWidth - main.clientWidth,
-      clipped: [...document.querySelectorAll('.run-row, .runs-table__head, table')].filter((e) => e.scrollWidth > e.clientWidth + 1).map(name),
+      clipped: [...document.querySelectorAll('.run-row, .runs-table__head, table')]
+        .filter((e) => e.scrollWidth > e.clientWidth + 1)
+        .map(name),
       offscreen: [...document.querySelectorAll('button, a, input, select')]
         .filter((e) => {
           const b = e.getBoundingClientRect();
@@ -154,7 +158,9 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await page.getByTestId('nav-datasets').click();
     const blob = Buffer.alloc(9_000_000);
     for (let i = 0; i < blob.length; i++) blob[i] = (i * 7 + (i >> 13)) & 255;
-    await page.getByTestId('import-upload').setInputFiles({ name: 'big.npy', mimeType: 'application/octet-stream', buffer: blob });
+    await page
+      .getByTestId('import-upload')
+      .setInputFiles({ name: 'big.npy', mimeType: 'application/octet-stream', buffer: blob });
     await expect(page.getByTestId('import-input')).toHaveValue(/uploads\/.*big\.npy$/, { timeout: 60_000 });
     const uploaded = await page.getByTestId('import-input').inputValue();
     expect(uploaded.startsWith(join(home, 'data', 'uploads'))).toBe(true);
@@ -258,7 +264,8 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId('compare-pane-0')).toContainText('DDIM 5 steps');
     await expect(page.getByTestId('compare-pane-0')).toContainText('n 4');
     // 16×16 images at 4×, 2 per row, 2 px padding.
-    const gridWidth = (i: number) => page.getByTestId(`compare-image-${i}`).evaluate((img) => (img as HTMLImageElement).naturalWidth);
+    const gridWidth = (i: number) =>
+      page.getByTestId(`compare-image-${i}`).evaluate((img) => (img as HTMLImageElement).naturalWidth);
     expect([await gridWidth(0), await gridWidth(1)]).toEqual([2 * 64 + 3 * 2, 2 * 64 + 3 * 2]);
     await shot(page, '5-compare');
     // A change warns; sampling again applies it and the warning goes.
@@ -288,14 +295,18 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     expect([png.width, png.height]).toEqual([3 * 64 + 4 * 3, 2 * 64 + 3 * 3 + band.height]);
     // The caption band has ink in it (dark pixels on the white background).
     let ink = 0;
-    for (let y = 3; y < 10; y++) for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;
+    for (let y = 3; y < 10; y++)
+      for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;
     expect(ink).toBeGreaterThan(50);
     const sidecar = JSON.parse(readFileSync(gridPath.replace(/\.png$/, '.json'), 'utf8'));
     expect(sidecar).toMatchObject({ n: 6, grid: { cols: 3, padding: 3 } });
     expect(sidecar.reproduce).toMatch(/^sadpm sample /);
     await expectServedImage(page, 'export-grid-image');
     // Web mode downloads the file the server wrote, byte for byte, under its own name.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-grid-download').click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('export-grid-download').click(),
+    ]);
     expect(download.suggestedFilename()).toBe(basename(gridPath));
     expect(readFileSync(await download.path()).equals(readFileSync(gridPath))).toBe(true);
     await shot(page, '6-export');
@@ -356,7 +367,10 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await page.getByTestId('monitor-resume').click();
     await expect(page.getByTestId('run-status')).toContainText('running', { timeout: 60_000 });
     await expect
-      .poll(async () => Number((await page.getByTestId('monitor-step').textContent())!.split('/')[0]!.replace(/\D/g, '')), { timeout: 120_000 })
+      .poll(
+        async () => Number((await page.getByTestId('monitor-step').textContent())!.split('/')[0]!.replace(/\D/g, '')),
+        { timeout: 120_000 },
+      )
       .toBeGreaterThan(stoppedAt);
     await shot(page, '8-resumed');
     await page.getByTestId('monitor-stop').click();
@@ -377,7 +391,12 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await expect(page.getByTestId(`run-${longId}-edit`)).toBeFocused();
 
     // 9. Overlaid runs get a legend (name, colour), and a click hides a run from the charts.
-    const saId = Number((await page.locator('[data-testid^="run-row-"]', { hasText: 'e2e-sa2' }).getAttribute('data-testid'))!.replace('run-row-', ''));
+    const saId = Number(
+      (await page.locator('[data-testid^="run-row-"]', { hasText: 'e2e-sa2' }).getAttribute('data-testid'))!.replace(
+        'run-row-',
+        '',
+      ),
+    );
     await row.click();
     await page.getByTestId('overlay-toggle').click();
     await page.getByTestId(`overlay-run-${saId}`).check();
@@ -394,11 +413,16 @@ test('import → SA-2 run → live monitor → gallery → compare → export �
     await shot(page, '10-monitor-overlay');
 
     // 10. No sideways overflow at 1280×800 and 800×600 (the runs table and the dataset library).
-    for (const [width, height] of [[1280, 800], [800, 600]] as const) {
+    for (const [width, height] of [
+      [1280, 800],
+      [800, 600],
+    ] as const) {
       await page.setViewportSize({ width, height });
       for (const view of ['runs', 'datasets', 'monitor'] as const) {
         await page.getByTestId(`nav-${view}`).click();
-        await expect(page.getByTestId(view === 'runs' ? 'runs-list' : view === 'datasets' ? 'datasets-table' : 'monitor-status')).toBeVisible();
+        await expect(
+          page.getByTestId(view === 'runs' ? 'runs-list' : view === 'datasets' ? 'datasets-table' : 'monitor-status'),
+        ).toBeVisible();
         await expectNoHorizontalOverflow(page, `${view} at ${width}×${height}`);
         await shot(page, `11-${view}-${width}x${height}`);
       }

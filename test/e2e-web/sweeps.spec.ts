@@ -23,8 +23,16 @@ async function shot(page: Page, name: string): Promise<void> {
 /** The New-sweep form's base config: the quick-cpu preset cut down to seconds of work per run. */
 async function tinyBase(page: Page, steps: number): Promise<void> {
   await expect(page.getByTestId('sweep-preset-select')).toHaveValue('quick-cpu');
-  for (const [key, value] of [['T', '100'], ['steps', String(steps)], ['gapT0', '10'], ['gapBatch', '2'],
-    ['sampleN', '4'], ['sampleSteps', '5'], ['checkpointEvery', '2'], ['logEvery', '1']] as const) {
+  for (const [key, value] of [
+    ['T', '100'],
+    ['steps', String(steps)],
+    ['gapT0', '10'],
+    ['gapBatch', '2'],
+    ['sampleN', '4'],
+    ['sampleSteps', '5'],
+    ['checkpointEvery', '2'],
+    ['logEvery', '1'],
+  ] as const) {
     await page.getByTestId(`field-${key}`).fill(value);
   }
 }

@@ -12,7 +12,24 @@ import type { CheckpointRecord, DatasetRecord, RunRecord } from '../../src/share
 const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-bad-'));
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: join(dir, 'home') };
-const small = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--sample-n', '2', '--sample-steps', '2', '--gap-t0', '4', '--gap-batch', '2', '--log-every', '1'];
+const small = [
+  '--preset',
+  'tiny',
+  '--T',
+  '100',
+  '--batch',
+  '2',
+  '--sample-n',
+  '2',
+  '--sample-steps',
+  '2',
+  '--gap-t0',
+  '4',
+  '--gap-batch',
+  '2',
+  '--log-every',
+  '1',
+];
 
 function sadpm(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 300_000 });
@@ -36,18 +53,28 @@ describe('corrupt or foreign files', () => {
     writeFileSync(ck.path, png);
     const r1 = sadpm(['resume', '1', '--steps', '4']);
     expect(r1.code).toBe(1);
-    expect(r1.stderr).toMatch(new RegExp(`cannot resume from its last checkpoint \\(step 2\\): checkpoint ${ck.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a SA-DPM checkpoint \\(bad magic`));
-    expect(sadpm(['sample', '1', '--n', '1', '--steps', '2']).stderr).toMatch(/checkpoint .*ckpt-0000002\.sadpm-ck: not a SA-DPM checkpoint \(bad magic/);
+    expect(r1.stderr).toMatch(
+      new RegExp(
+        `cannot resume from its last checkpoint \\(step 2\\): checkpoint ${ck.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a SA-DPM checkpoint \\(bad magic`,
+      ),
+    );
+    expect(sadpm(['sample', '1', '--n', '1', '--steps', '2']).stderr).toMatch(
+      /checkpoint .*ckpt-0000002\.sadpm-ck: not a SA-DPM checkpoint \(bad magic/,
+    );
     // Cut short (a torn copy): named as truncated.
     writeFileSync(ck.path, good);
     truncateSync(ck.path, good.length - 100);
-    expect(sadpm(['resume', '1', '--steps', '4']).stderr).toMatch(/cannot resume from its last checkpoint \(step 2\): checkpoint .*: truncated \(expected \d+ bytes, file is \d+\)/);
+    expect(sadpm(['resume', '1', '--steps', '4']).stderr).toMatch(
+      /cannot resume from its last checkpoint \(step 2\): checkpoint .*: truncated \(expected \d+ bytes, file is \d+\)/,
+    );
     expect(sadpm(['sample', '1', '--n', '1', '--steps', '2']).stderr).toMatch(/checkpoint .*: truncated/);
     // Garbage in the header.
     const bad = Buffer.from(good);
     bad.write('{{{{', 12, 'utf8');
     writeFileSync(ck.path, bad);
-    expect(sadpm(['sample', '1', '--checkpoint', '2', '--n', '1', '--steps', '2']).stderr).toMatch(/checkpoint .*: corrupt header/);
+    expect(sadpm(['sample', '1', '--checkpoint', '2', '--n', '1', '--steps', '2']).stderr).toMatch(
+      /checkpoint .*: corrupt header/,
+    );
     expect(sadpm(['resume', '1', '--steps', '4']).stderr).toMatch(/cannot resume .*corrupt header/);
     const after = show('1');
     expect(after.run).toMatchObject({ status: 'completed', step: 2 });
@@ -65,10 +92,14 @@ describe('corrupt or foreign files', () => {
   it('a packed dataset that is foreign, truncated or whose library file was replaced: train names the file', () => {
     const foreign = join(dir, 'foreign.sadpm-ds');
     writeFileSync(foreign, 'PK\u0003\u0004 this is a zip, not a dataset');
-    expect(sadpm(['train', ...small, '--steps', '1', '--dataset', foreign]).stderr).toMatch(/foreign\.sadpm-ds: not a SA-DPM packed dataset/);
+    expect(sadpm(['train', ...small, '--steps', '1', '--dataset', foreign]).stderr).toMatch(
+      /foreign\.sadpm-ds: not a SA-DPM packed dataset/,
+    );
     const empty = join(dir, 'empty.sadpm-ds');
     writeFileSync(empty, '');
-    expect(sadpm(['train', ...small, '--steps', '1', '--dataset', empty]).stderr).toMatch(/empty\.sadpm-ds: not a SA-DPM packed dataset/);
+    expect(sadpm(['train', ...small, '--steps', '1', '--dataset', empty]).stderr).toMatch(
+      /empty\.sadpm-ds: not a SA-DPM packed dataset/,
+    );
 
     const imp = sadpm(['import', 'builtin:shapes32', '--size', '16', '--limit', '8', '--name', 'lib8', '--json']);
     expect(imp.code, imp.stderr).toBe(0);
@@ -82,6 +113,8 @@ describe('corrupt or foreign files', () => {
     expect(c.stderr).toMatch(/cut\.sadpm-ds: .*(truncated|pixel bytes|expected)/);
     // The library's file replaced by something else.
     writeFileSync(ds.path, 'not a dataset at all, longer than the prefix');
-    expect(sadpm(['train', ...small, '--steps', '1', '--dataset', 'lib8']).stderr).toMatch(/sadpm-ds: not a SA-DPM packed dataset/);
+    expect(sadpm(['train', ...small, '--steps', '1', '--dataset', 'lib8']).stderr).toMatch(
+      /sadpm-ds: not a SA-DPM packed dataset/,
+    );
   });
 });

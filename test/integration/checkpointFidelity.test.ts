@@ -61,7 +61,9 @@ let backendName = '';
 beforeAll(async () => {
   const info = await initBackend('auto');
   backendName = info.name;
-  console.log(`checkpoint fidelity on ${info.name} (${info.adapter.device || info.adapter.description}), kernel set ${kernels().name}`);
+  console.log(
+    `checkpoint fidelity on ${info.name} (${info.adapter.device || info.adapter.description}), kernel set ${kernels().name}`,
+  );
 });
 
 describe('checkpoints hold the live weights', () => {
@@ -85,7 +87,11 @@ describe('checkpoints hold the live weights', () => {
         const live = (await state.adam.master.data()) as Float32Array;
         const params = joined(snap.params);
         expect(maxAbsDiff(params, live), `step ${step}: checkpoint weights vs live weights`).toBe(0);
-        if (previous) expect(maxAbsDiff(params, previous), `step ${step}: weights did not change since the last snapshot`).toBeGreaterThan(0);
+        if (previous)
+          expect(
+            maxAbsDiff(params, previous),
+            `step ${step}: weights did not change since the last snapshot`,
+          ).toBeGreaterThan(0);
         previous = params;
       }
     } finally {
@@ -109,13 +115,21 @@ describe('checkpoints hold the live weights', () => {
       expect(resumed.history.map((h) => h.step)).toEqual(Array.from({ length: 12 - from }, (_, i) => from + 1 + i));
       for (const h of resumed.history) {
         const ref = full.history.find((f) => f.step === h.step)!;
-        expect(Math.abs(h.loss - ref.loss) / Math.abs(ref.loss), `resume from ${from}: loss at step ${h.step}`).toBeLessThan(1e-5);
+        expect(
+          Math.abs(h.loss - ref.loss) / Math.abs(ref.loss),
+          `resume from ${from}: loss at step ${h.step}`,
+        ).toBeLessThan(1e-5);
       }
       expect(resumed.step).toBe(12);
     }
     // Final weights of a resume from the 3rd checkpoint against the uninterrupted run's.
     const dir = tmp();
-    await train(micro(), { runDir: dir, sink: () => {}, resumeFrom: findCheckpoint(fullDir, 9).path, skipFinalArtifacts: true });
+    await train(micro(), {
+      runDir: dir,
+      sink: () => {},
+      resumeFrom: findCheckpoint(fullDir, 9).path,
+      skipFinalArtifacts: true,
+    });
     const mine = readCheckpoint(findCheckpoint(dir, 12).path);
     expect(maxAbsDiff(joined(mine.params), joined(finalRef.params))).toBeLessThan(1e-5);
     expect(maxAbsDiff(joined(mine.ema), joined(finalRef.ema))).toBeLessThan(1e-5);

@@ -12,10 +12,31 @@ const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-'));
 // One store for this file: every command finds it through SADPM_HOME.
 const home = join(dir, 'home');
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: home };
-const small = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--sample-n', '4', '--sample-steps', '5', '--gap-t0', '8', '--gap-batch', '2', '--log-every', '1'];
+const small = [
+  '--preset',
+  'tiny',
+  '--T',
+  '100',
+  '--batch',
+  '2',
+  '--sample-n',
+  '4',
+  '--sample-steps',
+  '5',
+  '--gap-t0',
+  '8',
+  '--gap-batch',
+  '2',
+  '--log-every',
+  '1',
+];
 
 function sadpm(args: string[], extraEnv: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...env, ...extraEnv }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...env, ...extraEnv },
+    timeout: 300_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -58,7 +79,21 @@ describe('sadpm CLI end to end (run store)', () => {
   let runDir = '';
 
   it('train --json records a run in the store: checkpoints, a sample grid, the gap curve, every metric', () => {
-    const r = sadpm(['train', ...small, '--steps', '3', '--checkpoint-every', '2', '--name', 'first', '--tags', 'cli,smoke', '--notes', 'from the test', '--json']);
+    const r = sadpm([
+      'train',
+      ...small,
+      '--steps',
+      '3',
+      '--checkpoint-every',
+      '2',
+      '--name',
+      'first',
+      '--tags',
+      'cli,smoke',
+      '--notes',
+      'from the test',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const msgs = messages(r.stdout);
     expect(msgs[0]).toMatchObject({ type: 'started', step: 0, totalSteps: 3, resumed: false });
@@ -78,7 +113,17 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(existsSync(join(runDir, 'metrics.jsonl'))).toBe(false);
 
     const s = show('1');
-    expect(s.run).toMatchObject({ id: 1, name: 'first', status: 'completed', step: 3, totalSteps: 3, tags: ['cli', 'smoke'], notes: 'from the test', k: 2, T: 100 });
+    expect(s.run).toMatchObject({
+      id: 1,
+      name: 'first',
+      status: 'completed',
+      step: 3,
+      totalSteps: 3,
+      tags: ['cli', 'smoke'],
+      notes: 'from the test',
+      k: 2,
+      T: 100,
+    });
     expect(s.run.backend).toMatch(/webgpu|tensorflow|cpu/);
     expect(s.checkpoints.map((c) => c.step)).toEqual([2, 3]);
     expect(s.checkpoints.every((c) => existsSync(c.path) && c.path.startsWith(runDir))).toBe(true);
@@ -97,22 +142,56 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(r.code, r.stderr).toBe(0);
     // 16x16 images scaled 4x, 3 columns x 2 rows, 2 px padding around each cell.
     expect(pngSize(out)).toEqual([3 * 64 + 4 * 2, 2 * 64 + 3 * 2]);
-    expect(r.stdout).toMatch(/^shape check: 0 of 6 samples are recognisable shapes \(0 circles, 0 squares, 0 triangles;/m);
+    expect(r.stdout).toMatch(
+      /^shape check: 0 of 6 samples are recognisable shapes \(0 circles, 0 squares, 0 triangles;/m,
+    );
     const side = JSON.parse(readFileSync(join(dir, 'grid.json'), 'utf8'));
     expect(side.shapes).toMatchObject({ n: 6, recognised: 0 });
     expect(side).toMatchObject({ checkpointStep: 3, sampler: 'ddim', steps: 5, seed: 3, n: 6, weights: 'raw' });
     const again = join(dir, 'grid2.png');
     // The same run named by name and by --run-dir, and an explicit checkpoint step.
-    expect(sadpm(['sample', 'first', '--checkpoint', '3', '--n', '6', '--steps', '5', '--cols', '3', '--seed', '3', '--out', again]).code).toBe(0);
+    expect(
+      sadpm([
+        'sample',
+        'first',
+        '--checkpoint',
+        '3',
+        '--n',
+        '6',
+        '--steps',
+        '5',
+        '--cols',
+        '3',
+        '--seed',
+        '3',
+        '--out',
+        again,
+      ]).code,
+    ).toBe(0);
     expect(readFileSync(again).equals(readFileSync(out))).toBe(true);
     const third = join(dir, 'grid3.png');
-    expect(sadpm(['sample', '--run-dir', runDir, '--n', '6', '--steps', '5', '--cols', '3', '--seed', '3', '--out', third]).code).toBe(0);
+    expect(
+      sadpm(['sample', '--run-dir', runDir, '--n', '6', '--steps', '5', '--cols', '3', '--seed', '3', '--out', third])
+        .code,
+    ).toBe(0);
     expect(readFileSync(third).equals(readFileSync(out))).toBe(true);
     const s = show('1');
     const rec = s.samples.filter((x) => x.path === out);
     expect(rec).toHaveLength(1);
     expect(rec[0]).toMatchObject({ step: 3, n: 6, seed: 3, sampleSteps: 5, checkpointId: s.checkpoints.at(-1)!.id });
-    const older = sadpm(['sample', '1', '--checkpoint', '2', '--n', '1', '--steps', '2', '--out', join(dir, 'g-old.png'), '--json']);
+    const older = sadpm([
+      'sample',
+      '1',
+      '--checkpoint',
+      '2',
+      '--n',
+      '1',
+      '--steps',
+      '2',
+      '--out',
+      join(dir, 'g-old.png'),
+      '--json',
+    ]);
     expect(older.code, older.stderr).toBe(0);
     expect(messages(older.stdout)[0]).toMatchObject({ type: 'samples', step: 2, n: 1 });
   });
@@ -125,7 +204,9 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(more.code).not.toBe(0);
     expect(more.stderr).toMatch(/--n 3: expected an integer in 1\.\.2: the run holds 2 of its 4096 images out of/);
     expect(r.stdout).toMatch(/estimation gap at step 3, chain from t0=6/);
-    expect(readFileSync(join(runDir, 'gap', 'gap-0000003.csv'), 'utf8').split('\n')[0]).toBe('t,mean_abs_gap,l2_gap,signed_mean_gap');
+    expect(readFileSync(join(runDir, 'gap', 'gap-0000003.csv'), 'utf8').split('\n')[0]).toBe(
+      't,mean_abs_gap,l2_gap,signed_mean_gap',
+    );
   });
 
   it('resume continues to a new step count with one continuous metric history', () => {
@@ -164,7 +245,9 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(dup.stdout).toMatch(/already in the library: these images are dataset 'shapes16' \(#1/);
     expect(json<DatasetRecord[]>(['datasets'])).toHaveLength(1);
     expect(readdirSync(join(home, 'datasets')).filter((f) => f.endsWith('.sadpm-ds'))).toHaveLength(1);
-    expect(sadpm(['import', 'builtin:shapes32', '--size', '8', '--limit', '4', '--name', 'shapes16']).stderr).toMatch(/named 'shapes16' is already in the library/);
+    expect(sadpm(['import', 'builtin:shapes32', '--size', '8', '--limit', '4', '--name', 'shapes16']).stderr).toMatch(
+      /named 'shapes16' is already in the library/,
+    );
     expect(sadpm(['datasets']).stdout).toMatch(/#1 +shapes16 +32 +16x16x3/);
 
     const t = sadpm(['train', ...small, '--steps', '1', '--dataset', 'shapes16', '--name', 'on-lib', '--json']);
@@ -180,9 +263,24 @@ describe('sadpm CLI end to end (run store)', () => {
     const r = sadpm(['import', 'builtin:shapes32', '--out', ds, '--size', '16', '--limit', '8']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/imported 8 images \(16x16x3/);
-    const t = sadpm(['train', ...small, '--steps', '1', '--dataset', ds, '--name', 'by-path', '--run-dir', join(dir, 'run-by-path'), '--json']);
+    const t = sadpm([
+      'train',
+      ...small,
+      '--steps',
+      '1',
+      '--dataset',
+      ds,
+      '--name',
+      'by-path',
+      '--run-dir',
+      join(dir, 'run-by-path'),
+      '--json',
+    ]);
     expect(t.code, t.stderr).toBe(0);
-    expect(messages(t.stdout).find((m) => m.type === 'started')).toMatchObject({ datasetCount: 8, runDir: join(dir, 'run-by-path') });
+    expect(messages(t.stdout).find((m) => m.type === 'started')).toMatchObject({
+      datasetCount: 8,
+      runDir: join(dir, 'run-by-path'),
+    });
     expect(show('by-path').run.runDir).toBe(join(dir, 'run-by-path'));
   });
 
@@ -205,16 +303,24 @@ describe('sadpm CLI end to end (run store)', () => {
     const cfg = join(dir, 'bad.json');
     writeFileSync(cfg, '{"lr": -1}');
     expect(sadpm(['train', '--config', cfg]).stderr).toMatch(/lr: /);
-    expect(sadpm(['sample', '--run-dir', join(dir, 'nope')]).stderr).toMatch(/--run-dir .*nope: no run in .* uses this folder/);
+    expect(sadpm(['sample', '--run-dir', join(dir, 'nope')]).stderr).toMatch(
+      /--run-dir .*nope: no run in .* uses this folder/,
+    );
     expect(sadpm(['sample', 'no-such-run']).stderr).toMatch(/no run 'no-such-run'/);
-    expect(sadpm(['sample', '1', '--checkpoint', '7']).stderr).toMatch(/run #1 has no checkpoint at step 7 \(checkpoints: 2, 3, 4, 5\)/);
+    expect(sadpm(['sample', '1', '--checkpoint', '7']).stderr).toMatch(
+      /run #1 has no checkpoint at step 7 \(checkpoints: 2, 3, 4, 5\)/,
+    );
     expect(sadpm(['show', '99']).stderr).toMatch(/no run '99'/);
     expect(sadpm(['runs', '--status', 'done']).stderr).toMatch(/--status: 'done' is not a run status/);
     expect(sadpm(['runs', '--dataset', 'nope']).stderr).toMatch(/--dataset 'nope': no such dataset/);
     expect(sadpm(['export', '1', '--format', 'xml']).stderr).toMatch(/--format: 'xml' is not one of csv, json, bundle/);
     expect(sadpm(['train', '--dataset', join(dir, 'missing.sadpm-ds')]).stderr).toMatch(/missing\.sadpm-ds/);
-    expect(sadpm(['train', '--dataset', 'nosuchlib']).stderr).toMatch(/--dataset 'nosuchlib': not a dataset in the library/);
-    expect(sadpm(['train', ...small, '--steps', '1', '--run-dir', runDir]).stderr).toMatch(/already holds a run \(#1\); continue it with 'sadpm resume 1'/);
+    expect(sadpm(['train', '--dataset', 'nosuchlib']).stderr).toMatch(
+      /--dataset 'nosuchlib': not a dataset in the library/,
+    );
+    expect(sadpm(['train', ...small, '--steps', '1', '--run-dir', runDir]).stderr).toMatch(
+      /already holds a run \(#1\); continue it with 'sadpm resume 1'/,
+    );
     // Failed commands created no runs.
     expect(json<RunRecord[]>(['runs']).map((r) => r.id)).toEqual([3, 2, 1]);
   });
@@ -223,7 +329,9 @@ describe('sadpm CLI end to end (run store)', () => {
     const t = sadpm(['tag', '2', 'lib', 'keep']);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/run #2 tags: lib, keep/);
-    expect(sadpm(['tag', '1', 'smoke', '--remove', '--notes', 'a 100% note']).stdout).toMatch(/run #1 tags: cli; notes: a 100% note/);
+    expect(sadpm(['tag', '1', 'smoke', '--remove', '--notes', 'a 100% note']).stdout).toMatch(
+      /run #1 tags: cli; notes: a 100% note/,
+    );
     const ids = (args: string[]) => json<RunRecord[]>(['runs', ...args]).map((r) => r.id);
     expect(ids([])).toEqual([3, 2, 1]);
     expect(ids(['--tag', 'lib'])).toEqual([2]);
@@ -256,12 +364,30 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(lines[0]!.split(',')).toEqual(expect.arrayContaining(['loss', 'lr']));
     expect(lines.slice(1).map((l) => Number(l.split(',')[0]))).toEqual([1, 2, 3, 4, 5]);
     const out = join(dir, 'b.tar.gz');
-    const b = json<{ out: string; bytes: number }>(['export', '1', '--format', 'bundle', '--checkpoints', '2,5', '--out', out]);
+    const b = json<{ out: string; bytes: number }>([
+      'export',
+      '1',
+      '--format',
+      'bundle',
+      '--checkpoints',
+      '2,5',
+      '--out',
+      out,
+    ]);
     expect(b.out).toBe(out);
     const list = spawnSync('tar', ['tzf', out], { encoding: 'utf8' }).stdout.trim().split('\n').sort();
-    expect(list).toEqual(expect.arrayContaining(['run-1-first/config.json', 'run-1-first/metrics.csv', 'run-1-first/checkpoints/ckpt-0000002.sadpm-ck', 'run-1-first/checkpoints/ckpt-0000005.sadpm-ck']));
+    expect(list).toEqual(
+      expect.arrayContaining([
+        'run-1-first/config.json',
+        'run-1-first/metrics.csv',
+        'run-1-first/checkpoints/ckpt-0000002.sadpm-ck',
+        'run-1-first/checkpoints/ckpt-0000005.sadpm-ck',
+      ]),
+    );
     expect(list.filter((f) => f.includes('/checkpoints/'))).toHaveLength(2);
-    expect(sadpm(['export', '1', '--format', 'bundle', '--checkpoints', '9', '--out', join(dir, 'x.tar.gz')]).stderr).toMatch(/no checkpoint at step 9/);
+    expect(
+      sadpm(['export', '1', '--format', 'bundle', '--checkpoints', '9', '--out', join(dir, 'x.tar.gz')]).stderr,
+    ).toMatch(/no checkpoint at step 9/);
   });
 
   it('prune shows the plan, deletes only with --yes, and keeps the latest', () => {
@@ -284,7 +410,9 @@ describe('sadpm CLI end to end (run store)', () => {
   });
 
   it('Ctrl-C stops after writing a checkpoint; the run is stopped and resumable', async () => {
-    const child = spawn(process.execPath, [BIN, 'train', ...small, '--steps', '500', '--name', 'ctrl-c', '--json'], { env });
+    const child = spawn(process.execPath, [BIN, 'train', ...small, '--steps', '500', '--name', 'ctrl-c', '--json'], {
+      env,
+    });
     let out = '';
     let sent = false;
     const code = await new Promise<number | null>((res) => {

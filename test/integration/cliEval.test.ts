@@ -12,8 +12,25 @@ import { StudyReportSchema } from '../../src/shared/evaluation';
 const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-eval-'));
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: join(dir, 'home'), SADPM_INCEPTION_WEIGHTS: '' };
-const tiny = ['--preset', 'tiny', '--T', '20', '--batch', '2', '--steps', '2', '--sample-n', '2', '--sample-steps', '2',
-  '--gap-t0', '6', '--gap-batch', '2', '--json'];
+const tiny = [
+  '--preset',
+  'tiny',
+  '--T',
+  '20',
+  '--batch',
+  '2',
+  '--steps',
+  '2',
+  '--sample-n',
+  '2',
+  '--sample-steps',
+  '2',
+  '--gap-t0',
+  '6',
+  '--gap-batch',
+  '2',
+  '--json',
+];
 
 function sadpm(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 240_000 });
@@ -31,7 +48,9 @@ describe('sadpm eval / sadpm study', () => {
     expect(e.code, e.stderr).toBe(0);
     expect(e.stderr).toMatch(/note: pixel feature space \(not Inception\)\. .*pt_inception-2015-12-05-6726825d\.pth/);
     expect(e.stdout).toMatch(/run #1 base, checkpoint step 2 \(EMA weights\), ddim \(uniform\), n = 16 per step count/);
-    expect(e.stdout).toMatch(/feature space: pixel space 8×8×3 \(not Inception: not comparable with published FID\/KID\)/);
+    expect(e.stdout).toMatch(
+      /feature space: pixel space 8×8×3 \(not Inception: not comparable with published FID\/KID\)/,
+    );
     expect(e.stdout).toMatch(/reference: 32 dataset images \(computed now and cached\)/);
     expect(e.stdout).toMatch(/^steps\s+FID\[pixel\]\s+KID\[pixel\]\s+precision\[pixel\]\s+recall\[pixel\]\s+seconds$/m);
     expect(e.stdout).toMatch(/^2\s+\d/m);
@@ -41,10 +60,26 @@ describe('sadpm eval / sadpm study', () => {
     const bad = sadpm(['eval', 'base', '--n', '16', '--steps', '2,40', '--ref-n', '32']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^sadpm eval: --steps 40: this run has T = 20 diffusion steps/m);
-    expect(sadpm(['eval', 'base', '--metrics', 'fid,lpips']).stderr).toMatch(/--metrics: expected a comma-separated list of fid, kid, is, pr/);
+    expect(sadpm(['eval', 'base', '--metrics', 'fid,lpips']).stderr).toMatch(
+      /--metrics: expected a comma-separated list of fid, kid, is, pr/,
+    );
 
     const out = join(dir, 'report');
-    const s = sadpm(['study', 'base', 'sa2', '--steps', '2,4', '--n', '16', '--ref-n', '32', '--ema', '--out', out, '--json']);
+    const s = sadpm([
+      'study',
+      'base',
+      'sa2',
+      '--steps',
+      '2,4',
+      '--n',
+      '16',
+      '--ref-n',
+      '32',
+      '--ema',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(s.code, s.stderr).toBe(0);
     const report = StudyReportSchema.parse(JSON.parse(s.stdout));
     expect(report.dir).toBe(out);
@@ -53,7 +88,10 @@ describe('sadpm eval / sadpm study', () => {
     expect(report.study.gap).toMatchObject({ step: 2, t0: 6, missing: [] });
     expect(report.study.gap.ratios[0]!.final).toBeGreaterThan(0);
     // The baseline's results were there; only the SA run was evaluated, against the cached reference.
-    expect(report.study.metrics.find((m) => m.metric === 'fid')!.curves.map((c) => [c.runId, c.weights])).toEqual([[1, 'ema'], [2, 'ema']]);
+    expect(report.study.metrics.find((m) => m.metric === 'fid')!.curves.map((c) => [c.runId, c.weights])).toEqual([
+      [1, 'ema'],
+      [2, 'ema'],
+    ]);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/## Estimation gap/);
     expect(existsSync(join(out, 'gap-ratio.png'))).toBe(true);
     const t3 = performance.now();
@@ -64,7 +102,9 @@ describe('sadpm eval / sadpm study', () => {
     expect(text.stdout).toMatch(/^differs: k \(#1 1, #2 2\) \[the SA loss\]$/m);
     expect(text.stdout).toMatch(/^SA run\s+final gap ratio \(t=1\)\s+mean ratio over t$/m);
     expect(text.stdout).toMatch(/^fid\[pixel\] steps/m);
-    console.log(`cli eval: train x2 ${((t1 - t0) / 1000).toFixed(1)} s, eval ${((t2 - t1) / 1000).toFixed(1)} s, ` +
-      `study (evaluating one run) ${((t3 - t2) / 1000).toFixed(1)} s`);
+    console.log(
+      `cli eval: train x2 ${((t1 - t0) / 1000).toFixed(1)} s, eval ${((t2 - t1) / 1000).toFixed(1)} s, ` +
+        `study (evaluating one run) ${((t3 - t2) / 1000).toFixed(1)} s`,
+    );
   }, 300_000);
 });

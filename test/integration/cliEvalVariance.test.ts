@@ -13,8 +13,25 @@ import { EvalOutcomeSchema } from '../../src/shared/evaluation';
 const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-evalvar-'));
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: join(dir, 'home'), SADPM_INCEPTION_WEIGHTS: '' };
-const tiny = ['--preset', 'tiny', '--T', '20', '--batch', '2', '--steps', '2', '--sample-n', '2', '--sample-steps', '2',
-  '--gap-t0', '6', '--gap-batch', '2', '--json'];
+const tiny = [
+  '--preset',
+  'tiny',
+  '--T',
+  '20',
+  '--batch',
+  '2',
+  '--steps',
+  '2',
+  '--sample-n',
+  '2',
+  '--sample-steps',
+  '2',
+  '--gap-t0',
+  '6',
+  '--gap-batch',
+  '2',
+  '--json',
+];
 const small = ['--n', '8', '--ref-n', '32', '--metrics', 'fid'];
 
 function sadpm(args: string[]) {

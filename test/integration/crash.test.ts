@@ -54,10 +54,7 @@ function mulberry32(seed: number): () => number {
 }
 
 type Mode =
-  | 'cli-during-flush'
-  | 'cli-during-checkpoint-write'
-  | 'engine-during-checkpoint-write'
-  | 'engine-after-checkpoint';
+  'cli-during-flush' | 'cli-during-checkpoint-write' | 'engine-during-checkpoint-write' | 'engine-after-checkpoint';
 const MODES: Mode[] = [
   'cli-during-flush',
   'cli-during-checkpoint-write',
@@ -148,9 +145,9 @@ function runOnce(cmd: string[], mode: Mode | null, rng: () => number): Promise<C
       if (!line.startsWith('{')) continue;
       const msg = JSON.parse(line) as { type: string; step?: number; runDir?: string };
       if (
-        msg.type === 'started' && mode && (
-          mode === 'cli-during-checkpoint-write' || mode === 'engine-during-checkpoint-write'
-        )
+        msg.type === 'started' &&
+        mode &&
+        (mode === 'cli-during-checkpoint-write' || mode === 'engine-during-checkpoint-write')
       ) {
         // Kill the moment a checkpoint's temp file appears: the write is under way.
         watcher = watch(join(msg.runDir!, 'checkpoints'), (_ev, name) => {
@@ -201,9 +198,9 @@ function checkStore(runId: number, cycle: Cycle): { stored: number[]; lastCk: nu
     }
     const last = cks.at(-1);
     expect(run.status, JSON.stringify(cycle)).toBe('interrupted');
-    expect(
-      run.failureReason
-    ).toMatch(last ? new RegExp(`last good checkpoint: step ${last.step}\\b`) : /no checkpoint was written yet/);
+    expect(run.failureReason).toMatch(
+      last ? new RegExp(`last good checkpoint: step ${last.step}\\b`) : /no checkpoint was written yet/,
+    );
     // The stored history is contiguous from step 1, and reaches the last checkpoint.
     const stored = store.metrics.series(runId, 'loss', 1e9).steps;
     expect(stored).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
@@ -249,10 +246,10 @@ describe('crash safety', () => {
       if (c.killed === 'cli') {
         expect(c.signal).toBe('SIGKILL');
         // The orphaned engine notices its parent is gone and exits on its own.
-        if (c.enginePid) expect(
-          await waitFor(() => !alive(c.enginePid!), 15_000),
-          `engine ${c.enginePid} outlived the CLI`,
-        ).toBe(true);
+        if (c.enginePid)
+          expect(await waitFor(() => !alive(c.enginePid!), 15_000), `engine ${c.enginePid} outlived the CLI`).toBe(
+            true,
+          );
       } else {
         // The CLI reports the interrupted run and exits with an error.
         expect(c.code, `${log.join('\n')}\n${mode}: progress ${c.progress.map((p) => p.step)}; ${c.stderr}`).toBe(1);
@@ -264,11 +261,11 @@ describe('crash safety', () => {
       log.push(`kill ${kills} (${mode}): progress ${progress}; ${at}`);
     }
     if (!completed) {
-      const r = spawnSync(
-        process.execPath,
-        [BIN, 'resume', '1', '--json'],
-        { env, encoding: 'utf8', timeout: 180_000 },
-      );
+      const r = spawnSync(process.execPath, [BIN, 'resume', '1', '--json'], {
+        env,
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
       expect(r.status, r.stderr).toBe(0);
     }
     const store = RunStore.open(home);

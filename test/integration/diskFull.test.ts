@@ -29,10 +29,11 @@ vi.mock('node:fs', async (importOriginal) => {
       // Some bytes reach the disk, then it is full.
       if (n >= 2) {
         failing.delete(fd);
-        throw Object.assign(
-          new Error('ENOSPC: no space left on device, write'),
-          { code: 'ENOSPC', errno: -28, syscall: 'write' },
-        );
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+          code: 'ENOSPC',
+          errno: -28,
+          syscall: 'write',
+        });
       }
     }
     return (fs.writeSync as (...a: unknown[]) => number)(fd, ...rest);
@@ -55,15 +56,32 @@ describe('disk full during a checkpoint write', () => {
   it('keeps the previous checkpoint, leaves no temp file, and fails the run naming ENOSPC', async () => {
     const store = RunStore.open(mkdtempSync(join(tmpdir(), 'sadpm-enospc-')));
     const cfg = resolveRunConfig({
-      preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, steps: 6,
-      logEvery: 1, checkpointEvery: 2, gapT0: 4, gapBatch: 2, sampleN: 2, sampleSteps: 2,
+      preset: 'tiny',
+      dataset: 'builtin:shapes',
+      imageSize: 16,
+      channels: 3,
+      batch: 2,
+      T: 100,
+      steps: 6,
+      logEvery: 1,
+      checkpointEvery: 2,
+      gapT0: 4,
+      gapBatch: 2,
+      sampleN: 2,
+      sampleSteps: 2,
     });
     const run = store.runs.create({ name: 'enospc', config: cfg, appVersion: 'test' });
     store.runs.markRunning(run.id, { pid: process.pid, start: '' });
     const rec = new RunRecorder(store, run.id, { flushMs: 50 });
     const seen: string[] = [];
     await expect(
-      train(cfg, { runDir: run.runDir, sink: (m) => { seen.push(m.type); rec.handle(m); } })
+      train(cfg, {
+        runDir: run.runDir,
+        sink: (m) => {
+          seen.push(m.type);
+          rec.handle(m);
+        },
+      }),
     ).rejects.toThrow(/ENOSPC/);
     // The failure happened where we meant it: in the second checkpoint's write, after some bytes.
     expect(ckOpens).toHaveLength(2);

@@ -25,14 +25,33 @@ const dir = mkdtempSync(join(tmpdir(), 'sadpm-evaluate-'));
 let store: RunStore;
 const commands: EngineCommand[] = [];
 const deps = () => ({ store, spawn: inProcessSpawner(commands), env: {} });
-const settings = { metrics: ['fid', 'kid', 'pr'] as ('fid' | 'kid' | 'pr')[], n: 16, sampler: 'ddim' as const, steps: [2, 4], refN: 48 };
+const settings = {
+  metrics: ['fid', 'kid', 'pr'] as ('fid' | 'kid' | 'pr')[],
+  n: 16,
+  sampler: 'ddim' as const,
+  steps: [2, 4],
+  refN: 48,
+};
 
 beforeAll(async () => {
   await initBackend('auto');
   store = RunStore.open(dir);
   const cfg = resolveRunConfig({
-    preset: 'tiny', dataset: 'builtin:shapes', T: 20, k: 2, lambda: 1, batch: 2, steps: 2, logEvery: 1,
-    checkpointEvery: 1000, sampleEvery: 0, sampleN: 2, sampleSteps: 2, gapEvery: 0, gapT0: 4, gapBatch: 2,
+    preset: 'tiny',
+    dataset: 'builtin:shapes',
+    T: 20,
+    k: 2,
+    lambda: 1,
+    batch: 2,
+    steps: 2,
+    logEvery: 1,
+    checkpointEvery: 1000,
+    sampleEvery: 0,
+    sampleN: 2,
+    sampleSteps: 2,
+    gapEvery: 0,
+    gapT0: 4,
+    gapBatch: 2,
   });
   const run = store.runs.create({ name: 'tiny-eval', config: cfg, appVersion: 'test' });
   store.runs.markRunning(run.id, { pid: process.pid, start: '' });
@@ -81,7 +100,12 @@ describe('evaluate a checkpoint (pixel space, in-process engine)', () => {
     expect(stored.every((e) => e.refKey === first.refKey && e.featuresSha256 === null)).toBe(true);
     const ref = store.refStats.get(first.refKey)!;
     expect(decodeSummary(readFileSync(ref.path)).count).toBe(48);
-    expect(store.runs.list({ withEvals: true })[0]!.latestEvals!.map((e) => e.metric).sort()).toEqual(['fid', 'kid', 'precision', 'recall']);
+    expect(
+      store.runs
+        .list({ withEvals: true })[0]!
+        .latestEvals!.map((e) => e.metric)
+        .sort(),
+    ).toEqual(['fid', 'kid', 'precision', 'recall']);
 
     const lines: string[] = [];
     const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
@@ -91,7 +115,9 @@ describe('evaluate a checkpoint (pixel space, in-process engine)', () => {
       spy.mockRestore();
     }
     expect(lines.join('\n')).toMatch(/feature space: pixel space/);
-    expect(lines.find((l) => l.startsWith('steps'))).toMatch(/FID\[pixel\]\s+KID\[pixel\]\s+precision\[pixel\]\s+recall\[pixel\]/);
+    expect(lines.find((l) => l.startsWith('steps'))).toMatch(
+      /FID\[pixel\]\s+KID\[pixel\]\s+precision\[pixel\]\s+recall\[pixel\]/,
+    );
     expect(lines.filter((l) => /^[24]\s/.test(l))).toHaveLength(2);
 
     const refJobs = () => commands.filter((c) => c.cmd === 'refStats').length;
@@ -104,16 +130,21 @@ describe('evaluate a checkpoint (pixel space, in-process engine)', () => {
     expect(refJobs()).toBe(1);
     // Another seed is another measurement: stored beside the first, not over it.
     expect(store.evals.list(run.id)).toHaveLength(16);
-    console.log(`evaluate (n=16, steps 2,4, pixel): ${firstMs.toFixed(0)} ms with the reference pass, ${againMs.toFixed(0)} ms cached`);
+    console.log(
+      `evaluate (n=16, steps 2,4, pixel): ${firstMs.toFixed(0)} ms with the reference pass, ${againMs.toFixed(0)} ms cached`,
+    );
   }, 120_000);
 
   it('refuses what the run or the feature space cannot do, before any engine starts', async () => {
     const run = store.runs.list({})[0]!;
     const target = runCheckpoint(store, run, 'latest');
     const before = commands.length;
-    const fails = (over: object, env: NodeJS.ProcessEnv = {}) => evaluateCheckpoint({ ...deps(), env }, target, { ...settings, ...over });
+    const fails = (over: object, env: NodeJS.ProcessEnv = {}) =>
+      evaluateCheckpoint({ ...deps(), env }, target, { ...settings, ...over });
     await expect(fails({ steps: [2, 50] })).rejects.toThrow(/steps: this run has T = 20 diffusion steps/);
-    await expect(fails({ metrics: ['fid', 'is'] })).rejects.toThrow(/metrics: the Inception Score needs the Inception classifier/);
+    await expect(fails({ metrics: ['fid', 'is'] })).rejects.toThrow(
+      /metrics: the Inception Score needs the Inception classifier/,
+    );
     await expect(fails({ refN: 5000 })).rejects.toThrow(/refN: the run's dataset has 4096 images/);
     await expect(fails({ n: 1 })).rejects.toBeInstanceOf(FieldError);
     const missing = join(dir, 'nope.pth');

@@ -42,8 +42,21 @@ beforeAll(async () => {
   await initBackend('auto');
   store = RunStore.open(dir);
   const cfg = resolveRunConfig({
-    preset: 'tiny', dataset: 'builtin:shapes', T: 20, k: 2, lambda: 1, batch: 2, steps: 2, logEvery: 1,
-    checkpointEvery: 1000, sampleEvery: 0, sampleN: 2, sampleSteps: 2, gapEvery: 0, gapT0: 4, gapBatch: 2,
+    preset: 'tiny',
+    dataset: 'builtin:shapes',
+    T: 20,
+    k: 2,
+    lambda: 1,
+    batch: 2,
+    steps: 2,
+    logEvery: 1,
+    checkpointEvery: 1000,
+    sampleEvery: 0,
+    sampleN: 2,
+    sampleSteps: 2,
+    gapEvery: 0,
+    gapT0: 4,
+    gapBatch: 2,
   });
   run = store.runs.create({ name: 'tiny-evalvar', config: cfg, appVersion: 'test' });
   store.runs.markRunning(run.id, { pid: process.pid, start: '' });
@@ -89,7 +102,7 @@ describe('evaluate with the variance samplers (pixel space, in-process engine)',
     expect(store.gammas.list(run.id)).toHaveLength(1);
   }, 120_000);
 
-  it('npr-ddim: the covariance run\'s head; two heads are two lines', async () => {
+  it("npr-ddim: the covariance run's head; two heads are two lines", async () => {
     const target = runCheckpoint(store, run, 'latest');
     const s = { ...base, sampler: 'npr-ddim' as const };
     const none = await evaluateCheckpoint(deps(), target, s).catch((e: unknown) => e);

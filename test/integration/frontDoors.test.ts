@@ -103,10 +103,18 @@ describe('the CLI and the web-mode contract run one use case', () => {
     server = await startWebServer({ services, rendererDir: renderer });
     const client = await connect(server);
     const run = (await client.call('runs.create', { config, start: true })) as { id: number };
-    await until('the web run to complete', () => (services!.store.runs.get(run.id)?.status === 'completed' ? true : undefined));
+    await until('the web run to complete', () =>
+      services!.store.runs.get(run.id)?.status === 'completed' ? true : undefined,
+    );
     const ck = services.store.checkpoints.latest(run.id)!;
-    const { jobId } = (await client.call('samples.generate', { checkpointId: ck.id, settings: sampling })) as { jobId: string };
-    await until('the sampling job', () => (client.events.some((e) => e.event === 'job.done' && (e.payload as { jobId: string }).jobId === jobId) ? true : undefined));
+    const { jobId } = (await client.call('samples.generate', { checkpointId: ck.id, settings: sampling })) as {
+      jobId: string;
+    };
+    await until('the sampling job', () =>
+      client.events.some((e) => e.event === 'job.done' && (e.payload as { jobId: string }).jobId === jobId)
+        ? true
+        : undefined,
+    );
     client.close();
 
     const cliStore = RunStore.open(cliHome);
@@ -139,7 +147,8 @@ describe('the CLI and the web-mode contract run one use case', () => {
       expect(sb.map((s) => [s.step, s.sampler, s.sampleSteps, s.seed, s.n, s.ema])).toEqual(
         sa.map((s) => [s.step, s.sampler, s.sampleSteps, s.seed, s.n, s.ema]),
       );
-      for (const [i, s] of sa.entries()) expect(readFileSync(sb[i]!.path).equals(readFileSync(s.path)), s.path).toBe(true);
+      for (const [i, s] of sa.entries())
+        expect(readFileSync(sb[i]!.path).equals(readFileSync(s.path)), s.path).toBe(true);
     } finally {
       cliStore.close();
     }

@@ -11,9 +11,8 @@ export function inProcessSpawner(commands: EngineCommand[]): SpawnEngine {
     let onMsg: (m: HostMessage) => void = () => {};
     let onExit: (code: number | null, signal: string | null) => void = () => {};
     let deliver: (raw: unknown) => void = () => {};
-    serveCommands(
-      { send: (m) => setImmediate(() => onMsg(m)), onMessage: (fn) => (deliver = fn) },
-      (code) => setImmediate(() => onExit(code, null)),
+    serveCommands({ send: (m) => setImmediate(() => onMsg(m)), onMessage: (fn) => (deliver = fn) }, (code) =>
+      setImmediate(() => onExit(code, null)),
     );
     return {
       pid: process.pid,

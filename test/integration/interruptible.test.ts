@@ -23,8 +23,22 @@ beforeAll(async () => {
 
 const micro = (over: Record<string, unknown>) =>
   resolveRunConfig({
-    preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, batch: 2, T: 100, k: 2, lambda: 1,
-    steps: 6, logEvery: 1, checkpointEvery: 1000, sampleEvery: 0, gapEvery: 0, gapT0: 80, gapBatch: 2, sampleN: 2,
+    preset: 'tiny',
+    dataset: 'builtin:shapes',
+    imageSize: 16,
+    channels: 3,
+    batch: 2,
+    T: 100,
+    k: 2,
+    lambda: 1,
+    steps: 6,
+    logEvery: 1,
+    checkpointEvery: 1000,
+    sampleEvery: 0,
+    gapEvery: 0,
+    gapT0: 80,
+    gapBatch: 2,
+    sampleN: 2,
     sampleSteps: 50,
     ...over,
   });
@@ -68,8 +82,8 @@ async function stopDuring(kind: 'sampling' | 'gap', over: Record<string, unknown
 }
 
 describe('stop during sampling or the gap monitor', () => {
-  const sampling = 'sampling: stops within a few denoising steps, writes no grid, ' +
-    'checkpoints the step and ends stopped';
+  const sampling =
+    'sampling: stops within a few denoising steps, writes no grid, ' + 'checkpoints the step and ends stopped';
   it(sampling, async () => {
     const r = await stopDuring('sampling', { sampleEvery: 2 });
     expect(r.abortedAt).not.toBeNull();
@@ -92,7 +106,7 @@ describe('stop during sampling or the gap monitor', () => {
     expect(r.store.checkpoints.latest(r.run.id)?.step).toBe(2);
     expect(r.store.samples.list(r.run.id)).toEqual([]);
     console.log(
-      `stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`
+      `stop during sampling: ${r.stopMs.toFixed(0)} ms from the abort to the end of the run (checkpoint included)`,
     );
   });
 
@@ -118,7 +132,11 @@ describe('stop between training steps', () => {
   // The engine host delivers 'stop' from an IPC message, a later event-loop turn. On a backend whose reads resolve
   // at once (cpu) a loop that only awaits those reads never lets the message in: `sadpm train --backend cpu`
   // ignored Ctrl-C and SIGTERM until its last step.
-  for (const [backend, logEvery] of [['cpu', 1], ['cpu', 1000], ['auto', 1000]] as const) {
+  for (const [backend, logEvery] of [
+    ['cpu', 1],
+    ['cpu', 1000],
+    ['auto', 1000],
+  ] as const) {
     it(`takes effect after the step in progress (${backend}, logEvery ${logEvery}), with its checkpoint`, async () => {
       const cfg = micro({ steps: 10, logEvery, backend });
       const dir = mkdtempSync(join(tmpdir(), 'sadpm-stop-step-'));

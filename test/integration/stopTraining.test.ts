@@ -17,8 +17,20 @@ describe('stopping training on the cpu backend', () => {
   it('a stop from a later event-loop turn ends the run after the step under way, checkpointed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sadpm-stop-cpu-'));
     const cfg = resolveRunConfig({
-      preset: 'tiny', dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, steps: 8, logEvery: 1,
-      checkpointEvery: 1000, gapT0: 10, gapBatch: 2, sampleN: 2, sampleSteps: 5, backend: 'cpu',
+      preset: 'tiny',
+      dataset: 'builtin:shapes',
+      batch: 2,
+      T: 100,
+      k: 2,
+      lambda: 1,
+      steps: 8,
+      logEvery: 1,
+      checkpointEvery: 1000,
+      gapT0: 10,
+      gapBatch: 2,
+      sampleN: 2,
+      sampleSteps: 5,
+      backend: 'cpu',
     });
     const ctl = new AbortController();
     const msgs: EngineMessage[] = [];

@@ -19,8 +19,26 @@ import { readCheckpoint } from '../../src/engine/train/checkpoint';
 const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const home = mkdtempSync(join(tmpdir(), 'sadpm-full-'));
 const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: home };
-const args = ['--preset', 'tiny', '--T', '100', '--batch', '2', '--checkpoint-every', '3', '--log-every', '1',
-  '--sample-n', '2', '--sample-steps', '2', '--gap-t0', '4', '--gap-batch', '2'];
+const args = [
+  '--preset',
+  'tiny',
+  '--T',
+  '100',
+  '--batch',
+  '2',
+  '--checkpoint-every',
+  '3',
+  '--log-every',
+  '1',
+  '--sample-n',
+  '2',
+  '--sample-steps',
+  '2',
+  '--gap-t0',
+  '4',
+  '--gap-batch',
+  '2',
+];
 
 function sadpm(argv: string[], extra: Record<string, string> = {}) {
   const opts = { encoding: 'utf8' as const, env: { ...env, ...extra }, timeout: 240_000 };
@@ -36,14 +54,27 @@ function sadpm(argv: string[], extra: Record<string, string> = {}) {
 function fillLeavingRoom(bytesFree: number): { bytes: number; fillerRows: number } {
   const store = RunStore.open(home);
   try {
-    const run = store.runs.create({ name: 'filler', appVersion: 'test',
-      config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 100, seed: 0, steps: 1 } });
+    const run = store.runs.create({
+      name: 'filler',
+      appVersion: 'test',
+      config: { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda: 1, T: 100, seed: 0, steps: 1 },
+    });
     store.runs.setStatus(run.id, 'completed');
-    const lastLeafUnused = store.db.prepare(
-      "SELECT unused FROM dbstat WHERE name = 'metrics' AND pagetype IN ('leaf') ORDER BY path DESC LIMIT 1").pluck();
+    const lastLeafUnused = store.db
+      .prepare("SELECT unused FROM dbstat WHERE name = 'metrics' AND pagetype IN ('leaf') ORDER BY path DESC LIMIT 1")
+      .pluck();
     const msg = {
-      type: 'progress' as const, totalSteps: 1, loss: 1, simple: 1, sa: 0, gradNorm: 1, lr: 1, imagesPerSec: 1,
-      msPerStep: 1, etaSec: 0, memory: { numTensors: 1, numBytes: 1 },
+      type: 'progress' as const,
+      totalSteps: 1,
+      loss: 1,
+      simple: 1,
+      sa: 0,
+      gradNorm: 1,
+      lr: 1,
+      imagesPerSec: 1,
+      msPerStep: 1,
+      etaSec: 0,
+      memory: { numTensors: 1, numBytes: 1 },
     };
     let step = 0;
     // Leaves split when full, so the last one is at least half empty right after a split: go past one.
@@ -100,10 +131,12 @@ function resumeUnderLock(argv: string[]): Promise<{ code: number | null; stderr:
       }
     }
   });
-  return new Promise((res) => child.on('close', (code) => {
-    (lock as Database.Database | null)?.close();
-    res({ code, stderr, messages });
-  }));
+  return new Promise((res) =>
+    child.on('close', (code) => {
+      (lock as Database.Database | null)?.close();
+      res({ code, stderr, messages });
+    }),
+  );
 }
 
 describe('sadpm train on a full run database', () => {

@@ -41,7 +41,11 @@ beforeAll(async () => {
 
 describe('trainer', () => {
   it('lowers the loss on the embedded default dataset', async () => {
-    const res = await train(micro({ steps: 40, batch: 4, lambda: 0.5 }), { runDir: tmp(), sink: () => {}, skipFinalArtifacts: true });
+    const res = await train(micro({ steps: 40, batch: 4, lambda: 0.5 }), {
+      runDir: tmp(),
+      sink: () => {},
+      skipFinalArtifacts: true,
+    });
     const first = res.history.slice(0, 5).reduce((a, h) => a + h.loss, 0) / 5;
     const last = res.history.slice(-5).reduce((a, h) => a + h.loss, 0) / 5;
     expect(res.history).toHaveLength(40);
@@ -65,10 +69,18 @@ describe('trainer', () => {
   });
 
   it('interrupt and resume gives the same loss sequence as an uninterrupted run', async () => {
-    const full = await train(micro({ steps: 6, dropout: 0.1 }), { runDir: tmp(), sink: () => {}, skipFinalArtifacts: true });
+    const full = await train(micro({ steps: 6, dropout: 0.1 }), {
+      runDir: tmp(),
+      sink: () => {},
+      skipFinalArtifacts: true,
+    });
     const dir = tmp();
     const msgs: EngineMessage[] = [];
-    await train(micro({ steps: 3, dropout: 0.1 }), { runDir: dir, sink: (m) => msgs.push(m), skipFinalArtifacts: true });
+    await train(micro({ steps: 3, dropout: 0.1 }), {
+      runDir: dir,
+      sink: (m) => msgs.push(m),
+      skipFinalArtifacts: true,
+    });
     expect(msgs.some((m) => m.type === 'checkpoint' && m.step === 3)).toBe(true);
     const resumed = await train(micro({ steps: 6, dropout: 0.1 }), {
       runDir: dir,
@@ -103,6 +115,8 @@ describe('trainer', () => {
 
     const bad = micro({ steps: 2, imageSize: 32 });
     const fails: EngineMessage[] = [];
-    await expect(train(bad, { runDir: tmp(), sink: (m) => fails.push(m) })).rejects.toThrow(/16x16x3 images but the model expects 32x32x3/);
+    await expect(train(bad, { runDir: tmp(), sink: (m) => fails.push(m) })).rejects.toThrow(
+      /16x16x3 images but the model expects 32x32x3/,
+    );
   });
 });

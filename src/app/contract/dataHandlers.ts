@@ -45,11 +45,14 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
     },
     'datasets.list': () => s.store.datasets.list(),
     'datasets.import': (req) => ({
-      jobId: s.jobs.start('import', (signal, onProgress) => importIntoLibrary(s.store, s.spawn, req, { signal, onProgress })),
+      jobId: s.jobs.start('import', (signal, onProgress) =>
+        importIntoLibrary(s.store, s.spawn, req, { signal, onProgress }),
+      ),
     }),
     'datasets.delete': ({ id }) => {
       const used = s.store.runs.list({ datasetId: id, limit: 1 });
-      if (used.length) throw new ApiFailure('conflict', `dataset #${id} is used by run #${used[0]!.id}; delete its runs first`);
+      if (used.length)
+        throw new ApiFailure('conflict', `dataset #${id} is used by run #${used[0]!.id}; delete its runs first`);
       s.store.datasets.delete(id);
       return { ok: true as const };
     },
@@ -71,7 +74,11 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
       return { ok: true as const };
     },
     'dialog.pick': async ({ kind, title }) => {
-      if (!native) throw new ApiFailure('invalid', 'file pickers exist only in the desktop app; type the path, or upload the file');
+      if (!native)
+        throw new ApiFailure(
+          'invalid',
+          'file pickers exist only in the desktop app; type the path, or upload the file',
+        );
       return { path: await native.pick(kind, title) };
     },
     // issue 15: folder uploads.
@@ -86,7 +93,9 @@ export function dataHandlers(s: Services, uploads: UploadOwner, native?: NativeU
         uploads.folderAbort(folderId);
         return { path: null };
       }
-      return failAs('invalid', () => uploads.folderEnd(folderId, (name) => `${fileStamp()}-${slug(name, 'folder', 80)}`));
+      return failAs('invalid', () =>
+        uploads.folderEnd(folderId, (name) => `${fileStamp()}-${slug(name, 'folder', 80)}`),
+      );
     },
   };
 }

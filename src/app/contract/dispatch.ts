@@ -41,7 +41,8 @@ export type DispatchResult = { ok: true; res: unknown } | { ok: false; error: Ap
 
 /** Validates the channel and payload, runs the handler, and turns failures into ApiErrors. */
 export async function dispatch(handlers: Handlers, channel: string, raw: unknown): Promise<DispatchResult> {
-  if (!Object.hasOwn(INVOKE, channel)) return { ok: false, error: { code: 'invalid', message: `unknown channel '${channel}'` } };
+  if (!Object.hasOwn(INVOKE, channel))
+    return { ok: false, error: { code: 'invalid', message: `unknown channel '${channel}'` } };
   const c = channel as InvokeChannel;
   const parsed = INVOKE[c].req.safeParse(raw ?? {});
   if (!parsed.success) {

@@ -18,11 +18,14 @@ export function evalHandlers(s: Services): EvalHandlers {
   return {
     'eval.start': ({ checkpointId, ...settings }) => {
       const target = failAs('not_found', () => storedCheckpoint(s.store, checkpointId));
-      const jobId = s.jobs.start('eval', (signal, onProgress) => evaluateCheckpoint(s, target, settings, { signal, onProgress }));
+      const jobId = s.jobs.start('eval', (signal, onProgress) =>
+        evaluateCheckpoint(s, target, settings, { signal, onProgress }),
+      );
       return { jobId };
     },
     'eval.list': ({ runId }) => s.store.evals.list(requireRun(s, runId).id),
-    'eval.curves': ({ runIds, ...q }) => s.store.evals.curves({ runIds: runIds.map((id) => requireRun(s, id).id), ...q }),
+    'eval.curves': ({ runIds, ...q }) =>
+      s.store.evals.curves({ runIds: runIds.map((id) => requireRun(s, id).id), ...q }),
     'study.get': (req) => failAs('invalid', () => buildStudy(s.store, req)),
     'study.report': (req) => {
       // Refuse a bad study at once (unknown runs, different data or model), not as a failed job later.

@@ -118,7 +118,12 @@ export function runHandlers(s: Services): RunHandlers {
       try {
         run = createRun(s.store, { config, tags, notes, retention });
       } catch (err) {
-        throw new ApiFailure('invalid', configIssues(err).map((i) => `${i.field}: ${i.message}`).join('; '));
+        throw new ApiFailure(
+          'invalid',
+          configIssues(err)
+            .map((i) => `${i.field}: ${i.message}`)
+            .join('; '),
+        );
       }
       if (start) enqueue(run, false);
       return s.store.runs.get(run.id)!;
@@ -178,6 +183,8 @@ export function runHandlers(s: Services): RunHandlers {
     // issue 15: the experiment table's groups and zoomed charts.
     'runs.groups': ({ filter, by, columns }) => failAs('invalid', () => s.store.runs.groups(filter, by, columns)),
     'metrics.window': ({ runIds, names, from, to, maxPoints }) =>
-      runIds.flatMap((runId) => names.map((name) => ({ runId, series: s.store.metrics.series(runId, name, maxPoints, { from, to }) }))),
+      runIds.flatMap((runId) =>
+        names.map((name) => ({ runId, series: s.store.metrics.series(runId, name, maxPoints, { from, to }) })),
+      ),
   };
 }

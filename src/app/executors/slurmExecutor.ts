@@ -26,7 +26,13 @@ import { DEFAULT_MESSAGES_FILE, renderArrayScript, type ArrayTask } from './slur
 import { mapSlurmJob } from './slurm/states';
 import { pullRunFolder } from './slurm/sync';
 import {
-  localSadpmCommand, NODE_STORE_DIR, parseTarget, runnerFor, sshSettings, targetKey, type RemoteTarget,
+  localSadpmCommand,
+  NODE_STORE_DIR,
+  parseTarget,
+  runnerFor,
+  sshSettings,
+  targetKey,
+  type RemoteTarget,
   type RunnerSettings,
 } from './slurm/target';
 
@@ -110,11 +116,20 @@ export class SlurmExecutor {
     }
     const base = s.ssh !== undefined ? s.remoteDir! : (s.remoteDir ?? this.store.layout.runs);
     const options = {
-      partition: s.partition, account: s.account, time: s.time, gpus: s.gpus, gpuType: s.gpuType,
-      cpusPerTask: s.cpusPerTask, memory: s.memory,
+      partition: s.partition,
+      account: s.account,
+      time: s.time,
+      gpus: s.gpus,
+      gpuType: s.gpuType,
+      cpusPerTask: s.cpusPerTask,
+      memory: s.memory,
     };
     const targets: RemoteTarget[] = runs.map((r) => ({
-      ssh: s.ssh, slurmConf: s.slurmConf, sadpm, options, logDir: `${base.replace(/\/+$/, '')}/slurm-logs`,
+      ssh: s.ssh,
+      slurmConf: s.slurmConf,
+      sadpm,
+      options,
+      logDir: `${base.replace(/\/+$/, '')}/slurm-logs`,
       runDir: s.ssh !== undefined ? `${base.replace(/\/+$/, '')}/${basename(r.runDir)}` : r.runDir,
     }));
     const tasks: ArrayTask[] = runs.map((r, i) => ({
@@ -195,7 +210,10 @@ export class SlurmExecutor {
 
   /** Runs this process follows that Slurm may still run (or whose messages are not all in). */
   following(): number[] {
-    return this.store.remote.live().filter((r) => this.isMine(r)).map((r) => r.runId);
+    return this.store.remote
+      .live()
+      .filter((r) => this.isMine(r))
+      .map((r) => r.runId);
   }
 
   /** One poll: claim, ask Slurm, pull, ingest, derive statuses. Concurrent calls share one poll. */
@@ -285,8 +303,8 @@ export class SlurmExecutor {
       }
     }
     const job = jobs?.get(r.ref);
-    const slurm: RemoteFacts['slurm'] | undefined = jobs === null ? undefined
-      : job ? { ...mapSlurmJob(job), state: job.state } : null;
+    const slurm: RemoteFacts['slurm'] | undefined =
+      jobs === null ? undefined : job ? { ...mapSlurmJob(job), state: job.state } : null;
     if (jobs !== null) this.store.remote.setSlurm(r.runId, job?.state ?? null, job?.reason ?? null);
     let final = false;
     let changed = false;
@@ -329,8 +347,16 @@ export class SlurmExecutor {
       env: { EGL_PLATFORM: 'surfaceless' },
       tasks,
       options: {
-        jobName, partition: o.partition, account: o.account, timeLimit: o.time, gpus: o.gpus, gpuType: o.gpuType,
-        cpusPerTask: o.cpusPerTask, memory: o.memory, maxParallel, logDir: target.logDir,
+        jobName,
+        partition: o.partition,
+        account: o.account,
+        timeLimit: o.time,
+        gpus: o.gpus,
+        gpuType: o.gpuType,
+        cpusPerTask: o.cpusPerTask,
+        memory: o.memory,
+        maxParallel,
+        logDir: target.logDir,
       },
     });
     const client = this.client(target);

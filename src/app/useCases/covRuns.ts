@@ -131,7 +131,8 @@ export function resolveCovHead(
     const found = withHead(r);
     if (found) return found;
   }
-  const how = `sadpm train-cov ${run.id} --checkpoint ${want.step}${want.ema ? ' --ema' : ''} --kind ${want.kind} ` +
+  const how =
+    `sadpm train-cov ${run.id} --checkpoint ${want.step}${want.ema ? ' --ema' : ''} --kind ${want.kind} ` +
     '--steps N, or "Train covariance head" in the Runs view';
   // A FieldError of `field`: the CLI names its flag (--cov-run), where a trained head would be chosen.
   throw new FieldError(field, `no completed ${KIND} covariance head on ${on}: train one first (${how})`);

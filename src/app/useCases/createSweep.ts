@@ -9,7 +9,12 @@ import { FieldError } from '../../shared/errors';
 import { slug } from '../../shared/naming';
 import type { RunRecord } from '../../shared/records';
 import {
-  cellRunName, MAX_SWEEP_CELLS, SweepRequestSchema, sweepCells, type SweepRecord, type SweepRequest,
+  cellRunName,
+  MAX_SWEEP_CELLS,
+  SweepRequestSchema,
+  sweepCells,
+  type SweepRecord,
+  type SweepRequest,
 } from '../../shared/sweep';
 import type { RunStore } from '../../store/runStore';
 import type { RunOutcome, RunService } from '../runService';
@@ -43,14 +48,17 @@ export function createSweep(store: RunStore, raw: SweepRequest): CreatedSweep {
   }
   const folder = req.executor === 'slurm' ? remoteRunsFolder(req.slurm ?? {}) : undefined;
   return store.writeTransaction(() => {
-    const sweep = store.sweeps.create({
-      name: req.name ?? 'sweep',
-      executor: req.executor,
-      base: req.base,
-      axes: req.axes,
-      maxParallel: req.maxParallel ?? null,
-      slurm: req.executor === 'slurm' ? (req.slurm ?? {}) : null,
-    }, []);
+    const sweep = store.sweeps.create(
+      {
+        name: req.name ?? 'sweep',
+        executor: req.executor,
+        base: req.base,
+        axes: req.axes,
+        maxParallel: req.maxParallel ?? null,
+        slurm: req.executor === 'slurm' ? (req.slurm ?? {}) : null,
+      },
+      [],
+    );
     const name = req.name ?? `sweep-${sweep.id}`;
     if (req.name === undefined) store.sweeps.rename(sweep.id, name);
     const runs = cells.map((c) => {
@@ -60,8 +68,10 @@ export function createSweep(store: RunStore, raw: SweepRequest): CreatedSweep {
           config: { ...req.base, k: c.k, lambda: c.lambda, seed: c.seed, name: runName },
           tags: [...new Set([...req.tags, `sweep-${sweep.id}`])],
           // This machine's cluster with a folder of the user's: the runs' folders go there (the nodes share it).
-          runDir: folder !== undefined ? join(folder, `sweep-${sweep.id}-${slug(name, 'sweep')}`, slug(runName, 'run'))
-            : undefined,
+          runDir:
+            folder !== undefined
+              ? join(folder, `sweep-${sweep.id}-${slug(name, 'sweep')}`, slug(runName, 'run'))
+              : undefined,
         });
       } catch (err) {
         const where = `cell k=${c.k} λ=${c.lambda} seed=${c.seed}`;
@@ -72,7 +82,10 @@ export function createSweep(store: RunStore, raw: SweepRequest): CreatedSweep {
         throw new Error(`${where}: ${(err as Error).message}`);
       }
     });
-    store.sweeps.addCells(sweep.id, cells.map((c, i) => ({ ...c, runId: runs[i]!.id })));
+    store.sweeps.addCells(
+      sweep.id,
+      cells.map((c, i) => ({ ...c, runId: runs[i]!.id })),
+    );
     return { sweep: store.sweeps.get(sweep.id)!, runs };
   });
 }

@@ -21,8 +21,13 @@ export function estimateRun(store: RunStore, cfg: RunConfig): Estimate {
   const activationBytes = images * perImage * 4;
   const similar = store.runs
     .list({ k: cfg.k, limit: 200 })
-    .filter((r) => r.preset === cfg.preset && r.config.batch === cfg.batch && r.config.imageSize === cfg.imageSize &&
-      r.lambda === cfg.lambda)
+    .filter(
+      (r) =>
+        r.preset === cfg.preset &&
+        r.config.batch === cfg.batch &&
+        r.config.imageSize === cfg.imageSize &&
+        r.lambda === cfg.lambda,
+    )
     .slice(0, 20);
   const samples: number[] = [];
   for (const r of similar) samples.push(...store.metrics.series(r.id, 'msPerStep', 50).values.slice(1));

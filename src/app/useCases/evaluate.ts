@@ -73,7 +73,12 @@ export function datasetIdentity(spec: string): { key: string; count: number } {
 }
 
 /** The cache key of reference statistics: dataset, protocol, feature space, weights, subset and kept features. */
-export function referenceKey(p: { dataset: string; space: FeatureSpace; weightsSha256: string | null; n: number | null }): string {
+export function referenceKey(p: {
+  dataset: string;
+  space: FeatureSpace;
+  weightsSha256: string | null;
+  n: number | null;
+}): string {
   const subset = p.n === null ? 'all' : `${p.n} (seed ${REF_SUBSET_SEED})`;
   return [
     `dataset=${p.dataset}`,
@@ -93,9 +98,18 @@ export function evalRows(
 ): NewEvalResult[] {
   const { s } = ctx;
   const base = {
-    runId: ctx.runId, step: ctx.step, weights: s.ema ? ('ema' as const) : ('raw' as const), sampler: s.sampler,
-    ...variance, spacing: s.spacing, eta: s.eta, n: s.n, seed: s.seed, featureSpace: ctx.space,
-    featuresSha256: res.space.weightsSha256, refKey: ctx.refKey,
+    runId: ctx.runId,
+    step: ctx.step,
+    weights: s.ema ? ('ema' as const) : ('raw' as const),
+    sampler: s.sampler,
+    ...variance,
+    spacing: s.spacing,
+    eta: s.eta,
+    n: s.n,
+    seed: s.seed,
+    featureSpace: ctx.space,
+    featuresSha256: res.space.weightsSha256,
+    refKey: ctx.refKey,
   };
   const out: NewEvalResult[] = [];
   for (const r of res.rows) {
@@ -129,9 +143,14 @@ function checkRequest(target: StoredCheckpoint, s: EvalSettings, pixel: boolean,
   const T = target.run.config.T;
   const over = s.steps.filter((x) => x > T);
   if (over.length) {
-    throw new FieldError('steps', `this run has T = ${T} diffusion steps; give step counts of ${T} or fewer`, over.join(','));
+    throw new FieldError(
+      'steps',
+      `this run has T = ${T} diffusion steps; give step counts of ${T} or fewer`,
+      over.join(','),
+    );
   }
-  if (new Set(s.steps).size !== s.steps.length) throw new FieldError('steps', 'a step count is listed twice', s.steps.join(','));
+  if (new Set(s.steps).size !== s.steps.length)
+    throw new FieldError('steps', 'a step count is listed twice', s.steps.join(','));
   if (pixel && s.metrics.includes('is')) {
     const why = 'the Inception Score needs the Inception classifier, which the pixel space does not have';
     throw new FieldError('metrics', `${why}. ${INCEPTION_WEIGHTS_HELP}`, s.metrics.join(','));
@@ -154,7 +173,8 @@ export async function evaluateCheckpoint(
   const choice = chooseInceptionWeights(store.layout.root, opts.inception, deps.env ?? process.env);
   const weights = choice.path ? await checkInceptionWeights(choice) : null;
   if (weights && !weights.ok) {
-    if (choice.source === 'flag') throw new FieldError('inception', weights.message.replace(`${choice.path}: `, ''), choice.path!);
+    if (choice.source === 'flag')
+      throw new FieldError('inception', weights.message.replace(`${choice.path}: `, ''), choice.path!);
     throw new Error(weights.message);
   }
   const space: FeatureSpace = weights ? 'inception' : 'pixel';
@@ -183,9 +203,21 @@ export async function evaluateCheckpoint(
   }
 
   const job = {
-    checkpointPath: checkpoint.path, runDir: run.runDir, ema: s.ema, sampler: s.sampler, steps: s.steps,
-    spacing: s.spacing, eta: s.eta, seed: s.seed, n: s.n, metrics: s.metrics as EvalMetric[], refPath: ref.path,
-    inceptionWeights, previewDir: join(run.runDir, 'evals'), batchSize: s.batchSize, ...variance.fields,
+    checkpointPath: checkpoint.path,
+    runDir: run.runDir,
+    ema: s.ema,
+    sampler: s.sampler,
+    steps: s.steps,
+    spacing: s.spacing,
+    eta: s.eta,
+    seed: s.seed,
+    n: s.n,
+    metrics: s.metrics as EvalMetric[],
+    refPath: ref.path,
+    inceptionWeights,
+    previewDir: join(run.runDir, 'evals'),
+    batchSize: s.batchSize,
+    ...variance.fields,
   };
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'eval', jobId, job }), {
     signal: opts.signal,
@@ -203,9 +235,27 @@ export async function evaluateCheckpoint(
   const ctx = { runId: run.id, step: checkpoint.step, s, space, refKey };
   const results = store.evals.upsertAll(evalRows(res, ctx, named));
   return {
-    runId: run.id, runName: run.name, checkpointStep: checkpoint.step, ema: s.ema, sampler: s.sampler,
-    spacing: s.spacing, eta: s.eta, seed: s.seed, n: s.n, metrics: s.metrics, space: res.space, featureSpace: space,
-    weightsSource: choice.source, note, rows: res.rows.map(tableRow), refKey, refCached, refCount: ref.count, results,
-    variance: named.variance, varianceRef: named.varianceRef, varianceUsed: variance.used,
+    runId: run.id,
+    runName: run.name,
+    checkpointStep: checkpoint.step,
+    ema: s.ema,
+    sampler: s.sampler,
+    spacing: s.spacing,
+    eta: s.eta,
+    seed: s.seed,
+    n: s.n,
+    metrics: s.metrics,
+    space: res.space,
+    featureSpace: space,
+    weightsSource: choice.source,
+    note,
+    rows: res.rows.map(tableRow),
+    refKey,
+    refCached,
+    refCount: ref.count,
+    results,
+    variance: named.variance,
+    varianceRef: named.varianceRef,
+    varianceUsed: variance.used,
   };
 }

@@ -112,7 +112,7 @@ export async function estimateGammaCached(
   const job = { ...files, ema: src.ema, trajectory: req.trajectory, nImages: src.nImages, seed: src.seed };
   const sized = req.batchSize ? { ...job, batchSize: req.batchSize } : job;
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'gamma', jobId, job: sized }), opts);
-  const estimate = parseGammaEstimate(raw, 'the engine\'s Γ estimate');
+  const estimate = parseGammaEstimate(raw, "the engine's Γ estimate");
   cacheGamma(deps.store, target, estimate);
   return { estimate, cached: false };
 }

@@ -40,7 +40,11 @@ export async function measureGap(
   opts: JobOptions = {},
 ): Promise<GapMessage> {
   checkGapSettings(configOf(target), settings);
-  const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'gap', jobId, job: { ...settings, ...targetFiles(target) } }), opts);
+  const raw = await runEngineJob(
+    deps.spawn,
+    (jobId) => ({ cmd: 'gap', jobId, job: { ...settings, ...targetFiles(target) } }),
+    opts,
+  );
   const message = GapMessageSchema.parse(raw);
   if (target.kind === 'stored' && deps.store) deps.store.gaps.add(gapRecordOf(message, target.run.id));
   return message;

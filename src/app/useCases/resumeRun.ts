@@ -36,7 +36,9 @@ export function assertResumable(store: RunStore, run: RunRecord): void {
   try {
     // A covariance run's checkpoints hold its head (issue 13).
     const h = run.kind === 'cov' ? readCovCheckpointHeader(ck.path) : readCheckpointHeader(ck.path);
-    const floats = Object.values(h.groups).flat().reduce((a, e) => a + e.length, 0);
+    const floats = Object.values(h.groups)
+      .flat()
+      .reduce((a, e) => a + e.length, 0);
     const expected = h.dataOffset + 4 * floats;
     if (h.fileBytes !== expected) {
       throw new Error(`checkpoint ${ck.path}: truncated (expected ${expected} bytes, file is ${h.fileBytes})`);
@@ -68,7 +70,11 @@ export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeCh
   if (cfg && changes.steps !== undefined) {
     const ck = store.checkpoints.latest(run.id);
     if (ck && cfg.steps <= ck.step) {
-      throw new FieldError('steps', `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`, cfg.steps);
+      throw new FieldError(
+        'steps',
+        `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`,
+        cfg.steps,
+      );
     }
   }
   assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);
@@ -87,7 +93,11 @@ function prepareCovResume(store: RunStore, run: RunRecord, changes: ResumeChange
   const cov = r?.data ?? null;
   const ck = store.checkpoints.latest(run.id);
   if (cov && changes?.steps !== undefined && ck && cov.steps <= ck.step) {
-    throw new FieldError('steps', `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`, cov.steps);
+    throw new FieldError(
+      'steps',
+      `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`,
+      cov.steps,
+    );
   }
   assertResumable(store, cov ? { ...run, totalSteps: cov.steps } : run);
   if (cov) store.runs.updateCov(run.id, cov);

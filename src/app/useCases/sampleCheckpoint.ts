@@ -38,7 +38,11 @@ export async function sampleCheckpoint(
   const files = targetFiles(target);
   const T = configOf(target).T;
   if (settings.steps > T) {
-    throw new FieldError('steps', `this run has T = ${T} diffusion steps; give ${T} or fewer sampling steps`, settings.steps);
+    throw new FieldError(
+      'steps',
+      `this run has T = ${T} diffusion steps; give ${T} or fewer sampling steps`,
+      settings.steps,
+    );
   }
   const { variance: request, ...rest } = settings;
   const variance = resolveSampleVariance(deps.store, target, rest, request);
@@ -46,9 +50,8 @@ export async function sampleCheckpoint(
   const raw = await runEngineJob(deps.spawn, (jobId) => ({ cmd: 'sample', jobId, job }), opts);
   const { gamma, ...message } = SampleJobResultSchema.parse(raw);
   if (gamma !== undefined) cacheGamma(deps.store, target, parseGammaEstimate(gamma, "the sample job's Γ estimate"));
-  const stored = target.kind === 'stored' && deps.store
-    ? { store: deps.store, run: target.run, ck: target.checkpoint }
-    : null;
+  const stored =
+    target.kind === 'stored' && deps.store ? { store: deps.store, run: target.run, ck: target.checkpoint } : null;
   const record = stored ? stored.store.samples.add(sampleRecordOf(message, stored.run.id, stored.ck.id)) : null;
   return { message, record, variance: variance.used };
 }

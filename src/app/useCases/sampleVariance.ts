@@ -50,9 +50,8 @@ export function resolveSampleVariance(
     const req = { ema: s.ema, nImages: v.gammaImages, seed: v.gammaSeed };
     const src = gammaSource(target, req, { n: 'gammaImages', seed: 'gammaSeed' });
     const T = configOf(target).T;
-    const trajectory = typeof s.steps === 'number'
-      ? timestepSequence(T, s.steps, s.spacing)
-      : trajectoryUnion(T, s.steps, s.spacing);
+    const trajectory =
+      typeof s.steps === 'number' ? timestepSequence(T, s.steps, s.spacing) : trajectoryUnion(T, s.steps, s.spacing);
     const hit = store && target.kind === 'stored' ? findCachedGamma(store, target.run.id, src, trajectory) : undefined;
     if (hit) return { fields: { gamma: hit }, used: { kind: 'gamma', key: hit.key, cached: true }, trajectory };
     const key = gammaKey({ ...src, trajectory });

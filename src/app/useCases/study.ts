@@ -31,13 +31,35 @@ import type { RunStore } from '../../store/runStore';
 import { INCEPTION_SPACE_LABEL, PIXEL_SPACE_LABEL } from '../../engine/metrics/protocol';
 
 const MUST_MATCH = [
-  'dataset', 'ch', 'chMult', 'numResBlocks', 'attnResolutions', 'imageSize', 'channels', 'normGroups',
-  'T', 'schedule', 'betaStart', 'betaEnd',
+  'dataset',
+  'ch',
+  'chMult',
+  'numResBlocks',
+  'attnResolutions',
+  'imageSize',
+  'channels',
+  'normGroups',
+  'T',
+  'schedule',
+  'betaStart',
+  'betaEnd',
 ];
 const LOSS_FIELDS = ['k', 'lambda', 'tau'];
 const IGNORED = [
-  'name', 'preset', 'backend', 'logEvery', 'checkpointEvery', 'sampleEvery', 'sampleN', 'sampler', 'sampleSteps',
-  'spacing', 'eta', 'gapEvery', 'gapT0', 'gapBatch',
+  'name',
+  'preset',
+  'backend',
+  'logEvery',
+  'checkpointEvery',
+  'sampleEvery',
+  'sampleN',
+  'sampler',
+  'sampleSteps',
+  'spacing',
+  'eta',
+  'gapEvery',
+  'gapT0',
+  'gapBatch',
 ];
 
 export function fieldKind(field: string): DiffKind {
@@ -65,7 +87,8 @@ export function configDifferences(runs: RunRecord[]): ConfigDifference[] {
 export function studyRuns(store: RunStore, baselineId: number, saIds: number[]): RunRecord[] {
   const ids = [baselineId, ...saIds];
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (twice !== undefined) throw new FieldError('saIds', `run #${twice} is named twice (each run takes one role)`, twice);
+  if (twice !== undefined)
+    throw new FieldError('saIds', `run #${twice} is named twice (each run takes one role)`, twice);
   return ids.map((id, i) => {
     const run = store.runs.get(id);
     if (!run) throw new FieldError(i === 0 ? 'baselineId' : 'saIds', `there is no run #${id}`, id);
@@ -157,7 +180,12 @@ export function studyMetrics(
 
 export function studyRunList(runs: RunRecord[]): StudyRun[] {
   return runs.map((r, i) => ({
-    id: r.id, name: r.name, loss: lossLabel(r), role: i === 0 ? 'baseline' : 'sa', step: r.step, seed: r.seed,
+    id: r.id,
+    name: r.name,
+    loss: lossLabel(r),
+    role: i === 0 ? 'baseline' : 'sa',
+    step: r.step,
+    seed: r.seed,
   }));
 }
 
@@ -169,7 +197,8 @@ export function buildStudy(store: RunStore, input: StudyRequest): Study {
   const refused = differences.filter((d) => d.kind === 'refuse');
   const notes: string[] = [];
   if (isSaActive(runs[0]!)) notes.push(`the baseline #${runs[0]!.id} trains with the SA loss (${lossLabel(runs[0]!)})`);
-  for (const r of runs.slice(1)) if (!isSaActive(r)) notes.push(`run #${r.id} does not use the SA loss (k ${r.k}, λ ${r.lambda})`);
+  for (const r of runs.slice(1))
+    if (!isSaActive(r)) notes.push(`run #${r.id} does not use the SA loss (k ${r.k}, λ ${r.lambda})`);
   const warned = differences.filter((d) => d.kind === 'warn').map((d) => d.field);
   if (warned.length) notes.push(`the training recipe differs (${warned.join(', ')}): a confound for the comparison`);
   const t0 = req.t0 ?? runs[0]!.config.gapT0;

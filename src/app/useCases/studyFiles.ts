@@ -12,12 +12,18 @@ import { writeLineChartPng, type ChartSeries } from '../../engine/render/lineCha
 /** Distinct line colours (the app's chart palette, first entries). */
 const COLORS = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569'];
 const METRIC_TITLES: Record<string, string> = {
-  fid: 'FID', kid: 'KID', is: 'Inception Score', precision: 'Precision', recall: 'Recall',
+  fid: 'FID',
+  kid: 'KID',
+  is: 'Inception Score',
+  precision: 'Precision',
+  recall: 'Recall',
 };
 
-const num = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? '' : Number(v.toPrecision(digits)).toString());
+const num = (v: number | null | undefined, digits = 4) =>
+  v === null || v === undefined ? '' : Number(v.toPrecision(digits)).toString();
 const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-const csv = (rows: (string | number | null)[][]) => rows.map((r) => r.map((c) => csvCell(c === null ? '' : String(c))).join(',')).join('\n') + '\n';
+const csv = (rows: (string | number | null)[][]) =>
+  rows.map((r) => r.map((c) => csvCell(c === null ? '' : String(c))).join(',')).join('\n') + '\n';
 /** Chart text is drawn in an ASCII bitmap font: Greek and symbols spelled out. */
 const ascii = (s: string) => s.replace(/λ/g, 'L').replace(/[^\x20-\x7e]/g, '?');
 
@@ -27,7 +33,12 @@ function runLabel(study: Study, runId: number): string {
 }
 
 function colorOf(study: Study, runId: number): string {
-  return COLORS[Math.max(0, study.runs.findIndex((r) => r.id === runId)) % COLORS.length]!;
+  return COLORS[
+    Math.max(
+      0,
+      study.runs.findIndex((r) => r.id === runId),
+    ) % COLORS.length
+  ]!;
 }
 
 function gapFiles(dir: string, study: Study): string[] {
@@ -35,10 +46,13 @@ function gapFiles(dir: string, study: Study): string[] {
   if (g.curves.length === 0) return [];
   const ts = [...new Set(g.curves.flatMap((c) => c.t))].sort((a, b) => b - a);
   const header = ['t', ...g.curves.map((c) => `mean_abs_D_run${c.runId}_step${c.step}`)];
-  const rows = ts.map((t) => [t, ...g.curves.map((c) => {
-    const i = c.t.indexOf(t);
-    return i >= 0 ? c.meanAbs[i]! : null;
-  })]);
+  const rows = ts.map((t) => [
+    t,
+    ...g.curves.map((c) => {
+      const i = c.t.indexOf(t);
+      return i >= 0 ? c.meanAbs[i]! : null;
+    }),
+  ]);
   writeFileAtomic(join(dir, 'gap.csv'), csv([header, ...rows]));
   writeLineChartPng(join(dir, 'gap.png'), {
     title: `Estimation gap from t0 = ${g.t0}`,
@@ -46,17 +60,21 @@ function gapFiles(dir: string, study: Study): string[] {
     yLabel: 'mean abs D_t',
     reverseX: true,
     series: g.curves.map((c) => ({
-      name: ascii(runLabel(study, c.runId)), color: colorOf(study, c.runId),
+      name: ascii(runLabel(study, c.runId)),
+      color: colorOf(study, c.runId),
       points: c.t.map((t, i) => [t, c.meanAbs[i]!] as [number, number]),
     })),
   });
   const files = ['gap.csv', 'gap.png'];
   if (g.ratios.length) {
     const rh = ['t', ...g.ratios.map((r) => `ratio_baseline_over_run${r.runId}`)];
-    const rrows = ts.map((t) => [t, ...g.ratios.map((r) => {
-      const i = r.t.indexOf(t);
-      return i >= 0 ? r.ratio[i]! : null;
-    })]);
+    const rrows = ts.map((t) => [
+      t,
+      ...g.ratios.map((r) => {
+        const i = r.t.indexOf(t);
+        return i >= 0 ? r.ratio[i]! : null;
+      }),
+    ]);
     writeFileAtomic(join(dir, 'gap-ratio.csv'), csv([rh, ...rrows]));
     writeLineChartPng(join(dir, 'gap-ratio.png'), {
       title: 'Gap ratio baseline / SA',
@@ -65,7 +83,8 @@ function gapFiles(dir: string, study: Study): string[] {
       reverseX: true,
       refY: 1,
       series: g.ratios.map((r) => ({
-        name: ascii(runLabel(study, r.runId)), color: colorOf(study, r.runId),
+        name: ascii(runLabel(study, r.runId)),
+        color: colorOf(study, r.runId),
         points: r.t.map((t, i) => [t, r.ratio[i] ?? null] as [number, number | null]),
       })),
     });
@@ -94,16 +113,47 @@ function metricChart(dir: string, study: Study, m: StudyMetric): string {
 }
 
 function metricsCsv(study: Study): string {
-  const head = ['run_id', 'run_name', 'loss', 'role', 'checkpoint_step', 'weights', 'sampler', 'variance', 'spacing',
-    'eta', 'n',
-    'feature_space', 'metric', 'sample_steps', 'value', 'std'];
+  const head = [
+    'run_id',
+    'run_name',
+    'loss',
+    'role',
+    'checkpoint_step',
+    'weights',
+    'sampler',
+    'variance',
+    'spacing',
+    'eta',
+    'n',
+    'feature_space',
+    'metric',
+    'sample_steps',
+    'value',
+    'std',
+  ];
   const rows: (string | number | null)[][] = [head];
   for (const m of study.metrics) {
     for (const c of m.curves) {
       const r = study.runs.find((x) => x.id === c.runId)!;
       for (const p of c.points) {
-        rows.push([r.id, r.name, r.loss, r.role, c.step, c.weights, c.sampler, c.variance, c.spacing, c.eta, c.n,
-          c.featureSpace, m.metric, p.sampleSteps, p.value, p.std]);
+        rows.push([
+          r.id,
+          r.name,
+          r.loss,
+          r.role,
+          c.step,
+          c.weights,
+          c.sampler,
+          c.variance,
+          c.spacing,
+          c.eta,
+          c.n,
+          c.featureSpace,
+          m.metric,
+          p.sampleSteps,
+          p.value,
+          p.std,
+        ]);
       }
     }
   }
@@ -112,51 +162,96 @@ function metricsCsv(study: Study): string {
 
 function mdTable(head: string[], rows: string[][]): string[] {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [`| ${head.map(esc).join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)];
+  return [
+    `| ${head.map(esc).join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ];
 }
 
 function markdown(study: Study, files: Set<string>, charts: Map<string, string>): string {
   const base = study.runs[0]!;
   const l: string[] = [
-    `# SA-DPM study: baseline #${base.id} ${base.name} vs ${study.runs.slice(1).map((r) => `#${r.id} ${r.name}`).join(', ')}`,
+    `# SA-DPM study: baseline #${base.id} ${base.name} vs ${study.runs
+      .slice(1)
+      .map((r) => `#${r.id} ${r.name}`)
+      .join(', ')}`,
     '',
     `Written ${new Date().toISOString()} by SA-DPM Studio.`,
     '',
     '## Runs',
-    ...mdTable(['role', 'run', 'loss', 'seed', 'trained steps'], study.runs.map((r) => [r.role, `#${r.id} ${r.name}`, r.loss, String(r.seed), String(r.step)])),
+    ...mdTable(
+      ['role', 'run', 'loss', 'seed', 'trained steps'],
+      study.runs.map((r) => [r.role, `#${r.id} ${r.name}`, r.loss, String(r.seed), String(r.step)]),
+    ),
     '',
     '## What differs',
   ];
   const shown = study.differences.filter((d) => d.kind !== 'ignore');
   if (shown.length === 0) l.push('', 'Nothing but the run names and monitoring settings.');
   else {
-    const kinds = { refuse: 'must match (data, model, diffusion)', loss: 'the SA loss (compared)', warn: 'training recipe (a confound)', ignore: '' };
-    l.push('', ...mdTable(['field', ...study.runs.map((r) => `#${r.id}`), 'kind'],
-      shown.map((d) => [d.field, ...study.runs.map((r) => d.values.find((v) => v.runId === r.id)?.value ?? ''), kinds[d.kind]])));
+    const kinds = {
+      refuse: 'must match (data, model, diffusion)',
+      loss: 'the SA loss (compared)',
+      warn: 'training recipe (a confound)',
+      ignore: '',
+    };
+    l.push(
+      '',
+      ...mdTable(
+        ['field', ...study.runs.map((r) => `#${r.id}`), 'kind'],
+        shown.map((d) => [
+          d.field,
+          ...study.runs.map((r) => d.values.find((v) => v.runId === r.id)?.value ?? ''),
+          kinds[d.kind],
+        ]),
+      ),
+    );
   }
   const g = study.gap;
-  l.push('', '## Estimation gap (the paper\'s Figure 4)', '');
-  l.push(g.step === null ? 'The runs share no checkpoint; each curve is its run\'s latest.' : `At the latest common checkpoint, step ${g.step}; t0 = ${g.t0}, ${g.weights} weights.`);
+  l.push('', "## Estimation gap (the paper's Figure 4)", '');
+  l.push(
+    g.step === null
+      ? "The runs share no checkpoint; each curve is its run's latest."
+      : `At the latest common checkpoint, step ${g.step}; t0 = ${g.t0}, ${g.weights} weights.`,
+  );
   if (files.has('gap.png')) l.push('', '![estimation gap](gap.png)');
   if (files.has('gap-ratio.png')) l.push('', '![gap ratio](gap-ratio.png)');
   if (g.ratios.length) {
-    l.push('', ...mdTable(['SA run', 'final gap ratio (t = 1)', 'mean ratio over t'],
-      g.ratios.map((r) => [runLabel(study, r.runId), num(r.final, 3), num(r.mean, 3)])));
-    l.push('', 'The ratio is the baseline\'s mean |D_t| over the SA run\'s: above 1, the SA run\'s gap is smaller. ' +
-      'The paper reports about 2.5 for SA-2 against its baseline. Numbers: gap.csv, gap-ratio.csv.');
+    l.push(
+      '',
+      ...mdTable(
+        ['SA run', 'final gap ratio (t = 1)', 'mean ratio over t'],
+        g.ratios.map((r) => [runLabel(study, r.runId), num(r.final, 3), num(r.mean, 3)]),
+      ),
+    );
+    l.push(
+      '',
+      "The ratio is the baseline's mean |D_t| over the SA run's: above 1, the SA run's gap is smaller. " +
+        'The paper reports about 2.5 for SA-2 against its baseline. Numbers: gap.csv, gap-ratio.csv.',
+    );
   } else l.push('', 'No gap ratio: the baseline or every SA run lacks a curve with these settings.');
-  l.push('', '## Metrics against sampling steps (the paper\'s Table 1 and Figure 1)', '');
-  if (study.metrics.length === 0) l.push('No evaluation results yet (`sadpm eval RUN`, or the study with --steps to evaluate).');
+  l.push('', "## Metrics against sampling steps (the paper's Table 1 and Figure 1)", '');
+  if (study.metrics.length === 0)
+    l.push('No evaluation results yet (`sadpm eval RUN`, or the study with --steps to evaluate).');
   else l.push(`Feature space: ${study.spaceLabel}.`);
   for (const m of study.metrics) {
     const title = METRIC_TITLES[m.metric] ?? m.metric;
     l.push('', `### ${title}`, '', `![${title}](${charts.get(m.metric)})`, '');
     const counts = [...new Set(m.curves.flatMap((c) => c.points.map((p) => p.sampleSteps)))].sort((a, b) => a - b);
     const cols = m.curves.map((c) => `#${c.runId} step ${c.step} ${c.weights} ${samplerLabel(c)} n=${c.n}`);
-    l.push(...mdTable(['sampling steps', ...cols], counts.map((s) => [String(s), ...m.curves.map((c) => {
-      const p = c.points.find((x) => x.sampleSteps === s);
-      return p ? `${num(p.value)}${p.std !== null ? ` ± ${num(p.std, 2)}` : ''}` : '';
-    })])));
+    l.push(
+      ...mdTable(
+        ['sampling steps', ...cols],
+        counts.map((s) => [
+          String(s),
+          ...m.curves.map((c) => {
+            const p = c.points.find((x) => x.sampleSteps === s);
+            return p ? `${num(p.value)}${p.std !== null ? ` ± ${num(p.std, 2)}` : ''}` : '';
+          }),
+        ]),
+      ),
+    );
   }
   if (study.metrics.length) l.push('', 'Numbers: metrics.csv.');
   if (study.notes.length) l.push('', '## Notes', '', ...study.notes.map((n) => `- ${n}`));

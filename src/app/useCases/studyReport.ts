@@ -4,7 +4,13 @@
  * <data>/exports (or `out`). `sadpm study` and the app's study.report job come here.
  */
 import { join, resolve } from 'node:path';
-import { StudyReportRequestSchema, STORED_METRICS, type EvalSettings, type StudyReport, type StudyReportRequest } from '../../shared/evaluation';
+import {
+  StudyReportRequestSchema,
+  STORED_METRICS,
+  type EvalSettings,
+  type StudyReport,
+  type StudyReportRequest,
+} from '../../shared/evaluation';
 import { fileStamp } from '../../shared/naming';
 import { FieldError } from '../../shared/errors';
 import type { JobOptions } from '../engineJob';
@@ -34,13 +40,27 @@ function missingSteps(
   const names: string[] = s.metrics.flatMap((m) => [...STORED_METRICS[m]]);
   // Issue 13: a result of another head or Γ source is not one of this evaluation.
   const variance = expectedVariance(resolveEvalVariance(deps.store, target, s));
-  const have = deps.store.evals.ofCheckpoint(target.run.id, target.checkpoint.step).filter((e) =>
-    e.weights === (s.ema ? 'ema' : 'raw') && e.sampler === s.sampler && e.variance === variance &&
-    e.spacing === s.spacing && e.eta === s.eta && e.n === s.n && e.seed === s.seed && e.featureSpace === space);
+  const have = deps.store.evals
+    .ofCheckpoint(target.run.id, target.checkpoint.step)
+    .filter(
+      (e) =>
+        e.weights === (s.ema ? 'ema' : 'raw') &&
+        e.sampler === s.sampler &&
+        e.variance === variance &&
+        e.spacing === s.spacing &&
+        e.eta === s.eta &&
+        e.n === s.n &&
+        e.seed === s.seed &&
+        e.featureSpace === space,
+    );
   return s.steps.filter((k) => names.some((m) => !have.some((e) => e.metric === m && e.sampleSteps === k)));
 }
 
-export async function runStudyReport(deps: EvaluateDeps, input: StudyReportRequest, opts: StudyReportOptions = {}): Promise<StudyReport> {
+export async function runStudyReport(
+  deps: EvaluateDeps,
+  input: StudyReportRequest,
+  opts: StudyReportOptions = {},
+): Promise<StudyReport> {
   const req = StudyReportRequestSchema.parse(input);
   const { store } = deps;
   const first = buildStudy(store, req);
@@ -50,7 +70,10 @@ export async function runStudyReport(deps: EvaluateDeps, input: StudyReportReque
   const job = { signal: opts.signal, onProgress: opts.onProgress };
   if (req.measureMissing && first.gap.missing.length) {
     if (common === undefined) {
-      throw new FieldError('measureMissing', 'the runs share no checkpoint step, so their gaps cannot be measured at one');
+      throw new FieldError(
+        'measureMissing',
+        'the runs share no checkpoint step, so their gaps cannot be measured at one',
+      );
     }
     for (const id of first.gap.missing) {
       const run = runs.find((r) => r.id === id)!;

@@ -111,7 +111,12 @@ function plain(res: ServerResponse, status: number, text: string, headers: Recor
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text);
 }
 
-export async function startWebServer(opts: { services: Services; rendererDir: string; port?: number; token?: string }): Promise<WebServer> {
+export async function startWebServer(opts: {
+  services: Services;
+  rendererDir: string;
+  port?: number;
+  token?: string;
+}): Promise<WebServer> {
   const { services, rendererDir } = opts;
   const index = join(rendererDir, 'index.html');
   try {
@@ -219,7 +224,13 @@ export async function startWebServer(opts: { services: Services; rendererDir: st
       try {
         frame = WsClientFrameSchema.parse(JSON.parse(String(data)));
       } catch {
-        ws.send(JSON.stringify({ id: -1, ok: false, error: { code: 'invalid', message: 'malformed frame: expected {id, channel, req}' } }));
+        ws.send(
+          JSON.stringify({
+            id: -1,
+            ok: false,
+            error: { code: 'invalid', message: 'malformed frame: expected {id, channel, req}' },
+          }),
+        );
         return;
       }
       const { id, channel } = frame;

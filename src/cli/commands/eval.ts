@@ -4,7 +4,13 @@
  */
 import { SAMPLER_NAMES, SPACINGS } from '../../shared/config';
 import { EVAL_METRICS, type EvalMetric } from '../../shared/engineMessages';
-import { samplerLabel, type EvalOutcome, type EvalSettingsInput, type Study, type StudyReport } from '../../shared/evaluation';
+import {
+  samplerLabel,
+  type EvalOutcome,
+  type EvalSettingsInput,
+  type Study,
+  type StudyReport,
+} from '../../shared/evaluation';
 import { forkEngine } from '../../app/engineProcess';
 import { runCheckpoint } from '../../app/useCases/checkpointTarget';
 import { evaluateCheckpoint } from '../../app/useCases/evaluate';
@@ -54,7 +60,11 @@ function stepsFlag(args: ParsedArgs, fallback: number[]): number[] {
  * The evaluation settings the flags give (the feature space decides the default metrics), and a variance
  * sampler's --cov-head-file (a file, which the app's requests never carry).
  */
-function evalSettings(args: ParsedArgs, store: RunStore, stepsFallback: number[]): EvalSettingsInput & {
+function evalSettings(
+  args: ParsedArgs,
+  store: RunStore,
+  stepsFallback: number[],
+): EvalSettingsInput & {
   covHeadFile?: string;
 } {
   const inception = flagString(args.flags, 'inception');
@@ -96,20 +106,44 @@ export function printEvalTable(o: EvalOutcome): void {
   }
   cols.push({ head: 'seconds', cell: (r) => r.seconds.toFixed(1) });
   const weights = o.ema ? 'EMA' : 'raw';
-  console.log(`run #${o.runId} ${o.runName}, checkpoint step ${o.checkpointStep} (${weights} weights), ` +
-    `${o.sampler} (${o.spacing}${o.eta ? `, eta ${o.eta}` : ''}), n = ${o.n} per step count, seed ${o.seed}`);
+  console.log(
+    `run #${o.runId} ${o.runName}, checkpoint step ${o.checkpointStep} (${weights} weights), ` +
+      `${o.sampler} (${o.spacing}${o.eta ? `, eta ${o.eta}` : ''}), n = ${o.n} per step count, seed ${o.seed}`,
+  );
   const variance = describeVariance(o.varianceUsed);
   if (variance) console.log(`variance: ${variance}`);
   console.log(`feature space: ${o.space.label}`);
-  console.log(`reference: ${o.refCount} dataset images (${o.refCached ? 'cached statistics' : 'computed now and cached'})`);
-  printTable(cols.map((c) => c.head), o.rows.map((r) => cols.map((c) => c.cell(r))));
+  console.log(
+    `reference: ${o.refCount} dataset images (${o.refCached ? 'cached statistics' : 'computed now and cached'})`,
+  );
+  printTable(
+    cols.map((c) => c.head),
+    o.rows.map((r) => cols.map((c) => c.cell(r))),
+  );
 }
 
 export async function cmdEval(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, [
-    'data-dir', 'json', 'checkpoint', 'ema', 'metrics', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed',
-    'inception', 'ref-n', 'batch', ...VARIANCE_FLAGS,
-  ], 'eval');
+  rejectUnknown(
+    args.flags,
+    [
+      'data-dir',
+      'json',
+      'checkpoint',
+      'ema',
+      'metrics',
+      'n',
+      'sampler',
+      'steps',
+      'spacing',
+      'eta',
+      'seed',
+      'inception',
+      'ref-n',
+      'batch',
+      ...VARIANCE_FLAGS,
+    ],
+    'eval',
+  );
   if (!args.positional[0]) throw new Error("name the run (its id or name; 'sadpm runs' lists them)");
   const store = openStore(args, { quiet: true });
   try {
@@ -139,18 +173,26 @@ export async function cmdEval(args: ParsedArgs): Promise<number> {
 
 function printStudy(study: Study, report: StudyReport): void {
   const [base, ...sa] = study.runs;
-  console.log(`study: baseline #${base!.id} ${base!.name} (${base!.loss}) vs ` +
-    sa.map((r) => `#${r.id} ${r.name} (${r.loss})`).join(', '));
+  console.log(
+    `study: baseline #${base!.id} ${base!.name} (${base!.loss}) vs ` +
+      sa.map((r) => `#${r.id} ${r.name} (${r.loss})`).join(', '),
+  );
   const kinds = { refuse: 'must match', loss: 'the SA loss', warn: 'training recipe: a confound', ignore: '' };
   for (const d of study.differences.filter((x) => x.kind !== 'ignore')) {
     console.log(`differs: ${d.field} (${d.values.map((v) => `#${v.runId} ${v.value}`).join(', ')}) [${kinds[d.kind]}]`);
   }
   const g = study.gap;
-  console.log(`\ngap from t0 = ${g.t0}, ${g.weights} weights, ${g.step === null ? 'each run\'s latest curve' : `checkpoint step ${g.step}`}:`);
+  console.log(
+    `\ngap from t0 = ${g.t0}, ${g.weights} weights, ${g.step === null ? "each run's latest curve" : `checkpoint step ${g.step}`}:`,
+  );
   if (g.ratios.length) {
-    printTable(['SA run', 'final gap ratio (t=1)', 'mean ratio over t'],
-      g.ratios.map((r) => [`#${r.runId}`, fmt(r.final, 3), fmt(r.mean, 3)]));
-    console.log('(baseline mean |D_t| / SA mean |D_t|: above 1, the SA run\'s gap is smaller; the paper: ~2.5 for SA-2)');
+    printTable(
+      ['SA run', 'final gap ratio (t=1)', 'mean ratio over t'],
+      g.ratios.map((r) => [`#${r.runId}`, fmt(r.final, 3), fmt(r.mean, 3)]),
+    );
+    console.log(
+      "(baseline mean |D_t| / SA mean |D_t|: above 1, the SA run's gap is smaller; the paper: ~2.5 for SA-2)",
+    );
   } else console.log('no gap ratio: the baseline or every SA run lacks a curve with these settings');
   if (study.metrics.length) console.log(`\nmetrics (${study.spaceLabel}):`);
   for (const m of study.metrics) {
@@ -158,32 +200,74 @@ function printStudy(study: Study, report: StudyReport): void {
     const tag = m.featureSpace === 'pixel' ? '[pixel]' : '';
     const line = (c: (typeof m.curves)[number]) => `#${c.runId} @${c.step} ${c.weights} ${samplerLabel(c)}`;
     const head = [`${m.metric}${tag} steps`, ...m.curves.map(line)];
-    printTable(head, counts.map((k) => [String(k), ...m.curves.map((c) => fmt(c.points.find((p) => p.sampleSteps === k)?.value ?? null))]));
+    printTable(
+      head,
+      counts.map((k) => [
+        String(k),
+        ...m.curves.map((c) => fmt(c.points.find((p) => p.sampleSteps === k)?.value ?? null)),
+      ]),
+    );
   }
   for (const n of study.notes) console.log(`note: ${n}`);
   console.log(`\nreport: ${report.markdown} (${report.files.length} files)`);
 }
 
 export async function cmdStudy(args: ParsedArgs): Promise<number> {
-  rejectUnknown(args.flags, [
-    'data-dir', 'json', 'metrics', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'ema', 'inception', 'ref-n',
-    'batch', 'out', 't0', 'gap-weights', 'measure-gap', 'feature-space', ...VARIANCE_FLAGS,
-  ], 'study');
-  if (args.positional.length < 2) throw new Error('name the baseline run and at least one SA run: sadpm study BASELINE SA_RUN...');
+  rejectUnknown(
+    args.flags,
+    [
+      'data-dir',
+      'json',
+      'metrics',
+      'n',
+      'sampler',
+      'steps',
+      'spacing',
+      'eta',
+      'seed',
+      'ema',
+      'inception',
+      'ref-n',
+      'batch',
+      'out',
+      't0',
+      'gap-weights',
+      'measure-gap',
+      'feature-space',
+      ...VARIANCE_FLAGS,
+    ],
+    'study',
+  );
+  if (args.positional.length < 2)
+    throw new Error('name the baseline run and at least one SA run: sadpm study BASELINE SA_RUN...');
   const store = openStore(args, { quiet: true });
   try {
     const [baselineId, ...saIds] = args.positional.map((ref) => store.runs.require(ref).id);
     const json = isJson(args);
-    const evalOnly = ['metrics', 'n', 'sampler', 'spacing', 'eta', 'seed', 'ema', 'ref-n', 'batch', ...VARIANCE_FLAGS]
-      .filter((f) => args.flags.has(f));
+    const evalOnly = [
+      'metrics',
+      'n',
+      'sampler',
+      'spacing',
+      'eta',
+      'seed',
+      'ema',
+      'ref-n',
+      'batch',
+      ...VARIANCE_FLAGS,
+    ].filter((f) => args.flags.has(f));
     // A covariance run or head file belongs to one run's checkpoint: each run of a study uses its own newest head.
     const oneRun = ['cov-run', 'cov-head-file'].find((f) => args.flags.has(f));
     if (oneRun) {
-      throw new Error(`--${oneRun}: a study evaluates several runs, each with its own newest completed head; ` +
-        'evaluate a run with a chosen head by sadpm eval RUN --cov-run COVRUN');
+      throw new Error(
+        `--${oneRun}: a study evaluates several runs, each with its own newest completed head; ` +
+          'evaluate a run with a chosen head by sadpm eval RUN --cov-run COVRUN',
+      );
     }
     if (evalOnly.length && !args.flags.has('steps')) {
-      throw new Error(`--${evalOnly[0]} sets the evaluation of missing step counts: give --steps too (e.g. --steps 10,20,50,100)`);
+      throw new Error(
+        `--${evalOnly[0]} sets the evaluation of missing step counts: give --steps too (e.g. --steps 10,20,50,100)`,
+      );
     }
     const evaluate = args.flags.has('steps') ? evalSettings(args, store, DEFAULT_STEPS) : undefined;
     const report = await runStudyReport(
@@ -216,4 +300,3 @@ export async function cmdStudy(args: ParsedArgs): Promise<number> {
     store.close();
   }
 }
-

@@ -1,7 +1,16 @@
 /** sadpm runs, show, tag and prune: queries and small edits of the run store. */
 import { RUN_KINDS, RUN_STATUSES, type RunFilter, type RunRecord, type RunStatus } from '../../shared/records';
 import { isSaActive, lossLabel } from '../../shared/naming';
-import { flagChoice, flagNumber, flagString, isJson, positiveInt, rejectUnknown, splitList, type ParsedArgs } from '../args';
+import {
+  flagChoice,
+  flagNumber,
+  flagString,
+  isJson,
+  positiveInt,
+  rejectUnknown,
+  splitList,
+  type ParsedArgs,
+} from '../args';
 import { fmtBytes } from '../progress';
 import { openStore, runRef } from '../storeAccess';
 import { printTable } from '../table';
@@ -109,15 +118,19 @@ export function cmdShow(args: ParsedArgs): number {
     );
     const loss = isSaActive(run) ? `${lossLabel(run)}, τ ${c.tau}` : 'plain DDPM';
     const model = `model ${run.preset} (ch ${c.ch}, mult ${String(c.chMult)})`;
-    console.log(`  loss: ${loss}; T=${run.T} ${c.schedule}; ${model}; ` +
-      `batch ${c.batch}, lr ${c.lr}, EMA ${c.emaDecay}, seed ${run.seed}`);
+    console.log(
+      `  loss: ${loss}; T=${run.T} ${c.schedule}; ${model}; ` +
+        `batch ${c.batch}, lr ${c.lr}, EMA ${c.emaDecay}, seed ${run.seed}`,
+    );
     console.log(`  dataset: ${run.dataset}${run.datasetId !== null ? ` (library #${run.datasetId})` : ''}`);
     console.log(
       `  created ${run.createdAt}, started ${run.startedAt ?? '-'}, ended ${run.endedAt ?? '-'}, app ${run.appVersion}`,
     );
     if (run.cov) {
       const c = run.cov;
-      console.log(`  covariance run: ${covLabel(run)} (${c.base.checkpoint}); batch ${c.batch}, lr ${c.lr}, seed ${c.seed}`);
+      console.log(
+        `  covariance run: ${covLabel(run)} (${c.base.checkpoint}); batch ${c.batch}, lr ${c.lr}, seed ${c.seed}`,
+      );
     }
     if (run.tags.length) console.log(`  tags: ${run.tags.join(', ')}`);
     if (run.notes) console.log(`  notes: ${run.notes}`);
@@ -176,9 +189,10 @@ export function cmdTag(args: ParsedArgs): number {
     const [ref, ...tags] = args.positional;
     if (!ref) throw new Error('sadpm tag RUN TAG...: name the run');
     const run = store.runs.require(ref);
-    const next = args.flags.get('remove') === true
-      ? run.tags.filter((t) => !tags.includes(t))
-      : [...new Set([...run.tags, ...tags])];
+    const next =
+      args.flags.get('remove') === true
+        ? run.tags.filter((t) => !tags.includes(t))
+        : [...new Set([...run.tags, ...tags])];
     store.runs.setTags(run.id, next);
     const notes = flagString(args.flags, 'notes');
     if (notes !== undefined) store.runs.setNotes(run.id, notes);

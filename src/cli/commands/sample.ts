@@ -53,12 +53,26 @@ export function locateCheckpoint(args: ParsedArgs): { target: CheckpointTarget; 
 }
 
 export function stepPrinter(json: boolean): ((done: number, total: number) => void) | undefined {
-  return json || !process.stderr.isTTY ? undefined : (done, total) => process.stderr.write(`\r\x1b[Kstep ${done}/${total}`);
+  return json || !process.stderr.isTTY
+    ? undefined
+    : (done, total) => process.stderr.write(`\r\x1b[Kstep ${done}/${total}`);
 }
 
 export async function cmdSample(args: ParsedArgs): Promise<number> {
   const allowed = [
-    'run-dir', 'checkpoint', 'ema', 'raw', 'n', 'sampler', 'steps', 'spacing', 'eta', 'seed', 'out', 'cols', 'batch',
+    'run-dir',
+    'checkpoint',
+    'ema',
+    'raw',
+    'n',
+    'sampler',
+    'steps',
+    'spacing',
+    'eta',
+    'seed',
+    'out',
+    'cols',
+    'batch',
   ];
   rejectUnknown(args.flags, ['data-dir', 'json', 'backend', ...allowed, ...VARIANCE_FLAGS], 'sample');
   const sampler = flagChoice(args.flags, 'sampler', SAMPLER_NAMES, 'ddim');

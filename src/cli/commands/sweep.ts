@@ -10,7 +10,13 @@ import { SlurmExecutor } from '../../app/executors/slurmExecutor';
 import { parseTarget } from '../../app/executors/slurm/target';
 import { createSweep, submitSweep } from '../../app/useCases/createSweep';
 import {
-  configFromFlags, flagChoice, flagString, isJson, optionalPositiveInt, rejectUnknown, splitList,
+  configFromFlags,
+  flagChoice,
+  flagString,
+  isJson,
+  optionalPositiveInt,
+  rejectUnknown,
+  splitList,
   type ParsedArgs,
 } from '../args';
 import { openStore } from '../storeAccess';
@@ -18,11 +24,33 @@ import { CellChanges, sweepHeader, sweepLines } from '../sweepGrid';
 import { configInput } from './train';
 
 export const SLURM_FLAGS = [
-  'partition', 'account', 'time', 'gpus', 'gpu-type', 'cpus-per-task', 'mem', 'ssh', 'remote-dir', 'cluster-sadpm',
+  'partition',
+  'account',
+  'time',
+  'gpus',
+  'gpu-type',
+  'cpus-per-task',
+  'mem',
+  'ssh',
+  'remote-dir',
+  'cluster-sadpm',
   'slurm-conf',
 ];
-const SWEEP_FLAGS = ['k', 'lambda', 'seeds', 'name', 'tags', 'executor', 'max-parallel', 'detach', 'json',
-  'data-dir', 'config', 'run-preset', 'poll-ms'];
+const SWEEP_FLAGS = [
+  'k',
+  'lambda',
+  'seeds',
+  'name',
+  'tags',
+  'executor',
+  'max-parallel',
+  'detach',
+  'json',
+  'data-dir',
+  'config',
+  'run-preset',
+  'poll-ms',
+];
 
 export const SWEEP_HELP = `sadpm sweep --k 1,2,3 --lambda 0,0.5,1 --seeds 0,1 [train flags: every cell's base config]
     [--name NAME] [--tags a,b] [--executor local|slurm] [--max-parallel N] [--detach] [--json]
@@ -114,7 +142,12 @@ function outcome(store: RunStore, sweepId: number): number {
 /** Follows Slurm cells until none is live in Slurm; Ctrl-C stops following (the cells go on). */
 async function watchSlurm(store: RunStore, ex: SlurmExecutor, sweepId: number, pollMs: number): Promise<boolean> {
   const changes = new CellChanges();
-  const runIds = new Set(store.sweeps.cells(sweepId).map((c) => c.runId).filter((id) => id !== null));
+  const runIds = new Set(
+    store.sweeps
+      .cells(sweepId)
+      .map((c) => c.runId)
+      .filter((id) => id !== null),
+  );
   let interrupted = false;
   const onSigint = () => (interrupted = true);
   process.on('SIGINT', onSigint);
@@ -148,8 +181,10 @@ export async function cmdSweep(args: ParsedArgs): Promise<number> {
   try {
     const created = createSweep(store, req);
     const { sweep } = created;
-    process.stderr.write(`sweep #${sweep.id} '${sweep.name}': ${created.runs.length} runs (#${created.runs[0]!.id}`
-      + `-#${created.runs.at(-1)!.id}) in ${store.layout.root}\n`);
+    process.stderr.write(
+      `sweep #${sweep.id} '${sweep.name}': ${created.runs.length} runs (#${created.runs[0]!.id}` +
+        `-#${created.runs.at(-1)!.id}) in ${store.layout.root}\n`,
+    );
     const done = await submitSweep(store, { runs, slurm }, created);
     if (req.executor === 'slurm') {
       process.stderr.write(`submitted to Slurm as array job ${store.sweeps.get(sweep.id)!.jobId}\n`);
@@ -161,8 +196,10 @@ export async function cmdSweep(args: ParsedArgs): Promise<number> {
       const settled = await watchSlurm(store, slurm, sweep.id, pollMs);
       printGrid(store, sweep.id, isJson(args));
       if (!settled) {
-        process.stderr.write(`stopped following; the sweep goes on in Slurm: 'sadpm sweep-status ${sweep.id} --watch'`
-          + ` follows it, 'sadpm sweep-cancel ${sweep.id}' cancels it\n`);
+        process.stderr.write(
+          `stopped following; the sweep goes on in Slurm: 'sadpm sweep-status ${sweep.id} --watch'` +
+            ` follows it, 'sadpm sweep-cancel ${sweep.id}' cancels it\n`,
+        );
         return 130;
       }
       return outcome(store, sweep.id);

@@ -29,18 +29,32 @@ function stepList(args: ParsedArgs): number[] {
   const raw = flagString(args.flags, 'steps');
   if (!raw) throw new Error('--steps: give the sampling step counts to estimate Γ for, e.g. --steps 10,25,50');
   return splitList(raw).map((v) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--steps: expected positive integers like 10,25,50, got '${raw}'`);
+    if (!/^\d+$/.test(v) || Number(v) < 1)
+      throw new Error(`--steps: expected positive integers like 10,25,50, got '${raw}'`);
     return Number(v);
   });
 }
 
 export async function cmdGamma(args: ParsedArgs): Promise<number> {
-  const known = ['data-dir', 'run-dir', 'checkpoint', 'ema', 'steps', 'spacing', 'n', 'seed', 'batch', 'backend', 'json'];
+  const known = [
+    'data-dir',
+    'run-dir',
+    'checkpoint',
+    'ema',
+    'steps',
+    'spacing',
+    'n',
+    'seed',
+    'batch',
+    'backend',
+    'json',
+  ];
   rejectUnknown(args.flags, known, 'gamma');
   const steps = stepList(args);
   const spacing = flagChoice(args.flags, 'spacing', SPACINGS, 'uniform');
   const seed = args.flags.has('seed') ? flagNumber(args.flags, 'seed', 0) : undefined;
-  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new Error(`--seed: expected an integer >= 0, got ${seed}`);
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0))
+    throw new Error(`--seed: expected an integer >= 0, got ${seed}`);
   const loc = locateCheckpoint(args);
   try {
     const trajectory = trajectoryUnion(loc.T, steps, spacing);
@@ -64,12 +78,20 @@ export async function cmdGamma(args: ParsedArgs): Promise<number> {
       return 0;
     }
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-    const where = loc.store ? (cached ? 'from the cache' : 'estimated now, cached') : 'estimated now (not cached: no store)';
+    const where = loc.store
+      ? cached
+        ? 'from the cache'
+        : 'estimated now, cached'
+      : 'estimated now (not cached: no store)';
     console.log(`Γ estimate ${e.key} (${where})`);
-    console.log(`  checkpoint ${e.checkpointStep}, ${e.ema ? 'EMA' : 'raw'} weights, ${e.nImages} images, seed ${e.seed}`);
+    console.log(
+      `  checkpoint ${e.checkpointStep}, ${e.ema ? 'EMA' : 'raw'} weights, ${e.nImages} images, seed ${e.seed}`,
+    );
     const show = (m: number) => `t=${e.trajectory[m]! + 1}: ${e.gamma[m]!.toFixed(5)}`;
-    const idx = e.trajectory.length <= 12 ? e.trajectory.map((_, m) => m) : [0, 1, 2, -1, e.trajectory.length - 3,
-      e.trajectory.length - 2, e.trajectory.length - 1];
+    const idx =
+      e.trajectory.length <= 12
+        ? e.trajectory.map((_, m) => m)
+        : [0, 1, 2, -1, e.trajectory.length - 3, e.trajectory.length - 2, e.trajectory.length - 1];
     console.log(`  Γ: ${idx.map((m) => (m < 0 ? '...' : show(m))).join(', ')}`);
     return 0;
   } finally {
@@ -79,8 +101,21 @@ export async function cmdGamma(args: ParsedArgs): Promise<number> {
 
 export async function cmdTrainCov(args: ParsedArgs): Promise<number> {
   const known = [
-    'data-dir', 'checkpoint', 'ema', 'kind', 'steps', 'batch', 'lr', 'seed', 'name', 'backend', 'checkpoint-every',
-    'log-every', 'tags', 'notes', 'json',
+    'data-dir',
+    'checkpoint',
+    'ema',
+    'kind',
+    'steps',
+    'batch',
+    'lr',
+    'seed',
+    'name',
+    'backend',
+    'checkpoint-every',
+    'log-every',
+    'tags',
+    'notes',
+    'json',
   ];
   rejectUnknown(args.flags, known, 'train-cov');
   if (!args.flags.has('kind')) throw new Error(`--kind: give the head's kind (${COV_HEAD_KINDS.join(' or ')})`);

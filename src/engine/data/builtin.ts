@@ -30,7 +30,8 @@ export const BUILTIN_DATASETS: readonly BuiltinSpec[] = [
     channels: 3,
     defaultCount: 4096,
     classNames: SHAPE_NAMES,
-    description: '16x16 RGB: one anti-aliased circle, square or triangle (radius 3-6 px) in a saturated colour on a dark background; labels = shape',
+    description:
+      '16x16 RGB: one anti-aliased circle, square or triangle (radius 3-6 px) in a saturated colour on a dark background; labels = shape',
     radius: [3, 6],
   },
   {
@@ -40,7 +41,8 @@ export const BUILTIN_DATASETS: readonly BuiltinSpec[] = [
     channels: 3,
     defaultCount: 4096,
     classNames: SHAPE_NAMES,
-    description: '32x32 RGB: one anti-aliased circle, square or triangle (radius 6-12 px) in a saturated colour on a dark background; labels = shape',
+    description:
+      '32x32 RGB: one anti-aliased circle, square or triangle (radius 6-12 px) in a saturated colour on a dark background; labels = shape',
     radius: [6, 12],
   },
 ];
@@ -48,7 +50,8 @@ export const BUILTIN_DATASETS: readonly BuiltinSpec[] = [
 export function findBuiltin(name: string): BuiltinSpec {
   const bare = name.startsWith('builtin:') ? name.slice('builtin:'.length) : name;
   const spec = BUILTIN_DATASETS.find((d) => d.name === bare);
-  if (!spec) throw new Error(`unknown built-in dataset '${name}'; known: ${BUILTIN_DATASETS.map((d) => d.id).join(', ')}`);
+  if (!spec)
+    throw new Error(`unknown built-in dataset '${name}'; known: ${BUILTIN_DATASETS.map((d) => d.id).join(', ')}`);
   return spec;
 }
 
@@ -118,7 +121,8 @@ export function shapeCoverage(
       else {
         let inside = 0;
         for (let sy = 0; sy < SUPERSAMPLE; sy++) {
-          for (let sx = 0; sx < SUPERSAMPLE; sx++) if (sdf(x + (sx + 0.5) * step, y + (sy + 0.5) * step) <= 0) inside += 1;
+          for (let sx = 0; sx < SUPERSAMPLE; sx++)
+            if (sdf(x + (sx + 0.5) * step, y + (sy + 0.5) * step) <= 0) inside += 1;
         }
         cover = inside / (SUPERSAMPLE * SUPERSAMPLE);
       }
@@ -158,14 +162,24 @@ export function generateBuiltin(name: string, opts: BuiltinOptions = {}): Packed
   const spec = findBuiltin(name);
   const count = opts.count ?? spec.defaultCount;
   const seed = opts.seed ?? 0;
-  if (!Number.isInteger(count) || count < 1) throw new Error(`${spec.id}: count must be a positive integer, got ${count}`);
-  if (!Number.isInteger(seed) || seed < 0) throw new Error(`${spec.id}: seed must be a non-negative integer, got ${seed}`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`${spec.id}: count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new Error(`${spec.id}: seed must be a non-negative integer, got ${seed}`);
   const per = spec.size * spec.size * spec.channels;
   const pixels = new Uint8Array(count * per);
   const labels = new Int32Array(count);
   for (let i = 0; i < count; i++) labels[i] = drawImage(spec, Rng.keyed(seed, Stream.dataset, i), pixels, i * per);
   const info = makeHeader(
-    { pixels, labels, count, height: spec.size, width: spec.size, channels: spec.channels, classNames: spec.classNames.slice() },
+    {
+      pixels,
+      labels,
+      count,
+      height: spec.size,
+      width: spec.size,
+      channels: spec.channels,
+      classNames: spec.classNames.slice(),
+    },
     { name: spec.name, source: spec.id, format: 'builtin' },
   );
   return { info, pixels, labels };

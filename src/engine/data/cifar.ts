@@ -10,7 +10,18 @@ import { describeFsError, isDirectory, readFileChecked } from './raw';
 const SIDE = 32;
 const PLANE = SIDE * SIDE;
 const RECORD = 1 + 3 * PLANE;
-export const CIFAR10_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASS_NAMES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 /** The folder name inside the official cifar-10-binary.tar.gz. */
 const INNER_DIR = 'cifar-10-batches-bin';
 
@@ -41,7 +52,8 @@ export function cifarBatchDir(dir: string): string | undefined {
 export function cifarFiles(input: string, opts: CifarOptions = {}): string[] {
   if (!isDirectory(input)) return [input];
   const dir = cifarBatchDir(input);
-  if (!dir) throw new Error(`${input}: no CIFAR-10 batches found: expected data_batch_*.bin files in it (or in ${INNER_DIR}/)`);
+  if (!dir)
+    throw new Error(`${input}: no CIFAR-10 batches found: expected data_batch_*.bin files in it (or in ${INNER_DIR}/)`);
   const files = readdirSync(dir)
     .filter((f) => Number.isFinite(batchNumber(f)))
     .sort((a, b) => batchNumber(a) - batchNumber(b))
@@ -63,7 +75,10 @@ function readClassNames(dir: string): string[] {
   } catch (err) {
     throw new Error(describeFsError(meta, 'class names file', err));
   }
-  const names = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  const names = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   return names.length > 0 ? names : CIFAR10_CLASS_NAMES.slice();
 }
 
@@ -91,7 +106,9 @@ export function readCifar10(input: string, opts: CifarOptions = {}): RawDataset 
       const rec = r * RECORD;
       const label = buf[rec]!;
       if (label >= classNames.length) {
-        throw new Error(`${file}: record ${r} has label ${label}, expected 0..${classNames.length - 1}; not a CIFAR-10 batch?`);
+        throw new Error(
+          `${file}: record ${r} has label ${label}, expected 0..${classNames.length - 1}; not a CIFAR-10 batch?`,
+        );
       }
       labels[i] = label;
       const out = i * 3 * PLANE;

@@ -11,7 +11,18 @@ const UBYTE = 0x08;
 const IMAGES_MAGIC = 0x00000803;
 const LABELS_MAGIC = 0x00000801;
 
-const FASHION_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const FASHION_NAMES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 const DIGIT_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
 interface IdxArray {
@@ -34,7 +45,9 @@ function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: st
   const magic = buf.readUInt32BE(0);
   if (magic !== expectMagic) {
     if (buf[0] === 0 && buf[1] === 0 && buf[2] !== UBYTE && (magic & 0xff) === (expectMagic & 0xff)) {
-      throw new Error(`${path}: IDX data type 0x${buf[2]!.toString(16).padStart(2, '0')} is not supported, expected unsigned byte (0x08)`);
+      throw new Error(
+        `${path}: IDX data type 0x${buf[2]!.toString(16).padStart(2, '0')} is not supported, expected unsigned byte (0x08)`,
+      );
     }
     const hint =
       magic === LABELS_MAGIC && expectMagic === IMAGES_MAGIC
@@ -46,7 +59,8 @@ function parseIdxHeader(path: string, buf: Buffer, expectMagic: number, what: st
   }
   const ndims = expectMagic & 0xff;
   const headerLen = 4 + 4 * ndims;
-  if (buf.length < headerLen) throw new Error(`${path}: truncated: expected ${headerLen} header bytes, got ${buf.length}`);
+  if (buf.length < headerLen)
+    throw new Error(`${path}: truncated: expected ${headerLen} header bytes, got ${buf.length}`);
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(buf.readUInt32BE(4 + 4 * i));
   if (ndims === 3) {
@@ -64,8 +78,12 @@ const dataLength = (h: IdxHeader): number => h.headerLen + h.dims.reduce((a, b) 
 function parseIdx(path: string, buf: Buffer, expectMagic: number, what: string): IdxArray {
   const { dims, headerLen } = parseIdxHeader(path, buf, expectMagic, what);
   const expected = dataLength({ dims, headerLen });
-  if (buf.length < expected) throw new Error(`${path}: truncated: dimensions ${dims.join('x')} need ${expected} bytes, got ${buf.length}`);
-  if (buf.length > expected) throw new Error(`${path}: ${buf.length - expected} unexpected trailing bytes after ${dims.join('x')} data (expected ${expected} bytes, got ${buf.length})`);
+  if (buf.length < expected)
+    throw new Error(`${path}: truncated: dimensions ${dims.join('x')} need ${expected} bytes, got ${buf.length}`);
+  if (buf.length > expected)
+    throw new Error(
+      `${path}: ${buf.length - expected} unexpected trailing bytes after ${dims.join('x')} data (expected ${expected} bytes, got ${buf.length})`,
+    );
   return { dims, data: new Uint8Array(buf.subarray(headerLen, expected)) };
 }
 
@@ -99,7 +117,8 @@ export interface IdxOptions {
 export function readIdx(imagesPath: string, opts: IdxOptions = {}): RawDataset {
   const images = readIdxArray(imagesPath, IMAGES_MAGIC, 'images');
   const [count, height, width] = images.dims as [number, number, number];
-  if (count < 1 || height < 1 || width < 1) throw new Error(`${imagesPath}: IDX images file has empty dimensions ${images.dims.join('x')}`);
+  if (count < 1 || height < 1 || width < 1)
+    throw new Error(`${imagesPath}: IDX images file has empty dimensions ${images.dims.join('x')}`);
   const raw: RawDataset = { pixels: images.data, count, height, width, channels: 1, skipped: [] };
   if (opts.labelsPath === undefined) return raw;
 

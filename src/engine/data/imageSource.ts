@@ -33,7 +33,11 @@ export function datasetImageSource(ds: PackedDataset, exclude: ArrayLike<number>
   return {
     count: pool.length,
     shape: [ds.info.height, ds.info.width, ds.info.channels],
-    read: (positions) => toFloatBatch(ds, Array.from(positions, (p) => pool[p]!)),
+    read: (positions) =>
+      toFloatBatch(
+        ds,
+        Array.from(positions, (p) => pool[p]!),
+      ),
   };
 }
 

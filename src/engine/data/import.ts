@@ -56,7 +56,9 @@ const MAX_SKIPPED_IN_HEADER = 1000;
 const IDX_IMAGES = /images[-.]idx3[-.]ubyte(\.gz)?$/i;
 
 function findIdxImagesIn(dir: string): string | undefined {
-  const names = readdirSync(dir).filter((f) => IDX_IMAGES.test(f)).sort();
+  const names = readdirSync(dir)
+    .filter((f) => IDX_IMAGES.test(f))
+    .sort();
   if (names.length === 0) return undefined;
   const train = names.find((f) => f.toLowerCase().startsWith('train-'));
   if (train) return join(dir, train);
@@ -79,8 +81,11 @@ export function detectFormat(input: string): { format: Exclude<ImportFormat, 'au
   if (name.endsWith('.npy')) return { format: 'npy', path: input };
   if (name.endsWith('.bin')) return { format: 'cifar10', path: input };
   if (name.endsWith(PACKED_EXTENSION)) return { format: 'packed', path: input };
-  if (isImageFileName(name)) throw new Error(`${input}: a single image is not a dataset; pass the folder that holds the images`);
-  throw new Error(`${input}: cannot tell the dataset format from the name; pass the format explicitly (idx, cifar10, folder, npy) or a .zip of them`);
+  if (isImageFileName(name))
+    throw new Error(`${input}: a single image is not a dataset; pass the folder that holds the images`);
+  throw new Error(
+    `${input}: cannot tell the dataset format from the name; pass the format explicitly (idx, cifar10, folder, npy) or a .zip of them`,
+  );
 }
 
 function idxLabelsFor(imagesPath: string, explicit: string | undefined): string | undefined {
@@ -99,7 +104,11 @@ function datasetName(path: string, format: string): string {
   return (ext ? base.slice(0, -ext.length) : base) || base;
 }
 
-async function readSource(format: Exclude<ImportFormat, 'auto'>, path: string, opts: ImportOptions): Promise<RawDataset> {
+async function readSource(
+  format: Exclude<ImportFormat, 'auto'>,
+  path: string,
+  opts: ImportOptions,
+): Promise<RawDataset> {
   if (opts.labelsPath !== undefined && format !== 'idx' && format !== 'npy') {
     throw new Error(`labelsPath is only used with idx or npy inputs, not ${format}`);
   }
@@ -135,7 +144,16 @@ async function readSource(format: Exclude<ImportFormat, 'auto'>, path: string, o
     case 'packed': {
       const ds = readPackedDataset(path);
       const { count, height, width, channels, classNames } = ds.info;
-      return { pixels: ds.pixels, labels: ds.labels, count, height, width, channels, classNames, skipped: ds.info.skipped };
+      return {
+        pixels: ds.pixels,
+        labels: ds.labels,
+        count,
+        height,
+        width,
+        channels,
+        classNames,
+        skipped: ds.info.skipped,
+      };
     }
   }
 }
@@ -158,7 +176,8 @@ async function importZip(opts: ImportOptions): Promise<ImportResult> {
 }
 
 export async function importDataset(opts: ImportOptions): Promise<ImportResult> {
-  if (!opts.out.endsWith(PACKED_EXTENSION)) throw new Error(`${opts.out}: the output file must end in ${PACKED_EXTENSION}`);
+  if (!opts.out.endsWith(PACKED_EXTENSION))
+    throw new Error(`${opts.out}: the output file must end in ${PACKED_EXTENSION}`);
   if (!opts.origin && /\.zip$/i.test(opts.input) && existsSync(opts.input) && !isDirectory(opts.input)) {
     if (opts.format !== 'auto' && opts.format !== 'folder') {
       throw new Error(`${opts.input}: a .zip is read as the folder it holds; import it with format auto or folder`);
@@ -169,7 +188,8 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) {
     throw new Error(`limit: expected a positive integer, got ${opts.limit}`);
   }
-  const { format, path } = opts.format === 'auto' ? detectFormat(opts.input) : { format: opts.format, path: opts.input };
+  const { format, path } =
+    opts.format === 'auto' ? detectFormat(opts.input) : { format: opts.format, path: opts.input };
   if (format === 'builtin') findBuiltin(path);
   else if (format !== 'folder' && format !== 'cifar10' && isDirectory(path)) {
     throw new Error(`${path}: is a folder; the ${format} format expects a file`);
@@ -183,7 +203,10 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
   if (opts.size !== undefined) raw = resizeRaw(raw, opts.size);
   assertRawConsistent(raw, path);
   if (raw.count === 0) {
-    const why = raw.skipped.slice(0, 3).map((s) => `${s.file}: ${s.reason}`).join('; ');
+    const why = raw.skipped
+      .slice(0, 3)
+      .map((s) => `${s.file}: ${s.reason}`)
+      .join('; ');
     throw new Error(`${path}: no usable images (${raw.skipped.length} skipped${why ? `, e.g. ${why}` : ''})`);
   }
   if (format !== 'folder') opts.onProgress?.(raw.count, raw.count);
@@ -191,7 +214,10 @@ export async function importDataset(opts: ImportOptions): Promise<ImportResult> 
   const skippedInHeader =
     raw.skipped.length <= MAX_SKIPPED_IN_HEADER
       ? raw.skipped
-      : [...raw.skipped.slice(0, MAX_SKIPPED_IN_HEADER), { file: '...', reason: `and ${raw.skipped.length - MAX_SKIPPED_IN_HEADER} more` }];
+      : [
+          ...raw.skipped.slice(0, MAX_SKIPPED_IN_HEADER),
+          { file: '...', reason: `and ${raw.skipped.length - MAX_SKIPPED_IN_HEADER} more` },
+        ];
   const info = makeHeader(raw, {
     name: opts.origin?.name ?? datasetName(path, format),
     source: opts.origin?.source ?? (format === 'builtin' ? findBuiltin(path).id : resolve(path)),

@@ -25,7 +25,10 @@ export function classCounts(ds: PackedDataset): number[] | null {
 }
 
 /** Import + preview + class counts: the whole job the app and CLI run for a dataset import. */
-export async function runImportJob(job: ImportJob, opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<ImportResult> {
+export async function runImportJob(
+  job: ImportJob,
+  opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+): Promise<ImportResult> {
   const res = await importDataset({ ...job, onProgress: opts.onProgress, signal: opts.signal });
   const ds = readPackedDataset(job.out);
   if (job.previewPath) writeDatasetPreview(ds, job.previewPath);

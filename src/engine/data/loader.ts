@@ -78,8 +78,10 @@ export class BatchSampler {
   }
 
   batchIndices(step: number, batch: number): Int32Array {
-    if (!Number.isInteger(step) || step < 0) throw new Error(`batchIndices: step must be a non-negative integer, got ${step}`);
-    if (!Number.isInteger(batch) || batch < 1) throw new Error(`batchIndices: batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(step) || step < 0)
+      throw new Error(`batchIndices: step must be a non-negative integer, got ${step}`);
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new Error(`batchIndices: batch must be a positive integer, got ${batch}`);
     const out = new Int32Array(batch);
     const start = step * batch;
     for (let j = 0; j < batch; j++) {
@@ -104,7 +106,8 @@ export function toFloatBatch(ds: PackedDataset, indices: ArrayLike<number>, flip
   }
   for (let b = 0; b < indices.length; b++) {
     const i = indices[b]!;
-    if (!Number.isInteger(i) || i < 0 || i >= count) throw new Error(`toFloatBatch: index ${i} is outside 0..${count - 1}`);
+    if (!Number.isInteger(i) || i < 0 || i >= count)
+      throw new Error(`toFloatBatch: index ${i} is outside 0..${count - 1}`);
     const src = i * per;
     const dst = b * per;
     if (flips?.[b]) {
@@ -140,7 +143,8 @@ export function flipDraws(seed: number, step: number, batch: number): Uint8Array
  */
 export function holdOutIndices(ds: PackedDataset, n: number, seed: number): Int32Array {
   const count = ds.info.count;
-  if (!Number.isInteger(n) || n < 0 || n > count) throw new Error(`holdOutIndices: n must be an integer in 0..${count}, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > count)
+    throw new Error(`holdOutIndices: n must be an integer in 0..${count}, got ${n}`);
   const rng = Rng.keyed(seed, Stream.gapBatch);
   // Partial Fisher–Yates over a sparse map: O(n) memory even for a large dataset.
   const swapped = new Map<number, number>();

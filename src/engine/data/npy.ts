@@ -35,7 +35,8 @@ export function parseNpy(path: string, buf: Buffer): NpyArray {
     throw new Error(`${path}: .npy format version ${major}.${buf[7]} is not supported (expected 1, 2 or 3)`);
   }
   const dataStart = headerStart + headerLen;
-  if (buf.length < dataStart) throw new Error(`${path}: truncated: expected ${dataStart} header bytes, got ${buf.length}`);
+  if (buf.length < dataStart)
+    throw new Error(`${path}: truncated: expected ${dataStart} header bytes, got ${buf.length}`);
   const header = buf.subarray(headerStart, dataStart).toString(major === 3 ? 'utf8' : 'latin1');
 
   const descr = /['"]descr['"]\s*:\s*['"]([^'"]+)['"]/.exec(header)?.[1];
@@ -44,8 +45,12 @@ export function parseNpy(path: string, buf: Buffer): NpyArray {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new Error(`${path}: malformed .npy header (expected descr, fortran_order and shape): ${header.trim()}`);
   }
-  if (fortran === 'True') throw new Error(`${path}: fortran_order True is not supported; save the array in C order (np.ascontiguousarray)`);
-  const parts = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (fortran === 'True')
+    throw new Error(`${path}: fortran_order True is not supported; save the array in C order (np.ascontiguousarray)`);
+  const parts = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const shape = parts.map((s) => {
     const v = /^\d+L?$/.test(s) ? Number.parseInt(s, 10) : NaN;
     if (!Number.isSafeInteger(v)) throw new Error(`${path}: malformed .npy shape (${shapeText})`);
@@ -60,8 +65,10 @@ function checkLength(path: string, arr: NpyArray, itemSize: number): void {
   const n = arr.shape.reduce((a, b) => a * b, 1);
   const expected = n * itemSize;
   const shape = `(${arr.shape.join(', ')})`;
-  if (arr.data.length < expected) throw new Error(`${path}: truncated: shape ${shape} needs ${expected} data bytes, got ${arr.data.length}`);
-  if (arr.data.length > expected) throw new Error(`${path}: ${arr.data.length - expected} unexpected trailing bytes after shape ${shape} data`);
+  if (arr.data.length < expected)
+    throw new Error(`${path}: truncated: shape ${shape} needs ${expected} data bytes, got ${arr.data.length}`);
+  if (arr.data.length > expected)
+    throw new Error(`${path}: ${arr.data.length - expected} unexpected trailing bytes after shape ${shape} data`);
 }
 
 /** uint8 is byte-order free, so '<u1' and '>u1' (which some writers emit) are the same as numpy's '|u1'. */
@@ -72,7 +79,9 @@ function isUint8(descr: string): boolean {
 export function readNpy(path: string): RawDataset {
   const arr = parseNpy(path, readFileChecked(path, '.npy file'));
   if (!isUint8(arr.descr)) {
-    throw new Error(`${path}: dtype '${arr.descr}' is not supported, expected '|u1' (uint8); convert with arr.astype(np.uint8)`);
+    throw new Error(
+      `${path}: dtype '${arr.descr}' is not supported, expected '|u1' (uint8); convert with arr.astype(np.uint8)`,
+    );
   }
   let count: number, height: number, width: number, channels: number;
   if (arr.shape.length === 3) {
@@ -84,7 +93,9 @@ export function readNpy(path: string): RawDataset {
     throw new Error(`${path}: shape (${arr.shape.join(', ')}) is not supported, expected (N, H, W) or (N, H, W, C)`);
   }
   if (channels !== 1 && channels !== 3) {
-    throw new Error(`${path}: ${channels} channels in shape (${arr.shape.join(', ')}), expected 1 or 3 (NHWC; an NCHW array needs np.transpose(a, (0, 2, 3, 1)))`);
+    throw new Error(
+      `${path}: ${channels} channels in shape (${arr.shape.join(', ')}), expected 1 or 3 (NHWC; an NCHW array needs np.transpose(a, (0, 2, 3, 1)))`,
+    );
   }
   if (count < 1 || height < 1 || width < 1) throw new Error(`${path}: empty array of shape (${arr.shape.join(', ')})`);
   try {
@@ -100,28 +111,55 @@ export function readNpy(path: string): RawDataset {
 export function readNpyLabels(path: string, count: number): Int32Array {
   const arr = parseNpy(path, readFileChecked(path, '.npy labels file'));
   const m = /^([|<>=]?)([ui][1248])$/.exec(arr.descr);
-  if (!m) throw new Error(`${path}: labels dtype '${arr.descr}' is not supported, expected an integer type such as '<i8' or '|u1'`);
+  if (!m)
+    throw new Error(
+      `${path}: labels dtype '${arr.descr}' is not supported, expected an integer type such as '<i8' or '|u1'`,
+    );
   const kind = m[2]!;
   const big = m[1] === '>';
   const size = ITEM_SIZE[kind]!;
-  if (arr.shape.length !== 1) throw new Error(`${path}: labels shape (${arr.shape.join(', ')}) is not supported, expected (N,)`);
+  if (arr.shape.length !== 1)
+    throw new Error(`${path}: labels shape (${arr.shape.join(', ')}) is not supported, expected (N,)`);
   checkLength(path, arr, size);
-  if (arr.shape[0] !== count) throw new Error(`${path}: label count mismatch: ${arr.shape[0]} labels for ${count} images`);
+  if (arr.shape[0] !== count)
+    throw new Error(`${path}: label count mismatch: ${arr.shape[0]} labels for ${count} images`);
   const out = new Int32Array(count);
   const d = arr.data;
   for (let i = 0; i < count; i++) {
     const o = i * size;
     let v: number;
     switch (kind) {
-      case 'u1': v = d.readUInt8(o); break;
-      case 'i1': v = d.readInt8(o); break;
-      case 'u2': v = big ? d.readUInt16BE(o) : d.readUInt16LE(o); break;
-      case 'i2': v = big ? d.readInt16BE(o) : d.readInt16LE(o); break;
-      case 'u4': v = big ? d.readUInt32BE(o) : d.readUInt32LE(o); break;
-      case 'i4': v = big ? d.readInt32BE(o) : d.readInt32LE(o); break;
-      default: v = Number(kind === 'u8' ? (big ? d.readBigUInt64BE(o) : d.readBigUInt64LE(o)) : big ? d.readBigInt64BE(o) : d.readBigInt64LE(o));
+      case 'u1':
+        v = d.readUInt8(o);
+        break;
+      case 'i1':
+        v = d.readInt8(o);
+        break;
+      case 'u2':
+        v = big ? d.readUInt16BE(o) : d.readUInt16LE(o);
+        break;
+      case 'i2':
+        v = big ? d.readInt16BE(o) : d.readInt16LE(o);
+        break;
+      case 'u4':
+        v = big ? d.readUInt32BE(o) : d.readUInt32LE(o);
+        break;
+      case 'i4':
+        v = big ? d.readInt32BE(o) : d.readInt32LE(o);
+        break;
+      default:
+        v = Number(
+          kind === 'u8'
+            ? big
+              ? d.readBigUInt64BE(o)
+              : d.readBigUInt64LE(o)
+            : big
+              ? d.readBigInt64BE(o)
+              : d.readBigInt64LE(o),
+        );
     }
-    if (v < 0 || v > 1_000_000) throw new Error(`${path}: label ${v} at index ${i} is not a class index (expected 0..1000000)`);
+    if (v < 0 || v > 1_000_000)
+      throw new Error(`${path}: label ${v} at index ${i} is not a class index (expected 0..1000000)`);
     out[i] = v;
   }
   return out;

@@ -68,7 +68,9 @@ export function datasetChecksum(pixels: Uint8Array, labels?: Int32Array): string
 /** Checks the header against itself and against the payload sizes; `where` prefixes every message. */
 function checkConsistency(info: DatasetHeader, where: string, pixels?: Uint8Array, labels?: Int32Array): void {
   if (info.classNames && info.numClasses !== undefined && info.classNames.length !== info.numClasses) {
-    throw new Error(`${where}: bad header field classNames: ${info.classNames.length} names for numClasses ${info.numClasses}`);
+    throw new Error(
+      `${where}: bad header field classNames: ${info.classNames.length} names for numClasses ${info.numClasses}`,
+    );
   }
   if (!info.hasLabels && (info.numClasses !== undefined || info.classNames)) {
     throw new Error(`${where}: bad header field hasLabels: false, but numClasses/classNames are set`);
@@ -76,10 +78,13 @@ function checkConsistency(info: DatasetHeader, where: string, pixels?: Uint8Arra
   if (pixels) {
     const want = info.count * info.height * info.width * info.channels;
     if (pixels.length !== want) {
-      throw new Error(`${where}: ${info.count} images of ${info.height}x${info.width}x${info.channels} need ${want} pixel bytes, got ${pixels.length}`);
+      throw new Error(
+        `${where}: ${info.count} images of ${info.height}x${info.width}x${info.channels} need ${want} pixel bytes, got ${pixels.length}`,
+      );
     }
   }
-  if (info.hasLabels && labels === undefined && pixels) throw new Error(`${where}: hasLabels is true but no labels were given`);
+  if (info.hasLabels && labels === undefined && pixels)
+    throw new Error(`${where}: hasLabels is true but no labels were given`);
   if (!info.hasLabels && labels !== undefined) throw new Error(`${where}: labels were given but hasLabels is false`);
   if (labels) {
     if (labels.length !== info.count) throw new Error(`${where}: ${info.count} images but ${labels.length} labels`);
@@ -137,9 +142,12 @@ function checkPrefix(path: string, buf: Uint8Array, fileSize: number): number {
     throw new Error(`${path}: not a SA-DPM packed dataset (expected the magic "${PACKED_MAGIC}" at the start)`);
   }
   const headerLen = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readUInt32LE(8);
-  if (headerLen > MAX_HEADER_BYTES) throw new Error(`${path}: header length ${headerLen} is implausible; the file is corrupt`);
+  if (headerLen > MAX_HEADER_BYTES)
+    throw new Error(`${path}: header length ${headerLen} is implausible; the file is corrupt`);
   if (fileSize < PREFIX + headerLen) {
-    throw new Error(`${path}: truncated: expected at least ${PREFIX + headerLen} bytes for the header, got ${fileSize}`);
+    throw new Error(
+      `${path}: truncated: expected at least ${PREFIX + headerLen} bytes for the header, got ${fileSize}`,
+    );
   }
   return headerLen;
 }
@@ -162,7 +170,8 @@ export function readPackedHeader(path: string): DatasetHeader {
     let off = 0;
     while (off < headerLen) {
       const n = readSync(fd, headerBytes, off, headerLen - off, PREFIX + off);
-      if (n === 0) throw new Error(`${path}: truncated: expected ${PREFIX + headerLen} header bytes, got ${PREFIX + off}`);
+      if (n === 0)
+        throw new Error(`${path}: truncated: expected ${PREFIX + headerLen} header bytes, got ${PREFIX + off}`);
       off += n;
     }
     const info = parseHeader(path, headerBytes);
@@ -182,7 +191,10 @@ export function readPackedDataset(path: string): PackedDataset {
   const labelLen = info.hasLabels ? info.count * 4 : 0;
   const expected = PREFIX + headerLen + pixelLen + labelLen;
   if (buf.length < expected) throw new Error(`${path}: truncated: expected ${expected} bytes, got ${buf.length}`);
-  if (buf.length > expected) throw new Error(`${path}: ${buf.length - expected} unexpected trailing bytes (expected ${expected} bytes, got ${buf.length})`);
+  if (buf.length > expected)
+    throw new Error(
+      `${path}: ${buf.length - expected} unexpected trailing bytes (expected ${expected} bytes, got ${buf.length})`,
+    );
   const start = PREFIX + headerLen;
   // Copies give the dataset its own compact buffers (the file buffer may be pooled or larger than needed).
   const pixels = new Uint8Array(buf.subarray(start, start + pixelLen));
@@ -193,7 +205,9 @@ export function readPackedDataset(path: string): PackedDataset {
   }
   const actual = datasetChecksum(pixels, labels);
   if (actual !== info.checksum) {
-    throw new Error(`${path}: checksum mismatch: header says ${info.checksum}, content hashes to ${actual}; the file is corrupt`);
+    throw new Error(
+      `${path}: checksum mismatch: header says ${info.checksum}, content hashes to ${actual}; the file is corrupt`,
+    );
   }
   checkConsistency(info, path, pixels, labels);
   return { info, pixels, labels };
@@ -201,8 +215,22 @@ export function readPackedDataset(path: string): PackedDataset {
 
 /** Builds the header for freshly read data; the checksum is filled in here and again on write. */
 export function makeHeader(
-  data: { pixels: Uint8Array; labels?: Int32Array; count: number; height: number; width: number; channels: 1 | 3; classNames?: string[] },
-  meta: { name: string; source: string; format: DatasetFormat; skipped?: { file: string; reason: string }[]; numClasses?: number },
+  data: {
+    pixels: Uint8Array;
+    labels?: Int32Array;
+    count: number;
+    height: number;
+    width: number;
+    channels: 1 | 3;
+    classNames?: string[];
+  },
+  meta: {
+    name: string;
+    source: string;
+    format: DatasetFormat;
+    skipped?: { file: string; reason: string }[];
+    numClasses?: number;
+  },
 ): DatasetHeader {
   const hasLabels = data.labels !== undefined;
   let numClasses: number | undefined;

@@ -109,7 +109,9 @@ export function limitRaw(raw: RawDataset, limit: number | undefined): RawDataset
 export function assertRawConsistent(raw: RawDataset, source: string): void {
   const per = raw.height * raw.width * raw.channels;
   if (raw.pixels.length !== raw.count * per) {
-    throw new Error(`${source}: internal error: ${raw.count} images of ${per} bytes need ${raw.count * per} bytes, have ${raw.pixels.length}`);
+    throw new Error(
+      `${source}: internal error: ${raw.count} images of ${per} bytes need ${raw.count * per} bytes, have ${raw.pixels.length}`,
+    );
   }
   if (raw.labels && raw.labels.length !== raw.count) {
     throw new Error(`${source}: internal error: ${raw.count} images but ${raw.labels.length} labels`);

@@ -73,7 +73,8 @@ export function resizeSquare(
     for (let j = 0; j < size; j++) {
       for (let ch = 0; ch < c; ch++) {
         let acc = 0;
-        for (let t = tx.start[j]!; t < tx.start[j + 1]!; t++) acc += tx.weight[t]! * src[rowIn + tx.index[t]! * c + ch]!;
+        for (let t = tx.start[j]!; t < tx.start[j + 1]!; t++)
+          acc += tx.weight[t]! * src[rowIn + tx.index[t]! * c + ch]!;
         tmp[rowOut + j * c + ch] = acc;
       }
     }
@@ -82,7 +83,8 @@ export function resizeSquare(
     for (let j = 0; j < size; j++) {
       for (let ch = 0; ch < c; ch++) {
         let acc = 0;
-        for (let t = ty.start[i]!; t < ty.start[i + 1]!; t++) acc += ty.weight[t]! * tmp[((ty.index[t]! - offY) * size + j) * c + ch]!;
+        for (let t = ty.start[i]!; t < ty.start[i + 1]!; t++)
+          acc += ty.weight[t]! * tmp[((ty.index[t]! - offY) * size + j) * c + ch]!;
         dst[(i * size + j) * c + ch] = clampByte(acc);
       }
     }
@@ -129,7 +131,14 @@ export function resizeRaw(raw: RawDataset, size: number): RawDataset {
   const outPer = size * size * raw.channels;
   const pixels = new Uint8Array(raw.count * outPer);
   for (let i = 0; i < raw.count; i++) {
-    resizeSquare(raw.pixels.subarray(i * inPer, (i + 1) * inPer), raw.height, raw.width, raw.channels, size, pixels.subarray(i * outPer, (i + 1) * outPer));
+    resizeSquare(
+      raw.pixels.subarray(i * inPer, (i + 1) * inPer),
+      raw.height,
+      raw.width,
+      raw.channels,
+      size,
+      pixels.subarray(i * outPer, (i + 1) * outPer),
+    );
   }
   return { ...raw, pixels, height: size, width: size };
 }
@@ -138,10 +147,12 @@ export function grayscaleRaw(raw: RawDataset): RawDataset {
   if (raw.channels === 1) return raw;
   const n = raw.count * raw.height * raw.width;
   const pixels = new Uint8Array(n);
-  for (let p = 0; p < n; p++) pixels[p] = clampByte(luma(raw.pixels[p * 3]!, raw.pixels[p * 3 + 1]!, raw.pixels[p * 3 + 2]!));
+  for (let p = 0; p < n; p++)
+    pixels[p] = clampByte(luma(raw.pixels[p * 3]!, raw.pixels[p * 3 + 1]!, raw.pixels[p * 3 + 2]!));
   return { ...raw, pixels, channels: 1 };
 }
 
 export function validateSize(size: number): void {
-  if (!Number.isInteger(size) || size < 1 || size > 1024) throw new Error(`size: expected an integer in 1..1024, got ${size}`);
+  if (!Number.isInteger(size) || size < 1 || size > 1024)
+    throw new Error(`size: expected an integer in 1..1024, got ${size}`);
 }

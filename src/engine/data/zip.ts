@@ -65,8 +65,10 @@ export async function extractZip(
         throw new ZipError(`${zip}: more than ${limits.entries} files; split the archive or import a folder`);
       }
       if (f.compression !== 0 && f.compression !== 8) {
-        throw new ZipError(`${zip}: entry '${f.name}' uses compression method ${f.compression}; ` +
-          'only stored and deflate archives can be read (re-create the zip with standard settings)');
+        throw new ZipError(
+          `${zip}: entry '${f.name}' uses compression method ${f.compression}; ` +
+            'only stored and deflate archives can be read (re-create the zip with standard settings)',
+        );
       }
       mkdirSync(resolve(path, '..'), { recursive: true });
       const fd = openSync(path, 'wx');
@@ -77,8 +79,10 @@ export async function extractZip(
           if (err) throw new ZipError(`${zip}: entry '${f.name}' is corrupt (${err.message})`);
           bytes += chunk.byteLength;
           if (bytes > limits.totalBytes) {
-            throw new ZipError(`${zip}: more than ${gib(limits.totalBytes)} once extracted; ` +
-              'import a smaller archive or the folder itself');
+            throw new ZipError(
+              `${zip}: more than ${gib(limits.totalBytes)} once extracted; ` +
+                'import a smaller archive or the folder itself',
+            );
           }
           let off = 0;
           while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);

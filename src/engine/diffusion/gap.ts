@@ -62,13 +62,21 @@ export const GAP_STEP_NOISE_OFFSET = 1_000_000;
 export async function computeGap(opts: GapOptions): Promise<GapResult> {
   const { model, schedule, x0: x0Host, seed, onStep, signal } = opts;
   const [N, H, W, C] = opts.shape;
-  for (const [name, v] of [['N', N], ['H', H], ['W', W], ['C', C]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`computeGap: shape ${name} must be a positive integer, got ${v}`);
+  for (const [name, v] of [
+    ['N', N],
+    ['H', H],
+    ['W', W],
+    ['C', C],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`computeGap: shape ${name} must be a positive integer, got ${v}`);
   }
   const P = H * W * C;
-  if (x0Host.length !== N * P) throw new Error(`computeGap: x0 has ${x0Host.length} values, expected ${N * P} for shape [${N},${H},${W},${C}]`);
+  if (x0Host.length !== N * P)
+    throw new Error(`computeGap: x0 has ${x0Host.length} values, expected ${N * P} for shape [${N},${H},${W},${C}]`);
   const t0 = opts.t0 ?? 300;
-  if (!Number.isInteger(t0) || t0 < 1 || t0 > schedule.T) throw new Error(`computeGap: t0 must be an integer in 1..${schedule.T}, got ${t0}`);
+  if (!Number.isInteger(t0) || t0 < 1 || t0 > schedule.T)
+    throw new Error(`computeGap: t0 must be an integer in 1..${schedule.T}, got ${t0}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`computeGap: seed must be an integer >= 0, got ${seed}`);
   const shape: [number, number, number, number] = [N, H, W, C];
 
@@ -82,7 +90,10 @@ export async function computeGap(opts: GapOptions): Promise<GapResult> {
   const result: GapResult = { t0, t: [], meanAbs: [], l2: [], signedMean: [] };
   try {
     xHat = tf.tidy(() =>
-      tf.add(tf.mul(x0, schedule.sqrtAlphaBar[j0]!), tf.mul(tf.tensor4d(eps, shape), schedule.sqrtOneMinusAlphaBar[j0]!)),
+      tf.add(
+        tf.mul(x0, schedule.sqrtAlphaBar[j0]!),
+        tf.mul(tf.tensor4d(eps, shape), schedule.sqrtOneMinusAlphaBar[j0]!),
+      ),
     ) as tf.Tensor4D;
     for (let t = t0; t >= 1; t--) {
       throwIfCancelled(signal, GAP_CANCELLED);
@@ -94,7 +105,8 @@ export async function computeGap(opts: GapOptions): Promise<GapResult> {
       let z: Float32Array | null = null;
       if (t > 1) {
         z = new Float32Array(N * P);
-        for (let i = 0; i < N; i++) Rng.keyed(seed, Stream.gapNoise, GAP_STEP_NOISE_OFFSET + i, t).fillNormal(z, i * P, P);
+        for (let i = 0; i < N; i++)
+          Rng.keyed(seed, Stream.gapNoise, GAP_STEP_NOISE_OFFSET + i, t).fillNormal(z, i * P, P);
       }
       const xCur: tf.Tensor4D = xHat;
       const dPrev: tf.Tensor4D | null = D;
@@ -102,20 +114,20 @@ export async function computeGap(opts: GapOptions): Promise<GapResult> {
         const jt = tf.fill([N], j, 'float32') as tf.Tensor1D;
         const epsPred = model(xCur, jt);
         if (epsPred.shape.length !== 4 || epsPred.shape.some((d, a) => d !== shape[a])) {
-          throw new Error(`computeGap: model returned shape [${epsPred.shape.join(',')}], expected [${shape.join(',')}]`);
+          throw new Error(
+            `computeGap: model returned shape [${epsPred.shape.join(',')}], expected [${shape.join(',')}]`,
+          );
         }
         const epsTilde = tf.div(tf.sub(xCur, tf.mul(x0, sab)), s1m);
         const e = tf.sub(epsPred, epsTilde);
         const cE = tf.mul(e, schedule.c[j]!) as tf.Tensor4D;
         const d = (dPrev === null ? tf.zerosLike(cE) : tf.add(cE, tf.mul(dPrev, schedule.gamma2[j]!))) as tf.Tensor4D;
         const mean = tf.div(tf.sub(xCur, tf.mul(epsPred, beta / s1m)), Math.sqrt(alpha));
-        const xn = (z === null ? mean : tf.add(mean, tf.mul(tf.tensor4d(z, shape), Math.sqrt(schedule.betaTilde[j]!)))) as tf.Tensor4D;
+        const xn = (
+          z === null ? mean : tf.add(mean, tf.mul(tf.tensor4d(z, shape), Math.sqrt(schedule.betaTilde[j]!)))
+        ) as tf.Tensor4D;
         const flat = tf.reshape(d, [N, P]);
-        const st = tf.stack([
-          tf.mean(tf.abs(flat)),
-          tf.mean(tf.sqrt(tf.sum(tf.square(flat), 1))),
-          tf.mean(flat),
-        ]);
+        const st = tf.stack([tf.mean(tf.abs(flat)), tf.mean(tf.sqrt(tf.sum(tf.square(flat), 1))), tf.mean(flat)]);
         return [d, xn, st] as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
       });
       xHat = xNext;

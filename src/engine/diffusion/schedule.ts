@@ -51,7 +51,7 @@ export function makeSchedule(opts: ScheduleOptions): Schedule {
   } else if (opts.kind === 'cosine') {
     // Nichol & Dhariwal (2021): alphaBar(t) = f(t)/f(0), f(t) = cos^2(((t/T)+s)/(1+s) * pi/2), beta <= 0.999.
     const s = 0.008;
-    const f = (t: number) => Math.cos((((t / T) + s) / (1 + s)) * (Math.PI / 2)) ** 2;
+    const f = (t: number) => Math.cos(((t / T + s) / (1 + s)) * (Math.PI / 2)) ** 2;
     for (let j = 0; j < T; j++) betas[j] = Math.min(1 - f(j + 1) / f(j), 0.999);
   } else {
     throw new Error(`schedule: unknown kind '${String(opts.kind)}' (expected linear or cosine)`);

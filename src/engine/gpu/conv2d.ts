@@ -54,7 +54,13 @@ class Conv2dProgram {
     const bv = bn / 64;
     const rows = (r: number) => `(tid / 4u + ${u(r * 64)})`;
     const loadA = (kt: string) => {
-      const body = [`let kk = ${kt} * ${u(BK)} + k4 * 4u;`, `let c = kk % ${u(cin)};`, `let ij = kk / ${u(cin)};`, `let fi = i32(ij / ${u(k)});`, `let fj = i32(ij % ${u(k)});`];
+      const body = [
+        `let kk = ${kt} * ${u(BK)} + k4 * 4u;`,
+        `let c = kk % ${u(cin)};`,
+        `let ij = kk / ${u(cin)};`,
+        `let fi = i32(ij / ${u(k)});`,
+        `let fj = i32(ij % ${u(k)});`,
+      ];
       for (let r = 0; r < av; r++) {
         body.push(`{
               let iy = iy0[${r}] + fi;
@@ -83,7 +89,8 @@ class Conv2dProgram {
     const store = () => {
       const body: string[] = [];
       for (let r = 0; r < av; r++) {
-        for (let e = 0; e < 4; e++) body.push(`As[(k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`);
+        for (let e = 0; e < 4; e++)
+          body.push(`As[(k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`);
       }
       for (let r = 0; r < bv; r++) body.push(`Bs[tid + ${u(r * TILE_THREADS)}] = rb[${r}];`);
       return body.join('\n          ');
@@ -175,7 +182,21 @@ export function conv2dGpu(
   return runGpuKernel(KERNEL, inputs, attrs, ({ x: xi, w: wi }, a) => {
     const [n, h, wd, cin] = xi!.shape as [number, number, number, number];
     const [k, , , cout] = wi!.shape as [number, number, number, number];
-    return new Conv2dProgram({ n, h, w: wd, cin, oh: a.oh, ow: a.ow, cout, k, s: a.stride, pt: a.padTop, pl: a.padLeft, bm: a.bm, bn: a.bn });
+    return new Conv2dProgram({
+      n,
+      h,
+      w: wd,
+      cin,
+      oh: a.oh,
+      ow: a.ow,
+      cout,
+      k,
+      s: a.stride,
+      pt: a.padTop,
+      pl: a.padLeft,
+      bm: a.bm,
+      bn: a.bn,
+    });
   }) as tf.Tensor4D;
 }
 
@@ -183,5 +204,11 @@ export function conv2dGpu(
 export function matMulGpu(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | null): tf.Tensor2D {
   const [m, cin] = x.shape;
   const cout = w.shape[1];
-  return tf.tidy(() => tf.reshape(conv2dGpu(tf.reshape(x, [1, 1, m, cin]), tf.reshape(w, [1, 1, cin, cout]), bias, 1, 0, 0, 1, m), [m, cout]) as tf.Tensor2D);
+  return tf.tidy(
+    () =>
+      tf.reshape(conv2dGpu(tf.reshape(x, [1, 1, m, cin]), tf.reshape(w, [1, 1, cin, cout]), bias, 1, 0, 0, 1, m), [
+        m,
+        cout,
+      ]) as tf.Tensor2D,
+  );
 }

@@ -226,7 +226,14 @@ export function filterGradSplits(m: number, rows: number, cout: number): number 
  * dW [k,k,cin,cout] and db [cout] of a 'same' k×k stride-s convolution of x [n,h,w,cin] whose output
  * gradient is dy [n,oh,ow,cout]; webgpu backend only.
  */
-export function convFilterBiasGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, padTop: number, padLeft: number): [tf.Tensor4D, tf.Tensor1D] {
+export function convFilterBiasGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  k: number,
+  stride: number,
+  padTop: number,
+  padLeft: number,
+): [tf.Tensor4D, tf.Tensor1D] {
   const [n, , , cin] = x.shape;
   const [, oh, ow, cout] = dy.shape;
   const rows = k * k * cin + 1;
@@ -236,11 +243,27 @@ export function convFilterBiasGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s
     const parts = runGpuKernel(KERNEL, { x, dy }, attrs, ({ x: xi, dy: dyi }, a) => {
       const [nn, h, w, ci] = xi!.shape as [number, number, number, number];
       const [, ohh, oww, co] = dyi!.shape as [number, number, number, number];
-      return new FilterGradProgram({ n: nn, h, w, cin: ci, oh: ohh, ow: oww, cout: co, k: a.k, s: a.stride, pt: a.padTop, pl: a.padLeft, splits: a.splits });
+      return new FilterGradProgram({
+        n: nn,
+        h,
+        w,
+        cin: ci,
+        oh: ohh,
+        ow: oww,
+        cout: co,
+        k: a.k,
+        s: a.stride,
+        pt: a.padTop,
+        pl: a.padLeft,
+        splits: a.splits,
+      });
     }) as tf.Tensor3D;
     const full = splits === 1 ? tf.reshape(parts, [rows, cout]) : (sumLeadingGpu(parts, [rows, cout]) as tf.Tensor2D);
     // dW is the first rows − 1 rows, db the last: two buffer copies, or two slice kernels.
-    const [dwFlat, dbFlat] = splitFlat(full, [(rows - 1) * cout, cout]) ?? [tf.slice(full, [0, 0], [rows - 1, cout]), tf.slice(full, [rows - 1, 0], [1, cout])];
+    const [dwFlat, dbFlat] = splitFlat(full, [(rows - 1) * cout, cout]) ?? [
+      tf.slice(full, [0, 0], [rows - 1, cout]),
+      tf.slice(full, [rows - 1, 0], [1, cout]),
+    ];
     return [tf.reshape(dwFlat!, [k, k, cin, cout]) as tf.Tensor4D, tf.reshape(dbFlat!, [cout]) as tf.Tensor1D];
   });
 }

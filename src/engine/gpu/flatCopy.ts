@@ -18,7 +18,9 @@ import { tf } from '../tf';
 
 /** The parts of tfjs-webgpu's WebGPUBackend (4.x) used here. */
 interface TfjsWebGPUBackend {
-  tensorMap: { get(dataId: object): { dtype: string; refCount: number; resource: unknown; values: unknown } | undefined };
+  tensorMap: {
+    get(dataId: object): { dtype: string; refCount: number; resource: unknown; values: unknown } | undefined;
+  };
   commandQueueOwnedIds: WeakSet<object>;
   commandEncoder: GPUCommandEncoder | null;
   ensureCommandEncoderReady(): void;
@@ -30,7 +32,11 @@ interface TfjsWebGPUBackend {
 function webgpuBackend(): TfjsWebGPUBackend | null {
   if (tf.getBackend() !== 'webgpu') return null;
   const b = tf.backend() as unknown as Partial<TfjsWebGPUBackend>;
-  const ok = b.tensorMap && b.commandQueueOwnedIds instanceof WeakSet && typeof b.ensureCommandEncoderReady === 'function' && typeof b.endComputePassEncoder === 'function';
+  const ok =
+    b.tensorMap &&
+    b.commandQueueOwnedIds instanceof WeakSet &&
+    typeof b.ensureCommandEncoderReady === 'function' &&
+    typeof b.endComputePassEncoder === 'function';
   return ok ? (b as TfjsWebGPUBackend) : null;
 }
 

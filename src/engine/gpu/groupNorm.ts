@@ -55,8 +55,10 @@ const reduceFn = `
         red[tid] = v;
         workgroupBarrier();
         ${Array.from({ length: Math.log2(THREADS) }, (_, i) => THREADS >> (i + 1))
-          .map((st) => `if (tid < ${st}u) { red[tid] = red[tid] + red[tid + ${st}u]; }
-        workgroupBarrier();`)
+          .map(
+            (st) => `if (tid < ${st}u) { red[tid] = red[tid] + red[tid + ${st}u]; }
+        workgroupBarrier();`,
+          )
           .join('\n        ')}
         let r = red[0];
         workgroupBarrier();
@@ -378,7 +380,8 @@ export function groupNormActGpu(
   if (c % groups !== 0) throw new Error(`groupNorm: ${c} channels are not divisible by ${groups} groups`);
   const cg = c / groups;
   if (cg > THREADS) throw new Error(`groupNorm: ${cg} channels per group exceed ${THREADS}`);
-  if (n * groups > 65535) throw new Error(`groupNorm: ${n}x${groups} (sample, group) pairs exceed one dispatch dimension`);
+  if (n * groups > 65535)
+    throw new Error(`groupNorm: ${n}x${groups} (sample, group) pairs exceed one dispatch dimension`);
   const g: Geo = { n, hw: h * w, c, groups, cg, eps, act };
   const op = tf.customGrad((xi, gi, bi, save) => {
     const xt = xi as tf.Tensor4D;

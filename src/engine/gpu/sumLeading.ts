@@ -44,7 +44,12 @@ class SumLeadingProgram {
 }
 
 function sumAxis(x: tf.Tensor, a: number, sLen: number, b: number, shape: number[]): tf.Tensor {
-  return tf.tidy(() => tf.reshape(runGpuKernel(KERNEL, { x }, { a, s: sLen, b }, (_x, g) => new SumLeadingProgram(g.a, g.s, g.b)), shape));
+  return tf.tidy(() =>
+    tf.reshape(
+      runGpuKernel(KERNEL, { x }, { a, s: sLen, b }, (_x, g) => new SumLeadingProgram(g.a, g.s, g.b)),
+      shape,
+    ),
+  );
 }
 
 /** Σ over axis 0 of x, reshaped to `shape` (webgpu backend only). */
@@ -110,6 +115,7 @@ class SumSquaresProgram {
 /** Σ x² over all elements as a scalar (webgpu backend only). */
 export function sumOfSquaresGpu(x: tf.Tensor): tf.Scalar {
   const groups = Math.max(1, Math.min(1024, Math.ceil(x.size / (SQ_THREADS * 16))));
-  const partial = (ins: Record<string, tf.TensorInfo>, a: { groups: number }) => new SumSquaresProgram(tf.util.sizeFromShape(ins.x!.shape), a.groups);
+  const partial = (ins: Record<string, tf.TensorInfo>, a: { groups: number }) =>
+    new SumSquaresProgram(tf.util.sizeFromShape(ins.x!.shape), a.groups);
   return tf.tidy(() => tf.sum(runGpuKernel(SQUARES_KERNEL, { x }, { groups }, partial)) as tf.Scalar);
 }

@@ -11,7 +11,11 @@
 
 /** The part of tfjs-webgpu's WebGPUBackend (4.x) this module relies on. */
 interface TfjsWebGPUBackend {
-  tensorMap: { get(dataId: object): { dtype: string; shape: number[]; values: ArrayLike<number> | null; resource: unknown } | undefined };
+  tensorMap: {
+    get(
+      dataId: object,
+    ): { dtype: string; shape: number[]; values: ArrayLike<number> | null; resource: unknown } | undefined;
+  };
   bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer };
   queue: GPUQueue;
   uploadToGPU(dataId: object): void;
@@ -32,13 +36,19 @@ export function uploadThroughQueue(backend: unknown): boolean {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   b.uploadToGPU = (dataId: object) => {
     const data = b.tensorMap!.get(dataId);
-    if (!data || data.resource != null || data.values == null || !(data.dtype === 'float32' || data.dtype === 'int32' || data.dtype === 'bool')) {
+    if (
+      !data ||
+      data.resource != null ||
+      data.values == null ||
+      !(data.dtype === 'float32' || data.dtype === 'int32' || data.dtype === 'bool')
+    ) {
       if (data && data.resource == null && data.values != null) uploaded += data.values.length * 4;
       original(dataId);
       return;
     }
     const count = data.shape.reduce((a, d) => a * d, 1);
-    const values = data.dtype === 'float32' ? toTyped(Float32Array, data.values, count) : toTyped(Int32Array, data.values, count);
+    const values =
+      data.dtype === 'float32' ? toTyped(Float32Array, data.values, count) : toTyped(Int32Array, data.values, count);
     uploaded += count * 4;
     const buffer = b.bufferManager!.acquireBuffer(count * 4, usage);
     if (count > 0) b.queue!.writeBuffer(buffer, 0, values.buffer, values.byteOffset, count * 4);
@@ -49,7 +59,11 @@ export function uploadThroughQueue(backend: unknown): boolean {
   return true;
 }
 
-function toTyped<T extends Float32Array | Int32Array>(ctor: { new (n: number): T; new (a: ArrayLike<number>): T }, values: ArrayLike<number>, count: number): T {
+function toTyped<T extends Float32Array | Int32Array>(
+  ctor: { new (n: number): T; new (a: ArrayLike<number>): T },
+  values: ArrayLike<number>,
+  count: number,
+): T {
   if (values instanceof ctor && values.length === count) return values as T;
   const out = new ctor(count);
   out.set(values.length === count ? values : Array.from(values).slice(0, count));

@@ -59,7 +59,10 @@ export class FeatureCollector {
     const device = opts.deviceMoments ?? tf.getBackend() !== 'cpu';
     this.moments = device ? new TfMomentAccumulator(this.gaussian) : null;
     this.reservoir = new FeatureReservoir(space.dim, opts.keep ?? 10_000, opts.seed ?? 0);
-    this.is = space.classes && opts.total !== undefined ? new InceptionScoreAccumulator(opts.total, space.classes, opts.splits ?? 10) : null;
+    this.is =
+      space.classes && opts.total !== undefined
+        ? new InceptionScoreAccumulator(opts.total, space.classes, opts.splits ?? 10)
+        : null;
   }
 
   get count(): number {
@@ -88,7 +91,14 @@ export class FeatureCollector {
     }
     const { mean, cov, count } = this.gaussian.finish();
     const { id, label, dim, weightsSha256 } = this.space;
-    return { space: { id, label, dim, weightsSha256 }, count, mean, cov, sample: this.reservoir.matrix(), inceptionScore: this.is ? this.is.finish() : null };
+    return {
+      space: { id, label, dim, weightsSha256 },
+      count,
+      mean,
+      cov,
+      sample: this.reservoir.matrix(),
+      inceptionScore: this.is ? this.is.finish() : null,
+    };
   }
 }
 
@@ -112,15 +122,26 @@ export async function compareSummaries(
   metrics: MetricName[],
   opts: { kernels?: MetricKernels; kidSubsets?: number; kidSubsetSize?: number; seed?: number } = {},
 ): Promise<MetricResults> {
-  if (real.space.id !== fake.space.id || real.space.dim !== fake.space.dim || real.space.weightsSha256 !== fake.space.weightsSha256) {
-    throw new Error(`the two feature summaries come from different feature spaces (${real.space.label} vs ${fake.space.label})`);
+  if (
+    real.space.id !== fake.space.id ||
+    real.space.dim !== fake.space.dim ||
+    real.space.weightsSha256 !== fake.space.weightsSha256
+  ) {
+    throw new Error(
+      `the two feature summaries come from different feature spaces (${real.space.label} vs ${fake.space.label})`,
+    );
   }
   const kernels = opts.kernels ?? (tf.getBackend() === 'cpu' ? cpuKernels : tfKernels);
   const out: MetricResults = { space: fake.space, realCount: real.count, fakeCount: fake.count };
   for (const m of new Set(metrics)) {
     if (m === 'fid') out.fid = frechetDistance(real, fake).value;
     else if (m === 'kid') {
-      out.kid = await kernelInceptionDistance(real.sample, fake.sample, { kernels, subsets: opts.kidSubsets, subsetSize: opts.kidSubsetSize, seed: opts.seed });
+      out.kid = await kernelInceptionDistance(real.sample, fake.sample, {
+        kernels,
+        subsets: opts.kidSubsets,
+        subsetSize: opts.kidSubsetSize,
+        seed: opts.seed,
+      });
     } else if (m === 'pr') {
       const pr = await precisionRecall(real.sample, fake.sample, { kernels });
       out.precision = pr.precision;
@@ -164,7 +185,8 @@ export function decodeSummary(bytes: Uint8Array, label = 'feature summary'): Fea
   const fail = (msg: string): never => {
     throw new Error(`${label}: ${msg}`);
   };
-  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) fail('not a feature summary file');
+  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC)
+    fail('not a feature summary file');
   const copy = bytes.slice(); // aligned, owned
   const hlen = new DataView(copy.buffer).getUint32(MAGIC.length, true);
   const head = MAGIC.length + 4 + hlen;
@@ -178,13 +200,18 @@ export function decodeSummary(bytes: Uint8Array, label = 'feature summary'): Fea
   const d = h.space?.dim;
   if (!Number.isInteger(d) || d < 1 || !Number.isInteger(h.sampleRows) || h.sampleRows < 0) fail('bad header fields');
   const expected = head + 8 * (d + d * d) + 4 * h.sampleRows * d;
-  if (copy.length !== expected) fail(`${copy.length} bytes, expected ${expected} for dimension ${d} and ${h.sampleRows} kept rows (truncated?)`);
+  if (copy.length !== expected)
+    fail(`${copy.length} bytes, expected ${expected} for dimension ${d} and ${h.sampleRows} kept rows (truncated?)`);
   return {
     space: h.space,
     count: h.count,
     mean: new Float64Array(copy.buffer, head, d),
     cov: new Float64Array(copy.buffer, head + 8 * d, d * d),
-    sample: { rows: h.sampleRows, dim: d, data: new Float32Array(copy.buffer, head + 8 * (d + d * d), h.sampleRows * d) },
+    sample: {
+      rows: h.sampleRows,
+      dim: d,
+      data: new Float32Array(copy.buffer, head + 8 * (d + d * d), h.sampleRows * d),
+    },
     inceptionScore: h.inceptionScore,
   };
 }

@@ -80,9 +80,15 @@ export function pixelSpace(): FeatureSpace {
         if (c !== 1 && c !== 3) throw new Error(`pixel features: images must have 1 or 3 channels, got ${c}`);
         const x = c === 1 ? tf.tile(images, [1, 1, 1, 3]) : images;
         // pool along W: [n, h, 3, w] · [w, g] → [n, h, 3, g]
-        const xw = tf.matMul(tf.reshape(tf.transpose(x, [0, 1, 3, 2]), [n * h * 3, w]), tf.tensor2d(poolMatrix(w, g), [w, g]));
+        const xw = tf.matMul(
+          tf.reshape(tf.transpose(x, [0, 1, 3, 2]), [n * h * 3, w]),
+          tf.tensor2d(poolMatrix(w, g), [w, g]),
+        );
         // [n, h, 3, g] → [n, 3, g, h] · [h, g] → [n, 3, g(w), g(h)]
-        const xh = tf.matMul(tf.reshape(tf.transpose(tf.reshape(xw, [n, h, 3, g]), [0, 2, 3, 1]), [n * 3 * g, h]), tf.tensor2d(poolMatrix(h, g), [h, g]));
+        const xh = tf.matMul(
+          tf.reshape(tf.transpose(tf.reshape(xw, [n, h, 3, g]), [0, 2, 3, 1]), [n * 3 * g, h]),
+          tf.tensor2d(poolMatrix(h, g), [h, g]),
+        );
         // → [n, g(h), g(w), 3] flattened: features in (row, column, channel) order
         return tf.reshape(tf.transpose(tf.reshape(xh, [n, 3, g, g]), [0, 3, 2, 1]), [n, g * g * 3]) as tf.Tensor2D;
       });

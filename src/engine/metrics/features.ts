@@ -7,13 +7,20 @@ export interface FeatureMatrix {
   data: Float32Array | Float64Array;
 }
 
-export function featureMatrix(data: Float32Array | Float64Array, rows: number, dim: number, what = 'features'): FeatureMatrix {
+export function featureMatrix(
+  data: Float32Array | Float64Array,
+  rows: number,
+  dim: number,
+  what = 'features',
+): FeatureMatrix {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(dim) || dim <= 0) {
     throw new Error(`${what}: bad shape ${rows}x${dim}`);
   }
-  if (data.length !== rows * dim) throw new Error(`${what}: expected ${rows}x${dim} = ${rows * dim} values, got ${data.length}`);
+  if (data.length !== rows * dim)
+    throw new Error(`${what}: expected ${rows}x${dim} = ${rows * dim} values, got ${data.length}`);
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new Error(`${what}: value ${i % dim} of row ${Math.floor(i / dim)} is ${data[i]}`);
+    if (!Number.isFinite(data[i]!))
+      throw new Error(`${what}: value ${i % dim} of row ${Math.floor(i / dim)} is ${data[i]}`);
   }
   return { rows, dim, data };
 }

@@ -26,7 +26,12 @@ function sumSqrtEigenvalues(m: Float64Array, n: number): number {
 }
 
 /** tr √(Σ₁Σ₂) for symmetric PSD Σ₁, Σ₂ (n×n, row-major). */
-export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, n: number, method: SqrtMethod = 'cholesky'): number {
+export function traceSqrtProduct(
+  s1: Float64Array,
+  s2: Float64Array,
+  n: number,
+  method: SqrtMethod = 'cholesky',
+): number {
   assertSquare(s1, n, 'covariance 1');
   assertSquare(s2, n, 'covariance 2');
   if (method === 'eigh') {

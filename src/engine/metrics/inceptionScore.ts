@@ -28,11 +28,13 @@ export class InceptionScoreAccumulator {
     readonly classes: number,
     readonly splits = 10,
   ) {
-    if (!Number.isInteger(splits) || splits < 1) throw new Error(`Inception Score: splits must be a positive integer, got ${splits}`);
+    if (!Number.isInteger(splits) || splits < 1)
+      throw new Error(`Inception Score: splits must be a positive integer, got ${splits}`);
     if (!Number.isInteger(total) || total < splits) {
       throw new Error(`Inception Score: needs at least one sample per split (${splits} splits), got ${total} samples`);
     }
-    if (!Number.isInteger(classes) || classes < 2) throw new Error(`Inception Score: needs ≥ 2 classes, got ${classes}`);
+    if (!Number.isInteger(classes) || classes < 2)
+      throw new Error(`Inception Score: needs ≥ 2 classes, got ${classes}`);
     this.sumP = Array.from({ length: splits }, () => new Float64Array(classes));
     this.sumPLogP = new Float64Array(splits);
     this.counts = new Float64Array(splits);
@@ -49,8 +51,10 @@ export class InceptionScoreAccumulator {
   /** Adds `rows` samples' logits (rows × classes, row-major). */
   add(logits: ArrayLike<number>, rows: number): void {
     const c = this.classes;
-    if (logits.length !== rows * c) throw new Error(`Inception Score: expected ${rows}x${c} logits, got ${logits.length} values`);
-    if (this.seen + rows > this.total) throw new Error(`Inception Score: more than the announced ${this.total} samples`);
+    if (logits.length !== rows * c)
+      throw new Error(`Inception Score: expected ${rows}x${c} logits, got ${logits.length} values`);
+    if (this.seen + rows > this.total)
+      throw new Error(`Inception Score: more than the announced ${this.total} samples`);
     for (let r = 0; r < rows; r++) {
       let max = -Infinity;
       for (let j = 0; j < c; j++) {
@@ -77,7 +81,8 @@ export class InceptionScoreAccumulator {
   }
 
   finish(): InceptionScoreResult {
-    if (this.seen !== this.total) throw new Error(`Inception Score: ${this.seen} of the announced ${this.total} samples were added`);
+    if (this.seen !== this.total)
+      throw new Error(`Inception Score: ${this.seen} of the announced ${this.total} samples were added`);
     const values: number[] = [];
     for (let s = 0; s < this.splits; s++) {
       const n = this.counts[s]!;
@@ -95,7 +100,12 @@ export class InceptionScoreAccumulator {
   }
 }
 
-export function inceptionScore(logits: ArrayLike<number>, rows: number, classes: number, splits = 10): InceptionScoreResult {
+export function inceptionScore(
+  logits: ArrayLike<number>,
+  rows: number,
+  classes: number,
+  splits = 10,
+): InceptionScoreResult {
   const acc = new InceptionScoreAccumulator(rows, classes, splits);
   acc.add(logits, rows);
   return acc.finish();

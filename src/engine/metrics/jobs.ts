@@ -78,7 +78,11 @@ function unitBatch(ds: PackedDataset, indices: Int32Array): tf.Tensor4D {
   return tf.tensor4d(out, [indices.length, h, w, c]);
 }
 
-export async function refStatsJob(job: RefStatsJob, signal: AbortSignal, onProgress: OnProgress): Promise<RefStatsResult> {
+export async function refStatsJob(
+  job: RefStatsJob,
+  signal: AbortSignal,
+  onProgress: OnProgress,
+): Promise<RefStatsResult> {
   await initBackend(job.backend ?? 'auto');
   const ds = loadDataset(job.dataset);
   const indices = referenceSubset(ds.info.count, job.n ?? ds.info.count, job.seed);
@@ -139,7 +143,8 @@ function trajectoryUnion(T: number, steps: readonly number[], spacing: EvalJob['
 }
 
 export function previewPath(job: EvalJob, step: number, sampleSteps: number, varianceTag = ''): string {
-  const name = `step-${String(step).padStart(7, '0')}-${job.sampler}${sampleSteps}${varianceTag}` +
+  const name =
+    `step-${String(step).padStart(7, '0')}-${job.sampler}${sampleSteps}${varianceTag}` +
     `${job.ema ? '-ema' : ''}-seed${job.seed}-n${job.n}-eval.png`;
   return join(job.previewDir, name);
 }
@@ -226,7 +231,9 @@ export async function evalJob(job: EvalJob, signal: AbortSignal, onProgress: OnP
       rows.push({
         sampleSteps,
         ...(m.fid !== undefined ? { fid: m.fid } : {}),
-        ...(m.kid ? { kid: { mean: m.kid.mean, std: m.kid.std, subsets: m.kid.subsets, subsetSize: m.kid.subsetSize } } : {}),
+        ...(m.kid
+          ? { kid: { mean: m.kid.mean, std: m.kid.std, subsets: m.kid.subsets, subsetSize: m.kid.subsetSize } }
+          : {}),
         ...(m.is ? { is: { mean: m.is.mean, std: m.is.std, splits: m.is.splits } } : {}),
         ...(m.precision !== undefined ? { precision: m.precision, recall: m.recall } : {}),
         seconds: (performance.now() - t0) / 1000,

@@ -22,7 +22,9 @@ export interface KernelSums {
 
 /** Unbiased MMD²: off-diagonal means within each set minus twice the mean across (Gretton et al. 2012). */
 export function mmd2FromSums(s: KernelSums, m: number): number {
-  return (s.xxTotal - s.xxDiagonal) / (m * (m - 1)) + (s.yyTotal - s.yyDiagonal) / (m * (m - 1)) - (2 * s.xyTotal) / (m * m);
+  return (
+    (s.xxTotal - s.xxDiagonal) / (m * (m - 1)) + (s.yyTotal - s.yyDiagonal) / (m * (m - 1)) - (2 * s.xyTotal) / (m * m)
+  );
 }
 
 /** k(xᵢ, xᵢ) summed over rows `idx` of x, in float64. */
@@ -40,9 +42,12 @@ export function checkSubsets(x: FeatureMatrix, y: FeatureMatrix, subsets: Subset
   if (x.dim !== y.dim) throw new Error(`feature dimensions differ: ${x.dim} vs ${y.dim}`);
   const m = subsets[0]?.xi.length ?? 0;
   for (const { xi, yi } of subsets) {
-    if (xi.length !== m || yi.length !== m || m < 2) throw new Error(`MMD²: subsets must all have the same size ≥ 2, got ${xi.length} and ${yi.length}`);
-    for (const i of xi) if (!(i >= 0 && i < x.rows)) throw new Error(`MMD²: row ${i} is outside the first set (${x.rows} rows)`);
-    for (const i of yi) if (!(i >= 0 && i < y.rows)) throw new Error(`MMD²: row ${i} is outside the second set (${y.rows} rows)`);
+    if (xi.length !== m || yi.length !== m || m < 2)
+      throw new Error(`MMD²: subsets must all have the same size ≥ 2, got ${xi.length} and ${yi.length}`);
+    for (const i of xi)
+      if (!(i >= 0 && i < x.rows)) throw new Error(`MMD²: row ${i} is outside the first set (${x.rows} rows)`);
+    for (const i of yi)
+      if (!(i >= 0 && i < y.rows)) throw new Error(`MMD²: row ${i} is outside the second set (${y.rows} rows)`);
   }
   return m;
 }
@@ -108,7 +113,13 @@ export const cpuKernels: MetricKernels = {
       const xs = toF64(gatherRows(x, xi));
       const ys = toF64(gatherRows(y, yi));
       return mmd2FromSums(
-        { xxTotal: sum(xs, xs), xxDiagonal: diagonalSum(x, xi, k), yyTotal: sum(ys, ys), yyDiagonal: diagonalSum(y, yi, k), xyTotal: sum(xs, ys) },
+        {
+          xxTotal: sum(xs, xs),
+          xxDiagonal: diagonalSum(x, xi, k),
+          yyTotal: sum(ys, ys),
+          yyDiagonal: diagonalSum(y, yi, k),
+          xyTotal: sum(xs, ys),
+        },
         m,
       );
     });
@@ -145,7 +156,8 @@ export const cpuKernels: MetricKernels = {
   },
   async covered(queries, refs, radiusSq) {
     checkDims(queries, refs);
-    if (radiusSq.length !== refs.rows) throw new Error(`covered: ${radiusSq.length} radii for ${refs.rows} reference rows`);
+    if (radiusSq.length !== refs.rows)
+      throw new Error(`covered: ${radiusSq.length} radii for ${refs.rows} reference rows`);
     const q = toF64(queries);
     const r = toF64(refs);
     const qn = rowNormsSq(q, queries.rows, queries.dim);

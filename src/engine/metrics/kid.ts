@@ -30,8 +30,14 @@ export interface KidResult {
 }
 
 /** Unbiased MMD² between two sets of the same size m ≥ 2. */
-export async function mmd2Unbiased(x: FeatureMatrix, y: FeatureMatrix, kernel: PolyKernel, kernels: MetricKernels = cpuKernels): Promise<number> {
-  if (y.rows !== x.rows || x.rows < 2) throw new Error(`MMD²: needs two sets of the same size ≥ 2, got ${x.rows} and ${y.rows}`);
+export async function mmd2Unbiased(
+  x: FeatureMatrix,
+  y: FeatureMatrix,
+  kernel: PolyKernel,
+  kernels: MetricKernels = cpuKernels,
+): Promise<number> {
+  if (y.rows !== x.rows || x.rows < 2)
+    throw new Error(`MMD²: needs two sets of the same size ≥ 2, got ${x.rows} and ${y.rows}`);
   const all = Int32Array.from({ length: x.rows }, (_, i) => i);
   return (await kernels.mmd2Subsets(x, y, [{ xi: all, yi: all }], kernel))[0]!;
 }
@@ -49,12 +55,18 @@ export function sampleWithoutReplacement(n: number, m: number, rng: Rng): Int32A
   return pool.slice(0, m);
 }
 
-export async function kernelInceptionDistance(real: FeatureMatrix, fake: FeatureMatrix, opts: KidOptions = {}): Promise<KidResult> {
+export async function kernelInceptionDistance(
+  real: FeatureMatrix,
+  fake: FeatureMatrix,
+  opts: KidOptions = {},
+): Promise<KidResult> {
   if (real.dim !== fake.dim) throw new Error(`KID: feature dimensions differ (${real.dim} vs ${fake.dim})`);
   const subsets = opts.subsets ?? 100;
   const m = Math.min(opts.subsetSize ?? 1000, real.rows, fake.rows);
-  if (!Number.isInteger(subsets) || subsets < 1) throw new Error(`KID: subsets must be a positive integer, got ${subsets}`);
-  if (m < 2) throw new Error(`KID: needs at least 2 samples in each set, got ${real.rows} real and ${fake.rows} generated`);
+  if (!Number.isInteger(subsets) || subsets < 1)
+    throw new Error(`KID: subsets must be a positive integer, got ${subsets}`);
+  if (m < 2)
+    throw new Error(`KID: needs at least 2 samples in each set, got ${real.rows} real and ${fake.rows} generated`);
   const kernel: PolyKernel = { gamma: opts.gamma ?? 1 / real.dim, coef0: opts.coef0 ?? 1, degree: opts.degree ?? 3 };
   const kernels = opts.kernels ?? cpuKernels;
   const rng = Rng.keyed(opts.seed ?? 0, 0x4b1d);

@@ -14,7 +14,14 @@ export interface GemmOptions {
   bUpper?: boolean;
 }
 
-export function gemmNT(a: Float64Array, m: number, k: number, b: Float64Array, n: number, opts: GemmOptions = {}): Float64Array {
+export function gemmNT(
+  a: Float64Array,
+  m: number,
+  k: number,
+  b: Float64Array,
+  n: number,
+  opts: GemmOptions = {},
+): Float64Array {
   const { symmetric = false, aUpper = false, bUpper = false } = opts;
   if (a.length < m * k || b.length < n * k) throw new Error(`gemmNT: operands smaller than ${m}x${k} and ${n}x${k}`);
   const c = new Float64Array(m * n);
@@ -89,7 +96,8 @@ export function assertSquare(a: Float64Array, n: number, what: string): void {
     throw new Error(`${what}: expected a ${n}x${n} matrix (${n * n} values), got ${a.length} values`);
   }
   for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i]!)) throw new Error(`${what}: value at row ${Math.floor(i / n)}, column ${i % n} is ${a[i]}`);
+    if (!Number.isFinite(a[i]!))
+      throw new Error(`${what}: value at row ${Math.floor(i / n)}, column ${i % n} is ${a[i]}`);
   }
 }
 
@@ -317,7 +325,11 @@ export function sqrtPsd(a: Float64Array, n: number): Float64Array {
  * samples than dimensions are singular, where plain Cholesky would fail. Returns Lᵀ (r×n, row j =
  * column j of L, zero before position j) and the permutation (position → original index).
  */
-export function pivotedCholesky(a: Float64Array, n: number, tol = n * Number.EPSILON): { lt: Float64Array; rank: number; perm: Int32Array } {
+export function pivotedCholesky(
+  a: Float64Array,
+  n: number,
+  tol = n * Number.EPSILON,
+): { lt: Float64Array; rank: number; perm: Int32Array } {
   const perm = new Int32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
   const diag = new Float64Array(n);

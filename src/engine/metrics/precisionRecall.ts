@@ -23,10 +23,15 @@ export async function precisionRecall(
 ): Promise<PrecisionRecallResult> {
   const k = opts.k ?? 3;
   const kernels = opts.kernels ?? cpuKernels;
-  if (real.dim !== fake.dim) throw new Error(`precision/recall: feature dimensions differ (${real.dim} vs ${fake.dim})`);
+  if (real.dim !== fake.dim)
+    throw new Error(`precision/recall: feature dimensions differ (${real.dim} vs ${fake.dim})`);
   if (!Number.isInteger(k) || k < 1) throw new Error(`precision/recall: k must be a positive integer, got ${k}`);
-  for (const [name, m] of [['real', real], ['generated', fake]] as const) {
-    if (m.rows <= k) throw new Error(`precision/recall: the ${name} set needs more than k = ${k} samples, got ${m.rows}`);
+  for (const [name, m] of [
+    ['real', real],
+    ['generated', fake],
+  ] as const) {
+    if (m.rows <= k)
+      throw new Error(`precision/recall: the ${name} set needs more than k = ${k} samples, got ${m.rows}`);
   }
   const realRadii = await kernels.kthNeighbourSq(real, k);
   const fakeRadii = await kernels.kthNeighbourSq(fake, k);

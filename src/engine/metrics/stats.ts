@@ -35,7 +35,8 @@ export class GaussianAccumulator {
   fixShift(batch: ArrayLike<number>, rows: number): Float64Array {
     if (this.shiftVec) return this.shiftVec;
     const d = this.dim;
-    if (rows < 1 || batch.length !== rows * d) throw new Error(`feature statistics: expected ${rows}x${d} values, got ${batch.length}`);
+    if (rows < 1 || batch.length !== rows * d)
+      throw new Error(`feature statistics: expected ${rows}x${d} values, got ${batch.length}`);
     const s = new Float64Array(d);
     for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) s[j] = s[j]! + batch[r * d + j]!;
     for (let j = 0; j < d; j++) s[j] = s[j]! / rows;
@@ -46,7 +47,8 @@ export class GaussianAccumulator {
   /** Adds `rows` feature vectors (rows × dim, row-major). */
   add(batch: ArrayLike<number>, rows: number): void {
     const d = this.dim;
-    if (batch.length !== rows * d) throw new Error(`feature statistics: expected ${rows}x${d} values, got ${batch.length}`);
+    if (batch.length !== rows * d)
+      throw new Error(`feature statistics: expected ${rows}x${d} values, got ${batch.length}`);
     if (rows === 0) return;
     const shift = this.fixShift(batch, rows);
     // Centred batch, transposed (d × rows) so that Xcᵀ Xc is a product of contiguous rows.
@@ -54,7 +56,8 @@ export class GaussianAccumulator {
     for (let r = 0; r < rows; r++) {
       for (let j = 0; j < d; j++) {
         const v = batch[r * d + j]! - shift[j]!;
-        if (!Number.isFinite(v)) throw new Error(`feature statistics: value ${j} of row ${this.count + r} is ${batch[r * d + j]}`);
+        if (!Number.isFinite(v))
+          throw new Error(`feature statistics: value ${j} of row ${this.count + r} is ${batch[r * d + j]}`);
         xt[j * rows + r] = v;
         this.sum[j] = this.sum[j]! + v;
       }
@@ -71,7 +74,8 @@ export class GaussianAccumulator {
   addMoments(rows: number, sum: ArrayLike<number>, prod: ArrayLike<number>): void {
     const d = this.dim;
     if (!this.shiftVec) throw new Error('feature statistics: fix the shift (fixShift) before adding moments');
-    if (sum.length !== d || prod.length !== d * d) throw new Error(`feature statistics: moments of the wrong size for d = ${d}`);
+    if (sum.length !== d || prod.length !== d * d)
+      throw new Error(`feature statistics: moments of the wrong size for d = ${d}`);
     for (let j = 0; j < d; j++) this.sum[j] = this.sum[j]! + sum[j]!;
     for (let i = 0; i < d * d; i++) this.prod[i] = this.prod[i]! + prod[i]!;
     this.count += rows;
@@ -111,14 +115,16 @@ export class FeatureReservoir {
     readonly capacity: number,
     seed = 0,
   ) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`feature subsample: capacity must be ≥ 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new Error(`feature subsample: capacity must be ≥ 1, got ${capacity}`);
     this.data = new Float32Array(Math.min(capacity, 4096) * dim);
     this.rng = Rng.keyed(seed, 0x7e5e);
   }
 
   add(batch: ArrayLike<number>, rows: number): void {
     const d = this.dim;
-    if (batch.length !== rows * d) throw new Error(`feature subsample: expected ${rows}x${d} values, got ${batch.length}`);
+    if (batch.length !== rows * d)
+      throw new Error(`feature subsample: expected ${rows}x${d} values, got ${batch.length}`);
     for (let r = 0; r < rows; r++) {
       let slot: number;
       if (this.seen < this.capacity) slot = this.seen;

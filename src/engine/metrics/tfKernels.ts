@@ -31,7 +31,9 @@ export const tfKernels: MetricKernels = {
     const [xt, yt] = [upload(x), upload(y)];
     // Σ over a subset pair's kernel matrix: row sums on the device, their sum in float64 here
     const total = async (a: tf.Tensor2D, b: tf.Tensor2D) => {
-      const rows = tf.tidy(() => tf.sum(tf.pow(tf.add(tf.mul(tf.matMul(a, b, false, true), k.gamma), k.coef0), k.degree), 1));
+      const rows = tf.tidy(() =>
+        tf.sum(tf.pow(tf.add(tf.mul(tf.matMul(a, b, false, true), k.gamma), k.coef0), k.degree), 1),
+      );
       let t = 0;
       for (const v of await rows.data()) t += v;
       rows.dispose();
@@ -76,7 +78,8 @@ export const tfKernels: MetricKernels = {
 
   async covered(queries, refs, radiusSq) {
     if (queries.dim !== refs.dim) throw new Error(`feature dimensions differ: ${queries.dim} vs ${refs.dim}`);
-    if (radiusSq.length !== refs.rows) throw new Error(`covered: ${radiusSq.length} radii for ${refs.rows} reference rows`);
+    if (radiusSq.length !== refs.rows)
+      throw new Error(`covered: ${radiusSq.length} radii for ${refs.rows} reference rows`);
     const [qt, rt] = [upload(queries), upload(refs)];
     const rn = tf.tidy(() => tf.sum(tf.square(rt), 1) as tf.Tensor1D);
     const r2 = tf.tensor1d(Float32Array.from(radiusSq));
@@ -84,7 +87,9 @@ export const tfKernels: MetricKernels = {
     const step = blockRows(refs.rows);
     for (let b0 = 0; b0 < queries.rows; b0 += step) {
       const rows = Math.min(step, queries.rows - b0);
-      const hit = tf.tidy(() => tf.any(tf.lessEqual(sqDist(tf.slice(qt, [b0, 0], [rows, queries.dim]), rt, rn), r2), 1));
+      const hit = tf.tidy(() =>
+        tf.any(tf.lessEqual(sqDist(tf.slice(qt, [b0, 0], [rows, queries.dim]), rt, rn), r2), 1),
+      );
       out.set(await hit.data(), b0);
       hit.dispose();
     }
@@ -112,7 +117,8 @@ export class TfMomentAccumulator {
   /** Adds a [n, dim] batch (not disposed: the caller owns it). */
   async add(features: tf.Tensor2D): Promise<void> {
     const [n, d] = features.shape;
-    if (d !== this.target.dim) throw new Error(`feature statistics: batch has ${d} features, expected ${this.target.dim}`);
+    if (d !== this.target.dim)
+      throw new Error(`feature statistics: batch has ${d} features, expected ${this.target.dim}`);
     if (n === 0) return;
     if (!this.shift) {
       const s = this.target.shift() ?? this.target.fixShift(await features.data(), n);

@@ -44,7 +44,11 @@ export class CovHead implements TrainableHead {
     seed: number,
   ) {
     const { inChannels: cin, outChannels: cout, groups } = spec;
-    for (const [name, v] of [['inChannels', cin], ['outChannels', cout], ['groups', groups]] as const) {
+    for (const [name, v] of [
+      ['inChannels', cin],
+      ['outChannels', cout],
+      ['groups', groups],
+    ] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`CovHead: ${name} must be a positive integer, got ${v}`);
     }
     if (cin % groups !== 0) throw new Error(`CovHead: ${cin} input channels are not divisible into ${groups} groups`);

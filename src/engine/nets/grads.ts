@@ -28,10 +28,14 @@ interface EngineInternals {
   tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
 }
 
-export function variableGradsFreeing(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+export function variableGradsFreeing(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineInternals;
   // Nested (higher-order) gradients need the tape kept: leave those to tfjs.
-  if (engine.state.gradientDepth !== 0) return tf.variableGrads(f, vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
+  if (engine.state.gradientDepth !== 0)
+    return tf.variableGrads(f, vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
   const xs = vars.filter((v) => v.trainable);
   const y = engine.scopedRun(
     () => engine.startTape(),
@@ -62,7 +66,8 @@ export function variableGradsFreeing(f: () => tf.Scalar, vars: tf.Variable[]): {
     put(y.id, tf.onesLike(y));
     for (let i = filtered.length - 1; i >= 0; i--) {
       const node = filtered[i]!;
-      if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+      if (!node.gradient)
+        throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
       const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
       const names = Object.keys(node.inputs);
       const dxs = tf.tidy(() => {
@@ -78,9 +83,12 @@ export function variableGradsFreeing(f: () => tf.Scalar, vars: tf.Variable[]): {
       for (const name of names) {
         const dx = dxs[name]!;
         const x = node.inputs[name]!;
-        if (dx.dtype !== 'float32') throw new Error(`Error in gradient for op ${node.kernelName}: gradient of '${name}' has dtype ${dx.dtype}`);
+        if (dx.dtype !== 'float32')
+          throw new Error(`Error in gradient for op ${node.kernelName}: gradient of '${name}' has dtype ${dx.dtype}`);
         if (!tf.util.arraysEqual(dx.shape, x.shape)) {
-          throw new Error(`Error in gradient for op ${node.kernelName}: gradient of '${name}' has shape [${dx.shape}], input has [${x.shape}]`);
+          throw new Error(
+            `Error in gradient for op ${node.kernelName}: gradient of '${name}' has shape [${dx.shape}], input has [${x.shape}]`,
+          );
         }
         const cur = acc.get(x.id);
         if (cur === undefined) put(x.id, dx);

@@ -18,7 +18,16 @@ import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream } from '../rng';
 import { dropoutWords, type DropoutKey } from '../philox';
 import { addPerChannel, conv2dSame, dropout, groupNormAct, linear, silu } from './ops';
-import { buildUNetPlan, type AttnRef, type ConvRef, type LinearRef, type NormRef, type ParamSpec, type ResBlockRef, type UNetPlan } from './unetPlan';
+import {
+  buildUNetPlan,
+  type AttnRef,
+  type ConvRef,
+  type LinearRef,
+  type NormRef,
+  type ParamSpec,
+  type ResBlockRef,
+  type UNetPlan,
+} from './unetPlan';
 
 export { countUNetParams, buildUNetPlan } from './unetPlan';
 export type { UNetPlan, ParamSpec } from './unetPlan';
@@ -79,7 +88,9 @@ export class UNet {
     const id = instanceCounter++;
     this.names = this.plan.params.map((p) => p.name);
     this.variables = this.plan.params.map((spec, i) =>
-      tf.tidy(() => tf.variable(tf.tensor(initParamValues(spec, seed, i), spec.shape, 'float32'), true, `unet${id}/${spec.name}`)),
+      tf.tidy(() =>
+        tf.variable(tf.tensor(initParamValues(spec, seed, i), spec.shape, 'float32'), true, `unet${id}/${spec.name}`),
+      ),
     );
     const f = timestepFrequencies(this.cfg.ch);
     this.freq = tf.tensor2d(f, [1, f.length], 'float32');
@@ -188,7 +199,11 @@ export class UNet {
   private conv(x: tf.Tensor4D, c: ConvRef, stride: 1 | 2 = 1): tf.Tensor4D {
     if (c.k === 1) {
       const [n, h, w, cin] = x.shape;
-      const y = linear(tf.reshape(x, [n * h * w, cin]), tf.reshape(this.v(c.w), [c.cin, c.cout]), this.v(c.b) as tf.Tensor1D);
+      const y = linear(
+        tf.reshape(x, [n * h * w, cin]),
+        tf.reshape(this.v(c.w), [c.cin, c.cout]),
+        this.v(c.b) as tf.Tensor1D,
+      );
       return tf.reshape(y, [n, h, w, c.cout]);
     }
     return conv2dSame(x, this.v(c.w) as tf.Tensor4D, this.v(c.b) as tf.Tensor1D, stride);
@@ -241,7 +256,9 @@ export class UNet {
   writeWeights(w: Float32Array[]): void {
     this.assertLive();
     if (w.length !== this.variables.length) {
-      throw new Error(`UNet.writeWeights: expected ${this.variables.length} arrays (one per variable), got ${w.length}`);
+      throw new Error(
+        `UNet.writeWeights: expected ${this.variables.length} arrays (one per variable), got ${w.length}`,
+      );
     }
     for (let i = 0; i < w.length; i++) {
       const arr = w[i];
@@ -249,7 +266,9 @@ export class UNet {
       const name = this.names[i] ?? `#${i}`;
       if (!(arr instanceof Float32Array)) throw new Error(`UNet.writeWeights: '${name}' must be a Float32Array`);
       if (arr.length !== v.size) {
-        throw new Error(`UNet.writeWeights: '${name}' expects ${v.size} values (shape [${v.shape.join(', ')}]), got ${arr.length}`);
+        throw new Error(
+          `UNet.writeWeights: '${name}' expects ${v.size} values (shape [${v.shape.join(', ')}]), got ${arr.length}`,
+        );
       }
     }
     for (let i = 0; i < w.length; i++) {
@@ -278,4 +297,3 @@ function last<T>(a: T[]): T {
   if (v === undefined) throw new Error('UNet: internal error, empty list');
   return v;
 }
-

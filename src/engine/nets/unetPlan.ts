@@ -16,9 +16,7 @@ import { ModelConfigSchema, type ModelConfig } from '../../shared/config';
 
 export type ParamInit =
   /** U(-bound, bound): PyTorch's default for Conv2d/Linear weights and biases, bound = 1/sqrt(fan_in). */
-  | { kind: 'uniform'; bound: number }
-  | { kind: 'ones' }
-  | { kind: 'zeros' };
+  { kind: 'uniform'; bound: number } | { kind: 'ones' } | { kind: 'zeros' };
 
 export interface ParamSpec {
   name: string;
@@ -235,7 +233,9 @@ export function buildUNetPlan(cfg: ModelConfig): UNetPlan {
     const shape = upShapes[i];
     if (!shape) throw new Error('UNet: internal error, missing up level');
     const blocks = shape.blocks.map((b, j) => resBlock(`up.${i}.block.${j}`, b.cin, b.cout));
-    const attns = shape.blocks.map((b, j) => (attnRes.has(shape.res) ? attnBlock(`up.${i}.attn.${j}`, b.cout) : undefined));
+    const attns = shape.blocks.map((b, j) =>
+      attnRes.has(shape.res) ? attnBlock(`up.${i}.attn.${j}`, b.cout) : undefined,
+    );
     const steps = blocks.map((block, j) => {
       const attn = attns[j];
       return attn ? { block, attn } : { block };

@@ -47,7 +47,8 @@ export function makeScale(values: number[], log: boolean, tickCount = 5): Scale 
   max += pad;
   const step = niceStep(max - min, tickCount);
   const ticks: number[] = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(Math.abs(t) < step * 1e-9 ? 0 : t);
+  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step)
+    ticks.push(Math.abs(t) < step * 1e-9 ? 0 : t);
   return { log, min, max, ticks };
 }
 

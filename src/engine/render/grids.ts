@@ -41,11 +41,18 @@ function wrapCaption(text: string, width: number, pad: number): string[] {
  * The caption band above the grid: its lines, their font scale (up to 3 when one line fits) and
  * its height (lines of 7 px + 2 px spacing, padding above and below).
  */
-export function captionBand(caption: string | undefined, width: number, padding = 2): { height: number; scale: number; lines: string[]; pad: number } {
+export function captionBand(
+  caption: string | undefined,
+  width: number,
+  padding = 2,
+): { height: number; scale: number; lines: string[]; pad: number } {
   if (!caption) return { height: 0, scale: 1, lines: [], pad: 0 };
   const pad = Math.max(2, padding);
   const lines = wrapCaption(caption, width, pad);
-  const scale = lines.length === 1 ? Math.max(1, Math.min(3, Math.floor((width - 2 * pad) / Math.max(1, textWidth(lines[0]!, 1))))) : 1;
+  const scale =
+    lines.length === 1
+      ? Math.max(1, Math.min(3, Math.floor((width - 2 * pad) / Math.max(1, textWidth(lines[0]!, 1)))))
+      : 1;
   return { height: lines.length * (GLYPH_H + 2) * scale - 2 * scale + 2 * pad, scale, lines, pad };
 }
 
@@ -67,12 +74,18 @@ export function gridLayout(n: number, h: number, w: number, opts: GridOptions = 
   const cols = Math.min(opts.cols ?? Math.ceil(Math.sqrt(n)), n);
   posInt('cols', cols);
   const padding = opts.padding ?? 2;
-  if (!Number.isInteger(padding) || padding < 0) throw new Error(`grid: padding must be an integer >= 0, got ${padding}`);
+  if (!Number.isInteger(padding) || padding < 0)
+    throw new Error(`grid: padding must be an integer >= 0, got ${padding}`);
   const scale = opts.scale ?? 1;
   posInt('scale', scale);
   const rows = Math.ceil(n / cols);
   const width = cols * (w * scale + padding) + padding;
-  return { cols, rows, width, height: rows * (h * scale + padding) + padding + captionBand(opts.caption, width, padding).height };
+  return {
+    cols,
+    rows,
+    width,
+    height: rows * (h * scale + padding) + padding + captionBand(opts.caption, width, padding).height,
+  };
 }
 
 /** Nearest-neighbour upscale that makes small images readable in a grid (16 px → 64 px). */
@@ -81,7 +94,14 @@ export function gridScale(imageSize: number): number {
 }
 
 /** Encodes n images (uint8 NHWC) as one RGB PNG grid. */
-export function makeGridPng(images: Uint8Array, n: number, h: number, w: number, c: number, opts: GridOptions = {}): Buffer {
+export function makeGridPng(
+  images: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  opts: GridOptions = {},
+): Buffer {
   if (c !== 1 && c !== 3 && c !== 4) throw new Error(`grid: channels must be 1, 3 or 4, got ${c}`);
   const { cols, width, height } = gridLayout(n, h, w, opts);
   if (images.length !== n * h * w * c) {
@@ -90,7 +110,8 @@ export function makeGridPng(images: Uint8Array, n: number, h: number, w: number,
   const padding = opts.padding ?? 2;
   const scale = opts.scale ?? 1;
   const bg = opts.background ?? 255;
-  if (!Number.isInteger(bg) || bg < 0 || bg > 255) throw new Error(`grid: background must be an integer in 0..255, got ${bg}`);
+  if (!Number.isInteger(bg) || bg < 0 || bg > 255)
+    throw new Error(`grid: background must be an integer in 0..255, got ${bg}`);
 
   const png = new PNG({ width, height, colorType: 2, inputColorType: 6, inputHasAlpha: true });
   const data = png.data; // RGBA
@@ -102,7 +123,9 @@ export function makeGridPng(images: Uint8Array, n: number, h: number, w: number,
   }
   const band = captionBand(opts.caption, width, padding);
   const ink: [number, number, number] = bg > 127 ? [20, 20, 20] : [235, 235, 235];
-  band.lines.forEach((line, i) => drawText(data, width, band.pad, band.pad + i * (GLYPH_H + 2) * band.scale, line, band.scale, ink));
+  band.lines.forEach((line, i) =>
+    drawText(data, width, band.pad, band.pad + i * (GLYPH_H + 2) * band.scale, line, band.scale, ink),
+  );
   const cellW = w * scale;
   const cellH = h * scale;
   for (let i = 0; i < n; i++) {
@@ -125,6 +148,14 @@ export function makeGridPng(images: Uint8Array, n: number, h: number, w: number,
 }
 
 /** Writes the grid PNG atomically (temp file + rename). */
-export function writeGridPng(path: string, images: Uint8Array, n: number, h: number, w: number, c: number, opts: GridOptions = {}): void {
+export function writeGridPng(
+  path: string,
+  images: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  opts: GridOptions = {},
+): void {
   writeFileAtomic(path, makeGridPng(images, n, h, w, c, opts));
 }

@@ -74,7 +74,8 @@ export function chartLayout(o: LineChartOptions): ChartLayout {
   const legendRows = o.series.length > 0 ? Math.ceil(o.series.length / legendColumns(o, width)) : 0;
   const bottom = height - (GLYPH_H + 10) - (o.xLabel ? GLYPH_H + 6 : 0) - legendRows * LEGEND_ROW - 6;
   const plot = { left: 10 + yLabelW + 6, top, right: width - 16, bottom };
-  if (plot.bottom - plot.top < 40) throw new Error(`chart: ${height} px is too short for ${o.series.length} legend rows`);
+  if (plot.bottom - plot.top < 40)
+    throw new Error(`chart: ${height} px is too short for ${o.series.length} legend rows`);
   return { width, height, plot, x, y, reverseX: o.reverseX ?? false };
 }
 
@@ -118,11 +119,12 @@ class Canvas {
     const len = Math.hypot(b[0] - a[0], b[1] - a[1]);
     const n = Math.max(1, Math.ceil(len * 2));
     for (let i = 0; i <= n; i++) {
-      if (dashed && Math.floor((i / 2) / 6) % 2 === 1) continue;
+      if (dashed && Math.floor(i / 2 / 6) % 2 === 1) continue;
       const x = a[0] + ((b[0] - a[0]) * i) / n;
       const y = a[1] + ((b[1] - a[1]) * i) / n;
       if (clip && (x < clip.left - 1 || x > clip.right + 1 || y < clip.top - 1 || y > clip.bottom + 1)) continue;
-      for (let dy = 0; dy < thick; dy++) for (let dx = 0; dx < thick; dx++) this.set(x + dx - (thick >> 1), y + dy - (thick >> 1), c);
+      for (let dy = 0; dy < thick; dy++)
+        for (let dx = 0; dx < thick; dx++) this.set(x + dx - (thick >> 1), y + dy - (thick >> 1), c);
     }
   }
   text(x: number, y: number, s: string, c: Rgb = INK, scale = 1): void {

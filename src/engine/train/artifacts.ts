@@ -173,7 +173,11 @@ export function defaultSamplePath(
 }
 
 /** Samples a grid from the holder's network and writes PNG + sidecar; returns the engine message. */
-export async function writeRunSamples(holder: ModelHolder, runDir: string, settings: SampleGridOptions): Promise<SamplesMessage> {
+export async function writeRunSamples(
+  holder: ModelHolder,
+  runDir: string,
+  settings: SampleGridOptions,
+): Promise<SamplesMessage> {
   const cfg = holder.cfg;
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
@@ -206,7 +210,12 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
   const pixels = toUint8(images);
   const shapes = builtinShapeCheck(cfg, pixels, settings.n);
   const scale = gridScale(cfg.imageSize);
-  writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols: settings.cols, scale, padding: settings.padding, caption: settings.caption });
+  writeGridPng(path, pixels, settings.n, cfg.imageSize, cfg.imageSize, cfg.channels, {
+    cols: settings.cols,
+    scale,
+    padding: settings.padding,
+    caption: settings.caption,
+  });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-samples',
     runDir,
@@ -220,11 +229,17 @@ export async function writeRunSamples(holder: ModelHolder, runDir: string, setti
     n: settings.n,
     variance: { ...choice.record, ...(res.sigma2 ? { sigma2: res.sigma2 } : {}) },
     imageSeeds: `image i uses streams keyed by (seed=${seed}, i) for i = 0..${settings.n - 1}`,
-    grid: { cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)), scale, padding: settings.padding ?? 2, caption: settings.caption ?? null },
+    grid: {
+      cols: settings.cols ?? Math.ceil(Math.sqrt(settings.n)),
+      scale,
+      padding: settings.padding ?? 2,
+      caption: settings.caption ?? null,
+    },
     seconds,
     imagesPerSec: settings.n / seconds,
     ...(shapes ? { shapes } : {}),
-    reproduce: `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}` +
+    reproduce:
+      `sadpm sample --run-dir ${runDir} --checkpoint ${holder.step}${settings.ema ? ' --ema' : ''} --n ${settings.n} --sampler ${sampler} --steps ${steps} --spacing ${spacing} --eta ${eta} --seed ${seed}` +
       (settings.gamma ? ` --gamma-images ${settings.gamma.nImages} --gamma-seed ${settings.gamma.seed}` : '') +
       (settings.covHead ? ` --cov-head-file ${settings.covHead.checkpoint}` : ''),
     config: cfg,
@@ -265,7 +280,9 @@ export async function writeFilmstrip(
   const { sampler, steps, spacing, eta, seed } = resolveSampling(cfg, settings);
   const S = timestepSequence(cfg.T, steps, spacing).length;
   const frames = Math.min(settings.frames, S);
-  const keep = Array.from(new Set(Array.from({ length: frames }, (_, i) => Math.round((i * (S - 1)) / Math.max(1, frames - 1)))));
+  const keep = Array.from(
+    new Set(Array.from({ length: frames }, (_, i) => Math.round((i * (S - 1)) / Math.max(1, frames - 1)))),
+  );
   const choice = varianceChoice(holder, settings, sampler);
   const res = await withWeights(holder, settings.ema, () =>
     sampleWithTrajectory({
@@ -301,7 +318,11 @@ export async function writeFilmstrip(
   const name = `step-${step}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film${x0Tag}-seed${seed}.png`;
   const path = settings.out ?? join(runDir, 'samples', name);
   const scale = gridScale(cfg.imageSize);
-  writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, { cols, scale, caption: settings.caption });
+  writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, {
+    cols,
+    scale,
+    caption: settings.caption,
+  });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-filmstrip',
     runDir,
@@ -316,7 +337,18 @@ export async function writeFilmstrip(
     rows: rows.map((r) => (r === 'xt' ? 'x_t' : 'x0 predicted from x_t')),
     frames: res.trajectory.map((f) => ({ step: f.step, t: f.j + 1 })).concat([{ step: S, t: 0 }]),
   });
-  return { type: 'samples', step: holder.step, path, n, sampler, sampleSteps: steps, ema: settings.ema, spacing, eta, seed };
+  return {
+    type: 'samples',
+    step: holder.step,
+    path,
+    n,
+    sampler,
+    sampleSteps: steps,
+    ema: settings.ema,
+    spacing,
+    eta,
+    seed,
+  };
 }
 
 export interface GammaSettings {

@@ -12,7 +12,12 @@ import { RunConfigSchema, type RunConfig } from '../../shared/config';
 const MAGIC = 'SADPMCK1';
 export const CHECKPOINT_EXT = '.sadpm-ck';
 
-const TensorEntrySchema = z.object({ name: z.string(), shape: z.array(z.number().int()), offset: z.number().int(), length: z.number().int() });
+const TensorEntrySchema = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int()),
+  offset: z.number().int(),
+  length: z.number().int(),
+});
 
 const HeaderSchema = z.object({
   version: z.literal(1),
@@ -53,12 +58,18 @@ export function checkpointFileName(step: number): string {
 
 export function writeCheckpoint(path: string, ck: CheckpointData): number {
   let offset = 0;
-  const groups: Record<CheckpointGroups, z.infer<typeof TensorEntrySchema>[]> = { params: [], ema: [], adamM: [], adamV: [] };
+  const groups: Record<CheckpointGroups, z.infer<typeof TensorEntrySchema>[]> = {
+    params: [],
+    ema: [],
+    adamM: [],
+    adamV: [],
+  };
   const blobs: Uint8Array[] = [];
   for (const g of ['params', 'ema', 'adamM', 'adamV'] as const) {
     ck[g].forEach((arr, i) => {
       const expected = ck.shapes[i]!.reduce((a, b) => a * b, 1);
-      if (arr.length !== expected) throw new Error(`checkpoint: ${g}[${ck.names[i]}] has ${arr.length} values, expected ${expected}`);
+      if (arr.length !== expected)
+        throw new Error(`checkpoint: ${g}[${ck.names[i]}] has ${arr.length} values, expected ${expected}`);
       groups[g].push({ name: ck.names[i]!, shape: ck.shapes[i]!, offset, length: arr.length });
       offset += arr.length;
       blobs.push(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
@@ -94,11 +105,14 @@ function readExactly(fd: number, pos: number, len: number, path: string): Buffer
     if (n === 0) break;
     got += n;
   }
-  if (got !== len) throw new Error(`checkpoint ${path}: truncated (expected ${len} bytes at offset ${pos}, got ${got})`);
+  if (got !== len)
+    throw new Error(`checkpoint ${path}: truncated (expected ${len} bytes at offset ${pos}, got ${got})`);
   return buf;
 }
 
-export function readCheckpointHeader(path: string): z.infer<typeof HeaderSchema> & { dataOffset: number; fileBytes: number } {
+export function readCheckpointHeader(
+  path: string,
+): z.infer<typeof HeaderSchema> & { dataOffset: number; fileBytes: number } {
   if (!existsSync(path)) throw new Error(`checkpoint ${path}: file not found`);
   const fd = openSync(path, 'r');
   try {
@@ -106,10 +120,13 @@ export function readCheckpointHeader(path: string): z.infer<typeof HeaderSchema>
     if (size < 12) throw new Error(`checkpoint ${path}: not a SA-DPM checkpoint (file is ${size} bytes)`);
     const prefix = readExactly(fd, 0, 12, path);
     if (prefix.toString('ascii', 0, 8) !== MAGIC) {
-      throw new Error(`checkpoint ${path}: not a SA-DPM checkpoint (bad magic '${prefix.toString('latin1', 0, 8)}', expected '${MAGIC}')`);
+      throw new Error(
+        `checkpoint ${path}: not a SA-DPM checkpoint (bad magic '${prefix.toString('latin1', 0, 8)}', expected '${MAGIC}')`,
+      );
     }
     const hlen = prefix.readUInt32LE(8);
-    if (12 + hlen > size) throw new Error(`checkpoint ${path}: truncated header (${hlen} bytes declared, file is ${size})`);
+    if (12 + hlen > size)
+      throw new Error(`checkpoint ${path}: truncated header (${hlen} bytes declared, file is ${size})`);
     let header: unknown;
     try {
       header = JSON.parse(readExactly(fd, 12, hlen, path).toString('utf8'));
@@ -130,11 +147,17 @@ export function readCheckpointHeader(path: string): z.infer<typeof HeaderSchema>
 export function readCheckpoint(path: string): CheckpointData {
   const h = readCheckpointHeader(path);
   const config = RunConfigSchema.safeParse(h.config);
-  if (!config.success) throw new Error(`checkpoint ${path}: stored config is invalid (${config.error.issues[0]?.message})`);
-  const totalFloats = (['params', 'ema', 'adamM', 'adamV'] as const).reduce((a, g) => a + h.groups[g].reduce((s, e) => s + e.length, 0), 0);
+  if (!config.success)
+    throw new Error(`checkpoint ${path}: stored config is invalid (${config.error.issues[0]?.message})`);
+  const totalFloats = (['params', 'ema', 'adamM', 'adamV'] as const).reduce(
+    (a, g) => a + h.groups[g].reduce((s, e) => s + e.length, 0),
+    0,
+  );
   const expectedBytes = h.dataOffset + totalFloats * 4;
   if (h.fileBytes !== expectedBytes) {
-    throw new Error(`checkpoint ${path}: truncated or padded (expected ${expectedBytes} bytes, file is ${h.fileBytes})`);
+    throw new Error(
+      `checkpoint ${path}: truncated or padded (expected ${expectedBytes} bytes, file is ${h.fileBytes})`,
+    );
   }
   const fd = openSync(path, 'r');
   let data: Buffer;
@@ -176,6 +199,7 @@ export function findCheckpoint(runDir: string, which: 'latest' | number): { step
   if (all.length === 0) throw new Error(`run ${runDir}: no checkpoints in ${join(runDir, 'checkpoints')}`);
   if (which === 'latest') return all[all.length - 1]!;
   const hit = all.find((c) => c.step === which);
-  if (!hit) throw new Error(`run ${runDir}: no checkpoint at step ${which} (have ${all.map((c) => c.step).join(', ')})`);
+  if (!hit)
+    throw new Error(`run ${runDir}: no checkpoint at step ${which} (have ${all.map((c) => c.step).join(', ')})`);
   return hit;
 }

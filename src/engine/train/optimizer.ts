@@ -41,7 +41,9 @@ export class FlatLayout {
 
   /** Views of a flat tensor as the listed shapes (new tensors owned by the caller). */
   split(flat: tf.Tensor1D): tf.Tensor[] {
-    return this.shapes.map((s, i) => tf.tidy(() => tf.reshape(tf.slice(flat, [this.offsets[i]!], [this.sizes[i]!]), s)));
+    return this.shapes.map((s, i) =>
+      tf.tidy(() => tf.reshape(tf.slice(flat, [this.offsets[i]!], [this.sizes[i]!]), s)),
+    );
   }
 
   splitHost(flat: Float32Array): Float32Array[] {
@@ -51,7 +53,8 @@ export class FlatLayout {
   joinHost(parts: Float32Array[]): Float32Array {
     const out = new Float32Array(this.total);
     parts.forEach((p, i) => {
-      if (p.length !== this.sizes[i]) throw new Error(`flat layout: part ${i} has ${p.length} values, expected ${this.sizes[i]}`);
+      if (p.length !== this.sizes[i])
+        throw new Error(`flat layout: part ${i} has ${p.length} values, expected ${this.sizes[i]}`);
       out.set(p, this.offsets[i]!);
     });
     return out;
@@ -158,7 +161,9 @@ export class Ema {
   }
 
   update(master: tf.Tensor1D): void {
-    tf.tidy(() => this.shadow.assign(tf.add(tf.mul(this.shadow, this.decay), tf.mul(master, 1 - this.decay)) as tf.Tensor1D));
+    tf.tidy(() =>
+      this.shadow.assign(tf.add(tf.mul(this.shadow, this.decay), tf.mul(master, 1 - this.decay)) as tf.Tensor1D),
+    );
   }
 
   /** The EMA weights shaped like the model's variables (owned by the caller). */

@@ -60,14 +60,20 @@ export class TrainState {
 
   constructor(readonly cfg: RunConfig) {
     this.net = new UNet(modelConfigOf(cfg), cfg.seed);
-    this.adam = new Adam(this.net.variables, { lr: cfg.lr, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEps });
+    this.adam = new Adam(this.net.variables, {
+      lr: cfg.lr,
+      beta1: cfg.adamBeta1,
+      beta2: cfg.adamBeta2,
+      eps: cfg.adamEps,
+    });
     this.ema = new Ema(this.adam.layout, this.adam.master, cfg.emaDecay);
     this.schedule = makeSchedule({ kind: cfg.schedule, T: cfg.T, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
   }
 
   restore(ck: CheckpointData): void {
     const n = this.net.variables.length;
-    if (ck.params.length !== n) throw new Error(`checkpoint has ${ck.params.length} weight tensors, the model has ${n}`);
+    if (ck.params.length !== n)
+      throw new Error(`checkpoint has ${ck.params.length} weight tensors, the model has ${n}`);
     this.net.writeWeights(ck.params);
     this.adam.restore(ck.adamM, ck.adamV, ck.adamCount);
     this.ema.restore(ck.ema);
@@ -117,7 +123,13 @@ interface StepScalars {
 }
 
 /** One optimisation step; returns the step's scalars (owned by the caller). */
-export function trainStep(state: TrainState, ds: PackedDataset, sampler: BatchSampler, step: number, batched = true): StepScalars {
+export function trainStep(
+  state: TrainState,
+  ds: PackedDataset,
+  sampler: BatchSampler,
+  step: number,
+  batched = true,
+): StepScalars {
   const { cfg, schedule, net } = state;
   const settings: LossSettings = { k: cfg.k, lambda: cfg.lambda, tau: cfg.tau };
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
@@ -151,7 +163,12 @@ function memoryInfo(peak: { v: number }): MemoryInfo {
   const m = tf.memory();
   const gpu = deviceBytes();
   if (gpu !== undefined) peak.v = Math.max(peak.v, gpu);
-  return { numTensors: m.numTensors, numBytes: m.numBytes, gpuBytes: gpu, peakGpuBytes: gpu !== undefined ? peak.v : undefined };
+  return {
+    numTensors: m.numTensors,
+    numBytes: m.numBytes,
+    gpuBytes: gpu,
+    peakGpuBytes: gpu !== undefined ? peak.v : undefined,
+  };
 }
 
 export async function train(cfg: RunConfig, opts: TrainOptions): Promise<TrainResult> {
@@ -210,7 +227,9 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
     };
     const samples = async () => {
       const settings = { n: cfg.sampleN, ema: cfg.emaDecay > 0 };
-      const m = await artifact('sampling', (onStep, signal) => writeRunSamples(state, runDir, { ...settings, onStep, signal }));
+      const m = await artifact('sampling', (onStep, signal) =>
+        writeRunSamples(state, runDir, { ...settings, onStep, signal }),
+      );
       if (m) sink(m);
     };
     const measureGap = async () => {
@@ -245,7 +264,9 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
         assertGpuHealthy();
         const [loss, simple, sa, gradNorm] = Array.from(vals) as [number, number, number, number];
         if (![loss, simple, sa, gradNorm].every(Number.isFinite)) {
-          throw new Error(`loss became non-finite at step ${step} (loss ${loss}, grad norm ${gradNorm}); try a lower --lr`);
+          throw new Error(
+            `loss became non-finite at step ${step} (loss ${loss}, grad norm ${gradNorm}); try a lower --lr`,
+          );
         }
         const now = performance.now();
         const msPerStep = (now - windowStart) / windowSteps;

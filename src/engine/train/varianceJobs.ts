@@ -72,7 +72,9 @@ export async function prepareVariance(
   const none = { dispose: () => {} };
   const given = { gamma: job.gamma !== undefined, gammaEstimate: !!job.gammaEstimate, covHead: !!job.covHead };
   const uses = need === 'gamma' ? ['gamma', 'gammaEstimate'] : need === 'none' ? [] : ['covHead'];
-  const stray = Object.entries(given).filter(([k, v]) => v && !uses.includes(k)).map(([k]) => k);
+  const stray = Object.entries(given)
+    .filter(([k, v]) => v && !uses.includes(k))
+    .map(([k]) => k);
   if (stray.length > 0) throw new Error(`${stray.join(', ')}: sampler '${job.sampler}' does not use it`);
   if (need === 'none') return none;
   if (need !== 'gamma') {

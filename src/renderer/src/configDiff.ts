@@ -27,7 +27,14 @@ export function configDiff(runs: RunRecord[]): DiffRow[] {
     if (values.every((v) => v === values[0])) return;
     rows.push({ key, values, changed: values.map((v) => v !== values[0]) });
   };
-  for (const k of keys) add(k, runs.map((r) => text((r.config as Record<string, unknown>)[k])));
-  add('tags', runs.map((r) => text([...r.tags].sort())));
+  for (const k of keys)
+    add(
+      k,
+      runs.map((r) => text((r.config as Record<string, unknown>)[k])),
+    );
+  add(
+    'tags',
+    runs.map((r) => text([...r.tags].sort())),
+  );
   return rows;
 }

@@ -19,7 +19,10 @@ export const EVAL_METRIC_CHOICES = [
 
 /** '10, 20,50' → [10, 20, 50]; a message naming the bad entry otherwise. */
 export function parseStepList(text: string, T?: number): { steps: number[]; error: string | null } {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length === 0) return { steps: [], error: 'give one or more sampling-step counts, e.g. 10,20,50,100' };
   const steps: number[] = [];
   for (const p of parts) {
@@ -56,7 +59,8 @@ export function metricCells(evals: EvalSummary[] | undefined): { metric: string;
       const label = METRIC_LABELS[e.metric] ?? e.metric;
       const v = Math.abs(e.value) >= 100 ? e.value.toFixed(1) : Number(e.value.toPrecision(3)).toString();
       const px = e.featureSpace === 'pixel' ? ' px' : '';
-      const title = `${label} at ${e.sampleSteps} ${e.sampler} steps, checkpoint ${e.step}, ${e.weights} weights, ` +
+      const title =
+        `${label} at ${e.sampleSteps} ${e.sampler} steps, checkpoint ${e.step}, ${e.weights} weights, ` +
         `n = ${e.n}, ${e.featureSpace === 'pixel' ? 'pixel space (not Inception)' : 'Inception'}`;
       return { metric: e.metric, text: `${label}${px} ${v}`, title };
     });

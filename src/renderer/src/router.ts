@@ -5,11 +5,19 @@
 import { reactive } from 'vue';
 
 export const VIEWS = [
-  'datasets', 'new', 'runs', 'monitor', 'gallery', 'compare', 'export',
+  'datasets',
+  'new',
+  'runs',
+  'monitor',
+  'gallery',
+  'compare',
+  'export',
   // issue 12
-  'study', 'settings',
+  'study',
+  'settings',
   // issue 16
-  'sweeps', 'new-sweep',
+  'sweeps',
+  'new-sweep',
 ] as const;
 export type ViewName = (typeof VIEWS)[number];
 

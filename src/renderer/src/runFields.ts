@@ -171,7 +171,10 @@ export function fromText(def: FieldDef, text: string): { value: unknown } | { er
     }
     case 'list': {
       if (s === '') return { value: [] };
-      const parts = s.split(/[\s,]+/).filter(Boolean).map(Number);
+      const parts = s
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .map(Number);
       const ok = parts.every((n) => Number.isInteger(n) && n > 0);
       return ok ? { value: parts } : { error: 'comma-separated positive whole numbers' };
     }

@@ -5,8 +5,14 @@
  */
 import type { RunRecord } from '../../shared/records';
 import {
-  RUN_COLUMNS, RUN_COLUMN_KEYS, evalColumnKey, isNumericColumn, parseEvalColumn,
-  type RunColumnKey, type RunCondition, type RunSortKey,
+  RUN_COLUMNS,
+  RUN_COLUMN_KEYS,
+  evalColumnKey,
+  isNumericColumn,
+  parseEvalColumn,
+  type RunColumnKey,
+  type RunCondition,
+  type RunSortKey,
 } from '../../shared/runColumns';
 import { METRIC_LABELS } from './evaluation';
 import { fmtDuration, fmtNum } from './format';
@@ -18,8 +24,23 @@ export const EVAL_COLUMNS: RunSortKey[] = ['fid', 'kid', 'is', 'precision', 'rec
 export const TABLE_COLUMNS: RunSortKey[] = [...RUN_COLUMN_KEYS, ...EVAL_COLUMNS];
 
 export const DEFAULT_COLUMNS: RunSortKey[] = [
-  'id', 'name', 'status', 'dataset', 'k', 'lambda', 'tau', 'T', 'lr', 'batch', 'seed', 'step', 'loss', 'gap', 'ips',
-  'duration', 'tags',
+  'id',
+  'name',
+  'status',
+  'dataset',
+  'k',
+  'lambda',
+  'tau',
+  'T',
+  'lr',
+  'batch',
+  'seed',
+  'step',
+  'loss',
+  'gap',
+  'ips',
+  'duration',
+  'tags',
 ];
 
 export function columnLabel(key: RunSortKey): string {
@@ -43,33 +64,58 @@ export function isResultColumn(key: RunSortKey): boolean {
 /** A run's value in a column, as the store compares it (null: no value). */
 export function cellValue(r: RunRecord, key: RunSortKey): number | string | null {
   const ev = parseEvalColumn(key);
-  if (ev) return r.latestEvals?.find((e) => e.metric === ev.metric && e.featureSpace === ev.featureSpace)?.value ?? null;
+  if (ev)
+    return r.latestEvals?.find((e) => e.metric === ev.metric && e.featureSpace === ev.featureSpace)?.value ?? null;
   const s = r.summary;
   switch (key as RunColumnKey) {
-    case 'id': return r.id;
-    case 'name': return r.name;
-    case 'status': return r.status;
-    case 'kind': return r.kind;
-    case 'created': return r.createdAt;
-    case 'tags': return r.tags.join(', ');
-    case 'dataset': return r.dataset;
-    case 'preset': return r.preset;
-    case 'k': return r.k;
-    case 'lambda': return r.lambda;
-    case 'tau': return r.config.tau ?? null;
-    case 'T': return r.T;
-    case 'schedule': return r.config.schedule ?? null;
-    case 'batch': return r.config.batch ?? null;
-    case 'lr': return r.config.lr ?? null;
-    case 'steps': return r.totalSteps;
-    case 'seed': return r.seed;
-    case 'step': return r.step;
-    case 'loss': return r.lastLoss;
-    case 'simple': return s?.lastSimple ?? null;
-    case 'sa': return s?.lastSa ?? null;
-    case 'gap': return s?.finalGap ?? null;
-    case 'ips': return s?.imagesPerSec ?? null;
-    case 'duration': return s?.durationSec ?? null;
+    case 'id':
+      return r.id;
+    case 'name':
+      return r.name;
+    case 'status':
+      return r.status;
+    case 'kind':
+      return r.kind;
+    case 'created':
+      return r.createdAt;
+    case 'tags':
+      return r.tags.join(', ');
+    case 'dataset':
+      return r.dataset;
+    case 'preset':
+      return r.preset;
+    case 'k':
+      return r.k;
+    case 'lambda':
+      return r.lambda;
+    case 'tau':
+      return r.config.tau ?? null;
+    case 'T':
+      return r.T;
+    case 'schedule':
+      return r.config.schedule ?? null;
+    case 'batch':
+      return r.config.batch ?? null;
+    case 'lr':
+      return r.config.lr ?? null;
+    case 'steps':
+      return r.totalSteps;
+    case 'seed':
+      return r.seed;
+    case 'step':
+      return r.step;
+    case 'loss':
+      return r.lastLoss;
+    case 'simple':
+      return s?.lastSimple ?? null;
+    case 'sa':
+      return s?.lastSa ?? null;
+    case 'gap':
+      return s?.finalGap ?? null;
+    case 'ips':
+      return s?.imagesPerSec ?? null;
+    case 'duration':
+      return s?.durationSec ?? null;
   }
   return null;
 }
@@ -86,14 +132,22 @@ export function fmtCell(key: RunSortKey, v: number | string | null): string {
 }
 
 /** A group's statistic: "1.23 ± 0.05" (n runs with a value), "1.23" for one run, "—" for none. */
-export function fmtStat(key: RunSortKey, st: { mean: number | null; std: number | null; n: number } | undefined): string {
+export function fmtStat(
+  key: RunSortKey,
+  st: { mean: number | null; std: number | null; n: number } | undefined,
+): string {
   if (!st || st.mean === null || st.n === 0) return '—';
   const mean = fmtCell(key, st.mean);
   return st.std === null ? mean : `${mean} ± ${fmtCell(key === 'duration' ? key : 'loss', st.std)}`;
 }
 
 const OPS: [string, RunCondition['op']][] = [
-  ['>=', 'ge'], ['<=', 'le'], ['!=', 'ne'], ['>', 'gt'], ['<', 'lt'], ['=', 'eq'],
+  ['>=', 'ge'],
+  ['<=', 'le'],
+  ['!=', 'ne'],
+  ['>', 'gt'],
+  ['<', 'lt'],
+  ['=', 'eq'],
 ];
 
 /**
@@ -114,7 +168,10 @@ export function parseFilter(key: RunSortKey, text: string): { cond: RunCondition
   });
   const num = (s: string) => (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s.trim()) ? Number(s) : NaN);
   if (t.includes(',')) {
-    const parts = t.split(',').map((p) => p.trim()).filter(Boolean);
+    const parts = t
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
     const values = parts.map(num);
     const i = values.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) return bad(parts[i]!);

@@ -46,12 +46,18 @@ export function groupResults(cells: readonly SweepCell[]): GroupResult[] {
       if (group.length === 0) return;
       const losses = group.map((c) => c.lastLoss).filter((v): v is number => v !== null && Number.isFinite(v));
       const mean = losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null;
-      const sd = mean !== null && losses.length > 1
-        ? Math.sqrt(losses.reduce((a, b) => a + (b - mean) ** 2, 0) / (losses.length - 1)) : null;
+      const sd =
+        mean !== null && losses.length > 1
+          ? Math.sqrt(losses.reduce((a, b) => a + (b - mean) ** 2, 0) / (losses.length - 1))
+          : null;
       out.push({
-        k, lambda, seeds: group.length,
+        k,
+        lambda,
+        seeds: group.length,
         completed: group.filter((c) => c.status === 'completed').length,
-        meanLoss: mean, sdLoss: sd, minLoss: losses.length ? Math.min(...losses) : null,
+        meanLoss: mean,
+        sdLoss: sd,
+        minLoss: losses.length ? Math.min(...losses) : null,
         step: group.reduce((a, c) => a + c.step, 0),
         totalSteps: group.reduce((a, c) => a + c.totalSteps, 0),
       });
@@ -64,6 +70,8 @@ export function groupResults(cells: readonly SweepCell[]): GroupResult[] {
 const ORDER = ['running', 'queued', 'paused', 'completed', 'failed', 'stopped', 'interrupted', 'deleted'];
 export function orderedCounts(counts: Record<string, number>): { status: string; n: number }[] {
   const known = ORDER.filter((s) => (counts[s] ?? 0) > 0).map((s) => ({ status: s, n: counts[s]! }));
-  const other = Object.keys(counts).filter((s) => !ORDER.includes(s) && counts[s]! > 0).sort();
+  const other = Object.keys(counts)
+    .filter((s) => !ORDER.includes(s) && counts[s]! > 0)
+    .sort();
   return [...known, ...other.map((s) => ({ status: s, n: counts[s]! }))];
 }

@@ -87,7 +87,10 @@ describe.skipIf(missing !== null)('a sweep on a one-node Slurm cluster', () => {
       }
     };
     const messages = (t: number) =>
-      readFileSync(join(runDirs[t]!, 'engine.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      readFileSync(join(runDirs[t]!, 'engine.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     const started = (t: number, n: number) => () => {
       try {
         return messages(t).filter((m) => m.event === 'train' || m.event === 'resume').length >= n;

@@ -23,7 +23,14 @@ if (missing) console.warn(`skipping the Slurm sweep test: ${missing}`);
 /** quick-cpu cut down to seconds: T 100, a 2-image gap from t0 10, 4 samples of 5 steps; a loss point per step. */
 const { k: _k, lambda: _l, ...QUICK_CPU } = RUN_PRESETS['quick-cpu']!;
 const TINY = {
-  ...QUICK_CPU, T: 100, gapT0: 10, gapBatch: 2, sampleN: 4, sampleSteps: 5, logEvery: 1, backend: 'cpu',
+  ...QUICK_CPU,
+  T: 100,
+  gapT0: 10,
+  gapBatch: 2,
+  sampleN: 4,
+  sampleSteps: 5,
+  logEvery: 1,
+  backend: 'cpu',
 };
 
 describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-node cluster', () => {
@@ -69,22 +76,36 @@ describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-no
 
   it('a 2×2 sweep: every run lands in the store with its metrics and checkpoints', async () => {
     const created = createSweep(store, {
-      name: 'it', base: { ...TINY, steps: 4, checkpointEvery: 2 }, axes: { k: [1, 2], lambda: [0, 1], seeds: [0] },
-      executor: 'slurm', slurm,
+      name: 'it',
+      base: { ...TINY, steps: 4, checkpointEvery: 2 },
+      axes: { k: [1, 2], lambda: [0, 1], seeds: [0] },
+      executor: 'slurm',
+      slurm,
     });
     const jobId = await ex.submit(created.runs, { slurm, jobName: 'sadpm-it-sweep' });
     store.sweeps.setJob(created.sweep.id, jobId);
-    await follow('the sweep to settle', () => ex.following().length === 0
-      && sweepSettled(store.sweeps.cells(created.sweep.id)), 600);
+    await follow(
+      'the sweep to settle',
+      () => ex.following().length === 0 && sweepSettled(store.sweeps.cells(created.sweep.id)),
+      600,
+    );
     console.log(`2×2 sweep done after ${elapsed()}`);
     const cells = store.sweeps.cells(created.sweep.id);
     expect(cells.map((c) => [c.k, c.lambda, c.status, c.step, c.slurmRef])).toEqual(
-      [[1, 0], [1, 1], [2, 0], [2, 1]].map(([k, l], i) => [k, l, 'completed', 4, `${jobId}_${i}`]),
+      [
+        [1, 0],
+        [1, 1],
+        [2, 0],
+        [2, 1],
+      ].map(([k, l], i) => [k, l, 'completed', 4, `${jobId}_${i}`]),
     );
     for (const c of cells) {
       const id = c.runId!;
       expect(lossSteps(id), `run #${id}`).toEqual([1, 2, 3, 4]);
-      expect(store.checkpoints.list(id).map((ck) => ck.step), `run #${id}`).toEqual([2, 4]);
+      expect(
+        store.checkpoints.list(id).map((ck) => ck.step),
+        `run #${id}`,
+      ).toEqual([2, 4]);
       expect(store.gaps.list(id).length, `run #${id} gap curves`).toBeGreaterThan(0);
       expect(store.samples.list(id).length, `run #${id} sample grids`).toBeGreaterThan(0);
       expect(store.runs.get(id)!.config).toMatchObject({ k: c.k, lambda: c.lambda, T: 100 });
@@ -94,8 +115,11 @@ describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-no
   it('scontrol requeue of a running task: it resumes from its checkpoint with every step once', async () => {
     const steps = 12;
     const { runs } = createSweep(store, {
-      name: 'requeue', base: { ...TINY, steps, checkpointEvery: 100 }, axes: { k: [2], lambda: [1], seeds: [0] },
-      executor: 'slurm', slurm,
+      name: 'requeue',
+      base: { ...TINY, steps, checkpointEvery: 100 },
+      axes: { k: [2], lambda: [1], seeds: [0] },
+      executor: 'slurm',
+      slurm,
     });
     const id = runs[0]!.id;
     await ex.submit(runs, { slurm, jobName: 'sadpm-it-requeue' });
@@ -108,7 +132,9 @@ describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-no
     expect(store.runs.get(id)!.status).toBe('completed');
     // TERM from the requeue: the step under way finished and was checkpointed (no periodic checkpoint before
     // the end), and the requeued task started from there.
-    const messages = readFileSync(join(store.runs.get(id)!.runDir, 'engine.jsonl'), 'utf8').trim().split('\n')
+    const messages = readFileSync(join(store.runs.get(id)!.runDir, 'engine.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
       .map((l) => JSON.parse(l) as { type: string; step?: number });
     const starts = messages.filter((m) => m.type === 'started').map((m) => m.step);
     const ckpts = store.checkpoints.list(id).map((c) => c.step);
@@ -123,8 +149,11 @@ describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-no
 
   it('cancel: the run checkpoints and ends stopped, not requeued', async () => {
     const { runs } = createSweep(store, {
-      name: 'cancel', base: { ...TINY, steps: 5000, checkpointEvery: 1000 }, axes: { k: [2], lambda: [1], seeds: [0] },
-      executor: 'slurm', slurm,
+      name: 'cancel',
+      base: { ...TINY, steps: 5000, checkpointEvery: 1000 },
+      axes: { k: [2], lambda: [1], seeds: [0] },
+      executor: 'slurm',
+      slurm,
     });
     const id = runs[0]!.id;
     await ex.submit(runs, { slurm, jobName: 'sadpm-it-cancel' });

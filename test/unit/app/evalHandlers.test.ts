@@ -26,7 +26,13 @@ function setup(o: FakeEvalOptions = {}): void {
   dir = mkdtempSync(join(tmpdir(), 'sadpm-evalh-'));
   commands = [];
   done = [];
-  services = createServices({ dataDir: dir, spawn: fakeEvalSpawner(commands, o), mode: 'web', flushMs: 5, log: () => {} });
+  services = createServices({
+    dataDir: dir,
+    spawn: fakeEvalSpawner(commands, o),
+    mode: 'web',
+    flushMs: 5,
+    log: () => {},
+  });
   services.subscribe((e, p) => e === 'job.done' && done.push(p as EventPayload<'job.done'>));
   handlers = makeHandlers(services);
 }
@@ -65,23 +71,46 @@ describe('eval channels', () => {
     const d = await waitDone((started as { res: { jobId: string } }).res.jobId);
     expect(d).toMatchObject({ kind: 'eval', ok: true });
     const outcome = JOB_RESULTS.eval.parse(d.result);
-    expect(outcome).toMatchObject({ runId: r.id, checkpointStep: 200, featureSpace: 'pixel', refCached: false, ema: true });
-    expect(outcome.rows.map((x) => [x.sampleSteps, x.fid])).toEqual([[10, 10], [20, 5]]);
+    expect(outcome).toMatchObject({
+      runId: r.id,
+      checkpointStep: 200,
+      featureSpace: 'pixel',
+      refCached: false,
+      ema: true,
+    });
+    expect(outcome.rows.map((x) => [x.sampleSteps, x.fid])).toEqual([
+      [10, 10],
+      [20, 5],
+    ]);
     expect(commands.map((c) => c.cmd).filter((c) => c !== 'exit')).toEqual(['refStats', 'eval']);
     const list = await call('eval.list', { runId: r.id });
     expect(list.ok && (list.res as unknown[]).length).toBe(8);
     const curves = await call('eval.curves', { runIds: [r.id], metric: 'fid' });
-    expect(curves.ok && curves.res).toEqual([expect.objectContaining({ runId: r.id, featureSpace: 'pixel', points: [
-      { sampleSteps: 10, value: 10, std: null }, { sampleSteps: 20, value: 5, std: null },
-    ] })]);
+    expect(curves.ok && curves.res).toEqual([
+      expect.objectContaining({
+        runId: r.id,
+        featureSpace: 'pixel',
+        points: [
+          { sampleSteps: 10, value: 10, std: null },
+          { sampleSteps: 20, value: 5, std: null },
+        ],
+      }),
+    ]);
     const listed = await call('runs.list', { withEvals: true });
-    expect(listed.ok && (listed.res as { runs: { latestEvals: { metric: string }[] }[] }).runs[0]!.latestEvals.map((e) => e.metric).sort())
-      .toEqual(['fid', 'kid', 'precision', 'recall']);
+    expect(
+      listed.ok &&
+        (listed.res as { runs: { latestEvals: { metric: string }[] }[] }).runs[0]!.latestEvals.map(
+          (e) => e.metric,
+        ).sort(),
+    ).toEqual(['fid', 'kid', 'precision', 'recall']);
   });
 
   it('refuses bad requests by field: unknown checkpoint, metric, too many steps, IS without the weights', async () => {
     const { ck } = run('a', { k: 1 });
-    expect(await call('eval.start', { checkpointId: 99, ...evalReq })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(await call('eval.start', { checkpointId: 99, ...evalReq })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found' },
+    });
     const bad = await call('eval.start', { checkpointId: ck.id, ...evalReq, metrics: ['fid', 'lpips'] });
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid' } });
     expect(!bad.ok && bad.error.message).toMatch(/^eval\.start: metrics\.1: /);
@@ -98,9 +127,18 @@ describe('eval channels', () => {
     const a = run('a', { k: 1 }).run;
     const b = run('b', { k: 2, dataset: 'builtin:shapes32', imageSize: 32 }).run;
     const s = await call('study.get', { baselineId: a.id, saIds: [b.id] });
-    expect(s.ok && s.res).toMatchObject({ comparable: false, differences: expect.arrayContaining([expect.objectContaining({ field: 'dataset', kind: 'refuse' })]) });
+    expect(s.ok && s.res).toMatchObject({
+      comparable: false,
+      differences: expect.arrayContaining([expect.objectContaining({ field: 'dataset', kind: 'refuse' })]),
+    });
     const r = await call('study.report', { baselineId: a.id, saIds: [b.id] });
-    expect(r).toMatchObject({ ok: false, error: { code: 'invalid', message: expect.stringMatching(/dataset \(#1 builtin:shapes vs #2 builtin:shapes32\)/) } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: {
+        code: 'invalid',
+        message: expect.stringMatching(/dataset \(#1 builtin:shapes vs #2 builtin:shapes32\)/),
+      },
+    });
     const c = run('c', { k: 2 }).run;
     const ok = await call('study.report', { baselineId: a.id, saIds: [c.id] });
     const d = await waitDone((ok as { res: { jobId: string } }).res.jobId);
@@ -126,25 +164,42 @@ describe('settings', () => {
   beforeEach(() => setup());
   it('stores the weights path atomically, keeps unknown keys, and says whether the file is there and right', async () => {
     const first = await call('settings.get', {});
-    expect(first.ok && first.res).toMatchObject({ settings: { inceptionWeights: null }, weights: { ok: false, found: false, source: null } });
-    expect(first.ok && (first.res as { weights: { message: string } }).weights.message).toMatch(/pixel space.*Nothing is downloaded/);
+    expect(first.ok && first.res).toMatchObject({
+      settings: { inceptionWeights: null },
+      weights: { ok: false, found: false, source: null },
+    });
+    expect(first.ok && (first.res as { weights: { message: string } }).weights.message).toMatch(
+      /pixel space.*Nothing is downloaded/,
+    );
     expect(await call('settings.set', { inceptionWeights: 'relative.pth' })).toMatchObject({
-      ok: false, error: { code: 'invalid', message: expect.stringMatching(/^inceptionWeights: expected an absolute path/) },
+      ok: false,
+      error: { code: 'invalid', message: expect.stringMatching(/^inceptionWeights: expected an absolute path/) },
     });
     expect(await call('settings.set', { colour: 'blue' })).toMatchObject({ ok: false, error: { code: 'invalid' } });
     writeFileSync(join(dir, 'settings.json'), JSON.stringify({ fromLaterVersion: 7 }));
     const missing = join(dir, 'missing.pth');
     const set = await call('settings.set', { inceptionWeights: missing });
-    expect(set.ok && set.res).toMatchObject({ settings: { inceptionWeights: missing }, weights: { path: missing, source: 'settings', found: false, ok: false } });
-    expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'))).toEqual({ fromLaterVersion: 7, inceptionWeights: missing });
+    expect(set.ok && set.res).toMatchObject({
+      settings: { inceptionWeights: missing },
+      weights: { path: missing, source: 'settings', found: false, ok: false },
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8'))).toEqual({
+      fromLaterVersion: 7,
+      inceptionWeights: missing,
+    });
     const wrong = join(dir, 'wrong.pth');
     writeFileSync(wrong, 'x');
     const w = await call('settings.set', { inceptionWeights: wrong });
-    expect(w.ok && w.res).toMatchObject({ weights: { found: true, ok: false, sha256: expect.stringMatching(/^2d711642/) } });
+    expect(w.ok && w.res).toMatchObject({
+      weights: { found: true, ok: false, sha256: expect.stringMatching(/^2d711642/) },
+    });
     vi.stubEnv('SADPM_INCEPTION_WEIGHTS', missing);
     const env = await call('settings.get', {});
     expect(env.ok && env.res).toMatchObject({ env: { value: missing }, weights: { source: 'env', path: missing } });
     writeFileSync(join(dir, 'settings.json'), '{ broken');
-    expect(await call('settings.get', {})).toMatchObject({ ok: false, error: { message: expect.stringMatching(/settings\.json: not valid JSON/) } });
+    expect(await call('settings.get', {})).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/settings\.json: not valid JSON/) },
+    });
   });
 });

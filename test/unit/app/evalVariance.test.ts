@@ -42,8 +42,12 @@ afterEach(() => {
 });
 
 const evaluate = (s: object, o: EvaluateOptions = {}) =>
-  evaluateCheckpoint({ store, spawn: fakeEvalSpawner(commands), env: {} }, runCheckpoint(store, run, 'latest'),
-    { ...base, ...s } as Parameters<typeof evaluateCheckpoint>[2], o);
+  evaluateCheckpoint(
+    { store, spawn: fakeEvalSpawner(commands), env: {} },
+    runCheckpoint(store, run, 'latest'),
+    { ...base, ...s } as Parameters<typeof evaluateCheckpoint>[2],
+    o,
+  );
 const evalJobs = () => commands.flatMap((c) => (c.cmd === 'eval' ? [c.job as EvalJob] : []));
 
 /** A stored Γ estimate of the checkpoint's EMA weights at `trajectory` from n images, seed 0. */
@@ -79,8 +83,11 @@ describe('the evaluation of a variance sampler', () => {
     const made = await evaluate({ sampler: 'analytic-ddim' });
     expect(evalJobs()[0]).toMatchObject({ gammaEstimate: { nImages: pool, seed: 0 } });
     expect(evalJobs()[0]!.gamma).toBeUndefined();
-    expect(made.varianceUsed).toEqual({ kind: 'gamma', key: gammaKey({ checkpointStep: STEP, ema: true, T: 60,
-      trajectory: union, nImages: pool, seed: 0 }), cached: false });
+    expect(made.varianceUsed).toEqual({
+      kind: 'gamma',
+      key: gammaKey({ checkpointStep: STEP, ema: true, T: 60, trajectory: union, nImages: pool, seed: 0 }),
+      cached: false,
+    });
     expect(made.results.every((r) => r.variance === `gamma n=${pool} seed=0`)).toBe(true);
 
     const key = cacheGamma(union, pool);
@@ -88,8 +95,11 @@ describe('the evaluation of a variance sampler', () => {
     expect((evalJobs()[1]!.gamma as { key: string }).key).toBe(key);
     expect(evalJobs()[1]!.gammaEstimate).toBeUndefined();
     expect(hit.varianceUsed).toEqual({ kind: 'gamma', key, cached: true });
-    expect(hit.results[0]).toMatchObject({ sampler: 'analytic-ddpm', variance: `gamma n=${pool} seed=0`,
-      varianceRef: key });
+    expect(hit.results[0]).toMatchObject({
+      sampler: 'analytic-ddpm',
+      variance: `gamma n=${pool} seed=0`,
+      varianceRef: key,
+    });
 
     // Other images or seed: another source, estimated anew.
     await evaluate({ sampler: 'analytic-ddim', variance: { gammaImages: 5, gammaSeed: 3 } });
@@ -124,8 +134,10 @@ describe('the evaluation of a variance sampler', () => {
     expect(err).toBeInstanceOf(FieldError);
     expect((err as FieldError).field).toBe('covRun');
     expect(formatError(err)).toMatch(
-      new RegExp('^--cov-run: no completed SN covariance head on checkpoint 200 \\(EMA weights\\) of run #1: ' +
-        'train one first \\(sadpm train-cov 1 --checkpoint 200 --ema --kind sn --steps N'),
+      new RegExp(
+        '^--cov-run: no completed SN covariance head on checkpoint 200 \\(EMA weights\\) of run #1: ' +
+          'train one first \\(sadpm train-cov 1 --checkpoint 200 --ema --kind sn --steps N',
+      ),
     );
     const notCov = await evaluate({ sampler: 'npr-ddim', variance: { covRun: run.id } }).catch((e: unknown) => e);
     expect(formatError(notCov)).toBe(`--cov-run ${run.id}: run #${run.id} is not a covariance run`);

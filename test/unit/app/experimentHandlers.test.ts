@@ -34,7 +34,12 @@ function seed(): number[] {
   for (const lambda of [0, 1]) {
     for (const seedValue of [0, 1, 2]) {
       const config = { dataset: 'builtin:shapes', preset: 'tiny', k: 2, lambda, T: 100, seed: seedValue, steps: 10 };
-      const run = services.store.runs.create({ name: `l${lambda}s${seedValue}`, config, appVersion: 't', status: 'completed' });
+      const run = services.store.runs.create({
+        name: `l${lambda}s${seedValue}`,
+        config,
+        appVersion: 't',
+        status: 'completed',
+      });
       services.store.runs.setProgress(run.id, 10, lambda + seedValue);
       ids.push(run.id);
     }
@@ -46,34 +51,56 @@ describe('the experiment table over the contract', () => {
   it('pages sorted and filtered in the store, with the total of the filter', async () => {
     seed();
     const r = await call('runs.list', {
-      sort: { key: 'loss', dir: 'desc' }, where: [{ key: 'lambda', op: 'eq', value: 1 }], limit: 2, offset: 1,
+      sort: { key: 'loss', dir: 'desc' },
+      where: [{ key: 'lambda', op: 'eq', value: 1 }],
+      limit: 2,
+      offset: 1,
     });
     expect(r.ok && (r.res as { runs: { name: string }[] }).runs.map((x) => x.name)).toEqual(['l1s1', 'l1s0']);
     expect(r.ok && (r.res as { total: number }).total).toBe(3);
     const bad = await call('runs.list', { where: [{ key: 'lambda', op: 'ge', value: 'x' }] });
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid', message: /where\.lambda: expected a number/ } });
     const unknown = await call('runs.list', { sort: { key: 'nope', dir: 'asc' } });
-    expect(unknown).toMatchObject({ ok: false, error: { code: 'invalid', message: /sort\.key: expected a run column/ } });
+    expect(unknown).toMatchObject({
+      ok: false,
+      error: { code: 'invalid', message: /sort\.key: expected a run column/ },
+    });
   });
 
   it('groups by a column with mean ± std per group', async () => {
     seed();
     const r = await call('runs.groups', { by: 'lambda', columns: ['loss'] });
     expect(r.ok).toBe(true);
-    const groups = r.ok ? (r.res as { value: number; count: number; stats: Record<string, { mean: number; std: number }> }[]) : [];
+    const groups = r.ok
+      ? (r.res as { value: number; count: number; stats: Record<string, { mean: number; std: number }> }[])
+      : [];
     const round = (x: number) => Math.round(x * 1e9) / 1e9;
-    expect(groups.map((g) => [g.value, g.count, round(g.stats.loss!.mean), round(g.stats.loss!.std)]))
-      .toEqual([[0, 3, 1, 1], [1, 3, 2, 1]]);
+    expect(groups.map((g) => [g.value, g.count, round(g.stats.loss!.mean), round(g.stats.loss!.std)])).toEqual([
+      [0, 3, 1, 1],
+      [1, 3, 2, 1],
+    ]);
   });
 
   it('answers a zoomed window of several runs and metrics', async () => {
     const [a, b] = seed();
-    services.store.metrics.append(a!, Array.from({ length: 100 }, (_, i) => ({ step: i + 1, name: 'loss', value: i })));
+    services.store.metrics.append(
+      a!,
+      Array.from({ length: 100 }, (_, i) => ({ step: i + 1, name: 'loss', value: i })),
+    );
     services.store.metrics.append(b!, [{ step: 50, name: 'loss', value: 7 }]);
-    const r = await call('metrics.window', { runIds: [a, b], names: ['loss', 'wallTime'], from: 40, to: 60, maxPoints: 10 });
+    const r = await call('metrics.window', {
+      runIds: [a, b],
+      names: ['loss', 'wallTime'],
+      from: 40,
+      to: 60,
+      maxPoints: 10,
+    });
     const out = r.ok ? (r.res as { runId: number; series: { name: string; steps: number[]; total: number } }[]) : [];
     expect(out.map((x) => [x.runId, x.series.name, x.series.total])).toEqual([
-      [a, 'loss', 21], [a, 'wallTime', 0], [b, 'loss', 1], [b, 'wallTime', 0],
+      [a, 'loss', 21],
+      [a, 'wallTime', 0],
+      [b, 'loss', 1],
+      [b, 'wallTime', 0],
     ]);
     expect(out[0]!.series.steps.length).toBe(10);
     expect(out[0]!.series.steps.every((s) => s >= 40 && s <= 60)).toBe(true);
@@ -106,16 +133,37 @@ describe('folder uploads', () => {
       return r.ok ? (r.res as { folderId: string }).folderId : '';
     };
     const a = await begin(2, 4);
-    const slip = await call('files.folderChunk', { folderId: a, relPath: '../evil.png', offset: 0, base64: b64('e'), final: true });
-    expect(slip).toMatchObject({ ok: false, error: { code: 'invalid', message: /not a relative path inside the folder.*discarded/ } });
+    const slip = await call('files.folderChunk', {
+      folderId: a,
+      relPath: '../evil.png',
+      offset: 0,
+      base64: b64('e'),
+      final: true,
+    });
+    expect(slip).toMatchObject({
+      ok: false,
+      error: { code: 'invalid', message: /not a relative path inside the folder.*discarded/ },
+    });
     expect(existsSync(join(dir, 'evil.png'))).toBe(false);
-    expect(await call('files.folderEnd', { folderId: a })).toMatchObject({ ok: false, error: { message: /no folder upload/ } });
+    expect(await call('files.folderEnd', { folderId: a })).toMatchObject({
+      ok: false,
+      error: { message: /no folder upload/ },
+    });
     const b = await begin(2, 4);
     await call('files.folderChunk', { folderId: b, relPath: 'one.png', offset: 0, base64: b64('ab'), final: true });
-    expect(await call('files.folderEnd', { folderId: b })).toMatchObject({ ok: false, error: { message: /1 of 2 files, 2 of 4 bytes/ } });
+    expect(await call('files.folderEnd', { folderId: b })).toMatchObject({
+      ok: false,
+      error: { message: /1 of 2 files, 2 of 4 bytes/ },
+    });
     const c = await begin(1, 2);
     const other = makeHandlers(services);
-    const theirs = await dispatch(other, 'files.folderChunk', { folderId: c, relPath: 'a', offset: 0, base64: b64('ab'), final: true });
+    const theirs = await dispatch(other, 'files.folderChunk', {
+      folderId: c,
+      relPath: 'a',
+      offset: 0,
+      base64: b64('ab'),
+      final: true,
+    });
     expect(theirs).toMatchObject({ ok: false, error: { message: /no folder upload/ } });
     expect(readdirSync(join(dir, 'uploads')).filter((f) => !f.startsWith('.part-dir-' + c))).toEqual([]);
   });
@@ -123,19 +171,22 @@ describe('folder uploads', () => {
   it('accepts only relative paths that stay inside (property)', () => {
     const root = '/data/uploads/.part-dir-x';
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('a', 'b.png', '..', '.', '', '/', '\\', 'C:', 'é'), { minLength: 1, maxLength: 6 }), (parts) => {
-        const rel = parts.join('/');
-        let path: string | null = null;
-        try {
-          path = folderEntryPath(root, rel);
-        } catch (e) {
-          expect((e as Error).message).toMatch(/is not a relative path inside the folder/);
-        }
-        if (path !== null) {
-          expect(path.startsWith(root + '/')).toBe(true);
-          expect(rel.split('/').every((p) => p !== '..' && p !== '.' && p !== '')).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('a', 'b.png', '..', '.', '', '/', '\\', 'C:', 'é'), { minLength: 1, maxLength: 6 }),
+        (parts) => {
+          const rel = parts.join('/');
+          let path: string | null = null;
+          try {
+            path = folderEntryPath(root, rel);
+          } catch (e) {
+            expect((e as Error).message).toMatch(/is not a relative path inside the folder/);
+          }
+          if (path !== null) {
+            expect(path.startsWith(root + '/')).toBe(true);
+            expect(rel.split('/').every((p) => p !== '..' && p !== '.' && p !== '')).toBe(true);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

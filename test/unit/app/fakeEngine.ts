@@ -40,17 +40,52 @@ export function fakeSpawner(log: FakeEngineLog, opts: { stepsPerTick?: number } 
         if (cmd.cmd === 'train') {
           const cfg = cmd.config as { steps: number; checkpointEvery: number };
           let step = cmd.resumeFrom ? Number(/(\d+)\.sadpm-ck$/.exec(cmd.resumeFrom)?.[1] ?? 0) : 0;
-          onMsg({ type: 'started', runDir: cmd.runDir, step, totalSteps: cfg.steps, backend: 'fake', adapter: 'fake adapter', params: 10, datasetCount: 4, resumed: step > 0 });
+          onMsg({
+            type: 'started',
+            runDir: cmd.runDir,
+            step,
+            totalSteps: cfg.steps,
+            backend: 'fake',
+            adapter: 'fake adapter',
+            params: 10,
+            datasetCount: 4,
+            resumed: step > 0,
+          });
           timer = setInterval(() => {
             for (let i = 0; i < (opts.stepsPerTick ?? 1); i++) {
               step += 1;
-              onMsg({ type: 'progress', step, totalSteps: cfg.steps, loss: 1 / step, simple: 0.5 / step, sa: 0.5 / step, gradNorm: 1, lr: 1e-3, imagesPerSec: 10, msPerStep: 5, etaSec: 0, memory: { numTensors: 1, numBytes: 1 } });
+              onMsg({
+                type: 'progress',
+                step,
+                totalSteps: cfg.steps,
+                loss: 1 / step,
+                simple: 0.5 / step,
+                sa: 0.5 / step,
+                gradNorm: 1,
+                lr: 1e-3,
+                imagesPerSec: 10,
+                msPerStep: 5,
+                etaSec: 0,
+                memory: { numTensors: 1, numBytes: 1 },
+              });
               const last = step >= cfg.steps;
               if (step % cfg.checkpointEvery === 0 || last || stopping) {
                 // A real (one-weight) checkpoint file, so resume checks that read headers pass.
                 const path = `${cmd.runDir}/checkpoints/ckpt-${String(step).padStart(7, '0')}.sadpm-ck`;
                 const one = [new Float32Array([step])];
-                const bytes = writeCheckpoint(path, { step, config: parseRunConfig(cmd.config), backend: 'fake', adamCount: step, names: ['w'], shapes: [[1]], params: one, ema: one, adamM: one, adamV: one, metrics: {} });
+                const bytes = writeCheckpoint(path, {
+                  step,
+                  config: parseRunConfig(cmd.config),
+                  backend: 'fake',
+                  adamCount: step,
+                  names: ['w'],
+                  shapes: [[1]],
+                  params: one,
+                  ema: one,
+                  adamM: one,
+                  adamV: one,
+                  metrics: {},
+                });
                 onMsg({ type: 'checkpoint', step, path, bytes });
               }
               if (last || stopping) {
@@ -66,7 +101,12 @@ export function fakeSpawner(log: FakeEngineLog, opts: { stepsPerTick?: number } 
           exit(0);
         } else if (cmd.cmd === 'trainCov' || cmd.cmd === 'gamma' || cmd.cmd === 'sample') {
           // Issue 13: covariance-head runs, Γ estimates and the sample job.
-          const stop = fakeVarianceCommand(cmd, (m) => onMsg(m), exit, () => stopping);
+          const stop = fakeVarianceCommand(
+            cmd,
+            (m) => onMsg(m),
+            exit,
+            () => stopping,
+          );
           if (stop) timer = stop;
         }
       },

@@ -47,7 +47,12 @@ export function fakeEvalSpawner(commands: EngineCommand[], o: FakeEvalOptions = 
           writeFileSync(cmd.job.out, 'reference statistics');
           const count = cmd.job.n ?? 100;
           send({ type: 'jobProgress', jobId: cmd.jobId, done: count, total: count });
-          send({ type: 'jobDone', jobId: cmd.jobId, ok: true, result: { out: cmd.job.out, bytes: 20, count, space: PIXEL } });
+          send({
+            type: 'jobDone',
+            jobId: cmd.jobId,
+            ok: true,
+            result: { out: cmd.job.out, bytes: 20, count, space: PIXEL },
+          });
         } else if (cmd.cmd === 'eval') {
           const j = cmd.job;
           send({ type: 'jobProgress', jobId: cmd.jobId, done: j.n, total: j.n * j.steps.length });
@@ -58,7 +63,9 @@ export function fakeEvalSpawner(commands: EngineCommand[], o: FakeEvalOptions = 
             return {
               sampleSteps: s,
               ...(j.metrics.includes('fid') ? { fid: v } : {}),
-              ...(j.metrics.includes('kid') ? { kid: { mean: v / 1000, std: 0.001, subsets: 100, subsetSize: j.n } } : {}),
+              ...(j.metrics.includes('kid')
+                ? { kid: { mean: v / 1000, std: 0.001, subsets: 100, subsetSize: j.n } }
+                : {}),
               ...(j.metrics.includes('pr') ? { precision: 0.5, recall: 0.25 } : {}),
               seconds: 0.5,
               previewPath: `${j.previewDir}/preview-${s}.png`,
@@ -72,7 +79,17 @@ export function fakeEvalSpawner(commands: EngineCommand[], o: FakeEvalOptions = 
           const step = Number(/(\d+)\.sadpm-ck$/.exec(cmd.job.checkpointPath)?.[1] ?? 0);
           const t = Array.from({ length: t0 }, (_, i) => t0 - i);
           const meanAbs = t.map((x) => (o.gap ?? (() => 1))(cmd.job.checkpointPath, x));
-          const result = { type: 'gap', step, t0, t, meanAbs, l2: meanAbs, signedMean: meanAbs, ema: cmd.job.ema, n: 2 };
+          const result = {
+            type: 'gap',
+            step,
+            t0,
+            t,
+            meanAbs,
+            l2: meanAbs,
+            signedMean: meanAbs,
+            ema: cmd.job.ema,
+            n: 2,
+          };
           send({ type: 'jobDone', jobId: cmd.jobId, ok: true, result });
         }
       },

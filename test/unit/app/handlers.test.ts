@@ -37,18 +37,25 @@ async function call(channel: string, req: unknown) {
 function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const tick = () => (pred() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setTimeout(tick, 5));
+    const tick = () =>
+      pred() ? resolve() : Date.now() - t0 > ms ? reject(new Error('timed out')) : setTimeout(tick, 5);
     tick();
   });
 }
 
 describe('dispatch', () => {
   it('refuses unknown channels and invalid payloads with a message naming the field', async () => {
-    expect(await call('runs.nope', {})).toMatchObject({ ok: false, error: { code: 'invalid', message: "unknown channel 'runs.nope'" } });
+    expect(await call('runs.nope', {})).toMatchObject({
+      ok: false,
+      error: { code: 'invalid', message: "unknown channel 'runs.nope'" },
+    });
     const r = await call('runs.get', { id: 'abc' });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error.message).toMatch(/^runs\.get: id: /);
-    expect(await call('runs.get', { id: 99 })).toMatchObject({ ok: false, error: { code: 'not_found', message: 'no run #99' } });
+    expect(await call('runs.get', { id: 99 })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found', message: 'no run #99' },
+    });
   });
 
   it('validates a run config field by field and estimates it', async () => {
@@ -57,9 +64,15 @@ describe('dispatch', () => {
     const fields = bad.ok ? (bad.res as { errors: { field: string }[] }).errors.map((e) => e.field).sort() : [];
     expect(fields).toEqual(['k', 'lr']);
     const good = await call('runs.validate', { config: tiny });
-    expect(good.ok && good.res).toMatchObject({ ok: true, config: { imageSize: 16, channels: 3, k: 2 }, estimate: { params: 177427 } });
+    expect(good.ok && good.res).toMatchObject({
+      ok: true,
+      config: { imageSize: 16, channels: 3, k: 2 },
+      estimate: { params: 177427 },
+    });
     const ds = await call('runs.validate', { config: { ...tiny, dataset: 'no-such-dataset' } });
-    expect(ds.ok && (ds.res as { errors: { field: string; message: string }[] }).errors[0]).toMatchObject({ field: 'dataset' });
+    expect(ds.ok && (ds.res as { errors: { field: string; message: string }[] }).errors[0]).toMatchObject({
+      field: 'dataset',
+    });
   });
 
   it('refuses unknown config fields in runs.validate and runs.create, naming the nearest valid one', async () => {
@@ -67,7 +80,10 @@ describe('dispatch', () => {
     const message = "unknown field 'lamda' (did you mean 'lambda'?)";
     expect(v.ok && v.res).toMatchObject({ ok: false, errors: [{ field: 'lamda', message }] });
     const c = await call('runs.create', { config: { ...tiny, lamda: 5 } });
-    expect(c).toMatchObject({ ok: false, error: { code: 'invalid', message: `runs.create: config.lamda: ${message}` } });
+    expect(c).toMatchObject({
+      ok: false,
+      error: { code: 'invalid', message: `runs.create: config.lamda: ${message}` },
+    });
     const list = await call('runs.list', {});
     expect(list.ok && (list.res as { total: number }).total).toBe(0);
   });
@@ -101,7 +117,10 @@ describe('dispatch', () => {
     await waitFor(() => services.store.runs.get(id)!.status === 'completed');
     writeFileSync(services.store.checkpoints.latest(id)!.path, 'not a checkpoint');
     const r = await call('runs.resume', { id, steps: 10 });
-    expect(r).toMatchObject({ ok: false, error: { code: 'conflict', message: /cannot resume from its last checkpoint/ } });
+    expect(r).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: /cannot resume from its last checkpoint/ },
+    });
     expect(services.store.runs.get(id)).toMatchObject({ status: 'completed', totalSteps: 6 });
   });
 
@@ -126,20 +145,38 @@ describe('dispatch', () => {
     // The one rule for the files the page may load (web mode's /files and Electron's sadpm-file://).
     expect(allowedFile(services.store, outside)).toBeNull();
     rmSync(outside);
-    const begun = (await call('files.uploadBegin', { fileName: '../../evil name.npy', bytes: 5 })) as { res: { uploadId: string } };
+    const begun = (await call('files.uploadBegin', { fileName: '../../evil name.npy', bytes: 5 })) as {
+      res: { uploadId: string };
+    };
     const uploadId = begun.res.uploadId;
-    expect(await call('files.uploadChunk', { uploadId, offset: 0, base64: Buffer.from('hel').toString('base64') })).toMatchObject({ ok: true, res: { received: 3 } });
-    expect(await call('files.uploadEnd', { uploadId })).toMatchObject({ ok: false, error: { code: 'invalid', message: /3 of 5 bytes arrived/ } });
-    expect(await call('files.uploadChunk', { uploadId, offset: 1, base64: 'AA==' })).toMatchObject({ ok: false, error: { message: /expected byte 3/ } });
-    expect(await call('files.uploadChunk', { uploadId, offset: 3, base64: Buffer.from('lo').toString('base64') })).toMatchObject({ ok: true, res: { received: 5 } });
+    expect(
+      await call('files.uploadChunk', { uploadId, offset: 0, base64: Buffer.from('hel').toString('base64') }),
+    ).toMatchObject({ ok: true, res: { received: 3 } });
+    expect(await call('files.uploadEnd', { uploadId })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid', message: /3 of 5 bytes arrived/ },
+    });
+    expect(await call('files.uploadChunk', { uploadId, offset: 1, base64: 'AA==' })).toMatchObject({
+      ok: false,
+      error: { message: /expected byte 3/ },
+    });
+    expect(
+      await call('files.uploadChunk', { uploadId, offset: 3, base64: Buffer.from('lo').toString('base64') }),
+    ).toMatchObject({ ok: true, res: { received: 5 } });
     const up = await call('files.uploadEnd', { uploadId });
     expect(up.ok).toBe(true);
     const path = (up as { res: { path: string } }).res.path;
-    expect(await call('files.uploadEnd', { uploadId })).toMatchObject({ ok: false, error: { message: /no upload .* in progress/ } });
+    expect(await call('files.uploadEnd', { uploadId })).toMatchObject({
+      ok: false,
+      error: { message: /no upload .* in progress/ },
+    });
     expect(path.startsWith(join(dir, 'uploads'))).toBe(true);
     expect(allowedFile(services.store, path)).toBe(path);
     expect(readFileSync(path, 'utf8')).toBe('hello');
-    expect(await call('dialog.pick', { kind: 'folder' })).toMatchObject({ ok: false, error: { message: /only in the desktop app/ } });
+    expect(await call('dialog.pick', { kind: 'folder' })).toMatchObject({
+      ok: false,
+      error: { message: /only in the desktop app/ },
+    });
   });
 
   it('refuses an upload chunk that is not strict base64 and writes none of it', async () => {
@@ -161,13 +198,21 @@ describe('dispatch', () => {
 describe('Electron IPC', () => {
   it('registers one handler per channel and refuses untrusted senders', async () => {
     const handlers = new Map<string, (e: unknown, req: unknown) => Promise<unknown>>();
-    const ipcMain = { handle: (ch: string, fn: (e: unknown, req: unknown) => Promise<unknown>) => handlers.set(ch, fn) };
+    const ipcMain = {
+      handle: (ch: string, fn: (e: unknown, req: unknown) => Promise<unknown>) => handlers.set(ch, fn),
+    };
     const fileUrl = 'file:///app/out/renderer/index.html';
     registerIpc(ipcMain as never, makeHandlers(services), trustedSender(fileUrl));
     expect(handlers.has('runs.list')).toBe(true);
     const list = handlers.get('runs.list')!;
-    expect(await list({ senderFrame: { url: 'https://evil.example/' } }, {})).toMatchObject({ ok: false, error: { message: /untrusted/ } });
-    expect(await list({ senderFrame: { url: `${fileUrl}#/runs` } }, {})).toMatchObject({ ok: true, res: { runs: [], total: 0 } });
+    expect(await list({ senderFrame: { url: 'https://evil.example/' } }, {})).toMatchObject({
+      ok: false,
+      error: { message: /untrusted/ },
+    });
+    expect(await list({ senderFrame: { url: `${fileUrl}#/runs` } }, {})).toMatchObject({
+      ok: true,
+      res: { runs: [], total: 0 },
+    });
     expect(await list({ senderFrame: null }, {})).toMatchObject({ ok: false });
   });
 });

@@ -12,21 +12,50 @@ import type { RunStore } from '../../../src/store/runStore';
 import { freshStore, newRun } from '../store/helpers';
 
 const started = (step: number, runDir: string, resumed = step > 0): EngineMessage => ({
-  type: 'started', runDir, step, totalSteps: 10, backend: 'cpu', adapter: 'cpu (test)', params: 5, datasetCount: 4,
+  type: 'started',
+  runDir,
+  step,
+  totalSteps: 10,
+  backend: 'cpu',
+  adapter: 'cpu (test)',
+  params: 5,
+  datasetCount: 4,
   resumed,
 });
 const progress = (step: number): EngineMessage => ({
-  type: 'progress', step, totalSteps: 10, loss: 1 / step, simple: 0.5 / step, sa: 0.5 / step, gradNorm: 1, lr: 1e-3,
-  imagesPerSec: 5, msPerStep: 10, etaSec: 1, memory: { numTensors: 3, numBytes: 100 },
+  type: 'progress',
+  step,
+  totalSteps: 10,
+  loss: 1 / step,
+  simple: 0.5 / step,
+  sa: 0.5 / step,
+  gradNorm: 1,
+  lr: 1e-3,
+  imagesPerSec: 5,
+  msPerStep: 10,
+  etaSec: 1,
+  memory: { numTensors: 3, numBytes: 100 },
 });
 const checkpoint = (step: number, runDir: string): EngineMessage => ({
-  type: 'checkpoint', step, path: `${runDir}/checkpoints/ckpt-${String(step).padStart(7, '0')}.sadpm-ck`, bytes: 9,
+  type: 'checkpoint',
+  step,
+  path: `${runDir}/checkpoints/ckpt-${String(step).padStart(7, '0')}.sadpm-ck`,
+  bytes: 9,
 });
 const samples = (step: number, runDir: string): EngineMessage => ({
-  type: 'samples', step, path: `${runDir}/samples/s${step}.png`, n: 4, sampler: 'ddim', sampleSteps: 3, ema: true,
+  type: 'samples',
+  step,
+  path: `${runDir}/samples/s${step}.png`,
+  n: 4,
+  sampler: 'ddim',
+  sampleSteps: 3,
+  ema: true,
 });
 const finished = (step: number, runDir: string, reason: 'completed' | 'stopped'): EngineMessage => ({
-  type: 'finished', step, reason, runDir,
+  type: 'finished',
+  step,
+  reason,
+  runDir,
 });
 const line = (m: EngineMessage) => JSON.stringify(m) + '\n';
 
@@ -83,8 +112,16 @@ describe('MessageIngestor', () => {
   it("a 'started' at step S (a resume after a requeue) drops what was recorded past S, like a local resume", () => {
     const { store, run, file } = setup();
     const ing = new MessageIngestor(store);
-    const attempt1 = [started(0, run.runDir), progress(1), progress(2), checkpoint(2, run.runDir), progress(3),
-      samples(3, run.runDir), progress(4), finished(4, run.runDir, 'stopped')];
+    const attempt1 = [
+      started(0, run.runDir),
+      progress(1),
+      progress(2),
+      checkpoint(2, run.runDir),
+      progress(3),
+      samples(3, run.runDir),
+      progress(4),
+      finished(4, run.runDir, 'stopped'),
+    ];
     appendFileSync(file, attempt1.map(line).join(''));
     expect(ing.ingest(run.id, { file }).end).toEqual({ status: 'stopped', reason: null });
     expect(store.remote.get(run.id)!.attemptEnd).toEqual({ status: 'stopped', reason: null });
@@ -102,8 +139,16 @@ describe('MessageIngestor', () => {
 
   it('the rewind and the lines after it land together: a rewind in the same read as its attempt', () => {
     const { store, run, file } = setup();
-    const all = [started(0, run.runDir), progress(1), progress(2), progress(3), started(1, run.runDir, true),
-      progress(2), checkpoint(2, run.runDir), finished(2, run.runDir, 'completed')];
+    const all = [
+      started(0, run.runDir),
+      progress(1),
+      progress(2),
+      progress(3),
+      started(1, run.runDir, true),
+      progress(2),
+      checkpoint(2, run.runDir),
+      finished(2, run.runDir, 'completed'),
+    ];
     appendFileSync(file, all.map(line).join(''));
     const r = new MessageIngestor(store).ingest(run.id, { file });
     expect(r.end).toEqual({ status: 'completed', reason: null });
@@ -192,8 +237,12 @@ describe('MessageIngestor', () => {
           if (again) ing = new MessageIngestor(store, 300);
           while (ing.ingest(run.id, { file }).more);
         }
-        const ok = lossSteps(store, run.id).join() === msgs.slice(1).map((_, i) => i + 1).join()
-          && store.remote.get(run.id)!.offset === Buffer.byteLength(text);
+        const ok =
+          lossSteps(store, run.id).join() ===
+            msgs
+              .slice(1)
+              .map((_, i) => i + 1)
+              .join() && store.remote.get(run.id)!.offset === Buffer.byteLength(text);
         store.close();
         return ok;
       }),

@@ -34,8 +34,17 @@ function checkpointFile(dest: string, step: number, config: RunConfig): void {
   const scratch = join(tmpDir('sadpm-ck-'), 'ck.sadpm-ck');
   const one = [new Float32Array([step])];
   writeCheckpoint(scratch, {
-    step, config, backend: 'fake', adamCount: step, names: ['w'], shapes: [[1]],
-    params: one, ema: one, adamM: one, adamV: one, metrics: { loss: 1 / step },
+    step,
+    config,
+    backend: 'fake',
+    adamCount: step,
+    names: ['w'],
+    shapes: [[1]],
+    params: one,
+    ema: one,
+    adamM: one,
+    adamV: one,
+    metrics: { loss: 1 / step },
   });
   mkdirSync(join(dest, '..'), { recursive: true });
   copyFileSync(scratch, dest);
@@ -152,8 +161,11 @@ describe('adopting checkpoints written but not recorded', () => {
     const a = r.adoption.get(run.id)!;
     expect(a.adopted.map((c) => c.step)).toEqual([10]);
     expect(a.ignored.map((i) => [i.path, i.why])).toEqual([
-      [at(11), 'the metrics logged before it (after step 10) were not recorded before the process stopped; ' +
-        'resume recomputes them from the last recorded checkpoint instead, for one continuous history'],
+      [
+        at(11),
+        'the metrics logged before it (after step 10) were not recorded before the process stopped; ' +
+          'resume recomputes them from the last recorded checkpoint instead, for one continuous history',
+      ],
       [at(12), expect.stringMatching(/not a SA-DPM checkpoint/)],
       [at(13), 'its header says step 11, its name step 13'],
       [at(15), 'it was written with another config (lambda: 0.5, the run has 1)'],
@@ -221,10 +233,15 @@ describe('adopting checkpoints written but not recorded', () => {
       store.runs.setProgress(run.id, recorded, 1);
       store.runs.setStatus(run.id, 'interrupted', 'killed; last good checkpoint: step 5');
       const a = recoverStore(store).adoption.get(run.id)!;
-      expect(a.adopted.map((c) => c.step), `checkpoint ${step}, recorded ${recorded}`).toEqual(adopted ? [step] : []);
-      expect(store.runs.get(run.id)!.failureReason).toBe(adopted
-        ? `killed; last good checkpoint: step ${step} (found on disk at recovery)`
-        : 'killed; last good checkpoint: step 5');
+      expect(
+        a.adopted.map((c) => c.step),
+        `checkpoint ${step}, recorded ${recorded}`,
+      ).toEqual(adopted ? [step] : []);
+      expect(store.runs.get(run.id)!.failureReason).toBe(
+        adopted
+          ? `killed; last good checkpoint: step ${step} (found on disk at recovery)`
+          : 'killed; last good checkpoint: step 5',
+      );
     }
   });
 

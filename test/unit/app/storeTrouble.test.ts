@@ -87,16 +87,29 @@ describe('a run while the store is locked by another connection', () => {
     expect(store.metrics.series(id, 'loss', 1e6).steps).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     // Each series (the 8 training metrics and the wall time the charts' time axis reads) has every step once,
     // and its summary (issue 15), written in the same transactions as the rows, counts each step once too.
-    const perSeries = store.db.prepare(`SELECT n.name, COUNT(*) AS rows, MIN(m.step) AS lo, MAX(m.step) AS hi,
+    const perSeries = store.db
+      .prepare(
+        `SELECT n.name, COUNT(*) AS rows, MIN(m.step) AS lo, MAX(m.step) AS hi,
         s.points, (SELECT SUM(b.n) FROM metric_buckets b WHERE b.run_id = m.run_id AND b.name_id = m.name_id
           AND b.level = 0) AS bucketed
       FROM metrics m JOIN metric_names n ON n.id = m.name_id
       JOIN metric_series s ON s.run_id = m.run_id AND s.name_id = m.name_id
-      WHERE m.run_id = ? GROUP BY n.name ORDER BY n.name`).all(id) as { name: string }[];
-    expect(perSeries.map((r) => r.name)).toEqual(
-      ['gradNorm', 'imagesPerSec', 'loss', 'lr', 'msPerStep', 'sa', 'simple', 'tensorBytes', 'wallTime'],
-    );
-    for (const r of perSeries) expect(r).toEqual({ name: r.name, rows: 300, lo: 1, hi: 300, points: 300, bucketed: 300 });
+      WHERE m.run_id = ? GROUP BY n.name ORDER BY n.name`,
+      )
+      .all(id) as { name: string }[];
+    expect(perSeries.map((r) => r.name)).toEqual([
+      'gradNorm',
+      'imagesPerSec',
+      'loss',
+      'lr',
+      'msPerStep',
+      'sa',
+      'simple',
+      'tensorBytes',
+      'wallTime',
+    ]);
+    for (const r of perSeries)
+      expect(r).toEqual({ name: r.name, rows: 300, lo: 1, hi: 300, points: 300, bucketed: 300 });
     expect(store.checkpoints.list(id).map((c) => c.step)).toEqual([50, 100, 150, 200, 250, 300]);
   });
 });
@@ -114,8 +127,10 @@ describe('a run whose database is full', () => {
     expect(run.failureReason).toContain(`the run database ${store.layout.db} could not be written`);
     expect(run.failureReason).toMatch(/database or disk is full, SQLITE_FULL/);
     expect(run.failureReason).toContain(`data folder ${dir}: `);
-    const said = new RegExp("free; training was stopped at step (\\d+); its metrics are recorded up to step (\\d+), " +
-      "so 'resume' continues (.*), once").exec(run.failureReason!);
+    const said = new RegExp(
+      'free; training was stopped at step (\\d+); its metrics are recorded up to step (\\d+), ' +
+        "so 'resume' continues (.*), once",
+    ).exec(run.failureReason!);
     expect(said, run.failureReason!).not.toBeNull();
     const [stopStep, recorded] = [Number(said![1]), Number(said![2])];
     // The engine was asked to stop, and stopped well before its 5000 steps.

@@ -46,15 +46,33 @@ function gap(runId: number, step: number, meanAbs: number[]): void {
 
 function fid(runId: number, step: number, sampleSteps: number, value: number, over: Partial<NewEvalResult> = {}): void {
   store.evals.upsert({
-    runId, step, weights: 'ema', sampler: 'ddim', variance: 'none', varianceRef: null,
-    sampleSteps, spacing: 'uniform', eta: 0, n: 16, seed: 0,
-    featureSpace: 'pixel', metric: 'fid', value, std: null, featuresSha256: null, refKey: 'k', seconds: 1, ...over,
+    runId,
+    step,
+    weights: 'ema',
+    sampler: 'ddim',
+    variance: 'none',
+    varianceRef: null,
+    sampleSteps,
+    spacing: 'uniform',
+    eta: 0,
+    n: 16,
+    seed: 0,
+    featureSpace: 'pixel',
+    metric: 'fid',
+    value,
+    std: null,
+    featuresSha256: null,
+    refKey: 'k',
+    seconds: 1,
+    ...over,
   });
 }
 
 describe('which config fields a study allows to differ', () => {
   it('refuses data, model and diffusion; compares the SA loss; flags the recipe; ignores bookkeeping', () => {
-    expect(['dataset', 'ch', 'chMult', 'imageSize', 'T', 'schedule', 'betaEnd'].map(fieldKind)).toEqual(Array(7).fill('refuse'));
+    expect(['dataset', 'ch', 'chMult', 'imageSize', 'T', 'schedule', 'betaEnd'].map(fieldKind)).toEqual(
+      Array(7).fill('refuse'),
+    );
     expect(['k', 'lambda', 'tau'].map(fieldKind)).toEqual(['loss', 'loss', 'loss']);
     expect(['seed', 'lr', 'batch', 'steps', 'emaDecay', 'dropout'].map(fieldKind)).toEqual(Array(6).fill('warn'));
     expect(['name', 'preset', 'gapT0', 'sampleSteps', 'backend'].map(fieldKind)).toEqual(Array(5).fill('ignore'));
@@ -62,10 +80,15 @@ describe('which config fields a study allows to differ', () => {
     const b = run('b', { k: 2, seed: 3, dataset: 'builtin:shapes32', imageSize: 32 }, []);
     const d = configDifferences([a, b]);
     expect(d.map((x) => [x.field, x.kind])).toEqual([
-      ['dataset', 'refuse'], ['imageSize', 'refuse'], ['k', 'loss'], ['seed', 'warn'], ['name', 'ignore'],
+      ['dataset', 'refuse'],
+      ['imageSize', 'refuse'],
+      ['k', 'loss'],
+      ['seed', 'warn'],
+      ['name', 'ignore'],
     ]);
     expect(d.find((x) => x.field === 'dataset')!.values).toEqual([
-      { runId: a.id, value: 'builtin:shapes' }, { runId: b.id, value: 'builtin:shapes32' },
+      { runId: a.id, value: 'builtin:shapes' },
+      { runId: b.id, value: 'builtin:shapes32' },
     ]);
   });
 });
@@ -83,7 +106,10 @@ describe('the study', () => {
     fid(s.id, 200, 10, 20);
     const study = buildStudy(store, { baselineId: b.id, saIds: [s.id] });
     expect(study.comparable).toBe(true);
-    expect(study.runs.map((r) => [r.id, r.role, r.loss])).toEqual([[b.id, 'baseline', 'DDPM'], [s.id, 'sa', 'SA-2 λ=1']]);
+    expect(study.runs.map((r) => [r.id, r.role, r.loss])).toEqual([
+      [b.id, 'baseline', 'DDPM'],
+      [s.id, 'sa', 'SA-2 λ=1'],
+    ]);
     expect(study.gap).toMatchObject({ step: 200, t0: 4, weights: 'raw', missing: [] });
     const [ratio] = study.gap.ratios;
     expect(ratio!.t).toEqual([4, 3, 2, 1]);
@@ -94,7 +120,10 @@ describe('the study', () => {
     expect(study.notes.join('\n')).toMatch(/training recipe differs \(seed\)/);
     expect(study.spaceLabel).toMatch(/^pixel space/);
     expect(study.metrics.map((m) => m.metric)).toEqual(['fid']);
-    expect(study.metrics[0]!.curves.map((c) => [c.runId, c.points.map((p) => p.value)])).toEqual([[b.id, [40, 30]], [s.id, [20]]]);
+    expect(study.metrics[0]!.curves.map((c) => [c.runId, c.points.map((p) => p.value)])).toEqual([
+      [b.id, [40, 30]],
+      [s.id, [20]],
+    ]);
     // Another pair whose data differ is reported, not compared.
     const other = run('other', { k: 2, dataset: 'builtin:shapes32', imageSize: 32 }, [200]);
     expect(buildStudy(store, { baselineId: b.id, saIds: [other.id] }).comparable).toBe(false);
@@ -109,12 +138,22 @@ describe('the study', () => {
     fid(b.id, 200, 10, 40);
     fid(b.id, 200, 20, 30);
     const commands: EngineCommand[] = [];
-    const spawn = fakeEvalSpawner(commands, { gap: (_p, t) => (t === 4 ? 0 : 0.1 * (5 - t)), value: (_p, k) => 200 / k });
+    const spawn = fakeEvalSpawner(commands, {
+      gap: (_p, t) => (t === 4 ? 0 : 0.1 * (5 - t)),
+      value: (_p, k) => 200 / k,
+    });
     const out = join(dir, 'report');
     const evaluate = { metrics: ['fid' as const], n: 16, sampler: 'ddim' as const, steps: [10, 20, 50] };
-    const report = await runStudyReport({ store, spawn, env: {} }, {
-      baselineId: b.id, saIds: [s.id], measureMissing: true, evaluate,
-    }, { out });
+    const report = await runStudyReport(
+      { store, spawn, env: {} },
+      {
+        baselineId: b.id,
+        saIds: [s.id],
+        measureMissing: true,
+        evaluate,
+      },
+      { out },
+    );
     // The SA run had no gap curve and no results; the baseline only lacked 50 steps.
     const gaps = commands.filter((c) => c.cmd === 'gap');
     expect(gaps).toHaveLength(1);
@@ -126,7 +165,16 @@ describe('the study', () => {
     expect(report.study.gap.ratios[0]!.final).toBeCloseTo(0.6 / 0.4, 12);
 
     expect(report.dir).toBe(out);
-    for (const f of ['report.md', 'gap.png', 'gap-ratio.png', 'metric-fid.png', 'gap.csv', 'gap-ratio.csv', 'metrics.csv', 'study.json']) {
+    for (const f of [
+      'report.md',
+      'gap.png',
+      'gap-ratio.png',
+      'metric-fid.png',
+      'gap.csv',
+      'gap-ratio.csv',
+      'metrics.csv',
+      'study.json',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const md = readFileSync(report.markdown, 'utf8');
@@ -136,8 +184,10 @@ describe('the study', () => {
     expect(md).toMatch(/!\[FID\]\(metric-fid\.png\)/);
     expect(md).toMatch(/\| 50 \| 4 \| 4 \|/);
     const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('run_id,run_name,loss,role,checkpoint_step,weights,sampler,variance,spacing,eta,n,feature_space,' +
-      'metric,sample_steps,value,std');
+    expect(csv[0]).toBe(
+      'run_id,run_name,loss,role,checkpoint_step,weights,sampler,variance,spacing,eta,n,feature_space,' +
+        'metric,sample_steps,value,std',
+    );
     expect(csv).toHaveLength(1 + 6);
     expect(readFileSync(join(out, 'gap-ratio.csv'), 'utf8').split('\n')[4]).toBe('1,1.4999999999999998');
     const png = PNG.sync.read(readFileSync(join(out, 'metric-fid.png')));
@@ -145,13 +195,19 @@ describe('the study', () => {
     expect(JSON.parse(readFileSync(join(out, 'study.json'), 'utf8')).runs).toHaveLength(2);
   });
 
-  it('issue 13: a variance sampler evaluates with each run\'s own head; two heads are two columns, never one', async () => {
+  it("issue 13: a variance sampler evaluates with each run's own head; two heads are two columns, never one", async () => {
     const b = run('baseline', { k: 1 }, [200]);
     const s = run('sa2', { k: 2 }, [200]);
     const head = (parent: RunRecord) => {
       const cov = createCovRun(store, parent, { kind: 'npr', steps: 2, ema: true });
-      store.checkpoints.add({ runId: cov.id, step: 2, kind: 'full', path: join(cov.runDir, 'h.sadpm-cov'), bytes: 1,
-        metrics: {} });
+      store.checkpoints.add({
+        runId: cov.id,
+        step: 2,
+        kind: 'full',
+        path: join(cov.runDir, 'h.sadpm-cov'),
+        bytes: 1,
+        metrics: {},
+      });
       store.runs.setStatus(cov.id, 'completed');
       return cov.id;
     };
@@ -162,21 +218,30 @@ describe('the study', () => {
     const commands: EngineCommand[] = [];
     const spawn = fakeEvalSpawner(commands, { value: (p, k) => (p.includes(`/${b.name}`) ? 100 : 200) / k });
     const evaluate = { metrics: ['fid' as const], n: 16, sampler: 'npr-ddim' as const, steps: [10] };
-    const report = await runStudyReport({ store, spawn, env: {} }, { baselineId: b.id, saIds: [s.id], evaluate },
-      { out: join(dir, 'report') });
+    const report = await runStudyReport(
+      { store, spawn, env: {} },
+      { baselineId: b.id, saIds: [s.id], evaluate },
+      { out: join(dir, 'report') },
+    );
     const evals = commands.flatMap((c) => (c.cmd === 'eval' ? [c.job] : []));
     expect(evals.map((j) => [j.sampler, j.steps, j.covHead])).toEqual([
       ['npr-ddim', [10], join(store.runs.get(hb)!.runDir, 'h.sadpm-cov')],
       ['npr-ddim', [10], join(store.runs.get(hs)!.runDir, 'h.sadpm-cov')],
     ]);
     const curves = report.study.metrics.find((m) => m.metric === 'fid')!.curves;
-    expect(curves.map((c) => [c.runId, c.variance]).sort()).toEqual([
-      [b.id, `npr run #${hb} step 2`], [b.id, `npr run #${old} step 2`], [s.id, `npr run #${hs} step 2`],
-    ].sort());
+    expect(curves.map((c) => [c.runId, c.variance]).sort()).toEqual(
+      [
+        [b.id, `npr run #${hb} step 2`],
+        [b.id, `npr run #${old} step 2`],
+        [s.id, `npr run #${hs} step 2`],
+      ].sort(),
+    );
     const md = readFileSync(report.markdown, 'utf8');
     expect(md).toContain(`npr-ddim (npr run #${old} step 2)`);
     expect(md).toContain(`npr-ddim (npr run #${hb} step 2)`);
-    const csv = readFileSync(join(dir, 'report', 'metrics.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(join(dir, 'report', 'metrics.csv'), 'utf8')
+      .trim()
+      .split('\n');
     expect(csv.filter((l) => l.includes(`,npr-ddim,npr run #${hb} step 2,`))).toHaveLength(1);
   });
 
@@ -184,8 +249,9 @@ describe('the study', () => {
     const b = run('baseline', { k: 1 }, [200]);
     const o = run('other', { k: 2, ch: 32 }, [200]);
     const spawn = fakeEvalSpawner([]);
-    await expect(runStudyReport({ store, spawn, env: {} }, { baselineId: b.id, saIds: [o.id] }, { out: join(dir, 'r') }))
-      .rejects.toThrow(/do not share data, model and diffusion: ch \(#1 16 vs #2 32\)/);
+    await expect(
+      runStudyReport({ store, spawn, env: {} }, { baselineId: b.id, saIds: [o.id] }, { out: join(dir, 'r') }),
+    ).rejects.toThrow(/do not share data, model and diffusion: ch \(#1 16 vs #2 32\)/);
     expect(existsSync(join(dir, 'r'))).toBe(false);
   });
 });

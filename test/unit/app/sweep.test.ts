@@ -40,23 +40,39 @@ describe('sweeps in the store', () => {
     expect(bad).toThrow(/^k: cell k=5 λ=1 seed=0: k \(5\) must be <= T \(4\)/);
     expect(store.runs.list()).toEqual([]);
     expect(store.sweeps.list()).toEqual([]);
-    expect(() => createSweep(store, { base: { ...base, seed: 1 }, axes: { k: [1], lambda: [1], seeds: [0] } }))
-      .toThrow('seed: is swept');
-    expect(() => createSweep(store, { base, axes: { k: [1], lambda: [1], seeds: [0] }, slurm: { gpus: 1 } }))
-      .toThrow(/executor: Slurm options were given/);
-    expect(() => createSweep(store, { base, axes: { k: [1], lambda: [1], seeds: [0] }, executor: 'slurm',
-      slurm: { ssh: 'login' } })).toThrow(/remoteDir: a folder on the cluster/);
+    expect(() => createSweep(store, { base: { ...base, seed: 1 }, axes: { k: [1], lambda: [1], seeds: [0] } })).toThrow(
+      'seed: is swept',
+    );
+    expect(() => createSweep(store, { base, axes: { k: [1], lambda: [1], seeds: [0] }, slurm: { gpus: 1 } })).toThrow(
+      /executor: Slurm options were given/,
+    );
+    expect(() =>
+      createSweep(store, {
+        base,
+        axes: { k: [1], lambda: [1], seeds: [0] },
+        executor: 'slurm',
+        slurm: { ssh: 'login' },
+      }),
+    ).toThrow(/remoteDir: a folder on the cluster/);
   });
 
   it('the runs table filters by sweep; a deleted run leaves its cell, marked deleted', () => {
     const store = freshStore();
     const a = createSweep(store, { base, axes: { k: [1], lambda: [0, 1], seeds: [0] } });
     const b = createSweep(store, { name: 'other', base, axes: { k: [2], lambda: [1], seeds: [0, 1] } });
-    expect(store.runs.list({ sweepId: a.sweep.id }).map((r) => r.id).sort()).toEqual(a.runs.map((r) => r.id));
+    expect(
+      store.runs
+        .list({ sweepId: a.sweep.id })
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(a.runs.map((r) => r.id));
     expect(store.runs.count({ sweepId: b.sweep.id })).toBe(2);
     store.runs.delete(b.runs[0]!.id, { deleteFiles: false });
     const cells = store.sweeps.cells(b.sweep.id).map((c) => [c.runId, c.status]);
-    expect(cells).toEqual([[null, null], [b.runs[1]!.id, 'queued']]);
+    expect(cells).toEqual([
+      [null, null],
+      [b.runs[1]!.id, 'queued'],
+    ]);
   });
 
   it('crash recovery leaves runs on a cluster alone (no studio process owns them), and only those', () => {
@@ -84,7 +100,9 @@ describe('sweeps in the store', () => {
     const store = freshStore();
     const slurm = new SlurmExecutor(store, { sshProgram: 'false', log: () => {} });
     const created = createSweep(store, {
-      base, axes: { k: [1], lambda: [0, 1], seeds: [0] }, executor: 'slurm',
+      base,
+      axes: { k: [1], lambda: [0, 1], seeds: [0] },
+      executor: 'slurm',
       slurm: { ssh: 'login', remoteDir: '/scratch/sadpm' },
     });
     const service = new RunService(store, fakeSpawner({ spawned: 0, commands: [] }));

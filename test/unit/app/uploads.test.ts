@@ -159,15 +159,18 @@ describe('decodeBase64Strict', () => {
     };
     const symbol = fc.constantFrom('A', 'B', 'Q', 'g', 'z', '0', '+', '/', '=', '=', '*', ' ', '-', '_', '\n', 'é');
     fc.assert(
-      fc.property(fc.array(symbol, { maxLength: 12 }).map((a) => a.join('')), (s) => {
-        let ok = true;
-        try {
-          decodeBase64Strict(s, 'x');
-        } catch {
-          ok = false;
-        }
-        expect(ok).toBe(meant(s));
-      }),
+      fc.property(
+        fc.array(symbol, { maxLength: 12 }).map((a) => a.join('')),
+        (s) => {
+          let ok = true;
+          try {
+            decodeBase64Strict(s, 'x');
+          } catch {
+            ok = false;
+          }
+          expect(ok).toBe(meant(s));
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -24,7 +24,12 @@ beforeAll(async () => {
   writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>t</title>');
   writeFileSync(join(renderer, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(dir, 'secret.txt'), 'secret');
-  services = createServices({ dataDir: join(dir, 'data'), spawn: fakeSpawner({ spawned: 0, commands: [] }), mode: 'web', flushMs: 5 });
+  services = createServices({
+    dataDir: join(dir, 'data'),
+    spawn: fakeSpawner({ spawned: 0, commands: [] }),
+    mode: 'web',
+    flushMs: 5,
+  });
   server = await startWebServer({ services, rendererDir: renderer });
 });
 
@@ -206,8 +211,14 @@ describe('web mode', () => {
       if (f.event) events.push(f.event);
     });
     expect(await request(ws, 1, 'runs.list', {})).toEqual({ id: 1, ok: true, res: { runs: [], total: 0 } });
-    expect(await request(ws, 2, 'runs.get', { id: 'x' })).toMatchObject({ id: 2, ok: false, error: { code: 'invalid' } });
-    const created = await request(ws, 3, 'runs.create', { config: { preset: 'tiny', T: 50, gapT0: 20, steps: 3, checkpointEvery: 1 } });
+    expect(await request(ws, 2, 'runs.get', { id: 'x' })).toMatchObject({
+      id: 2,
+      ok: false,
+      error: { code: 'invalid' },
+    });
+    const created = await request(ws, 3, 'runs.create', {
+      config: { preset: 'tiny', T: 50, gapT0: 20, steps: 3, checkpointEvery: 1 },
+    });
     expect(created).toMatchObject({ ok: true, res: { status: expect.stringMatching(/^(queued|running)$/) } });
     const t0 = Date.now();
     while (!events.includes('run.message') && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
@@ -229,7 +240,7 @@ describe('web mode', () => {
   });
 });
 
-describe('web mode /files (the page\'s images and downloads)', () => {
+describe("web mode /files (the page's images and downloads)", () => {
   const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
   const data = () => join(dir, 'data');
   // The page's own signing code (src/renderer/src/api/fileUrl.ts): server and page must agree.
@@ -316,7 +327,19 @@ describe('web mode /files (the page\'s images and downloads)', () => {
   });
 
   it('property: a signed path gets 200 or 404, 200 only inside the data folder; any other signature 403', async () => {
-    const seg = fc.constantFrom('..', '.', 'exports', 'uploads', 'g.png', 'x.html', 'link.png', '%2e%2e', '', 'ü', '\0');
+    const seg = fc.constantFrom(
+      '..',
+      '.',
+      'exports',
+      'uploads',
+      'g.png',
+      'x.html',
+      'link.png',
+      '%2e%2e',
+      '',
+      'ü',
+      '\0',
+    );
     const base = fc.constantFrom(data(), dir, '/', '');
     const path = fc.oneof(
       fc.tuple(base, fc.array(seg, { maxLength: 6 })).map(([b, parts]) => [b, ...parts].join('/')),

@@ -10,7 +10,16 @@ describe('built-in datasets', () => {
 
   it('generates the default shapes dataset: 4096 16x16 RGB images with 3 classes', () => {
     const ds = generateBuiltin('builtin:shapes');
-    expect(ds.info).toMatchObject({ count: 4096, height: 16, width: 16, channels: 3, hasLabels: true, numClasses: 3, format: 'builtin', source: 'builtin:shapes' });
+    expect(ds.info).toMatchObject({
+      count: 4096,
+      height: 16,
+      width: 16,
+      channels: 3,
+      hasLabels: true,
+      numClasses: 3,
+      format: 'builtin',
+      source: 'builtin:shapes',
+    });
     expect(ds.info.classNames).toEqual(['circle', 'square', 'triangle']);
     expect(ds.pixels.length).toBe(4096 * 16 * 16 * 3);
     expect(ds.info.checksum).toBe(datasetChecksum(ds.pixels, ds.labels));
@@ -51,7 +60,9 @@ describe('built-in datasets', () => {
   });
 
   it('rejects unknown names listing the known ones, and bad options', () => {
-    expect(() => generateBuiltin('builtin:mnist')).toThrow("unknown built-in dataset 'builtin:mnist'; known: builtin:shapes, builtin:shapes32");
+    expect(() => generateBuiltin('builtin:mnist')).toThrow(
+      "unknown built-in dataset 'builtin:mnist'; known: builtin:shapes, builtin:shapes32",
+    );
     expect(() => generateBuiltin('shapes', { count: 0 })).toThrow(/count must be a positive integer/);
     expect(() => generateBuiltin('shapes', { seed: -1 })).toThrow(/seed must be a non-negative integer/);
   });

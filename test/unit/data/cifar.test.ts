@@ -50,7 +50,9 @@ describe('CIFAR-10 reader', () => {
   describe('malformed input', () => {
     it('length not a multiple of 3073', () => {
       const p = write(join(tempDir(), 'data_batch_1.bin'), batch([1, 2]).subarray(0, REC + 100));
-      expect(() => readCifar10(p)).toThrow(`${p}: not a CIFAR-10 binary batch: length ${REC + 100} is not a multiple of 3073`);
+      expect(() => readCifar10(p)).toThrow(
+        `${p}: not a CIFAR-10 binary batch: length ${REC + 100} is not a multiple of 3073`,
+      );
     });
 
     it('empty file', () => {

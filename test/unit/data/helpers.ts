@@ -42,7 +42,12 @@ export function ramp(n: number, mul = 7, add = 3): Uint8Array {
 }
 
 /** .npy bytes with numpy's header layout (padded so data starts on a 64-byte boundary). */
-export function npyBytes(descr: string, shape: number[], data: Uint8Array, opts: { version?: 1 | 2 | 3; fortran?: boolean } = {}): Buffer {
+export function npyBytes(
+  descr: string,
+  shape: number[],
+  data: Uint8Array,
+  opts: { version?: 1 | 2 | 3; fortran?: boolean } = {},
+): Buffer {
   const version = opts.version ?? 1;
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let dict = `{'descr': '${descr}', 'fortran_order': ${opts.fortran ? 'True' : 'False'}, 'shape': ${shapeText}, }`;
@@ -65,7 +70,12 @@ export function solidRgba(w: number, h: number, rgba: [number, number, number, n
   return b;
 }
 
-export function pngBytes(w: number, h: number, rgba: Buffer, opts: { colorType?: 0 | 2 | 4 | 6; bitDepth?: 8 | 16; inputColorType?: 0 | 2 | 4 | 6 } = {}): Buffer {
+export function pngBytes(
+  w: number,
+  h: number,
+  rgba: Buffer,
+  opts: { colorType?: 0 | 2 | 4 | 6; bitDepth?: 8 | 16; inputColorType?: 0 | 2 | 4 | 6 } = {},
+): Buffer {
   return PNG.sync.write({ width: w, height: h, data: rgba } as unknown as PNG, {
     colorType: opts.colorType ?? 6,
     bitDepth: opts.bitDepth ?? 8,

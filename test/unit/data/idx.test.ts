@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { pairedLabelNames, readIdx } from '../../../src/engine/data/idx';
 import { idxBytes, ramp, tempDir, write } from './helpers';
 
-
 describe('IDX reader', () => {
   it('reads raw images and labels', () => {
     const dir = tempDir();
@@ -37,7 +36,10 @@ describe('IDX reader', () => {
   });
 
   it('pairs the standard MNIST names', () => {
-    expect(pairedLabelNames('/d/train-images-idx3-ubyte.gz')).toEqual(['train-labels-idx1-ubyte.gz', 'train-labels-idx1-ubyte']);
+    expect(pairedLabelNames('/d/train-images-idx3-ubyte.gz')).toEqual([
+      'train-labels-idx1-ubyte.gz',
+      'train-labels-idx1-ubyte',
+    ]);
     expect(pairedLabelNames('t10k-images-idx3-ubyte')).toEqual(['t10k-labels-idx1-ubyte', 't10k-labels-idx1-ubyte.gz']);
     expect(pairedLabelNames('t10k-images.idx3-ubyte')).toEqual(['t10k-labels.idx1-ubyte', 't10k-labels.idx1-ubyte.gz']);
     expect(pairedLabelNames('digits.bin')).toBeUndefined();
@@ -90,7 +92,9 @@ describe('IDX reader', () => {
       const dir = tempDir();
       const images = write(join(dir, 'i'), idxBytes([3, 2, 2], ramp(12)));
       const labels = write(join(dir, 'l'), idxBytes([2], Uint8Array.from([1, 2])));
-      expect(() => readIdx(images, { labelsPath: labels })).toThrow(`${labels}: label count mismatch: 2 labels for 3 images in ${images}`);
+      expect(() => readIdx(images, { labelsPath: labels })).toThrow(
+        `${labels}: label count mismatch: 2 labels for 3 images in ${images}`,
+      );
     });
 
     it('images larger than the pixel limit, refused from the header before any data is read or inflated', () => {
@@ -119,9 +123,14 @@ describe('IDX reader', () => {
   });
 
   const FASHION = '/usr/share/datasets/fashion-mnist';
-  it.skipIf(!existsSync(join(FASHION, 't10k-images-idx3-ubyte.gz')))('reads the real Fashion-MNIST test split (skipped: not installed here)', () => {
-    const raw = readIdx(join(FASHION, 't10k-images-idx3-ubyte.gz'), { labelsPath: join(FASHION, 't10k-labels-idx1-ubyte.gz') });
-    expect(raw).toMatchObject({ count: 10000, height: 28, width: 28, channels: 1 });
-    expect(raw.classNames?.[9]).toBe('Ankle boot');
-  });
+  it.skipIf(!existsSync(join(FASHION, 't10k-images-idx3-ubyte.gz')))(
+    'reads the real Fashion-MNIST test split (skipped: not installed here)',
+    () => {
+      const raw = readIdx(join(FASHION, 't10k-images-idx3-ubyte.gz'), {
+        labelsPath: join(FASHION, 't10k-labels-idx1-ubyte.gz'),
+      });
+      expect(raw).toMatchObject({ count: 10000, height: 28, width: 28, channels: 1 });
+      expect(raw.classNames?.[9]).toBe('Ankle boot');
+    },
+  );
 });

@@ -57,7 +57,7 @@ async function pngBomb(side: number): Promise<Buffer> {
 /** A JPEG whose frame header (SOF0) is rewritten to declare another size. */
 function jpegDeclaring(width: number, height: number): Buffer {
   const buf = Buffer.from(jpegBytes(8, 8, solidRgba(8, 8, [50, 60, 70, 255])));
-  for (let o = 2; o < buf.length; ) {
+  for (let o = 2; o < buf.length;) {
     const marker = buf[o + 1]!;
     if (marker === 0xc0) {
       buf.writeUInt16BE(height, o + 5);

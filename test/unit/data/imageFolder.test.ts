@@ -133,12 +133,19 @@ describe('image folder reader', () => {
 
     const raw = await readImageFolder(dir, { size: 4 });
     expect(raw.count).toBe(2);
-    expect(raw.skipped.map((s) => s.file)).toEqual([join(dir, 'b_corrupt.png'), join(dir, 'c_trunc.jpg'), join(dir, 'd_text.jpeg')]);
+    expect(raw.skipped.map((s) => s.file)).toEqual([
+      join(dir, 'b_corrupt.png'),
+      join(dir, 'c_trunc.jpg'),
+      join(dir, 'd_text.jpeg'),
+    ]);
     expect(raw.skipped[2]!.reason).toMatch(/not a PNG or JPEG/);
     expect(raw.pixels.length).toBe(2 * 4 * 4 * 3);
 
     // --strict names every broken file and why, and nothing else.
-    const err = await readImageFolder(dir, { size: 4, strict: true }).then(() => null, (e: Error) => e.message);
+    const err = await readImageFolder(dir, { size: 4, strict: true }).then(
+      () => null,
+      (e: Error) => e.message,
+    );
     expect(err).toBe(
       [
         '3 of 5 images cannot be read, so nothing was imported (--strict):',
@@ -156,7 +163,11 @@ describe('image folder reader', () => {
     const raw = await readImageFolder(dir, { size: 2, limit: 3, onProgress: (d, t) => calls.push([d, t]) });
     expect(raw.count).toBe(3);
     expect(raw.pixels[2 * 12]).toBe(2);
-    expect(calls).toEqual([[1, 5], [2, 5], [3, 5]]);
+    expect(calls).toEqual([
+      [1, 5],
+      [2, 5],
+      [3, 5],
+    ]);
   });
 
   it('can be cancelled', async () => {

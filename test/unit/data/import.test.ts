@@ -9,7 +9,15 @@ import { idxBytes, npyBytes, pngBytes, ramp, solidRgba, tempDir, write } from '.
 function mnistLike(dir: string, n: number, gz = true): string {
   const suffix = gz ? '.gz' : '';
   const wrap = (b: Buffer): Buffer => (gz ? gzipSync(b) : b);
-  write(join(dir, `train-labels-idx1-ubyte${suffix}`), wrap(idxBytes([n], new Uint8Array(n).map((_, i) => i % 10))));
+  write(
+    join(dir, `train-labels-idx1-ubyte${suffix}`),
+    wrap(
+      idxBytes(
+        [n],
+        new Uint8Array(n).map((_, i) => i % 10),
+      ),
+    ),
+  );
   return write(join(dir, `train-images-idx3-ubyte${suffix}`), wrap(idxBytes([n, 28, 28], ramp(n * 784))));
 }
 
@@ -25,7 +33,16 @@ describe('importDataset', () => {
     const res = await importDataset({ input: src, format: 'auto', out, onProgress: (d) => progress.push(d) });
     expect(res.report.good).toBe(2);
     expect(res.report.skipped).toHaveLength(1);
-    expect(res.header).toMatchObject({ name: 'pets', format: 'folder', count: 2, height: 32, width: 32, channels: 3, numClasses: 2, classNames: ['cat', 'dog'] });
+    expect(res.header).toMatchObject({
+      name: 'pets',
+      format: 'folder',
+      count: 2,
+      height: 32,
+      width: 32,
+      channels: 3,
+      numClasses: 2,
+      classNames: ['cat', 'dog'],
+    });
     expect(res.header.skipped[0]!.file).toBe(join(src, 'dog', 'bad.png'));
     expect(progress).toEqual([1, 2, 3]);
     const back = readPackedDataset(out);
@@ -41,7 +58,16 @@ describe('importDataset', () => {
     expect(detectFormat(dir)).toEqual({ format: 'idx', path: images });
     const out = join(dir, 'm.sadpm-ds');
     const res = await importDataset({ input: images, format: 'auto', out, size: 14, limit: 12 });
-    expect(res.header).toMatchObject({ name: 'train-images-idx3-ubyte', format: 'idx', count: 12, height: 14, width: 14, channels: 1, hasLabels: true, numClasses: 10 });
+    expect(res.header).toMatchObject({
+      name: 'train-images-idx3-ubyte',
+      format: 'idx',
+      count: 12,
+      height: 14,
+      width: 14,
+      channels: 1,
+      hasLabels: true,
+      numClasses: 10,
+    });
     expect(Array.from(readPackedDataset(out).labels!)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
   });
 
@@ -65,9 +91,27 @@ describe('importDataset', () => {
     const dir = tempDir();
     const out = join(dir, 'shapes.sadpm-ds');
     const b = await importDataset({ input: 'builtin:shapes', format: 'auto', out, limit: 100 });
-    expect(b.header).toMatchObject({ name: 'shapes', source: 'builtin:shapes', format: 'builtin', count: 100, height: 16 });
-    const again = await importDataset({ input: out, format: 'auto', out: join(dir, 'gray.sadpm-ds'), grayscale: true, size: 8 });
-    expect(again.header).toMatchObject({ format: 'packed', count: 100, height: 8, channels: 1, classNames: ['circle', 'square', 'triangle'] });
+    expect(b.header).toMatchObject({
+      name: 'shapes',
+      source: 'builtin:shapes',
+      format: 'builtin',
+      count: 100,
+      height: 16,
+    });
+    const again = await importDataset({
+      input: out,
+      format: 'auto',
+      out: join(dir, 'gray.sadpm-ds'),
+      grayscale: true,
+      size: 8,
+    });
+    expect(again.header).toMatchObject({
+      format: 'packed',
+      count: 100,
+      height: 8,
+      channels: 1,
+      classNames: ['circle', 'square', 'triangle'],
+    });
   });
 
   describe('writes nothing when it fails', () => {
@@ -77,7 +121,9 @@ describe('importDataset', () => {
       write(join(src, 'a.png'), 'not a png');
       write(join(src, 'b.jpg'), 'not a jpeg');
       const out = join(dir, 'x.sadpm-ds');
-      await expect(importDataset({ input: src, format: 'folder', out })).rejects.toThrow(/no usable images \(2 skipped, e\.g\./);
+      await expect(importDataset({ input: src, format: 'folder', out })).rejects.toThrow(
+        /no usable images \(2 skipped, e\.g\./,
+      );
       expect(existsSync(out)).toBe(false);
       expect(readdirSync(dir)).toEqual(['imgs']);
     });
@@ -117,7 +163,9 @@ describe('importDataset', () => {
       const images = mnistLike(dir, 5, false);
       write(join(dir, 'train-labels-idx1-ubyte'), idxBytes([4], new Uint8Array(4)));
       const out = join(dir, 'x.sadpm-ds');
-      await expect(importDataset({ input: images, format: 'auto', out })).rejects.toThrow(/label count mismatch: 4 labels for 5 images/);
+      await expect(importDataset({ input: images, format: 'auto', out })).rejects.toThrow(
+        /label count mismatch: 4 labels for 5 images/,
+      );
       expect(existsSync(out)).toBe(false);
     });
 
@@ -134,14 +182,28 @@ describe('importDataset', () => {
     const dir = tempDir();
     const img = write(join(dir, 'one.png'), pngBytes(2, 2, solidRgba(2, 2, [0, 0, 0, 255])));
     const out = join(dir, 'x.sadpm-ds');
-    await expect(importDataset({ input: 'builtin:shapes', format: 'auto', out: join(dir, 'x.bin') })).rejects.toThrow(/must end in .sadpm-ds/);
+    await expect(importDataset({ input: 'builtin:shapes', format: 'auto', out: join(dir, 'x.bin') })).rejects.toThrow(
+      /must end in .sadpm-ds/,
+    );
     await expect(importDataset({ input: img, format: 'auto', out })).rejects.toThrow(/a single image is not a dataset/);
-    await expect(importDataset({ input: join(dir, 'missing'), format: 'auto', out })).rejects.toThrow(/missing: not found/);
-    await expect(importDataset({ input: write(join(dir, 'data.xyz'), 'x'), format: 'auto', out })).rejects.toThrow(/cannot tell the dataset format/);
-    await expect(importDataset({ input: 'builtin:shapes', format: 'auto', out, size: 0 })).rejects.toThrow(/size: expected an integer/);
-    await expect(importDataset({ input: 'builtin:nope', format: 'auto', out })).rejects.toThrow(/known: builtin:shapes/);
-    await expect(importDataset({ input: dir, format: 'npy', out })).rejects.toThrow(/is a folder; the npy format expects a file/);
-    await expect(importDataset({ input: 'builtin:shapes', format: 'builtin', out, labelsPath: 'l.npy' })).rejects.toThrow(/labelsPath is only used with idx or npy/);
+    await expect(importDataset({ input: join(dir, 'missing'), format: 'auto', out })).rejects.toThrow(
+      /missing: not found/,
+    );
+    await expect(importDataset({ input: write(join(dir, 'data.xyz'), 'x'), format: 'auto', out })).rejects.toThrow(
+      /cannot tell the dataset format/,
+    );
+    await expect(importDataset({ input: 'builtin:shapes', format: 'auto', out, size: 0 })).rejects.toThrow(
+      /size: expected an integer/,
+    );
+    await expect(importDataset({ input: 'builtin:nope', format: 'auto', out })).rejects.toThrow(
+      /known: builtin:shapes/,
+    );
+    await expect(importDataset({ input: dir, format: 'npy', out })).rejects.toThrow(
+      /is a folder; the npy format expects a file/,
+    );
+    await expect(
+      importDataset({ input: 'builtin:shapes', format: 'builtin', out, labelsPath: 'l.npy' }),
+    ).rejects.toThrow(/labelsPath is only used with idx or npy/);
     const classes = importDataset({ input: 'builtin:shapes', format: 'builtin', out, classes: 'none' });
     await expect(classes).rejects.toThrow(/classes \(none\) is only used with image folders/);
     expect(existsSync(out)).toBe(false);

@@ -15,7 +15,10 @@ import { tempDir } from './helpers';
 
 function tiny(count: number): PackedDataset {
   const pixels = new Uint8Array(count * 2).map((_, k) => k % 256);
-  const info = makeHeader({ pixels, count, height: 1, width: 2, channels: 1 }, { name: 't', source: 's', format: 'npy' });
+  const info = makeHeader(
+    { pixels, count, height: 1, width: 2, channels: 1 },
+    { name: 't', source: 's', format: 'npy' },
+  );
   return { info, pixels };
 }
 
@@ -37,7 +40,8 @@ describe('BatchSampler', () => {
     const a = new BatchSampler(ds, 3);
     const b = new BatchSampler(ds, 3);
     const c = new BatchSampler(ds, 4);
-    for (const step of [0, 1, 7, 12, 1000]) expect(Array.from(a.batchIndices(step, 16))).toEqual(Array.from(b.batchIndices(step, 16)));
+    for (const step of [0, 1, 7, 12, 1000])
+      expect(Array.from(a.batchIndices(step, 16))).toEqual(Array.from(b.batchIndices(step, 16)));
     // Order of queries does not matter (resume from any step).
     const late = new BatchSampler(ds, 3).batchIndices(1000, 16);
     expect(Array.from(late)).toEqual(Array.from(a.batchIndices(1000, 16)));

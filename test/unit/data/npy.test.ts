@@ -77,7 +77,10 @@ describe('.npy reader', () => {
       v9[6] = 9;
       const a = write(join(dir, 'a.npy'), v9);
       expect(() => readNpy(a)).toThrow(/format version 9.0 is not supported/);
-      const garbled = Buffer.from(npyBytes('|u1', [1, 1, 1], new Uint8Array(1)).toString('latin1').replace("'shape'", "'shope'"), 'latin1');
+      const garbled = Buffer.from(
+        npyBytes('|u1', [1, 1, 1], new Uint8Array(1)).toString('latin1').replace("'shape'", "'shope'"),
+        'latin1',
+      );
       const b = write(join(dir, 'b.npy'), garbled);
       expect(() => readNpy(b)).toThrow(/malformed .npy header/);
     });

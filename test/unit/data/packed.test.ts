@@ -1,14 +1,28 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeHeader, readPackedDataset, readPackedHeader, writePackedDataset, type PackedDataset } from '../../../src/engine/data/packed';
+import {
+  makeHeader,
+  readPackedDataset,
+  readPackedHeader,
+  writePackedDataset,
+  type PackedDataset,
+} from '../../../src/engine/data/packed';
 import { ramp, tempDir } from './helpers';
 
 function sample(labels = true): PackedDataset {
   const pixels = ramp(5 * 4 * 3 * 3);
   const lab = labels ? Int32Array.from([0, 2, 1, 2, 0]) : undefined;
   const info = makeHeader(
-    { pixels, labels: lab, count: 5, height: 4, width: 3, channels: 3, classNames: labels ? ['a', 'b', 'c'] : undefined },
+    {
+      pixels,
+      labels: lab,
+      count: 5,
+      height: 4,
+      width: 3,
+      channels: 3,
+      classNames: labels ? ['a', 'b', 'c'] : undefined,
+    },
     { name: 'tiny', source: '/somewhere', format: 'npy', skipped: [{ file: 'x.png', reason: 'corrupt' }] },
   );
   return { info, pixels, labels: lab };
@@ -21,7 +35,16 @@ describe('packed dataset format', () => {
     const written = writePackedDataset(path, ds);
     const back = readPackedDataset(path);
     expect(back.info).toEqual(written);
-    expect(back.info).toMatchObject({ version: 1, count: 5, height: 4, width: 3, channels: 3, hasLabels: true, numClasses: 3, classNames: ['a', 'b', 'c'] });
+    expect(back.info).toMatchObject({
+      version: 1,
+      count: 5,
+      height: 4,
+      width: 3,
+      channels: 3,
+      hasLabels: true,
+      numClasses: 3,
+      classNames: ['a', 'b', 'c'],
+    });
     expect(Array.from(back.pixels)).toEqual(Array.from(ds.pixels));
     expect(Array.from(back.labels!)).toEqual([0, 2, 1, 2, 0]);
     expect(readPackedHeader(path)).toEqual(written);
@@ -61,7 +84,9 @@ describe('packed dataset format', () => {
     const path = join(tempDir(), 'd.sadpm-ds');
     const ds = sample();
     expect(() => writePackedDataset(path, { ...ds, pixels: ds.pixels.subarray(1) })).toThrow(/pixel bytes/);
-    expect(() => writePackedDataset(path, { ...ds, labels: Int32Array.from([0, 1, 5, 0, 0]) })).toThrow(/label 5 of image 2/);
+    expect(() => writePackedDataset(path, { ...ds, labels: Int32Array.from([0, 1, 5, 0, 0]) })).toThrow(
+      /label 5 of image 2/,
+    );
     expect(existsSync(path)).toBe(false);
   });
 
@@ -97,7 +122,9 @@ describe('packed dataset format', () => {
     it('truncated payload', () => {
       const { path, bytes } = good();
       writeFileSync(path, bytes.subarray(0, bytes.length - 7));
-      expect(() => readPackedDataset(path)).toThrow(new RegExp(`truncated: expected ${bytes.length} bytes, got ${bytes.length - 7}`));
+      expect(() => readPackedDataset(path)).toThrow(
+        new RegExp(`truncated: expected ${bytes.length} bytes, got ${bytes.length - 7}`),
+      );
       // The header alone is still readable.
       expect(readPackedHeader(path).count).toBe(5);
     });

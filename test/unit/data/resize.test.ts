@@ -26,7 +26,14 @@ describe('resize', () => {
   });
 
   it('transforms whole datasets', () => {
-    const raw = { pixels: new Uint8Array(2 * 4 * 6 * 3).fill(9), count: 2, height: 4, width: 6, channels: 3 as const, skipped: [] };
+    const raw = {
+      pixels: new Uint8Array(2 * 4 * 6 * 3).fill(9),
+      count: 2,
+      height: 4,
+      width: 6,
+      channels: 3 as const,
+      skipped: [],
+    };
     const r = resizeRaw(raw, 2);
     expect(r).toMatchObject({ height: 2, width: 2, count: 2 });
     expect(r.pixels.length).toBe(2 * 2 * 2 * 3);

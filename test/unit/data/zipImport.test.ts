@@ -31,7 +31,13 @@ describe('.zip as an import input', () => {
     const res = await importDataset({ input: zip, format: 'auto', out, size: 8 });
     expect(res.report.good).toBe(3);
     expect(res.report.skipped).toEqual([]);
-    expect(res.header).toMatchObject({ name: 'pets', source: zip, count: 3, hasLabels: true, classNames: ['cat', 'dog'] });
+    expect(res.header).toMatchObject({
+      name: 'pets',
+      source: zip,
+      count: 3,
+      hasLabels: true,
+      classNames: ['cat', 'dog'],
+    });
     expect(Array.from(readPackedDataset(out).labels!)).toEqual([0, 0, 1]);
     // The extraction folder is gone.
     expect(readdirSync(dir).sort()).toEqual(['pets.sadpm-ds', 'pets.zip']);
@@ -62,13 +68,19 @@ describe('.zip as an import input', () => {
 
   it('stops at the entry-count and size limits, counting the bytes that really arrive', async () => {
     const dir = tempDir();
-    const many = writeZip(dir, 'many.zip', Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}.png`, png(i)])));
-    await expect(extractZip(many, join(dir, 'a'), { limits: { entries: 4, totalBytes: 1e9 } }))
-      .rejects.toThrow(/more than 4 files/);
+    const many = writeZip(
+      dir,
+      'many.zip',
+      Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}.png`, png(i)])),
+    );
+    await expect(extractZip(many, join(dir, 'a'), { limits: { entries: 4, totalBytes: 1e9 } })).rejects.toThrow(
+      /more than 4 files/,
+    );
     // 1 MB of zeros deflates to ~1 KB: the limit applies to what it inflates to.
     const bomb = writeZip(dir, 'bomb.zip', { 'zeros.bin': new Uint8Array(1_000_000) });
-    await expect(extractZip(bomb, join(dir, 'b'), { limits: { entries: 10, totalBytes: 100_000 } }))
-      .rejects.toThrow(/more than 0\.0 GiB once extracted/);
+    await expect(extractZip(bomb, join(dir, 'b'), { limits: { entries: 10, totalBytes: 100_000 } })).rejects.toThrow(
+      /more than 0\.0 GiB once extracted/,
+    );
     expect(existsSync(join(dir, 'a'))).toBe(false);
     expect(existsSync(join(dir, 'b'))).toBe(false);
   });
@@ -77,13 +89,16 @@ describe('.zip as an import input', () => {
     const dir = tempDir();
     const fake = join(dir, 'fake.zip');
     writeFileSync(fake, 'this is not a zip archive at all');
-    await expect(importDataset({ input: fake, format: 'auto', out: join(dir, 'o.sadpm-ds') }))
-      .rejects.toThrow(/fake\.zip: (not a readable zip archive|no files in the archive)/);
+    await expect(importDataset({ input: fake, format: 'auto', out: join(dir, 'o.sadpm-ds') })).rejects.toThrow(
+      /fake\.zip: (not a readable zip archive|no files in the archive)/,
+    );
     const empty = writeZip(dir, 'empty.zip', {});
-    await expect(importDataset({ input: empty, format: 'auto', out: join(dir, 'o.sadpm-ds') }))
-      .rejects.toThrow(/empty\.zip: no files in the archive/);
-    await expect(importDataset({ input: empty, format: 'npy', out: join(dir, 'o.sadpm-ds') }))
-      .rejects.toThrow(/import it with format auto or folder/);
+    await expect(importDataset({ input: empty, format: 'auto', out: join(dir, 'o.sadpm-ds') })).rejects.toThrow(
+      /empty\.zip: no files in the archive/,
+    );
+    await expect(importDataset({ input: empty, format: 'npy', out: join(dir, 'o.sadpm-ds') })).rejects.toThrow(
+      /import it with format auto or folder/,
+    );
   });
 
   it('the start-up sweep removes the extraction folder a killed import left', () => {

@@ -39,8 +39,10 @@ const oracle: EpsModel = (x, j) =>
   });
 
 /** Oracle + a per-image constant bias. */
-const biased = (perImage: number[]): EpsModel => (x, j) =>
-  tf.tidy(() => tf.add(oracle(x, j), tf.tensor4d(perImage, [perImage.length, 1, 1, 1])) as tf.Tensor4D);
+const biased =
+  (perImage: number[]): EpsModel =>
+  (x, j) =>
+    tf.tidy(() => tf.add(oracle(x, j), tf.tensor4d(perImage, [perImage.length, 1, 1, 1])) as tf.Tensor4D);
 
 /** D_t for a unit constant error, by hand: D_t = c_t + gamma2_t D_{t+1} for t < t0, D_{t0} = 0 (spec §5). */
 function handRecursion(): number[] {
@@ -105,7 +107,12 @@ describe('computeGap', () => {
     const ds: number[][] = [];
     for (let i = 0; i < N; i++) {
       const eps = Rng.keyed(seed, Stream.gapNoise, i).normal(P);
-      xs.push(Array.from({ length: P }, (_, p) => schedule.sqrtAlphaBar[j0]! * x0Host[i * P + p]! + schedule.sqrtOneMinusAlphaBar[j0]! * eps[p]!));
+      xs.push(
+        Array.from(
+          { length: P },
+          (_, p) => schedule.sqrtAlphaBar[j0]! * x0Host[i * P + p]! + schedule.sqrtOneMinusAlphaBar[j0]! * eps[p]!,
+        ),
+      );
       ds.push(new Array<number>(P).fill(0));
     }
     for (let t = t0; t >= 1; t--) {
@@ -126,7 +133,8 @@ describe('computeGap', () => {
           sumAbs += Math.abs(d[p]!);
           sum += d[p]!;
           sq += d[p]! ** 2;
-          const mean = (x[p]! - (schedule.betas[j]! / schedule.sqrtOneMinusAlphaBar[j]!) * f) / Math.sqrt(schedule.alphas[j]!);
+          const mean =
+            (x[p]! - (schedule.betas[j]! / schedule.sqrtOneMinusAlphaBar[j]!) * f) / Math.sqrt(schedule.alphas[j]!);
           x[p] = mean + (z ? Math.sqrt(schedule.betaTilde[j]!) * z[p]! : 0);
         }
         sumNorm += Math.sqrt(sq);
@@ -154,14 +162,24 @@ describe('computeGap', () => {
   it('defaults t0 to 300 and validates its inputs', async () => {
     const big = makeSchedule({ kind: 'linear', T: 400 });
     const tiny: [number, number, number, number] = [1, 2, 2, 1];
-    const g = await computeGap({ model: (x) => tf.zerosLike(x), schedule: big, x0: new Float32Array(4), shape: tiny, seed: 0 });
+    const g = await computeGap({
+      model: (x) => tf.zerosLike(x),
+      schedule: big,
+      x0: new Float32Array(4),
+      shape: tiny,
+      seed: 0,
+    });
     expect(g.t0).toBe(300);
     expect(g.t).toHaveLength(300);
     expect(g.t[0]).toBe(300);
     expect(g.t.at(-1)).toBe(1);
     const before = tf.memory().numTensors;
-    await expect(computeGap({ model: oracle, schedule, x0: x0Host, shape, t0: 51, seed: 0 })).rejects.toThrow(/t0 must be an integer in 1..50/);
-    await expect(computeGap({ model: oracle, schedule, x0: new Float32Array(3), shape, t0, seed: 0 })).rejects.toThrow(/x0 has 3 values/);
+    await expect(computeGap({ model: oracle, schedule, x0: x0Host, shape, t0: 51, seed: 0 })).rejects.toThrow(
+      /t0 must be an integer in 1..50/,
+    );
+    await expect(computeGap({ model: oracle, schedule, x0: new Float32Array(3), shape, t0, seed: 0 })).rejects.toThrow(
+      /x0 has 3 values/,
+    );
     await expect(
       computeGap({ model: (x) => tf.slice(x, [0, 0, 0, 0], [1, 4, 4, 1]), schedule, x0: x0Host, shape, t0, seed: 0 }),
     ).rejects.toThrow(/model returned shape/);

@@ -2,7 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
 import { makeSchedule, type Schedule } from '../../../src/engine/diffusion/schedule';
 import { Rng } from '../../../src/engine/rng';
-import { lossTensors, prepareLossBatch, windowWeights, type LossSettings } from '../../../src/engine/diffusion/losses/sequenceAware';
+import {
+  lossTensors,
+  prepareLossBatch,
+  windowWeights,
+  type LossSettings,
+} from '../../../src/engine/diffusion/losses/sequenceAware';
 import type { TauVariant } from '../../../src/shared/config';
 
 const T = 50;
@@ -12,7 +17,8 @@ const B = 4;
 const top = Int32Array.from([0, 1, 17, 49]);
 
 // Toy network: f(x, j) = 0.5 x + 0.01 j, elementwise.
-const toy = (x: tf.Tensor4D, t: tf.Tensor1D) => tf.add(tf.mul(x, 0.5), tf.reshape(tf.mul(t, 0.01), [-1, 1, 1, 1])) as tf.Tensor4D;
+const toy = (x: tf.Tensor4D, t: tf.Tensor1D) =>
+  tf.add(tf.mul(x, 0.5), tf.reshape(tf.mul(t, 0.01), [-1, 1, 1, 1])) as tf.Tensor4D;
 
 function x0Fixture(): Float32Array {
   return Float32Array.from({ length: B * P }, (_, i) => Math.sin(i * 1.7) * 0.9);
@@ -121,7 +127,8 @@ describe('SA loss', () => {
   it('the batched K evaluation equals K separate calls, values and gradients', async () => {
     const settings = { k: 3, lambda: 1, tau: 'official' as const };
     const w = tf.variable(tf.scalar(0.3));
-    const model = (x: tf.Tensor4D, t: tf.Tensor1D) => tf.add(tf.mul(x, w), tf.reshape(tf.mul(t, 0.01), [-1, 1, 1, 1])) as tf.Tensor4D;
+    const model = (x: tf.Tensor4D, t: tf.Tensor1D) =>
+      tf.add(tf.mul(x, w), tf.reshape(tf.mul(t, 0.01), [-1, 1, 1, 1])) as tf.Tensor4D;
     const s = makeSchedule({ kind: 'linear', T });
     const lb = prepareLossBatch(s, settings, x0Fixture(), shape, top, Rng.keyed(3));
     const g1 = tf.variableGrads(() => lossTensors(model, lb, settings, true).loss, [w]);
@@ -131,10 +138,14 @@ describe('SA loss', () => {
   });
 });
 
-describe("Theorem 2: (T-1)/(T+K) L^τ_simple ≥ L_sa ≥ L_θ/(T+K)² on a toy predictor", () => {
+describe('Theorem 2: (T-1)/(T+K) L^τ_simple ≥ L_sa ≥ L_θ/(T+K)² on a toy predictor', () => {
   // Toy predictor with a fixed residual vector per step: f(x_s, s) - ε_s = r_s. Expectations over the
   // window start t ∈ {1-K..T} are computed exactly by enumeration, with the paper's τ (1-indexed).
-  for (const [Tt, K] of [[20, 2], [30, 3], [12, 4]] as const) {
+  for (const [Tt, K] of [
+    [20, 2],
+    [30, 3],
+    [12, 4],
+  ] as const) {
     it(`T = ${Tt}, K = ${K}`, () => {
       const s = makeSchedule({ kind: 'linear', T: Tt, betaStart: 1e-3, betaEnd: 0.2 });
       const D = 5;
@@ -149,7 +160,8 @@ describe("Theorem 2: (T-1)/(T+K) L^τ_simple ≥ L_sa ≥ L_θ/(T+K)² on a toy 
       let lSa = 0;
       for (let t = 1 - K; t <= Tt; t++) {
         const acc = new Float64Array(D);
-        for (let u = t; u < t + K; u++) if (u >= 1 && u <= Tt) for (let d = 0; d < D; d++) acc[d] = acc[d]! + (tau(u) * res(u)[d]!) / K;
+        for (let u = t; u < t + K; u++)
+          if (u >= 1 && u <= Tt) for (let d = 0; d < D; d++) acc[d] = acc[d]! + (tau(u) * res(u)[d]!) / K;
         lSa += acc.reduce((a, v) => a + v * v, 0);
       }
       lSa /= Tt + K;

@@ -44,8 +44,15 @@ const abar = (s: Schedule, j: number) => (j < 0 ? 1 : s.alphaBar[j]!);
 
 /** The whole sampler in plain JS numbers, image by image, with the same per-image streams. */
 function referenceSample(o: {
-  sampler: SamplerName; steps: number; spacing: Spacing; eta: number; seed: number; n: number; firstImage?: number;
-  variance?: DdpmVariance; keepX0?: number;
+  sampler: SamplerName;
+  steps: number;
+  spacing: Spacing;
+  eta: number;
+  seed: number;
+  n: number;
+  firstImage?: number;
+  variance?: DdpmVariance;
+  keepX0?: number;
 }): { images: Float64Array; x0AtKeep: Float64Array } {
   const seq = timestepSequence(T, o.steps, o.spacing);
   const images = new Float64Array(o.n * P);
@@ -89,7 +96,17 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 const base = (over: Partial<SampleOptions> = {}): SampleOptions => ({
-  model: toy, schedule, n: 2, shape, sampler: 'ddim', steps: 5, spacing: 'uniform', eta: 0, seed: 7, batchSize: 2, ...over,
+  model: toy,
+  schedule,
+  n: 2,
+  shape,
+  sampler: 'ddim',
+  steps: 5,
+  spacing: 'uniform',
+  eta: 0,
+  seed: 7,
+  batchSize: 2,
+  ...over,
 });
 
 describe('single steps against the hand formulas', () => {
@@ -138,34 +155,37 @@ describe('single steps against the hand formulas', () => {
     expect(Array.from(xn!)).toEqual(Array.from(x0!));
   });
 
-  it.each(['beta', 'posterior'] as const)('one DDPM step (variance %s) matches the formula, with x0 clipping', (variance) => {
-    const i = 15;
-    const nx = 10;
-    const z = Float32Array.from({ length: 2 * P }, (_, p) => Math.cos(p * 0.9));
-    const [xNext, x0] = tf.tidy(() => {
-      const x = tf.tensor4d(xs, [2, 4, 4, 1]);
-      const e = toy(x, tf.fill([2], i, 'float32') as tf.Tensor1D);
-      const r = ddpmStep(x, e, ddpmCoefficients(schedule, i, nx, variance), tf.tensor4d(z, [2, 4, 4, 1]));
-      return [r.xNext.dataSync(), r.x0.dataSync()];
-    });
-    const at = schedule.alphaBar[i]!;
-    const an = schedule.alphaBar[nx]!;
-    const beta = 1 - at / an;
-    const sigma = Math.sqrt(variance === 'beta' ? beta : (beta * (1 - an)) / (1 - at));
-    let clipped = 0;
-    for (let p = 0; p < xsJs.length; p++) {
-      const x = xsJs[p]!;
-      const e = toyJs(x, i);
-      const raw = Math.sqrt(1 / at) * x - Math.sqrt(1 / at - 1) * e;
-      if (Math.abs(raw) > 1) clipped++;
-      const x0r = Math.min(1, Math.max(-1, raw));
-      expect(x0![p]).toBeCloseTo(x0r, 5);
-      const mean = (Math.sqrt(an) * beta * x0r + Math.sqrt(1 - beta) * (1 - an) * x) / (1 - at);
-      expect(xNext![p]).toBeCloseTo(mean + sigma * z[p]!, 5);
-    }
-    expect(clipped).toBeGreaterThan(3); // the clip is exercised
-    expect(clipped).toBeLessThan(xsJs.length);
-  });
+  it.each(['beta', 'posterior'] as const)(
+    'one DDPM step (variance %s) matches the formula, with x0 clipping',
+    (variance) => {
+      const i = 15;
+      const nx = 10;
+      const z = Float32Array.from({ length: 2 * P }, (_, p) => Math.cos(p * 0.9));
+      const [xNext, x0] = tf.tidy(() => {
+        const x = tf.tensor4d(xs, [2, 4, 4, 1]);
+        const e = toy(x, tf.fill([2], i, 'float32') as tf.Tensor1D);
+        const r = ddpmStep(x, e, ddpmCoefficients(schedule, i, nx, variance), tf.tensor4d(z, [2, 4, 4, 1]));
+        return [r.xNext.dataSync(), r.x0.dataSync()];
+      });
+      const at = schedule.alphaBar[i]!;
+      const an = schedule.alphaBar[nx]!;
+      const beta = 1 - at / an;
+      const sigma = Math.sqrt(variance === 'beta' ? beta : (beta * (1 - an)) / (1 - at));
+      let clipped = 0;
+      for (let p = 0; p < xsJs.length; p++) {
+        const x = xsJs[p]!;
+        const e = toyJs(x, i);
+        const raw = Math.sqrt(1 / at) * x - Math.sqrt(1 / at - 1) * e;
+        if (Math.abs(raw) > 1) clipped++;
+        const x0r = Math.min(1, Math.max(-1, raw));
+        expect(x0![p]).toBeCloseTo(x0r, 5);
+        const mean = (Math.sqrt(an) * beta * x0r + Math.sqrt(1 - beta) * (1 - an) * x) / (1 - at);
+        expect(xNext![p]).toBeCloseTo(mean + sigma * z[p]!, 5);
+      }
+      expect(clipped).toBeGreaterThan(3); // the clip is exercised
+      expect(clipped).toBeLessThan(xsJs.length);
+    },
+  );
 
   it('DDPM adds no noise on the last step; posterior variance is smaller than beta', () => {
     expect(ddpmCoefficients(schedule, 0, -1).sigma).toBe(0);
@@ -202,7 +222,15 @@ describe('sample: whole chains against a plain-JS reference', () => {
 
   it('DDPM with posterior variance', async () => {
     const got = await sample(base({ sampler: 'ddpm', steps: 10, ddpmVariance: 'posterior', n: 2 }));
-    const ref = referenceSample({ sampler: 'ddpm', steps: 10, spacing: 'uniform', eta: 0, seed: 7, n: 2, variance: 'posterior' });
+    const ref = referenceSample({
+      sampler: 'ddpm',
+      steps: 10,
+      spacing: 'uniform',
+      eta: 0,
+      seed: 7,
+      n: 2,
+      variance: 'posterior',
+    });
     expect(maxAbsDiff(got, ref.images)).toBeLessThan(1e-4);
   });
 
@@ -229,18 +257,21 @@ describe('per-image seeds', () => {
     ['ddpm', 0],
     ['ddim', 1],
     ['ddim', 0],
-  ] as const)('%s (eta %d): batch 1 and batch 4 give the same images; firstImage selects the streams', async (sampler, eta) => {
-    const o = { model: mixing, n: 4, sampler, eta, steps: 6, seed: 3 } as const;
-    const b4 = await sample(base({ ...o, batchSize: 4 }));
-    const b1 = await sample(base({ ...o, batchSize: 1 }));
-    const b3 = await sample(base({ ...o, batchSize: 3 }));
-    expect(maxAbsDiff(b1, b4)).toBeLessThan(1e-5);
-    expect(maxAbsDiff(b3, b4)).toBeLessThan(1e-5);
-    const tail = await sample(base({ ...o, n: 2, firstImage: 2, batchSize: 2 }));
-    expect(maxAbsDiff(tail, b4.subarray(2 * P))).toBeLessThan(1e-5);
-    // Different images really differ.
-    expect(maxAbsDiff(b4.subarray(0, P), b4.subarray(P, 2 * P))).toBeGreaterThan(1e-2);
-  });
+  ] as const)(
+    '%s (eta %d): batch 1 and batch 4 give the same images; firstImage selects the streams',
+    async (sampler, eta) => {
+      const o = { model: mixing, n: 4, sampler, eta, steps: 6, seed: 3 } as const;
+      const b4 = await sample(base({ ...o, batchSize: 4 }));
+      const b1 = await sample(base({ ...o, batchSize: 1 }));
+      const b3 = await sample(base({ ...o, batchSize: 3 }));
+      expect(maxAbsDiff(b1, b4)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(b3, b4)).toBeLessThan(1e-5);
+      const tail = await sample(base({ ...o, n: 2, firstImage: 2, batchSize: 2 }));
+      expect(maxAbsDiff(tail, b4.subarray(2 * P))).toBeLessThan(1e-5);
+      // Different images really differ.
+      expect(maxAbsDiff(b4.subarray(0, P), b4.subarray(P, 2 * P))).toBeGreaterThan(1e-2);
+    },
+  );
 });
 
 describe('trajectory, progress, cancellation, validation', () => {
@@ -249,7 +280,11 @@ describe('trajectory, progress, cancellation, validation', () => {
     const r = await sampleWithTrajectory(base({ n: 3, batchSize: 2, steps: 5, keepTrajectory: [4, 0, 2] }));
     expect(tf.memory().numTensors).toBe(before);
     expect(r.sequence).toEqual([0, 4, 8, 12, 16]);
-    expect(r.trajectory.map((f) => [f.step, f.j])).toEqual([[0, 16], [2, 8], [4, 0]]);
+    expect(r.trajectory.map((f) => [f.step, f.j])).toEqual([
+      [0, 16],
+      [2, 8],
+      [4, 0],
+    ]);
     for (const f of r.trajectory) expect(f.x0.length).toBe(3 * P);
     expect(Array.from(r.trajectory[2]!.x0)).toEqual(Array.from(r.images));
     const ref = referenceSample({ sampler: 'ddim', steps: 5, spacing: 'uniform', eta: 0, seed: 7, n: 3, keepX0: 0 });
@@ -280,7 +315,18 @@ describe('trajectory, progress, cancellation, validation', () => {
     const ctl = new AbortController();
     let last = 0;
     await expect(
-      sample(base({ n: 4, batchSize: 2, steps: 10, signal: ctl.signal, onStep: (k) => { last = k; if (k === 3) ctl.abort(); } })),
+      sample(
+        base({
+          n: 4,
+          batchSize: 2,
+          steps: 10,
+          signal: ctl.signal,
+          onStep: (k) => {
+            last = k;
+            if (k === 3) ctl.abort();
+          },
+        }),
+      ),
     ).rejects.toThrow('sampling cancelled');
     expect(last).toBe(3);
     expect(tf.memory().numTensors).toBe(before);
@@ -292,10 +338,14 @@ describe('trajectory, progress, cancellation, validation', () => {
     setTimeout(() => ctl.abort(), 5);
     const slow: EpsModel = (x, j) => {
       const until = Date.now() + 2;
-      while (Date.now() < until) { /* a slow network */ }
+      while (Date.now() < until) {
+        /* a slow network */
+      }
       return toy(x, j);
     };
-    await expect(sample(base({ model: slow, steps: 20, n: 2, signal: ctl.signal }))).rejects.toThrow('sampling cancelled');
+    await expect(sample(base({ model: slow, steps: 20, n: 2, signal: ctl.signal }))).rejects.toThrow(
+      'sampling cancelled',
+    );
   });
 
   it('validates options and the model output shape', async () => {

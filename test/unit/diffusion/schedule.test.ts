@@ -4,9 +4,19 @@ import { join } from 'node:path';
 import { makeSchedule } from '../../../src/engine/diffusion/schedule';
 
 interface Row {
-  t: number; code_index_0based: number; beta: number; alpha: number; alpha_bar: number; alpha_bar_prev: number;
-  sqrt_alpha_bar: number; sqrt_one_minus_alpha_bar: number; gamma1: number; gamma2: number; beta_tilde: number;
-  eps_to_mean_coef_c: number; tau: number;
+  t: number;
+  code_index_0based: number;
+  beta: number;
+  alpha: number;
+  alpha_bar: number;
+  alpha_bar_prev: number;
+  sqrt_alpha_bar: number;
+  sqrt_one_minus_alpha_bar: number;
+  gamma1: number;
+  gamma2: number;
+  beta_tilde: number;
+  eps_to_mean_coef_c: number;
+  tau: number;
 }
 
 const specDir = process.env.SADPM_SPEC_DIR ?? join(__dirname, '../../../../shared/spec');
@@ -54,7 +64,7 @@ describe('linear schedule, T = 1000, against the spec vectors', () => {
     let monotone = true;
     for (let j = 1; j < 1000; j++) {
       sum += s.tau[j]!;
-      if (s.tau[j]! > max) (max = s.tau[j]!), (argmax = j + 1);
+      if (s.tau[j]! > max) ((max = s.tau[j]!), (argmax = j + 1));
       if (j > 1 && s.tau[j]! > s.tau[j - 1]!) monotone = false;
     }
     expect(rel(max, v.summary.tau_max!)).toBeLessThan(1e-10);

@@ -56,13 +56,19 @@ describe('dropout on WebGPU', () => {
         const want = dropoutMask(size, rate, words);
         const ones = tf.ones([size]);
         const mask = dropoutGpu(ones, rate, words);
-        expect((await mask.data()).every((v, i) => Object.is(v, want[i])), `size ${size} rate ${rate}`).toBe(true);
+        expect(
+          (await mask.data()).every((v, i) => Object.is(v, want[i])),
+          `size ${size} rate ${rate}`,
+        ).toBe(true);
         const xv = Rng.keyed(size, layer).normal(size);
         const x = tf.tensor(xv, [size / 4, 2, 2]);
         const y = dropoutGpu(x, rate, words);
         expect(y.shape).toEqual(x.shape);
         const yv = await y.data();
-        expect(yv.every((v, i) => v === Math.fround(xv[i]! * want[i]!)), `size ${size} rate ${rate}: y`).toBe(true);
+        expect(
+          yv.every((v, i) => v === Math.fround(xv[i]! * want[i]!)),
+          `size ${size} rate ${rate}: y`,
+        ).toBe(true);
         tf.dispose([ones, mask, x, y]);
       }
     }

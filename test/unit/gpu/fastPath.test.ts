@@ -19,11 +19,26 @@ import { variableGradsFreeing } from '../../../src/engine/nets/grads';
 import type { ModelConfig } from '../../../src/shared/config';
 import { Rng } from '../../../src/engine/rng';
 
-const MICRO: ModelConfig = { ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [4], dropout: 0, imageSize: 8, channels: 3, normGroups: 4 };
+const MICRO: ModelConfig = {
+  ch: 16,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  attnResolutions: [4],
+  dropout: 0,
+  imageSize: 8,
+  channels: 3,
+  normGroups: 4,
+};
 
 function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Rng.keyed(seed, 11).normal(size).map((v) => v * scale), shape, 'float32');
+  return tf.tensor(
+    Rng.keyed(seed, 11)
+      .normal(size)
+      .map((v) => v * scale),
+    shape,
+    'float32',
+  );
 }
 
 /** max |a-b| / max |b|, with a floor on the scale so all-but-zero tensors compare absolutely. */
@@ -56,7 +71,8 @@ describe('WebGPU fast path', () => {
 
   it('convFilterBiasGrad equals the gradient of tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, cout not a tile multiple)', async (ctx) => {
     if (!webgpu) ctx.skip();
-    const samePad = (size: number, k: number, s: number) => Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
+    const samePad = (size: number, k: number, s: number) =>
+      Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
     const cases: [number, number, number, number, number, number, 1 | 2][] = [
       [2, 6, 6, 3, 4, 3, 1],
       [2, 5, 7, 8, 16, 3, 1],
@@ -82,7 +98,8 @@ describe('WebGPU fast path', () => {
 
   it('conv2dGpu equals tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, ragged tiles, with and without bias) and matMulGpu equals matMul', async (ctx) => {
     if (!webgpu) ctx.skip();
-    const samePad = (size: number, k: number, s: number) => Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
+    const samePad = (size: number, k: number, s: number) =>
+      Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
     const cases: [number, number, number, number, number, number, 1 | 2][] = [
       [2, 6, 6, 4, 4, 3, 1],
       [2, 5, 7, 8, 16, 3, 1],
@@ -104,12 +121,18 @@ describe('WebGPU fast path', () => {
         const ref = tf.conv2d(x, f, s, 'same');
         const refB = bias ? tf.add(ref, bias) : ref;
         expect(y.shape).toEqual(ref.shape);
-        expect(relErr(await y.data(), await refB.data()), `${[n, h, w, cin, cout, k, s]} bias ${!!bias}`).toBeLessThan(1e-5);
+        expect(relErr(await y.data(), await refB.data()), `${[n, h, w, cin, cout, k, s]} bias ${!!bias}`).toBeLessThan(
+          1e-5,
+        );
         tf.dispose([y, ref, refB]);
       }
       tf.dispose([x, f, b]);
     }
-    for (const [m, cin, cout] of [[7, 4, 8], [300, 36, 132], [64, 128, 64]] as const) {
+    for (const [m, cin, cout] of [
+      [7, 4, 8],
+      [300, 36, 132],
+      [64, 128, 64],
+    ] as const) {
       const x = randn([m, cin], m) as tf.Tensor2D;
       const w = randn([cin, cout], cout, 0.3) as tf.Tensor2D;
       const b = randn([cout], 3) as tf.Tensor1D;
@@ -200,14 +223,32 @@ describe('WebGPU fast path', () => {
   it('conv2dSame and addPerChannel gradients equal the plain path (stride 1 and 2, even and odd sizes)', async (ctx) => {
     if (!webgpu) ctx.skip();
     // 5 → 6 channels stays on tfjs' conv2d; 8 → 12 runs the implicit-GEMM kernel forward and backward.
-    for (const [h, w, stride, cin, cout] of [[6, 6, 1, 5, 6], [5, 7, 1, 5, 6], [8, 8, 2, 5, 6], [7, 5, 2, 5, 6], [9, 9, 2, 5, 6], [6, 6, 1, 8, 12], [5, 7, 1, 8, 12], [8, 8, 2, 8, 12], [7, 5, 2, 8, 12]] as const) {
+    for (const [h, w, stride, cin, cout] of [
+      [6, 6, 1, 5, 6],
+      [5, 7, 1, 5, 6],
+      [8, 8, 2, 5, 6],
+      [7, 5, 2, 5, 6],
+      [9, 9, 2, 5, 6],
+      [6, 6, 1, 8, 12],
+      [5, 7, 1, 8, 12],
+      [8, 8, 2, 8, 12],
+      [7, 5, 2, 8, 12],
+    ] as const) {
       const x = randn([2, h, w, cin], h * w) as tf.Tensor4D;
       const f = randn([3, 3, cin, cout], 6, 0.3) as tf.Tensor4D;
       const b = randn([cout], 7) as tf.Tensor1D;
       const t = randn([2, cout], 8) as tf.Tensor2D;
       const up = randn([2, Math.ceil(h / stride), Math.ceil(w / stride), cout], 9);
       const loss = (xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor, tt: tf.Tensor) =>
-        tf.sum(tf.mul(addPerChannel(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, stride), tt as tf.Tensor2D), up));
+        tf.sum(
+          tf.mul(
+            addPerChannel(
+              conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, stride),
+              tt as tf.Tensor2D,
+            ),
+            up,
+          ),
+        );
       const grads = async (fast: boolean) => {
         overrideKernelSet(fast ? 'wgsl' : 'tfjs');
         const g = tf.grads(loss)([x, f, b, t]);
@@ -217,7 +258,8 @@ describe('WebGPU fast path', () => {
       };
       const plain = await grads(false);
       const fast = await grads(true);
-      for (let i = 0; i < 4; i++) expect(relErr(fast[i]!, plain[i]!), `${[h, w, stride, cin, cout]} grad ${i}`).toBeLessThan(1e-5);
+      for (let i = 0; i < 4; i++)
+        expect(relErr(fast[i]!, plain[i]!), `${[h, w, stride, cin, cout]} grad ${i}`).toBeLessThan(1e-5);
       tf.dispose([x, f, b, t, up]);
     }
     overrideKernelSet(null);
@@ -239,16 +281,23 @@ describe('WebGPU fast path', () => {
       const up = randn([n, h, w, c], 5);
       const eps = tf.scalar(1e-6);
       for (const act of [true, false]) {
-        const f = (fn: (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(fn(a as tf.Tensor4D, g, b), up));
+        const f =
+          (fn: (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+          (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(fn(a as tf.Tensor4D, g, b), up));
         const fused = (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => groupNormActGpu(a, g, b, groups, 1e-6, act);
-        const plain = (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => (act ? silu(groupNorm(a, g, b, groups, eps)) : groupNorm(a, g, b, groups, eps));
+        const plain = (a: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) =>
+          act ? silu(groupNorm(a, g, b, groups, eps)) : groupNorm(a, g, b, groups, eps);
         const yf = fused(x, gamma, beta);
         const yp = plain(x, gamma, beta);
         expect(relErr(await yf.data(), await yp.data())).toBeLessThan(1e-5);
         const gf = tf.grads(f(fused))([x, gamma, beta]);
         const gp = tf.grads(f(plain))([x, gamma, beta]);
-        for (let i = 0; i < 3; i++) expect(relErr(await gf[i]!.data(), await gp[i]!.data()), `${[n, h, w, c, groups]} act ${act} grad ${i}`).toBeLessThan(1e-4);
+        for (let i = 0; i < 3; i++)
+          expect(
+            relErr(await gf[i]!.data(), await gp[i]!.data()),
+            `${[n, h, w, c, groups]} act ${act} grad ${i}`,
+          ).toBeLessThan(1e-4);
         tf.dispose([yf, yp, ...gf, ...gp]);
       }
       tf.dispose([x, gamma, beta, up, eps]);

@@ -28,12 +28,18 @@ describe('engine and store never import Electron or the UI layers', () => {
   it.each([
     ['src/engine/x.ts', `import { app } from 'electron';\nexport const a = app;\n`],
     ['src/engine/x.ts', `import 'electron/main';\n`],
-    ['src/engine/train/x.ts', `import { createMainWindow } from '../../main/windows';\nexport const f = createMainWindow;\n`],
+    [
+      'src/engine/train/x.ts',
+      `import { createMainWindow } from '../../main/windows';\nexport const f = createMainWindow;\n`,
+    ],
     ['src/engine/x.ts', `export * from '../renderer/src/main';\n`],
     ['src/store/x.ts', `import type { WebContents } from 'electron';\nexport type W = WebContents;\n`],
     ['src/store/migrations/x.ts', `import '../../preload/index';\n`],
     // The store records what the engine reports; it never imports it (issue 11).
-    ['src/store/x.ts', `import { writeFileAtomic } from '../engine/util/atomicFile';\nexport const w = writeFileAtomic;\n`],
+    [
+      'src/store/x.ts',
+      `import { writeFileAtomic } from '../engine/util/atomicFile';\nexport const w = writeFileAtomic;\n`,
+    ],
     ['src/store/x.ts', `import '../app/services';\n`],
     ['src/engine/x.ts', `import '../store/runStore';\n`],
     ['src/engine/train/x.ts', `import '../../app/runService';\n`],
@@ -59,8 +65,9 @@ describe('app never imports Electron or the UI layers; its Slurm executor uses s
   });
 
   it('the Slurm executor may import node built-ins and shared', async () => {
-    const code = `import { spawn } from 'node:child_process';\n`
-      + `import { RUN_STATUSES as S } from '../../../shared/records';\nexport const all = [spawn, S];\n`;
+    const code =
+      `import { spawn } from 'node:child_process';\n` +
+      `import { RUN_STATUSES as S } from '../../../shared/records';\nexport const all = [spawn, S];\n`;
     expect(await layerErrors('src/app/executors/slurm/x.ts', code)).toEqual([]);
   });
 });
@@ -81,9 +88,12 @@ describe('cli is a front door over app: never main, never Electron', () => {
 });
 
 describe('io depends on no layer', () => {
-  it.each([`import '../shared/config';\n`, `import '../engine/tf';\n`, `import 'electron';\n`])('reports %j', async (code) => {
-    expect(await layerErrors('src/io/x.ts', code)).toHaveLength(1);
-  });
+  it.each([`import '../shared/config';\n`, `import '../engine/tf';\n`, `import 'electron';\n`])(
+    'reports %j',
+    async (code) => {
+      expect(await layerErrors('src/io/x.ts', code)).toHaveLength(1);
+    },
+  );
 });
 
 describe('shared is pure TS (zod only)', () => {
@@ -99,7 +109,12 @@ describe('shared is pure TS (zod only)', () => {
   });
 
   it('allows zod and other shared modules', async () => {
-    expect(await layerErrors('src/shared/x.ts', `import { z } from 'zod';\nimport { y } from './config';\nexport const all = [z, y];\n`)).toEqual([]);
+    expect(
+      await layerErrors(
+        'src/shared/x.ts',
+        `import { z } from 'zod';\nimport { y } from './config';\nexport const all = [z, y];\n`,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -111,7 +126,10 @@ describe('renderer talks to the rest only through window.api', () => {
     ['src/renderer/src/x.ts', `import { ipcRenderer } from 'electron';\nexport const i = ipcRenderer;\n`],
     ['src/renderer/src/x.ts', `import { readFile } from 'node:fs/promises';\nexport const r = readFile;\n`],
     // .vue files go through vue-eslint-parser: the rule must still see their imports.
-    ['src/renderer/src/components/X.vue', `<script setup lang="ts">\nimport { tf } from '../../../engine/tf';\nconsole.log(tf);\n</script>\n<template><p>x</p></template>\n`],
+    [
+      'src/renderer/src/components/X.vue',
+      `<script setup lang="ts">\nimport { tf } from '../../../engine/tf';\nconsole.log(tf);\n</script>\n<template><p>x</p></template>\n`,
+    ],
   ])('%s: %j is reported', async (path, code) => {
     expect(await layerErrors(path, code)).toHaveLength(1);
   });
@@ -128,12 +146,14 @@ describe('preload: electron and shared only', () => {
     expect(await layerErrors('src/preload/index.ts', code)).toEqual([]);
   });
 
-  it.each([`import 'node:fs';\n`, `import '../engine/tf';\n`, `import '../main/ipc';\n`, `import '../store/runStore';\n`])(
-    'reports %j',
-    async (code) => {
-      expect(await layerErrors('src/preload/index.ts', code)).toHaveLength(1);
-    },
-  );
+  it.each([
+    `import 'node:fs';\n`,
+    `import '../engine/tf';\n`,
+    `import '../main/ipc';\n`,
+    `import '../store/runStore';\n`,
+  ])('reports %j', async (code) => {
+    expect(await layerErrors('src/preload/index.ts', code)).toHaveLength(1);
+  });
 });
 
 describe('main: Electron adapters over app, never the UI or the CLI', () => {

@@ -1,13 +1,18 @@
 import { describe, expect, it, vi } from 'vitest';
 import { INVOKE } from '../../../src/shared/contract';
 
-const exposed = vi.hoisted(() => ({ api: undefined as Record<string, unknown> | undefined, invoked: [] as [string, unknown][] }));
+const exposed = vi.hoisted(() => ({
+  api: undefined as Record<string, unknown> | undefined,
+  invoked: [] as [string, unknown][],
+}));
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (_k: string, v: Record<string, unknown>) => (exposed.api = v) },
   ipcRenderer: {
     invoke: async (ch: string, req: unknown) => {
       exposed.invoked.push([ch, req]);
-      return ch === 'runs.get' ? { ok: false, error: { code: 'not_found', message: 'no run #9' } } : { ok: true, res: { echo: req } };
+      return ch === 'runs.get'
+        ? { ok: false, error: { code: 'not_found', message: 'no run #9' } }
+        : { ok: true, res: { echo: req } };
     },
     on: vi.fn(),
     removeListener: vi.fn(),
@@ -23,7 +28,9 @@ describe('preload', () => {
     for (const ch of Object.keys(INVOKE)) expect(typeof api[ch]).toBe('function');
     expect(Object.keys(api).sort()).toEqual([...Object.keys(INVOKE), 'fileUrl', 'on', 'version'].sort());
     expect(JSON.stringify(Object.keys(api))).not.toMatch(/ipcRenderer|send|invoke/);
-    await expect((api['runs.list'] as (r: unknown) => Promise<unknown>)({ text: 'a' })).resolves.toEqual({ echo: { text: 'a' } });
+    await expect((api['runs.list'] as (r: unknown) => Promise<unknown>)({ text: 'a' })).resolves.toEqual({
+      echo: { text: 'a' },
+    });
     await expect((api['runs.get'] as (r: unknown) => Promise<unknown>)({ id: 9 })).rejects.toThrow('no run #9');
     expect(() => (api.on as (e: string, f: () => void) => void)('nope', () => {})).toThrow(/unknown event/);
     const fileUrl = api.fileUrl as (p: string) => string;

@@ -30,7 +30,12 @@ vi.mock('electron', () => {
   return { BrowserWindow, app: {}, session: {} };
 });
 
-import { denyAllPermissions, hardenWebContents, mainWindowOptions, secureWebPreferences } from '../../../src/main/security';
+import {
+  denyAllPermissions,
+  hardenWebContents,
+  mainWindowOptions,
+  secureWebPreferences,
+} from '../../../src/main/security';
 import { createMainWindow } from '../../../src/main/windows';
 
 type Listener = (event: { url?: string; preventDefault: () => void }) => void;
@@ -54,7 +59,12 @@ function fakeWebContents() {
     for (const l of listeners.get(name) ?? []) l({ url, preventDefault: () => (prevented = true) });
     return prevented;
   };
-  return { contents: contents as unknown as WebContents, emit, listeners, openWindow: (url: string) => openHandler?.({ url }) };
+  return {
+    contents: contents as unknown as WebContents,
+    emit,
+    listeners,
+    openWindow: (url: string) => openHandler?.({ url }),
+  };
 }
 
 describe('secure window options', () => {
@@ -89,7 +99,12 @@ describe('createMainWindow (electron mocked)', () => {
     createMainWindow('/out/preload/index.cjs', { file: '/out/renderer/index.html' });
     expect(created).toHaveLength(1);
     const [win] = created;
-    expect(win?.options.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(win?.options.webPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    });
     expect(win?.loaded).toEqual(['file:/out/renderer/index.html']);
   });
 

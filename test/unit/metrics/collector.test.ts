@@ -1,7 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
 import { pixelSpace, samplesToUnit } from '../../../src/engine/metrics/featureSpace';
-import { compareSummaries, decodeSummary, encodeSummary, FeatureCollector } from '../../../src/engine/metrics/collector';
+import {
+  compareSummaries,
+  decodeSummary,
+  encodeSummary,
+  FeatureCollector,
+} from '../../../src/engine/metrics/collector';
 import { GaussianAccumulator } from '../../../src/engine/metrics/stats';
 import { maxAbs, randn } from './helpers';
 
@@ -19,7 +24,10 @@ function adaptivePool(img: (y: number, x: number) => number, h: number, w: numbe
 }
 
 function images(n: number, h: number, w: number, c: number, seed: number): tf.Tensor4D {
-  return tf.tensor4d(Float32Array.from(randn(n * h * w * c, seed), (v) => 1 / (1 + Math.exp(-v))), [n, h, w, c]);
+  return tf.tensor4d(
+    Float32Array.from(randn(n * h * w * c, seed), (v) => 1 / (1 + Math.exp(-v))),
+    [n, h, w, c],
+  );
 }
 
 describe('metrics/featureSpace + collector', () => {
@@ -29,7 +37,10 @@ describe('metrics/featureSpace + collector', () => {
 
   it('pixel space = adaptive 8×8 average pooling per RGB channel (12×20 and grey 16×16), (row, column, channel) order', async () => {
     const space = pixelSpace();
-    for (const [h, w, c] of [[12, 20, 3], [16, 16, 1]] as const) {
+    for (const [h, w, c] of [
+      [12, 20, 3],
+      [16, 16, 1],
+    ] as const) {
       const x = images(2, h, w, c, h);
       const v = await x.data();
       const { features, logits } = space.embed(x);
@@ -40,7 +51,8 @@ describe('metrics/featureSpace + collector', () => {
         for (let ch = 0; ch < 3; ch++) {
           const src = c === 1 ? 0 : ch;
           const ref = adaptivePool((y, xx) => v[((k * h + y) * w + xx) * c + src]!, h, w);
-          for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) expect(f[k * 192 + (i * 8 + j) * 3 + ch]).toBeCloseTo(ref[i]![j]!, 5);
+          for (let i = 0; i < 8; i++)
+            for (let j = 0; j < 8; j++) expect(f[k * 192 + (i * 8 + j) * 3 + ch]).toBeCloseTo(ref[i]![j]!, 5);
         }
       }
       tf.dispose([x, features]);
@@ -49,7 +61,9 @@ describe('metrics/featureSpace + collector', () => {
 
   it('samplesToUnit maps [−1, 1] to 8-bit levels in [0, 1]', async () => {
     const x = tf.tensor4d([-1.5, -1, 0, 0.999, 1, 2, -0.5, 0.25], [1, 2, 2, 2]);
-    expect(Array.from(await samplesToUnit(x).data()).map((v) => Math.round(v * 255))).toEqual([0, 0, 128, 255, 255, 255, 64, 159]);
+    expect(Array.from(await samplesToUnit(x).data()).map((v) => Math.round(v * 255))).toEqual([
+      0, 0, 128, 255, 255, 255, 64, 159,
+    ]);
   });
 
   it('collector: streamed moments (host or device) and subsample match the features; FID to itself ~0; IS undefined in pixel space', async () => {
@@ -81,12 +95,16 @@ describe('metrics/featureSpace + collector', () => {
     expect(Math.abs(r.fid!)).toBeLessThan(1e-6);
     expect(r).toMatchObject({ precision: 1, recall: 1, realCount: 21, fakeCount: 21 });
     expect(r.space.label).toMatch(/pixel space .*not comparable/);
-    await expect(compareSummaries(a, b, ['is'])).rejects.toThrow(/Inception Score is not defined in the pixel feature space/);
+    await expect(compareSummaries(a, b, ['is'])).rejects.toThrow(
+      /Inception Score is not defined in the pixel feature space/,
+    );
     const back = decodeSummary(encodeSummary(a), 'ref.bin');
     expect(back.space).toEqual(a.space);
     expect(Array.from(back.cov)).toEqual(Array.from(a.cov));
     expect(Array.from(back.sample.data)).toEqual(Array.from(a.sample.data));
-    expect(() => decodeSummary(encodeSummary(a).subarray(0, 1000), 'ref.bin')).toThrow(/ref\.bin: \d+ bytes, expected \d+ .*truncated/);
+    expect(() => decodeSummary(encodeSummary(a).subarray(0, 1000), 'ref.bin')).toThrow(
+      /ref\.bin: \d+ bytes, expected \d+ .*truncated/,
+    );
     tf.dispose(batches);
   });
 });

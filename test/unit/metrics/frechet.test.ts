@@ -42,7 +42,12 @@ describe('metrics/linalg', () => {
     const q = randomOrthogonal(n, 3);
     const a = withSpectrum(q, lambda, n);
     const got = [...symmetricEigenvalues(a, n)].sort((x, y) => x - y);
-    expect(maxAbs(got, [...lambda].sort((x, y) => x - y))).toBeLessThan(1e-12);
+    expect(
+      maxAbs(
+        got,
+        [...lambda].sort((x, y) => x - y),
+      ),
+    ).toBeLessThan(1e-12);
     const { values, vectors } = symmetricEigen(a, n);
     const vvt = matmul(vectors, transposed(vectors, n, n), n, n, n);
     const eye = new Float64Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
@@ -50,7 +55,12 @@ describe('metrics/linalg', () => {
     for (let k = 0; k < n; k++) {
       const v = vectors.subarray(k * n, (k + 1) * n);
       const av = matmul(a, Float64Array.from(v), n, n, 1);
-      expect(maxAbs(av, v.map((x) => x * values[k]!))).toBeLessThan(1e-11);
+      expect(
+        maxAbs(
+          av,
+          v.map((x) => x * values[k]!),
+        ),
+      ).toBeLessThan(1e-11);
     }
   });
 
@@ -88,7 +98,10 @@ describe('metrics/linalg', () => {
 
 describe('metrics/frechet', () => {
   it('1-D Gaussians: (μ₁ − μ₂)² + (σ₁ − σ₂)²', () => {
-    const r = frechetDistance({ mean: Float64Array.of(1.5), cov: Float64Array.of(4) }, { mean: Float64Array.of(-0.5), cov: Float64Array.of(9) });
+    const r = frechetDistance(
+      { mean: Float64Array.of(1.5), cov: Float64Array.of(4) },
+      { mean: Float64Array.of(-0.5), cov: Float64Array.of(9) },
+    );
     expect(r.value).toBeCloseTo(4 + 1, 12);
     expect(r.meanTerm).toBeCloseTo(4, 12);
   });
@@ -101,12 +114,19 @@ describe('metrics/frechet', () => {
     const mu2 = randn(n, 13);
     // b regular, then singular: at a zero eigenvalue √ turns rounding noise ε‖Σ‖ into √(ε‖Σ‖) ≈ 1e-7,
     // the conditioning of the quantity itself (scipy's sqrtm has it too), hence the looser bound.
-    for (const [zero, tol] of [[0.01, 1e-10], [0, 1e-7]] as const) {
+    for (const [zero, tol] of [
+      [0.01, 1e-10],
+      [0, 1e-7],
+    ] as const) {
       const b = Array.from({ length: n }, (_, i) => (i % 4 === 0 ? zero : 0.5 + ((i * 5) % 7)));
       let expected = 0;
       for (let i = 0; i < n; i++) expected += (mu1[i]! - mu2[i]!) ** 2 + (Math.sqrt(a[i]!) - Math.sqrt(b[i]!)) ** 2;
       for (const method of ['cholesky', 'eigh'] as const) {
-        const r = frechetDistance({ mean: mu1, cov: withSpectrum(q, a, n) }, { mean: mu2, cov: withSpectrum(q, b, n) }, method);
+        const r = frechetDistance(
+          { mean: mu1, cov: withSpectrum(q, a, n) },
+          { mean: mu2, cov: withSpectrum(q, b, n) },
+          method,
+        );
         expect(Math.abs(r.value - expected) / expected).toBeLessThan(tol);
       }
     }
@@ -128,7 +148,10 @@ describe('metrics/frechet', () => {
   });
 
   it('random SPD covariances: cholesky = eigh = Newton–Schulz reference', () => {
-    for (const [n, seed] of [[16, 1], [41, 2]] as const) {
+    for (const [n, seed] of [
+      [16, 1],
+      [41, 2],
+    ] as const) {
       const s1 = randomSpd(n, n + 10, seed, 0.05);
       const s2 = randomSpd(n, 2 * n, seed + 100, 0.01);
       const a = sqrtNewtonSchulz(s1, n);
@@ -157,7 +180,11 @@ describe('metrics/frechet', () => {
     expect(Math.abs(frechetDistance({ mean: mu, cov: s }, { mean: mu, cov: s }).value)).toBeLessThan(1e-10);
     const bad = Float64Array.from(s);
     bad[13] = NaN;
-    expect(() => frechetDistance({ mean: mu, cov: s }, { mean: mu, cov: bad })).toThrow(/covariance 2: value at row 1, column 3 is NaN/);
-    expect(() => frechetDistance({ mean: mu, cov: s }, { mean: randn(3, 1), cov: s })).toThrow(/dimensions differ \(10 vs 3\)/);
+    expect(() => frechetDistance({ mean: mu, cov: s }, { mean: mu, cov: bad })).toThrow(
+      /covariance 2: value at row 1, column 3 is NaN/,
+    );
+    expect(() => frechetDistance({ mean: mu, cov: s }, { mean: randn(3, 1), cov: s })).toThrow(
+      /dimensions differ \(10 vs 3\)/,
+    );
   });
 });

@@ -8,7 +8,8 @@ export function randn(n: number, seed: number): Float64Array {
 /** Plain triple-loop A·B (n×k times k×m): the tests' reference product. */
 export function matmul(a: Float64Array, b: Float64Array, n: number, k: number, m: number): Float64Array {
   const c = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) for (let p = 0; p < k; p++) for (let j = 0; j < m; j++) c[i * m + j]! += a[i * k + p]! * b[p * m + j]!;
+  for (let i = 0; i < n; i++)
+    for (let p = 0; p < k; p++) for (let j = 0; j < m; j++) c[i * m + j]! += a[i * k + p]! * b[p * m + j]!;
   return c;
 }
 

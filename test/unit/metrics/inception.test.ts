@@ -23,8 +23,10 @@ function randomStateDict(seed: number): Map<string, TorchTensor> {
   const sd = new Map<string, TorchTensor>();
   for (const [name, shape] of expectedStateDict(inceptionPlan(W16))) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const fanIn = shape.length === 4 ? shape[1]! * shape[2]! * shape[3]! : shape[1] ?? 1;
-    const data = name.endsWith('running_var') ? rng.fillUniform(new Float32Array(n), 0.5, 1.5) : rng.normal(n).map((v) => v * Math.sqrt(2 / fanIn));
+    const fanIn = shape.length === 4 ? shape[1]! * shape[2]! * shape[3]! : (shape[1] ?? 1);
+    const data = name.endsWith('running_var')
+      ? rng.fillUniform(new Float32Array(n), 0.5, 1.5)
+      : rng.normal(n).map((v) => v * Math.sqrt(2 / fanIn));
     sd.set(name, { dtype: 'float32', shape, data });
   }
   return sd;
@@ -60,14 +62,17 @@ describe('metrics/inception', () => {
   it('preprocessing = torch bilinear resize to 299 (align_corners=False) then 2x − 1; grey repeated to RGB', async () => {
     const h = 5;
     const w = 7;
-    const grey = Array.from({ length: h }, (_, y) => Array.from({ length: w }, (_, x) => ((x * 37 + y * 11) % 17) / 16));
+    const grey = Array.from({ length: h }, (_, y) =>
+      Array.from({ length: w }, (_, x) => ((x * 37 + y * 11) % 17) / 16),
+    );
     const x = tf.tensor4d(grey.flat(), [1, h, w, 1]);
     const got = await InceptionV3Fid.preprocess(x).data();
     const ref = torchBilinear(grey, 299, 299);
     let err = 0;
     for (let y = 0; y < 299; y++) {
       for (let xx = 0; xx < 299; xx++) {
-        for (let c = 0; c < 3; c++) err = Math.max(err, Math.abs(got[(y * 299 + xx) * 3 + c]! - (2 * ref[y]![xx]! - 1)));
+        for (let c = 0; c < 3; c++)
+          err = Math.max(err, Math.abs(got[(y * 299 + xx) * 3 + c]! - (2 * ref[y]![xx]! - 1)));
       }
     }
     expect(err).toBeLessThan(1e-5);
@@ -86,7 +91,9 @@ describe('metrics/inception', () => {
     expect(() => foldStateDict(broken, W16, 'bad.pth')).toThrow(
       /bad\.pth: not the FID Inception-v3 state_dict \(width ÷16\): missing Mixed_6c\.branch7x7dbl_3\.conv\.weight; unexpected AuxLogits\.fc\.weight; fc\.bias has shape \[1000\], expected \[1008\]/,
     );
-    expect(() => inceptionPlan({ widthDivisor: 3, classes: 1008 })).toThrow(/width divisor must be 1, 2, 4, 8 or 16, got 3/);
+    expect(() => inceptionPlan({ widthDivisor: 3, classes: 1008 })).toThrow(
+      /width divisor must be 1, 2, 4, 8 or 16, got 3/,
+    );
   });
 
   it('the real network has 2048 features and 1008 classes; BatchNorm folding keeps the conv + BN maths', () => {
@@ -97,13 +104,18 @@ describe('metrics/inception', () => {
     const folded = foldStateDict(sd, W16);
     const s = folded.plan.convs.get('Mixed_7c.branch3x3_2a')!; // a 1×3 kernel
     const w = sd.get(`${s.name}.conv.weight`)!.data;
-    const [g, b, m, v] = ['weight', 'bias', 'running_mean', 'running_var'].map((p) => sd.get(`${s.name}.bn.${p}`)!.data);
+    const [g, b, m, v] = ['weight', 'bias', 'running_mean', 'running_var'].map(
+      (p) => sd.get(`${s.name}.bn.${p}`)!.data,
+    );
     const f = folded.convs.get(s.name)!;
     const o = 3;
     const i = 5;
     const scale = g![o]! / Math.sqrt(v![o]! + 0.001);
     // torch [o, i, 0, 2] → tfjs [0, 2, i, o]
-    expect(f.filter[((0 * s.kw + 2) * s.cin + i) * s.cout + o]).toBeCloseTo(w[((o * s.cin + i) * 1 + 0) * 3 + 2]! * scale, 6);
+    expect(f.filter[((0 * s.kw + 2) * s.cin + i) * s.cout + o]).toBeCloseTo(
+      w[((o * s.cin + i) * 1 + 0) * 3 + 2]! * scale,
+      6,
+    );
     expect(f.bias[o]).toBeCloseTo(b![o]! - m![o]! * scale, 6);
   });
 
@@ -113,7 +125,15 @@ describe('metrics/inception', () => {
     const files: { name: string; data: Uint8Array }[] = [];
     [...sd].forEach(([name, t], k) => {
       const strides = t.shape.map((_, d) => t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
-      specs.push({ name, storage: String(k), storageType: 'FloatStorage', numel: t.data.length, offset: 0, size: t.shape, stride: strides });
+      specs.push({
+        name,
+        storage: String(k),
+        storageType: 'FloatStorage',
+        numel: t.data.length,
+        offset: 0,
+        size: t.shape,
+        stride: strides,
+      });
       files.push({ name: `w16/data/${k}`, data: new Uint8Array(Float32Array.from(t.data).buffer) });
     });
     const bytes = storedZip([{ name: 'w16/data.pkl', data: stateDictPickle(specs) }, ...files]);
@@ -122,7 +142,9 @@ describe('metrics/inception', () => {
     const path = join(dir, 'w16.pth');
     writeFileSync(path, bytes);
     const sha = createHash('sha256').update(bytes).digest('hex');
-    await expect(loadInceptionWeights(join(dir, 'none.pth'))).rejects.toThrow(/none\.pth: cannot read the Inception weights \(ENOENT\)\. .*pt_inception-2015-12-05-6726825d\.pth/);
+    await expect(loadInceptionWeights(join(dir, 'none.pth'))).rejects.toThrow(
+      /none\.pth: cannot read the Inception weights \(ENOENT\)\. .*pt_inception-2015-12-05-6726825d\.pth/,
+    );
     const weights = await loadInceptionWeights(path, { config: W16, sha256Prefix: sha.slice(0, 8) });
     expect(weights.sha256).toBe(sha);
     const model = new InceptionV3Fid(weights);

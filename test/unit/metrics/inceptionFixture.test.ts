@@ -29,7 +29,18 @@ interface Expected {
   features: number;
   pth: string;
   sha256: string;
-  outputs: Record<string, { n: number; channels: number; size: number; salt: number; pool3: number[][]; logits: number[][]; logits_unbiased: number[][] }>;
+  outputs: Record<
+    string,
+    {
+      n: number;
+      channels: number;
+      size: number;
+      salt: number;
+      pool3: number[][];
+      logits: number[][];
+      logits_unbiased: number[][];
+    }
+  >;
 }
 
 /** The script's images: v = (3x² + 7y + xy + 85c + 41k + salt) mod 256, /255, as NHWC. */
@@ -38,7 +49,9 @@ function images(n: number, channels: number, size: number, salt: number): tf.Ten
   for (let k = 0; k < n; k++)
     for (let y = 0; y < size; y++)
       for (let x = 0; x < size; x++)
-        for (let c = 0; c < channels; c++) v[((k * size + y) * size + x) * channels + c] = ((3 * x * x + 7 * y + x * y + 85 * c + 41 * k + salt) % 256) / 255;
+        for (let c = 0; c < channels; c++)
+          v[((k * size + y) * size + x) * channels + c] =
+            ((3 * x * x + 7 * y + x * y + 85 * c + 41 * k + salt) % 256) / 255;
   return tf.tensor4d(v, [n, size, size, channels]);
 }
 
@@ -62,7 +75,10 @@ describe.skipIf(!haveModel)('FID Inception-v3 (tfjs) against PyTorch float64, wi
   beforeAll(async () => {
     expected = JSON.parse(readFileSync(MODEL_JSON, 'utf8')) as Expected;
     const config = { widthDivisor: expected.width_divisor, classes: expected.classes };
-    weights = await loadInceptionWeights(join(DIR, expected.pth), { config, sha256Prefix: expected.sha256.slice(0, 8) });
+    weights = await loadInceptionWeights(join(DIR, expected.pth), {
+      config,
+      sha256Prefix: expected.sha256.slice(0, 8),
+    });
     try {
       webgpu = (await initBackend('webgpu')).name === 'webgpu';
     } catch {
@@ -80,7 +96,9 @@ describe.skipIf(!haveModel)('FID Inception-v3 (tfjs) against PyTorch float64, wi
       new RegExp(`inception_w8\\.pth: SHA-256 ${expected.sha256} does not start with deadbeef`),
     );
     // the real file's name check applies by default
-    await expect(loadInceptionWeights(join(DIR, expected.pth), { config })).rejects.toThrow(/does not start with 6726825d/);
+    await expect(loadInceptionWeights(join(DIR, expected.pth), { config })).rejects.toThrow(
+      /does not start with 6726825d/,
+    );
   });
 
   for (const backend of ['cpu', 'webgpu'] as const) {
@@ -100,7 +118,9 @@ describe.skipIf(!haveModel)('FID Inception-v3 (tfjs) against PyTorch float64, wi
         const ep = relErr(p, o.pool3.flat());
         const el = relErr(l, o.logits_unbiased.flat());
         const eb = relErr(biased, o.logits.flat());
-        console.log(`${backend} ${name}: pool3 ${ep.toExponential(2)}, logits ${el.toExponential(2)} (biased ${eb.toExponential(2)})`);
+        console.log(
+          `${backend} ${name}: pool3 ${ep.toExponential(2)}, logits ${el.toExponential(2)} (biased ${eb.toExponential(2)})`,
+        );
         expect(ep, `${name} pool3`).toBeLessThan(1e-4);
         expect(el, `${name} logits`).toBeLessThan(1e-4);
         expect(eb, `${name} biased logits`).toBeLessThan(1e-4);
@@ -112,7 +132,11 @@ describe.skipIf(!haveModel)('FID Inception-v3 (tfjs) against PyTorch float64, wi
 });
 
 describe.skipIf(!haveTiny)('.pth reader on files written by torch.save', () => {
-  const tiny = haveTiny ? (JSON.parse(readFileSync(TINY_JSON, 'utf8')) as { tensors: Record<string, { dtype: string; shape: number[]; values: number[] }> }) : null;
+  const tiny = haveTiny
+    ? (JSON.parse(readFileSync(TINY_JSON, 'utf8')) as {
+        tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>;
+      })
+    : null;
   for (const file of ['tiny_zip.pth', 'tiny_legacy.pth']) {
     it(`${file}: every tensor's dtype, shape and values (views, transposes, float16, bfloat16, bool, int64)`, () => {
       const sd = readStateDict(readFileSync(join(DIR, file)), file);

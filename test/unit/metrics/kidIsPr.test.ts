@@ -54,8 +54,12 @@ describe('metrics/kid', () => {
     expect(near.std).toBeCloseTo(Math.sqrt(near.values.reduce((a, b) => a + (b - mean) ** 2, 0) / 20), 12);
     expect(new Set(near.values).size).toBe(20); // different subsets
     expect(far.mean).toBeGreaterThan(near.mean + 5 * near.std);
-    expect((await kernelInceptionDistance(x, points(60, 4, 4), { subsets: 20, subsetSize: 15, seed: 1 })).values).toEqual(near.values);
-    await expect(kernelInceptionDistance(x, points(1, 4, 6))).rejects.toThrow(/at least 2 samples in each set, got 60 real and 1 generated/);
+    expect(
+      (await kernelInceptionDistance(x, points(60, 4, 4), { subsets: 20, subsetSize: 15, seed: 1 })).values,
+    ).toEqual(near.values);
+    await expect(kernelInceptionDistance(x, points(1, 4, 6))).rejects.toThrow(
+      /at least 2 samples in each set, got 60 real and 1 generated/,
+    );
   });
 });
 
@@ -94,7 +98,13 @@ describe('metrics/inceptionScore', () => {
     const whole = inceptionScore(logits, n, c, splits);
     whole.values.forEach((v, i) => expect(v).toBeCloseTo(direct[i]!, 10));
     const acc = new InceptionScoreAccumulator(n, c, splits);
-    for (const [a, b] of [[0, 4], [4, 5], [5, 17], [17, 23]]) acc.add(logits.subarray(a! * c, b! * c), b! - a!);
+    for (const [a, b] of [
+      [0, 4],
+      [4, 5],
+      [5, 17],
+      [17, 23],
+    ])
+      acc.add(logits.subarray(a! * c, b! * c), b! - a!);
     expect(acc.finish().values).toEqual(whole.values);
     expect(() => new InceptionScoreAccumulator(5, c, 10)).toThrow(/at least one sample per split \(10 splits\), got 5/);
     const short = new InceptionScoreAccumulator(n, c, splits);
@@ -128,9 +138,13 @@ describe('metrics/precisionRecall', () => {
       return Math.sqrt(s);
     };
     const radii = (m: FeatureMatrix) =>
-      Array.from({ length: m.rows }, (_, i) => Array.from({ length: m.rows }, (_, j) => dist(m, i, m, j)).sort((x, y) => x - y)[3]!);
+      Array.from(
+        { length: m.rows },
+        (_, i) => Array.from({ length: m.rows }, (_, j) => dist(m, i, m, j)).sort((x, y) => x - y)[3]!,
+      );
     const cover = (q: FeatureMatrix, r: FeatureMatrix, rad: number[]) =>
-      Array.from({ length: q.rows }, (_, i) => rad.some((rj, j) => dist(q, i, r, j) <= rj)).filter(Boolean).length / q.rows;
+      Array.from({ length: q.rows }, (_, i) => rad.some((rj, j) => dist(q, i, r, j) <= rj)).filter(Boolean).length /
+      q.rows;
     const rr = radii(real);
     const fr = radii(fake);
     const got = await precisionRecall(real, fake);
@@ -138,6 +152,8 @@ describe('metrics/precisionRecall', () => {
     expect(got.recall).toBeCloseTo(cover(real, fake, fr), 12);
     expect(got.precision).toBeGreaterThan(0);
     expect(got.precision).toBeLessThan(1);
-    await expect(precisionRecall(points(3, 3, 1), fake)).rejects.toThrow(/real set needs more than k = 3 samples, got 3/);
+    await expect(precisionRecall(points(3, 3, 1), fake)).rejects.toThrow(
+      /real set needs more than k = 3 samples, got 3/,
+    );
   });
 });

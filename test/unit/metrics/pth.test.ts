@@ -11,9 +11,25 @@ const f16 = (bits: number[]) => new Uint8Array(Uint16Array.from(bits).buffer);
 
 /** Tensors as torch.save lays out a small state_dict: shared storages, an offset view, a transposed view, a scalar. */
 const SPECS: TensorSpec[] = [
-  { name: 'conv.weight', storage: '0', storageType: 'FloatStorage', numel: 10, offset: 0, size: [2, 1, 2, 2], stride: [4, 4, 2, 1] },
+  {
+    name: 'conv.weight',
+    storage: '0',
+    storageType: 'FloatStorage',
+    numel: 10,
+    offset: 0,
+    size: [2, 1, 2, 2],
+    stride: [4, 4, 2, 1],
+  },
   { name: 'bn.running_var', storage: '0', storageType: 'FloatStorage', numel: 10, offset: 8, size: [2], stride: [1] },
-  { name: 'bn.num_batches_tracked', storage: '1', storageType: 'LongStorage', numel: 1, offset: 0, size: [], stride: [] },
+  {
+    name: 'bn.num_batches_tracked',
+    storage: '1',
+    storageType: 'LongStorage',
+    numel: 1,
+    offset: 0,
+    size: [],
+    stride: [],
+  },
   { name: 'fc.weight', storage: '2', storageType: 'DoubleStorage', numel: 6, offset: 0, size: [2, 3], stride: [1, 2] },
   { name: 'half', storage: '3', storageType: 'HalfStorage', numel: 3, offset: 0, size: [3], stride: [1] },
 ];
@@ -65,11 +81,15 @@ describe('metrics/pth reader', () => {
 
   it('refuses what a state_dict does not contain, naming the opcode or global', () => {
     const evil = new PickleWriter().proto().global('os', 'system').str('echo hi').tuple1().reduce().stop().bytes();
-    expect(() => readStateDict(zipPth(false, evil), 'tiny.pth')).toThrow(/tiny\.pth.*global os\.system is not allowed.*GLOBAL 0x63 at byte 2/);
+    expect(() => readStateDict(zipPth(false, evil), 'tiny.pth')).toThrow(
+      /tiny\.pth.*global os\.system is not allowed.*GLOBAL 0x63 at byte 2/,
+    );
     const inst = new PickleWriter().proto().op(0x69).stop().bytes();
     expect(() => readStateDict(zipPth(false, inst), 'tiny.pth')).toThrow(/unsupported opcode.*INST 0x69 at byte 2/);
     const list = new PickleWriter().proto().emptyList().stop().bytes();
-    expect(() => readStateDict(zipPth(false, list), 'tiny.pth')).toThrow(/tiny\.pth: the saved object is not a dict of tensors/);
+    expect(() => readStateDict(zipPth(false, list), 'tiny.pth')).toThrow(
+      /tiny\.pth: the saved object is not a dict of tensors/,
+    );
   });
 
   it('detects corruption, truncation, compression and inconsistent sizes', () => {
@@ -78,33 +98,45 @@ describe('metrics/pth reader', () => {
     const at = Buffer.from(good).indexOf(Buffer.from(f64([1, 2, 3, 4, 5, 6])));
     bad[at + 3]! ^= 0xff;
     expect(() => readStateDict(bad, 'tiny.pth')).toThrow(/tiny\.pth: entry tiny\/data\/2 is corrupt \(CRC-32/);
-    expect(() => readStateDict(good.subarray(0, good.length - 30), 'tiny.pth')).toThrow(/tiny\.pth: no end-of-central-directory/);
+    expect(() => readStateDict(good.subarray(0, good.length - 30), 'tiny.pth')).toThrow(
+      /tiny\.pth: no end-of-central-directory/,
+    );
     const deflated = good.slice();
     const cd = Buffer.from(good).indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
     deflated[cd + 10] = 8;
     expect(() => readStateDict(deflated, 'tiny.pth')).toThrow(/entry tiny\/data\.pkl is compressed \(method 8\)/);
     const tooFar = SPECS.map((s) => (s.name === 'bn.running_var' ? { ...s, offset: 9 } : s));
-    expect(() => readStateDict(zipPth(false, stateDictPickle(tooFar)), 'tiny.pth')).toThrow(/tensor bn\.running_var .* reaches past its storage 0/);
+    expect(() => readStateDict(zipPth(false, stateDictPickle(tooFar)), 'tiny.pth')).toThrow(
+      /tensor bn\.running_var .* reaches past its storage 0/,
+    );
     const wrongNumel = SPECS.map((s) => (s.storage === '2' ? { ...s, numel: 7 } : s));
-    expect(() => readStateDict(zipPth(false, stateDictPickle(wrongNumel)), 'tiny.pth')).toThrow(/tiny\/data\/2 holds 48 bytes, expected 7 × 8/);
+    expect(() => readStateDict(zipPth(false, stateDictPickle(wrongNumel)), 'tiny.pth')).toThrow(
+      /tiny\/data\/2 holds 48 bytes, expected 7 × 8/,
+    );
     expect(() => readStateDict(Buffer.from('hello'), 'x.pth')).toThrow(/x\.pth: not a PyTorch file/);
   });
 
   it('property: any truncation or byte flip either still reads or fails with an Error naming the file', () => {
     const files = [zipPth(), zipPth(true), legacyFile(stateDictPickle(SPECS, true), STORAGES)];
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 }), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), (which, pos, xor, cut) => {
-        const src = files[which]!;
-        const p = pos % src.length;
-        const bytes = cut ? src.subarray(0, p) : src.slice();
-        if (!cut) bytes[p]! ^= xor;
-        try {
-          readStateDict(bytes, 'prop.pth');
-        } catch (err) {
-          expect(err).toBeInstanceOf(Error);
-          expect((err as Error).message).toMatch(/prop\.pth/);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        (which, pos, xor, cut) => {
+          const src = files[which]!;
+          const p = pos % src.length;
+          const bytes = cut ? src.subarray(0, p) : src.slice();
+          if (!cut) bytes[p]! ^= xor;
+          try {
+            readStateDict(bytes, 'prop.pth');
+          } catch (err) {
+            expect(err).toBeInstanceOf(Error);
+            expect((err as Error).message).toMatch(/prop\.pth/);
+          }
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -131,7 +163,7 @@ describe('metrics/pth reader', () => {
       if (v === null) w.none();
       else if (typeof v === 'boolean') w.bool(v);
       else if (typeof v === 'string') w.str(v);
-      else if (typeof v === 'number') (Number.isSafeInteger(v) && !Object.is(v, -0) ? w.int(v) : w.float(v));
+      else if (typeof v === 'number') Number.isSafeInteger(v) && !Object.is(v, -0) ? w.int(v) : w.float(v);
       else if (Array.isArray(v)) {
         w.emptyList().put();
         if (v.length) {
@@ -153,7 +185,13 @@ describe('metrics/pth reader', () => {
       }
     };
     const plain = (x: unknown): unknown =>
-      x instanceof PyTuple ? { t: x.items.map(plain) } : x instanceof PyDict ? { d: [...x.map].map(([k, y]) => [k, plain(y)]) } : Array.isArray(x) ? x.map(plain) : x;
+      x instanceof PyTuple
+        ? { t: x.items.map(plain) }
+        : x instanceof PyDict
+          ? { d: [...x.map].map(([k, y]) => [k, plain(y)]) }
+          : Array.isArray(x)
+            ? x.map(plain)
+            : x;
     const hooks = { findClass: () => null, persistentLoad: () => null };
     fc.assert(
       fc.property(value, (v) => {

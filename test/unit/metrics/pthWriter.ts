@@ -263,11 +263,37 @@ export function storedZip(files: ZipFile[], zip64 = false): Uint8Array {
 }
 
 /** Legacy torch.save layout: magic, version, sys info, the object, the key list, then each storage. */
-export function legacyFile(objectPickle: Uint8Array, storages: { key: string; numel: number; data: Uint8Array }[]): Uint8Array {
-  const magic = new PickleWriter().proto().long1([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]).stop().bytes();
+export function legacyFile(
+  objectPickle: Uint8Array,
+  storages: { key: string; numel: number; data: Uint8Array }[],
+): Uint8Array {
+  const magic = new PickleWriter()
+    .proto()
+    .long1([0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19])
+    .stop()
+    .bytes();
   const version = new PickleWriter().proto().int(1001).stop().bytes();
-  const sys = new PickleWriter().proto().emptyDict().mark().str('protocol_version').int(1001).str('little_endian').bool(true)
-    .str('type_sizes').emptyDict().mark().str('short').int(2).str('int').int(4).str('long').int(4).setitems().setitems().stop().bytes();
+  const sys = new PickleWriter()
+    .proto()
+    .emptyDict()
+    .mark()
+    .str('protocol_version')
+    .int(1001)
+    .str('little_endian')
+    .bool(true)
+    .str('type_sizes')
+    .emptyDict()
+    .mark()
+    .str('short')
+    .int(2)
+    .str('int')
+    .int(4)
+    .str('long')
+    .int(4)
+    .setitems()
+    .setitems()
+    .stop()
+    .bytes();
   const keys = new PickleWriter().proto().emptyList().mark();
   for (const s of storages) keys.str(s.key);
   const body: Uint8Array[] = [magic, version, sys, objectPickle, keys.appends().stop().bytes()];

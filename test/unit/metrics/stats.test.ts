@@ -8,7 +8,9 @@ function twoPass(x: Float64Array, n: number, d: number) {
   for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) mean[j]! += x[r * d + j]! / n;
   const cov = new Float64Array(d * d);
   for (let r = 0; r < n; r++) {
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) cov[i * d + j]! += ((x[r * d + i]! - mean[i]!) * (x[r * d + j]! - mean[j]!)) / (n - 1);
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++)
+        cov[i * d + j]! += ((x[r * d + i]! - mean[i]!) * (x[r * d + j]! - mean[j]!)) / (n - 1);
   }
   return { mean, cov };
 }
@@ -66,7 +68,11 @@ describe('metrics/stats', () => {
     const hits = new Array(50).fill(0);
     for (let seed = 0; seed < 400; seed++) {
       const r = new FeatureReservoir(1, 10, seed);
-      for (let i = 0; i < 50; i += 5) r.add(Float32Array.from({ length: 5 }, (_, k) => i + k), 5);
+      for (let i = 0; i < 50; i += 5)
+        r.add(
+          Float32Array.from({ length: 5 }, (_, k) => i + k),
+          5,
+        );
       const kept = r.matrix();
       expect(kept.rows).toBe(10);
       expect(new Set(kept.data).size).toBe(10);
@@ -76,7 +82,10 @@ describe('metrics/stats', () => {
     for (const h of hits) expect(Math.abs(h - 80)).toBeLessThan(40);
     const again = (seed: number) => {
       const r = new FeatureReservoir(1, 10, seed);
-      r.add(Float32Array.from({ length: 50 }, (_, k) => k), 50);
+      r.add(
+        Float32Array.from({ length: 50 }, (_, k) => k),
+        50,
+      );
       return Array.from(r.matrix().data);
     };
     expect(again(7)).toEqual(again(7));

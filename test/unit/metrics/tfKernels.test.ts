@@ -51,7 +51,11 @@ describe('metrics/tfKernels', () => {
       cpuAcc.add(real.data, 70);
       const gpuAcc = new GaussianAccumulator(16);
       const moments = new TfMomentAccumulator(gpuAcc, 32);
-      for (const [lo, hi] of [[0, 20], [20, 50], [50, 70]] as const) {
+      for (const [lo, hi] of [
+        [0, 20],
+        [20, 50],
+        [50, 70],
+      ] as const) {
         const t = tf.tensor2d(real.data.subarray(lo * 16, hi * 16) as Float32Array, [hi - lo, 16]);
         await moments.add(t);
         t.dispose();

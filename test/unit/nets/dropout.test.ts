@@ -12,7 +12,6 @@ import { BatchSampler, loadDataset } from '../../../src/engine/data/loader';
 import { Rng } from '../../../src/engine/rng';
 import { PHILOX_KAT } from './philoxKat';
 
-
 const KEY = { seed: 42, step: 7, term: 0 };
 
 function dropped(mask: Float32Array, from = 0, stride = 1): { n: number; drops: number } {
@@ -44,7 +43,13 @@ describe('dropout masks', () => {
       const mask = dropoutMask(n, p, dropoutWords(KEY, 3));
       const scale = Math.fround(1 / (1 - p));
       expect(mask.every((v) => v === 0 || v === scale)).toBe(true);
-      for (const [from, stride] of [[0, 1], [0, 4], [1, 4], [2, 4], [3, 4]] as const) {
+      for (const [from, stride] of [
+        [0, 1],
+        [0, 4],
+        [1, 4],
+        [2, 4],
+        [3, 4],
+      ] as const) {
         const { n: m, drops } = dropped(mask, from, stride);
         const sd = Math.sqrt(m * p * (1 - p));
         expect(Math.abs(drops - m * p), `p ${p}, words ${from} mod ${stride}`).toBeLessThan(5 * sd);

@@ -5,7 +5,16 @@ import { variableGradsFreeing } from '../../../src/engine/nets/grads';
 import type { ModelConfig } from '../../../src/shared/config';
 import { Rng } from '../../../src/engine/rng';
 
-const MICRO: ModelConfig = { ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [4], dropout: 0, imageSize: 8, channels: 3, normGroups: 4 };
+const MICRO: ModelConfig = {
+  ch: 16,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  attnResolutions: [4],
+  dropout: 0,
+  imageSize: 8,
+  channels: 3,
+  normGroups: 4,
+};
 
 function randn(shape: number[], seed: number): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
@@ -40,7 +49,8 @@ describe('variableGradsFreeing', () => {
       const b = got.grads[v.name]!.dataSync();
       let scale = 0;
       for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!));
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(scale, 1e-3));
+      for (let i = 0; i < a.length; i++)
+        expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(scale, 1e-3));
     }
     tf.dispose([ref.value, got.value, ...Object.values(ref.grads), ...Object.values(got.grads), x, e, t]);
     net.dispose();

@@ -6,7 +6,13 @@ import { Rng } from '../../../src/engine/rng';
 
 function randn(shape: number[], seed: number, scale = 1, shift = 0): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Rng.keyed(seed, 77).normal(size).map((v) => v * scale + shift), shape, 'float32');
+  return tf.tensor(
+    Rng.keyed(seed, 77)
+      .normal(size)
+      .map((v) => v * scale + shift),
+    shape,
+    'float32',
+  );
 }
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -26,7 +32,10 @@ describe('nets/ops', () => {
     const upstream = randn([2, 4, 3, 12], 4);
     const eps = tf.scalar(1e-6);
     for (const groups of [1, 3, 4, 12]) {
-      const f = (fn: (xx: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(xx as tf.Tensor4D, g, b), upstream));
+      const f =
+        (fn: (xx: tf.Tensor4D, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+        (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(fn(xx as tf.Tensor4D, g, b), upstream));
       const custom = tf.grads(f((xx, g, b) => groupNorm(xx, g, b, groups, eps)));
       const plain = tf.grads(f((xx, g, b) => groupNormPlain(xx, g, b, groups, 1e-6)));
       const gc = custom([x, gamma, beta]);
@@ -56,7 +65,12 @@ describe('nets/ops', () => {
   });
 
   it('conv2dSame matches tfjs conv2d in value and in all gradients (3x3 stride 1 and 2, odd sizes)', () => {
-    for (const [h, w, stride] of [[6, 6, 1], [5, 7, 1], [8, 8, 2], [7, 5, 2]] as const) {
+    for (const [h, w, stride] of [
+      [6, 6, 1],
+      [5, 7, 1],
+      [8, 8, 2],
+      [7, 5, 2],
+    ] as const) {
       const x = randn([2, h, w, 3], 5) as tf.Tensor4D;
       const f = randn([3, 3, 3, 4], 6, 0.3) as tf.Tensor4D;
       const b = randn([4], 7) as tf.Tensor1D;
@@ -76,7 +90,10 @@ describe('nets/ops', () => {
     const f = randn([3, 3, 3, 4], 10, 0.3) as tf.Tensor4D;
     const b = randn([4], 11) as tf.Tensor1D;
     const up = randn([5, 6, 6, 4], 12);
-    const grad = () => tf.grads((xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, 1), up)))([x, f, b]);
+    const grad = () =>
+      tf.grads((xx: tf.Tensor, ff: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(tf.mul(conv2dSame(xx as tf.Tensor4D, ff as tf.Tensor4D, bb as tf.Tensor1D, 1), up)),
+      )([x, f, b]);
     const whole = grad();
     setPatchBytesLimit(2 * 6 * 6 * 9 * 3 * 4); // two images per slice: 3 slices for 5 images
     const sliced = grad();
@@ -102,7 +119,10 @@ describe('nets/ops', () => {
     const beta = tf.variable(tf.zeros([4]));
     const eps = tf.scalar(1e-6);
     const before = tf.memory().numTensors;
-    const { value, grads } = tf.variableGrads(() => tf.sum(silu(groupNorm(x, gamma, beta, 2, eps))) as tf.Scalar, [gamma, beta]);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(silu(groupNorm(x, gamma, beta, 2, eps))) as tf.Scalar,
+      [gamma, beta],
+    );
     tf.dispose([value, ...Object.values(grads)]);
     groupNorm(x, gamma, beta, 2, eps).dispose();
     expect(tf.memory().numTensors).toBe(before);

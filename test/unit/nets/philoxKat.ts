@@ -4,7 +4,11 @@
  * digits of pi as counter and key). Columns: counter [4], key [2], expected [4].
  */
 export const PHILOX_KAT: [number[], number[], number[]][] = [
-  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+  [
+    [0, 0, 0, 0],
+    [0, 0],
+    [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+  ],
   [
     [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
     [0xffffffff, 0xffffffff],

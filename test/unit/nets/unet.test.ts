@@ -6,14 +6,28 @@ import { Rng } from '../../../src/engine/rng';
 import { Weights, fromNHWC, referenceForward } from './unetReference';
 
 /** Very small config: 2 levels, attention at 4x4, nin shortcuts, up/downsampling. */
-const MICRO: ModelConfig = { ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [4], dropout: 0, imageSize: 8, channels: 3, normGroups: 4 };
+const MICRO: ModelConfig = {
+  ch: 16,
+  chMult: [1, 2],
+  numResBlocks: 1,
+  attnResolutions: [4],
+  dropout: 0,
+  imageSize: 8,
+  channels: 3,
+  normGroups: 4,
+};
 
 function randn(shape: number[], seed: number): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   return tf.tensor(Rng.keyed(seed, 99).normal(size), shape, 'float32');
 }
 
-async function forward(m: UNet, x: tf.Tensor4D, t: tf.Tensor1D, opts: Parameters<UNet['apply']>[2]): Promise<Float32Array> {
+async function forward(
+  m: UNet,
+  x: tf.Tensor4D,
+  t: tf.Tensor1D,
+  opts: Parameters<UNet['apply']>[2],
+): Promise<Float32Array> {
   const y = m.apply(x, t, opts);
   const d = (await y.data()) as Float32Array;
   y.dispose();
@@ -48,7 +62,14 @@ describe('UNet', () => {
     it('names variables after the PyTorch state_dict, in its order', () => {
       const plan = buildUNetPlan(MODEL_PRESETS.cifar10);
       const names = plan.params.map((p) => p.name);
-      expect(names.slice(0, 6)).toEqual(['temb.dense.0.w', 'temb.dense.0.b', 'temb.dense.1.w', 'temb.dense.1.b', 'conv_in.w', 'conv_in.b']);
+      expect(names.slice(0, 6)).toEqual([
+        'temb.dense.0.w',
+        'temb.dense.0.b',
+        'temb.dense.1.w',
+        'temb.dense.1.b',
+        'conv_in.w',
+        'conv_in.b',
+      ]);
       expect(names.slice(-4)).toEqual(['norm_out.gamma', 'norm_out.beta', 'conv_out.w', 'conv_out.b']);
       expect(names).toContain('down.0.block.0.conv1.w');
       expect(names).toContain('down.1.attn.1.proj_out.b');
@@ -92,7 +113,8 @@ describe('UNet', () => {
     // Non-trivial GroupNorm affine parameters, so gamma/beta wiring is checked too.
     const w = await m.readWeights();
     m.names.forEach((n, i) => {
-      if (n.endsWith('.gamma') || n.endsWith('.beta')) Rng.keyed(7, i).fillUniform(w[i]!, n.endsWith('.gamma') ? 0.5 : -0.5, n.endsWith('.gamma') ? 1.5 : 0.5);
+      if (n.endsWith('.gamma') || n.endsWith('.beta'))
+        Rng.keyed(7, i).fillUniform(w[i]!, n.endsWith('.gamma') ? 0.5 : -0.5, n.endsWith('.gamma') ? 1.5 : 0.5);
     });
     m.writeWeights(w);
     const W = new Weights(new Map(m.names.map((n, i) => [n, w[i]!])));
@@ -167,7 +189,10 @@ describe('UNet', () => {
     const m = new UNet(MICRO, 3);
     const x = randn([2, 8, 8, 3], 2) as tf.Tensor4D;
     const t = tf.tensor1d([5, 500], 'float32');
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(m.apply(x, t, { training: true }))) as tf.Scalar, m.variables);
+    const { value, grads } = tf.variableGrads(
+      () => tf.mean(tf.square(m.apply(x, t, { training: true }))) as tf.Scalar,
+      m.variables,
+    );
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     const bad: string[] = [];
     m.variables.forEach((v, i) => {
@@ -244,7 +269,9 @@ describe('UNet', () => {
       const bad = before.slice();
       const i = b.names.indexOf('mid.attn_1.q.w');
       bad[i] = new Float32Array(3);
-      expect(() => b.writeWeights(bad)).toThrow(/'mid\.attn_1\.q\.w' expects 1024 values \(shape \[1, 1, 32, 32\]\), got 3/);
+      expect(() => b.writeWeights(bad)).toThrow(
+        /'mid\.attn_1\.q\.w' expects 1024 values \(shape \[1, 1, 32, 32\]\), got 3/,
+      );
       const after = await b.readWeights();
       for (let k = 0; k < before.length; k++) expect(after[k]).toEqual(before[k]);
     });

@@ -35,7 +35,17 @@ export class Weights {
 }
 
 /** PyTorch-style conv: explicit zero padding (top/left; output size given), stride s. */
-export function conv2d(x: Arr4, w: Vec, b: Vec, k: number, cout: number, stride: number, padTL: number, outH: number, outW: number): Arr4 {
+export function conv2d(
+  x: Arr4,
+  w: Vec,
+  b: Vec,
+  k: number,
+  cout: number,
+  stride: number,
+  padTL: number,
+  outH: number,
+  outW: number,
+): Arr4 {
   const out = make(x.n, outH, outW, cout);
   const cin = x.c;
   for (let n = 0; n < x.n; n++)
@@ -64,10 +74,13 @@ export function groupNorm(x: Arr4, gamma: Vec, beta: Vec, groups: number, eps = 
     for (let g = 0; g < groups; g++) {
       let s = 0;
       let cnt = 0;
-      for (let y = 0; y < x.h; y++) for (let xx = 0; xx < x.w; xx++) for (let c = g * cg; c < (g + 1) * cg; c++) (s += at(x, n, y, xx, c)), cnt++;
+      for (let y = 0; y < x.h; y++)
+        for (let xx = 0; xx < x.w; xx++) for (let c = g * cg; c < (g + 1) * cg; c++) ((s += at(x, n, y, xx, c)), cnt++);
       const mean = s / cnt;
       let v = 0;
-      for (let y = 0; y < x.h; y++) for (let xx = 0; xx < x.w; xx++) for (let c = g * cg; c < (g + 1) * cg; c++) v += (at(x, n, y, xx, c) - mean) ** 2;
+      for (let y = 0; y < x.h; y++)
+        for (let xx = 0; xx < x.w; xx++)
+          for (let c = g * cg; c < (g + 1) * cg; c++) v += (at(x, n, y, xx, c) - mean) ** 2;
       const r = 1 / Math.sqrt(v / cnt + eps);
       for (let y = 0; y < x.h; y++)
         for (let xx = 0; xx < x.w; xx++)
@@ -116,8 +129,10 @@ export function timestepEmbedding(t: number[], ch: number): number[][] {
 export function referenceForward(cfg: ModelConfig, W: Weights, x: Arr4, t: number[]): Arr4 {
   const { ch, chMult, numResBlocks, normGroups: G } = cfg;
   const T = ch * 4;
-  const conv3 = (name: string, h: Arr4, cout: number) => conv2d(h, W.get(`${name}.w`, 9 * h.c * cout), W.get(`${name}.b`, cout), 3, cout, 1, 1, h.h, h.w);
-  const conv1 = (name: string, h: Arr4, cout: number) => conv2d(h, W.get(`${name}.w`, h.c * cout), W.get(`${name}.b`, cout), 1, cout, 1, 0, h.h, h.w);
+  const conv3 = (name: string, h: Arr4, cout: number) =>
+    conv2d(h, W.get(`${name}.w`, 9 * h.c * cout), W.get(`${name}.b`, cout), 3, cout, 1, 1, h.h, h.w);
+  const conv1 = (name: string, h: Arr4, cout: number) =>
+    conv2d(h, W.get(`${name}.w`, h.c * cout), W.get(`${name}.b`, cout), 1, cout, 1, 0, h.h, h.w);
   const norm = (name: string, h: Arr4) => groupNorm(h, W.get(`${name}.gamma`, h.c), W.get(`${name}.beta`, h.c), G);
 
   let temb = timestepEmbedding(t, ch);
@@ -181,7 +196,19 @@ export function referenceForward(cfg: ModelConfig, W: Weights, x: Arr4, t: numbe
       // torch.nn.functional.pad(x, (0, 1, 0, 1)) then 3x3 stride-2 valid conv.
       const oh = Math.floor((h.h + 1 - 3) / 2) + 1;
       const ow = Math.floor((h.w + 1 - 3) / 2) + 1;
-      hs.push(conv2d(h, W.get(`down.${i}.downsample.conv.w`, 9 * h.c * h.c), W.get(`down.${i}.downsample.conv.b`, h.c), 3, h.c, 2, 0, oh, ow));
+      hs.push(
+        conv2d(
+          h,
+          W.get(`down.${i}.downsample.conv.w`, 9 * h.c * h.c),
+          W.get(`down.${i}.downsample.conv.b`, h.c),
+          3,
+          h.c,
+          2,
+          0,
+          oh,
+          ow,
+        ),
+      );
       res /= 2;
     }
   }

@@ -15,7 +15,8 @@ function fixture(n: number, h: number, w: number, c: number): Uint8Array {
   const a = new Uint8Array(n * h * w * c);
   for (let i = 0; i < n; i++)
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) for (let ch = 0; ch < c; ch++) a[((i * h + y) * w + x) * c + ch] = 10 * i + 3 * y + x + 60 * ch;
+      for (let x = 0; x < w; x++)
+        for (let ch = 0; ch < c; ch++) a[((i * h + y) * w + x) * c + ch] = 10 * i + 3 * y + x + 60 * ch;
   return a;
 }
 
@@ -29,7 +30,13 @@ describe('makeGridPng', () => {
     expect([png.width, png.height]).toEqual([14, 12]);
     expect(rgbAt(png, 0, 0)).toEqual([255, 255, 255, 255]);
     // image 0 at (2, 2); image 4 at column 1, row 1 → x = 2 + 4 = 6, y = 2 + 5 = 7
-    for (const [i, ox, oy] of [[0, 2, 2], [1, 6, 2], [2, 10, 2], [3, 2, 7], [4, 6, 7]] as const) {
+    for (const [i, ox, oy] of [
+      [0, 2, 2],
+      [1, 6, 2],
+      [2, 10, 2],
+      [3, 2, 7],
+      [4, 6, 7],
+    ] as const) {
       for (let y = 0; y < h; y++)
         for (let x = 0; x < w; x++) {
           const v = 10 * i + 3 * y + x;
@@ -51,7 +58,12 @@ describe('makeGridPng', () => {
     expect(gridLayout(n, h, w, { cols: 2, padding: 1, scale: 3 })).toEqual({ cols: 2, rows: 2, width: 15, height: 15 });
     expect([png.width, png.height]).toEqual([15, 15]);
     // image 1 (col 1, row 0) starts at x = 1 + 7 = 8, y = 1; its source pixel (y=1, x=0) covers x 8..10, y 4..6
-    for (const [x, y] of [[8, 4], [10, 6], [9, 5]] as const) expect(rgbAt(png, x, y)).toEqual([13, 73, 133, 255]);
+    for (const [x, y] of [
+      [8, 4],
+      [10, 6],
+      [9, 5],
+    ] as const)
+      expect(rgbAt(png, x, y)).toEqual([13, 73, 133, 255]);
     // image 2 (col 0, row 1): pixel (0, 1) at x = 1 + 3..5, y = 8..10
     expect(rgbAt(png, 4, 9)).toEqual([21, 81, 141, 255]);
     expect(rgbAt(png, 0, 0)).toEqual([0, 0, 0, 255]);
@@ -106,7 +118,8 @@ describe('grid captions', () => {
     const png = PNG.sync.read(makeGridPng(imgs, 4, 8, 8, 3, { cols: 2, padding: 2, scale: 4, caption: 'STEP 12' }));
     expect([png.width, png.height]).toEqual([plain.width, plain.height + short.height]);
     let ink = 0;
-    for (let y = 0; y < short.height; y++) for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;
+    for (let y = 0; y < short.height; y++)
+      for (let x = 0; x < png.width; x++) if (png.data[4 * (y * png.width + x)]! < 100) ink++;
     expect(ink).toBeGreaterThan(20);
     // The first row of cells starts below the band.
     expect(png.data[4 * ((short.height + 2) * png.width + 2)]).toBe(128);

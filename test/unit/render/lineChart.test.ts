@@ -17,8 +17,23 @@ describe('PNG line chart', () => {
     yLabel: 'FID',
     logX: true,
     series: [
-      { name: 'baseline', color: '#ff0000', points: [[10, 40], [100, 10]] },
-      { name: 'sa', color: [0, 0, 255], points: [[10, 30], [20, null], [100, 5]] },
+      {
+        name: 'baseline',
+        color: '#ff0000',
+        points: [
+          [10, 40],
+          [100, 10],
+        ],
+      },
+      {
+        name: 'sa',
+        color: [0, 0, 255],
+        points: [
+          [10, 30],
+          [20, null],
+          [100, 5],
+        ],
+      },
     ],
   };
 
@@ -41,9 +56,23 @@ describe('PNG line chart', () => {
   });
 
   it('reverses x when asked (t runs down the reverse chain), and refuses a bad colour', () => {
-    const l = chartLayout({ series: [{ name: 'g', color: '#000000', points: [[1, 1], [300, 2]] }], reverseX: true });
+    const l = chartLayout({
+      series: [
+        {
+          name: 'g',
+          color: '#000000',
+          points: [
+            [1, 1],
+            [300, 2],
+          ],
+        },
+      ],
+      reverseX: true,
+    });
     expect(project(l, 300, 1)![0]).toBeLessThan(project(l, 1, 1)![0]);
-    expect(() => renderLineChart({ series: [{ name: 'x', color: 'red', points: [[1, 1]] }] })).toThrow(/'red' is not #rrggbb/);
+    expect(() => renderLineChart({ series: [{ name: 'x', color: 'red', points: [[1, 1]] }] })).toThrow(
+      /'red' is not #rrggbb/,
+    );
     expect(() => chartLayout({ width: 50, series: [] })).toThrow(/at least 160x120/);
   });
 
@@ -51,6 +80,11 @@ describe('PNG line chart', () => {
     expect(makeScale([0, 9.3], false).ticks).toEqual([0, 2, 4, 6, 8]);
     expect(makeScale([10, 100], true).ticks).toEqual([10, 20, 50, 100]);
     expect(makeScale([1, 10_000], true).ticks).toEqual([1, 10, 100, 1000, 10_000]);
-    expect([formatTick(0.5), formatTick(123456), formatTick(0.00012), formatTick(2.50001)]).toEqual(['0.5', '1.2E+5', '1.2E-4', '2.5']);
+    expect([formatTick(0.5), formatTick(123456), formatTick(0.00012), formatTick(2.50001)]).toEqual([
+      '0.5',
+      '1.2E+5',
+      '1.2E-4',
+      '2.5',
+    ]);
   });
 });

@@ -13,7 +13,11 @@ import type { LineSource, LineSpec } from '../../../src/renderer/src/charts/line
 
 const src = (steps: number[], values: number[]): LineSource => ({ steps, values, length: steps.length });
 const line = (id: string, name: string, source: LineSource, raw = false): LineSpec => ({
-  id, name, source, color: '#000', raw,
+  id,
+  name,
+  source,
+  color: '#000',
+  raw,
 });
 
 afterEach(() => vi.unstubAllGlobals());
@@ -42,14 +46,20 @@ describe('saving a file from the page', () => {
     vi.useFakeTimers();
     const made: Blob[] = [];
     const revoked: string[] = [];
-    vi.stubGlobal('URL', { createObjectURL: (b: Blob) => (made.push(b), 'blob:x'), revokeObjectURL: (u: string) => revoked.push(u) });
+    vi.stubGlobal('URL', {
+      createObjectURL: (b: Blob) => (made.push(b), 'blob:x'),
+      revokeObjectURL: (u: string) => revoked.push(u),
+    });
     const clicks: { href: string; download: string }[] = [];
     const click = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
       clicks.push({ href: this.getAttribute('href')!, download: this.download });
     });
     downloadDataUrl(`data:image/png;base64,${btoa('\x89PNG')}`, 'run-loss.png');
     downloadBlob(new Blob(['step,a\n']), 'run-loss.csv');
-    expect(clicks).toEqual([{ href: 'blob:x', download: 'run-loss.png' }, { href: 'blob:x', download: 'run-loss.csv' }]);
+    expect(clicks).toEqual([
+      { href: 'blob:x', download: 'run-loss.png' },
+      { href: 'blob:x', download: 'run-loss.csv' },
+    ]);
     expect(made[0]!.type).toBe('image/png');
     expect(new Uint8Array(await made[0]!.arrayBuffer())).toEqual(new Uint8Array([0x89, 0x50, 0x4e, 0x47]));
     expect(document.querySelectorAll('a[download]')).toHaveLength(0);
@@ -123,12 +133,16 @@ describe('drag to zoom', () => {
       containPixel: () => inside,
       convertFromPixel: (_f: unknown, px: number) => px * 10,
     } as unknown as ECharts;
-    const zoom = useDragZoom(() => chart, (r) => applied.push(r));
+    const zoom = useDragZoom(
+      () => chart,
+      (r) => applied.push(r),
+    );
     const host = document.createElement('div');
     host.getBoundingClientRect = () => ({ left: 20, top: 5 }) as DOMRect;
     const box = document.createElement('div');
     zoom.boxRef(box);
-    const press = (x: number) => zoom.down({ button: 0, clientX: x, clientY: 50, currentTarget: host } as unknown as MouseEvent);
+    const press = (x: number) =>
+      zoom.down({ button: 0, clientX: x, clientY: 50, currentTarget: host } as unknown as MouseEvent);
     const move = (x: number) => window.dispatchEvent(new MouseEvent('mousemove', { clientX: x }));
     const up = (x: number) => window.dispatchEvent(new MouseEvent('mouseup', { clientX: x }));
     return { applied, zoom, box, press, move, up };
@@ -175,11 +189,15 @@ describe('drag to zoom', () => {
 describe("a chart's zoom as x values", () => {
   it('reads x values when ECharts holds them (a drag), and turns percentages (wheel, keys) into values', () => {
     // A dataZoom action with values clears the percentages: before this was read, a drag counted as zoomed out.
-    expect(zoomRangeOf({ start: undefined, end: undefined, startValue: 900, endValue: 1400 }, [1, 30_000]))
-      .toEqual({ start: 900, end: 1400 });
+    expect(zoomRangeOf({ start: undefined, end: undefined, startValue: 900, endValue: 1400 }, [1, 30_000])).toEqual({
+      start: 900,
+      end: 1400,
+    });
     expect(zoomRangeOf({ start: 10, end: 20 }, [0, 1000])).toEqual({ start: 100, end: 200 });
-    expect(zoomRangeOf({ start: 21.7, end: 25.5, startValue: 654, endValue: 768 }, [1, 3000]))
-      .toEqual({ start: 654, end: 768 });
+    expect(zoomRangeOf({ start: 21.7, end: 25.5, startValue: 654, endValue: 768 }, [1, 3000])).toEqual({
+      start: 654,
+      end: 768,
+    });
     expect(zoomRangeOf({ start: 0, end: 100 }, [0, 1000])).toBeNull();
     // Zoomed out while a zoomed window's points are drawn: the values are that window's, the zoom is gone.
     expect(zoomRangeOf({ start: 0, end: 100, startValue: 6085, endValue: 7234 }, [6085, 7234])).toBeNull();

@@ -18,7 +18,12 @@ function formatterOf(option: Record<string, unknown>): Formatter {
 
 describe('chart tooltips under a strict CSP', () => {
   it('metric charts: "step 40 · loss 0.09866", names and values apart, DOM content rather than markup', () => {
-    const opt = lineBaseOption(false, (v) => String(v), (v) => String(v), {});
+    const opt = lineBaseOption(
+      false,
+      (v) => String(v),
+      (v) => String(v),
+      {},
+    );
     const el = formatterOf(opt)([{ seriesName: 'loss', value: [40, 0.09866], color: '#2563eb', axisValue: 40 }]);
     expect(el).toBeInstanceOf(HTMLElement);
     expect(el.getAttribute('aria-label')).toBe('step 40 · loss 0.09866');
@@ -32,13 +37,20 @@ describe('chart tooltips under a strict CSP', () => {
   });
 
   it('several series: one row each; a series without a value at that step is left out', () => {
-    const f = axisTooltip('step', (x) => x.toLocaleString('en-US'), (y) => y.toFixed(2));
+    const f = axisTooltip(
+      'step',
+      (x) => x.toLocaleString('en-US'),
+      (y) => y.toFixed(2),
+    );
     const el = f([
       { seriesName: 'sa2', value: [1200, 0.5], color: '#111' },
       { seriesName: 'baseline', value: [1200, 0.75], color: '#222' },
       { seriesName: 'short run', value: [1200, undefined], color: '#333' },
     ]);
-    expect(Array.from(el.querySelectorAll('.chart-tip__row')).map((r) => r.textContent)).toEqual(['sa2 0.50', 'baseline 0.75']);
+    expect(Array.from(el.querySelectorAll('.chart-tip__row')).map((r) => r.textContent)).toEqual([
+      'sa2 0.50',
+      'baseline 0.75',
+    ]);
     expect(el.getAttribute('aria-label')).toBe('step 1,200 · sa2 0.50 · baseline 0.75');
     expect(tipText('t 5', [])).toBe('t 5');
   });

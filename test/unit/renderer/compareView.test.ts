@@ -50,10 +50,24 @@ describe('Compare view', () => {
   async function finishJobs(from: number): Promise<void> {
     await flushPromises();
     for (let i = from + 1; i <= job; i++) {
-      const req = api.callsTo('samples.generate')[i - 1] as { checkpointId: number; settings: { steps: number; n: number } };
+      const req = api.callsTo('samples.generate')[i - 1] as {
+        checkpointId: number;
+        settings: { steps: number; n: number };
+      };
       const s: SampleRecord = {
-        id: i, runId: 1, checkpointId: req.checkpointId, step: req.checkpointId === 10 ? 4 : 12, sampler: 'ddim', sampleSteps: req.settings.steps,
-        spacing: 'uniform', eta: 0, seed: 0, n: req.settings.n, ema: true, path: `/r/s${i}.png`, createdAt: '',
+        id: i,
+        runId: 1,
+        checkpointId: req.checkpointId,
+        step: req.checkpointId === 10 ? 4 : 12,
+        sampler: 'ddim',
+        sampleSteps: req.settings.steps,
+        spacing: 'uniform',
+        eta: 0,
+        seed: 0,
+        n: req.settings.n,
+        ema: true,
+        path: `/r/s${i}.png`,
+        createdAt: '',
       };
       api.emit('job.done', { jobId: `s${i}`, kind: 'sample', ok: true, result: s });
     }

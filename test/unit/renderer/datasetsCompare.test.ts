@@ -10,8 +10,23 @@ import { FakeApi } from './fakeApi';
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 const dataset: DatasetRecord = {
-  id: 4, name: 'shapes', source: 'builtin:shapes', format: 'builtin', count: 256, height: 16, width: 16, channels: 3, checksum: 'abc', path: '/d/shapes.sadpm-ds',
-  previewPath: '/d/shapes.png', bytes: 1000, classCounts: [88, 89, 79], classNames: ['circle', 'square', 'triangle'], good: 256, skipped: [], createdAt: '2026-01-01T00:00:00Z',
+  id: 4,
+  name: 'shapes',
+  source: 'builtin:shapes',
+  format: 'builtin',
+  count: 256,
+  height: 16,
+  width: 16,
+  channels: 3,
+  checksum: 'abc',
+  path: '/d/shapes.sadpm-ds',
+  previewPath: '/d/shapes.png',
+  bytes: 1000,
+  classCounts: [88, 89, 79],
+  classNames: ['circle', 'square', 'triangle'],
+  good: 256,
+  skipped: [],
+  createdAt: '2026-01-01T00:00:00Z',
 };
 
 describe('datasets store', () => {
@@ -26,7 +41,16 @@ describe('datasets store', () => {
     api.emit('job.progress', { jobId: 'imp', done: 128, total: 256 });
     expect(h.job.done).toBe(128);
     listed = [dataset];
-    api.emit('job.done', { jobId: 'imp', kind: 'import', ok: true, result: { dataset, duplicate: false, report: { good: 256, skipped: [{ file: 'x.png', reason: 'not an image' }], classCounts: [88, 89, 79] } } });
+    api.emit('job.done', {
+      jobId: 'imp',
+      kind: 'import',
+      ok: true,
+      result: {
+        dataset,
+        duplicate: false,
+        report: { good: 256, skipped: [{ file: 'x.png', reason: 'not an image' }], classCounts: [88, 89, 79] },
+      },
+    });
     const outcome = await h.result;
     expect(outcome.report.skipped[0]!.reason).toBe('not an image');
     expect(ds.list).toEqual([dataset]);
@@ -65,7 +89,22 @@ describe('datasets store upload (web mode)', () => {
 });
 
 function sample(over: Partial<SampleRecord>): SampleRecord {
-  return { id: 1, runId: 1, checkpointId: 10, step: 100, sampler: 'ddim', sampleSteps: 50, spacing: 'uniform', eta: 0, seed: 0, n: 16, ema: true, path: '/r1/s.png', createdAt: '', ...over };
+  return {
+    id: 1,
+    runId: 1,
+    checkpointId: 10,
+    step: 100,
+    sampler: 'ddim',
+    sampleSteps: 50,
+    spacing: 'uniform',
+    eta: 0,
+    seed: 0,
+    n: 16,
+    ema: true,
+    path: '/r1/s.png',
+    createdAt: '',
+    ...over,
+  };
 }
 
 describe('compare store', () => {
@@ -93,8 +132,21 @@ describe('compare store', () => {
     const reqs = api.callsTo('samples.generate') as { checkpointId: number; settings: unknown }[];
     expect(reqs.map((r) => r.checkpointId).sort()).toEqual([20, 21]);
     expect(reqs[0]!.settings).toEqual(reqs[1]!.settings);
-    expect(reqs[0]!.settings).toEqual({ n: 16, sampler: 'ddim', steps: 50, spacing: 'uniform', eta: 0, seed: 0, ema: true });
-    api.emit('job.done', { jobId: 's1', kind: 'sample', ok: true, result: sample({ id: 5, runId: 2, checkpointId: 20, path: '/r2/a.png' }) });
+    expect(reqs[0]!.settings).toEqual({
+      n: 16,
+      sampler: 'ddim',
+      steps: 50,
+      spacing: 'uniform',
+      eta: 0,
+      seed: 0,
+      ema: true,
+    });
+    api.emit('job.done', {
+      jobId: 's1',
+      kind: 'sample',
+      ok: true,
+      result: sample({ id: 5, runId: 2, checkpointId: 20, path: '/r2/a.png' }),
+    });
     api.emit('job.done', { jobId: 's2', kind: 'sample', ok: false, error: 'checkpoint file missing' });
     await done;
     expect(cmp.panes[0]!.path).toBe('/r1/s.png');

@@ -30,17 +30,38 @@ const settingsView: SettingsView = {
   help: 'fetch it',
 };
 const detail = (id: number) => ({
-  run: runRecord({ id, name: `r${id}`, status: 'completed', T: 1000 }), checkpoints, samples: [], metricNames: [],
-  disk: { total: 0, checkpoints: 0, samples: 0, other: 0 }, retention: null, active: false, queuePosition: null,
+  run: runRecord({ id, name: `r${id}`, status: 'completed', T: 1000 }),
+  checkpoints,
+  samples: [],
+  metricNames: [],
+  disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
+  retention: null,
+  active: false,
+  queuePosition: null,
 });
 /** A completed covariance run of run 1 on checkpoint `step` with these weights. */
-const head = (id: number, kind: 'npr' | 'sn', step: number, ema: boolean): RunRecord => runRecord({
-  id, name: `h${id}`, kind: 'cov', parentId: 1, status: 'completed', lastCheckpointStep: 4,
-  cov: parseCovConfig({ kind, base: { runDir: '/r', checkpoint: `/r/ck${step}`, step, ema }, steps: 4 }),
-});
+const head = (id: number, kind: 'npr' | 'sn', step: number, ema: boolean): RunRecord =>
+  runRecord({
+    id,
+    name: `h${id}`,
+    kind: 'cov',
+    parentId: 1,
+    status: 'completed',
+    lastCheckpointStep: 4,
+    cov: parseCovConfig({ kind, base: { runDir: '/r', checkpoint: `/r/ck${step}`, step, ema }, steps: 4 }),
+  });
 const curve = (variance: string): EvalCurve => ({
-  runId: 1, step: 200, weights: 'ema', sampler: 'npr-ddim', variance, spacing: 'uniform', eta: 0, n: 16,
-  featureSpace: 'pixel', metric: 'fid', points: [{ sampleSteps: 10, value: 3, std: null }],
+  runId: 1,
+  step: 200,
+  weights: 'ema',
+  sampler: 'npr-ddim',
+  variance,
+  spacing: 'uniform',
+  eta: 0,
+  n: 16,
+  featureSpace: 'pixel',
+  metric: 'fid',
+  points: [{ sampleSteps: 10, value: 3, std: null }],
 });
 
 let Panel: Component;
@@ -64,7 +85,7 @@ beforeEach(() => {
 });
 
 describe('the Evaluate panel with the variance samplers', () => {
-  it('offers the eight samplers and the sampling form\'s options; sends only the chosen sampler\'s', async () => {
+  it("offers the eight samplers and the sampling form's options; sends only the chosen sampler's", async () => {
     const runs = useRunsStore();
     await runs.refresh();
     await runs.loadDetail(1);
@@ -87,8 +108,17 @@ describe('the Evaluate panel with the variance samplers', () => {
     void ev.start();
     await flushPromises();
     // The Γ images the form still holds are not sent with npr-ddim.
-    expect(api.callsTo('eval.start')).toEqual([{ checkpointId: 11, ema: true, metrics: ['fid', 'kid', 'pr'], n: 16,
-      sampler: 'npr-ddim', steps: [10], variance: { covRun: 5 } }]);
+    expect(api.callsTo('eval.start')).toEqual([
+      {
+        checkpointId: 11,
+        ema: true,
+        metrics: ['fid', 'kid', 'pr'],
+        n: 16,
+        sampler: 'npr-ddim',
+        steps: [10],
+        variance: { covRun: 5 },
+      },
+    ]);
     // Raw weights on step 200: #7; EMA weights on step 100: #6.
     ev.form.ema = false;
     await flushPromises();
@@ -102,17 +132,34 @@ describe('the Evaluate panel with the variance samplers', () => {
     expect(w.get('[data-testid="eval-cov-missing"]').text()).toMatch(/No completed SN head .* train one\s+first/);
   });
 
-  it('names the variance source in the table caption and in each curve\'s name', async () => {
+  it("names the variance source in the table caption and in each curve's name", async () => {
     await useRunsStore().loadDetail(1);
     const ev = useEvaluationStore();
     const w = mount(Panel, { props: { run: detail(1).run }, global: { stubs: { EvalCurveChart: true } } });
     await flushPromises();
     ev.results = [{ metric: 'fid' } as EvalResult];
     ev.outcome = {
-      runId: 1, runName: 'r1', checkpointStep: 200, ema: true, sampler: 'npr-ddim', spacing: 'uniform', eta: 0, seed: 0,
-      n: 16, metrics: ['fid'], space: { id: 'pixel-8x8', label: 'pixel space', dim: 192, weightsSha256: null },
-      featureSpace: 'pixel', weightsSource: null, note: null, rows: [], refKey: 'k', refCached: true, refCount: 32,
-      results: [], variance: 'npr run #5 step 4', varianceRef: '/h.sadpm-cov',
+      runId: 1,
+      runName: 'r1',
+      checkpointStep: 200,
+      ema: true,
+      sampler: 'npr-ddim',
+      spacing: 'uniform',
+      eta: 0,
+      seed: 0,
+      n: 16,
+      metrics: ['fid'],
+      space: { id: 'pixel-8x8', label: 'pixel space', dim: 192, weightsSha256: null },
+      featureSpace: 'pixel',
+      weightsSource: null,
+      note: null,
+      rows: [],
+      refKey: 'k',
+      refCached: true,
+      refCount: 32,
+      results: [],
+      variance: 'npr run #5 step 4',
+      varianceRef: '/h.sadpm-cov',
       varianceUsed: { kind: 'head', head: 'npr', covRunId: 5, path: '/h.sadpm-cov', step: 4 },
     };
     await flushPromises();
@@ -125,7 +172,9 @@ describe('the Evaluate panel with the variance samplers', () => {
       'step 200 · ema · npr-ddim (npr run #8 step 4) · n 16 · pixel',
     ]);
     expect(varianceOf('ddim', { gammaImages: 3, covRun: 2 })).toBeUndefined();
-    expect(varianceOf('analytic-ddpm', { gammaImages: 3, gammaSeed: 1, covRun: 2 })).toEqual({ gammaImages: 3,
-      gammaSeed: 1 });
+    expect(varianceOf('analytic-ddpm', { gammaImages: 3, gammaSeed: 1, covRun: 2 })).toEqual({
+      gammaImages: 3,
+      gammaSeed: 1,
+    });
   });
 });

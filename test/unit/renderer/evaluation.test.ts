@@ -30,18 +30,51 @@ const pixelSettings: SettingsView = {
 const space = { id: 'pixel-8x8' as const, label: 'pixel space 8×8×3 (not Inception)', dim: 192, weightsSha256: null };
 function outcome(): EvalOutcome {
   const row = (s: number, fid: number) => ({
-    sampleSteps: s, fid, kid: 0.1, kidStd: 0.01, is: null, isStd: null, precision: 0.5, recall: 0.4, seconds: 2, previewPath: `/p${s}.png`,
+    sampleSteps: s,
+    fid,
+    kid: 0.1,
+    kidStd: 0.01,
+    is: null,
+    isStd: null,
+    precision: 0.5,
+    recall: 0.4,
+    seconds: 2,
+    previewPath: `/p${s}.png`,
   });
   return {
-    runId: 1, runName: 'r', checkpointStep: 200, ema: true, sampler: 'ddim', spacing: 'uniform', eta: 0, seed: 0, n: 16,
-    metrics: ['fid', 'kid', 'pr'], space, featureSpace: 'pixel', weightsSource: null, note: 'pixel', refKey: 'k',
-    refCached: true, refCount: 64, results: [], rows: [row(10, 31.5), row(20, 22.25)],
-    variance: 'none', varianceRef: null, varianceUsed: { kind: 'none' },
+    runId: 1,
+    runName: 'r',
+    checkpointStep: 200,
+    ema: true,
+    sampler: 'ddim',
+    spacing: 'uniform',
+    eta: 0,
+    seed: 0,
+    n: 16,
+    metrics: ['fid', 'kid', 'pr'],
+    space,
+    featureSpace: 'pixel',
+    weightsSource: null,
+    note: 'pixel',
+    refKey: 'k',
+    refCached: true,
+    refCount: 64,
+    results: [],
+    rows: [row(10, 31.5), row(20, 22.25)],
+    variance: 'none',
+    varianceRef: null,
+    varianceUsed: { kind: 'none' },
   };
 }
 const detail = (id: number) => ({
-  run: runRecord({ id, name: `r${id}`, status: 'completed', T: 1000 }), checkpoints, samples: [], metricNames: [],
-  disk: { total: 0, checkpoints: 0, samples: 0, other: 0 }, retention: null, active: false, queuePosition: null,
+  run: runRecord({ id, name: `r${id}`, status: 'completed', T: 1000 }),
+  checkpoints,
+  samples: [],
+  metricNames: [],
+  disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
+  retention: null,
+  active: false,
+  queuePosition: null,
 });
 
 describe('evaluation helpers', () => {
@@ -59,7 +92,16 @@ describe('evaluation helpers', () => {
   });
   it('one runs-list cell per metric, Inception preferred, pixel marked', () => {
     const e = (metric: string, featureSpace: 'pixel' | 'inception', value: number): EvalSummary => ({
-      metric, featureSpace, value, std: null, step: 5, weights: 'ema', sampler: 'ddim', sampleSteps: 10, n: 16, createdAt: '',
+      metric,
+      featureSpace,
+      value,
+      std: null,
+      step: 5,
+      weights: 'ema',
+      sampler: 'ddim',
+      sampleSteps: 10,
+      n: 16,
+      createdAt: '',
     });
     const cells = metricCells([e('kid', 'pixel', 0.0123), e('fid', 'pixel', 31.5), e('fid', 'inception', 250.25)]);
     expect(cells.map((c) => c.text)).toEqual(['FID 250.3', 'KID px 0.0123']);
@@ -143,7 +185,20 @@ describe('evaluation store', () => {
 
   it('a run update without evaluation results keeps the metric values the list brought', async () => {
     const runs = useRunsStore();
-    const latestEvals: EvalSummary[] = [{ metric: 'fid', featureSpace: 'pixel', value: 3, std: null, step: 1, weights: 'ema', sampler: 'ddim', sampleSteps: 10, n: 16, createdAt: '' }];
+    const latestEvals: EvalSummary[] = [
+      {
+        metric: 'fid',
+        featureSpace: 'pixel',
+        value: 3,
+        std: null,
+        step: 1,
+        weights: 'ema',
+        sampler: 'ddim',
+        sampleSteps: 10,
+        n: 16,
+        createdAt: '',
+      },
+    ];
     api.handle('runs.list', () => ({ runs: [runRecord({ id: 1, latestEvals })], total: 1 }));
     await runs.refresh();
     expect(api.callsTo('runs.list')).toEqual([{ limit: 100_000, withEvals: true }]);
@@ -166,11 +221,37 @@ describe('Study view', () => {
       { id: 2, name: 'sa', loss: 'SA-2 λ=1', role: 'sa', step: 200, seed: 0 },
     ],
     differences: [
-      { field: 'k', kind: 'loss', values: [{ runId: 1, value: '1' }, { runId: 2, value: '2' }] },
-      ...(comparable ? [] : [{ field: 'dataset', kind: 'refuse' as const, values: [{ runId: 1, value: 'a' }, { runId: 2, value: 'b' }] }]),
+      {
+        field: 'k',
+        kind: 'loss',
+        values: [
+          { runId: 1, value: '1' },
+          { runId: 2, value: '2' },
+        ],
+      },
+      ...(comparable
+        ? []
+        : [
+            {
+              field: 'dataset',
+              kind: 'refuse' as const,
+              values: [
+                { runId: 1, value: 'a' },
+                { runId: 2, value: 'b' },
+              ],
+            },
+          ]),
     ],
     comparable,
-    gap: { step: 200, t0: 300, weights: 'raw', curves: [], ratios: [{ runId: 2, t: [2, 1], ratio: [2, 2.5], final: 2.5, mean: 2.25 }], missing: [], notes: [] },
+    gap: {
+      step: 200,
+      t0: 300,
+      weights: 'raw',
+      curves: [],
+      ratios: [{ runId: 2, t: [2, 1], ratio: [2, 2.5], final: 2.5, mean: 2.25 }],
+      missing: [],
+      notes: [],
+    },
     metrics: [],
     spaceLabel: null,
     notes: [],
@@ -178,7 +259,10 @@ describe('Study view', () => {
   beforeEach(() => {
     setActivePinia(createPinia());
     api = new FakeApi()
-      .handle('runs.list', () => ({ runs: [runRecord({ id: 1, name: 'base', k: 1 }), runRecord({ id: 2, name: 'sa' })], total: 2 }))
+      .handle('runs.list', () => ({
+        runs: [runRecord({ id: 1, name: 'base', k: 1 }), runRecord({ id: 2, name: 'sa' })],
+        total: 2,
+      }))
       .handle('study.get', ({ saIds }) => study(saIds[0] !== 3))
       .handle('study.report', () => ({ jobId: 'st1' }));
     setApi(api);
@@ -198,7 +282,12 @@ describe('Study view', () => {
     await w.get('[data-testid="study-export"]').trigger('click');
     await flushPromises();
     expect(api.callsTo('study.report')).toEqual([{ baselineId: 1, saIds: [2], gapEma: false, measureMissing: true }]);
-    const report = { dir: '/d/exports/s', markdown: '/d/exports/s/report.md', files: ['/d/exports/s/report.md'], study: study(true) };
+    const report = {
+      dir: '/d/exports/s',
+      markdown: '/d/exports/s/report.md',
+      files: ['/d/exports/s/report.md'],
+      study: study(true),
+    };
     api.emit('job.done', { jobId: 'st1', kind: 'study', ok: true, result: report });
     await flushPromises();
     expect(w.get('[data-testid="study-report-path"]').text()).toBe('/d/exports/s/report.md');

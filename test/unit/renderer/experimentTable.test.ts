@@ -27,8 +27,15 @@ beforeAll(async () => {
 /** λ ∈ {0, 1} × seed ∈ {0, 1, 2}; the fake store answers conditions on λ and sorts by λ as the real one does. */
 const RUNS: RunRecord[] = [0, 1].flatMap((lambda) =>
   [0, 1, 2].map((seed) =>
-    runRecord({ id: 1 + lambda * 3 + seed, name: `l${lambda}-s${seed}`, lambda, seed, status: 'completed',
-      lastLoss: 1 + lambda + seed / 10, config: { ...resolveRunConfig({}), lambda, seed } }),
+    runRecord({
+      id: 1 + lambda * 3 + seed,
+      name: `l${lambda}-s${seed}`,
+      lambda,
+      seed,
+      status: 'completed',
+      lastLoss: 1 + lambda + seed / 10,
+      config: { ...resolveRunConfig({}), lambda, seed },
+    }),
   ),
 );
 
@@ -48,12 +55,10 @@ describe('the experiment table', () => {
     setActivePinia(createPinia());
     localStorage.clear();
     navigate('runs');
-    api = new FakeApi()
-      .handle('runs.list', list)
-      .handle('runs.groups', () => [
-        { value: 0, count: 3, stats: { step: { mean: 0, std: 0, n: 3 }, loss: { mean: 1.1, std: 0.1, n: 3 } } },
-        { value: 1, count: 3, stats: { step: { mean: 0, std: 0, n: 3 }, loss: { mean: 2.1, std: 0.1, n: 3 } } },
-      ]);
+    api = new FakeApi().handle('runs.list', list).handle('runs.groups', () => [
+      { value: 0, count: 3, stats: { step: { mean: 0, std: 0, n: 3 }, loss: { mean: 1.1, std: 0.1, n: 3 } } },
+      { value: 1, count: 3, stats: { step: { mean: 0, std: 0, n: 3 }, loss: { mean: 2.1, std: 0.1, n: 3 } } },
+    ]);
     setApi(api);
   });
 
@@ -69,7 +74,9 @@ describe('the experiment table', () => {
     await w.get('[data-testid="xtable-sort-lambda"]').trigger('click');
     await flushPromises();
     expect(rowIds(w).slice(0, 3)).toEqual([3, 2, 1]);
-    expect(w.get('[data-testid="xtable-sort-lambda"]').element.parentElement!.getAttribute('aria-sort')).toBe('ascending');
+    expect(w.get('[data-testid="xtable-sort-lambda"]').element.parentElement!.getAttribute('aria-sort')).toBe(
+      'ascending',
+    );
     await w.get('[data-testid="xtable-sort-lambda"]').trigger('click');
     await flushPromises();
     expect(rowIds(w).slice(0, 3)).toEqual([6, 5, 4]);
@@ -96,7 +103,10 @@ describe('the experiment table', () => {
     await flushPromises();
     await w.get('[data-testid="xtable-group"]').setValue('lambda');
     await flushPromises();
-    expect(api.callsTo('runs.groups').at(-1)).toMatchObject({ by: 'lambda', columns: ['step', 'loss', 'gap', 'ips', 'duration'] });
+    expect(api.callsTo('runs.groups').at(-1)).toMatchObject({
+      by: 'lambda',
+      columns: ['step', 'loss', 'gap', 'ips', 'duration'],
+    });
     expect(w.get('[data-testid="xtable-group-1-loss"]').text()).toBe('2.1 ± 0.1');
     await w.get('[data-testid="xtable-group-1"]').trigger('click');
     await flushPromises();
@@ -129,9 +139,20 @@ describe('the experiment table', () => {
     const rows = w.findAll('[data-testid^="xtable-diff-"]').map((r) => r.attributes('data-testid'));
     expect(w.find('[data-testid="xtable-diff"]').exists()).toBe(true);
     expect(rows.slice(1).sort()).toEqual(['xtable-diff-lambda', 'xtable-diff-seed']);
-    const cells = (key: string) => w.findAll(`[data-testid="xtable-diff-${key}"] td`).map((c) => [c.text(), c.classes('diff-cell--changed')]);
-    expect(cells('lambda')).toEqual([['lambda', false], ['1', false], ['0', true], ['0', true]]);
-    expect(cells('seed')).toEqual([['seed', false], ['1', false], ['0', true], ['1', false]]);
+    const cells = (key: string) =>
+      w.findAll(`[data-testid="xtable-diff-${key}"] td`).map((c) => [c.text(), c.classes('diff-cell--changed')]);
+    expect(cells('lambda')).toEqual([
+      ['lambda', false],
+      ['1', false],
+      ['0', true],
+      ['0', true],
+    ]);
+    expect(cells('seed')).toEqual([
+      ['seed', false],
+      ['1', false],
+      ['0', true],
+      ['1', false],
+    ]);
     w.unmount();
   });
 

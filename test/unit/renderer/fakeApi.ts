@@ -6,7 +6,13 @@ import { resolveRunConfig } from '../../../src/shared/config';
  * A fake Api for store and component tests: handlers per channel, recorded calls, and events the
  * test emits as the server would.
  */
-import type { EventName, EventPayload, InvokeChannel, InvokeRequest, InvokeResponse } from '../../../src/shared/contract';
+import type {
+  EventName,
+  EventPayload,
+  InvokeChannel,
+  InvokeRequest,
+  InvokeResponse,
+} from '../../../src/shared/contract';
 import type { Client } from '../../../src/renderer/src/api/client';
 
 type Handler<C extends InvokeChannel> = (req: InvokeRequest<C>) => InvokeResponse<C> | Promise<InvokeResponse<C>>;
@@ -49,11 +55,30 @@ export class FakeApi implements Client {
   }
 }
 
-export function sampleRecord(over: Partial<import('../../../src/shared/records').SampleRecord> = {}): import('../../../src/shared/records').SampleRecord {
-  return { id: 1, runId: 1, checkpointId: 10, step: 100, sampler: 'ddim', sampleSteps: 50, spacing: 'uniform', eta: 0, seed: 0, n: 16, ema: true, path: '/r1/s.png', createdAt: '', ...over };
+export function sampleRecord(
+  over: Partial<import('../../../src/shared/records').SampleRecord> = {},
+): import('../../../src/shared/records').SampleRecord {
+  return {
+    id: 1,
+    runId: 1,
+    checkpointId: 10,
+    step: 100,
+    sampler: 'ddim',
+    sampleSteps: 50,
+    spacing: 'uniform',
+    eta: 0,
+    seed: 0,
+    n: 16,
+    ema: true,
+    path: '/r1/s.png',
+    createdAt: '',
+    ...over,
+  };
 }
 
-export function runRecord(over: Partial<import('../../../src/shared/records').RunRecord> = {}): import('../../../src/shared/records').RunRecord {
+export function runRecord(
+  over: Partial<import('../../../src/shared/records').RunRecord> = {},
+): import('../../../src/shared/records').RunRecord {
   return {
     id: 1,
     name: 'run',
@@ -105,7 +130,9 @@ export function progressMsg(step: number, loss = 1) {
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */
-export async function rejection(p: Promise<unknown>): Promise<import('../../../src/renderer/src/api/errors').ApiCallError> {
+export async function rejection(
+  p: Promise<unknown>,
+): Promise<import('../../../src/renderer/src/api/errors').ApiCallError> {
   try {
     await p;
   } catch (e) {

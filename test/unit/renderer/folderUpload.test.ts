@@ -35,8 +35,11 @@ describe('datasets store folder upload (web mode)', () => {
     expect(await h.result).toBe('/d/uploads/x-pets');
     expect(api.callsTo('files.folderBegin')).toEqual([{ name: 'pets', files: 3, bytes: 13 }]);
     expect(got).toEqual([
-      ['cat/1.png', 0, 'abcd', false], ['cat/1.png', 4, 'efgh', false], ['cat/1.png', 8, 'ij', true],
-      ['dog/2.png', 0, 'xyz', true], ['empty.png', 0, '', true],
+      ['cat/1.png', 0, 'abcd', false],
+      ['cat/1.png', 4, 'efgh', false],
+      ['cat/1.png', 8, 'ij', true],
+      ['dog/2.png', 0, 'xyz', true],
+      ['empty.png', 0, '', true],
     ]);
     expect([h.job.done, h.job.total, h.job.state]).toEqual([13, 13, 'done']);
     expect(api.callsTo('files.folderEnd')).toEqual([{ folderId: 'pets-3-13', abort: false }]);

@@ -13,11 +13,30 @@ import { FakeApi, runRecord, sampleRecord } from './fakeApi';
 import { resolveRunConfig } from '../../../src/shared/config';
 
 const ck = (id: number, step: number): CheckpointRecord => ({
-  id, runId: 3, step, kind: 'full', path: `/r/ck${step}`, bytes: 1, metrics: {}, createdAt: '',
+  id,
+  runId: 3,
+  step,
+  kind: 'full',
+  path: `/r/ck${step}`,
+  bytes: 1,
+  metrics: {},
+  createdAt: '',
 });
 const sample = (over: Partial<SampleRecord>): SampleRecord => ({
-  id: 1, runId: 3, checkpointId: 11, step: 8, sampler: 'ddim', sampleSteps: 20, spacing: 'uniform', eta: 0, seed: 0,
-  n: 9, ema: true, path: '/r/s1.png', createdAt: '', ...over,
+  id: 1,
+  runId: 3,
+  checkpointId: 11,
+  step: 8,
+  sampler: 'ddim',
+  sampleSteps: 20,
+  spacing: 'uniform',
+  eta: 0,
+  seed: 0,
+  n: 9,
+  ema: true,
+  path: '/r/s1.png',
+  createdAt: '',
+  ...over,
 });
 
 describe('gallery store', () => {
@@ -28,10 +47,18 @@ describe('gallery store', () => {
     setActivePinia(createPinia());
     samples = [sample({ id: 1, step: 4, checkpointId: 10, path: '/r/a.png' }), sample({ id: 2 })];
     detail = {
-      run: runRecord({ id: 3, status: 'completed', config: resolveRunConfig({ sampler: 'ddim', sampleSteps: 20, sampleN: 9 }) }),
-      checkpoints: [ck(10, 4), ck(11, 8)], samples: [], metricNames: [],
+      run: runRecord({
+        id: 3,
+        status: 'completed',
+        config: resolveRunConfig({ sampler: 'ddim', sampleSteps: 20, sampleN: 9 }),
+      }),
+      checkpoints: [ck(10, 4), ck(11, 8)],
+      samples: [],
+      metricNames: [],
       disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
-      retention: null, active: false, queuePosition: null,
+      retention: null,
+      active: false,
+      queuePosition: null,
     };
     api = new FakeApi()
       .handle('runs.list', () => ({ runs: [detail.run], total: 1 }))
@@ -46,7 +73,10 @@ describe('gallery store', () => {
     await g.open(3);
     expect([g.settings.sampler, g.settings.steps, g.settings.n]).toEqual(['ddim', 20, 9]);
     expect(g.checkpointId).toBe(11);
-    expect(g.groups.map(([step, list]) => [step, list.map((s) => s.id)])).toEqual([[8, [2]], [4, [1]]]);
+    expect(g.groups.map(([step, list]) => [step, list.map((s) => s.id)])).toEqual([
+      [8, [2]],
+      [4, [1]],
+    ]);
     // Settings that match a stored grid show it without sampling.
     expect(g.existing?.id).toBe(2);
     await g.sample();
@@ -83,8 +113,14 @@ describe('exports store', () => {
   beforeEach(() => {
     setActivePinia(createPinia());
     const detail: RunDetail = {
-      run: runRecord({ id: 3, status: 'completed' }), checkpoints: [ck(10, 4), ck(11, 8)], samples: [], metricNames: [],
-      disk: { total: 0, checkpoints: 0, samples: 0, other: 0 }, retention: null, active: false, queuePosition: null,
+      run: runRecord({ id: 3, status: 'completed' }),
+      checkpoints: [ck(10, 4), ck(11, 8)],
+      samples: [],
+      metricNames: [],
+      disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
+      retention: null,
+      active: false,
+      queuePosition: null,
     };
     api = new FakeApi()
       .handle('runs.list', () => ({ runs: [detail.run], total: 1 }))
@@ -108,7 +144,12 @@ describe('exports store', () => {
     type GridReq = { checkpointId: number; settings: { n: number }; cols: number; padding: number };
     const req = api.callsTo('export.grid')[0] as GridReq;
     expect([req.checkpointId, req.settings.n, req.cols, req.padding]).toEqual([11, 6, 3, 3]);
-    api.emit('job.done', { jobId: 'e1', kind: 'export', ok: true, result: { path: '/d/exports/g.png', sidecar: '/d/exports/g.json', bytes: 5, sample: sampleRecord() } });
+    api.emit('job.done', {
+      jobId: 'e1',
+      kind: 'export',
+      ok: true,
+      result: { path: '/d/exports/g.png', sidecar: '/d/exports/g.json', bytes: 5, sample: sampleRecord() },
+    });
     await done;
     expect(ex.gridPath).toBe('/d/exports/g.png');
     ex.metricsFormat = 'json';

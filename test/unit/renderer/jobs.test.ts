@@ -12,13 +12,20 @@ describe('jobs store', () => {
   let api: FakeApi;
   beforeEach(() => {
     setActivePinia(createPinia());
-    api = new FakeApi().handle('samples.generate', () => ({ jobId: 'j1' })).handle('jobs.cancel', () => ({ ok: true as const }));
+    api = new FakeApi()
+      .handle('samples.generate', () => ({ jobId: 'j1' }))
+      .handle('jobs.cancel', () => ({ ok: true as const }));
     setApi(api);
   });
 
   it('tracks progress and resolves with the result of job.done', async () => {
     const jobs = useJobsStore();
-    const h = jobs.run('sample', 'Sample', () => api.invoke('samples.generate', { checkpointId: 1, settings: { n: 4, sampler: 'ddim', steps: 10, spacing: 'uniform', eta: 0, seed: 0, ema: true } }));
+    const h = jobs.run('sample', 'Sample', () =>
+      api.invoke('samples.generate', {
+        checkpointId: 1,
+        settings: { n: 4, sampler: 'ddim', steps: 10, spacing: 'uniform', eta: 0, seed: 0, ema: true },
+      }),
+    );
     expect(h.job.state).toBe('starting');
     await tick();
     expect(h.job.id).toBe('j1');

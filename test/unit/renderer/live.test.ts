@@ -19,8 +19,22 @@ describe('live store', () => {
     frames = [];
     setFrameScheduler((cb) => frames.push(cb));
     api = new FakeApi()
-      .handle('metrics.series', ({ names }) => names.filter((n) => n === 'loss').map((name) => ({ name, steps: [1, 2, 3], values: [3, 2, 1], total: 3 })))
-      .handle('gap.list', () => [{ runId: 7, step: 2, t0: 4, weights: 'raw' as const, n: null, t: [3, 2, 1], meanAbs: [0.1, 0.2, 0.3], l2: [1, 2, 3], signedMean: [0, 0, 0] }]);
+      .handle('metrics.series', ({ names }) =>
+        names.filter((n) => n === 'loss').map((name) => ({ name, steps: [1, 2, 3], values: [3, 2, 1], total: 3 })),
+      )
+      .handle('gap.list', () => [
+        {
+          runId: 7,
+          step: 2,
+          t0: 4,
+          weights: 'raw' as const,
+          n: null,
+          t: [3, 2, 1],
+          meanAbs: [0.1, 0.2, 0.3],
+          l2: [1, 2, 3],
+          signedMean: [0, 0, 0],
+        },
+      ]);
     setApi(api);
   });
 
@@ -78,7 +92,15 @@ describe('live store', () => {
   it('adds live gap events once, in step order, and ignores runs it does not watch', async () => {
     const live = useLiveStore();
     await live.load(7);
-    const gap = { type: 'gap' as const, step: 10, t0: 4, t: [3, 2, 1], meanAbs: [0.3, 0.2, 0.1], l2: [1, 1, 1], signedMean: [0, 0, 0] };
+    const gap = {
+      type: 'gap' as const,
+      step: 10,
+      t0: 4,
+      t: [3, 2, 1],
+      meanAbs: [0.3, 0.2, 0.1],
+      l2: [1, 1, 1],
+      signedMean: [0, 0, 0],
+    };
     api.emit('run.message', { runId: 7, msg: gap });
     api.emit('run.message', { runId: 7, msg: gap });
     api.emit('run.message', { runId: 8, msg: progressMsg(5) });

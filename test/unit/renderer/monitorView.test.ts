@@ -30,8 +30,14 @@ describe('Monitor header activity', () => {
     api = new FakeApi()
       .handle('runs.list', () => ({ runs: [running], total: 1 }))
       .handle('runs.get', () => ({
-        run: running, checkpoints: [], samples: [], metricNames: [], disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
-        retention: null, active: true, queuePosition: null,
+        run: running,
+        checkpoints: [],
+        samples: [],
+        metricNames: [],
+        disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
+        retention: null,
+        active: true,
+        queuePosition: null,
       }))
       .handle('datasets.list', () => [])
       .handle('metrics.series', () => [])
@@ -51,7 +57,10 @@ describe('Monitor header activity', () => {
     expect(header()).toBe('training');
 
     api.emit('run.message', { runId: 3, msg: progressMsg(40) });
-    api.emit('run.message', { runId: 3, msg: { type: 'activity', step: 40, activity: 'sampling', done: 12, total: 50 } });
+    api.emit('run.message', {
+      runId: 3,
+      msg: { type: 'activity', step: 40, activity: 'sampling', done: 12, total: 50 },
+    });
     await flushPromises();
     expect(header()).toBe('sampling 12/50');
 
@@ -89,10 +98,22 @@ describe('Monitor legend for overlaid runs', () => {
     navigate('monitor', 3);
     const series = (name: string) => ({ name, steps: [1, 2, 3], values: [3, 2, 1], total: 3 });
     const api = new FakeApi()
-      .handle('runs.list', () => ({ runs: [runRecord({ id: 3, name: 'sa2', status: 'completed' }), runRecord({ id: 4, name: 'baseline', status: 'completed' })], total: 2 }))
+      .handle('runs.list', () => ({
+        runs: [
+          runRecord({ id: 3, name: 'sa2', status: 'completed' }),
+          runRecord({ id: 4, name: 'baseline', status: 'completed' }),
+        ],
+        total: 2,
+      }))
       .handle('runs.get', ({ id }) => ({
-        run: runRecord({ id, name: id === 3 ? 'sa2' : 'baseline', status: 'completed' }), checkpoints: [], samples: [], metricNames: [],
-        disk: { total: 0, checkpoints: 0, samples: 0, other: 0 }, retention: null, active: false, queuePosition: null,
+        run: runRecord({ id, name: id === 3 ? 'sa2' : 'baseline', status: 'completed' }),
+        checkpoints: [],
+        samples: [],
+        metricNames: [],
+        disk: { total: 0, checkpoints: 0, samples: 0, other: 0 },
+        retention: null,
+        active: false,
+        queuePosition: null,
       }))
       .handle('datasets.list', () => [])
       .handle('metrics.series', ({ names }) => names.filter((n) => n === 'loss').map(series))
@@ -105,7 +126,12 @@ describe('Monitor legend for overlaid runs', () => {
     const w = mount(MonitorView, { global: { stubs: { MetricChart: true, GapCurveChart: true, GapHeatmap: true } } });
     await flushPromises();
     const lossLines = () =>
-      (w.findAllComponents({ name: 'MetricChart' }).find((c) => c.props('testid') === 'chart-loss')!.props('lines') as { id: string; name: string }[]).map((l) => l.id);
+      (
+        w
+          .findAllComponents({ name: 'MetricChart' })
+          .find((c) => c.props('testid') === 'chart-loss')!
+          .props('lines') as { id: string; name: string }[]
+      ).map((l) => l.id);
     expect(w.find('[data-testid="chart-legend"]').exists()).toBe(false);
     expect(lossLines()).toEqual(['3-raw', '3']);
 

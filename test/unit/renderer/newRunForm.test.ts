@@ -13,7 +13,12 @@ import { loadSfc } from './sfc';
 function validate({ config }: { config: Record<string, unknown> }) {
   try {
     const c = resolveRunConfig(config);
-    return { ok: true, errors: [], config: c, estimate: { params: 177_400, stateBytes: 3_500_000, activationBytes: 18_000_000, msPerStep: null, basis: 'test' } };
+    return {
+      ok: true,
+      errors: [],
+      config: c,
+      estimate: { params: 177_400, stateBytes: 3_500_000, activationBytes: 18_000_000, msPerStep: null, basis: 'test' },
+    };
   } catch {
     const r = RunConfigSchema.safeParse({ ...MODEL_PRESETS.tiny, ...config });
     const errors = r.success ? [] : r.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
@@ -35,7 +40,13 @@ describe('New-run form', () => {
       .handle('runs.validate', validate)
       .handle('datasets.list', () => [])
       .handle('runs.get', ({ id }) => ({
-        run: runRecord({ id, name: 'sa3 celeba', tags: ['celeba', 'sa-3'], notes: 'ablation', config: { ...resolveRunConfig({ ...RUN_PRESETS['official-celeba64'], k: 3, lambda: 0.3, seed: 42 }) } }),
+        run: runRecord({
+          id,
+          name: 'sa3 celeba',
+          tags: ['celeba', 'sa-3'],
+          notes: 'ablation',
+          config: { ...resolveRunConfig({ ...RUN_PRESETS['official-celeba64'], k: 3, lambda: 0.3, seed: 42 }) },
+        }),
         checkpoints: [],
         samples: [],
         metricNames: [],
@@ -48,7 +59,8 @@ describe('New-run form', () => {
     setApi(api);
   });
 
-  const field = (w: ReturnType<typeof mount>, key: string) => w.get(`[data-testid="field-${key}"]`).element as HTMLInputElement;
+  const field = (w: ReturnType<typeof mount>, key: string) =>
+    w.get(`[data-testid="field-${key}"]`).element as HTMLInputElement;
 
   it('has an input for every RunConfig field', async () => {
     const w = mount(NewRunView, { props: { debounceMs: 0 } });
@@ -138,7 +150,12 @@ describe('New-run form', () => {
     await flushPromises();
     await w.get('[data-testid="start-run"]').trigger('click');
     await flushPromises();
-    const req = api.callsTo('runs.create')[0] as { config: Record<string, unknown>; tags: string[]; notes: string; start: boolean };
+    const req = api.callsTo('runs.create')[0] as {
+      config: Record<string, unknown>;
+      tags: string[];
+      notes: string;
+      start: boolean;
+    };
     expect(req.config.name).toBe('my run');
     expect(req.config.steps).toBe(200);
     expect(req.tags).toEqual(['a', 'b']);

@@ -8,16 +8,37 @@ import { resolveRunConfig } from '../../../src/shared/config';
 import { runRecord } from './fakeApi';
 
 const runs = [
-  runRecord({ id: 1, name: 'a', lambda: 0, lastLoss: 1.5, config: { ...resolveRunConfig({}), tau: 'paper', lr: 1e-4 } }),
-  runRecord({ id: 2, name: 'b', lambda: 1, lastLoss: 0.5, config: { ...resolveRunConfig({}), tau: 'official', lr: 2e-4 } }),
-  runRecord({ id: 3, name: 'c', lambda: 0.5, lastLoss: null, config: { ...resolveRunConfig({}), tau: 'paper', lr: 2e-4 } }),
+  runRecord({
+    id: 1,
+    name: 'a',
+    lambda: 0,
+    lastLoss: 1.5,
+    config: { ...resolveRunConfig({}), tau: 'paper', lr: 1e-4 },
+  }),
+  runRecord({
+    id: 2,
+    name: 'b',
+    lambda: 1,
+    lastLoss: 0.5,
+    config: { ...resolveRunConfig({}), tau: 'official', lr: 2e-4 },
+  }),
+  runRecord({
+    id: 3,
+    name: 'c',
+    lambda: 0.5,
+    lastLoss: null,
+    config: { ...resolveRunConfig({}), tau: 'paper', lr: 2e-4 },
+  }),
 ];
 
 describe('parallel coordinates', () => {
   it('puts the hyperparameters first and the result last, text columns as categories of their values', () => {
     const d = parallelData(runs, ['lambda', 'tau', 'loss', 'lr'], 'loss');
     expect(d.axes.map((a) => [a.dim, a.name, a.type])).toEqual([
-      [0, 'λ', 'value'], [1, 'τ', 'category'], [2, 'lr', 'value'], [3, 'Loss', 'value'],
+      [0, 'λ', 'value'],
+      [1, 'τ', 'category'],
+      [2, 'lr', 'value'],
+      [3, 'Loss', 'value'],
     ]);
     expect(d.axes[1]!.data).toEqual(['official', 'paper']);
     expect(d.lines).toEqual([
@@ -33,7 +54,12 @@ describe('parallel coordinates', () => {
       visualMap: { dimension: number; min: number; max: number; show: boolean };
       series: { type: string; data: unknown[] }[];
     };
-    expect([opt.visualMap.dimension, opt.visualMap.min, opt.visualMap.max, opt.visualMap.show]).toEqual([1, 0.5, 1.5, true]);
+    expect([opt.visualMap.dimension, opt.visualMap.min, opt.visualMap.max, opt.visualMap.show]).toEqual([
+      1,
+      0.5,
+      1.5,
+      true,
+    ]);
     expect(opt.series[0]!.type).toBe('parallel');
     expect(opt.series[0]!.data).toHaveLength(3);
     const none = parallelOption(parallelData(runs, ['lambda'], 'gap'), true) as { visualMap: { show: boolean } };

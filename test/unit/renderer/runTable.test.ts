@@ -32,14 +32,23 @@ describe('a filter typed under a header', () => {
 
   it('names the column and the text that is not a number', () => {
     expect(parseFilter('lambda', '>abc')).toEqual({
-      cond: null, error: "λ: 'abc' is not a number (try >0.5, <=1e-3, !=0, 2, or a list 0, 0.5)",
+      cond: null,
+      error: "λ: 'abc' is not a number (try >0.5, <=1e-3, !=0, 2, or a list 0, 0.5)",
     });
     expect(parseFilter('lr', '1e-3, x').error).toMatch(/^lr: 'x' is not a number/);
     expect(parseFilter('k', '>').error).toMatch(/^K: '>' is not a number/);
   });
 
   it('gives back any number with any comparison, as a condition the contract accepts (property)', () => {
-    const ops = [['>=', 'ge'], ['<=', 'le'], ['!=', 'ne'], ['>', 'gt'], ['<', 'lt'], ['=', 'eq'], ['', 'eq']] as const;
+    const ops = [
+      ['>=', 'ge'],
+      ['<=', 'le'],
+      ['!=', 'ne'],
+      ['>', 'gt'],
+      ['<', 'lt'],
+      ['=', 'eq'],
+      ['', 'eq'],
+    ] as const;
     fc.assert(
       fc.property(
         fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -57,11 +66,15 @@ describe('a filter typed under a header', () => {
 
   it('never throws and either errs or gives a valid condition, whatever is typed (property)', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 40 }), fc.constantFrom<RunSortKey>('lambda', 'dataset', 'tags'), (text, key) => {
-        const r = parseFilter(key, text);
-        if (r.cond) expect(RunConditionSchema.safeParse(r.cond).success).toBe(true);
-        else if (text.trim()) expect(r.error).toContain(': ');
-      }),
+      fc.property(
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom<RunSortKey>('lambda', 'dataset', 'tags'),
+        (text, key) => {
+          const r = parseFilter(key, text);
+          if (r.cond) expect(RunConditionSchema.safeParse(r.cond).success).toBe(true);
+          else if (text.trim()) expect(r.error).toContain(': ');
+        },
+      ),
     );
   });
 });
@@ -69,15 +82,31 @@ describe('a filter typed under a header', () => {
 describe('cells and group statistics', () => {
   it('reads config fields, results and evaluation metrics from a run', () => {
     const r = runRecord({
-      id: 4, lambda: 0.5, config: { ...resolveRunConfig({}), lr: 3e-4, tau: 'paper' }, lastLoss: 1.25,
+      id: 4,
+      lambda: 0.5,
+      config: { ...resolveRunConfig({}), lr: 3e-4, tau: 'paper' },
+      lastLoss: 1.25,
       summary: { lastSimple: 1, lastSa: 0.5, imagesPerSec: 40, finalGap: 0.2, durationSec: 125 },
-      latestEvals: [{
-        metric: 'fid', featureSpace: 'inception', value: 31.5, std: null, step: 10, weights: 'ema', sampler: 'ddim',
-        sampleSteps: 10, n: 100, createdAt: '2026-01-01T00:00:00Z',
-      }],
+      latestEvals: [
+        {
+          metric: 'fid',
+          featureSpace: 'inception',
+          value: 31.5,
+          std: null,
+          step: 10,
+          weights: 'ema',
+          sampler: 'ddim',
+          sampleSteps: 10,
+          n: 100,
+          createdAt: '2026-01-01T00:00:00Z',
+        },
+      ],
     });
-    expect(['lambda', 'lr', 'tau', 'loss', 'gap', 'ips', 'duration', 'eval:fid:inception', 'eval:kid:inception']
-      .map((k) => cellValue(r, k as RunSortKey))).toEqual([0.5, 3e-4, 'paper', 1.25, 0.2, 40, 125, 31.5, null]);
+    expect(
+      ['lambda', 'lr', 'tau', 'loss', 'gap', 'ips', 'duration', 'eval:fid:inception', 'eval:kid:inception'].map((k) =>
+        cellValue(r, k as RunSortKey),
+      ),
+    ).toEqual([0.5, 3e-4, 'paper', 1.25, 0.2, 40, 125, 31.5, null]);
     expect(fmtCell('duration', 125)).toMatch(/2.*m/);
     expect(fmtCell('gap', null)).toBe('—');
   });
@@ -96,10 +125,11 @@ describe('the experiment table store', () => {
     setActivePinia(createPinia());
     localStorage.clear();
     api = new FakeApi()
-      .handle('runs.list', (f) => ({ runs: runs.slice(f.offset ?? 0, (f.offset ?? 0) + (f.limit ?? 1000)), total: 250 }))
-      .handle('runs.groups', () => [
-        { value: 0, count: 2, stats: { loss: { mean: 2, std: 0.5, n: 2 } } },
-      ]);
+      .handle('runs.list', (f) => ({
+        runs: runs.slice(f.offset ?? 0, (f.offset ?? 0) + (f.limit ?? 1000)),
+        total: 250,
+      }))
+      .handle('runs.groups', () => [{ value: 0, count: 2, stats: { loss: { mean: 2, std: 0.5, n: 2 } } }]);
     setApi(api);
   });
 
@@ -115,8 +145,14 @@ describe('the experiment table store', () => {
     t.goTo(2);
     await new Promise((r) => setTimeout(r));
     expect(api.callsTo('runs.list').at(-1)).toEqual({
-      where: [{ key: 'lambda', op: 'ge', value: 0.5 }, { key: 'dataset', op: 'contains', value: 'shapes' }],
-      sort: { key: 'lambda', dir: 'desc' }, limit: 100, offset: 200, withEvals: true,
+      where: [
+        { key: 'lambda', op: 'ge', value: 0.5 },
+        { key: 'dataset', op: 'contains', value: 'shapes' },
+      ],
+      sort: { key: 'lambda', dir: 'desc' },
+      limit: 100,
+      offset: 200,
+      withEvals: true,
     });
     expect(t.rows.map((r) => r.id)).toEqual(runs.slice(200).map((r) => r.id));
     // A filter that does not parse is shown, not sent; the page goes back to the first.
@@ -134,7 +170,8 @@ describe('the experiment table store', () => {
     t.setGroupBy('lambda');
     await new Promise((r) => setTimeout(r));
     expect(api.callsTo('runs.groups').at(-1)).toEqual({
-      filter: { where: [{ key: 'seed', op: 'in', value: [0, 1] }] }, by: 'lambda',
+      filter: { where: [{ key: 'seed', op: 'in', value: [0, 1] }] },
+      by: 'lambda',
       columns: ['loss', 'gap', 'eval:fid:inception'],
     });
     expect(t.groups).toHaveLength(1);

@@ -21,7 +21,13 @@ describe('Runs view dialogs', () => {
   beforeEach(() => {
     setActivePinia(createPinia());
     const api = new FakeApi()
-      .handle('runs.list', () => ({ runs: [runRecord({ id: 1, name: 'a', status: 'completed', tags: ['x'] }), runRecord({ id: 2, name: 'b', status: 'stopped' })], total: 2 }))
+      .handle('runs.list', () => ({
+        runs: [
+          runRecord({ id: 1, name: 'a', status: 'completed', tags: ['x'] }),
+          runRecord({ id: 2, name: 'b', status: 'stopped' }),
+        ],
+        total: 2,
+      }))
       .handle('datasets.list', () => []);
     setApi(api);
   });

@@ -44,12 +44,15 @@ export function compileSfc(file: string): string {
   if (!/export default/.test(code)) code += '\nexport default _sfc_main;\n';
   const out = join(OUT, `${id}.mjs`);
   compiled.set(file, out); // before recursing: cycles
-  code = code.replace(/(from\s+|import\s+|import\()(['"])(\.{1,2}\/[^'"]+)\2/g, (_m, pre: string, q: string, spec: string) => {
-    const target = resolveTs(file, spec);
-    if (target.endsWith('.css')) return `${pre}${q}data:text/javascript,${q}`;
-    const path = target.endsWith('.vue') ? compileSfc(target) : target;
-    return `${pre}${q}${path}${q}`;
-  });
+  code = code.replace(
+    /(from\s+|import\s+|import\()(['"])(\.{1,2}\/[^'"]+)\2/g,
+    (_m, pre: string, q: string, spec: string) => {
+      const target = resolveTs(file, spec);
+      if (target.endsWith('.css')) return `${pre}${q}data:text/javascript,${q}`;
+      const path = target.endsWith('.vue') ? compileSfc(target) : target;
+      return `${pre}${q}${path}${q}`;
+    },
+  );
   mkdirSync(OUT, { recursive: true });
   writeFileSync(out, code);
   return out;

@@ -15,39 +15,65 @@ import { RELOAD_COALESCE_MS, useSweepsStore } from '../../../src/renderer/src/st
 import { useRunsStore } from '../../../src/renderer/src/stores/runs';
 import { resolveRunConfig } from '../../../src/shared/config';
 import {
-  statusCounts, sweepCells, type SweepCell, type SweepDetail, type SweepRecord,
+  statusCounts,
+  sweepCells,
+  type SweepCell,
+  type SweepDetail,
+  type SweepRecord,
 } from '../../../src/shared/sweep';
 import { FakeApi, progressMsg, runRecord } from './fakeApi';
 import { loadSfc } from './sfc';
 
 function cell(over: Partial<SweepCell> & Pick<SweepCell, 'index' | 'k' | 'lambda' | 'seed'>): SweepCell {
   return {
-    runId: 100 + over.index, status: 'queued', reason: null, step: 0, totalSteps: 4, lastLoss: null,
-    lastCheckpointStep: null, slurmRef: null, slurmState: null, ...over,
+    runId: 100 + over.index,
+    status: 'queued',
+    reason: null,
+    step: 0,
+    totalSteps: 4,
+    lastLoss: null,
+    lastCheckpointStep: null,
+    slurmRef: null,
+    slurmState: null,
+    ...over,
   };
 }
 
 function sweepRecord(over: Partial<SweepRecord> = {}): SweepRecord {
   return {
-    id: 3, name: 'grid', executor: 'local', base: { T: 100 }, axes: { k: [1, 2], lambda: [0, 1], seeds: [0] },
-    maxParallel: null, slurm: null, jobId: null, createdAt: '2026-11-30T20:00:00.000Z', ...over,
+    id: 3,
+    name: 'grid',
+    executor: 'local',
+    base: { T: 100 },
+    axes: { k: [1, 2], lambda: [0, 1], seeds: [0] },
+    maxParallel: null,
+    slurm: null,
+    jobId: null,
+    createdAt: '2026-11-30T20:00:00.000Z',
+    ...over,
   };
 }
 
 /** A 2 × 2 × 1 sweep: cell i is run 100 + i. */
 function detail(statuses: SweepCell['status'][] = ['running', 'queued', 'completed', 'failed']): SweepDetail {
   const cells = sweepCells({ k: [1, 2], lambda: [0, 1], seeds: [0] }).map((c, i) =>
-    cell({ ...c, status: statuses[i]!, reason: statuses[i] === 'failed' ? 'out of memory' : null }));
+    cell({ ...c, status: statuses[i]!, reason: statuses[i] === 'failed' ? 'out of memory' : null }),
+  );
   return { sweep: sweepRecord(), cells };
 }
 
 describe('sweep grid and results', () => {
   it('puts K down, λ across and the seeds of one point together, whatever the cell order', () => {
-    const cells = sweepCells({ k: [2, 1], lambda: [1, 0], seeds: [1, 0] }).map((c) => cell(c)).reverse();
+    const cells = sweepCells({ k: [2, 1], lambda: [1, 0], seeds: [1, 0] })
+      .map((c) => cell(c))
+      .reverse();
     const g = sweepGrid(cells);
     expect(g.ks).toEqual([1, 2]);
     expect(g.lambdas).toEqual([0, 1]);
-    expect(g.rows[1]![0]!.map((c) => [c.k, c.lambda, c.seed])).toEqual([[2, 0, 0], [2, 0, 1]]);
+    expect(g.rows[1]![0]!.map((c) => [c.k, c.lambda, c.seed])).toEqual([
+      [2, 0, 0],
+      [2, 0, 1],
+    ]);
   });
 
   it('pools the seeds of each (K, λ): mean, sample sd and best of the last loss; runs without one left out', () => {
@@ -65,7 +91,9 @@ describe('sweep grid and results', () => {
 
   it('orders status counts for badges and leaves zeros out', () => {
     expect(orderedCounts({ completed: 2, queued: 0, running: 1, deleted: 1 })).toEqual([
-      { status: 'running', n: 1 }, { status: 'completed', n: 2 }, { status: 'deleted', n: 1 },
+      { status: 'running', n: 1 },
+      { status: 'completed', n: 2 },
+      { status: 'deleted', n: 1 },
     ]);
   });
 });
@@ -73,9 +101,14 @@ describe('sweep grid and results', () => {
 describe('New-sweep form', () => {
   beforeEach(() => {
     setActivePinia(createPinia());
-    setApi(new FakeApi().handle('runs.validate', ({ config }) => ({
-      ok: true, errors: [], config: resolveRunConfig(config), estimate: null,
-    })));
+    setApi(
+      new FakeApi().handle('runs.validate', ({ config }) => ({
+        ok: true,
+        errors: [],
+        config: resolveRunConfig(config),
+        estimate: null,
+      })),
+    );
   });
 
   it('names the axis and the value that is wrong', () => {
@@ -122,7 +155,11 @@ describe('New-sweep form', () => {
     expect(f.errors.value).toEqual({ maxParallel: "a whole number from 1 to 1000, got '0'" });
     f.set('maxParallel', '2');
     expect(f.request().slurm).toEqual({
-      time: '01:30:00', gpus: 2, ssh: 'cluster', remoteDir: '/scratch/me', sadpm: ['node', '/opt/sadpm/bin/sadpm.mjs'],
+      time: '01:30:00',
+      gpus: 2,
+      ssh: 'cluster',
+      remoteDir: '/scratch/me',
+      sadpm: ['node', '/opt/sadpm/bin/sadpm.mjs'],
     });
     expect(() => f.set('slurm.password', 'x')).toThrow("no sweep field 'slurm.password'");
   });
@@ -139,8 +176,12 @@ describe('New-sweep form', () => {
     f.base.tags.value = 'a, b, a';
     const req = f.request();
     expect(req).toMatchObject({
-      name: 'tiny', axes: { k: [2], lambda: [0, 1], seeds: [0] }, executor: 'local', slurm: undefined,
-      maxParallel: undefined, tags: ['a', 'b'],
+      name: 'tiny',
+      axes: { k: [2], lambda: [0, 1], seeds: [0] },
+      executor: 'local',
+      slurm: undefined,
+      maxParallel: undefined,
+      tags: ['a', 'b'],
     });
     expect(req.base).toMatchObject({ T: 100, steps: 4, dataset: 'builtin:shapes' });
     for (const k of ['k', 'lambda', 'seed', 'name']) expect(req.base).not.toHaveProperty(k);
@@ -176,7 +217,10 @@ describe('sweeps store', () => {
     expect(cellOf(101)).toMatchObject({ status: 'stopped', reason: 'stopped by the user' });
     const before = api.calls.length;
     await vi.advanceTimersByTimeAsync(RELOAD_COALESCE_MS);
-    const later = api.calls.slice(before).map((c) => c.channel).filter((c) => c.startsWith('sweeps.'));
+    const later = api.calls
+      .slice(before)
+      .map((c) => c.channel)
+      .filter((c) => c.startsWith('sweeps.'));
     expect(later.sort()).toEqual(['sweeps.get', 'sweeps.list']);
   });
 
@@ -212,8 +256,12 @@ describe('Sweeps view', () => {
       .handle('sweeps.list', () => [{ sweep: current.sweep, counts: statusCounts(current.cells), cells: 4 }])
       .handle('sweeps.get', () => current)
       .handle('sweeps.cancel', () => {
-        current = { ...current, cells: current.cells.map((c) => (c.status === 'running' || c.status === 'queued'
-          ? { ...c, status: 'stopped' } : c)) };
+        current = {
+          ...current,
+          cells: current.cells.map((c) =>
+            c.status === 'running' || c.status === 'queued' ? { ...c, status: 'stopped' } : c,
+          ),
+        };
         return current;
       });
     setApi(api);
@@ -223,7 +271,11 @@ describe('Sweeps view', () => {
     navigate('sweeps', 3);
     const w = mount(SweepsView);
     await flushPromises();
-    const badges = (testid: string) => w.get(`[data-testid="${testid}"]`).findAll('.badge').map((b) => b.text());
+    const badges = (testid: string) =>
+      w
+        .get(`[data-testid="${testid}"]`)
+        .findAll('.badge')
+        .map((b) => b.text());
     expect(badges('sweep-counts-3')).toEqual(['1 running', '1 queued', '1 completed', '1 failed']);
     const grid = w.get('[data-testid="sweep-grid"]');
     expect(grid.findAll('thead th').map((t) => t.text())).toEqual(['K \\ λ', 'λ = 0', 'λ = 1']);
@@ -279,7 +331,10 @@ describe('New-sweep view', () => {
     navigate('new-sweep');
     api = new FakeApi()
       .handle('runs.validate', ({ config }) => ({
-        ok: true, errors: [], config: resolveRunConfig(config), estimate: null,
+        ok: true,
+        errors: [],
+        config: resolveRunConfig(config),
+        estimate: null,
       }))
       .handle('datasets.list', () => [])
       .handle('sweeps.list', () => [])
@@ -315,7 +370,9 @@ describe('New-sweep view', () => {
     await flushPromises();
     const [req] = api.callsTo('sweeps.create') as Record<string, unknown>[];
     expect(req).toMatchObject({
-      name: 'tiny', executor: 'local', axes: { k: [1, 2], lambda: [0, 0.5, 1], seeds: [0, 1] },
+      name: 'tiny',
+      executor: 'local',
+      axes: { k: [1, 2], lambda: [0, 0.5, 1], seeds: [0, 1] },
     });
     expect(req!.base).toMatchObject({ T: 100, steps: 4 });
     expect(route).toMatchObject({ view: 'sweeps', id: 7 });

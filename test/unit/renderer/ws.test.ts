@@ -105,7 +105,13 @@ describe('WsTransport framing', () => {
   it('fails in-flight requests on a drop, reconnects with doubling backoff and reports the reconnect', async () => {
     const states: ConnectionState['kind'][] = [];
     const onReconnect = vi.fn();
-    const t = new WsTransport('ws://h/ws', { factory: (u) => new FakeSocket(u), initialDelayMs: 100, maxDelayMs: 1000, onState: (s) => states.push(s.kind), onReconnect });
+    const t = new WsTransport('ws://h/ws', {
+      factory: (u) => new FakeSocket(u),
+      initialDelayMs: 100,
+      maxDelayMs: 1000,
+      onState: (s) => states.push(s.kind),
+      onReconnect,
+    });
     last().open();
     const p = t.request('runs.list', {});
     last().drop();
@@ -197,7 +203,10 @@ describe('token and URL', () => {
     sessionStorage.clear();
     const replaced: string[] = [];
     const loc = { search: '?token=abc&x=1', pathname: '/', hash: '#/runs' } as Location;
-    const hist = { state: null, replaceState: (_s: unknown, _t: string, url: string) => replaced.push(url) } as unknown as History;
+    const hist = {
+      state: null,
+      replaceState: (_s: unknown, _t: string, url: string) => replaced.push(url),
+    } as unknown as History;
     expect(takeToken(loc, sessionStorage, hist)).toBe('abc');
     expect(sessionStorage.getItem(TOKEN_KEY)).toBe('abc');
     expect(replaced).toEqual(['/?x=1#/runs']);
@@ -206,7 +215,9 @@ describe('token and URL', () => {
   });
 
   it('builds ws:// or wss:// on the same host', () => {
-    expect(wsUrl({ protocol: 'http:', host: '127.0.0.1:5180' } as Location, 'a b')).toBe('ws://127.0.0.1:5180/ws?token=a%20b');
+    expect(wsUrl({ protocol: 'http:', host: '127.0.0.1:5180' } as Location, 'a b')).toBe(
+      'ws://127.0.0.1:5180/ws?token=a%20b',
+    );
     expect(wsUrl({ protocol: 'https:', host: 'x' } as Location, null)).toBe('wss://x/ws');
   });
 });

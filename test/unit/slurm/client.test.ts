@@ -57,11 +57,13 @@ describe('SlurmClient', () => {
     await client.cancel('12_3', { signal: 'TERM', batchOnly: true });
     await client.requeue('12_3');
     expect(calls.map((c) => [c.command, ...c.args])).toEqual([
-      ['scancel', '12_3'], ['scancel', '--signal=TERM', '--batch', '12_3'], ['scontrol', 'requeue', '12_3'],
+      ['scancel', '12_3'],
+      ['scancel', '--signal=TERM', '--batch', '12_3'],
+      ['scontrol', 'requeue', '12_3'],
     ]);
   });
 
-  it('refuses job refs and signals that are not Slurm\'s, before running anything', async () => {
+  it("refuses job refs and signals that are not Slurm's, before running anything", async () => {
     const { client, calls } = recorder(() => ({}));
     await expect(client.cancel('12; rm -rf ~')).rejects.toThrow(/expected a job id like 12 or an array task like 12_3/);
     await expect(client.jobs(['-u root'])).rejects.toThrow(/expected a job id/);
@@ -69,7 +71,7 @@ describe('SlurmClient', () => {
     expect(calls).toEqual([]);
   });
 
-  it('a failing command is an error naming where, what, the status and stderr\'s last lines', async () => {
+  it("a failing command is an error naming where, what, the status and stderr's last lines", async () => {
     const stderr = 'sbatch: error: Batch job submission failed: Invalid account\n';
     const { client } = recorder(() => ({ code: 1, stderr }));
     const err = await client.submit('#!/bin/bash\n').catch((e: unknown) => e);

@@ -7,8 +7,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  expandArrayTaskIds, parseExitCode, parseKeyValueJobs, parseKeyValues, parseSacct, parseSbatchParsable, parseSqueue,
-  parseWaitStatus, sacctArgs, squeueArgs, type SlurmJob,
+  expandArrayTaskIds,
+  parseExitCode,
+  parseKeyValueJobs,
+  parseKeyValues,
+  parseSacct,
+  parseSbatchParsable,
+  parseSqueue,
+  parseWaitStatus,
+  sacctArgs,
+  squeueArgs,
+  type SlurmJob,
 } from '../../../src/app/executors/slurm/parse';
 import { shJoin } from '../../../src/app/executors/slurm/quote';
 
@@ -40,11 +49,25 @@ describe('sacct --parsable2 (clusters with slurmdbd)', () => {
   it('the latest attempt of every job: who cancelled, exit code and signal, time limit, preemption, node fail', () => {
     const jobs = parseSacct(fixture('sacct-all.txt'));
     expect(Object.fromEntries(jobs.map((j) => [j.ref, j.state]))).toEqual({
-      1: 'TIMEOUT', '2_0': 'CANCELLED', '2_1': 'CANCELLED', '2_2': 'CANCELLED', '2_3': 'CANCELLED',
-      7: 'FAILED', 8: 'FAILED', 9: 'COMPLETED', 10: 'CANCELLED', 11: 'PREEMPTED', 12: 'CANCELLED', 13: 'NODE_FAIL',
+      1: 'TIMEOUT',
+      '2_0': 'CANCELLED',
+      '2_1': 'CANCELLED',
+      '2_2': 'CANCELLED',
+      '2_3': 'CANCELLED',
+      7: 'FAILED',
+      8: 'FAILED',
+      9: 'COMPLETED',
+      10: 'CANCELLED',
+      11: 'PREEMPTED',
+      12: 'CANCELLED',
+      13: 'NODE_FAIL',
     });
     expect(jobs.find((j) => j.ref === '2_1')).toMatchObject({
-      jobId: 5, arrayJobId: 2, arrayTaskId: 1, restarts: null, cancelledBy: 0,
+      jobId: 5,
+      arrayJobId: 2,
+      arrayTaskId: 1,
+      restarts: null,
+      cancelledBy: 0,
     });
     expect(jobs.find((j) => j.ref === '1')!.cancelledBy).toBeNull();
     expect(jobs.find((j) => j.ref === '7')!.exitCode).toEqual({ code: 3, signal: 0 });
@@ -74,15 +97,20 @@ describe('squeue --Format', () => {
   it('an array with two tasks running and the rest pending behind its throttle: one entry per task', () => {
     const jobs = parseSqueue(fixture('squeue-array-running.txt'));
     expect(states(jobs)).toEqual({
-      '2_0': ['RUNNING', null], '2_1': ['RUNNING', null],
-      '2_2': ['PENDING', 'JobArrayTaskLimit'], '2_3': ['PENDING', 'JobArrayTaskLimit'],
+      '2_0': ['RUNNING', null],
+      '2_1': ['RUNNING', null],
+      '2_2': ['PENDING', 'JobArrayTaskLimit'],
+      '2_3': ['PENDING', 'JobArrayTaskLimit'],
     });
     const t0 = jobs.find((j) => j.ref === '2_0')!;
     expect(t0).toMatchObject({ jobId: 4, arrayJobId: 2, arrayTaskId: 0, restarts: 0, nodes: 'sadpm1' });
     expect(t0.startTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
     // Tasks that have not started share the array's id.
     const pending = jobs.filter((j) => j.state === 'PENDING');
-    expect(pending.map((j) => [j.jobId, j.startTime, j.nodes])).toEqual([[2, null, null], [2, null, null]]);
+    expect(pending.map((j) => [j.jobId, j.startTime, j.nodes])).toEqual([
+      [2, null, null],
+      [2, null, null],
+    ]);
   });
 
   it('a cancelled task (SIGTERM) and a requeued one (pending for its begin time, one restart)', () => {
@@ -180,9 +208,11 @@ describe('small formats', () => {
     expect(expandArrayTaskIds('0-9:4')).toEqual([0, 4, 8]);
     expect(() => expandArrayTaskIds('5-2')).toThrow(/bad range/);
     expect(() => expandArrayTaskIds('a')).toThrow(/expected N, N-M/);
-    fc.assert(fc.property(fc.uniqueArray(fc.nat(5000), { minLength: 1, maxLength: 30 }), (ids) => {
-      const sorted = [...ids].sort((a, b) => a - b);
-      expect(expandArrayTaskIds(sorted.join(','))).toEqual(sorted);
-    }));
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat(5000), { minLength: 1, maxLength: 30 }), (ids) => {
+        const sorted = [...ids].sort((a, b) => a - b);
+        expect(expandArrayTaskIds(sorted.join(','))).toEqual(sorted);
+      }),
+    );
   });
 });

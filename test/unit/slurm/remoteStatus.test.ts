@@ -12,31 +12,43 @@ import { mapSlurmJob, mapSlurmState } from '../../../src/app/executors/slurm/sta
 const fixture = (f: string) => readFileSync(join(__dirname, '../../fixtures/slurm', f), 'utf8');
 const slurmOf = (j: SlurmJob) => ({ ...mapSlurmJob(j), state: j.state });
 const facts = (over: Partial<RemoteFacts>): RemoteFacts => ({
-  slurm: null, end: null, stopIntent: null, lastCheckpoint: 20, ref: '7_1', ...over,
+  slurm: null,
+  end: null,
+  stopIntent: null,
+  lastCheckpoint: 20,
+  ref: '7_1',
+  ...over,
 });
 
 describe('remoteStatus', () => {
   it("training's own end decides: completed or failed, final once Slurm has ended the task", () => {
     const running = { ...mapSlurmState('RUNNING'), state: 'RUNNING' };
     const done = { ...mapSlurmState('COMPLETED'), state: 'COMPLETED' };
-    expect(remoteStatus(facts({ slurm: running, end: { status: 'completed', reason: null } })))
-      .toEqual({ status: 'completed', reason: null, final: false });
+    expect(remoteStatus(facts({ slurm: running, end: { status: 'completed', reason: null } }))).toEqual({
+      status: 'completed',
+      reason: null,
+      final: false,
+    });
     expect(remoteStatus(facts({ slurm: done, end: { status: 'completed', reason: null } })).final).toBe(true);
     const failed = { ...mapSlurmState('FAILED', 'NonZeroExitCode', { code: 1, signal: 0 }), state: 'FAILED' };
-    expect(remoteStatus(facts({ slurm: failed, end: { status: 'failed', reason: 'NaN loss at step 5' } })))
-      .toEqual({ status: 'failed', reason: 'NaN loss at step 5', final: true });
+    expect(remoteStatus(facts({ slurm: failed, end: { status: 'failed', reason: 'NaN loss at step 5' } }))).toEqual({
+      status: 'failed',
+      reason: 'NaN loss at step 5',
+      final: true,
+    });
   });
 
   it('a requeued task whose engine stopped is queued again (squeue after scontrol requeue), not stopped', () => {
-    const requeued = parseSqueue(fixture('squeue-array-cancel-requeue.txt')).find((j) => j.state === 'PENDING'
-      && (j.restarts ?? 0) > 0);
+    const requeued = parseSqueue(fixture('squeue-array-cancel-requeue.txt')).find(
+      (j) => j.state === 'PENDING' && (j.restarts ?? 0) > 0,
+    );
     expect(requeued).toBeDefined();
     const s = remoteStatus(facts({ slurm: slurmOf(requeued!), end: { status: 'stopped', reason: null } }));
     expect(s).toMatchObject({ status: 'queued', final: false });
     expect(s.reason).toContain('BeginTime');
   });
 
-  it('cancelled: stopped with the reason, the studio\'s own cancel told from someone else\'s', () => {
+  it("cancelled: stopped with the reason, the studio's own cancel told from someone else's", () => {
     const jobs = parseKeyValueJobs(fixture('scontrol-array-cancel-requeue.txt'));
     const cancelled = jobs.find((j) => j.state === 'CANCELLED');
     expect(cancelled).toBeDefined();
@@ -45,7 +57,9 @@ describe('remoteStatus', () => {
     expect(theirs.reason).toMatch(/^cancelled.* in Slurm \(7_1\); resume continues from step 20$/);
     const ours = remoteStatus(facts({ slurm: slurmOf(cancelled!), stopIntent: 'paused' }));
     expect(ours).toEqual({
-      status: 'paused', reason: 'cancelled from the studio (scancel 7_1); resume continues from step 20', final: true,
+      status: 'paused',
+      reason: 'cancelled from the studio (scancel 7_1); resume continues from step 20',
+      final: true,
     });
   });
 
@@ -63,8 +77,9 @@ describe('remoteStatus', () => {
       expect(s, f).toMatchObject({ status: 'interrupted', final: true });
       expect(s.reason, f).toMatch(/; resume continues from step 20$/);
     }
-    expect(remoteStatus(facts({ slurm: { ...mapSlurmState('TIMEOUT'), state: 'TIMEOUT' }, lastCheckpoint: null }))
-      .reason).toBe('time limit reached; no checkpoint was written yet');
+    expect(
+      remoteStatus(facts({ slurm: { ...mapSlurmState('TIMEOUT'), state: 'TIMEOUT' }, lastCheckpoint: null })).reason,
+    ).toBe('time limit reached; no checkpoint was written yet');
   });
 
   it('a task that exited 0 without training saying it completed was cut short: interrupted', () => {
@@ -80,7 +95,9 @@ describe('remoteStatus', () => {
 
   it('a job Slurm forgot: the messages decide (stopped), or interrupted when they end without a finish', () => {
     expect(remoteStatus(facts({ end: { status: 'stopped', reason: null } }))).toEqual({
-      status: 'stopped', reason: null, final: true,
+      status: 'stopped',
+      reason: null,
+      final: true,
     });
     const cut = remoteStatus(facts({}));
     expect(cut).toMatchObject({ status: 'interrupted', final: true });

@@ -27,14 +27,30 @@ describe('ssh', () => {
 
   it('connection reuse, extra options, remote variables through env, another ssh program', () => {
     const inv = sshInvocation('squeue', ['--jobs=12'], {
-      host: 'me@login.example.org', ssh: '/usr/bin/ssh', connectTimeoutS: 5, controlDir: '/run/user/1000/sadpm-ssh',
-      options: ['Port=2222'], remoteEnv: { SLURM_CONF: '/etc/slurm alt/slurm.conf' },
+      host: 'me@login.example.org',
+      ssh: '/usr/bin/ssh',
+      connectTimeoutS: 5,
+      controlDir: '/run/user/1000/sadpm-ssh',
+      options: ['Port=2222'],
+      remoteEnv: { SLURM_CONF: '/etc/slurm alt/slurm.conf' },
     });
     expect(inv.file).toBe('/usr/bin/ssh');
     expect(inv.args).toEqual([
-      '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5',
-      '-o', 'ControlMaster=auto', '-o', 'ControlPath=/run/user/1000/sadpm-ssh/%C', '-o', 'ControlPersist=120',
-      '-o', 'Port=2222', '--', 'me@login.example.org', `env 'SLURM_CONF=/etc/slurm alt/slurm.conf' squeue '--jobs=12'`,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=5',
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      'ControlPath=/run/user/1000/sadpm-ssh/%C',
+      '-o',
+      'ControlPersist=120',
+      '-o',
+      'Port=2222',
+      '--',
+      'me@login.example.org',
+      `env 'SLURM_CONF=/etc/slurm alt/slurm.conf' squeue '--jobs=12'`,
     ]);
   });
 
@@ -75,7 +91,7 @@ describe('ssh', () => {
     );
   });
 
-  it('a failed connection is reported with ssh\'s own words, not as a Slurm answer', async () => {
+  it("a failed connection is reported with ssh's own words, not as a Slurm answer", async () => {
     // ssh to a closed port on this machine fails fast with status 255 (no server needed).
     const options = ['Port=1', 'StrictHostKeyChecking=no'];
     const client = new SlurmClient(sshRunner({ host: '127.0.0.1', options, connectTimeoutS: 3 }));

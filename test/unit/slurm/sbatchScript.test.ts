@@ -31,7 +31,10 @@ function spec(over: Partial<ArrayJobSpec> = {}, options: Partial<ArrayJobSpec['o
 }
 
 function directives(script: string): string[] {
-  return script.split('\n').filter((l) => l.startsWith('#SBATCH ')).map((l) => l.slice('#SBATCH '.length));
+  return script
+    .split('\n')
+    .filter((l) => l.startsWith('#SBATCH '))
+    .map((l) => l.slice('#SBATCH '.length));
 }
 
 /** What Slurm sets for task 0 of array job 7 (whose own job id is 9). */
@@ -59,14 +62,32 @@ describe('directives', () => {
       ...spec(),
       tasks: [0, 1, 2, 3].map((i) => ({ runDir: `/shared/r${i}`, trainArgs: [] })),
       options: {
-        jobName: 'sa-sweep', partition: 'gpu', account: 'lab42', timeLimit: '1-00:00:00', gpus: 2, gpuType: 'a100',
-        cpusPerTask: 8, memory: '32G', maxParallel: 2, logDir: '/shared/logs',
+        jobName: 'sa-sweep',
+        partition: 'gpu',
+        account: 'lab42',
+        timeLimit: '1-00:00:00',
+        gpus: 2,
+        gpuType: 'a100',
+        cpusPerTask: 8,
+        memory: '32G',
+        maxParallel: 2,
+        logDir: '/shared/logs',
       },
     });
     expect(directives(s)).toEqual([
-      '--job-name=sa-sweep', '--array=0-3%2', '--partition=gpu', '--account=lab42', '--time=1-00:00:00',
-      '--gres=gpu:a100:2', '--cpus-per-task=8', '--mem=32G', '--signal=B:TERM@120', '--requeue', '--open-mode=append',
-      '--output=/shared/logs/slurm-%A_%a.out', '--error=/shared/logs/slurm-%A_%a.err',
+      '--job-name=sa-sweep',
+      '--array=0-3%2',
+      '--partition=gpu',
+      '--account=lab42',
+      '--time=1-00:00:00',
+      '--gres=gpu:a100:2',
+      '--cpus-per-task=8',
+      '--mem=32G',
+      '--signal=B:TERM@120',
+      '--requeue',
+      '--open-mode=append',
+      '--output=/shared/logs/slurm-%A_%a.out',
+      '--error=/shared/logs/slurm-%A_%a.err',
     ]);
     expect(s.startsWith('#!/bin/bash\n#SBATCH ')).toBe(true);
   });
@@ -74,7 +95,11 @@ describe('directives', () => {
   it('leaves out what is not asked for, and honours requeue: false and its own signal lead', () => {
     const d = directives(renderArrayScript(spec({}, { requeue: false, signalLeadSeconds: 300, gpus: 0 })));
     expect(d).toEqual([
-      '--job-name=sweep-1', '--array=0-0', '--signal=B:TERM@300', '--no-requeue', '--open-mode=append',
+      '--job-name=sweep-1',
+      '--array=0-0',
+      '--signal=B:TERM@300',
+      '--no-requeue',
+      '--open-mode=append',
     ]);
   });
 
@@ -145,7 +170,7 @@ describe('the task at run time', () => {
     expect(argsWritten(runDir)[0]).toBe('train');
   });
 
-  it('exits 2 with a message for a task id it has no run for, and passes on sadpm\'s status', () => {
+  it("exits 2 with a message for a task id it has no run for, and passes on sadpm's status", () => {
     const s = renderArrayScript(spec());
     const r = runTask(s, 5);
     expect(r.code).toBe(2);
@@ -256,10 +281,12 @@ describe('issue 16: a store in each run folder, the config carried by the script
   it('writes the config the script carries and passes it first; resume gets its own arguments', () => {
     const runDir = join(tmp, 'carried', "run 'λ'");
     const config = JSON.stringify({ k: 2, lambda: 0.5, name: `it's "quoted" $HOME` });
-    const s = renderArrayScript(spec({
-      storeInRunDir: '.sadpm-node',
-      tasks: [{ runDir, trainArgs: ['--tags', 'a'], configJson: config, resumeArgs: ['--steps', '50'] }],
-    }));
+    const s = renderArrayScript(
+      spec({
+        storeInRunDir: '.sadpm-node',
+        tasks: [{ runDir, trainArgs: ['--tags', 'a'], configJson: config, resumeArgs: ['--steps', '50'] }],
+      }),
+    );
     expect(runTask(s, 0, { config_json: 'from the environment' }).code).toBe(0);
     const request = join(runDir, 'sadpm-request.json');
     expect(JSON.parse(readFileSync(request, 'utf8'))).toEqual(JSON.parse(config));

@@ -37,14 +37,16 @@ describe('captured jobs', () => {
     const timeout = map('squeue-timeout.txt')['1'];
     expect(timeout).toEqual({ status: 'interrupted', final: true, reason: 'time limit reached' });
     expect(map('squeue-node-fail.txt')['13']).toEqual({
-      status: 'interrupted', final: true, reason: 'its node failed: a node it used went down (NodeDown)',
+      status: 'interrupted',
+      final: true,
+      reason: 'its node failed: a node it used went down (NodeDown)',
     });
     const pre = map('squeue-preempted.txt');
     expect(pre['11']).toEqual({ status: 'interrupted', final: true, reason: 'preempted' });
     expect(pre['10']!.status).toBe('queued');
   });
 
-  it("sacct: who cancelled; a pending reason Slurm left on a task that has since ended is not repeated", () => {
+  it('sacct: who cancelled; a pending reason Slurm left on a task that has since ended is not repeated', () => {
     const jobs = parseSacct(readFileSync(join(DIR, 'sacct-all.txt'), 'utf8'));
     const m = (ref: string) => mapSlurmJob(jobs.find((x) => x.ref === ref)!);
     expect(jobs.find((j) => j.ref === '2_2')!.reason).toBe('JobArrayTaskLimit');
@@ -55,8 +57,9 @@ describe('captured jobs', () => {
   });
 
   it('every state in the captured output maps, in squeue, the jobcomp log and sacct', () => {
-    const files = ['array-running', 'array-cancel-requeue', 'plain-finished', 'preempted'].map((f) =>
-      `squeue-${f}.txt`);
+    const files = ['array-running', 'array-cancel-requeue', 'plain-finished', 'preempted'].map(
+      (f) => `squeue-${f}.txt`,
+    );
     const text = (f: string) => readFileSync(join(DIR, f), 'utf8');
     const jobs = [
       ...files.flatMap(squeue),
@@ -69,17 +72,31 @@ describe('captured jobs', () => {
 
 describe('the table', () => {
   it.each([
-    ['PENDING', 'queued'], ['CONFIGURING', 'queued'], ['REQUEUED', 'queued'], ['REQUEUE_HOLD', 'queued'],
-    ['RUNNING', 'running'], ['COMPLETING', 'running'], ['SUSPENDED', 'paused'], ['COMPLETED', 'completed'],
-    ['CANCELLED', 'stopped'], ['FAILED', 'failed'], ['OUT_OF_MEMORY', 'failed'], ['BOOT_FAIL', 'failed'],
-    ['DEADLINE', 'failed'], ['TIMEOUT', 'interrupted'], ['PREEMPTED', 'interrupted'], ['NODE_FAIL', 'interrupted'],
+    ['PENDING', 'queued'],
+    ['CONFIGURING', 'queued'],
+    ['REQUEUED', 'queued'],
+    ['REQUEUE_HOLD', 'queued'],
+    ['RUNNING', 'running'],
+    ['COMPLETING', 'running'],
+    ['SUSPENDED', 'paused'],
+    ['COMPLETED', 'completed'],
+    ['CANCELLED', 'stopped'],
+    ['FAILED', 'failed'],
+    ['OUT_OF_MEMORY', 'failed'],
+    ['BOOT_FAIL', 'failed'],
+    ['DEADLINE', 'failed'],
+    ['TIMEOUT', 'interrupted'],
+    ['PREEMPTED', 'interrupted'],
+    ['NODE_FAIL', 'interrupted'],
   ])('%s -> %s', (state, status) => {
     expect(mapSlurmState(state).status).toBe(status);
   });
 
   it("reads squeue's compact codes, sacct's 'CANCELLED by UID' and its '+' suffix", () => {
     expect(mapSlurmState('PD', 'Priority')).toEqual({
-      status: 'queued', final: false, reason: 'pending: waiting behind higher-priority jobs (Priority)',
+      status: 'queued',
+      final: false,
+      reason: 'pending: waiting behind higher-priority jobs (Priority)',
     });
     expect(mapSlurmState('CA').status).toBe('stopped');
     expect(mapSlurmState('OOM').status).toBe('failed');

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { listArgs, parseListing, planPull } from '../../../src/app/executors/slurm/sync';
 
 describe('pulling a run folder', () => {
-  it('reads find\'s NUL-separated listing, names with blanks and newlines included', () => {
+  it("reads find's NUL-separated listing, names with blanks and newlines included", () => {
     expect(parseListing('engine.jsonl\u00001200\u0000samples/a b\nc.png\u000042\u0000')).toEqual([
       { path: 'engine.jsonl', size: 1200 },
       { path: 'samples/a b\nc.png', size: 42 },
@@ -14,13 +14,25 @@ describe('pulling a run folder', () => {
 
   it("lists every file but the node's store, relative to the run folder", () => {
     expect(listArgs('/scratch/r 1')).toEqual([
-      '/scratch/r 1', '-mindepth', '1', '-name', '.sadpm-node', '-prune', '-o', '-type', 'f', '-printf', '%P\\0%s\\0',
+      '/scratch/r 1',
+      '-mindepth',
+      '1',
+      '-name',
+      '.sadpm-node',
+      '-prune',
+      '-o',
+      '-type',
+      'f',
+      '-printf',
+      '%P\\0%s\\0',
     ]);
   });
 
   it('plans: messages by their new bytes (or whole if replaced), other files when new or another size', () => {
     const local: Record<string, number> = {
-      'engine.jsonl': 100, 'checkpoints/ckpt-0000010.sadpm-ck': 500, 'config.json': 7,
+      'engine.jsonl': 100,
+      'checkpoints/ckpt-0000010.sadpm-ck': 500,
+      'config.json': 7,
     };
     const remote = [
       { path: 'engine.jsonl', size: 180 },

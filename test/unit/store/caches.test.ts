@@ -47,16 +47,17 @@ describe('reference statistics cache', () => {
     const store = freshStore();
     const outside = join(store.layout.root, 'stats.bin');
     writeFileSync(outside, 'x');
-    expect(() => store.refStats.put({ key: 'k', path: outside, count: 1 }))
-      .toThrow(/reference statistics 'k': .*stats\.bin is not under the cache folder/);
+    expect(() => store.refStats.put({ key: 'k', path: outside, count: 1 })).toThrow(
+      /reference statistics 'k': .*stats\.bin is not under the cache folder/,
+    );
     const sneaky = join(store.layout.cache, '..', 'stats.bin');
     expect(() => store.refStats.put({ key: 'k', path: sneaky, count: 1 })).toThrow(/not under the cache folder/);
     const missing = store.refStats.pathFor('k');
     expect(() => store.refStats.put({ key: 'k', path: missing, count: 1 })).toThrow(/does not exist \(write the file/);
     writeFileSync(missing, 'x');
-    expect(
-      () => store.refStats.put({ key: 'k', path: missing, count: 0 })
-    ).toThrow(/count 0 is not a positive integer/);
+    expect(() => store.refStats.put({ key: 'k', path: missing, count: 0 })).toThrow(
+      /count 0 is not a positive integer/,
+    );
     expect(store.refStats.list()).toEqual([]);
     store.close();
   });
@@ -91,8 +92,10 @@ describe('Γ estimates', () => {
     expect(store.gammas.get(a.id, key)!.estimate).toEqual(estimate([0.5, 0.25]));
     store.gammas.put({ runId: a.id, key, checkpointStep: 100, estimate: estimate([0.4, 0.2]) });
     store.gammas.put({ runId: a.id, key: 'gamma-v1:step50', checkpointStep: 50, estimate: estimate([1]) });
-    expect(store.gammas.list(a.id).map((x) => [x.checkpointStep, (x.estimate as { gamma: number[] }).gamma]))
-      .toEqual([[50, [1]], [100, [0.4, 0.2]]]);
+    expect(store.gammas.list(a.id).map((x) => [x.checkpointStep, (x.estimate as { gamma: number[] }).gamma])).toEqual([
+      [50, [1]],
+      [100, [0.4, 0.2]],
+    ]);
     // A resume from step 50 drops the estimates of later checkpoints (their weights will differ).
     store.runs.rewind(a.id, 50);
     expect(store.gammas.list(a.id).map((x) => x.checkpointStep)).toEqual([50]);
@@ -106,8 +109,9 @@ describe('Γ estimates', () => {
     const store = freshStore();
     const a = store.runs.create(newRun());
     expect(() => store.gammas.put({ runId: a.id, key: '', checkpointStep: 1, estimate: {} })).toThrow(/key is empty/);
-    expect(() => store.gammas.put({ runId: a.id, key: 'k', checkpointStep: 1, estimate: undefined }))
-      .toThrow(/nothing to store/);
+    expect(() => store.gammas.put({ runId: a.id, key: 'k', checkpointStep: 1, estimate: undefined })).toThrow(
+      /nothing to store/,
+    );
     store.close();
   });
 });

@@ -10,7 +10,9 @@ import { freshStore, newRun } from './helpers';
 function covRun(store: RunStore, parentId: number, name = 'npr head') {
   const parent = store.runs.get(parentId)!;
   const cov = parseCovConfig({
-    kind: 'npr', steps: 300, base: { runDir: parent.runDir, checkpoint: join(parent.runDir, 'ck'), step: 10 },
+    kind: 'npr',
+    steps: 300,
+    base: { runDir: parent.runDir, checkpoint: join(parent.runDir, 'ck'), step: 10 },
   });
   return store.runs.create(newRun({ name, kind: 'cov', parentId, cov, cfg: parent.config as never }));
 }
@@ -61,17 +63,19 @@ describe('covariance runs: children of a training run', () => {
     const store = freshStore();
     const base = store.runs.create(newRun({ name: 'base' }));
     const cov = covRun(store, base.id).cov!;
-    expect(
-      () => store.runs.create(newRun({ name: 'x', kind: 'cov', cov }))
-    ).toThrow(/run 'x': a 'cov' run needs parentId/);
-    expect(
-      () => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: base.id }))
-    ).toThrow(/needs parentId and cov/);
-    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: 99, cov })))
-      .toThrow(/run 'x': its parent run #99 does not exist/);
+    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', cov }))).toThrow(
+      /run 'x': a 'cov' run needs parentId/,
+    );
+    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: base.id }))).toThrow(
+      /needs parentId and cov/,
+    );
+    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: 99, cov }))).toThrow(
+      /run 'x': its parent run #99 does not exist/,
+    );
     const child = store.runs.list({ kind: 'cov' })[0]!;
-    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: child.id, cov })))
-      .toThrow(/parent run #2 is not a training run/);
+    expect(() => store.runs.create(newRun({ name: 'x', kind: 'cov', parentId: child.id, cov }))).toThrow(
+      /parent run #2 is not a training run/,
+    );
     expect(() => store.runs.create(newRun({ name: 'x', parentId: base.id }))).toThrow(/only a 'cov' run has a parent/);
     expect(store.runs.count()).toBe(2);
     store.close();

@@ -5,10 +5,25 @@ import { freshStore, newRun } from './helpers';
 
 function result(runId: number, over: Partial<NewEvalResult> = {}): NewEvalResult {
   return {
-    runId, step: 100, weights: 'ema', sampler: 'ddim', variance: 'none', varianceRef: null,
-    sampleSteps: 10, spacing: 'uniform', eta: 0, n: 1000, seed: 0,
-    featureSpace: 'inception', metric: 'fid', value: 30, std: null, featuresSha256: 'ab'.repeat(32), refKey: 'ref-1',
-    seconds: 12.5, ...over,
+    runId,
+    step: 100,
+    weights: 'ema',
+    sampler: 'ddim',
+    variance: 'none',
+    varianceRef: null,
+    sampleSteps: 10,
+    spacing: 'uniform',
+    eta: 0,
+    n: 1000,
+    seed: 0,
+    featureSpace: 'inception',
+    metric: 'fid',
+    value: 30,
+    std: null,
+    featuresSha256: 'ab'.repeat(32),
+    refKey: 'ref-1',
+    seconds: 12.5,
+    ...over,
   };
 }
 
@@ -46,9 +61,9 @@ describe('evaluation results', () => {
     expect(() => store.evals.upsert(result(run.id, { value: Infinity }))).toThrow(/field 'value'/);
     expect(() => store.evals.upsert(result(run.id, { featureSpace: 'clip' as never }))).toThrow(/field 'featureSpace'/);
     expect(() => store.evals.upsert(result(run.id, { sampler: 'euler' as never }))).toThrow(/field 'sampler'/);
-    expect(
-      () => store.evals.upsert(result(999))
-    ).toThrow(/evaluation result \(fid\): there is no run #999 in .*sadpm.db/);
+    expect(() => store.evals.upsert(result(999))).toThrow(
+      /evaluation result \(fid\): there is no run #999 in .*sadpm.db/,
+    );
     const batch = [result(run.id, { sampleSteps: 10 }), result(run.id, { sampleSteps: 20, std: Number.NaN })];
     expect(() => store.evals.upsertAll(batch)).toThrow(/field 'std'/);
     expect(store.evals.list(run.id)).toEqual([]);
@@ -69,11 +84,21 @@ describe('evaluation results', () => {
     store.evals.upsert(result(other.id));
     const key = (e: { step: number; metric: string; sampleSteps: number }) => `${e.step}:${e.metric}:${e.sampleSteps}`;
     expect(store.evals.list(run.id).map(key)).toEqual([
-      '100:fid:10', '100:fid:50', '100:is:10', '100:is:50', '200:fid:10', '200:fid:50', '200:is:10', '200:is:50',
+      '100:fid:10',
+      '100:fid:50',
+      '100:is:10',
+      '100:is:50',
+      '200:fid:10',
+      '200:fid:50',
+      '200:is:10',
+      '200:is:50',
     ]);
-    expect(
-      store.evals.ofCheckpoint(run.id, 200).map(key)
-    ).toEqual(['200:fid:10', '200:fid:50', '200:is:10', '200:is:50']);
+    expect(store.evals.ofCheckpoint(run.id, 200).map(key)).toEqual([
+      '200:fid:10',
+      '200:fid:50',
+      '200:is:10',
+      '200:is:50',
+    ]);
     expect(store.evals.ofCheckpoint(run.id, 300)).toEqual([]);
     store.close();
   });
@@ -98,14 +123,31 @@ describe('metric against sampling steps', () => {
     return { store, a, b };
   }
 
-  it('gives one line per run and sampling setup, at each run\'s latest evaluated checkpoint, by step count', () => {
+  it("gives one line per run and sampling setup, at each run's latest evaluated checkpoint, by step count", () => {
     const { store, a, b } = twoRuns();
     const lines = store.evals.curves({ runIds: [a, b], metric: 'fid' });
     const brief = lines.map((l) => [l.runId, l.step, l.sampler, l.points.map((p) => [p.sampleSteps, p.value])]);
     expect(brief).toEqual([
-      [a, 200, 'ddim', [[10, 40], [50, 25], [100, 20]]],
+      [
+        a,
+        200,
+        'ddim',
+        [
+          [10, 40],
+          [50, 25],
+          [100, 20],
+        ],
+      ],
       [a, 200, 'ddpm', [[10, 60]]],
-      [b, 200, 'ddim', [[10, 30], [50, 18]]],
+      [
+        b,
+        200,
+        'ddim',
+        [
+          [10, 30],
+          [50, 18],
+        ],
+      ],
     ]);
     expect(lines[2]!.points[1]).toEqual({ sampleSteps: 50, value: 18, std: 0.5 });
     expect(lines[0]).toMatchObject({ weights: 'ema', spacing: 'uniform', eta: 0, n: 1000, featureSpace: 'inception' });

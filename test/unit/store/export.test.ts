@@ -49,9 +49,9 @@ describe('metric exports', () => {
     expect(readFileSync(out, 'utf8')).toBe(metricsCsv(store, r.id));
     expect(bytes).toBe(readFileSync(out).length);
     expect(readdirSync(join(out, '..')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    expect(
-      store.db.prepare('SELECT run_id, kind, path, bytes FROM exports').all()
-    ).toEqual([{ run_id: r.id, kind: 'metrics-csv', path: out, bytes }]);
+    expect(store.db.prepare('SELECT run_id, kind, path, bytes FROM exports').all()).toEqual([
+      { run_id: r.id, kind: 'metrics-csv', path: out, bytes },
+    ]);
     store.close();
   });
 });
@@ -65,7 +65,11 @@ describe('run bundle (.tar.gz)', () => {
     mkdirSync(smDir, { recursive: true });
     const files: Record<string, Buffer> = {};
     // Sizes around the 512-byte tar block, and one large file that streams in several chunks.
-    for (const [step, size] of [[1, 511], [2, 512], [3, 300_001]] as const) {
+    for (const [step, size] of [
+      [1, 511],
+      [2, 512],
+      [3, 300_001],
+    ] as const) {
       const p = join(ckDir, `ckpt-${step}.sadpm-ck`);
       files[p] = randomBytes(size);
       writeFileSync(p, files[p]!);
@@ -110,15 +114,20 @@ describe('run bundle (.tar.gz)', () => {
     const tar = spawnSync('tar', ['xzf', out, '-C', x], { encoding: 'utf8' });
     expect(tar.status, tar.stderr).toBe(0);
     const root = join(x, `run-${r.id}-my_run_1`);
-    expect(
-      readdirSync(root).sort()
-    ).toEqual(['checkpoints', 'config.json', 'gap.json', 'metrics.csv', 'run.json', 'samples']);
+    expect(readdirSync(root).sort()).toEqual([
+      'checkpoints',
+      'config.json',
+      'gap.json',
+      'metrics.csv',
+      'run.json',
+      'samples',
+    ]);
     expect(readdirSync(join(root, 'checkpoints')).sort()).toEqual(['ckpt-1.sadpm-ck', 'ckpt-3.sadpm-ck']);
     expect(
-      readFileSync(join(root, 'checkpoints', 'ckpt-1.sadpm-ck')).equals(files[join(ckDir, 'ckpt-1.sadpm-ck')]!)
+      readFileSync(join(root, 'checkpoints', 'ckpt-1.sadpm-ck')).equals(files[join(ckDir, 'ckpt-1.sadpm-ck')]!),
     ).toBe(true);
     expect(
-      readFileSync(join(root, 'checkpoints', 'ckpt-3.sadpm-ck')).equals(files[join(ckDir, 'ckpt-3.sadpm-ck')]!)
+      readFileSync(join(root, 'checkpoints', 'ckpt-3.sadpm-ck')).equals(files[join(ckDir, 'ckpt-3.sadpm-ck')]!),
     ).toBe(true);
     expect(readFileSync(join(root, 'samples', 'step-3.png')).equals(files[png]!)).toBe(true);
     expect(readFileSync(join(root, 'samples', 'step-3.json'), 'utf8')).toBe('{"seed":1}\n');
@@ -133,16 +142,16 @@ describe('run bundle (.tar.gz)', () => {
     // Default: only the latest checkpoint; 'none' and 'all' too.
     const latest = join(outDir, 'latest.tar.gz');
     const l = await exportBundle(store, r.id, latest);
+    expect(l.entries.filter((e) => e.includes('/checkpoints/'))).toEqual([
+      `run-${r.id}-my_run_1/checkpoints/ckpt-3.sadpm-ck`,
+    ]);
     expect(
-      l.entries.filter((e) => e.includes('/checkpoints/'))
-    ).toEqual([`run-${r.id}-my_run_1/checkpoints/ckpt-3.sadpm-ck`]);
-    expect(
-      (await exportBundle(store, r.id, join(outDir, 'n.tar.gz'), { checkpoints: 'none', samples: false })).entries
+      (await exportBundle(store, r.id, join(outDir, 'n.tar.gz'), { checkpoints: 'none', samples: false })).entries,
     ).toHaveLength(4);
     expect(
-      (
-        await exportBundle(store, r.id, join(outDir, 'a.tar.gz'), { checkpoints: 'all' })
-      ).entries.filter((e) => e.includes('/checkpoints/'))
+      (await exportBundle(store, r.id, join(outDir, 'a.tar.gz'), { checkpoints: 'all' })).entries.filter((e) =>
+        e.includes('/checkpoints/'),
+      ),
     ).toHaveLength(3);
     const listing = spawnSync('tar', ['tzf', latest], { encoding: 'utf8' });
     expect(listing.status).toBe(0);
@@ -161,12 +170,12 @@ describe('run bundle (.tar.gz)', () => {
       metrics: {},
     });
     const outDir = tmpDir();
-    await expect(
-      exportBundle(store, r.id, join(outDir, 'x.tar.gz'), { checkpoints: [4] })
-    ).rejects.toThrow(/no checkpoint at step 4 \(it has 5\)/);
-    await expect(
-      exportBundle(store, r.id, join(outDir, 'x.tar.gz'))
-    ).rejects.toThrow(/gone\.sadpm-ck \(step 5\) is missing/);
+    await expect(exportBundle(store, r.id, join(outDir, 'x.tar.gz'), { checkpoints: [4] })).rejects.toThrow(
+      /no checkpoint at step 4 \(it has 5\)/,
+    );
+    await expect(exportBundle(store, r.id, join(outDir, 'x.tar.gz'))).rejects.toThrow(
+      /gone\.sadpm-ck \(step 5\) is missing/,
+    );
     expect(readdirSync(outDir)).toEqual([]);
     expect(existsSync(join(outDir, 'x.tar.gz'))).toBe(false);
     store.close();
@@ -185,7 +194,7 @@ describe('run bundle (.tar.gz)', () => {
     const x = tmpDir();
     expect(spawnSync('tar', ['xzf', out, '-C', x]).status).toBe(0);
     expect(
-      readFileSync(join(x, `run-${r.id}-${'n'.repeat(58)}`, 'checkpoints', `${'c'.repeat(80)}.sadpm-ck`), 'utf8')
+      readFileSync(join(x, `run-${r.id}-${'n'.repeat(58)}`, 'checkpoints', `${'c'.repeat(80)}.sadpm-ck`), 'utf8'),
     ).toBe('abc');
     store.close();
   });

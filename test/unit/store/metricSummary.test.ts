@@ -101,19 +101,34 @@ describe('metric summary (multi-resolution buckets)', () => {
     const path = dataLayout(root).db;
     const store = RunStore.open(root);
     const run = store.runs.create(newRun());
-    store.metrics.append(run.id, Array.from({ length: 3000 }, (_, i) => ({ step: i + 1, name: 'loss', value: i % 7 })));
+    store.metrics.append(
+      run.id,
+      Array.from({ length: 3000 }, (_, i) => ({ step: i + 1, name: 'loss', value: i % 7 })),
+    );
     store.close();
     // As a schema-5 database had it: rows only, no summary tables.
     const raw = new Database(path);
     raw.exec('DROP TABLE metric_buckets; DROP TABLE metric_series;');
-    for (const c of ['last_simple', 'last_sa', 'last_ips', 'final_gap', 'cfg_tau', 'cfg_schedule', 'cfg_batch', 'cfg_lr']) {
+    for (const c of [
+      'last_simple',
+      'last_sa',
+      'last_ips',
+      'final_gap',
+      'cfg_tau',
+      'cfg_schedule',
+      'cfg_batch',
+      'cfg_lr',
+    ]) {
       raw.exec(`ALTER TABLE runs DROP COLUMN ${c}`);
     }
     raw.pragma('user_version = 5');
     raw.close();
     const again = RunStore.open(root);
     again.metrics.summary.minPoints = 0;
-    expect(again.db.prepare('SELECT points, summarized FROM metric_series').get()).toEqual({ points: 3000, summarized: 0 });
+    expect(again.db.prepare('SELECT points, summarized FROM metric_series').get()).toEqual({
+      points: 3000,
+      summarized: 0,
+    });
     const ser = again.metrics.series(run.id, 'loss', 200);
     expect(ser.total).toBe(3000);
     expect(ser.steps.length).toBeLessThanOrEqual(200);

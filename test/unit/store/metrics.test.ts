@@ -14,7 +14,11 @@ describe('metrics', () => {
     expect(store.metrics.names(r.id)).toEqual(['loss', 'lr']);
     expect(store.metrics.series(r.id, 'loss')).toEqual({ name: 'loss', steps: [1, 2], values: [0.9, 0.5], total: 2 });
     expect(store.metrics.series(r.id, 'unknown')).toEqual({ name: 'unknown', steps: [], values: [], total: 0 });
-    expect(store.metrics.all(r.id)).toEqual([[1, 'loss', 0.9], [1, 'lr', 1e-4], [2, 'loss', 0.5]]);
+    expect(store.metrics.all(r.id)).toEqual([
+      [1, 'loss', 0.9],
+      [1, 'lr', 1e-4],
+      [2, 'loss', 0.5],
+    ]);
     // Another run's points are separate.
     const other = store.runs.create(newRun());
     store.metrics.append(other.id, [{ step: 1, name: 'loss', value: 7 }]);
@@ -27,11 +31,11 @@ describe('metrics', () => {
   it('a batch is one transaction: a bad point rolls back the whole batch', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
-    expect(
-      () => store.metrics.append(
-        r.id,
-        [{ step: 1, name: 'loss', value: 1 }, { step: 2, name: 'loss', value: null as unknown as number }],
-      )
+    expect(() =>
+      store.metrics.append(r.id, [
+        { step: 1, name: 'loss', value: 1 },
+        { step: 2, name: 'loss', value: null as unknown as number },
+      ]),
     ).toThrow();
     expect(store.metrics.series(r.id, 'loss').total).toBe(0);
     store.close();
@@ -41,14 +45,25 @@ describe('metrics', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
     // The name is new: its row is inserted inside the batch's transaction, and goes with the rollback.
-    const bad = [{ step: 1, name: 'fresh', value: 1 }, { step: 2, name: 'fresh', value: NaN }];
+    const bad = [
+      { step: 1, name: 'fresh', value: 1 },
+      { step: 2, name: 'fresh', value: NaN },
+    ];
     expect(() => store.metrics.append(r.id, bad)).toThrow();
-    expect(() => store.writeTransaction(() => {
-      store.metrics.insert(r.id, [{ step: 1, name: 'newer', value: 1 }]);
-      throw new Error('disk full');
-    })).toThrow('disk full');
-    store.metrics.append(r.id, [{ step: 1, name: 'fresh', value: 2 }, { step: 1, name: 'newer', value: 3 }]);
-    expect(store.metrics.all(r.id)).toEqual([[1, 'fresh', 2], [1, 'newer', 3]]);
+    expect(() =>
+      store.writeTransaction(() => {
+        store.metrics.insert(r.id, [{ step: 1, name: 'newer', value: 1 }]);
+        throw new Error('disk full');
+      }),
+    ).toThrow('disk full');
+    store.metrics.append(r.id, [
+      { step: 1, name: 'fresh', value: 2 },
+      { step: 1, name: 'newer', value: 3 },
+    ]);
+    expect(store.metrics.all(r.id)).toEqual([
+      [1, 'fresh', 2],
+      [1, 'newer', 3],
+    ]);
     store.close();
   });
 
@@ -86,7 +101,7 @@ describe('metrics', () => {
     store.close();
   });
 
-  it('seriesOverlay returns each run\'s series of one metric, downsampled', () => {
+  it("seriesOverlay returns each run's series of one metric, downsampled", () => {
     const store = freshStore();
     const a = store.runs.create(newRun());
     const b = store.runs.create(newRun());

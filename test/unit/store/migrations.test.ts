@@ -27,7 +27,7 @@ describe('store migrations', () => {
         'gap_curves',
         'datasets',
         'exports',
-      ])
+      ]),
     );
     store.close();
     // Opening again runs nothing and keeps the version.
@@ -56,9 +56,9 @@ describe('store migrations', () => {
     raw.close();
     const before = readFileSync(path);
     const mtime = statSync(path).mtimeMs;
-    expect(
-      () => RunStore.open(root)
-    ).toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`));
+    expect(() => RunStore.open(root)).toThrow(
+      new RegExp(`schema version ${SCHEMA_VERSION + 1}.*up to ${SCHEMA_VERSION}.*newer release.*not changed`),
+    );
     expect(readFileSync(path).equals(before)).toBe(true);
     expect(statSync(path).mtimeMs).toBe(mtime);
     const check = new Database(path, { readonly: true });
@@ -88,9 +88,13 @@ describe('store migrations', () => {
     const raw = new Database(dataLayout(root).db);
     for (const sql of MIGRATIONS.slice(0, 2)) raw.exec(sql);
     raw.pragma('user_version = 2');
-    raw.prepare(`INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
+    raw
+      .prepare(
+        `INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
       app_version, created_at) VALUES ('old', 'completed', '{"steps":5}', 'builtin:shapes', 'tiny', 2, 1, 100, 0, 5,
-      '/r', '0.0.1', '2025-01-01')`).run();
+      '/r', '0.0.1', '2025-01-01')`,
+      )
+      .run();
     raw.close();
     const store = RunStore.open(root);
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
@@ -105,12 +109,20 @@ describe('store migrations', () => {
     const raw = new Database(dataLayout(root).db);
     for (const sql of MIGRATIONS.slice(0, 4)) raw.exec(sql);
     raw.pragma('user_version = 4');
-    raw.prepare(`INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
+    raw
+      .prepare(
+        `INSERT INTO runs (name, status, config, dataset, preset, k, lambda, T, seed, total_steps, run_dir,
       app_version, created_at) VALUES ('old', 'completed', '{"steps":5}', 'builtin:shapes', 'tiny', 2, 1, 100, 0, 5,
-      '/r', '0.0.1', '2025-01-01')`).run();
-    raw.prepare(`INSERT INTO eval_results (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed,
+      '/r', '0.0.1', '2025-01-01')`,
+      )
+      .run();
+    raw
+      .prepare(
+        `INSERT INTO eval_results (run_id, step, weights, sampler, sample_steps, spacing, eta, n, seed,
       feature_space, metric, value, std, features_sha256, ref_key, seconds, created_at) VALUES (1, 5, 'ema', 'ddim',
-      10, 'uniform', 0, 16, 0, 'pixel', 'fid', 12.5, NULL, NULL, 'k', 1, '2025-01-02')`).run();
+      10, 'uniform', 0, 16, 0, 'pixel', 'fid', 12.5, NULL, NULL, 'k', 1, '2025-01-02')`,
+      )
+      .run();
     raw.close();
     const store = RunStore.open(root);
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
@@ -118,13 +130,32 @@ describe('store migrations', () => {
       expect.objectContaining({ id: 1, sampler: 'ddim', variance: 'none', varianceRef: null, value: 12.5 }),
     ]);
     // The variance source is part of a result's identity: another head of one sampler is another row.
-    const row = { runId: 1, step: 5, weights: 'ema' as const, sampler: 'npr-ddim' as const, sampleSteps: 10,
-      spacing: 'uniform' as const, eta: 0, n: 16, seed: 0, featureSpace: 'pixel' as const, metric: 'fid', std: null,
-      featuresSha256: null, refKey: 'k', seconds: 1 };
+    const row = {
+      runId: 1,
+      step: 5,
+      weights: 'ema' as const,
+      sampler: 'npr-ddim' as const,
+      sampleSteps: 10,
+      spacing: 'uniform' as const,
+      eta: 0,
+      n: 16,
+      seed: 0,
+      featureSpace: 'pixel' as const,
+      metric: 'fid',
+      std: null,
+      featuresSha256: null,
+      refKey: 'k',
+      seconds: 1,
+    };
     store.evals.upsert({ ...row, variance: 'npr run #2 step 4', varianceRef: '/a', value: 3 });
     store.evals.upsert({ ...row, variance: 'npr run #3 step 4', varianceRef: '/b', value: 4 });
     store.evals.upsert({ ...row, variance: 'npr run #3 step 4', varianceRef: '/b', value: 5 });
-    expect(store.evals.list(1).filter((e) => e.sampler === 'npr-ddim').map((e) => [e.variance, e.value])).toEqual([
+    expect(
+      store.evals
+        .list(1)
+        .filter((e) => e.sampler === 'npr-ddim')
+        .map((e) => [e.variance, e.value]),
+    ).toEqual([
       ['npr run #2 step 4', 3],
       ['npr run #3 step 4', 5],
     ]);

@@ -7,8 +7,17 @@ import type { ProgressMessage } from '../../../src/shared/engineMessages';
 import { freshStore, newRun } from './helpers';
 
 const progress = (step: number, loss = 1 / step): ProgressMessage => ({
-  type: 'progress', step, totalSteps: 100, loss, simple: loss / 2, sa: loss / 2, gradNorm: 3, lr: 1e-4,
-  imagesPerSec: 10, msPerStep: 100, etaSec: 1,
+  type: 'progress',
+  step,
+  totalSteps: 100,
+  loss,
+  simple: loss / 2,
+  sa: loss / 2,
+  gradNorm: 3,
+  lr: 1e-4,
+  imagesPerSec: 10,
+  msPerStep: 100,
+  etaSec: 1,
   memory: { numTensors: 5, numBytes: 1000, gpuBytes: 2000 },
 });
 
@@ -17,9 +26,11 @@ function setup(opts: { flushMs?: number; maxBuffered?: number } = {}) {
   const run = store.runs.create(newRun({ retention: undefined }));
   store.runs.markRunning(run.id, { pid: process.pid, start: '' });
   const rec = new RunRecorder(store, run.id, { flushMs: 500, ...opts });
-  const countStmt = store.db.prepare(
-    "SELECT COUNT(*) FROM metrics m JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = ? AND n.name = 'loss'"
-  ).pluck();
+  const countStmt = store.db
+    .prepare(
+      "SELECT COUNT(*) FROM metrics m JOIN metric_names n ON n.id = m.name_id WHERE m.run_id = ? AND n.name = 'loss'",
+    )
+    .pluck();
   const count = () => countStmt.get(run.id) as number;
   return { store, run, rec, count };
 }
@@ -185,9 +196,10 @@ describe('RunRecorder', () => {
     d.rec.handle(progress(2));
     d.rec.handle({ type: 'failed', step: 2, reason: 'ENOSPC: no space left on device, write' });
     expect(d.count()).toBe(2);
-    expect(
-      d.store.runs.get(d.run.id)
-    ).toMatchObject({ status: 'failed', failureReason: 'ENOSPC: no space left on device, write' });
+    expect(d.store.runs.get(d.run.id)).toMatchObject({
+      status: 'failed',
+      failureReason: 'ENOSPC: no space left on device, write',
+    });
   });
 
   it('an engine that dies without a word: interrupted, naming the last good checkpoint', () => {
@@ -204,7 +216,7 @@ describe('RunRecorder', () => {
     });
   });
 
-  it('applies the run\'s retention policy at each checkpoint', () => {
+  it("applies the run's retention policy at each checkpoint", () => {
     const store = freshStore();
     const run = store.runs.create(newRun({ retention: { keepLast: 2 } }));
     const rec = new RunRecorder(store, run.id);

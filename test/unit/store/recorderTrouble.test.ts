@@ -11,11 +11,27 @@ import type { EngineMessage, ProgressMessage } from '../../../src/shared/engineM
 import { newRun, tmpDir } from './helpers';
 
 const progress = (step: number): ProgressMessage => ({
-  type: 'progress', step, totalSteps: 1000, loss: 1 / step, simple: 0.5 / step, sa: 0.5 / step, gradNorm: 3, lr: 1e-4,
-  imagesPerSec: 10, msPerStep: 100, etaSec: 1, memory: { numTensors: 5, numBytes: 1000 },
+  type: 'progress',
+  step,
+  totalSteps: 1000,
+  loss: 1 / step,
+  simple: 0.5 / step,
+  sa: 0.5 / step,
+  gradNorm: 3,
+  lr: 1e-4,
+  imagesPerSec: 10,
+  msPerStep: 100,
+  etaSec: 1,
+  memory: { numTensors: 5, numBytes: 1000 },
 });
 const samples: EngineMessage = {
-  type: 'samples', step: 4, path: '/s4.png', n: 2, sampler: 'ddim', sampleSteps: 2, ema: true,
+  type: 'samples',
+  step: 4,
+  path: '/s4.png',
+  n: 2,
+  sampler: 'ddim',
+  sampleSteps: 2,
+  ema: true,
 };
 const gap: EngineMessage = { type: 'gap', step: 4, t0: 2, t: [2, 1], meanAbs: [1, 2], l2: [1, 2], signedMean: [1, 2] };
 
@@ -139,9 +155,11 @@ describe('RunRecorder: SQLITE_FULL', () => {
     expect(trouble).toHaveLength(1);
     expect(rec.final!.status).toBe('failed');
     const failure = msg.slice(0, msg.indexOf('; stopping'));
-    expect(rec.final!.reason).toBe(`${failure}; training was stopped at step ${step + 1}; ` +
-      `its metrics are recorded up to step ${stored.at(-1)}, so 'resume' continues from step 3, its last recorded ` +
-      'checkpoint, once there is room');
+    expect(rec.final!.reason).toBe(
+      `${failure}; training was stopped at step ${step + 1}; ` +
+        `its metrics are recorded up to step ${stored.at(-1)}, so 'resume' continues from step 3, its last recorded ` +
+        'checkpoint, once there is room',
+    );
     expect(store.checkpoints.list(run.id).map((c) => c.step)).toEqual([3]);
     const got = store.runs.get(run.id)!;
     expect(got.status).toBe('failed');

@@ -6,8 +6,14 @@ import type { CheckpointRecord } from '../../../src/shared/records';
 import { freshStore, newRun } from './helpers';
 
 const ck = (step: number, loss?: number): CheckpointRecord => ({
-  id: step, runId: 1, step, kind: 'full', path: `/c${step}`, bytes: step * 10,
-  metrics: loss === undefined ? {} : { loss }, createdAt: '',
+  id: step,
+  runId: 1,
+  step,
+  kind: 'full',
+  path: `/c${step}`,
+  bytes: step * 10,
+  metrics: loss === undefined ? {} : { loss },
+  createdAt: '',
 });
 const steps = (cs: { step: number }[]) => cs.map((c) => c.step);
 

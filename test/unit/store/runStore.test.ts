@@ -55,9 +55,9 @@ describe('runs', () => {
     expect(store.runs.get(a.id)).toBeUndefined();
     expect(existsSync(a.runDir)).toBe(false);
     for (const t of ['run_tags', 'metrics', 'checkpoints']) {
-      expect(
-        (store.db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE run_id = ?`).get(a.id) as { n: number }).n
-      ).toBe(0);
+      expect((store.db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE run_id = ?`).get(a.id) as { n: number }).n).toBe(
+        0,
+      );
     }
     store.close();
   });
@@ -87,14 +87,31 @@ describe('listRuns / countRuns filters', () => {
   function seeded(): RunStore {
     const store = freshStore();
     const ds = store.datasets.add({
-      name: 'mnist', source: '/x', format: 'idx', count: 10, height: 28, width: 28, channels: 1, checksum: 'c1',
+      name: 'mnist',
+      source: '/x',
+      format: 'idx',
+      count: 10,
+      height: 28,
+      width: 28,
+      channels: 1,
+      checksum: 'c1',
       path: '/x.sadpm-ds',
-      previewPath: null, bytes: 1, classCounts: null, classNames: null, good: 10, skipped: [],
+      previewPath: null,
+      bytes: 1,
+      classCounts: null,
+      classNames: null,
+      good: 10,
+      skipped: [],
     });
     const mk = (
       name: string,
       o: {
-        k?: number; lambda?: number; T?: number; tags?: string[]; notes?: string; status?: 'completed' | 'failed';
+        k?: number;
+        lambda?: number;
+        T?: number;
+        tags?: string[];
+        notes?: string;
+        status?: 'completed' | 'failed';
         ds?: boolean;
       },
     ) =>
@@ -106,7 +123,7 @@ describe('listRuns / countRuns filters', () => {
           status: o.status,
           datasetId: o.ds ? ds.id : null,
           cfg: { k: o.k ?? 2, lambda: o.lambda ?? 1, T: o.T ?? 100 },
-        })
+        }),
       );
     mk('base ddpm', { k: 1, lambda: 0, tags: ['baseline'], status: 'completed' });
     mk('sa2 100%', { k: 2, lambda: 1, tags: ['sa', 'paper'], status: 'completed', ds: true });
@@ -226,22 +243,25 @@ describe('checkpoints, samples, gap curves, rewind', () => {
       l2: [1, 2, 3],
       signedMean: [0, 0, 1],
     });
-    expect(store.gaps.list(r.id).map((g) => [g.step, g.meanAbs[2]])).toEqual([[2, 0.3], [4, 0.6]]);
+    expect(store.gaps.list(r.id).map((g) => [g.step, g.meanAbs[2]])).toEqual([
+      [2, 0.3],
+      [4, 0.6],
+    ]);
     store.close();
   });
 
   it('rewindTo drops everything after the resume step, so a resumed history has no duplicated steps', () => {
     const store = freshStore();
     const r = store.runs.create(newRun());
-    const pts = (from: number, to: number, v: number) => Array.from(
-      { length: to - from + 1 },
-      (_, i) => [{ step: from + i, name: 'loss', value: v }, { step: from + i, name: 'lr', value: v }],
-    ).flat();
+    const pts = (from: number, to: number, v: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => [
+        { step: from + i, name: 'loss', value: v },
+        { step: from + i, name: 'lr', value: v },
+      ]).flat();
     store.metrics.append(r.id, pts(1, 7, 1));
     store.runs.setProgress(r.id, 7, 1);
-    for (
-      const step of [3, 6]
-    ) store.checkpoints.add({ runId: r.id, step, kind: 'full', path: `/c${step}`, bytes: 1, metrics: {} });
+    for (const step of [3, 6])
+      store.checkpoints.add({ runId: r.id, step, kind: 'full', path: `/c${step}`, bytes: 1, metrics: {} });
     store.samples.add({
       runId: r.id,
       checkpointId: null,
@@ -272,8 +292,8 @@ describe('checkpoints, samples, gap curves, rewind', () => {
 });
 
 describe('recoverInterrupted', () => {
-  const died = 'marks a running run whose owner died as interrupted, naming its last checkpoint; ' +
-    'live owners are untouched';
+  const died =
+    'marks a running run whose owner died as interrupted, naming its last checkpoint; ' + 'live owners are untouched';
   it(died, () => {
     const store = freshStore();
     const dead = store.runs.create(newRun({ name: 'dead' }));
@@ -295,9 +315,10 @@ describe('recoverInterrupted', () => {
     else store.runs.markRunning(recycled.id, { pid: deadPid, start: '' });
     const found = store.runs.recoverInterrupted();
     expect(found.sort()).toEqual([dead.id, deadNoCk.id, recycled.id].sort());
-    expect(
-      store.runs.get(dead.id)
-    ).toMatchObject({ status: 'interrupted', failureReason: expect.stringMatching(/last good checkpoint: step 80/) });
+    expect(store.runs.get(dead.id)).toMatchObject({
+      status: 'interrupted',
+      failureReason: expect.stringMatching(/last good checkpoint: step 80/),
+    });
     expect(store.runs.get(deadNoCk.id)!.failureReason).toMatch(/no checkpoint was written yet/);
     expect(store.runs.get(live.id)!.status).toBe('running');
     expect(store.runs.get(done.id)!.status).toBe('completed');
@@ -307,7 +328,8 @@ describe('recoverInterrupted', () => {
     store.close();
   });
 
-  const queued = "a queued run whose queue's process died becomes interrupted (resumable); " +
+  const queued =
+    "a queued run whose queue's process died becomes interrupted (resumable); " +
     'created-not-started and live queues stay queued';
   it(queued, () => {
     const store = freshStore();

@@ -6,7 +6,11 @@ describe('activity messages', () => {
   it('sends a change of activity once, thins step progress to one per interval, always sends the last step', () => {
     const sent: EngineMessage[] = [];
     let now = 0;
-    const r = new ActivityReporter((m) => sent.push(m), 200, () => now);
+    const r = new ActivityReporter(
+      (m) => sent.push(m),
+      200,
+      () => now,
+    );
     r.enter(0, 'training');
     r.enter(5, 'training');
     expect(sent).toEqual([{ type: 'activity', step: 0, activity: 'training' }]);
@@ -16,7 +20,9 @@ describe('activity messages', () => {
       now += 30;
       onStep(k, 50);
     }
-    const steps = sent.filter((m) => m.type === 'activity' && m.activity === 'sampling' && m.done !== undefined).map((m) => (m as { done: number }).done);
+    const steps = sent
+      .filter((m) => m.type === 'activity' && m.activity === 'sampling' && m.done !== undefined)
+      .map((m) => (m as { done: number }).done);
     // 50 steps 30 ms apart: one message per ~200 ms, plus the last.
     expect(steps.length).toBeGreaterThanOrEqual(7);
     expect(steps.length).toBeLessThanOrEqual(9);

@@ -2,14 +2,34 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeCheckpoint, readCheckpoint, listCheckpoints, findCheckpoint, checkpointFileName, type CheckpointData } from '../../../src/engine/train/checkpoint';
+import {
+  writeCheckpoint,
+  readCheckpoint,
+  listCheckpoints,
+  findCheckpoint,
+  checkpointFileName,
+  type CheckpointData,
+} from '../../../src/engine/train/checkpoint';
 import { resolveRunConfig } from '../../../src/shared/config';
 
 function sample(step: number): CheckpointData {
   const cfg = resolveRunConfig({ preset: 'tiny', steps: 10 });
   const shapes = [[2, 3], [4]];
-  const mk = (base: number) => shapes.map((s, i) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, j) => base + i + j / 10));
-  return { step, config: cfg, backend: 'cpu', adamCount: step, names: ['a.w', 'b.b'], shapes, params: mk(1), ema: mk(2), adamM: mk(3), adamV: mk(4), metrics: { loss: 0.5 } };
+  const mk = (base: number) =>
+    shapes.map((s, i) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, (_, j) => base + i + j / 10));
+  return {
+    step,
+    config: cfg,
+    backend: 'cpu',
+    adamCount: step,
+    names: ['a.w', 'b.b'],
+    shapes,
+    params: mk(1),
+    ema: mk(2),
+    adamM: mk(3),
+    adamV: mk(4),
+    metrics: { loss: 0.5 },
+  };
 }
 
 describe('checkpoint files', () => {

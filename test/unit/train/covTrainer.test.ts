@@ -126,8 +126,16 @@ async function baseRun(over: Record<string, unknown> = {}): Promise<{ dir: strin
 
 function covConfig(base: { dir: string; ck: string }, over: Record<string, unknown> = {}): CovConfig {
   return parseCovConfig({
-    kind: 'npr', seed: 5, backend: 'cpu', base: { runDir: base.dir, checkpoint: base.ck, step: 40, ema: true },
-    steps: 6, batch: 2, lr: 1e-3, logEvery: 1, checkpointEvery: 2, ...over,
+    kind: 'npr',
+    seed: 5,
+    backend: 'cpu',
+    base: { runDir: base.dir, checkpoint: base.ck, step: 40, ema: true },
+    steps: 6,
+    batch: 2,
+    lr: 1e-3,
+    logEvery: 1,
+    checkpointEvery: 2,
+    ...over,
   });
 }
 
@@ -141,7 +149,9 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     const netBefore = await net.readWeights();
     const headBefore = await head.readWeights();
     const schedule = makeSchedule({ kind: 'linear', T: 100 });
-    const x0 = Rng.keyed(1).normal(2 * 16 * 16 * 3).map((v) => Math.tanh(v));
+    const x0 = Rng.keyed(1)
+      .normal(2 * 16 * 16 * 3)
+      .map((v) => Math.tanh(v));
     const batch = makeCovBatch(schedule, x0, [2, 16, 16, 3], 2, 1);
     const settings = { kind: 'sn', lr: 1e-2, gradClip: 0, emaDecay: 0.9 } as const;
     const s = covTrainStep(state, (x, j) => net.applyWithFeatures(x, j), batch, 1, settings);
@@ -197,7 +207,9 @@ describe('covariance run: trainer, checkpoints and exact resume', () => {
     const net = new UNet({ ...cfg, chMult: [...cfg.chMult] }, 3);
     const head = new CovHead(covHeadSpecFor(net, 'npr'), 1);
     const state = new CovTrainState(head, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, 0);
-    const x0 = Rng.keyed(4).normal(2 * 16 * 16 * 3).map((v) => Math.tanh(v));
+    const x0 = Rng.keyed(4)
+      .normal(2 * 16 * 16 * 3)
+      .map((v) => Math.tanh(v));
     const batch = makeCovBatch(makeSchedule({ kind: 'linear', T: 100 }), x0, [2, 16, 16, 3], 3, 1);
     const losses: number[] = [];
     const tensors: number[] = [];
@@ -309,9 +321,7 @@ describe('sampling grids with a Γ estimate or a covariance head record what the
       variance: { kind: 'head', head: 'npr', checkpoint: head.checkpoint, step: 2, weights: 'ema' },
     });
     const wrongKind = writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'sn-ddim', steps: 3, covHead: head });
-    await expect(wrongKind).rejects.toThrow(
-      /sampler 'sn-ddim' needs an SN head, .* holds an NPR head/,
-    );
+    await expect(wrongKind).rejects.toThrow(/sampler 'sn-ddim' needs an SN head, .* holds an NPR head/);
     holder.step = 41;
     const otherStep = writeRunSamples(holder, out, { n: 2, ema: true, sampler: 'npr-ddpm', steps: 3, covHead: head });
     await expect(otherStep).rejects.toThrow(

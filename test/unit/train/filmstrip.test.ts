@@ -15,7 +15,13 @@ beforeAll(async () => {
 
 describe('denoising filmstrip', () => {
   const cfg = resolveRunConfig({
-    preset: 'tiny', dataset: 'builtin:shapes', imageSize: 16, channels: 3, T: 20, gapT0: 10, sampleSteps: 5,
+    preset: 'tiny',
+    dataset: 'builtin:shapes',
+    imageSize: 16,
+    channels: 3,
+    T: 20,
+    gapT0: 10,
+    sampleSteps: 5,
   });
 
   it('shows x_t per frame, labelled with t in the sidecar; with x0 a second row of predictions', async () => {
@@ -28,7 +34,12 @@ describe('denoising filmstrip', () => {
       expect(one.path).not.toBe(two.path);
       const side = (p: string) => JSON.parse(readFileSync(p.replace(/\.png$/, '.json'), 'utf8'));
       // 5 DDIM steps over T = 20 walk indices 16, 12, 8, 4, 0: frames at steps 0, 2, 4 (t = 17, 9, 1), then the sample.
-      expect(side(one.path).frames).toEqual([{ step: 0, t: 17 }, { step: 2, t: 9 }, { step: 4, t: 1 }, { step: 5, t: 0 }]);
+      expect(side(one.path).frames).toEqual([
+        { step: 0, t: 17 },
+        { step: 2, t: 9 },
+        { step: 4, t: 1 },
+        { step: 5, t: 0 },
+      ]);
       expect(side(one.path).rows).toEqual(['x_t']);
       expect(side(two.path).rows).toEqual(['x_t', 'x0 predicted from x_t']);
       expect([one.n, two.n]).toEqual([4, 8]);

@@ -11,7 +11,11 @@ describe('Adam (PyTorch semantics) over flat state', () => {
     const p = tf.variable(tf.tensor1d([1, -2]));
     const q = tf.variable(tf.tensor2d([[0.5]]));
     const adam = new Adam([p, q], { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-    const grads = [[0.5, -1, 2], [0.1, 0.2, -0.3], [-1, 0, 1]];
+    const grads = [
+      [0.5, -1, 2],
+      [0.1, 0.2, -0.3],
+      [-1, 0, 1],
+    ];
     const ref = [1, -2, 0.5];
     const m = [0, 0, 0];
     const v = [0, 0, 0];
@@ -51,7 +55,9 @@ describe('flat layout, clipping, addMany', () => {
     const parts = L.split(tf.range(0, 7) as tf.Tensor1D);
     expect(parts[1]!.shape).toEqual([3]);
     expect(Array.from(await parts[1]!.data())).toEqual([4, 5, 6]);
-    expect(Array.from(L.joinHost(L.splitHost(Float32Array.from([1, 2, 3, 4, 5, 6, 7]))))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(Array.from(L.joinHost(L.splitHost(Float32Array.from([1, 2, 3, 4, 5, 6, 7]))))).toEqual([
+      1, 2, 3, 4, 5, 6, 7,
+    ]);
     expect(() => L.joinHost([new Float32Array(3), new Float32Array(3)])).toThrow(/part 0 has 3 values, expected 4/);
   });
   it('clips like torch.nn.utils.clip_grad_norm_', async () => {

@@ -17,7 +17,12 @@ function referenceNormal(rng: Rng, out: Float32Array, offset: number, count: num
 
 describe('Rng.fillNormal', () => {
   it('gives exactly the reference stream (odd counts, offsets) and leaves the generator where the reference does', () => {
-    for (const [count, offset] of [[1, 0], [7, 3], [1000, 0], [4097, 11]] as const) {
+    for (const [count, offset] of [
+      [1, 0],
+      [7, 3],
+      [1000, 0],
+      [4097, 11],
+    ] as const) {
       const a = Rng.keyed(42, count, 7);
       const b = Rng.keyed(42, count, 7);
       const got = a.fillNormal(new Float32Array(count + offset), offset, count);

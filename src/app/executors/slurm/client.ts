@@ -4,7 +4,13 @@
  */
 import type { CommandRunner, RunResult } from './runner';
 import {
-  parseKeyValueJobs, parseSacct, parseSbatchParsable, parseSqueue, sacctArgs, squeueArgs, type SlurmJob,
+  parseKeyValueJobs,
+  parseSacct,
+  parseSbatchParsable,
+  parseSqueue,
+  sacctArgs,
+  squeueArgs,
+  type SlurmJob,
 } from './parse';
 
 /**

@@ -39,8 +39,17 @@ export interface SlurmJob {
 
 /** squeue --Format fields, in the order parseSqueue reads them; `:|` prints the field unpadded, then a '|'. */
 export const SQUEUE_FIELDS = [
-  'JobArrayID', 'ArrayJobID', 'ArrayTaskID', 'JobID', 'State', 'Reason', 'RestartCnt', 'exit_code',
-  'StartTime', 'EndTime', 'NodeList',
+  'JobArrayID',
+  'ArrayJobID',
+  'ArrayTaskID',
+  'JobID',
+  'State',
+  'Reason',
+  'RestartCnt',
+  'exit_code',
+  'StartTime',
+  'EndTime',
+  'NodeList',
 ] as const;
 
 /**
@@ -58,22 +67,26 @@ export function parseSqueue(text: string): SlurmJob[] {
   lines(text).forEach((line, i) => {
     const f = line.split('|');
     if (f.length !== SQUEUE_FIELDS.length) {
-      throw new Error(`squeue output line ${i + 1}: expected ${SQUEUE_FIELDS.length} '|'-separated fields `
-        + `(${SQUEUE_FIELDS.join(', ')}), got ${f.length}: ${JSON.stringify(line)}`);
+      throw new Error(
+        `squeue output line ${i + 1}: expected ${SQUEUE_FIELDS.length} '|'-separated fields ` +
+          `(${SQUEUE_FIELDS.join(', ')}), got ${f.length}: ${JSON.stringify(line)}`,
+      );
     }
     const [, arrayJob, arrayTask, jobId, state, reason, restarts, exit, start, end, nodes] = f.map((s) => s.trim());
-    jobs.push(...expand({
-      jobId: int(jobId!, 'JobID', line),
-      arrayJobId: optInt(arrayJob!),
-      arrayTask: arrayTask!,
-      state: state!,
-      reason: reason!,
-      restarts: optInt(restarts!),
-      exitCode: parseWaitStatus(exit!),
-      startTime: time(start!),
-      endTime: time(end!),
-      nodes: nodes || null,
-    }));
+    jobs.push(
+      ...expand({
+        jobId: int(jobId!, 'JobID', line),
+        arrayJobId: optInt(arrayJob!),
+        arrayTask: arrayTask!,
+        state: state!,
+        reason: reason!,
+        restarts: optInt(restarts!),
+        exitCode: parseWaitStatus(exit!),
+        startTime: time(start!),
+        endTime: time(end!),
+        nodes: nodes || null,
+      }),
+    );
   });
   return jobs;
 }
@@ -135,8 +148,10 @@ export function parseSacct(text: string): SlurmJob[] {
   return lines(text).flatMap((line, i) => {
     const f = line.split('|');
     if (f.length !== SACCT_FIELDS.length) {
-      throw new Error(`sacct output line ${i + 1}: expected ${SACCT_FIELDS.length} '|'-separated fields `
-        + `(${SACCT_FIELDS.join(', ')}), got ${f.length}: ${JSON.stringify(line)}`);
+      throw new Error(
+        `sacct output line ${i + 1}: expected ${SACCT_FIELDS.length} '|'-separated fields ` +
+          `(${SACCT_FIELDS.join(', ')}), got ${f.length}: ${JSON.stringify(line)}`,
+      );
     }
     const [id, raw, state, reason, exit, start, end, nodes] = f;
     // JobID is 12_3 for a task, 12_[3-5] for tasks not started yet, 12 for a plain job.
@@ -236,7 +251,10 @@ function expand(r: Row): SlurmJob[] {
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.trim() !== '');
+  return text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
 }
 
 function int(s: string, field: string, line: string): number {

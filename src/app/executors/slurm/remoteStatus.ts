@@ -45,8 +45,8 @@ export function remoteStatus(f: RemoteFacts): RemoteStatus {
     // Slurm forgot the job (it ended MinJobAge ago and the cluster keeps no accounting): the messages are all
     // there is. An engine that stopped cleanly was stopped; one that said nothing was cut off.
     if (f.end) return { status: f.stopIntent ?? 'stopped', reason: null, final: true };
-    const reason = `Slurm no longer knows task ${f.ref} and its messages end without a finish; `
-      + resumeFrom(f.lastCheckpoint);
+    const reason =
+      `Slurm no longer knows task ${f.ref} and its messages end without a finish; ` + resumeFrom(f.lastCheckpoint);
     return { status: 'interrupted', reason, final: true };
   }
   if (!s.final) return { status: s.status, reason: s.reason, final: false };

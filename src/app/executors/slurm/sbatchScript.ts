@@ -92,7 +92,7 @@ export function renderArrayScript(spec: ArrayJobSpec): string {
   const lines = ['#!/bin/bash', ...directives(o, n).map((d) => `#SBATCH ${d}`)];
   lines.push(
     '# Written by SA-DPM Studio: one array task per run. A task trains its run, or resumes it when the run folder',
-    '# already holds it (a requeued task). sadpm --json messages are appended to the run folder\'s messages file.',
+    "# already holds it (a requeued task). sadpm --json messages are appended to the run folder's messages file.",
     '# TERM (the time-limit warning of --signal) goes to sadpm, which checkpoints and exits; the task then requeues',
     '# itself unless Slurm already ended or requeued it (scancel, preemption, scontrol requeue).',
     'set -u',
@@ -105,12 +105,14 @@ export function renderArrayScript(spec: ArrayJobSpec): string {
   spec.tasks.forEach((t, i) => {
     const words = (a: readonly string[] | undefined) => (a ?? []).map(shQuote).join(' ');
     const config = t.configJson !== undefined ? `; config_json=${shQuote(t.configJson)}` : '';
-    lines.push(`  ${i}) run_dir=${shQuote(t.runDir)}; train_args=(${words(t.trainArgs)});`
-      + ` resume_args=(${words(t.resumeArgs)})${config} ;;`);
+    lines.push(
+      `  ${i}) run_dir=${shQuote(t.runDir)}; train_args=(${words(t.trainArgs)});` +
+        ` resume_args=(${words(t.resumeArgs)})${config} ;;`,
+    );
   });
   lines.push(
-    `  *) echo "sadpm-slurm: no run for array task '\${SLURM_ARRAY_TASK_ID:-}' (this job has tasks 0-${n - 1})" >&2;`
-      + ' exit 2 ;;',
+    `  *) echo "sadpm-slurm: no run for array task '\${SLURM_ARRAY_TASK_ID:-}' (this job has tasks 0-${n - 1})" >&2;` +
+      ' exit 2 ;;',
     'esac',
   );
   if (spec.storeInRunDir !== undefined) {
@@ -150,8 +152,8 @@ function directives(o: SbatchOptions, n: number): string[] {
 const TASK_BODY = [
   // Name a task ARRAYJOB_TASK: the last task to start inherits the array's own job id, and `scontrol requeue` of
   // that id requeues every task of the array (seen on Slurm 22.05).
-  'if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then job_ref="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}";'
-    + ' else job_ref="${SLURM_JOB_ID:-}"; fi',
+  'if [ -n "${SLURM_ARRAY_JOB_ID:-}" ]; then job_ref="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}";' +
+    ' else job_ref="${SLURM_JOB_ID:-}"; fi',
   'has_run() {',
   '  local f',
   `  [ -e "$run_dir/${RESUME_MARKERS.config}" ] && return 0`,
@@ -161,8 +163,8 @@ const TASK_BODY = [
   'mkdir -p -- "$run_dir" || exit 1',
   'if has_run; then',
   '  action=resume',
-  '  cmd=("${sadpm[@]}" resume --run-dir "$run_dir" ${resume_args[@]+"${resume_args[@]}"}'
-    + ' ${common[@]+"${common[@]}"} --json)',
+  '  cmd=("${sadpm[@]}" resume --run-dir "$run_dir" ${resume_args[@]+"${resume_args[@]}"}' +
+    ' ${common[@]+"${common[@]}"} --json)',
   'else',
   '  action=train',
   // A run's own store without a started run in it (stopped before the engine wrote config.json) holds
@@ -172,8 +174,8 @@ const TASK_BODY = [
   `    printf '%s\\n' "$config_json" > "$run_dir/${REQUEST_FILE}" || exit 1`,
   `    train_args=(--config "$run_dir/${REQUEST_FILE}" \${train_args[@]+"\${train_args[@]}"})`,
   '  fi',
-  '  cmd=("${sadpm[@]}" train ${train_args[@]+"${train_args[@]}"} --run-dir "$run_dir"'
-    + ' ${common[@]+"${common[@]}"} --json)',
+  '  cmd=("${sadpm[@]}" train ${train_args[@]+"${train_args[@]}"} --run-dir "$run_dir"' +
+    ' ${common[@]+"${common[@]}"} --json)',
   'fi',
   'echo "sadpm-slurm: task $job_ref (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname): $action $run_dir" >&2',
   'child=',
@@ -227,7 +229,12 @@ function validate(spec: ArrayJobSpec): void {
       bad('timeLimit', o.timeLimit, `more than the ${lead} s checkpoint warning before the limit (signalLeadSeconds)`);
     }
   }
-  const paths = [['output', o.output], ['error', o.error], ['workDir', o.workDir], ['logDir', o.logDir]] as const;
+  const paths = [
+    ['output', o.output],
+    ['error', o.error],
+    ['workDir', o.workDir],
+    ['logDir', o.logDir],
+  ] as const;
   for (const [k, v] of paths) {
     // A directive is one line; NUL can't be passed at all.
     if (v !== undefined && (v === '' || /[\n\r\0]/.test(v))) bad(k, v, 'a non-empty path on one line');

@@ -49,10 +49,30 @@ const STATES: Record<string, StateRule> = {
 };
 
 const COMPACT: Record<string, string> = {
-  PD: 'PENDING', CF: 'CONFIGURING', RQ: 'REQUEUED', RF: 'REQUEUE_FED', RH: 'REQUEUE_HOLD', RD: 'RESV_DEL_HOLD',
-  R: 'RUNNING', CG: 'COMPLETING', SI: 'SIGNALING', SO: 'STAGE_OUT', RS: 'RESIZING', S: 'SUSPENDED', ST: 'STOPPED',
-  CD: 'COMPLETED', CA: 'CANCELLED', RV: 'REVOKED', F: 'FAILED', BF: 'BOOT_FAIL', OOM: 'OUT_OF_MEMORY',
-  DL: 'DEADLINE', SE: 'SPECIAL_EXIT', TO: 'TIMEOUT', PR: 'PREEMPTED', NF: 'NODE_FAIL',
+  PD: 'PENDING',
+  CF: 'CONFIGURING',
+  RQ: 'REQUEUED',
+  RF: 'REQUEUE_FED',
+  RH: 'REQUEUE_HOLD',
+  RD: 'RESV_DEL_HOLD',
+  R: 'RUNNING',
+  CG: 'COMPLETING',
+  SI: 'SIGNALING',
+  SO: 'STAGE_OUT',
+  RS: 'RESIZING',
+  S: 'SUSPENDED',
+  ST: 'STOPPED',
+  CD: 'COMPLETED',
+  CA: 'CANCELLED',
+  RV: 'REVOKED',
+  F: 'FAILED',
+  BF: 'BOOT_FAIL',
+  OOM: 'OUT_OF_MEMORY',
+  DL: 'DEADLINE',
+  SE: 'SPECIAL_EXIT',
+  TO: 'TIMEOUT',
+  PR: 'PREEMPTED',
+  NF: 'NODE_FAIL',
 };
 
 /** Slurm reason codes a researcher meets most, in words; others are shown as Slurm writes them. */
@@ -69,7 +89,7 @@ const REASONS: Record<string, string> = {
   PartitionDown: 'its partition is down',
   PartitionInactive: 'its partition is inactive',
   PartitionTimeLimit: "its time limit exceeds the partition's",
-  PartitionNodeLimit: "it asks for more nodes than the partition allows",
+  PartitionNodeLimit: 'it asks for more nodes than the partition allows',
   InvalidAccount: 'its account is not valid',
   InvalidQOS: 'its QOS is not valid',
   NodeDown: 'a node it used went down',
@@ -111,8 +131,19 @@ export function mapSlurmState(
 
 /** Why a job waits: said of a pending job only (sacct keeps the last one on a task long after it ran). */
 const WAITING = new Set([
-  'Resources', 'Priority', 'BeginTime', 'Dependency', 'JobArrayTaskLimit', 'JobHeldUser', 'JobHeldAdmin',
-  'ReqNodeNotAvail', 'PartitionDown', 'PartitionInactive', 'PartitionTimeLimit', 'PartitionNodeLimit', 'Cleaning',
+  'Resources',
+  'Priority',
+  'BeginTime',
+  'Dependency',
+  'JobArrayTaskLimit',
+  'JobHeldUser',
+  'JobHeldAdmin',
+  'ReqNodeNotAvail',
+  'PartitionDown',
+  'PartitionInactive',
+  'PartitionTimeLimit',
+  'PartitionNodeLimit',
+  'Cleaning',
   'Prolog',
 ]);
 

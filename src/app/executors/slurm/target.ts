@@ -21,7 +21,13 @@ export const RemoteTargetSchema = z.object({
   /** How a compute node starts sadpm. */
   sadpm: z.array(z.string()).min(1),
   options: SlurmOptionsSchema.pick({
-    partition: true, account: true, time: true, gpus: true, gpuType: true, cpusPerTask: true, memory: true,
+    partition: true,
+    account: true,
+    time: true,
+    gpus: true,
+    gpuType: true,
+    cpusPerTask: true,
+    memory: true,
   }),
 });
 export type RemoteTarget = z.infer<typeof RemoteTargetSchema>;

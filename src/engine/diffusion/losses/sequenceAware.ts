@@ -33,7 +33,7 @@ export function windowWeights(schedule: Schedule, variant: TauVariant, j: number
   if (variant === 'normalized') {
     let sum = 0;
     let n = 0;
-    for (const v of w) if (v > 0) (sum += v), n++;
+    for (const v of w) if (v > 0) ((sum += v), n++);
     if (n > 0) for (let k = 0; k < K; k++) w[k] = w[k]! / (sum / n);
   }
   return w;

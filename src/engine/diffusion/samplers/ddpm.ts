@@ -34,7 +34,12 @@ export interface DdpmCoefficients {
   sigma: number;
 }
 
-export function ddpmCoefficients(schedule: Schedule, i: number, next: number, variance: DdpmVariance = 'beta'): DdpmCoefficients {
+export function ddpmCoefficients(
+  schedule: Schedule,
+  i: number,
+  next: number,
+  variance: DdpmVariance = 'beta',
+): DdpmCoefficients {
   const at = alphaBarAt(schedule, i);
   const an = alphaBarAt(schedule, next);
   const beta = 1 - at / an;

@@ -53,9 +53,7 @@ export type CovModel = (x: tf.Tensor4D, j: tf.Tensor1D) => { eps: tf.Tensor4D; h
  * (analytic-*), or a covariance head (npr-*, sn-*; its model gives ε_θ too, and `model` is then unused).
  */
 export type VarianceSource =
-  | { kind: 'none' }
-  | { kind: 'gamma'; gamma: GammaEstimate }
-  | { kind: 'head'; head: CovHeadKind; model: CovModel };
+  { kind: 'none' } | { kind: 'gamma'; gamma: GammaEstimate } | { kind: 'head'; head: CovHeadKind; model: CovModel };
 
 export interface SampleOptions {
   model: EpsModel;
@@ -156,7 +154,8 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
   checkPositiveInt('channels', C);
   const batchSize = opts.batchSize ?? Math.min(n, 64);
   checkPositiveInt('batchSize', batchSize);
-  if (!Number.isInteger(firstImage) || firstImage < 0) throw new Error(`sample: firstImage must be an integer >= 0, got ${firstImage}`);
+  if (!Number.isInteger(firstImage) || firstImage < 0)
+    throw new Error(`sample: firstImage must be an integer >= 0, got ${firstImage}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`sample: seed must be an integer >= 0, got ${seed}`);
   if (!(SAMPLER_NAMES as readonly string[]).includes(sampler)) {
     throw new Error(`sample: unknown sampler '${String(sampler)}' (expected ${SAMPLER_NAMES.join(', ')})`);
@@ -177,7 +176,8 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
 
   const keep = new Set<number>();
   for (const k of opts.keepTrajectory ?? []) {
-    if (!Number.isInteger(k) || k < 0 || k >= S) throw new Error(`sample: keepTrajectory step ${k} outside 0..${S - 1}`);
+    if (!Number.isInteger(k) || k < 0 || k >= S)
+      throw new Error(`sample: keepTrajectory step ${k} outside 0..${S - 1}`);
     keep.add(k);
   }
   const keptSteps = Array.from(keep).sort((a, b) => a - b);
@@ -195,7 +195,10 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
     const B = Math.min(batchSize, n - start);
     const g0 = firstImage + start;
     const bshape: [number, number, number, number] = [B, H, W, C];
-    let x = tf.tensor4d(perImageNormals(B, P, (g) => [seed, g, Stream.sampleInit], g0), bshape);
+    let x = tf.tensor4d(
+      perImageNormals(B, P, (g) => [seed, g, Stream.sampleInit], g0),
+      bshape,
+    );
     try {
       for (let k = 0; k < S; k++) {
         throwIfAborted(signal);

@@ -54,10 +54,18 @@ export function inceptionPlan(config: InceptionConfig = FID_INCEPTION): Inceptio
   if (!Number.isInteger(div) || div < 1 || 16 % div !== 0) {
     throw new Error(`Inception width divisor must be 1, 2, 4, 8 or 16, got ${div}`);
   }
-  if (!Number.isInteger(config.classes) || config.classes < 1) throw new Error(`Inception classes must be ≥ 1, got ${config.classes}`);
+  if (!Number.isInteger(config.classes) || config.classes < 1)
+    throw new Error(`Inception classes must be ≥ 1, got ${config.classes}`);
   const c = (n: number) => n / div;
   const convs = new Map<string, ConvSpec>();
-  const conv = (name: string, cin: number, cout: number, k: number | [number, number], stride = 1, pad: 'same' | 'valid' = 'same') => {
+  const conv = (
+    name: string,
+    cin: number,
+    cout: number,
+    k: number | [number, number],
+    stride = 1,
+    pad: 'same' | 'valid' = 'same',
+  ) => {
     const [kh, kw] = typeof k === 'number' ? [k, k] : k;
     const spec: ConvSpec = { name, cin, cout, kh, kw, stride, pad };
     convs.set(name, spec);

@@ -45,7 +45,14 @@ export class InceptionV3Fid {
   private conv(x: tf.Tensor4D, name: string): tf.Tensor4D {
     const c = this.convs.get(name);
     if (!c) throw new Error(`Inception: no convolution ${name}`);
-    return tf.fused.conv2d({ x, filter: c.filter, strides: c.spec.stride, pad: c.spec.pad, bias: c.bias, activation: 'relu' });
+    return tf.fused.conv2d({
+      x,
+      filter: c.filter,
+      strides: c.spec.stride,
+      pad: c.spec.pad,
+      bias: c.bias,
+      activation: 'relu',
+    });
   }
 
   private chain(x: tf.Tensor4D, ...names: string[]): tf.Tensor4D {
@@ -81,7 +88,14 @@ export class InceptionV3Fid {
           [
             this.conv(x, p('branch1x1')),
             this.chain(x, p('branch7x7_1'), p('branch7x7_2'), p('branch7x7_3')),
-            this.chain(x, p('branch7x7dbl_1'), p('branch7x7dbl_2'), p('branch7x7dbl_3'), p('branch7x7dbl_4'), p('branch7x7dbl_5')),
+            this.chain(
+              x,
+              p('branch7x7dbl_1'),
+              p('branch7x7dbl_2'),
+              p('branch7x7dbl_3'),
+              p('branch7x7dbl_4'),
+              p('branch7x7dbl_5'),
+            ),
             this.conv(avg(), p('branch_pool')),
           ],
           3,
@@ -122,7 +136,8 @@ export class InceptionV3Fid {
       const [, h, w, c] = images.shape;
       if (c !== 1 && c !== 3) throw new Error(`Inception: images must have 1 or 3 channels, got ${c}`);
       let x: tf.Tensor4D = c === 1 ? tf.tile(images, [1, 1, 1, 3]) : images;
-      if (h !== INCEPTION_SIZE || w !== INCEPTION_SIZE) x = tf.image.resizeBilinear(x, [INCEPTION_SIZE, INCEPTION_SIZE], false, true);
+      if (h !== INCEPTION_SIZE || w !== INCEPTION_SIZE)
+        x = tf.image.resizeBilinear(x, [INCEPTION_SIZE, INCEPTION_SIZE], false, true);
       return tf.sub(tf.mul(x, 2), 1);
     });
   }

@@ -8,7 +8,13 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readStateDict, type TorchTensor } from '../pth/torchFile';
-import { expectedStateDict, FID_INCEPTION, inceptionPlan, type InceptionConfig, type InceptionPlan } from './architecture';
+import {
+  expectedStateDict,
+  FID_INCEPTION,
+  inceptionPlan,
+  type InceptionConfig,
+  type InceptionPlan,
+} from './architecture';
 
 export const FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 /** The first 8 hex digits of the file's SHA-256 (torch.hub's naming convention). */
@@ -46,13 +52,16 @@ export function checkStateDict(sd: Map<string, TorchTensor>, plan: InceptionPlan
   const missing = [...expected.keys()].filter((k) => !sd.has(k));
   // num_batches_tracked is a training counter, saved by newer PyTorch and unused at inference
   const extra = [...sd.keys()].filter((k) => !expected.has(k) && !k.endsWith('.bn.num_batches_tracked'));
-  const list = (keys: string[]) => keys.slice(0, 6).join(', ') + (keys.length > 6 ? ` and ${keys.length - 6} more` : '');
+  const list = (keys: string[]) =>
+    keys.slice(0, 6).join(', ') + (keys.length > 6 ? ` and ${keys.length - 6} more` : '');
   if (missing.length) problems.push(`missing ${list(missing)}`);
   if (extra.length) problems.push(`unexpected ${list(extra)}`);
   for (const [k, shape] of expected) {
     const t = sd.get(k);
-    if (t && t.shape.join('x') !== shape.join('x')) problems.push(`${k} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    if (t && !t.dtype.startsWith('float') && t.dtype !== 'bfloat16') problems.push(`${k} is ${t.dtype}, expected floating point`);
+    if (t && t.shape.join('x') !== shape.join('x'))
+      problems.push(`${k} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    if (t && !t.dtype.startsWith('float') && t.dtype !== 'bfloat16')
+      problems.push(`${k} is ${t.dtype}, expected floating point`);
   }
   if (problems.length) {
     const width = plan.config.widthDivisor === 1 ? '' : ` (width ÷${plan.config.widthDivisor})`;
@@ -60,7 +69,11 @@ export function checkStateDict(sd: Map<string, TorchTensor>, plan: InceptionPlan
   }
 }
 
-export function foldStateDict(sd: Map<string, TorchTensor>, config: InceptionConfig = FID_INCEPTION, label = 'state_dict'): InceptionWeights {
+export function foldStateDict(
+  sd: Map<string, TorchTensor>,
+  config: InceptionConfig = FID_INCEPTION,
+  label = 'state_dict',
+): InceptionWeights {
   const plan = inceptionPlan(config);
   checkStateDict(sd, plan, label);
   const convs = new Map<string, FoldedConv>();
@@ -73,7 +86,8 @@ export function foldStateDict(sd: Map<string, TorchTensor>, config: InceptionCon
     const filter = new Float32Array(s.kh * s.kw * s.cin * s.cout);
     const bias = new Float32Array(s.cout);
     for (let o = 0; o < s.cout; o++) {
-      if (!(variance[o]! + BN_EPS > 0)) throw new Error(`${label}: ${s.name}.bn.running_var[${o}] = ${variance[o]} makes the BatchNorm undefined`);
+      if (!(variance[o]! + BN_EPS > 0))
+        throw new Error(`${label}: ${s.name}.bn.running_var[${o}] = ${variance[o]} makes the BatchNorm undefined`);
       const scale = gamma[o]! / Math.sqrt(variance[o]! + BN_EPS);
       bias[o] = beta[o]! - mean[o]! * scale;
       for (let i = 0; i < s.cin; i++) {
@@ -89,7 +103,8 @@ export function foldStateDict(sd: Map<string, TorchTensor>, config: InceptionCon
   const fc = sd.get('fc.weight')!.data;
   const classes = plan.config.classes;
   const fcT = new Float32Array(plan.features * classes);
-  for (let k = 0; k < classes; k++) for (let f = 0; f < plan.features; f++) fcT[f * classes + k] = fc[k * plan.features + f]!;
+  for (let k = 0; k < classes; k++)
+    for (let f = 0; f < plan.features; f++) fcT[f * classes + k] = fc[k * plan.features + f]!;
   return { plan, convs, fcT, fcBias: Float32Array.from(sd.get('fc.bias')!.data), sha256: null };
 }
 
@@ -105,14 +120,19 @@ export async function loadInceptionWeights(path: string, opts: LoadWeightsOption
     bytes = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read the Inception weights (${code ?? (err as Error).message}). ${INCEPTION_WEIGHTS_HELP}`);
+    throw new Error(
+      `${path}: cannot read the Inception weights (${code ?? (err as Error).message}). ${INCEPTION_WEIGHTS_HELP}`,
+    );
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const prefix = opts.sha256Prefix === undefined ? FID_WEIGHTS_SHA256_PREFIX : opts.sha256Prefix;
   if (prefix !== null && !sha256.startsWith(prefix.toLowerCase())) {
     throw new Error(
       `${path}: SHA-256 ${sha256} does not start with ${prefix}` +
-        (prefix === FID_WEIGHTS_SHA256_PREFIX ? `, the prefix in pytorch-fid's file name ${FID_WEIGHTS_FILE}: a different or corrupt file. ` + INCEPTION_WEIGHTS_HELP : ''),
+        (prefix === FID_WEIGHTS_SHA256_PREFIX
+          ? `, the prefix in pytorch-fid's file name ${FID_WEIGHTS_FILE}: a different or corrupt file. ` +
+            INCEPTION_WEIGHTS_HELP
+          : ''),
     );
   }
   const weights = foldStateDict(readStateDict(bytes, path), opts.config ?? FID_INCEPTION, path);

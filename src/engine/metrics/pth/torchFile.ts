@@ -11,7 +11,8 @@
 import { ZipArchive } from './zip';
 import { PyDict, PyTuple, unpickle, type PyCallable, type UnpickleHooks } from './pickle';
 
-export type TorchDtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type TorchDtype =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export interface TorchTensor {
   dtype: TorchDtype;
@@ -98,12 +99,17 @@ function materialize(t: PendingTensor, name: string, label: string): TorchTensor
   if (!root.bytes) throw new Error(`${label}: tensor ${name}: storage ${root.key} has no data`);
   const count = t.shape.reduce((a, b) => a * b, 1);
   // Stride-0 (expanded) tensors may name more elements than their storage holds; cap what we allocate.
-  if (count > 2 ** 28) throw new Error(`${label}: tensor ${name} has ${count} elements (shape ${t.shape.join('x')}), more than this reader takes`);
+  if (count > 2 ** 28)
+    throw new Error(
+      `${label}: tensor ${name} has ${count} elements (shape ${t.shape.join('x')}), more than this reader takes`,
+    );
   const base = t.storage.offset + t.offset;
   let last = base;
   for (let i = 0; i < t.shape.length; i++) if (t.shape[i]! > 0) last += (t.shape[i]! - 1) * t.stride[i]!;
   if (count > 0 && (last >= t.storage.offset + t.storage.numel || last >= root.numel)) {
-    throw new Error(`${label}: tensor ${name} (shape ${t.shape.join('x')}) reaches past its storage ${root.key} of ${root.numel} elements`);
+    throw new Error(
+      `${label}: tensor ${name} (shape ${t.shape.join('x')}) reaches past its storage ${root.key} of ${root.numel} elements`,
+    );
   }
   const dv = new DataView(root.bytes.buffer, root.bytes.byteOffset, root.bytes.byteLength);
   const read: (i: number) => number = {
@@ -162,10 +168,12 @@ function hooksFor(label: string, storages: Map<string, StorageRef>, legacy: bool
         if (args.length < 4) throw new Error(`expected at least 4 arguments, got ${args.length}`);
         const [storage, offset, size, stride] = args;
         if (!storage || !('root' in (storage as object))) throw new Error('first argument is not a storage');
-        if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new Error(`bad storage offset ${String(offset)}`);
+        if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0)
+          throw new Error(`bad storage offset ${String(offset)}`);
         const shape = intList(size, 'size');
         const strides = intList(stride, 'stride');
-        if (shape.length !== strides.length) throw new Error(`size has ${shape.length} dimensions, stride ${strides.length}`);
+        if (shape.length !== strides.length)
+          throw new Error(`size has ${shape.length} dimensions, stride ${strides.length}`);
         return new PendingTensor(storage as StorageView, offset, shape, strides);
       },
     },
@@ -186,7 +194,8 @@ function hooksFor(label: string, storages: Map<string, StorageRef>, legacy: bool
       const [, type, key, , numel, view] = items;
       if (!(type instanceof StorageType)) throw new Error('persistent id names no torch storage type');
       if (typeof key !== 'string' && typeof key !== 'number') throw new Error('persistent id has no storage key');
-      if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0) throw new Error(`bad storage size ${String(numel)}`);
+      if (typeof numel !== 'number' || !Number.isInteger(numel) || numel < 0)
+        throw new Error(`bad storage size ${String(numel)}`);
       const k = String(key);
       let root = storages.get(k);
       if (!root) {
@@ -198,7 +207,8 @@ function hooksFor(label: string, storages: Map<string, StorageRef>, legacy: bool
       if (legacy && view != null) {
         const v = view instanceof PyTuple ? view.items : [];
         const [, viewOffset, viewSize] = v;
-        if (typeof viewOffset !== 'number' || typeof viewSize !== 'number') throw new Error('bad storage view metadata');
+        if (typeof viewOffset !== 'number' || typeof viewSize !== 'number')
+          throw new Error('bad storage view metadata');
         return { root, offset: viewOffset, numel: viewSize } satisfies StorageView;
       }
       return { root, offset: 0, numel: root.numel } satisfies StorageView;
@@ -230,11 +240,14 @@ function readLegacy(bytes: Uint8Array, label: string): Map<string, TorchTensor> 
     },
   };
   const magic = unpickle(bytes, plain, 0, `${label} (magic number)`);
-  if (magic.value !== LEGACY_MAGIC) throw new Error(`${label}: not a PyTorch file (neither a zip archive nor the legacy magic number)`);
+  if (magic.value !== LEGACY_MAGIC)
+    throw new Error(`${label}: not a PyTorch file (neither a zip archive nor the legacy magic number)`);
   const version = unpickle(bytes, plain, magic.end, `${label} (protocol version)`);
-  if (version.value !== 1001) throw new Error(`${label}: legacy protocol version ${String(version.value)}, expected 1001`);
+  if (version.value !== 1001)
+    throw new Error(`${label}: legacy protocol version ${String(version.value)}, expected 1001`);
   const sys = unpickle(bytes, plain, version.end, `${label} (system info)`);
-  if (sys.value instanceof PyDict && sys.value.map.get('little_endian') === false) throw new Error(`${label}: big-endian files are not supported`);
+  if (sys.value instanceof PyDict && sys.value.map.get('little_endian') === false)
+    throw new Error(`${label}: big-endian files are not supported`);
   const main = unpickle(bytes, hooksFor(label, storages, true), sys.end, label);
   const keys = unpickle(bytes, plain, main.end, `${label} (storage keys)`);
   if (!Array.isArray(keys.value)) throw new Error(`${label}: the storage key list is missing`);
@@ -247,7 +260,8 @@ function readLegacy(bytes: Uint8Array, label: string): Map<string, TorchTensor> 
     const n = Number(dv.getBigInt64(pos, true));
     if (n !== s.numel) throw new Error(`${label}: storage ${s.key} holds ${n} elements, the pickle says ${s.numel}`);
     const len = n * s.type.itemSize;
-    if (pos + 8 + len > bytes.length) throw new Error(`${label}: storage ${s.key} (${len} bytes) is cut off at byte ${bytes.length}`);
+    if (pos + 8 + len > bytes.length)
+      throw new Error(`${label}: storage ${s.key} (${len} bytes) is cut off at byte ${bytes.length}`);
     s.bytes = bytes.subarray(pos + 8, pos + 8 + len);
     pos += 8 + len;
   }
@@ -284,7 +298,8 @@ function readZip(bytes: Uint8Array, label: string): Map<string, TorchTensor> {
 
 /** The tensors of a state_dict file's bytes, in file order. `label` (e.g. the path) prefixes every error. */
 export function readStateDict(bytes: Uint8Array, label = 'torch file'): Map<string, TorchTensor> {
-  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return readZip(bytes, label);
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
+    return readZip(bytes, label);
   if (bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, label);
   throw new Error(`${label}: not a PyTorch file (no zip header, no pickle)`);
 }

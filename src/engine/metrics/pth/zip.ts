@@ -52,7 +52,8 @@ export class ZipArchive {
   }
 
   private need(at: number, len: number, what: string): void {
-    if (at < 0 || at + len > this.bytes.length) this.fail(`${what} at byte ${at} runs past the end of the file (${this.bytes.length} bytes): truncated?`);
+    if (at < 0 || at + len > this.bytes.length)
+      this.fail(`${what} at byte ${at} runs past the end of the file (${this.bytes.length} bytes): truncated?`);
   }
 
   private readDirectory(): void {
@@ -72,7 +73,8 @@ export class ZipArchive {
     let cdOffset = v.getUint32(eocd + 16, true);
     if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
       const loc = eocd - 20;
-      if (loc < 0 || v.getUint32(loc, true) !== 0x07064b50) this.fail('zip64 sizes announced but no zip64 locator before the end record');
+      if (loc < 0 || v.getUint32(loc, true) !== 0x07064b50)
+        this.fail('zip64 sizes announced but no zip64 locator before the end record');
       const z = u64(v, loc + 8, 'zip64 end record offset');
       this.need(z, 56, 'zip64 end record');
       if (v.getUint32(z, true) !== 0x06064b50) this.fail(`no zip64 end record at byte ${z}`);
@@ -104,14 +106,15 @@ export class ZipArchive {
         const size = v.getUint16(x + 2, true);
         if (id === 0x0001) {
           let q = x + 4;
-          if (usize === 0xffffffff) (usize = u64(v, q, `${name}: size`)), (q += 8);
-          if (csize === 0xffffffff) (csize = u64(v, q, `${name}: compressed size`)), (q += 8);
+          if (usize === 0xffffffff) ((usize = u64(v, q, `${name}: size`)), (q += 8));
+          if (csize === 0xffffffff) ((csize = u64(v, q, `${name}: compressed size`)), (q += 8));
           if (local === 0xffffffff) local = u64(v, q, `${name}: offset`);
         }
         x += 4 + size;
       }
       if (flags & 1) this.fail(`entry ${name} is encrypted`);
-      if (method !== 0) this.fail(`entry ${name} is compressed (method ${method}); torch.save writes stored entries only`);
+      if (method !== 0)
+        this.fail(`entry ${name} is compressed (method ${method}); torch.save writes stored entries only`);
       if (csize !== usize) this.fail(`entry ${name}: stored sizes differ (${csize} vs ${usize})`);
       this.need(local, 30, `local header of ${name}`);
       if (v.getUint32(local, true) !== 0x04034b50) this.fail(`no local header for ${name} at byte ${local}`);
@@ -132,7 +135,8 @@ export class ZipArchive {
     if (!e) this.fail(`no entry ${name}`);
     const data = this.bytes.subarray(e.offset, e.offset + e.size);
     const got = crc32(data);
-    if (got !== e.crc32) this.fail(`entry ${name} is corrupt (CRC-32 ${got.toString(16)}, expected ${e.crc32.toString(16)})`);
+    if (got !== e.crc32)
+      this.fail(`entry ${name} is corrupt (CRC-32 ${got.toString(16)}, expected ${e.crc32.toString(16)})`);
     return data;
   }
 }

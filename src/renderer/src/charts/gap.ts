@@ -77,4 +77,3 @@ export function binGap(records: GapRecord[], measure: 'meanAbs' | 'l2' | 'signed
   const cols = records.map((r) => String(r.step));
   return { rows, cols, cells, min: Number.isFinite(min) ? min : 0, max: Number.isFinite(max) ? max : 1 };
 }
-

@@ -114,7 +114,12 @@ export class Decimator {
   }
 
   /** Interleaved [x0, y0, x1, y1, …] (with `extra`: [x0, y0, e0, …]) of the kept points in index order. */
-  output(xs: ArrayLike<number>, ys: ArrayLike<number>, dropNonPositive: boolean, extra?: ArrayLike<number>): Float64Array {
+  output(
+    xs: ArrayLike<number>,
+    ys: ArrayLike<number>,
+    dropNonPositive: boolean,
+    extra?: ArrayLike<number>,
+  ): Float64Array {
     const n = this.minIdx.length;
     const out = new Float64Array(n * (extra ? 6 : 4));
     let k = 0;
@@ -283,18 +288,32 @@ export function lineBaseOption(
       formatter: axisTooltip(opts.xLabel ?? 'step', fmtX, fmtY),
     },
     xAxis: {
-      type: 'value', min: 'dataMin', max: 'dataMax', ...axis, ...name(opts.xName, 22),
+      type: 'value',
+      min: 'dataMin',
+      max: 'dataMax',
+      ...axis,
+      ...name(opts.xName, 22),
       axisLabel: { ...label, formatter: fmtX, hideOverlap: true },
     },
     yAxis: {
-      type: logY ? 'log' : 'value', scale: true, ...axis, ...name(opts.yName, 46),
+      type: logY ? 'log' : 'value',
+      scale: true,
+      ...axis,
+      ...name(opts.yName, 46),
       axisLabel: { ...label, formatter: fmtY },
     },
     // The wheel zooms the x axis; a drag selects a range to zoom to (MetricChart draws and applies it).
     // rangeMode 'value': when a zoomed range is refetched at full detail, the zoom stays on the same x values.
-    dataZoom: [{
-      type: 'inside', xAxisIndex: 0, filterMode: 'none', moveOnMouseMove: false, rangeMode: ['value', 'value'], ...zoom,
-    }],
+    dataZoom: [
+      {
+        type: 'inside',
+        xAxisIndex: 0,
+        filterMode: 'none',
+        moveOnMouseMove: false,
+        rangeMode: ['value', 'value'],
+        ...zoom,
+      },
+    ],
   };
 }
 

@@ -59,9 +59,14 @@ export function parallelOption(d: ParallelData, dark: boolean): Record<string, u
       inRange: { color: ['#2563eb', '#a855f7', '#dc2626'] },
       outOfRange: { color: ['#9ca3af'] },
     },
-    series: [{
-      id: 'runs', type: 'parallel', lineStyle: { width: 1.5, opacity: 0.7 }, emphasis: { disabled: true },
-      data: d.lines.map((l) => ({ name: l.name, value: l.value })),
-    }],
+    series: [
+      {
+        id: 'runs',
+        type: 'parallel',
+        lineStyle: { width: 1.5, opacity: 0.7 },
+        emphasis: { disabled: true },
+        data: d.lines.map((l) => ({ name: l.name, value: l.value })),
+      },
+    ],
   };
 }

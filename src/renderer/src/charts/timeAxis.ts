@@ -122,7 +122,8 @@ export function xFormat(mode: XMode): { fmt: (x: number) => string; name: string
   if (mode === 'step') return { fmt: (x) => fmtNum(x), name: 'Step', label: 'step' };
   if (mode === 'relative') return { fmt: (x) => fmtDuration(x), name: 'Time since the first step (s)', label: 'time' };
   return {
-    fmt: (x) => new Date(x * 1000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+    fmt: (x) =>
+      new Date(x * 1000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
     name: 'Wall time (local)',
     label: 'time',
   };

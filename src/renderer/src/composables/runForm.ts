@@ -166,9 +166,31 @@ export function useRunForm(opts: { debounceMs?: number } = {}) {
   }
 
   return {
-    text, tags, notes, runPreset, clonedFrom, parsed, fieldErrors, otherErrors, valid, estimate, resolved, validating,
-    validateError, datasetNote, fill, validateNow, setField, dismissValidateError, applyRunPreset, applyModelPreset,
-    setDataset, reset, cloneFrom, tagList, request,
+    text,
+    tags,
+    notes,
+    runPreset,
+    clonedFrom,
+    parsed,
+    fieldErrors,
+    otherErrors,
+    valid,
+    estimate,
+    resolved,
+    validating,
+    validateError,
+    datasetNote,
+    fill,
+    validateNow,
+    setField,
+    dismissValidateError,
+    applyRunPreset,
+    applyModelPreset,
+    setDataset,
+    reset,
+    cloneFrom,
+    tagList,
+    request,
   };
 }
 

@@ -5,8 +5,15 @@
  */
 import { computed, reactive, ref } from 'vue';
 import {
-  EXECUTORS, MAX_SWEEP_CELLS, parseAxisList, SlurmOptionsSchema, SweepAxesSchema, SweepRequestSchema,
-  type ExecutorKind, type SlurmOptions, type SweepRequest,
+  EXECUTORS,
+  MAX_SWEEP_CELLS,
+  parseAxisList,
+  SlurmOptionsSchema,
+  SweepAxesSchema,
+  SweepRequestSchema,
+  type ExecutorKind,
+  type SlurmOptions,
+  type SweepRequest,
 } from '../../../shared/sweep';
 import { useRunForm } from './runForm';
 
@@ -31,15 +38,24 @@ export const SLURM_FIELDS: SlurmFieldDef[] = [
   { key: 'cpusPerTask', label: 'CPUs per run', kind: 'int', placeholder: '4', help: '--cpus-per-task' },
   { key: 'memory', label: 'Memory per run', kind: 'text', placeholder: '16G', help: '--mem' },
   {
-    key: 'ssh', label: 'Login node (ssh)', kind: 'text', placeholder: 'empty: this machine',
+    key: 'ssh',
+    label: 'Login node (ssh)',
+    kind: 'text',
+    placeholder: 'empty: this machine',
     help: 'a host or ~/.ssh/config alias; keys or agent, never a password',
   },
   {
-    key: 'remoteDir', label: 'Runs folder on the cluster', kind: 'text', placeholder: '/scratch/me/sadpm',
+    key: 'remoteDir',
+    label: 'Runs folder on the cluster',
+    kind: 'text',
+    placeholder: '/scratch/me/sadpm',
     help: 'shared by the compute nodes; required with ssh',
   },
   {
-    key: 'sadpm', label: 'sadpm on the nodes', kind: 'words', placeholder: 'node /opt/sa-dpm-studio/bin/sadpm.mjs',
+    key: 'sadpm',
+    label: 'sadpm on the nodes',
+    kind: 'words',
+    placeholder: 'node /opt/sa-dpm-studio/bin/sadpm.mjs',
     help: 'how a compute node starts sadpm (default: this installation, or sadpm over ssh)',
   },
   { key: 'slurmConf', label: 'slurm.conf', kind: 'text', placeholder: "Slurm's default", help: 'SLURM_CONF' },
@@ -122,13 +138,14 @@ export function useSweepForm(opts: { debounceMs?: number } = {}) {
   });
 
   /** Base-config errors, without those of the fields the sweep sets per cell. */
-  const baseErrors = computed(() =>
-    Object.entries(base.fieldErrors.value).filter(([k]) => !SWEPT_KEYS.includes(k)),
-  );
+  const baseErrors = computed(() => Object.entries(base.fieldErrors.value).filter(([k]) => !SWEPT_KEYS.includes(k)));
 
   const valid = computed(
-    () => Object.keys(errors.value).length === 0 && baseErrors.value.length === 0 &&
-      base.otherErrors.value.length === 0 && !base.validateError.value,
+    () =>
+      Object.keys(errors.value).length === 0 &&
+      baseErrors.value.length === 0 &&
+      base.otherErrors.value.length === 0 &&
+      !base.validateError.value,
   );
 
   function request(): SweepRequest {
@@ -168,8 +185,22 @@ export function useSweepForm(opts: { debounceMs?: number } = {}) {
   }
 
   return {
-    base, axes, name, maxParallel, executor, slurmText, parsedAxes, cellCount, parsedSlurm, errors, baseErrors,
-    valid, request, set, reset, executors: EXECUTORS,
+    base,
+    axes,
+    name,
+    maxParallel,
+    executor,
+    slurmText,
+    parsedAxes,
+    cellCount,
+    parsedSlurm,
+    errors,
+    baseErrors,
+    valid,
+    request,
+    set,
+    reset,
+    executors: EXECUTORS,
   };
 }
 

@@ -57,7 +57,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
    * Web mode: sends a picked file to the server's uploads folder in chunks (progress in bytes) and
    * returns its path there. A failed chunk discards the partial upload on the server.
    */
-  function upload(file: Blob & { name: string }, chunkBytes = UPLOAD_CHUNK_BYTES): {
+  function upload(
+    file: Blob & { name: string },
+    chunkBytes = UPLOAD_CHUNK_BYTES,
+  ): {
     job: Job;
     result: Promise<string>;
   } {
@@ -134,7 +137,18 @@ export const useDatasetsStore = defineStore('datasets', () => {
   }
 
   return {
-    list, loading, loadError, lastImport, selectedId, selected, refresh, startImport, upload, uploadFolder, pick, remove,
+    list,
+    loading,
+    loadError,
+    lastImport,
+    selectedId,
+    selected,
+    refresh,
+    startImport,
+    upload,
+    uploadFolder,
+    pick,
+    remove,
   };
 });
 

@@ -35,7 +35,8 @@ export interface EvalForm {
 /** The options the sampler reads (the form keeps the others for when the user switches back); none: undefined. */
 export function varianceOf(sampler: SamplerName, v: SampleVariance): SampleVariance | undefined {
   const need = samplerParts(sampler).variance;
-  const keys: (keyof SampleVariance)[] = need === 'gamma' ? ['gammaImages', 'gammaSeed'] : need === 'none' ? [] : ['covRun'];
+  const keys: (keyof SampleVariance)[] =
+    need === 'gamma' ? ['gammaImages', 'gammaSeed'] : need === 'none' ? [] : ['covRun'];
   const out: SampleVariance = {};
   for (const k of keys) if (v[k] !== undefined) out[k] = v[k];
   return Object.keys(out).length ? out : undefined;
@@ -49,8 +50,14 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const detail = computed(() => (runs.detail && runs.detail.run.id === runId.value ? runs.detail : null));
   const checkpoints = computed(() => [...(detail.value?.checkpoints ?? [])].sort((a, b) => b.step - a.step));
   const form = ref<EvalForm>({
-    checkpointId: null, ema: true, metrics: ['fid', 'kid', 'pr'], n: 1000, sampler: 'ddim', variance: {},
-    steps: '10,20,50,100', refN: '',
+    checkpointId: null,
+    ema: true,
+    metrics: ['fid', 'kid', 'pr'],
+    n: 1000,
+    sampler: 'ddim',
+    variance: {},
+    steps: '10,20,50,100',
+    refN: '',
   });
   /** Covariance runs of the chosen checkpoint and weights (the npr-* / sn-* samplers' heads). */
   const heads = computed(() => {
@@ -60,7 +67,9 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const parsed = computed(() => parseStepList(form.value.steps, detail.value?.run.T));
   const refNError = computed(() => {
     const t = form.value.refN.trim();
-    return t === '' || /^\d+$/.test(t) && Number(t) >= 2 ? null : 'a whole number of at least 2, or empty for all images';
+    return t === '' || (/^\d+$/.test(t) && Number(t) >= 2)
+      ? null
+      : 'a whole number of at least 2, or empty for all images';
   });
   const formError = computed(() => {
     if (!form.value.checkpointId) return 'the run has no checkpoint yet';
@@ -143,7 +152,12 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     const step = checkpoints.value.find((c) => c.id === ckId)?.step;
     const variance = varianceOf(f.sampler, f.variance);
     const req = {
-      checkpointId: ckId, ema: f.ema, metrics: [...f.metrics], n: f.n, sampler: f.sampler, steps: parsed.value.steps,
+      checkpointId: ckId,
+      ema: f.ema,
+      metrics: [...f.metrics],
+      n: f.n,
+      sampler: f.sampler,
+      steps: parsed.value.steps,
       ...(f.refN.trim() ? { refN: Number(f.refN) } : {}),
       ...(variance ? { variance } : {}),
     };
@@ -165,7 +179,26 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   }
 
   return {
-    runId, detail, checkpoints, form, parsed, formError, job, error, outcome, results, curves, metric, listError,
-    busy, eta, now, open, start, cancel, loadResults, heads,
+    runId,
+    detail,
+    checkpoints,
+    form,
+    parsed,
+    formError,
+    job,
+    error,
+    outcome,
+    results,
+    curves,
+    metric,
+    listError,
+    busy,
+    eta,
+    now,
+    open,
+    start,
+    cancel,
+    loadResults,
+    heads,
   };
 });

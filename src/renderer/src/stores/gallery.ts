@@ -158,8 +158,30 @@ export const useGalleryStore = defineStore('gallery', () => {
   }
 
   return {
-    runId, detail, checkpoints, checkpointId, settings, samples, groups, selectedCheckpoint, existing, heads,
-    listError, sampleJob, sampleError, busy, shown, frames, filmJob, filmPath, filmError, filmBusy,
-    open, loadSamples, show, sample, filmstrip,
+    runId,
+    detail,
+    checkpoints,
+    checkpointId,
+    settings,
+    samples,
+    groups,
+    selectedCheckpoint,
+    existing,
+    heads,
+    listError,
+    sampleJob,
+    sampleError,
+    busy,
+    shown,
+    frames,
+    filmJob,
+    filmPath,
+    filmError,
+    filmBusy,
+    open,
+    loadSamples,
+    show,
+    sample,
+    filmstrip,
   };
 });

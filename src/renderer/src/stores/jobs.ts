@@ -5,7 +5,12 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
-import { JOB_RESULTS, type EventPayload, type JobKind as ServerJobKind, type JobResult } from '../../../shared/contract';
+import {
+  JOB_RESULTS,
+  type EventPayload,
+  type JobKind as ServerJobKind,
+  type JobResult,
+} from '../../../shared/contract';
 import { api } from '../api';
 import { ApiCallError, toApiError } from '../api/errors';
 

@@ -177,7 +177,10 @@ export const useLiveStore = defineStore('live', () => {
       for (const s of ser) if (s.steps.length) rs.columns.set(s.name, Column.from(s));
       rs.version = 1;
       series.set(runId, rs);
-      gaps.set(runId, [...gapList].sort((a, b) => a.step - b.step));
+      gaps.set(
+        runId,
+        [...gapList].sort((a, b) => a.step - b.step),
+      );
       const errs = new Map(loadErrors.value);
       errs.delete(runId);
       loadErrors.value = errs;
@@ -204,6 +207,18 @@ export const useLiveStore = defineStore('live', () => {
   }
 
   return {
-    series, gaps, progress, activity, tick, stats, loading, loadErrors, load, forget, subscribe, onMessage, flush,
+    series,
+    gaps,
+    progress,
+    activity,
+    tick,
+    stats,
+    loading,
+    loadErrors,
+    load,
+    forget,
+    subscribe,
+    onMessage,
+    flush,
   };
 });

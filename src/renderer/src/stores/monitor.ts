@@ -159,8 +159,27 @@ export const useMonitorStore = defineStore('monitor', () => {
   }
 
   return {
-    runId, run, series, progress, gapRecords, memoryMetric, detail, historyError,
-    overlayIds, hiddenIds, overlaySeries, overlayGaps, overlayError, windows,
-    open, loadOverlays, toggleOverlay, toggleHidden, followOverlays, colorOf, nameOf, zoomTo,
+    runId,
+    run,
+    series,
+    progress,
+    gapRecords,
+    memoryMetric,
+    detail,
+    historyError,
+    overlayIds,
+    hiddenIds,
+    overlaySeries,
+    overlayGaps,
+    overlayError,
+    windows,
+    open,
+    loadOverlays,
+    toggleOverlay,
+    toggleHidden,
+    followOverlays,
+    colorOf,
+    nameOf,
+    zoomTo,
   };
 });

@@ -47,11 +47,15 @@ export const useRunTableStore = defineStore('runTable', () => {
   let seq = 0;
 
   const parsed = computed(() =>
-    Object.entries(filterText.value).map(([k, t]) => ({ key: k as RunSortKey, ...parseFilter(k as RunSortKey, t ?? '') })),
+    Object.entries(filterText.value).map(([k, t]) => ({
+      key: k as RunSortKey,
+      ...parseFilter(k as RunSortKey, t ?? ''),
+    })),
   );
   /** Filters that do not parse, by column: shown under the header, left out of the query. */
   const filterErrors = computed(
-    () => Object.fromEntries(parsed.value.filter((p) => p.error).map((p) => [p.key, p.error!])) as Record<string, string>,
+    () =>
+      Object.fromEntries(parsed.value.filter((p) => p.error).map((p) => [p.key, p.error!])) as Record<string, string>,
   );
   const where = computed<RunCondition[]>(() => parsed.value.flatMap((p) => (p.cond ? [p.cond] : [])));
   const pages = computed(() => Math.max(1, Math.ceil(total.value / pageSize.value)));
@@ -167,8 +171,32 @@ export const useRunTableStore = defineStore('runTable', () => {
   }
 
   return {
-    columns, sort, filterText, filterErrors, where, groupBy, page, pageSize, pages, rows, total, groups, loading,
-    error, selected, statColumns,
-    load, sortBy, setFilter, setColumns, toggleColumn, setGroupBy, goTo, setPageSize, toggleSelected, selectedRuns, matching,
+    columns,
+    sort,
+    filterText,
+    filterErrors,
+    where,
+    groupBy,
+    page,
+    pageSize,
+    pages,
+    rows,
+    total,
+    groups,
+    loading,
+    error,
+    selected,
+    statColumns,
+    load,
+    sortBy,
+    setFilter,
+    setColumns,
+    toggleColumn,
+    setGroupBy,
+    goTo,
+    setPageSize,
+    toggleSelected,
+    selectedRuns,
+    matching,
   };
 });

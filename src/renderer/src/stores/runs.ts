@@ -172,7 +172,30 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    byId, all, allTags, filtered, loaded, loading, loadError, text, statuses, tags, kinds, detail, detailError, pending,
-    refresh, subscribe, upsert, loadDetail, getDetail, act, validate, create, update, remove, get,
+    byId,
+    all,
+    allTags,
+    filtered,
+    loaded,
+    loading,
+    loadError,
+    text,
+    statuses,
+    tags,
+    kinds,
+    detail,
+    detailError,
+    pending,
+    refresh,
+    subscribe,
+    upsert,
+    loadDetail,
+    getDetail,
+    act,
+    validate,
+    create,
+    update,
+    remove,
+    get,
   };
 });

@@ -26,7 +26,13 @@ export const useStudyStore = defineStore('study', () => {
   const error = ref<unknown>(null);
   /** Report options: measure missing gaps; evaluate missing step counts with these settings when on. */
   const measureMissing = ref(true);
-  const evaluate = ref({ enabled: false, steps: '10,20,50,100', n: 1000, metrics: ['fid', 'kid', 'pr'] as EvalMetric[], ema: true });
+  const evaluate = ref({
+    enabled: false,
+    steps: '10,20,50,100',
+    n: 1000,
+    metrics: ['fid', 'kid', 'pr'] as EvalMetric[],
+    ema: true,
+  });
   const reportJob = ref<Job | null>(null);
   const report = shallowRef<StudyReport | null>(null);
   const reportError = ref<unknown>(null);
@@ -44,13 +50,20 @@ export const useStudyStore = defineStore('study', () => {
   };
   const gapCurves = computed<GapCurve[]>(() =>
     (study.value?.gap.curves ?? []).map((g) => ({
-      id: `gap-${g.runId}`, name: `${nameOf(g.runId)} @ ${g.step}`, t: g.t, y: g.meanAbs, color: colorOf(g.runId),
+      id: `gap-${g.runId}`,
+      name: `${nameOf(g.runId)} @ ${g.step}`,
+      t: g.t,
+      y: g.meanAbs,
+      color: colorOf(g.runId),
     })),
   );
   const ratioCurves = computed<GapCurve[]>(() =>
     (study.value?.gap.ratios ?? []).map((r) => ({
-      id: `ratio-${r.runId}`, name: `baseline / ${nameOf(r.runId)}`, t: r.t,
-      y: r.ratio.map((v) => (v === null ? NaN : v)), color: colorOf(r.runId),
+      id: `ratio-${r.runId}`,
+      name: `baseline / ${nameOf(r.runId)}`,
+      t: r.t,
+      y: r.ratio.map((v) => (v === null ? NaN : v)),
+      color: colorOf(r.runId),
     })),
   );
 
@@ -87,9 +100,20 @@ export const useStudyStore = defineStore('study', () => {
     reportError.value = null;
     const e = evaluate.value;
     const req = {
-      baselineId: baselineId.value!, saIds: [...saIds.value], gapEma: gapEma.value, measureMissing: measureMissing.value,
+      baselineId: baselineId.value!,
+      saIds: [...saIds.value],
+      gapEma: gapEma.value,
+      measureMissing: measureMissing.value,
       ...(e.enabled
-        ? { evaluate: { metrics: [...e.metrics], n: e.n, sampler: 'ddim' as const, steps: parseStepList(e.steps).steps, ema: e.ema } }
+        ? {
+            evaluate: {
+              metrics: [...e.metrics],
+              n: e.n,
+              sampler: 'ddim' as const,
+              steps: parseStepList(e.steps).steps,
+              ema: e.ema,
+            },
+          }
         : {}),
     };
     const h = jobs.run('study', `Study report #${req.baselineId} vs ${req.saIds.map((i) => `#${i}`).join(', ')}`, () =>
@@ -105,7 +129,26 @@ export const useStudyStore = defineStore('study', () => {
   }
 
   return {
-    baselineId, saIds, gapEma, study, loading, error, measureMissing, evaluate, reportJob, report, reportError,
-    reporting, ready, stepsError, gapCurves, ratioCurves, colorOf, nameOf, choose, load, exportReport,
+    baselineId,
+    saIds,
+    gapEma,
+    study,
+    loading,
+    error,
+    measureMissing,
+    evaluate,
+    reportJob,
+    report,
+    reportError,
+    reporting,
+    ready,
+    stepsError,
+    gapCurves,
+    ratioCurves,
+    colorOf,
+    nameOf,
+    choose,
+    load,
+    exportReport,
   };
 });

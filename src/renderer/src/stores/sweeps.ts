@@ -100,7 +100,12 @@ export const useSweepsStore = defineStore('sweeps', () => {
 
   function onRunUpdated(r: RunRecord): void {
     const shown = patchCell(r.id, (c) => ({
-      ...c, status: r.status, reason: r.failureReason, step: r.step, totalSteps: r.totalSteps, lastLoss: r.lastLoss,
+      ...c,
+      status: r.status,
+      reason: r.failureReason,
+      step: r.step,
+      totalSteps: r.totalSteps,
+      lastLoss: r.lastLoss,
       lastCheckpointStep: r.lastCheckpointStep,
     }));
     // The list's counts, and what only the server knows of a cell (its Slurm state), come with a reload.
@@ -125,7 +130,17 @@ export const useSweepsStore = defineStore('sweeps', () => {
   }
 
   return {
-    list, listLoaded, listError, detail, detailError, loadingDetail, cancelling,
-    loadList, show, create, cancel, subscribe,
+    list,
+    listLoaded,
+    listError,
+    detail,
+    detailError,
+    loadingDetail,
+    cancelling,
+    loadList,
+    show,
+    create,
+    cancel,
+    subscribe,
   };
 });
