@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { tf } from '../tf';
 import type { UNet } from '../nets/unet';
 import {
-  estimateGamma,
   sampleWithTrajectory,
   samplerParts,
   timestepSequence,
@@ -14,7 +13,6 @@ import {
   type GammaEstimate,
   type VarianceSource,
 } from '../diffusion/samplers';
-import { datasetImageSource } from '../data/imageSource';
 import { covModelOf } from '../nets/covHead';
 import type { LoadedCovHead } from './covTrainer';
 import { computeGap, type GapResult } from '../diffusion/gap';
@@ -349,49 +347,6 @@ export async function writeFilmstrip(
     eta,
     seed,
   };
-}
-
-export interface GammaSettings {
-  ema: boolean;
-  /** Training images per index (the paper: a few hundred suffice; the official files use 10,000 or all). */
-  nImages: number;
-  seed: number;
-  /** The indices to estimate at: a sampler's walk (steps + spacing) or an explicit increasing list. */
-  trajectory: { steps: number; spacing: Spacing } | readonly number[];
-  batchSize?: number;
-  onStep?: (k: number, total: number) => void;
-  signal?: AbortSignal;
-}
-
-/**
- * Analytic-DPM's Γ for the holder's checkpoint and weights, over the run's training images (the dataset
- * less the gap monitor's held-out ones). Plain data: cache it under its `key`.
- */
-export async function estimateRunGamma(
-  holder: ModelHolder,
-  ds: PackedDataset,
-  gap: GapImages,
-  s: GammaSettings,
-): Promise<GammaEstimate> {
-  const cfg = holder.cfg;
-  const t = s.trajectory;
-  const trajectory = 'steps' in t ? timestepSequence(cfg.T, t.steps, t.spacing) : Array.from(t);
-  const images = datasetImageSource(ds, gap.heldOut ? gap.indices : []);
-  return withWeights(holder, s.ema, () =>
-    estimateGamma({
-      model: epsModelOf(holder.net),
-      schedule: holder.schedule,
-      images,
-      trajectory,
-      nImages: s.nImages,
-      seed: s.seed,
-      checkpointStep: holder.step,
-      ema: s.ema,
-      batchSize: s.batchSize,
-      onStep: s.onStep,
-      signal: s.signal,
-    }),
-  );
 }
 
 export const HELD_OUT_FILE = 'held-out.json';

@@ -7,9 +7,57 @@ import { gapImages, loadDataset } from '../data/loader';
 import { samplerParts, timestepSequence } from '../diffusion/samplers';
 import { gammaWork, parseGammaEstimate, type GammaEstimate } from '../../shared/gammaEstimate';
 import type { GammaJob, SampleJob } from '../../shared/engineMessages';
-import { estimateRunGamma, type ModelHolder } from './artifacts';
+import { epsModelOf, withWeights, type ModelHolder } from './artifacts';
+import { datasetImageSource } from '../data/imageSource';
+import { estimateGamma } from '../diffusion/samplers';
+import type { GapImages } from '../data/loader';
+import type { PackedDataset } from '../data/packed';
+import type { Spacing } from '../../shared/config';
 import { loadCovHead, type LoadedCovHead } from './covTrainer';
 import { checkDatasetFits } from './trainer';
+
+export interface GammaSettings {
+  ema: boolean;
+  /** Training images per index (the paper: a few hundred suffice; the official files use 10,000 or all). */
+  nImages: number;
+  seed: number;
+  /** The indices to estimate at: a sampler's walk (steps + spacing) or an explicit increasing list. */
+  trajectory: { steps: number; spacing: Spacing } | readonly number[];
+  batchSize?: number;
+  onStep?: (k: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Analytic-DPM's Γ for the holder's checkpoint and weights, over the run's training images (the dataset
+ * less the gap monitor's held-out ones). Plain data: cache it under its `key`.
+ */
+export async function estimateRunGamma(
+  holder: ModelHolder,
+  ds: PackedDataset,
+  gap: GapImages,
+  s: GammaSettings,
+): Promise<GammaEstimate> {
+  const cfg = holder.cfg;
+  const t = s.trajectory;
+  const trajectory = 'steps' in t ? timestepSequence(cfg.T, t.steps, t.spacing) : Array.from(t);
+  const images = datasetImageSource(ds, gap.heldOut ? gap.indices : []);
+  return withWeights(holder, s.ema, () =>
+    estimateGamma({
+      model: epsModelOf(holder.net),
+      schedule: holder.schedule,
+      images,
+      trajectory,
+      nImages: s.nImages,
+      seed: s.seed,
+      checkpointStep: holder.step,
+      ema: s.ema,
+      batchSize: s.batchSize,
+      onStep: s.onStep,
+      signal: s.signal,
+    }),
+  );
+}
 
 type OnStep = (k: number, total: number) => void;
 

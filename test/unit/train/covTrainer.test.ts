@@ -21,7 +21,8 @@ import {
 import { listCovCheckpoints, readCovCheckpoint, writeCovCheckpoint } from '../../../src/engine/train/covCheckpoint';
 import { CovHead, covHeadSpecFor, type TrainableHead } from '../../../src/engine/nets/covHead';
 import { UNet } from '../../../src/engine/nets/unet';
-import { estimateRunGamma, writeRunSamples } from '../../../src/engine/train/artifacts';
+import { writeRunSamples } from '../../../src/engine/train/artifacts';
+import { estimateRunGamma } from '../../../src/engine/train/varianceJobs';
 import { gapImages, loadDataset } from '../../../src/engine/data/loader';
 import type { EngineMessage } from '../../../src/shared/engineMessages';
 import { exactCovX0, exactGamma, exactPredictor, toyImages, toyShape } from '../diffusion/toyGaussian';
