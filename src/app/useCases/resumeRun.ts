@@ -67,19 +67,18 @@ export function prepareResume(store: RunStore, run: RunRecord, changes: ResumeCh
   const changed = changes.steps !== undefined || changes.backend !== undefined;
   if (run.kind === 'cov') return prepareCovResume(store, run, changed ? changes : null);
   const cfg = changed ? parseRunConfig({ ...run.config, ...changes }) : null;
-  if (cfg && changes.steps !== undefined) {
-    const ck = store.checkpoints.latest(run.id);
-    if (ck && cfg.steps <= ck.step) {
-      throw new FieldError(
-        'steps',
-        `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`,
-        cfg.steps,
-      );
-    }
-  }
+  if (cfg && changes.steps !== undefined) assertMoreSteps(store, run.id, cfg.steps);
   assertResumable(store, cfg ? { ...run, totalSteps: cfg.steps } : run);
   if (cfg) store.runs.updateConfig(run.id, cfg);
   return store.runs.get(run.id)!;
+}
+
+/** A new step total must go past the run's last checkpoint. */
+function assertMoreSteps(store: RunStore, runId: number, steps: number): void {
+  const ck = store.checkpoints.latest(runId);
+  if (ck && steps <= ck.step) {
+    throw new FieldError('steps', `run #${runId} already reached step ${ck.step}; give more than ${ck.step}`, steps);
+  }
 }
 
 /** prepareResume of a covariance run: the changes apply to its CovConfig (issue 13). */
@@ -91,14 +90,7 @@ function prepareCovResume(store: RunStore, run: RunRecord, changes: ResumeChange
     throw new FieldError(field, i.message, changes?.[field as keyof ResumeChanges]);
   }
   const cov = r?.data ?? null;
-  const ck = store.checkpoints.latest(run.id);
-  if (cov && changes?.steps !== undefined && ck && cov.steps <= ck.step) {
-    throw new FieldError(
-      'steps',
-      `run #${run.id} already reached step ${ck.step}; give more than ${ck.step}`,
-      cov.steps,
-    );
-  }
+  if (cov && changes?.steps !== undefined) assertMoreSteps(store, run.id, cov.steps);
   assertResumable(store, cov ? { ...run, totalSteps: cov.steps } : run);
   if (cov) store.runs.updateCov(run.id, cov);
   return store.runs.get(run.id)!;
