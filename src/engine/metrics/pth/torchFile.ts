@@ -298,8 +298,15 @@ function readZip(bytes: Uint8Array, label: string): Map<string, TorchTensor> {
 
 /** The tensors of a state_dict file's bytes, in file order. `label` (e.g. the path) prefixes every error. */
 export function readStateDict(bytes: Uint8Array, label = 'torch file'): Map<string, TorchTensor> {
-  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
-    return readZip(bytes, label);
-  if (bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, label);
+  try {
+    if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04)
+      return readZip(bytes, label);
+    if (bytes.length >= 2 && bytes[0] === 0x80) return readLegacy(bytes, label);
+  } catch (err) {
+    // Every failure names the file, including those raised below the file's own parsers (zip64 fields, typed arrays).
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.startsWith(`${label}:`)) throw err;
+    throw new Error(`${label}: ${message}`, { cause: err });
+  }
   throw new Error(`${label}: not a PyTorch file (no zip header, no pickle)`);
 }
