@@ -178,13 +178,14 @@ export function studyMetrics(
   return { metrics, notes };
 }
 
-export function studyRunList(runs: RunRecord[]): StudyRun[] {
+export function studyRunList(store: RunStore, runs: RunRecord[]): StudyRun[] {
   return runs.map((r, i) => ({
     id: r.id,
     name: r.name,
     loss: lossLabel(r),
     role: i === 0 ? 'baseline' : 'sa',
-    step: r.step,
+    // A run stopped between logged steps has trained (and checkpointed) past its last logged step.
+    step: Math.max(r.step, store.checkpoints.latest(r.id)?.step ?? 0),
     seed: r.seed,
   }));
 }
@@ -209,7 +210,7 @@ export function buildStudy(store: RunStore, input: StudyRequest): Study {
   const m = studyMetrics(store, runs, { featureSpace: space, weights: req.metricWeights, sampler: req.sampler });
   const anyMetric = m.metrics.length > 0;
   return {
-    runs: studyRunList(runs),
+    runs: studyRunList(store, runs),
     differences,
     comparable: refused.length === 0,
     gap,

@@ -110,6 +110,8 @@ describe('the study', () => {
       [b.id, 'baseline', 'DDPM'],
       [s.id, 'sa', 'SA-2 λ=1'],
     ]);
+    // Trained steps: the last checkpoint when the run stopped after its last logged step.
+    expect(study.runs.map((r) => r.step)).toEqual([200, 300]);
     expect(study.gap).toMatchObject({ step: 200, t0: 4, weights: 'raw', missing: [] });
     const [ratio] = study.gap.ratios;
     expect(ratio!.t).toEqual([4, 3, 2, 1]);
