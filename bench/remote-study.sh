@@ -11,7 +11,13 @@
 # Environment: TRAIN_LIMIT (seconds of training, default 300), STEPS (a cap, default none), N (images per step count,
 #   default 1000), PRESET (small), BATCH (128), T0 (the gap's t0, 300), GAMMA_N (images for Γ, 1000), COV_STEPS (400),
 #   STUDY (0: skip the study), SAMPLERS (evaluated, in order), SAMPLER_N (images per step count there, 500),
-#   EVAL_SAMPLERS (0: samplers only as grids), BUDGET (seconds the whole call may take, 560).
+#   EVAL_SAMPLERS (0: samplers only as grids), BUDGET (seconds the whole call may take, 560),
+#   DATA (a data folder kept between calls: runs already in it are resumed, not started again), PHASE (train: only
+#   train or resume for TRAIN_LIMIT s; eval: only catch up, study and samplers; default both), FEATURES (1: first the
+#   Inception features/s benchmark, ours beside PyTorch on the same card).
+# Longer studies chain calls on one warm machine (ignored folders stay there between calls; checkpoints of the small
+# model, 68 MiB each with Adam's moments, are too large to travel back and forth):
+#   DATA=tmp/study-data PHASE=train TRAIN_LIMIT=450 bash bench/remote-study.sh   (twice), then PHASE=eval.
 set -uo pipefail
 out=${OUT:-/tmp/study-out}
 mkdir -p "$out"
@@ -28,39 +34,65 @@ else
   SADPM=("$PWD/node_modules/.bin/tsx" "$PWD/bin/sadpm.mjs")
 fi
 sadpm() { "${SADPM[@]}" "$@"; }
-data=$(mktemp -d)
+started=$(date +%s)
+if [ "${FEATURES:-0}" = 1 ] && [ -z "${STUDY_LOCAL:-}" ]; then
+  # Issue 12: FID Inception-v3 features per second, random weights, 32 px images resized to 299 inside.
+  for b in 64 200; do
+    timeout 90 "$NODE" .device/features.mjs --n 2000 --batch "$b" --size 32 2>&1 | grep -v '^Warning: maxDynamic' \
+      | tee -a "$out/features.txt"
+    for tf in off on; do
+      PYTHONUNBUFFERED=1 timeout 60 python3 bench/torch_features.py --n 2000 --batch "$b" --size 32 --tf32 "$tf" 2>&1 \
+        | tee -a "$out/features.txt"
+    done
+  done
+fi
+data=${DATA:-$(mktemp -d)}
+mkdir -p "$data"
+phase=${PHASE:-all}
 log=$out/log.txt
 steps=${STEPS:-100000}
 n=${N:-1000}
 preset=${PRESET:-small}
 size=$([ "$preset" = tiny ] && echo 16 || echo 32)
 dataset=$([ "$size" = 16 ] && echo builtin:shapes || echo builtin:shapes32)
-started=$(date +%s)
 # The store is created once before the two trainings open it side by side.
 "${SADPM[@]}" runs --data-dir "$data" > /dev/null
 stamp() { echo "[$(( $(date +%s) - started )) s] $*" | tee -a "$log"; }
 # One recipe; the loss is the only difference. EMA decay 0.995 suits a run of a few thousand steps.
 recipe=(--data-dir "$data" --preset "$preset" --dataset "$dataset" --steps "$steps" --batch "${BATCH:-128}" --lr 5e-4 --warmup 100
-  --grad-clip 1 --ema-decay 0.995 --checkpoint-every 100000 --log-every 25 --gap-every 0 --gap-t0 "${T0:-300}" --gap-batch 64
+  --grad-clip 1 --ema-decay 0.995 --checkpoint-every 1000 --log-every 25 --gap-every 0 --gap-t0 "${T0:-300}" --gap-batch 64
   --sample-every 0 --sample-n 64 --sample-steps 50 --seed 0)
 # Both train until TRAIN_LIMIT seconds (SIGTERM: a checkpoint at the stop step), then the one behind resumes to the
 # other's step, so both are compared at the same number of steps. STEPS caps both when it comes first.
+last_ckpt() { ls "$data"/runs/*-"$1"/checkpoints 2>/dev/null | sed -n 's/^ckpt-0*\([0-9]*\)\.sadpm-ck$/\1/p' | sort -n | tail -1; }
+if [ "$phase" != eval ]; then
 stamp "training baseline and SA-2 side by side: $preset on $dataset, batch ${BATCH:-128}, for ${TRAIN_LIMIT:-300} s or $steps steps"
 for spec in "baseline 1 0" "sa2 2 1"; do
   set -- $spec
-  timeout -s TERM "${TRAIN_LIMIT:-300}" "${SADPM[@]}" train "${recipe[@]}" --k "$2" --lambda "$3" --name "$1" \
-    > "$out/train-$1.txt" 2>&1 &
+  if [ -n "$(last_ckpt "$1")" ]; then
+    stamp "$1: resuming from step $(last_ckpt "$1")"
+    timeout -s TERM "${TRAIN_LIMIT:-300}" "${SADPM[@]}" resume "$1" --data-dir "$data" --steps "$steps" \
+      >> "$out/train-$1.txt" 2>&1 &
+  else
+    timeout -s TERM "${TRAIN_LIMIT:-300}" "${SADPM[@]}" train "${recipe[@]}" --k "$2" --lambda "$3" --name "$1" \
+      > "$out/train-$1.txt" 2>&1 &
+  fi
 done
 wait
-last_ckpt() { ls "$data"/runs/*-"$1"/checkpoints 2>/dev/null | sed -n 's/^ckpt-0*\([0-9]*\)\.sadpm-ck$/\1/p' | sort -n | tail -1; }
+stamp "training stopped: baseline at step $(last_ckpt baseline), sa2 at step $(last_ckpt sa2)"
+fi
+if [ "$phase" = train ]; then
+  tail -n 3 "$out/train-baseline.txt" "$out/train-sa2.txt" | tee -a "$log"
+  "${SADPM[@]}" runs --data-dir "$data" 2>&1 | tee -a "$log"
+  ls -la "$out"; exit 0
+fi
 sb=$(last_ckpt baseline); ss=$(last_ckpt sa2)
-stamp "training stopped: baseline at step ${sb:-none}, sa2 at step ${ss:-none}"
 if [ -n "$sb" ] && [ -n "$ss" ] && [ "$sb" != "$ss" ]; then
   if [ "$sb" -gt "$ss" ]; then behind=sa2; target=$sb; else behind=baseline; target=$ss; fi
   timeout 120 "${SADPM[@]}" resume "$behind" --data-dir "$data" --steps "$target" >> "$out/train-$behind.txt" 2>&1
   stamp "$behind resumed to step $target: now at $(last_ckpt "$behind")"
 fi
-tail -n 3 "$out/train-baseline.txt" "$out/train-sa2.txt" | tee -a "$log"
+tail -n 3 "$out/train-baseline.txt" "$out/train-sa2.txt" 2>/dev/null | tee -a "$log"
 "${SADPM[@]}" runs --data-dir "$data" 2>&1 | tee -a "$log"
 
 if [ "${STUDY:-1}" = 1 ]; then

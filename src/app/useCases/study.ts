@@ -8,9 +8,9 @@
  * Which config fields may differ (configDifferences): the SA loss (k, lambda, tau) is what a study compares;
  * the dataset, the UNet's shape (ch, chMult, numResBlocks, attnResolutions, imageSize, channels, normGroups) and
  * the diffusion (T, schedule, betaStart, betaEnd) must match, or the study refuses to measure and report; the
- * training recipe (seed, steps, batch, lr, warmup, Adam, EMA decay, clipping, flips, dropout) may differ and is
+ * training recipe (seed, batch, lr, warmup, Adam, EMA decay, clipping, flips, dropout) may differ and is
  * flagged as a confound; monitoring and bookkeeping fields (name, preset, backend, logging, sampling and gap
- * monitor settings) are ignored.
+ * monitor settings, the target step count) are ignored.
  */
 import type { EvalCurve, FeatureSpace, GapRecord, RunRecord } from '../../shared/records';
 import {
@@ -60,6 +60,9 @@ const IGNORED = [
   'gapEvery',
   'gapT0',
   'gapBatch',
+  // The step a run stops at: the schedule does not depend on it (warm-up, then a constant rate), and a study compares
+  // runs at a checkpoint step they share, so a run resumed to a different target is not a different recipe.
+  'steps',
 ];
 
 export function fieldKind(field: string): DiffKind {
