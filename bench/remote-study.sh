@@ -24,7 +24,7 @@ mkdir -p "$out"
 if [ -z "${STUDY_LOCAL:-}" ]; then
   source .device/prelude.sh
   export SADPM_DAWN_NODE=$DAWN_NODE
-  for f in .device/sadpm.mjs .device/engineHost.js .device/better_sqlite3.node; do
+  for f in .device/sadpm.mjs .device/engineHost.js .device/better_sqlite3.node .device/features.mjs; do
     [ -f "$f" ] || xz -dc "$f.xz" > "$f"
   done
   export SADPM_SQLITE_NODE=$PWD/.device/better_sqlite3.node
@@ -37,13 +37,11 @@ sadpm() { "${SADPM[@]}" "$@"; }
 started=$(date +%s)
 if [ "${FEATURES:-0}" = 1 ] && [ -z "${STUDY_LOCAL:-}" ]; then
   # Issue 12: FID Inception-v3 features per second, random weights, 32 px images resized to 299 inside.
-  for b in 64 200; do
-    timeout 90 "$NODE" .device/features.mjs --n 2000 --batch "$b" --size 32 2>&1 | grep -v '^Warning: maxDynamic' \
+  timeout 100 "$NODE" .device/features.mjs --n 2000 --batch 100 --size 32 2>&1 | grep -v '^Warning: maxDynamic' \
+    | tee -a "$out/features.txt"
+  for tf in off on; do
+    PYTHONUNBUFFERED=1 timeout 60 python3 bench/torch_features.py --n 2000 --batch 100 --size 32 --tf32 "$tf" 2>&1 \
       | tee -a "$out/features.txt"
-    for tf in off on; do
-      PYTHONUNBUFFERED=1 timeout 60 python3 bench/torch_features.py --n 2000 --batch "$b" --size 32 --tf32 "$tf" 2>&1 \
-        | tee -a "$out/features.txt"
-    done
   done
 fi
 data=${DATA:-$(mktemp -d)}
