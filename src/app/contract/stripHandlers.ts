@@ -13,7 +13,9 @@ export function stripHandlers(s: Services): Pick<Handlers, 'samples.stripPlan' |
       const run = requireRun(s, runId);
       // Bad settings are refused now, before a job id is handed out.
       failAs('failed', () => planStrip(s.store, run, settings));
-      const jobId = s.jobs.start('strip', (signal, onProgress) => sampleStrip(s, run, settings, { signal, onProgress }));
+      const jobId = s.jobs.start('strip', (signal, onProgress) =>
+        sampleStrip(s, run, settings, { signal, onProgress }),
+      );
       return { jobId };
     },
   };

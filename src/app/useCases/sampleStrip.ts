@@ -53,7 +53,11 @@ function parseSettings(run: RunRecord, request: StripSettings) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0] ?? 'settings');
     const value = (request as Record<string, unknown>)[field];
-    throw new FieldError(field, issue.message, typeof value === 'number' || typeof value === 'string' ? value : undefined);
+    throw new FieldError(
+      field,
+      issue.message,
+      typeof value === 'number' || typeof value === 'string' ? value : undefined,
+    );
   }
   const s = parsed.data;
   if (s.steps > run.T) {

@@ -38,7 +38,8 @@ function checkpointSteps(args: ParsedArgs): number[] | undefined {
   const raw = flagString(args.flags, 'checkpoints');
   if (raw === undefined) return undefined;
   const steps = splitList(raw).map((v) => {
-    if (!/^\d+$/.test(v)) throw new Error(`--checkpoints: expected training steps like 200,400, got '${v}' in '${raw}'`);
+    if (!/^\d+$/.test(v))
+      throw new Error(`--checkpoints: expected training steps like 200,400, got '${v}' in '${raw}'`);
     return Number(v);
   });
   if (steps.length === 0) throw new Error(`--checkpoints: expected training steps like 200,400, got '${raw}'`);
@@ -47,14 +48,16 @@ function checkpointSteps(args: ParsedArgs): number[] | undefined {
 
 export async function cmdStrip(args: ParsedArgs): Promise<number> {
   rejectUnknown(args.flags, [...FLAGS, ...MORE], 'strip');
-  if (args.flags.has('ema') && args.flags.has('raw')) throw new Error('--ema and --raw: give one of them (default EMA)');
+  if (args.flags.has('ema') && args.flags.has('raw'))
+    throw new Error('--ema and --raw: give one of them (default EMA)');
   if (args.flags.has('every') && args.flags.has('checkpoints')) {
     throw new Error('--every and --checkpoints: give one of them (every k-th checkpoint, or the steps to show)');
   }
   const n = args.flags.has('n') ? positiveInt(args, 'n') : 8;
   if (n > MAX_STRIP_N) throw new Error(`--n ${n}: at most ${MAX_STRIP_N} noise images (rows) per strip`);
   const eta = flagNumber(args.flags, 'eta', 0);
-  if (!(eta >= 0 && eta <= 1)) throw new Error(`--eta: expected a number in 0..1, got '${flagString(args.flags, 'eta')}'`);
+  if (!(eta >= 0 && eta <= 1))
+    throw new Error(`--eta: expected a number in 0..1, got '${flagString(args.flags, 'eta')}'`);
   const request = {
     n,
     seed: nonNegativeInt(args, 'seed', 0),
@@ -76,7 +79,12 @@ export async function cmdStrip(args: ParsedArgs): Promise<number> {
     const run = store.runs.get(runRef(args, store))!;
     const json = isJson(args);
     const out = request.out === undefined ? undefined : resolve(request.out);
-    const r = await sampleStrip({ store, spawn: forkEngine }, run, { ...request, out }, { onProgress: stepPrinter(json) });
+    const r = await sampleStrip(
+      { store, spawn: forkEngine },
+      run,
+      { ...request, out },
+      { onProgress: stepPrinter(json) },
+    );
     if (json) {
       console.log(JSON.stringify(r, null, 2));
       return 0;

@@ -7,7 +7,7 @@ import { initBackend } from '../../../src/engine/backend';
 import { resolveRunConfig } from '../../../src/shared/config';
 import { TrainState } from '../../../src/engine/train/trainer';
 import { writeFilmstrip } from '../../../src/engine/train/artifacts';
-import { gridLayout, gridScale } from '../../../src/engine/render/grids';
+import { gridLayout, gridScale, labelBandHeight, makeGridPng } from '../../../src/engine/render/grids';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -47,19 +47,32 @@ describe('denoising filmstrip', () => {
         const png = PNG.sync.read(readFileSync(p));
         return [png.width, png.height];
       };
-      const layout = (n: number) => gridLayout(n, 16, 16, { cols: 4, scale: gridScale(16) });
+      // Each frame's t is drawn above its column, as the sidecar lists them.
+      const colLabels = ['t=17', 't=9', 't=1', 't=0'];
+      const layout = (n: number) => gridLayout(n, 16, 16, { cols: 4, scale: gridScale(16), colLabels });
       expect(size(one.path)).toEqual([layout(4).width, layout(4).height]);
       expect(size(two.path)).toEqual([layout(8).width, layout(8).height]);
       expect(layout(8).rows).toBe(2);
-      // The first frame is the starting noise: its pixels differ from the x0 row's first frame below it.
+      // The label band holds exactly the pixels makeGridPng draws for these labels.
       const png = PNG.sync.read(readFileSync(two.path));
       const cell = gridScale(16) * 16;
-      const pad = 2;
+      const band = labelBandHeight({ colLabels });
+      const bare = new Uint8Array(8 * 16 * 16 * 3);
+      const ref = PNG.sync.read(makeGridPng(bare, 8, 16, 16, 3, { cols: 4, scale: gridScale(16), colLabels }));
+      expect(png.data.subarray(0, 4 * png.width * band).equals(ref.data.subarray(0, 4 * png.width * band))).toBe(true);
+      const blank = PNG.sync.read(
+        makeGridPng(bare, 8, 16, 16, 3, { cols: 4, scale: gridScale(16), colLabels: ['', '', '', ''] }),
+      );
+      expect(png.data.subarray(0, 4 * png.width * band).equals(blank.data.subarray(0, 4 * png.width * band))).toBe(
+        false,
+      );
+      // The first frame is the starting noise: its pixels differ from the x0 row's first frame below it.
+      const pad = 2 + band;
       let diff = 0;
       for (let y = 0; y < cell; y++) {
         for (let x = 0; x < cell; x++) {
-          const a = 4 * ((pad + y) * png.width + pad + x);
-          const b = 4 * ((2 * pad + cell + y) * png.width + pad + x);
+          const a = 4 * ((pad + y) * png.width + 2 + x);
+          const b = 4 * ((pad + 2 + cell + y) * png.width + 2 + x);
           diff += Math.abs(png.data[a]! - png.data[b]!);
         }
       }
