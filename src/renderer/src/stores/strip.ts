@@ -71,7 +71,7 @@ export const useStripStore = defineStore('strip', () => {
     const settings = request.value;
     if (!runId || !settings) return;
     error.value = null;
-    const label = `Strip over training · ${describeSettings(settings)} · n ${settings.n}`;
+    const label = `Strip over training · ${describeSettings(settings)}`;
     const h = useJobsStore().run('strip', label, () => api().invoke('samples.strip', { runId, settings }));
     job.value = h.job;
     try {
