@@ -79,7 +79,8 @@ function planColumns(store: RunStore, run: RunRecord, request: StripSettings): P
     } catch (err) {
       // A head is trained on one checkpoint: the others have none, and the strip goes on without them.
       if (need !== 'npr' && need !== 'sn') throw err;
-      return { ...base, sample: null, skipped: (err as Error).message, variance: null };
+      const why = err instanceof FieldError ? err.detail : (err as Error).message;
+      return { ...base, sample: null, skipped: why, variance: null };
     }
     const sample = findColumn(store.samples.ofCheckpoint(ck.id), s, variance.used);
     return { ...base, sample, skipped: null, variance };

@@ -6,7 +6,7 @@ import { PNG } from 'pngjs';
 import { initBackend } from '../../../src/engine/backend';
 import { resolveRunConfig } from '../../../src/shared/config';
 import { TrainState } from '../../../src/engine/train/trainer';
-import { writeFilmstrip } from '../../../src/engine/train/artifacts';
+import { writeFilmstrip, writeRunSamples } from '../../../src/engine/train/artifacts';
 import { gridLayout, gridScale, labelBandHeight, makeGridPng } from '../../../src/engine/render/grids';
 
 beforeAll(async () => {
@@ -77,6 +77,32 @@ describe('denoising filmstrip', () => {
         }
       }
       expect(diff / (cell * cell)).toBeGreaterThan(5);
+    } finally {
+      holder.dispose();
+    }
+  });
+});
+
+describe('sample grid files (issue 12/15)', () => {
+  it('a grid in another layout (a strip column) gets its own file instead of overwriting the square grid', async () => {
+    const cfg = resolveRunConfig({ preset: 'tiny', dataset: 'builtin:shapes', T: 20, gapT0: 10, sampleSteps: 2 });
+    const holder = new TrainState(cfg);
+    const dir = mkdtempSync(join(tmpdir(), 'sadpm-grid-names-'));
+    try {
+      const s = { n: 4, ema: false, sampler: 'ddim' as const, steps: 2, seed: 1 };
+      const square = await writeRunSamples(holder, dir, s);
+      const column = await writeRunSamples(holder, dir, { ...s, cols: 1 });
+      const same = await writeRunSamples(holder, dir, { ...s, cols: 2 });
+      expect(column.path).toMatch(/step-0000000-ddim2-c1-seed1-n4\.png$/);
+      // cols 2 is the default layout of 4 images: the same file.
+      expect(same.path).toBe(square.path);
+      const size = (p: string) => {
+        const png = PNG.sync.read(readFileSync(p));
+        return [png.width, png.height];
+      };
+      expect(size(square.path)).toEqual([2 * 66 + 2, 2 * 66 + 2]);
+      expect(size(column.path)).toEqual([66 + 2, 4 * 66 + 2]);
+      expect(JSON.parse(readFileSync(column.path.replace(/\.png$/, '.json'), 'utf8')).grid.cols).toBe(1);
     } finally {
       holder.dispose();
     }
