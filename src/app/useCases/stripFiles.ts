@@ -88,7 +88,8 @@ export function stripPath(
   const gamma = variance === 'gamma' ? `-g${s.gammaImages ?? 'all'}s${s.gammaSeed ?? 0}` : '';
   const which = s.checkpoints ? `-at${s.checkpoints.join('_').slice(0, 80)}` : s.every > 1 ? `-every${s.every}` : '';
   const spacing = s.spacing === 'uniform' ? '' : `-${s.spacing}`;
-  const name = `strip-${s.sampler}${s.steps}${spacing}${eta}${gamma}${s.ema ? '-ema' : ''}-seed${s.seed}-n${s.n}${which}`;
+  const weights = s.ema ? '-ema' : '';
+  const name = `strip-${s.sampler}${s.steps}${spacing}${eta}${gamma}${weights}-seed${s.seed}-n${s.n}${which}`;
   return join(run.runDir, 'samples', `${name}.png`);
 }
 
@@ -127,7 +128,7 @@ export function writeStrip(
     eta: s.eta,
     seed: s.seed,
     n: s.n,
-    rows: `noise image i = 0..${s.n - 1}: x_T and every step's noise drawn from (seed=${s.seed}, i) at every checkpoint`,
+    rows: `noise image i = 0..${s.n - 1}: x_T and each step's noise from (seed=${s.seed}, i) at every checkpoint`,
     columns: columns.map((c) => ({ step: c.step, grid: c.sample.path })),
   });
   return { path: out, sidecar };

@@ -42,7 +42,7 @@ export const useGalleryStore = defineStore('gallery', () => {
   const filmJob = ref<Job | null>(null);
   const filmPath = ref<string | null>(null);
   const filmError = ref<unknown>(null);
-  /** Issue 15: the filmstrip gets a second row, the x̂0 predicted from each frame's x_t; and what the shown one has. */
+  /** Issue 15: a second filmstrip row, the x̂0 predicted from each frame's x_t; and whether the shown one has it. */
   const filmX0 = ref(false);
   const filmShowsX0 = ref(false);
 
