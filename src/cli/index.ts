@@ -15,6 +15,7 @@ import { cmdServe } from './commands/serve';
 import { cmdEval, cmdStudy } from './commands/eval';
 import { cmdGamma, cmdTrainCov } from './commands/variance';
 import { cmdSweep, cmdSweepCancel, cmdSweepStatus, cmdSweeps } from './commands/sweep';
+import { cmdStrip } from './commands/strip'; // issue 12/15
 
 const HELP = `sadpm — SA-DPM Studio's command line: train, sample and measure diffusion models with the
 Sequence-Aware (SA) loss of "On Inference Stability for Diffusion Models" (AAAI 2024).
@@ -55,6 +56,10 @@ weights, images and seed, and cached), npr-ddpm, npr-ddim, sn-ddpm, sn-ddim (a c
   sadpm sweep --k 1,2 --lambda 0,0.5,1 --seeds 0,1 [train flags] [--executor local|slurm] [--max-parallel N]
               [--partition P --account A --time HH:MM:SS --gpus N --ssh HOST --remote-dir DIR] [--detach]
   sadpm sweep-status SWEEP [--watch]    sadpm sweep-cancel SWEEP    sadpm sweeps   ('sadpm sweep --help')
+Samples over training (issue 12/15): the same noise at every checkpoint, rows = noise image, columns = step:
+  sadpm strip RUN [--n 8] [--seed 0] [--sampler ddim|ddpm|analytic-*|npr-*|sn-*] [--steps 50] [--ema|--raw]
+               [--every K | --checkpoints S,S] [--spacing uniform] [--eta 0] [--out FILE.png]
+               checkpoints already sampled with the same settings are reused; default EMA weights
 The store lives in the platform's app-data folder; --data-dir DIR or SADPM_HOME=DIR puts it elsewhere.
 Add --json to train/resume/sample/gap for one JSON engine message per line on stdout, and to
 runs/show/datasets/export/prune/eval/study for JSON output.`;
@@ -104,6 +109,8 @@ const COMMANDS: Record<string, (a: ParsedArgs) => Promise<number> | number> = {
   'sweep-status': cmdSweepStatus,
   'sweep-cancel': cmdSweepCancel,
   sweeps: cmdSweeps,
+  // issue 12/15: one fixed noise at every checkpoint, a strip over training
+  strip: cmdStrip,
 };
 
 /** An error as the terminal shows it: a use case's bad field is named as the flag that set it. */

@@ -17,6 +17,7 @@ import { parseCovConfig } from '../shared/covConfig';
 import { runImportJob } from './data/importJob';
 import { describeBadCommand } from './badCommand';
 import { evalJob, refStatsJob } from './metrics/jobs';
+import { stripJob } from './train/stripJob';
 
 interface Transport {
   send(msg: HostMessage): void;
@@ -173,6 +174,9 @@ export function serveCommands(t: Pick<Transport, 'send' | 'onMessage'>, exit: (c
           .catch(() => exit(1));
         return;
       }
+      // issue 12/15: one noise at several checkpoints.
+      case 'strip':
+        return job(cmd.jobId, (signal, onProgress) => stripJob(cmd.job, signal, onProgress));
     }
   }
 }

@@ -35,6 +35,7 @@ import { COV_HEAD_KINDS } from './covConfig';
 import { GammaEstimateSchema } from './gammaEstimate';
 import { SweepDetailSchema, SweepRecordSchema, SweepRequestSchema } from './sweep';
 import { SampleVarianceSchema } from './sampleVariance';
+import { STRIP_INVOKE, StripResultSchema } from './strip'; // issue 12/15
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -113,6 +114,7 @@ export const JOB_RESULTS = {
   study: StudyReportSchema,
   // Issue 13: a Γ estimate, and whether it came from the cache.
   gamma: GammaEstimateSchema.extend({ cached: z.boolean() }),
+  strip: StripResultSchema, // issue 12/15
 } as const;
 export type JobKind = keyof typeof JOB_RESULTS;
 export const JOB_KINDS = Object.keys(JOB_RESULTS) as JobKind[];
@@ -400,6 +402,7 @@ export const INVOKE = {
   'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
   /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
   'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
+  ...STRIP_INVOKE, // issue 12/15: one fixed noise at every checkpoint, a strip over training
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;

@@ -398,6 +398,35 @@ export type GammaJob = z.infer<typeof GammaJobSchema>;
 export const SampleJobResultSchema = SamplesMessageSchema.extend({ gamma: z.unknown().optional() });
 export type SampleJobResult = z.infer<typeof SampleJobResultSchema>;
 
+// issue 12/15: one fixed noise sampled at several checkpoints of a run (a strip over training).
+/** Checkpoints one strip job may sample. */
+export const MAX_STRIP_COLUMNS = 1000;
+/** The same settings (so the same noise) at each checkpoint, in order; a Γ or head belongs to one checkpoint. */
+export const StripJobSchema = SampleJobSchema.pick({
+  runDir: true,
+  ema: true,
+  n: true,
+  sampler: true,
+  steps: true,
+  spacing: true,
+  eta: true,
+  seed: true,
+  batchSize: true,
+  backend: true,
+}).extend({
+  columns: z
+    .array(z.object({ checkpointPath: z.string(), ...VARIANCE_SOURCE_FIELDS }))
+    .min(1)
+    .max(MAX_STRIP_COLUMNS),
+});
+export type StripJob = z.infer<typeof StripJobSchema>;
+/** The columns written, in order; `stopped` says why the job ended before the last (what came before is kept). */
+export const StripJobResultSchema = z.object({
+  columns: z.array(SampleJobResultSchema),
+  stopped: z.object({ cancelled: z.boolean(), error: z.string() }).optional(),
+});
+export type StripJobResult = z.infer<typeof StripJobResultSchema>;
+
 export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('import'), jobId: z.string(), job: ImportJobSchema }),
   z.object({ cmd: z.literal('train'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
@@ -411,5 +440,7 @@ export const EngineCommandSchema = z.discriminatedUnion('cmd', [
   // Issue 13: Γ estimates and covariance-head runs.
   z.object({ cmd: z.literal('gamma'), jobId: z.string(), job: GammaJobSchema }),
   z.object({ cmd: z.literal('trainCov'), config: z.unknown(), runDir: z.string(), resumeFrom: z.string().optional() }),
+  // issue 12/15
+  z.object({ cmd: z.literal('strip'), jobId: z.string(), job: StripJobSchema }),
 ]);
 export type EngineCommand = z.infer<typeof EngineCommandSchema>;

@@ -11,6 +11,7 @@ import { sampleHandlers } from './sampleHandlers';
 import { evalHandlers } from './evalHandlers';
 import { varianceHandlers } from './varianceHandlers';
 import { sweepHandlers } from './sweepHandlers';
+import { stripHandlers } from './stripHandlers'; // issue 12/15
 
 export { ApiFailure, dispatch, type DispatchResult, type Handlers } from './dispatch';
 export type { NativeUi } from './dataHandlers';
@@ -27,5 +28,6 @@ export function makeHandlers(s: Services, native?: NativeUi, uploads: UploadOwne
     ...evalHandlers(s),
     ...varianceHandlers(s),
     ...sweepHandlers(s),
+    ...stripHandlers(s), // issue 12/15
   };
 }

@@ -18,6 +18,16 @@ export interface GridOptions {
   background?: number;
   /** A line of text drawn in a band above the grid (5x7 bitmap font). */
   caption?: string;
+  /** A label centred above each column (a checkpoint's step, a frame's t), in a band below the caption. */
+  colLabels?: readonly string[];
+}
+
+/** Pixels above and below the column labels' line. */
+const LABEL_PAD = 3;
+
+/** Height of the band of column labels (0 without labels). */
+export function labelBandHeight(opts: Pick<GridOptions, 'colLabels'>): number {
+  return opts.colLabels && opts.colLabels.length > 0 ? GLYPH_H + 2 * LABEL_PAD : 0;
 }
 
 /** Caption lines that fit the grid's width at font scale 1, broken at spaces. */
@@ -84,7 +94,8 @@ export function gridLayout(n: number, h: number, w: number, opts: GridOptions = 
     cols,
     rows,
     width,
-    height: rows * (h * scale + padding) + padding + captionBand(opts.caption, width, padding).height,
+    height:
+      rows * (h * scale + padding) + padding + captionBand(opts.caption, width, padding).height + labelBandHeight(opts),
   };
 }
 
@@ -128,9 +139,17 @@ export function makeGridPng(
   );
   const cellW = w * scale;
   const cellH = h * scale;
+  // A label wider than its cell is cut to the characters that fit.
+  const fit = Math.max(1, Math.floor((cellW + 1) / ADVANCE));
+  opts.colLabels?.slice(0, cols).forEach((label, col) => {
+    const text = label.slice(0, fit);
+    const x = padding + col * (cellW + padding) + Math.floor((cellW - textWidth(text, 1)) / 2);
+    drawText(data, width, x, band.height + LABEL_PAD, text, 1, ink);
+  });
+  const top = band.height + labelBandHeight(opts);
   for (let i = 0; i < n; i++) {
     const ox = padding + (i % cols) * (cellW + padding);
-    const oy = band.height + padding + Math.floor(i / cols) * (cellH + padding);
+    const oy = top + padding + Math.floor(i / cols) * (cellH + padding);
     const base = i * h * w * c;
     for (let y = 0; y < cellH; y++) {
       const sy = Math.floor(y / scale);
@@ -158,4 +177,41 @@ export function writeGridPng(
   opts: GridOptions = {},
 ): void {
   writeFileAtomic(path, makeGridPng(images, n, h, w, c, opts));
+}
+
+/**
+ * The images of a grid PNG that makeGridPng wrote with these options (uint8 NHWC): the inverse of its layout,
+ * reading one source pixel per scaled cell. Grayscale comes back from the red channel; alpha was not kept.
+ */
+export function readGridPixels(
+  png: Buffer,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  opts: GridOptions = {},
+): Uint8Array {
+  if (c !== 1 && c !== 3) throw new Error(`grid: only 1 or 3 channels can be read back from a grid, got ${c}`);
+  const { cols, width, height } = gridLayout(n, h, w, opts);
+  const img = PNG.sync.read(png);
+  if (img.width !== width || img.height !== height) {
+    const expected = `${width}x${height} for ${n} images of ${h}x${w} in ${cols} columns`;
+    throw new Error(`grid: the PNG is ${img.width}x${img.height}, expected ${expected}`);
+  }
+  const padding = opts.padding ?? 2;
+  const scale = opts.scale ?? 1;
+  const top = captionBand(opts.caption, width, padding).height + labelBandHeight(opts);
+  const out = new Uint8Array(n * h * w * c);
+  for (let i = 0; i < n; i++) {
+    const ox = padding + (i % cols) * (w * scale + padding);
+    const oy = top + padding + Math.floor(i / cols) * (h * scale + padding);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const src = 4 * ((oy + y * scale) * width + ox + x * scale);
+        const dst = ((i * h + y) * w + x) * c;
+        for (let ch = 0; ch < c; ch++) out[dst + ch] = img.data[src + ch]!;
+      }
+    }
+  }
+  return out;
 }

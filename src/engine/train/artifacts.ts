@@ -156,16 +156,22 @@ export function varianceChoice(holder: ModelHolder, s: SampleGridOptions, sample
   };
 }
 
-/** One file per distinct grid: the same settings give the same images, so only then is a file reused. */
+/**
+ * One file per distinct grid: the same settings give the same images, so only then is a file reused. A layout
+ * other than the default square one (a strip's column) gets its own file, so it never overwrites that grid.
+ */
 export function defaultSamplePath(
   runDir: string,
   step: number,
   s: Required<Pick<SampleGridOptions, 'sampler' | 'steps' | 'ema' | 'spacing' | 'eta' | 'seed' | 'n'>> & {
     varianceTag?: string;
+    cols?: number;
   },
 ): string {
   const eta = samplerParts(s.sampler).family === 'ddim' && s.eta !== 0 ? `-eta${s.eta}` : '';
-  const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${eta}${s.varianceTag ?? ''}`;
+  const cols = s.cols === undefined ? undefined : Math.min(s.cols, s.n);
+  const layout = cols !== undefined && cols !== Math.ceil(Math.sqrt(s.n)) ? `-c${cols}` : '';
+  const variant = `${s.spacing === 'uniform' ? '' : `-${s.spacing}`}${eta}${s.varianceTag ?? ''}${layout}`;
   const name = `step-${String(step).padStart(7, '0')}-${s.sampler}${s.steps}${variant}${s.ema ? '-ema' : ''}-seed${s.seed}-n${s.n}.png`;
   return join(runDir, 'samples', name);
 }
@@ -204,7 +210,7 @@ export async function writeRunSamples(
   const images = res.images;
   const seconds = (performance.now() - t0) / 1000;
   const naming = { sampler, steps, ema: settings.ema, spacing, eta, seed, n: settings.n, varianceTag: choice.tag };
-  const path = settings.out ?? defaultSamplePath(runDir, holder.step, naming);
+  const path = settings.out ?? defaultSamplePath(runDir, holder.step, { ...naming, cols: settings.cols });
   const pixels = toUint8(images);
   const shapes = builtinShapeCheck(cfg, pixels, settings.n);
   const scale = gridScale(cfg.imageSize);
@@ -316,10 +322,13 @@ export async function writeFilmstrip(
   const name = `step-${step}-${sampler}${steps}${choice.tag}${settings.ema ? '-ema' : ''}-film${x0Tag}-seed${seed}.png`;
   const path = settings.out ?? join(runDir, 'samples', name);
   const scale = gridScale(cfg.imageSize);
+  // Each frame is labelled with its t (the sample last, at t = 0), as the sidecar's frames list them.
+  const colLabels = res.trajectory.map((f) => `t=${f.j + 1}`).concat(['t=0']);
   writeGridPng(path, toUint8(all), n, cfg.imageSize, cfg.imageSize, cfg.channels, {
     cols,
     scale,
     caption: settings.caption,
+    colLabels,
   });
   writeJsonAtomic(path.replace(/\.png$/i, '') + '.json', {
     kind: 'sadpm-filmstrip',

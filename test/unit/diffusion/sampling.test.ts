@@ -291,6 +291,21 @@ describe('trajectory, progress, cancellation, validation', () => {
     expect(maxAbsDiff(r.trajectory[0]!.x0, ref.x0AtKeep)).toBeLessThan(1e-4);
   });
 
+  it('x̂0 frames at every kept step = clip((x_t − √(1−ᾱ_t) ε)/√ᾱ_t) against a float64 reference (issue 15)', async () => {
+    for (const [sampler, eta] of [
+      ['ddpm', 0],
+      ['ddim', 0.5],
+    ] as const) {
+      const keep = [0, 1, 2, 3, 4];
+      const r = await sampleWithTrajectory(base({ sampler, eta, n: 3, batchSize: 2, steps: 5, keepTrajectory: keep }));
+      for (const k of keep) {
+        const ref = referenceSample({ sampler, steps: 5, spacing: 'uniform', eta, seed: 7, n: 3, keepX0: k });
+        expect(maxAbsDiff(r.trajectory[k]!.x0, ref.x0AtKeep), `${sampler} step ${k}`).toBeLessThan(1e-4);
+        expect(Math.max(...r.trajectory[k]!.x0.map(Math.abs))).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
   it('keeps x_t beside x0 at those steps: the first is the starting noise, clipped for display', async () => {
     const r = await sampleWithTrajectory(base({ n: 2, batchSize: 2, steps: 5, keepTrajectory: [0, 3] }));
     for (const f of r.trajectory) expect(f.xt.length).toBe(2 * P);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { gridLayout, makeGridPng, writeGridPng } from '../../../src/engine/render/grids';
+import { gridLayout, makeGridPng, readGridPixels, writeGridPng } from '../../../src/engine/render/grids';
 
 function rgbAt(png: PNG, x: number, y: number): [number, number, number, number] {
   const o = 4 * (y * png.width + x);
@@ -123,5 +123,60 @@ describe('grid captions', () => {
     expect(ink).toBeGreaterThan(20);
     // The first row of cells starts below the band.
     expect(png.data[4 * ((short.height + 2) * png.width + 2)]).toBe(128);
+  });
+});
+
+describe('column labels and reading a grid back (issue 12/15)', () => {
+  it('labels each column in a band below the caption, centred, cut to the cell width', async () => {
+    const { captionBand, labelBandHeight } = await import('../../../src/engine/render/grids');
+    const { textWidth } = await import('../../../src/engine/render/bitmapFont');
+    const n = 6;
+    const opts = { cols: 3, padding: 2, scale: 4, caption: 'STEP', colLabels: ['20', '4000', '123456789'] };
+    const png = PNG.sync.read(makeGridPng(fixture(n, 4, 4, 3), n, 4, 4, 3, opts));
+    const plain = gridLayout(n, 4, 4, { cols: 3, padding: 2, scale: 4 });
+    const band = captionBand('STEP', plain.width, 2).height;
+    expect(labelBandHeight(opts)).toBe(13);
+    expect([png.width, png.height]).toEqual([plain.width, plain.height + band + 13]);
+    /** Columns with ink in the label band within cell j (x from its left edge). */
+    const inkColumns = (j: number): number[] => {
+      const xs: number[] = [];
+      for (let x = 0; x < 16; x++) {
+        const px = 2 + j * 18 + x;
+        let ink = false;
+        for (let y = band; y < band + 13; y++) ink ||= png.data[4 * (y * png.width + px)]! < 100;
+        if (ink) xs.push(x);
+      }
+      return xs;
+    };
+    // '20' is 11 px wide, centred in a 16 px cell: ink from x = 2 to 12.
+    expect(textWidth('20', 1)).toBe(11);
+    expect(Math.min(...inkColumns(0))).toBe(2);
+    expect(Math.max(...inkColumns(0))).toBe(12);
+    // A label wider than its cell keeps only the characters that fit (16 px: 2 characters), never the neighbour's.
+    expect(Math.max(...inkColumns(2))).toBeLessThan(16);
+    expect(inkColumns(1).length).toBeGreaterThan(0);
+    // The cells start below both bands.
+    expect(rgbAt(png, 2, band + 13 + 2)).toEqual([0, 60, 120, 255]);
+    expect(rgbAt(png, 2, band + 13 + 1)).toEqual([255, 255, 255, 255]);
+  });
+
+  it('readGridPixels inverts makeGridPng for any layout, grayscale and RGB', () => {
+    for (const [n, c, opts] of [
+      [5, 1, {}],
+      [7, 3, { cols: 1, scale: 4, caption: 'A COLUMN', colLabels: ['9'] }],
+      [4, 3, { cols: 4, padding: 0, scale: 2, colLabels: ['1', '2', '3', '4'] }],
+    ] as const) {
+      const imgs = fixture(n, 3, 5, c);
+      const back = readGridPixels(makeGridPng(imgs, n, 3, 5, c, opts), n, 3, 5, c, opts);
+      expect(Buffer.from(back).equals(Buffer.from(imgs))).toBe(true);
+    }
+  });
+
+  it('readGridPixels refuses a PNG of another layout, naming both sizes', () => {
+    const buf = makeGridPng(fixture(4, 2, 2, 3), 4, 2, 2, 3);
+    expect(() => readGridPixels(buf, 4, 2, 2, 3, { cols: 1 })).toThrow(
+      'grid: the PNG is 10x10, expected 6x18 for 4 images of 2x2 in 1 columns',
+    );
+    expect(() => readGridPixels(buf, 4, 2, 2, 4)).toThrow(/only 1 or 3 channels/);
   });
 });

@@ -42,6 +42,9 @@ export const useGalleryStore = defineStore('gallery', () => {
   const filmJob = ref<Job | null>(null);
   const filmPath = ref<string | null>(null);
   const filmError = ref<unknown>(null);
+  /** Issue 15: a second filmstrip row, the x̂0 predicted from each frame's x_t; and whether the shown one has it. */
+  const filmX0 = ref(false);
+  const filmShowsX0 = ref(false);
 
   /** Newest step first; several grids per step when sampled with other settings. */
   const groups = computed(() => {
@@ -146,12 +149,14 @@ export const useGalleryStore = defineStore('gallery', () => {
     filmError.value = null;
     const { n: _n, ...s } = settings.value;
     const fr = Math.max(2, Math.min(20, Math.round(frames.value)));
+    const x0 = filmX0.value;
     const h = useJobsStore().run('filmstrip', `Filmstrip step ${ck.step} · seed ${s.seed}`, () =>
-      api().invoke('samples.filmstrip', { checkpointId: ck.id, settings: s, frames: fr }),
+      api().invoke('samples.filmstrip', { checkpointId: ck.id, settings: s, frames: fr, x0 }),
     );
     filmJob.value = h.job;
     try {
       filmPath.value = (await h.result).path;
+      filmShowsX0.value = x0;
     } catch (e) {
       if (!(e instanceof JobCancelled)) filmError.value = toApiError(e);
     }
@@ -178,6 +183,8 @@ export const useGalleryStore = defineStore('gallery', () => {
     filmPath,
     filmError,
     filmBusy,
+    filmX0,
+    filmShowsX0,
     open,
     loadSamples,
     show,
