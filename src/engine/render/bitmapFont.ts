@@ -1,6 +1,7 @@
 /**
  * A 5x7 bitmap font for captions on exported grids (no font files, no native text rendering).
- * Letters are drawn upper-case; characters without a glyph draw as '?'.
+ * Letters are drawn upper-case, except a lower-case t (a frame's timestep t must not read as the step count T);
+ * characters without a glyph draw as '?'.
  */
 const GLYPHS: Record<string, number[]> = {
   '0': [0x0e, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0e],
@@ -33,6 +34,7 @@ const GLYPHS: Record<string, number[]> = {
   R: [0x1e, 0x11, 0x11, 0x1e, 0x14, 0x12, 0x11],
   S: [0x0f, 0x10, 0x10, 0x0e, 0x01, 0x01, 0x1e],
   T: [0x1f, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+  t: [0x08, 0x08, 0x1c, 0x08, 0x08, 0x09, 0x06],
   U: [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0e],
   V: [0x11, 0x11, 0x11, 0x11, 0x11, 0x0a, 0x04],
   W: [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0a],
@@ -75,7 +77,7 @@ export function drawText(
 ): void {
   const height = rgba.length / 4 / width;
   for (let i = 0; i < text.length; i++) {
-    const glyph = GLYPHS[text[i]!.toUpperCase()] ?? GLYPHS['?']!;
+    const glyph = GLYPHS[text[i]!] ?? GLYPHS[text[i]!.toUpperCase()] ?? GLYPHS['?']!;
     const gx = x + i * ADVANCE * scale;
     for (let row = 0; row < GLYPH_H; row++) {
       for (let col = 0; col < GLYPH_W; col++) {
