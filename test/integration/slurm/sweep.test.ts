@@ -20,7 +20,10 @@ import { RunStore } from '../../../src/store/runStore';
 const missing = missingSlurm();
 if (missing) console.warn(`skipping the Slurm sweep test: ${missing}`);
 
-/** quick-cpu cut down to seconds: T 100, a 2-image gap from t0 10, 4 samples of 5 steps; a loss point per step. */
+/**
+ * quick-cpu cut down to seconds: T 100, a 2-image gap from t0 10, 4 samples of 5 steps; a loss point per step. The
+ * default backend (WebGPU on llvmpipe here): a cell takes ~15 s of CPU there against ~100 s on tfjs' cpu backend.
+ */
 const { k: _k, lambda: _l, ...QUICK_CPU } = RUN_PRESETS['quick-cpu']!;
 const TINY = {
   ...QUICK_CPU,
@@ -30,7 +33,6 @@ const TINY = {
   sampleN: 4,
   sampleSteps: 5,
   logEvery: 1,
-  backend: 'cpu',
 };
 
 describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-node cluster', () => {
@@ -113,7 +115,8 @@ describe.skipIf(missing !== null)('sweeps through the Slurm executor on a one-no
   }, 660_000);
 
   it('scontrol requeue of a running task: it resumes from its checkpoint with every step once', async () => {
-    const steps = 12;
+    // Enough steps that the requeue lands mid-run at ~0.5 s a step (the executor polls every 0.5 s).
+    const steps = 60;
     const { runs } = createSweep(store, {
       name: 'requeue',
       base: { ...TINY, steps, checkpointEvery: 100 },
