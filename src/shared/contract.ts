@@ -17,7 +17,7 @@ import {
   SampleRecordSchema,
   SeriesSchema,
 } from './records';
-import { RunGroupSchema, RunSortKeySchema } from './runColumns';
+import { RunGroupSchema, RunOverviewSchema, RunSortKeySchema } from './runColumns';
 import { EvalCurveSchema, EvalResultSchema } from './records';
 import {
   AppSettingsSchema,
@@ -400,6 +400,10 @@ export const INVOKE = {
   'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
   /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
   'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
+  // issue 15: the app shell starts with the counts and one page of recent runs, not the whole store (views page
+  // and search through runs.list).
+  /** Runs by status and kind, and the tags in use, without listing the runs. */
+  'runs.overview': channel(Empty, RunOverviewSchema),
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;
