@@ -80,8 +80,13 @@ describe('Compare from a selection', () => {
     const notes = w.get('[data-testid="compare-open-notes"]').text();
     expect(notes).toContain('#3 run-3 has no checkpoint yet: its curves only');
     expect(notes).toContain('run #9: no run 9');
-    // The picker shows the first selected run's checkpoints, to add more of them.
-    expect((w.get('[data-testid="compare-run"]').element as HTMLSelectElement).value).toBe('3');
+    // The picker shows the first pane's run and its checkpoints, to add more of them.
+    expect((w.get('[data-testid="compare-run"]').element as HTMLSelectElement).value).toBe('1');
+    expect(w.findAll('[data-testid="compare-checkpoint"] option').map((o) => o.text())).toEqual([
+      'step 300',
+      'step 200',
+      'step 100',
+    ]);
     // A run taken out leaves the curves.
     await w.get('[data-testid="compare-run-chip-2"] button').trigger('click');
     await flushPromises();

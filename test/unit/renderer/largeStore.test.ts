@@ -30,7 +30,7 @@ let store: Map<number, RunRecord>;
 /** runs.list as the store answers it (newest first), for the filters these views send. */
 function list(f: InvokeRequest<'runs.list'>): { runs: RunRecord[]; total: number } {
   let rows = [...store.values()].sort((a, b) => b.id - a.id);
-  for (const c of f.where ?? []) if (c.key === 'id') rows = rows.filter((r) => (c.value as number[]).includes(r.id));
+  for (const c of f.where ?? []) if (c.key === 'id') rows = rows.filter((r) => [c.value].flat().includes(r.id));
   if (f.text) rows = rows.filter((r) => r.name.includes(f.text!));
   if (f.status) rows = rows.filter((r) => f.status!.includes(r.status));
   if (f.kind) rows = rows.filter((r) => r.kind === f.kind);
@@ -137,7 +137,7 @@ describe('the shell and its views in a store of 1,000 runs', () => {
     // The newest runs, and the picked one (older than those) read from the store; then a hint to search.
     expect(options()[1]).toBe(`#${N} run-${N} · running · step 0`);
     expect(options().at(-2)).toBe('#3 run-3 · failed · step 0');
-    expect(options().at(-1)).toBe('… older runs: search to find them');
+    expect(options().at(-1)).toBe('… older runs: search to find them (or #id)');
     expect(options()).toHaveLength(RECENT_RUNS + 3);
     await w.get('[data-testid="run-select-search"]').setValue('run-42');
     await vi.advanceTimersByTimeAsync(300);
@@ -145,8 +145,23 @@ describe('the shell and its views in a store of 1,000 runs', () => {
     // The picked run stays listed, then the matches newest first.
     const matches = [429, 428, 427, 426, 425, 424, 423, 422, 421, 420, 42];
     expect(options().slice(1)).toEqual([3, ...matches].map((id) => `#${id} run-${id} · ${statusOf(id)} · step 0`));
+    expect(options().at(-1)).toBe('#42 run-42 · failed · step 0');
     await w.get('select').setValue('42');
     expect(picked.value).toBe(42);
+    await w.get('[data-testid="run-select-search"]').setValue('run-1');
+    await vi.advanceTimersByTimeAsync(300);
+    // run-1, run-10..19, run-100..199, run-1000: 112 match, the newest 50 listed (and the picked run); '#id'
+    // reads one run by its id.
+    expect(options()).toHaveLength(1 + 1 + 50 + 1);
+    expect(options().at(-1)).toBe('… 62 more match: type more to narrow');
+    await w.get('[data-testid="run-select-search"]').setValue('#7');
+    await vi.advanceTimersByTimeAsync(300);
+    expect(api.callsTo('runs.list').at(-1)).toEqual({
+      where: [{ key: 'id', op: 'eq', value: 7 }],
+      limit: 50,
+      withEvals: true,
+    });
+    expect(options().slice(1)).toEqual(['#42 run-42 · failed · step 0', '#7 run-7 · completed · step 0']);
   });
 
   it('the Runs list pages through the store as it scrolls, searched and filtered by the store', async () => {

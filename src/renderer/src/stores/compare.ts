@@ -105,7 +105,7 @@ export const useCompareStore = defineStore('compare', () => {
 
   /**
    * A new comparison of the runs `ids` (in the order selected): the latest checkpoints of the first two runs that
-   * have one side by side, the curves of every run. The picker shows the first run's checkpoints.
+   * have one side by side, the curves of every run. The picker shows the checkpoints of the first pane's run.
    */
   let openSeq = 0;
   async function openRuns(ids: number[]): Promise<void> {
@@ -141,7 +141,9 @@ export const useCompareStore = defineStore('compare', () => {
         shown++;
       });
       openNotes.value = notes;
-      if (curveRunIds.value[0] !== undefined) void pickRun(curveRunIds.value[0]);
+      // The picker on the first run shown in a pane (to add its other checkpoints), else the first selected.
+      const first = panes.value[0]?.runId ?? curveRunIds.value[0];
+      if (first !== undefined) void pickRun(first);
     } finally {
       if (my === openSeq) opening.value = false;
     }

@@ -135,10 +135,15 @@ export const useRunsStore = defineStore('runs', () => {
     return res;
   }
 
-  /** Runs whose name, notes, tags, dataset or preset contain `text` (newest first), from the store. */
+  /**
+   * Runs whose name, notes, tags, dataset or preset contain `text` (newest first), or the run `#<id>`, from the
+   * store, and how many match.
+   */
   function search(text: string, opts: { kind?: RunKind; limit?: number } = {}) {
     const t = text.trim();
-    return query({ ...(t ? { text: t } : {}), ...(opts.kind ? { kind: opts.kind } : {}), limit: opts.limit ?? 50 });
+    const id = /^#(\d+)$/.exec(t);
+    const what: RunFilter = id ? { where: [{ key: 'id', op: 'eq', value: Number(id[1]) }] } : t ? { text: t } : {};
+    return query({ ...what, ...(opts.kind ? { kind: opts.kind } : {}), limit: opts.limit ?? 50 });
   }
 
   /** Makes sure these runs are in the cache (a link to an old run, a selection, overlaid runs). */
