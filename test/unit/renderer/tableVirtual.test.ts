@@ -95,6 +95,19 @@ describe('the experiment table with 10,000 runs', () => {
     w.unmount();
   });
 
+  it('opens where it was left when the view comes back', async () => {
+    const w = mount(ExperimentTable, { attachTo: document.body });
+    await flushPromises();
+    await scrollTo(w, 3_000 * ROW_HEIGHT);
+    w.unmount();
+    const again = mount(ExperimentTable, { attachTo: document.body });
+    await flushPromises();
+    expect((again.get('[data-testid="xtable-body"]').element as HTMLElement).scrollTop).toBe(3_000 * ROW_HEIGHT);
+    expect(rowIds(again)).toContain(N - 3_000);
+    expect(again.get('[data-testid="xtable-range"]').text()).toBe('3,001–3,100 of 10,000');
+    again.unmount();
+  });
+
   it('moves between rows by keyboard, selects with Space, and End reaches the last run', async () => {
     const w = mount(ExperimentTable, { attachTo: document.body });
     await flushPromises();

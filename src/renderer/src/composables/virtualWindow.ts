@@ -53,9 +53,14 @@ export function useVirtualWindow(o: VirtualWindowOptions): VirtualWindow {
     const last = Math.min(o.count() - 1, Math.ceil((rowsTop.value + rowsHeight.value) / h) - 1);
     return { first, last };
   });
-  const start = computed(() => Math.max(0, Math.floor((inView.value.first - overscan) / chunk) * chunk));
-  const end = computed(() => Math.min(o.count(), Math.ceil((inView.value.last + 1 + overscan) / chunk) * chunk));
   const perView = computed(() => Math.max(1, Math.floor(rowsHeight.value / o.rowHeight())));
+  const start = computed(() => Math.max(0, Math.floor((inView.value.first - overscan) / chunk) * chunk));
+  /**
+   * A window of one size from `start`, enough for the view and the overscan however the chunk falls, so the two
+   * ends move together (one DOM change per chunk scrolled, not one for each end).
+   */
+  const span = computed(() => Math.ceil((perView.value + 1 + 2 * overscan + chunk - 1) / chunk) * chunk);
+  const end = computed(() => Math.min(o.count(), start.value + span.value));
 
   function onScroll(): void {
     if (el.value) scrollTop.value = el.value.scrollTop;
