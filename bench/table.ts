@@ -235,7 +235,8 @@ try {
       `  scroll  on (reached ${m.scrollFar.reachedPx} px, last row ${m.lastRowAfterFarScroll}): ` +
         `p50 ${m.scrollFar.p50} ms  p95 ${m.scrollFar.p95}  max ${m.scrollFar.max}`,
     );
-    const cpu = (c: typeof m.scrollNear.cpuPerFrameMs) => `script ${c.script} · style ${c.style} · layout ${c.layout}`;
+    type Cpu = typeof m.scrollNear.cpuPerFrameMs;
+    const cpu = (c: Cpu) => `script ${c.script} · style ${c.style} · layout ${c.layout}`;
     console.log(`          per frame, first 7,000 px: ${cpu(m.scrollNear.cpuPerFrameMs)} ms`);
     console.log(`          per frame, on:             ${cpu(m.scrollFar.cpuPerFrameMs)} ms`);
     console.log(`  rows    ${m.domRows} in the DOM\n`);

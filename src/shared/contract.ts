@@ -400,9 +400,7 @@ export const INVOKE = {
   'sweeps.get': channel(z.object({ id: Id }), SweepDetailSchema),
   /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
   'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
-  // issue 15: the app shell starts with the counts and one page of recent runs, not the whole store (views page
-  // and search through runs.list).
-  /** Runs by status and kind, and the tags in use, without listing the runs. */
+  // issue 15: the shell's start: runs by status and kind, and the tags in use, without listing the runs.
   'runs.overview': channel(Empty, RunOverviewSchema),
 } as const;
 

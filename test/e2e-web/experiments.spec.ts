@@ -2,9 +2,11 @@
  * Issue 15 in Chromium against web mode, on a store seeded before the server starts (no training: the table
  * and charts read what is recorded): the experiment table (paging through 306 runs, filter, sort by click and
  * by keyboard, group by λ with mean ± std, parallel coordinates, a config diff, the column chooser remembered,
- * Escape closes dialogs), a selection opened in Compare and overlaid in the monitor, the legend hiding a run, a drag zoom that reads the zoomed range at full detail from the store
- * (the CSV download proves it: every step of the range), the time axes, PNG download, the dark theme remembered,
- * and screenshots of every view at 1280×800 and 800×600 in both themes, with no sideways overflow.
+ * Escape closes dialogs), a selection opened in Compare and overlaid in the monitor, the legend hiding a run, a
+ * drag zoom that reads the zoomed range at full detail from the store (the CSV download proves it: every step of
+ * the range), the time axes, PNG download, the dark theme remembered, and screenshots of every view at 1280×800
+ * and 800×600 in both themes, with no sideways overflow. With 10,000 runs: the shell starts with a page and the
+ * counts, the list pages through the store, a run picker searches it, the table renders only the rows in view.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
