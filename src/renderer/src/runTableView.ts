@@ -14,11 +14,17 @@ export const CHECK_WIDTH = 32;
 const WIDE: Record<string, number> = { name: 200, dataset: 160, tags: 160, created: 136 };
 
 /**
- * A column's width in pixels. The table lays out by these alone (table-layout: fixed), not by the rows in view:
- * columns keep their width while rows come and go as the table scrolls, and a frame that adds rows lays out less.
+ * A column's width in pixels. The table lays out by these alone, not by the rows in view: columns keep their width
+ * while rows come and go as the table scrolls, and a frame that adds rows lays out only those rows. Each width has
+ * a class (xw-<px>, experiments.css).
  */
 export function columnWidth(key: string): number {
   return WIDE[key] ?? 104;
+}
+
+/** The class that gives a column its width. */
+export function columnClass(key: string): string {
+  return `xw-${columnWidth(key)}`;
 }
 
 /** The monitor and Compare tell up to 20 runs apart (the palette's colours). */

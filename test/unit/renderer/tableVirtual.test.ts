@@ -60,13 +60,15 @@ describe('the experiment table with 10,000 runs', () => {
     expect(first.length).toBeGreaterThan(10);
     expect(first.length).toBeLessThan(60);
     expect(w.get('[data-testid="xtable-range"]').text()).toBe('1–100 of 10,000');
-    // The spacers keep the height of all 10,000 rows, so the scroll bar is the whole table's.
-    const pads = w.findAll('.xtable__pad').map((p) => parseFloat((p.element as HTMLElement).style.height));
-    expect(pads.reduce((a, b) => a + b, 0) + first.length * ROW_HEIGHT).toBe(N * ROW_HEIGHT);
+    // The body is as high as all 10,000 rows (the scroll bar is the whole table's), each row placed at its index.
+    expect((w.get('tbody').element as HTMLElement).style.height).toBe(`${N * ROW_HEIGHT}px`);
+    expect((w.get(`[data-testid="xtable-row-${N - 3}"]`).element as HTMLElement).style.top).toBe(`${3 * ROW_HEIGHT}px`);
 
     await scrollTo(w, 5_000 * ROW_HEIGHT);
     const later = rowIds(w);
     expect(later).toContain(N - 5_000);
+    const at = (w.get(`[data-testid="xtable-row-${N - 5_000}"]`).element as HTMLElement).style.top;
+    expect(at).toBe(`${5_000 * ROW_HEIGHT}px`);
     expect(later.length).toBeLessThan(60);
     expect(w.get('[data-testid="xtable-range"]').text()).toBe('5,001–5,100 of 10,000');
     // Pages near the view come from the store, each once; never the whole table.

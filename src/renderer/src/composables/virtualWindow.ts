@@ -1,9 +1,9 @@
 /**
  * The rows of a long list that are in view (plus a few above and below), for a scroll box whose rows all have
  * one height: the runs list (VirtualList.vue) and the experiment table (issue 15) render only these, so 10,000
- * runs cost the DOM of a screenful. `start`/`end` move in steps of `chunk` rows, so most frames of a steady
- * scroll change nothing in the DOM and only scroll (in software rendering a frame that also adds rows costs a
- * relayout and repaint; with chunks of 16 rows that is one frame in three at 160 px a frame).
+ * runs cost the DOM of a screenful. `start`/`end` move together in steps of `chunk` rows, so a frame of a steady
+ * scroll either only scrolls or adds a chunk of rows (in software rendering a frame that adds rows also lays out
+ * and paints them; the table's rows are contained, so that costs those rows only).
  */
 import { computed, onBeforeUnmount, onMounted, ref, type Ref } from 'vue';
 
