@@ -6,7 +6,9 @@
  * setOption (which renders synchronously). Target: ≤ 16 ms per update. Prints figures, not pass/fail.
  *
  *   npm run bench:chart            (CHROMIUM=/path/to/chromium to use another binary)
+ * Then the experiment table's figures (bench/table.ts: 10,000 runs in web mode; TABLE=0 skips them).
  */
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
@@ -100,3 +102,13 @@ console.log(
 );
 await browser.close();
 server.close();
+
+// Issue 15: the experiment table with 10,000 runs (bench/table.ts; it serves the build in out/renderer).
+if (process.env.TABLE !== '0') {
+  console.log('');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'table.ts')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  process.exitCode = r.status ?? 1;
+}

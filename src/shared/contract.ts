@@ -5,7 +5,7 @@
  * request before a handler sees it.
  */
 import { z } from 'zod';
-import { HostMessageSchema, ImportJobSchema, ImportResultSchema } from './engineMessages';
+import { HostMessageSchema, ImportJobSchema } from './engineMessages';
 import {
   CheckpointRecordSchema,
   DatasetRecordSchema,
@@ -17,7 +17,7 @@ import {
   SampleRecordSchema,
   SeriesSchema,
 } from './records';
-import { RunGroupSchema, RunSortKeySchema } from './runColumns';
+import { RunGroupSchema, RunOverviewSchema, RunSortKeySchema } from './runColumns';
 import { EvalCurveSchema, EvalResultSchema } from './records';
 import {
   AppSettingsSchema,
@@ -30,12 +30,12 @@ import {
   StudyRequestSchema,
   StudySchema,
 } from './evaluation';
-import { RunConfigSchema, SAMPLER_NAMES, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
+import { RunConfigSchema, SPACINGS, unknownConfigFields, type RunConfigInput } from './config';
 import { COV_HEAD_KINDS } from './covConfig';
 import { GammaEstimateSchema } from './gammaEstimate';
 import { SweepDetailSchema, SweepRecordSchema, SweepRequestSchema } from './sweep';
-import { SampleVarianceSchema } from './sampleVariance';
 import { STRIP_INVOKE, StripResultSchema } from './strip'; // issue 12/15
+import { GridExportResultSchema, GridExportSchema, ImportOutcomeSchema, SampleSettingsSchema } from './jobOutcomes';
 
 const Id = z.number().int().positive();
 const Empty = z.object({}).strict();
@@ -58,46 +58,7 @@ export const RunConfigPatchSchema = z
 
 // Issue 13: a variance sampler's options (moved to sampleVariance.ts, which evaluation.ts shares).
 export { SampleVarianceSchema, type SampleVariance } from './sampleVariance';
-
-/** Sampling settings shared by the gallery, compare and export. */
-export const SampleSettingsSchema = z.object({
-  n: z.number().int().min(1).max(256),
-  sampler: z.enum(SAMPLER_NAMES),
-  steps: z.number().int().min(1).max(1000),
-  spacing: z.enum(SPACINGS),
-  eta: z.number().min(0).max(1),
-  seed: z.number().int().nonnegative(),
-  ema: z.boolean(),
-  variance: SampleVarianceSchema.optional(),
-});
-export type SampleSettings = z.infer<typeof SampleSettingsSchema>;
-
-export const GridExportSchema = z.object({
-  checkpointId: Id,
-  settings: SampleSettingsSchema,
-  cols: z.number().int().min(1).max(64),
-  padding: z.number().int().min(0).max(32),
-  /** A caption drawn above the grid (run, step, sampler). */
-  labels: z.boolean(),
-});
-
-/** What a finished import job returns. */
-export const ImportOutcomeSchema = z.object({
-  dataset: DatasetRecordSchema,
-  /** True when the same pixels were already in the library; nothing new was stored. */
-  duplicate: z.boolean(),
-  report: ImportResultSchema.pick({ good: true, skipped: true, notes: true, classCounts: true }),
-});
-export type ImportOutcome = z.infer<typeof ImportOutcomeSchema>;
-
-/** What a finished grid export returns. */
-export const GridExportResultSchema = z.object({
-  path: z.string(),
-  sidecar: z.string(),
-  bytes: z.number(),
-  sample: SampleRecordSchema,
-});
-export type GridExportResult = z.infer<typeof GridExportResultSchema>;
+export * from './jobOutcomes';
 
 /**
  * Long actions (jobs): each kind's result, sent with job.done. The renderer validates a result against its
@@ -403,6 +364,8 @@ export const INVOKE = {
   /** Cancels every cell still in Slurm (scancel; each checkpoints first), or stops the local cells. */
   'sweeps.cancel': channel(z.object({ id: Id }), SweepDetailSchema),
   ...STRIP_INVOKE, // issue 12/15: one fixed noise at every checkpoint, a strip over training
+  // issue 15: the shell's start: runs by status and kind, and the tags in use, without listing the runs.
+  'runs.overview': channel(Empty, RunOverviewSchema),
 } as const;
 
 export type InvokeChannel = keyof typeof INVOKE;

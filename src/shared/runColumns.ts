@@ -117,3 +117,18 @@ export const RunGroupSchema = z.object({
   ),
 });
 export type RunGroup = z.infer<typeof RunGroupSchema>;
+
+/**
+ * How many runs there are by status and kind, and the tags in use with their run counts (issue 15): what the
+ * app shell needs at start (the running count, the filter chips) without listing every run.
+ */
+export const RunOverviewSchema = z.object({
+  total: z.number().int(),
+  byStatus: z.record(z.string(), z.number().int()),
+  byKind: z.record(z.string(), z.number().int()),
+  /** The most used tags first, at most MAX_OVERVIEW_TAGS; `tagsTotal` says how many there are in all. */
+  tags: z.array(z.object({ tag: z.string(), count: z.number().int() })),
+  tagsTotal: z.number().int(),
+});
+export type RunOverview = z.infer<typeof RunOverviewSchema>;
+export const MAX_OVERVIEW_TAGS = 200;

@@ -12,9 +12,10 @@ import { now, type Row, type StoreDb } from './db';
 import { isOwnerAlive, type Owner } from './owner';
 import { LATEST_EVALS_SQL, parseLatestEvals } from './evaluations';
 import { runFilterSql, runOrderSql } from './runFilter';
+import { runOverview } from './runOverview';
 import { runGroups } from './runGroups';
 import { RUN_COLUMN_SQL } from './runColumnsSql';
-import type { RunGroup } from '../shared/runColumns';
+import type { RunGroup, RunOverview } from '../shared/runColumns';
 import { toRun } from './rows';
 import { UPDATE_FINAL_GAP_SQL } from './artifacts';
 
@@ -221,6 +222,11 @@ export class Runs {
   /** Runs matching a filter grouped by one column, with mean ± std of other columns per group. */
   groups(f: RunFilter, by: string, columns: string[]): RunGroup[] {
     return runGroups(this.sql, f, by, columns);
+  }
+
+  /** Runs by status and kind, and the tags in use (issue 15: the app shell's start). */
+  overview(): RunOverview {
+    return runOverview(this.sql);
   }
 
   count(f: RunFilter = {}): number {

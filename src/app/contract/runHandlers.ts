@@ -26,6 +26,7 @@ type RunHandlers = Pick<
   | 'gap.list'
   | 'runs.groups'
   | 'metrics.window'
+  | 'runs.overview'
 >;
 
 export function requireRun(s: Services, id: number): RunRecord {
@@ -186,5 +187,6 @@ export function runHandlers(s: Services): RunHandlers {
       runIds.flatMap((runId) =>
         names.map((name) => ({ runId, series: s.store.metrics.series(runId, name, maxPoints, { from, to }) })),
       ),
+    'runs.overview': () => s.store.runs.overview(),
   };
 }

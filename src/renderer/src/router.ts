@@ -55,3 +55,11 @@ export function navigate(view: ViewName, id?: number | null, query?: Record<stri
   // hashchange is async; update now so the next render sees the new route.
   Object.assign(route, parseHash(h));
 }
+
+/** A list of run ids in a query value (`overlay=3,7`, `runs=1,2`): the positive integers, in order. */
+export function idList(q: string | undefined): number[] {
+  return (q ?? '')
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}

@@ -9,7 +9,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import type { Component } from 'vue';
 import { setApi } from '../../../src/renderer/src/api';
 import { useEvaluationStore } from '../../../src/renderer/src/stores/evaluation';
-import { useRunsStore } from '../../../src/renderer/src/stores/runs';
+import { RECENT_RUNS, useRunsStore } from '../../../src/renderer/src/stores/runs';
 import { jobEta, metricCells, parseStepList } from '../../../src/renderer/src/evaluation';
 import type { EvalOutcome, SettingsView, Study } from '../../../src/shared/evaluation';
 import type { CheckpointRecord, EvalSummary } from '../../../src/shared/records';
@@ -201,7 +201,8 @@ describe('evaluation store', () => {
     ];
     api.handle('runs.list', () => ({ runs: [runRecord({ id: 1, latestEvals })], total: 1 }));
     await runs.refresh();
-    expect(api.callsTo('runs.list')).toEqual([{ limit: 100_000, withEvals: true }]);
+    // The newest runs, with their evaluation results (issue 15: not every run).
+    expect(api.callsTo('runs.list')).toEqual([{ limit: RECENT_RUNS, withEvals: true }]);
     runs.subscribe();
     api.emit('run.updated', runRecord({ id: 1, step: 9 }));
     expect(runs.all[0]!.step).toBe(9);

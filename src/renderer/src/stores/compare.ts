@@ -8,7 +8,7 @@ import { computed, reactive, ref, shallowRef } from 'vue';
 import type { SampleSettings } from '../../../shared/contract';
 import type { CheckpointRecord, GapRecord, Series } from '../../../shared/records';
 import { api } from '../api';
-import { toApiError } from '../api/errors';
+import { ApiCallError, toApiError } from '../api/errors';
 import { useJobsStore, JobCancelled, type Job } from './jobs';
 import { useRunsStore } from './runs';
 import { defaultSettings, findMatching } from '../sampleSettings';
@@ -38,7 +38,9 @@ export const useCompareStore = defineStore('compare', () => {
   const settings = ref<SampleSettings>({ ...defaultSettings(), n: 16 });
   const zoom = reactive({ scale: 1, x: 0, y: 0 });
   const busy = computed(() => panes.value.some((p) => p.job && ACTIVE.includes(p.job.state)));
-  const runIds = computed(() => [...new Set(panes.value.map((p) => p.runId))]);
+  /** Runs whose curves are compared without a pane (issue 15: a selection from the experiment table). */
+  const curveRunIds = ref<number[]>([]);
+  const runIds = computed(() => [...new Set([...panes.value.map((p) => p.runId), ...curveRunIds.value])]);
   /** Some pane shows a grid made with other settings than the form's. */
   const stale = computed(() => {
     const sig = JSON.stringify({ ...settings.value });
@@ -85,8 +87,66 @@ export const useCompareStore = defineStore('compare', () => {
     panes.value = panes.value.filter((p) => p.key !== key);
   }
 
+  /** Takes a run out of the comparison: its panes and its curves. */
+  function removeRun(id: number): void {
+    panes.value = panes.value.filter((p) => p.runId !== id);
+    curveRunIds.value = curveRunIds.value.filter((x) => x !== id);
+  }
+
   function clear(): void {
     panes.value = [];
+    curveRunIds.value = [];
+  }
+
+  // --- a selection of runs (issue 15) -----------------------------------------------------------
+  const opening = ref(false);
+  /** What opening a selection could not do (a run without checkpoints, a run that is gone). */
+  const openNotes = ref<string[]>([]);
+
+  /**
+   * A new comparison of the runs `ids` (in the order selected): the latest checkpoints of the first two runs that
+   * have one side by side, the curves of every run. The picker shows the checkpoints of the first pane's run.
+   */
+  let openSeq = 0;
+  async function openRuns(ids: number[]): Promise<void> {
+    const runs = useRunsStore();
+    const my = ++openSeq;
+    opening.value = true;
+    openNotes.value = [];
+    panes.value = [];
+    const wanted = [...new Set(ids)];
+    curveRunIds.value = wanted;
+    try {
+      const details = await Promise.all(
+        wanted.map((id) => runs.getDetail(id, true).catch((e: unknown) => toApiError(e, 'runs.get'))),
+      );
+      if (my !== openSeq) return;
+      const notes: string[] = [];
+      let shown = 0;
+      details.forEach((d, i) => {
+        const id = wanted[i]!;
+        if (d instanceof ApiCallError) {
+          notes.push(`run #${id}: ${d.message}`);
+          curveRunIds.value = curveRunIds.value.filter((x) => x !== id);
+          return;
+        }
+        runs.upsert(d.run);
+        if (shown === 2) return;
+        const last = [...d.checkpoints].sort((a, b) => b.step - a.step)[0];
+        if (!last) {
+          notes.push(`#${id} ${d.run.name} has no checkpoint yet: its curves only`);
+          return;
+        }
+        add({ runId: id, runName: d.run.name || `#${id}`, checkpointId: last.id, step: last.step });
+        shown++;
+      });
+      openNotes.value = notes;
+      // The picker on the first run shown in a pane (to add its other checkpoints), else the first selected.
+      const first = panes.value[0]?.runId ?? curveRunIds.value[0];
+      if (first !== undefined) void pickRun(first);
+    } finally {
+      if (my === openSeq) opening.value = false;
+    }
   }
 
   // --- sampling ---------------------------------------------------------------------------------
@@ -210,7 +270,12 @@ export const useCompareStore = defineStore('compare', () => {
     addPicked,
     add,
     remove,
+    removeRun,
     clear,
+    curveRunIds,
+    opening,
+    openNotes,
+    openRuns,
     sampleAll,
     cancelAll,
     metric,

@@ -140,6 +140,8 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     runId.value = id;
     if (!id) return;
     if (!settings.view) void settings.load();
+    // Its covariance heads (issue 13) as sampler choices: the shell loads only the newest runs (issue 15).
+    void runs.loadChildren(id);
     await loadResults();
   }
 

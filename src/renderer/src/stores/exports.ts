@@ -74,6 +74,8 @@ export const useExportsStore = defineStore('exports', () => {
     bundleOut.value = null;
     if (!id) return;
     if (!runs.loaded) void runs.refresh();
+    // Its covariance heads (issue 13): the shell loads only the newest runs (issue 15).
+    void runs.loadChildren(id);
     await runs.loadDetail(id);
   }
 

@@ -90,6 +90,8 @@ export const useGalleryStore = defineStore('gallery', () => {
     filmPath.value = null;
     if (!id) return;
     if (!runs.loaded) void runs.refresh();
+    // Its covariance heads (issue 13): the shell loads only the newest runs (issue 15).
+    void runs.loadChildren(id);
     const d = await runs.loadDetail(id);
     const cfg = d?.run.config;
     settings.value = {

@@ -67,7 +67,11 @@ export const useMonitorStore = defineStore('monitor', () => {
     if (!id) return;
     if (!runs.loaded) await runs.refresh();
     void runs.loadDetail(id);
-    if (overlayIds.value.length) void loadOverlays();
+    if (overlayIds.value.length) {
+      // Their names and statuses, for the legend: the shell loads only the newest runs (issue 15).
+      void runs.ensure(overlayIds.value).catch((e: unknown) => (overlayError.value = toApiError(e, 'runs.list')));
+      void loadOverlays();
+    }
     await live.load(id, true);
   }
 

@@ -1,11 +1,15 @@
 /**
- * Runs: the whole list (kept current by run.updated events), client-side search and filters for
- * the virtualised list, the selected run's detail, and the run actions.
+ * Runs the app has seen (kept current by run.updated events), the selected run's detail, and the run actions.
+ * Issue 15: the shell starts with one page of the newest runs (RECENT_RUNS), not the whole store. When that page
+ * is every run (`complete`), search, filters and counts work on it here, as they always did; otherwise counts come
+ * from runs.overview, and views page and search through the store (query, search, ensure, loadChildren), each
+ * record they get joining this cache.
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef } from 'vue';
 import type { InvokeRequest, InvokeResponse, RunDetail } from '../../../shared/contract';
-import type { RunKind, RunRecord, RunStatus } from '../../../shared/records';
+import type { RunFilter, RunKind, RunRecord, RunStatus } from '../../../shared/records';
+import type { RunOverview } from '../../../shared/runColumns';
 import { nestRuns } from '../samplerOptions';
 import { api, onReconnect } from '../api';
 import { toApiError } from '../api/errors';
@@ -19,6 +23,13 @@ export function matchesText(r: RunRecord, text: string): boolean {
   return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
+/** Runs the shell loads at start, newest first: the run selectors' choices before a search. */
+export const RECENT_RUNS = 200;
+/** Other cached runs a refresh reads again (the newest of them); older ones are dropped, and read when needed. */
+const KEEP_CACHED = 1000;
+/** Most ids in one `id in` condition (the contract's limit). */
+const IDS_PER_QUERY = 200;
+
 export const useRunsStore = defineStore('runs', () => {
   /** id → record; a shallowRef triggered by hand so thousands of runs stay cheap. */
   const byId = shallowRef(new Map<number, RunRecord>());
@@ -31,7 +42,11 @@ export const useRunsStore = defineStore('runs', () => {
   const tags = ref<string[]>([]);
 
   const all = computed(() => [...byId.value.values()].sort((a, b) => b.id - a.id));
-  const allTags = computed(() => [...new Set(all.value.flatMap((r) => r.tags))].sort());
+  const allTags = computed(() =>
+    !complete.value && overview.value
+      ? overview.value.tags.map((t) => t.tag).sort()
+      : [...new Set(all.value.flatMap((r) => r.tags))].sort(),
+  );
   /** Issue 13: training runs, covariance runs, or both (empty); covariance runs follow their parent. */
   const kinds = ref<RunKind[]>([]);
   const filtered = computed(() =>
@@ -46,11 +61,33 @@ export const useRunsStore = defineStore('runs', () => {
     ),
   );
 
+  /** Every run of the store is in byId: filters and counts work here; else the store is asked. */
+  const complete = ref(false);
+  /** Counts by status and kind and the tags in use, from the store (when not complete). */
+  const overview = shallowRef<RunOverview | null>(null);
+
+  /**
+   * The newest runs (and, when there are more than a page, the counts from the store, and the other runs this
+   * cache holds read again, so none of them is stale or deleted).
+   */
   async function refresh(): Promise<void> {
     loading.value = true;
     try {
-      const res = await api().invoke('runs.list', { limit: 100_000, withEvals: true });
-      byId.value = new Map(res.runs.map((r) => [r.id, r]));
+      const res = await api().invoke('runs.list', { limit: RECENT_RUNS, withEvals: true });
+      const recent = new Map(res.runs.map((r) => [r.id, r]));
+      if (res.total <= res.runs.length) {
+        byId.value = recent;
+        overview.value = null;
+        complete.value = true;
+      } else {
+        const others = [...byId.value.keys()]
+          .filter((id) => !recent.has(id))
+          .sort((a, b) => b - a)
+          .slice(0, KEEP_CACHED);
+        const [again] = await Promise.all([readIds(others), loadOverview()]);
+        byId.value = new Map([...recent, ...again.map((r) => [r.id, r] as const)]);
+        complete.value = false;
+      }
       for (const id of [...pending.value.keys()]) if (byId.value.get(id)?.status !== 'running') setPending(id, null);
       loaded.value = true;
       loadError.value = null;
@@ -60,6 +97,81 @@ export const useRunsStore = defineStore('runs', () => {
       loading.value = false;
     }
   }
+
+  async function loadOverview(): Promise<void> {
+    try {
+      overview.value = await api().invoke('runs.overview', {});
+    } catch (e) {
+      loadError.value = toApiError(e, 'runs.overview');
+    }
+  }
+
+  /** The counts change with a run's status (or a new or deleted run): read again, at most once a second. */
+  let overviewTimer: ReturnType<typeof setTimeout> | null = null;
+  function overviewChanged(): void {
+    if (complete.value || overviewTimer) return;
+    overviewTimer = setTimeout(() => {
+      overviewTimer = null;
+      void loadOverview();
+    }, 1000);
+  }
+
+  /** Runs by id from the store (IDS_PER_QUERY at a time); ids that are gone are left out. */
+  async function readIds(ids: number[]): Promise<RunRecord[]> {
+    const chunks: number[][] = [];
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) chunks.push(ids.slice(i, i + IDS_PER_QUERY));
+    const lists = await Promise.all(
+      chunks.map((c) =>
+        api().invoke('runs.list', { where: [{ key: 'id', op: 'in', value: c }], limit: c.length, withEvals: true }),
+      ),
+    );
+    return lists.flatMap((l) => l.runs);
+  }
+
+  /** A page of runs matching a filter, from the store; each joins the cache. */
+  async function query(f: RunFilter): Promise<{ runs: RunRecord[]; total: number }> {
+    const res = await api().invoke('runs.list', { withEvals: true, ...f });
+    for (const r of res.runs) upsert(r);
+    return res;
+  }
+
+  /**
+   * Runs whose name, notes, tags, dataset or preset contain `text` (newest first), or the run `#<id>`, from the
+   * store, and how many match.
+   */
+  function search(text: string, opts: { kind?: RunKind; limit?: number } = {}) {
+    const t = text.trim();
+    const id = /^#(\d+)$/.exec(t);
+    const what: RunFilter = id ? { where: [{ key: 'id', op: 'eq', value: Number(id[1]) }] } : t ? { text: t } : {};
+    return query({ ...what, ...(opts.kind ? { kind: opts.kind } : {}), limit: opts.limit ?? 50 });
+  }
+
+  /** Makes sure these runs are in the cache (a link to an old run, a selection, overlaid runs). */
+  async function ensure(ids: number[]): Promise<void> {
+    const missing = [...new Set(ids)].filter((id) => !byId.value.has(id));
+    if (missing.length === 0) return;
+    for (const r of await readIds(missing)) upsert(r);
+  }
+
+  /** A run's covariance runs (issue 13), which views list as its heads; a failure shows as the list's error. */
+  async function loadChildren(parentId: number): Promise<void> {
+    if (complete.value) return;
+    try {
+      await query({ parentId, limit: 1000 });
+    } catch (e) {
+      loadError.value = toApiError(e, 'runs.list');
+    }
+  }
+
+  /** Runs by status (from the cache when it holds every run, else from the store's counts). */
+  const statusCounts = computed<Partial<Record<RunStatus, number>>>(() => {
+    if (!complete.value && overview.value) return overview.value.byStatus as Partial<Record<RunStatus, number>>;
+    const c: Partial<Record<RunStatus, number>> = {};
+    for (const r of byId.value.values()) c[r.status] = (c[r.status] ?? 0) + 1;
+    return c;
+  });
+  /** How many runs the store holds. */
+  const total = computed(() => (!complete.value && overview.value ? overview.value.total : byId.value.size));
 
   /**
    * Pause/stop requests the engine has not acted on yet: the request returns at once, but the run
@@ -73,8 +185,10 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   function upsert(r: RunRecord): void {
+    const before = byId.value.get(r.id);
+    if (before?.status !== r.status) overviewChanged();
     // run.updated carries no evaluation results: keep the ones the list brought (issue 12).
-    const had = byId.value.get(r.id)?.latestEvals;
+    const had = before?.latestEvals;
     byId.value.set(r.id, r.latestEvals || !had ? r : { ...r, latestEvals: had });
     triggerRef(byId);
     if (r.status !== 'running' && pending.value.has(r.id)) setPending(r.id, null);
@@ -163,6 +277,7 @@ export const useRunsStore = defineStore('runs', () => {
     // The store deletes a run's covariance runs with it (issue 13).
     for (const r of [...byId.value.values()]) if (r.parentId === id) byId.value.delete(r.id);
     triggerRef(byId);
+    overviewChanged();
     details.delete(id);
     if (detail.value?.run.id === id) detail.value = null;
   }
@@ -179,6 +294,15 @@ export const useRunsStore = defineStore('runs', () => {
     loaded,
     loading,
     loadError,
+    complete,
+    overview,
+    statusCounts,
+    total,
+    loadOverview,
+    query,
+    search,
+    ensure,
+    loadChildren,
     text,
     statuses,
     tags,
