@@ -10,6 +10,7 @@
  */
 import { tf } from '../tf';
 import { getFilteredNodesXToY } from '@tensorflow/tfjs-core/dist/tape.js';
+import { kernels } from '../gpu/registry';
 
 interface TapeNode {
   id: number;
@@ -92,7 +93,10 @@ export function variableGradsFreeing(
         }
         const cur = acc.get(x.id);
         if (cur === undefined) put(x.id, dx);
-        else {
+        else if (refs.get(cur) === 1 && kernels().addInto(cur, dx)) {
+          // Summed into the buffer it already has: no third activation-sized buffer for the sum.
+          dx.dispose();
+        } else {
           const sum = tf.add(cur, dx);
           drop(x.id);
           dx.dispose();

@@ -17,7 +17,18 @@ import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream } from '../rng';
 import { dropoutWords, type DropoutKey } from '../philox';
-import { addPerChannel, conv2dSame, dropout, groupNormAct, linear, silu } from './ops';
+import {
+  addPerChannel,
+  addSame,
+  attention,
+  concatChannels,
+  conv2dSame,
+  dropout,
+  groupNormAct,
+  linear,
+  reshapeFree,
+  silu,
+} from './ops';
 import {
   buildUNetPlan,
   type AttnRef,
@@ -179,7 +190,7 @@ export class UNet {
       for (const step of level.steps) {
         const skip = hs.pop();
         if (!skip) throw new Error('UNet: internal error, skip list exhausted');
-        h = this.resBlock(tf.concat([h, skip], 3), tembAct, step.block, drop);
+        h = this.resBlock(concatChannels(h, skip), tembAct, step.block, drop);
         if (step.attn) h = this.attnBlock(h, step.attn);
       }
       if (level.upsample) {
@@ -204,7 +215,7 @@ export class UNet {
         tf.reshape(this.v(c.w), [c.cin, c.cout]),
         this.v(c.b) as tf.Tensor1D,
       );
-      return tf.reshape(y, [n, h, w, c.cout]);
+      return reshapeFree(y, [n, h, w, c.cout]);
     }
     return conv2dSame(x, this.v(c.w) as tf.Tensor4D, this.v(c.b) as tf.Tensor1D, stride);
   }
@@ -217,31 +228,37 @@ export class UNet {
     return groupNormAct(x, this.v(nr.gamma), this.v(nr.beta), nr.groups, this.eps, GN_EPS, act);
   }
 
+  /**
+   * Each block runs in its own tidy: what backward does not keep (conv1's output before the time
+   * embedding, the activation before dropout, conv2's output) is freed at the block's end instead of
+   * at the end of the whole forward pass.
+   */
   private resBlock(x: tf.Tensor4D, tembAct: tf.Tensor2D, b: ResBlockRef, drop: DropoutCtx | null): tf.Tensor4D {
-    let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
-    h = addPerChannel(h, this.linear(tembAct, b.tembProj));
-    h = this.groupNorm(h, b.norm2, true);
-    if (drop) h = dropout(h, drop.rate, dropoutWords(drop.key, b.dropoutIndex));
-    h = this.conv(h, b.conv2);
-    const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;
-    return tf.add(shortcut, h);
+    return tf.tidy(() => {
+      let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
+      h = addPerChannel(h, this.linear(tembAct, b.tembProj));
+      h = this.groupNorm(h, b.norm2, true);
+      if (drop) h = dropout(h, drop.rate, dropoutWords(drop.key, b.dropoutIndex));
+      h = this.conv(h, b.conv2);
+      const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;
+      return addSame(shortcut, h);
+    });
   }
 
   /** Single-head self-attention over all H*W positions, residual. */
   private attnBlock(x: tf.Tensor4D, a: AttnRef): tf.Tensor4D {
-    const [n, hh, ww, c] = x.shape;
-    const hw = hh * ww;
-    const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hw, c]) as tf.Tensor2D;
-    const proj = (r: ConvRef) => linear(hn, tf.reshape(this.v(r.w), [c, c]) as tf.Tensor2D, this.v(r.b) as tf.Tensor1D);
-    const scale = this.attnScale.get(c);
-    if (!scale) throw new Error(`UNet: internal error, no attention scale for ${c} channels`);
-    const q = tf.reshape(tf.mul(proj(a.q), scale), [n, hw, c]);
-    const k = tf.reshape(proj(a.k), [n, hw, c]);
-    const v = tf.reshape(proj(a.v), [n, hw, c]);
-    const wts = tf.softmax(tf.matMul(q, k, false, true)); // [n, hw(query), hw(key)], softmax over keys
-    const o = tf.reshape(tf.matMul(wts, v), [n * hw, c]) as tf.Tensor2D;
-    const out = linear(o, tf.reshape(this.v(a.projOut.w), [c, c]) as tf.Tensor2D, this.v(a.projOut.b) as tf.Tensor1D);
-    return tf.add(x, tf.reshape(out, [n, hh, ww, c]));
+    return tf.tidy(() => {
+      const [n, hh, ww, c] = x.shape;
+      const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hh * ww, c]) as tf.Tensor2D;
+      const proj = (r: ConvRef) =>
+        linear(hn, tf.reshape(this.v(r.w), [c, c]) as tf.Tensor2D, this.v(r.b) as tf.Tensor1D);
+      const scale = this.attnScale.get(c);
+      if (!scale) throw new Error(`UNet: internal error, no attention scale for ${c} channels`);
+      const o = attention(proj(a.q), proj(a.k), proj(a.v), n, scale);
+      const w = tf.reshape(this.v(a.projOut.w), [c, c]) as tf.Tensor2D;
+      const out = linear(o, w, this.v(a.projOut.b) as tf.Tensor1D);
+      return addSame(x, reshapeFree(out, [n, hh, ww, c]));
+    });
   }
 
   /** Host copies of all weights, in the order of `variables`. */
