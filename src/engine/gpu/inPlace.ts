@@ -168,3 +168,21 @@ export function adamStepInPlace(state: AdamStepState, grad: tf.Tensor1D, coef: t
   const bound = ema ? [master, m, v, grad, coef, ema] : [master, m, v, grad, coef];
   return dispatchInPlace(adamCode(ema !== null), bound, written, words, n);
 }
+
+interface Submitting {
+  commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/**
+ * Submits the commands recorded so far. tfjs-webgpu returns the buffers of disposed tensors to its
+ * pool only at a submit (every 15 dispatches): until then a freed activation cannot be reused and the
+ * next one of its size takes a new buffer. Called where a block has just freed its temporaries.
+ */
+export function submitPending(): void {
+  const be = webgpuBackend() as (TfjsWebGPUBackend & Partial<Submitting>) | null;
+  if (!be || !be.commandEncoder || typeof be.submitQueue !== 'function') return;
+  be.endComputePassEncoder();
+  be.submitQueue();
+}

@@ -119,3 +119,22 @@ export function variableGradsFreeing(
   engine.state.activeTape = null;
   return { value: y as tf.Scalar, grads };
 }
+
+/**
+ * tf.valueAndGrads(f)(xs, dy), callable from a gradient function: tfjs' gradients() starts a new active
+ * tape when none is being recorded and clears it when done, which would drop the tape of a gradients()
+ * call whose backward pass is running this one (tf.variableGrads reads its tape again at its end).
+ */
+export function valueAndGradsWithin(
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  xs: tf.Tensor[],
+  dy: tf.Tensor,
+): { value: tf.Tensor; grads: tf.Tensor[] } {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const tape = engine.state.activeTape;
+  try {
+    return tf.valueAndGrads(f)(xs, dy);
+  } finally {
+    engine.state.activeTape = tape;
+  }
+}

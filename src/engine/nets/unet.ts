@@ -16,6 +16,7 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream } from '../rng';
+import { submitPending } from '../gpu/inPlace';
 import { dropoutWords, type DropoutKey } from '../philox';
 import {
   addPerChannel,
@@ -23,6 +24,7 @@ import {
   attention,
   concatChannels,
   conv2dSame,
+  conv2dSameOf,
   dropout,
   groupNormAct,
   linear,
@@ -159,7 +161,7 @@ export class UNet {
   }
 
   private output(h: tf.Tensor4D): tf.Tensor4D {
-    return this.conv(this.groupNorm(h, this.plan.normOut, true), this.plan.convOut);
+    return this.convOfNorm(h, this.plan.normOut, this.plan.convOut, null);
   }
 
   private trunk(x: tf.Tensor4D, t: tf.Tensor1D, drop: DropoutCtx | null): tf.Tensor4D {
@@ -224,6 +226,20 @@ export class UNet {
     return tf.fused.matMul({ a: x, b: this.v(l.w) as tf.Tensor2D, bias: this.v(l.b) }) as tf.Tensor2D;
   }
 
+  /**
+   * conv(dropout(SiLU(GroupNorm(x)))), dropout when `drop`; the normalised activation is recomputed
+   * in the backward pass (ops.ts conv2dSameOf).
+   */
+  private convOfNorm(x: tf.Tensor4D, nr: NormRef, c: ConvRef, drop: (DropoutCtx & { index: number }) | null) {
+    if (c.k === 1) throw new Error('UNet: internal error, convOfNorm needs a k x k convolution');
+    const pre = (xi: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor) => {
+      const a = groupNormAct(xi, gamma, beta, nr.groups, this.eps, GN_EPS, true);
+      return drop ? dropout(a, drop.rate, dropoutWords(drop.key, drop.index)) : a;
+    };
+    const w = this.v(c.w) as tf.Tensor4D;
+    return conv2dSameOf(pre, x, this.v(nr.gamma), this.v(nr.beta), w, this.v(c.b) as tf.Tensor1D, 1);
+  }
+
   private groupNorm(x: tf.Tensor4D, nr: NormRef, act = false): tf.Tensor4D {
     return groupNormAct(x, this.v(nr.gamma), this.v(nr.beta), nr.groups, this.eps, GN_EPS, act);
   }
@@ -234,12 +250,10 @@ export class UNet {
    * at the end of the whole forward pass.
    */
   private resBlock(x: tf.Tensor4D, tembAct: tf.Tensor2D, b: ResBlockRef, drop: DropoutCtx | null): tf.Tensor4D {
-    return tf.tidy(() => {
-      let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
+    return blockScope(() => {
+      let h = this.convOfNorm(x, b.norm1, b.conv1, null);
       h = addPerChannel(h, this.linear(tembAct, b.tembProj));
-      h = this.groupNorm(h, b.norm2, true);
-      if (drop) h = dropout(h, drop.rate, dropoutWords(drop.key, b.dropoutIndex));
-      h = this.conv(h, b.conv2);
+      h = this.convOfNorm(h, b.norm2, b.conv2, drop ? { ...drop, index: b.dropoutIndex } : null);
       const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;
       return addSame(shortcut, h);
     });
@@ -247,7 +261,7 @@ export class UNet {
 
   /** Single-head self-attention over all H*W positions, residual. */
   private attnBlock(x: tf.Tensor4D, a: AttnRef): tf.Tensor4D {
-    return tf.tidy(() => {
+    return blockScope(() => {
       const [n, hh, ww, c] = x.shape;
       const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hh * ww, c]) as tf.Tensor2D;
       const proj = (r: ConvRef) =>
@@ -307,6 +321,13 @@ export class UNet {
   private assertLive(): void {
     if (this.disposed) throw new Error('UNet: used after dispose()');
   }
+}
+
+/** Runs a block in a tidy, then submits so that the buffers it freed can serve the next block. */
+function blockScope(f: () => tf.Tensor4D): tf.Tensor4D {
+  const out = tf.tidy(f);
+  submitPending();
+  return out;
 }
 
 function last<T>(a: T[]): T {
