@@ -187,7 +187,6 @@ describe('on WebGPU', () => {
     const b = await peakAt(6);
     const perImage = (b.peak - a.peak) / (2 * (6 - 2));
     const bound = 1.5 * backwardFloatsPerImage(a.plan) * 4;
-    console.log(`peak in use per image ${perImage}, plan ${backwardFloatsPerImage(a.plan) * 4}`);
     expect(perImage, `peak in use grows by ${perImage} bytes per image, bound ${bound}`).toBeLessThanOrEqual(bound);
   });
 });
