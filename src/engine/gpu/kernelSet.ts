@@ -69,4 +69,6 @@ export interface KernelSet {
   adamInPlace(state: AdamStepState, grad: tf.Tensor1D, coef: tf.Scalar, values: AdamStepValues): boolean;
   /** acc += x in place; false when this set cannot (nothing was written), and the caller adds. */
   addInto(acc: tf.Tensor, x: tf.Tensor): boolean;
+  /** Makes the buffers of tensors disposed so far reusable now (webgpu: submits what was recorded). */
+  submitPending(): void;
 }

@@ -13,7 +13,7 @@ import { groupNormActGpu } from './groupNorm';
 import { sumOfSquaresGpu, sumSpatialGpu } from './sumLeading';
 import { dropoutGpu, dropoutGpuApplies } from './dropout';
 import { concatFlat, copyFlatInto } from './flatCopy';
-import { adamStepInPlace, addInto } from './inPlace';
+import { adamStepInPlace, addInto, submitPending } from './inPlace';
 
 /** x ⊛ filter (+ bias) with stride s, padding pt/pl before, output oh × ow: conv2dGpu's signature. */
 export type ExplicitConv = (
@@ -141,4 +141,5 @@ export const wgslKernels: KernelSet = {
   copyFlatInto,
   adamInPlace: adamStepInPlace,
   addInto,
+  submitPending,
 };

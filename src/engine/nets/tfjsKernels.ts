@@ -184,4 +184,5 @@ export const tfjsKernels: KernelSet = {
   copyFlatInto: () => false,
   adamInPlace: () => false,
   addInto: () => false,
+  submitPending: () => {},
 };

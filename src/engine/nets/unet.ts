@@ -16,7 +16,7 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream } from '../rng';
-import { submitPending } from '../gpu/inPlace';
+import { kernels } from '../gpu/registry';
 import { dropoutWords, type DropoutKey } from '../philox';
 import {
   addPerChannel,
@@ -326,7 +326,7 @@ export class UNet {
 /** Runs a block in a tidy, then submits so that the buffers it freed can serve the next block. */
 function blockScope(f: () => tf.Tensor4D): tf.Tensor4D {
   const out = tf.tidy(f);
-  submitPending();
+  kernels().submitPending();
   return out;
 }
 
