@@ -96,10 +96,11 @@ export class Adam {
     this.count += 1;
     const bc1 = 1 - b1 ** this.count;
     const bc2 = 1 - b2 ** this.count;
-    const values = { beta1: b1, beta2: b2, invSqrtBc2: 1 / Math.sqrt(bc2), eps, stepSize: lr / bc1, decay: 0 };
+    const decay = ema?.decay ?? 0;
+    const values = { beta1: b1, beta2: b2, invSqrtBc2: 1 / Math.sqrt(bc2), eps, stepSize: lr / bc1, decay };
     const one = coef ? null : tf.scalar(1);
     const state = { master: this.master, m: this.m, v: this.v, ema: ema?.shadow ?? null };
-    const fused = kernels().adamInPlace(state, grad, coef ?? one!, { ...values, decay: ema?.decay ?? 0 });
+    const fused = kernels().adamInPlace(state, grad, coef ?? one!, values);
     one?.dispose();
     if (!fused) {
       // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), as torch.optim.Adam computes it.
