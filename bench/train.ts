@@ -142,6 +142,8 @@ async function main(): Promise<void> {
       imagesPerSec: (batch * 1000) / ms,
       warmupMs: e.warmMs,
       peakGpuBytes: devicePeakBytes() ?? null,
+      // Bytes in use at the step's peak (tensors, uniforms, staging); peakGpuBytes adds the pool's idle buffers.
+      peakUsedBytes: info.name === 'webgpu' ? gpuMemoryStats().usedPeakBytes : null,
       peakTensorBytes: tensorPeak || null,
       pool: info.name === 'webgpu' ? gpuMemoryStats() : null,
       numTensors: tf.memory().numTensors,
@@ -157,7 +159,8 @@ async function main(): Promise<void> {
       `train ${preset} ${loss} batch ${batch} dropout ${cfg.dropout} kernels ${set}: ` +
         `${(result.imagesPerSec as number).toFixed(2)} images/s, ` +
         `${ms.toFixed(1)} ms/step (CPU ${cpuMs.toFixed(0)} ms)${ratio}, ` +
-        `peak GPU ${peak ? mib(peak) : 'n/a'} (tensors ${mib(tensorPeak)}) (warm-up ${(e.warmMs / 1000).toFixed(1)} s)`,
+        `peak GPU ${peak ? mib(peak) : 'n/a'} (in use ${mib(gpuMemoryStats().usedPeakBytes)}, ` +
+        `tensors after a step ${mib(tensorPeak)}) (warm-up ${(e.warmMs / 1000).toFixed(1)} s)`,
     );
     console.log('BENCH_JSON ' + JSON.stringify(result));
   }

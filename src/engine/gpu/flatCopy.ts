@@ -17,7 +17,7 @@
 import { tf } from '../tf';
 
 /** The parts of tfjs-webgpu's WebGPUBackend (4.x) used here. */
-interface TfjsWebGPUBackend {
+export interface TfjsWebGPUBackend {
   tensorMap: {
     get(dataId: object): { dtype: string; refCount: number; resource: unknown; values: unknown } | undefined;
   };
@@ -29,7 +29,7 @@ interface TfjsWebGPUBackend {
   makeTensorInfo(shape: number[], dtype: 'float32'): tf.TensorInfo;
 }
 
-function webgpuBackend(): TfjsWebGPUBackend | null {
+export function webgpuBackend(): TfjsWebGPUBackend | null {
   if (tf.getBackend() !== 'webgpu') return null;
   const b = tf.backend() as unknown as Partial<TfjsWebGPUBackend>;
   const ok =
@@ -40,7 +40,7 @@ function webgpuBackend(): TfjsWebGPUBackend | null {
   return ok ? (b as TfjsWebGPUBackend) : null;
 }
 
-function gpuBuffer(be: TfjsWebGPUBackend, t: tf.Tensor): GPUBuffer | null {
+export function gpuBuffer(be: TfjsWebGPUBackend, t: tf.Tensor): GPUBuffer | null {
   be.uploadToGPU(t.dataId);
   const data = be.tensorMap.get(t.dataId);
   if (!data || data.dtype !== 'float32') return null;
@@ -49,12 +49,12 @@ function gpuBuffer(be: TfjsWebGPUBackend, t: tf.Tensor): GPUBuffer | null {
 }
 
 /** After writing a tensor's GPU buffer behind tfjs' back: its next read must download the buffer. */
-function forgetCpuValues(be: TfjsWebGPUBackend, t: tf.Tensor): void {
+export function forgetCpuValues(be: TfjsWebGPUBackend, t: tf.Tensor): void {
   const data = be.tensorMap.get(t.dataId);
   if (data) data.values = null;
 }
 
-function encoder(be: TfjsWebGPUBackend): GPUCommandEncoder {
+export function encoder(be: TfjsWebGPUBackend): GPUCommandEncoder {
   be.ensureCommandEncoderReady();
   be.endComputePassEncoder();
   return be.commandEncoder!;

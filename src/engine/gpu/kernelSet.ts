@@ -10,6 +10,7 @@
  */
 import type { tf } from '../tf';
 import type { DropoutWords } from '../philox';
+import type { AdamStepState, AdamStepValues } from './inPlace';
 
 export const KERNEL_SET_NAMES = ['tfjs', 'wgsl', 'wgsl-cpu'] as const;
 export type KernelSetName = (typeof KERNEL_SET_NAMES)[number];
@@ -61,4 +62,13 @@ export interface KernelSet {
    * was written), and the caller assigns slices instead.
    */
   copyFlatInto(flat: tf.Tensor1D, targets: tf.Tensor[], offsets: number[]): boolean;
+  /**
+   * One Adam update (and EMA update) of the flat state in place, from `grad` scaled by `coef`; false
+   * when this set cannot (nothing was written), and the caller runs the update as ops.
+   */
+  adamInPlace(state: AdamStepState, grad: tf.Tensor1D, coef: tf.Scalar, values: AdamStepValues): boolean;
+  /** acc += x in place; false when this set cannot (nothing was written), and the caller adds. */
+  addInto(acc: tf.Tensor, x: tf.Tensor): boolean;
+  /** Makes the buffers of tensors disposed so far reusable now (webgpu: submits what was recorded). */
+  submitPending(): void;
 }

@@ -21,9 +21,22 @@ export interface GpuMemoryStats {
   pooledBytes: number;
   /** Buffers destroyed because the pool was over its budget. */
   evicted: number;
+  /**
+   * Largest bytes of buffers in use (tensors, uniforms, staging: tfjs' numBytesUsed) since the last
+   * resetPeak(), seen at every acquisition; peakBytes minus this is what the pool held idle.
+   */
+  usedPeakBytes: number;
 }
 
-const stats: GpuMemoryStats = { liveBytes: 0, peakBytes: 0, liveBuffers: 0, pooledBytes: 0, evicted: 0 };
+const stats: GpuMemoryStats = {
+  liveBytes: 0,
+  peakBytes: 0,
+  liveBuffers: 0,
+  pooledBytes: 0,
+  evicted: 0,
+  usedPeakBytes: 0,
+};
+let usedBytesNow = () => 0;
 const instrumented = new WeakSet<GPUDevice>();
 
 /** Counts the bytes of every buffer created on `device` from now on (idempotent). */
@@ -57,6 +70,7 @@ export function gpuMemoryStats(): GpuMemoryStats {
 
 export function resetGpuPeak(): void {
   stats.peakBytes = stats.liveBytes;
+  stats.usedPeakBytes = usedBytesNow();
 }
 
 /** The part of tfjs-webgpu's BufferManager this module relies on (4.x). */
@@ -121,6 +135,7 @@ export function boundBufferPool(backend: unknown, budget: PoolBudget = {}): bool
     const before = mgr.numFreeBuffers;
     const buf = acquire(size, usage, mappedAtCreation, reuse);
     if (mgr.numBytesUsed > usedPeak) usedPeak = mgr.numBytesUsed;
+    if (mgr.numBytesUsed > stats.usedPeakBytes) stats.usedPeakBytes = mgr.numBytesUsed;
     if (mgr.numFreeBuffers < before && lru.delete(buf)) stats.pooledBytes -= buf.size;
     return buf;
   };
@@ -135,6 +150,7 @@ export function boundBufferPool(backend: unknown, budget: PoolBudget = {}): bool
     }
   };
   trimPool = trim;
+  usedBytesNow = () => mgr.numBytesUsed;
   return true;
 }
 

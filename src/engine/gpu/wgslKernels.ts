@@ -13,6 +13,7 @@ import { groupNormActGpu } from './groupNorm';
 import { sumOfSquaresGpu, sumSpatialGpu } from './sumLeading';
 import { dropoutGpu, dropoutGpuApplies } from './dropout';
 import { concatFlat, copyFlatInto } from './flatCopy';
+import { adamStepInPlace, addInto, submitPending } from './inPlace';
 
 /** x ⊛ filter (+ bias) with stride s, padding pt/pl before, output oh × ow: conv2dGpu's signature. */
 export type ExplicitConv = (
@@ -138,4 +139,7 @@ export const wgslKernels: KernelSet = {
   sumOfSquares: sumOfSquaresGpu,
   concatFlat: (parts) => concatFlat(parts) ?? tfjsKernels.concatFlat(parts),
   copyFlatInto,
+  adamInPlace: adamStepInPlace,
+  addInto,
+  submitPending,
 };

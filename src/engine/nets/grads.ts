@@ -10,6 +10,7 @@
  */
 import { tf } from '../tf';
 import { getFilteredNodesXToY } from '@tensorflow/tfjs-core/dist/tape.js';
+import { kernels } from '../gpu/registry';
 
 interface TapeNode {
   id: number;
@@ -92,7 +93,10 @@ export function variableGradsFreeing(
         }
         const cur = acc.get(x.id);
         if (cur === undefined) put(x.id, dx);
-        else {
+        else if (refs.get(cur) === 1 && kernels().addInto(cur, dx)) {
+          // Summed into the buffer it already has: no third activation-sized buffer for the sum.
+          dx.dispose();
+        } else {
           const sum = tf.add(cur, dx);
           drop(x.id);
           dx.dispose();
@@ -114,4 +118,23 @@ export function variableGradsFreeing(
   for (const node of tape) for (const t of node.saved ?? []) t.dispose();
   engine.state.activeTape = null;
   return { value: y as tf.Scalar, grads };
+}
+
+/**
+ * tf.valueAndGrads(f)(xs, dy), callable from a gradient function: tfjs' gradients() starts a new active
+ * tape when none is being recorded and clears it when done, which would drop the tape of a gradients()
+ * call whose backward pass is running this one (tf.variableGrads reads its tape again at its end).
+ */
+export function valueAndGradsWithin(
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  xs: tf.Tensor[],
+  dy: tf.Tensor,
+): { value: tf.Tensor; grads: tf.Tensor[] } {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const tape = engine.state.activeTape;
+  try {
+    return tf.valueAndGrads(f)(xs, dy);
+  } finally {
+    engine.state.activeTape = tape;
+  }
 }

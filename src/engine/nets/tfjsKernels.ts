@@ -182,4 +182,7 @@ export const tfjsKernels: KernelSet = {
   sumOfSquares: (x) => tf.sum(tf.square(x)),
   concatFlat: (parts) => tf.tidy(() => tf.concat(parts.map((t) => tf.reshape(t, [-1]))) as tf.Tensor1D),
   copyFlatInto: () => false,
+  adamInPlace: () => false,
+  addInto: () => false,
+  submitPending: () => {},
 };

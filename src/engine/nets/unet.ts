@@ -16,8 +16,21 @@
 import { tf } from '../tf';
 import type { ModelConfig } from '../../shared/config';
 import { Rng, Stream } from '../rng';
+import { kernels } from '../gpu/registry';
 import { dropoutWords, type DropoutKey } from '../philox';
-import { addPerChannel, conv2dSame, dropout, groupNormAct, linear, silu } from './ops';
+import {
+  addPerChannel,
+  addSame,
+  attention,
+  concatChannels,
+  conv2dSame,
+  conv2dSameOf,
+  dropout,
+  groupNormAct,
+  linear,
+  reshapeFree,
+  silu,
+} from './ops';
 import {
   buildUNetPlan,
   type AttnRef,
@@ -148,7 +161,7 @@ export class UNet {
   }
 
   private output(h: tf.Tensor4D): tf.Tensor4D {
-    return this.conv(this.groupNorm(h, this.plan.normOut, true), this.plan.convOut);
+    return this.convOfNorm(h, this.plan.normOut, this.plan.convOut, null);
   }
 
   private trunk(x: tf.Tensor4D, t: tf.Tensor1D, drop: DropoutCtx | null): tf.Tensor4D {
@@ -179,7 +192,7 @@ export class UNet {
       for (const step of level.steps) {
         const skip = hs.pop();
         if (!skip) throw new Error('UNet: internal error, skip list exhausted');
-        h = this.resBlock(tf.concat([h, skip], 3), tembAct, step.block, drop);
+        h = this.resBlock(concatChannels(h, skip), tembAct, step.block, drop);
         if (step.attn) h = this.attnBlock(h, step.attn);
       }
       if (level.upsample) {
@@ -204,7 +217,7 @@ export class UNet {
         tf.reshape(this.v(c.w), [c.cin, c.cout]),
         this.v(c.b) as tf.Tensor1D,
       );
-      return tf.reshape(y, [n, h, w, c.cout]);
+      return reshapeFree(y, [n, h, w, c.cout]);
     }
     return conv2dSame(x, this.v(c.w) as tf.Tensor4D, this.v(c.b) as tf.Tensor1D, stride);
   }
@@ -213,35 +226,53 @@ export class UNet {
     return tf.fused.matMul({ a: x, b: this.v(l.w) as tf.Tensor2D, bias: this.v(l.b) }) as tf.Tensor2D;
   }
 
+  /**
+   * conv(dropout(SiLU(GroupNorm(x)))), dropout when `drop`; the normalised activation is recomputed
+   * in the backward pass (ops.ts conv2dSameOf).
+   */
+  private convOfNorm(x: tf.Tensor4D, nr: NormRef, c: ConvRef, drop: (DropoutCtx & { index: number }) | null) {
+    if (c.k === 1) throw new Error('UNet: internal error, convOfNorm needs a k x k convolution');
+    const pre = (xi: tf.Tensor4D, gamma: tf.Tensor, beta: tf.Tensor) => {
+      const a = groupNormAct(xi, gamma, beta, nr.groups, this.eps, GN_EPS, true);
+      return drop ? dropout(a, drop.rate, dropoutWords(drop.key, drop.index)) : a;
+    };
+    const w = this.v(c.w) as tf.Tensor4D;
+    return conv2dSameOf(pre, x, this.v(nr.gamma), this.v(nr.beta), w, this.v(c.b) as tf.Tensor1D, 1);
+  }
+
   private groupNorm(x: tf.Tensor4D, nr: NormRef, act = false): tf.Tensor4D {
     return groupNormAct(x, this.v(nr.gamma), this.v(nr.beta), nr.groups, this.eps, GN_EPS, act);
   }
 
+  /**
+   * Each block runs in its own tidy: what backward does not keep (conv1's output before the time
+   * embedding, the activation before dropout, conv2's output) is freed at the block's end instead of
+   * at the end of the whole forward pass.
+   */
   private resBlock(x: tf.Tensor4D, tembAct: tf.Tensor2D, b: ResBlockRef, drop: DropoutCtx | null): tf.Tensor4D {
-    let h = this.conv(this.groupNorm(x, b.norm1, true), b.conv1);
-    h = addPerChannel(h, this.linear(tembAct, b.tembProj));
-    h = this.groupNorm(h, b.norm2, true);
-    if (drop) h = dropout(h, drop.rate, dropoutWords(drop.key, b.dropoutIndex));
-    h = this.conv(h, b.conv2);
-    const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;
-    return tf.add(shortcut, h);
+    return blockScope(() => {
+      let h = this.convOfNorm(x, b.norm1, b.conv1, null);
+      h = addPerChannel(h, this.linear(tembAct, b.tembProj));
+      h = this.convOfNorm(h, b.norm2, b.conv2, drop ? { ...drop, index: b.dropoutIndex } : null);
+      const shortcut = b.ninShortcut ? this.conv(x, b.ninShortcut) : x;
+      return addSame(shortcut, h);
+    });
   }
 
   /** Single-head self-attention over all H*W positions, residual. */
   private attnBlock(x: tf.Tensor4D, a: AttnRef): tf.Tensor4D {
-    const [n, hh, ww, c] = x.shape;
-    const hw = hh * ww;
-    const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hw, c]) as tf.Tensor2D;
-    const proj = (r: ConvRef) => linear(hn, tf.reshape(this.v(r.w), [c, c]) as tf.Tensor2D, this.v(r.b) as tf.Tensor1D);
-    const scale = this.attnScale.get(c);
-    if (!scale) throw new Error(`UNet: internal error, no attention scale for ${c} channels`);
-    const q = tf.reshape(tf.mul(proj(a.q), scale), [n, hw, c]);
-    const k = tf.reshape(proj(a.k), [n, hw, c]);
-    const v = tf.reshape(proj(a.v), [n, hw, c]);
-    const wts = tf.softmax(tf.matMul(q, k, false, true)); // [n, hw(query), hw(key)], softmax over keys
-    const o = tf.reshape(tf.matMul(wts, v), [n * hw, c]) as tf.Tensor2D;
-    const out = linear(o, tf.reshape(this.v(a.projOut.w), [c, c]) as tf.Tensor2D, this.v(a.projOut.b) as tf.Tensor1D);
-    return tf.add(x, tf.reshape(out, [n, hh, ww, c]));
+    return blockScope(() => {
+      const [n, hh, ww, c] = x.shape;
+      const hn = tf.reshape(this.groupNorm(x, a.norm), [n * hh * ww, c]) as tf.Tensor2D;
+      const proj = (r: ConvRef) =>
+        linear(hn, tf.reshape(this.v(r.w), [c, c]) as tf.Tensor2D, this.v(r.b) as tf.Tensor1D);
+      const scale = this.attnScale.get(c);
+      if (!scale) throw new Error(`UNet: internal error, no attention scale for ${c} channels`);
+      const o = attention(proj(a.q), proj(a.k), proj(a.v), n, scale);
+      const w = tf.reshape(this.v(a.projOut.w), [c, c]) as tf.Tensor2D;
+      const out = linear(o, w, this.v(a.projOut.b) as tf.Tensor1D);
+      return addSame(x, reshapeFree(out, [n, hh, ww, c]));
+    });
   }
 
   /** Host copies of all weights, in the order of `variables`. */
@@ -290,6 +321,13 @@ export class UNet {
   private assertLive(): void {
     if (this.disposed) throw new Error('UNet: used after dispose()');
   }
+}
+
+/** Runs a block in a tidy, then submits so that the buffers it freed can serve the next block. */
+function blockScope(f: () => tf.Tensor4D): tf.Tensor4D {
+  const out = tf.tidy(f);
+  kernels().submitPending();
+  return out;
 }
 
 function last<T>(a: T[]): T {

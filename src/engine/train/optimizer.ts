@@ -75,33 +75,48 @@ export class Adam {
     readonly settings: AdamSettings,
   ) {
     this.layout = new FlatLayout(params.map((p) => p.shape));
-    this.master = tf.variable(this.layout.flatten(params), false);
-    this.m = tf.variable(tf.zeros([this.layout.total]), false);
-    this.v = tf.variable(tf.zeros([this.layout.total]), false);
+    // Each flat buffer held by its variable alone, so that the update can write it in place.
+    this.master = ownVariable(this.layout.flatten(params));
+    this.m = ownVariable(tf.zeros([this.layout.total]));
+    this.v = ownVariable(tf.zeros([this.layout.total]));
   }
 
   /** Re-reads the model's variables into the master copy (after weights were written directly). */
   syncFromParams(): void {
-    this.master.assign(this.layout.flatten(this.params));
+    assignOwned(this.master, this.layout.flatten(this.params));
   }
 
-  /** Applies one update from a flat gradient with learning rate `lr` (warm-up is the caller's). */
-  apply(grad: tf.Tensor1D, lr: number): void {
+  /**
+   * Applies one update from a flat gradient with learning rate `lr` (warm-up is the caller's), the
+   * gradient scaled by `coef` when given (clipping), then the EMA's update of the new weights when
+   * given: in one in-place kernel where the kernel set has it, else as ops.
+   */
+  apply(grad: tf.Tensor1D, lr: number, coef: tf.Scalar | null = null, ema: Ema | null = null): void {
     const { beta1: b1, beta2: b2, eps } = this.settings;
     this.count += 1;
     const bc1 = 1 - b1 ** this.count;
     const bc2 = 1 - b2 ** this.count;
-    // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), as torch.optim.Adam computes it.
-    tf.tidy(() => {
-      const m = tf.add(tf.mul(this.m, b1), tf.mul(grad, 1 - b1));
-      const v = tf.add(tf.mul(this.v, b2), tf.mul(tf.square(grad), 1 - b2));
-      const denom = tf.add(tf.mul(tf.sqrt(v), 1 / Math.sqrt(bc2)), eps);
-      const p = tf.sub(this.master, tf.mul(tf.div(m, denom), lr / bc1));
-      this.m.assign(m as tf.Tensor1D);
-      this.v.assign(v as tf.Tensor1D);
-      this.master.assign(p as tf.Tensor1D);
-    });
+    const decay = ema?.decay ?? 0;
+    const values = { beta1: b1, beta2: b2, invSqrtBc2: 1 / Math.sqrt(bc2), eps, stepSize: lr / bc1, decay };
+    const one = coef ? null : tf.scalar(1);
+    const state = { master: this.master, m: this.m, v: this.v, ema: ema?.shadow ?? null };
+    const fused = kernels().adamInPlace(state, grad, coef ?? one!, values);
+    one?.dispose();
+    if (!fused) {
+      // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), as torch.optim.Adam computes it.
+      tf.tidy(() => {
+        const g = coef ? tf.mul(grad, coef) : grad;
+        const m = tf.add(tf.mul(this.m, b1), tf.mul(g, 1 - b1));
+        const v = tf.add(tf.mul(this.v, b2), tf.mul(tf.square(g), 1 - b2));
+        const denom = tf.add(tf.mul(tf.sqrt(v), values.invSqrtBc2), eps);
+        const p = tf.sub(this.master, tf.mul(tf.div(m, denom), values.stepSize));
+        this.m.assign(m as tf.Tensor1D);
+        this.v.assign(v as tf.Tensor1D);
+        this.master.assign(p as tf.Tensor1D);
+      });
+    }
     this.pushToParams();
+    if (!fused) ema?.update(this.master);
   }
 
   private pushToParams(): void {
@@ -116,8 +131,8 @@ export class Adam {
   /** Sets weights and optimiser state from host arrays (checkpoint restore). */
   restore(m: Float32Array[], v: Float32Array[], count: number): void {
     this.syncFromParams();
-    this.m.assign(tf.tensor1d(this.layout.joinHost(m)));
-    this.v.assign(tf.tensor1d(this.layout.joinHost(v)));
+    assignOwned(this.m, tf.tensor1d(this.layout.joinHost(m)));
+    assignOwned(this.v, tf.tensor1d(this.layout.joinHost(v)));
     this.count = count;
   }
 
@@ -133,19 +148,40 @@ export class Adam {
   }
 }
 
+/** A variable holding `t`'s buffer alone (`t` is disposed). */
+function ownVariable(t: tf.Tensor1D): tf.Variable<tf.Rank.R1> {
+  const v = tf.variable(t, false);
+  t.dispose();
+  return v;
+}
+
+/** v.assign(t), then `t` disposed: v holds the buffer alone. */
+function assignOwned(v: tf.Variable<tf.Rank.R1>, t: tf.Tensor1D): void {
+  v.assign(t);
+  t.dispose();
+}
+
 /**
- * Scales a flat gradient so that its L2 norm is at most `maxNorm` (torch's clip_grad_norm_:
- * coefficient maxNorm / (norm + 1e-6), capped at 1). Returns the scaled gradient and the norm
- * before clipping; maxNorm = 0 only measures. The caller owns both.
+ * The global L2 norm of a flat gradient and torch's clip_grad_norm_ coefficient for `maxNorm`:
+ * maxNorm / (norm + 1e-6), capped at 1; null when maxNorm = 0 (only measures). The caller owns both.
+ */
+export function clipCoefficient(grad: tf.Tensor1D, maxNorm: number): { norm: tf.Scalar; coef: tf.Scalar | null } {
+  // tfjs sums a whole tensor on one workgroup: milliseconds for a 36M-element gradient on a GPU.
+  const norm = tf.tidy(() => tf.sqrt(kernels().sumOfSquares(grad)) as tf.Scalar);
+  if (maxNorm <= 0) return { norm, coef: null };
+  return { norm, coef: tf.tidy(() => tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1) as tf.Scalar) };
+}
+
+/**
+ * Scales a flat gradient so that its L2 norm is at most `maxNorm` (see clipCoefficient). Returns the
+ * scaled gradient and the norm before clipping; maxNorm = 0 only measures. The caller owns both.
  */
 export function clipByGlobalNorm(grad: tf.Tensor1D, maxNorm: number): { grad: tf.Tensor1D; norm: tf.Scalar } {
-  return tf.tidy(() => {
-    // tfjs sums a whole tensor on one workgroup: milliseconds for a 36M-element gradient on a GPU.
-    const norm = tf.sqrt(kernels().sumOfSquares(grad)) as tf.Scalar;
-    if (maxNorm <= 0) return { grad: tf.clone(grad), norm };
-    const coef = tf.minimum(tf.div(maxNorm, tf.add(norm, 1e-6)), 1);
-    return { grad: tf.mul(grad, coef) as tf.Tensor1D, norm };
-  });
+  const { norm, coef } = clipCoefficient(grad, maxNorm);
+  if (!coef) return { grad: tf.clone(grad), norm };
+  const scaled = tf.mul(grad, coef) as tf.Tensor1D;
+  coef.dispose();
+  return { grad: scaled, norm };
 }
 
 /** Exponential moving average of the flat weights: ema = decay·ema + (1 − decay)·p each step. */
@@ -157,7 +193,8 @@ export class Ema {
     master: tf.Tensor1D,
     readonly decay: number,
   ) {
-    this.shadow = tf.variable(tf.clone(master), false);
+    // A copy with a buffer of its own (tf.clone shares master's), which the update writes in place.
+    this.shadow = ownVariable(kernels().concatFlat([master]));
   }
 
   update(master: tf.Tensor1D): void {
@@ -172,7 +209,7 @@ export class Ema {
   }
 
   restore(parts: Float32Array[]): void {
-    this.shadow.assign(tf.tensor1d(this.layout.joinHost(parts)));
+    assignOwned(this.shadow, tf.tensor1d(this.layout.joinHost(parts)));
   }
 
   async read(): Promise<Float32Array[]> {

@@ -17,7 +17,7 @@ import { variableGradsFreeing } from '../nets/grads';
 import { loadDataset, BatchSampler, toFloatBatch, flipDraws, gapImages, trainingSampler } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../backend';
-import { Adam, Ema, clipByGlobalNorm, learningRateAt } from './optimizer';
+import { Adam, Ema, clipCoefficient, learningRateAt } from './optimizer';
 import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
 import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
 import { ActivityReporter } from './activity';
@@ -150,13 +150,13 @@ export function trainStep(
   const gradList = net.variables.map((v) => grads[v.name]!);
   const flat = state.adam.layout.flatten(gradList);
   for (const g of gradList) g.dispose();
-  const clipped = clipByGlobalNorm(flat, cfg.gradClip);
+  // Clipping, Adam and the EMA as one update (one in-place kernel on WebGPU: no weight-sized temporaries).
+  const { norm, coef } = clipCoefficient(flat, cfg.gradClip);
+  state.adam.apply(flat, learningRateAt(step, cfg.lr, cfg.warmup), coef, cfg.emaDecay > 0 ? state.ema : null);
   flat.dispose();
-  state.adam.apply(clipped.grad, learningRateAt(step, cfg.lr, cfg.warmup));
-  clipped.grad.dispose();
-  if (cfg.emaDecay > 0) state.ema.update(state.adam.master);
+  coef?.dispose();
   state.step = step;
-  return { loss: value, simple: simple!, sa: sa!, gradNorm: clipped.norm };
+  return { loss: value, simple: simple!, sa: sa!, gradNorm: norm };
 }
 
 function memoryInfo(peak: { v: number }): MemoryInfo {

@@ -323,6 +323,20 @@ describe('tfjs-backend-webgpu internals (gpu/program, memory, uploads, flatCopy;
       usedBy: 'gpu/flatCopy.ts',
       get: () => (be().ensureCommandEncoderReady(), be().commandEncoder),
     },
+    // Issue 14: in-place kernels and early submits (gpu/inPlace.ts).
+    { name: 'WebGPUBackend.device', kind: 'object', usedBy: 'gpu/inPlace.ts', get: () => be().device },
+    {
+      name: 'WebGPUBackend.uniformPendingDisposal',
+      kind: 'array',
+      usedBy: 'gpu/inPlace.ts dispatchInPlace',
+      get: () => be().uniformPendingDisposal,
+    },
+    {
+      name: 'WebGPUBackend.submitQueue',
+      kind: 'function',
+      usedBy: 'gpu/inPlace.ts submitPending',
+      get: () => be().submitQueue,
+    },
     {
       name: "Engine.registryFactory['webgpu']",
       kind: 'function',
