@@ -392,7 +392,7 @@ test('experiment table, overlay, zoom from the store, downloads, time axis, dark
 
   // --- The gallery's hint for a young run (200 steps), none for the long one. ---
   await page.evaluate((hash) => (location.hash = hash), `#/gallery/${grid.get('0/0')}`);
-  await expect(page.getByTestId('gallery-noise-hint')).toContainText('about 3,000');
+  await expect(page.getByTestId('gallery-noise-hint')).toContainText('about 5,000 at batch 128');
   await page.evaluate((hash) => (location.hash = hash), `#/gallery/${long}`);
   await expect(page.getByTestId('gallery-run-select')).toBeVisible();
   await expect(page.getByTestId('gallery-noise-hint')).toHaveCount(0);

@@ -6,7 +6,7 @@ import { runRecord } from './fakeApi';
 
 describe('the noise hint', () => {
   it('says how many steps the built-in shapes need, until the run has them', () => {
-    expect(noiseHint(runRecord({ step: 200 }))).toMatch(/^Step 200: .*about 3,000/);
+    expect(noiseHint(runRecord({ step: 200 }))).toMatch(/^Step 200: .*about 5,000 at batch 128/);
     expect(noiseHint(runRecord({ step: NOISE_STEPS_SMALL }))).toBeNull();
   });
 
