@@ -4,20 +4,15 @@
  * case share.
  */
 import { z } from 'zod';
-import { SAMPLER_NAMES, SPACINGS } from './config';
+import { SampleSettingsSchema } from './jobOutcomes';
 import { SampleRecordSchema } from './records';
 
 /** Noise images per column: a column of 64 cells is already taller than a screen. */
 export const MAX_STRIP_N = 64;
 
-export const StripSettingsSchema = z.object({
+// The gallery's sampling settings, without a per-request variance source (each checkpoint uses its own Γ or head).
+export const StripSettingsSchema = SampleSettingsSchema.omit({ variance: true }).extend({
   n: z.number().int().min(1).max(MAX_STRIP_N),
-  sampler: z.enum(SAMPLER_NAMES),
-  steps: z.number().int().min(1).max(1000),
-  spacing: z.enum(SPACINGS),
-  eta: z.number().min(0).max(1),
-  seed: z.number().int().nonnegative(),
-  ema: z.boolean(),
   /** Every k-th checkpoint from the first (the latest always included); 1 = all. */
   every: z.number().int().min(1).max(100_000).default(1),
   /** Only the checkpoints at these training steps (instead of `every`). */
