@@ -216,6 +216,15 @@ export function positiveInt(args: ParsedArgs, flag: string): number {
   return v;
 }
 
+/** An integer flag >= 0 (a seed, a GPU count); `fallback` when the flag is absent. */
+export function nonNegativeInt(args: ParsedArgs, flag: string, fallback = NaN): number {
+  const v = flagNumber(args.flags, flag, fallback);
+  if (!Number.isInteger(v) || v < 0) {
+    throw new Error(`--${flag}: expected an integer >= 0, got '${flagString(args.flags, flag)}'`);
+  }
+  return v;
+}
+
 /** An optional positive-integer flag. */
 export function optionalPositiveInt(args: ParsedArgs, flag: string): number | undefined {
   return args.flags.has(flag) ? positiveInt(args, flag) : undefined;

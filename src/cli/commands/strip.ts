@@ -13,6 +13,7 @@ import {
   flagNumber,
   flagString,
   isJson,
+  nonNegativeInt,
   optionalPositiveInt,
   positiveInt,
   rejectUnknown,
@@ -24,14 +25,6 @@ import { stepPrinter } from './sample';
 
 const FLAGS = ['n', 'seed', 'sampler', 'steps', 'spacing', 'eta', 'ema', 'raw', 'every', 'checkpoints', 'out'];
 const MORE = ['gamma-images', 'gamma-seed', 'batch', 'backend', 'data-dir', 'run-dir', 'json'];
-
-function nonNegativeInt(args: ParsedArgs, flag: string, fallback: number): number {
-  const v = flagNumber(args.flags, flag, fallback);
-  if (!Number.isInteger(v) || v < 0) {
-    throw new Error(`--${flag}: expected an integer >= 0, got '${flagString(args.flags, flag)}'`);
-  }
-  return v;
-}
 
 /** --checkpoints 200,400,600: training steps. */
 function checkpointSteps(args: ParsedArgs): number[] | undefined {

@@ -14,6 +14,7 @@ import {
   flagChoice,
   flagString,
   isJson,
+  nonNegativeInt,
   optionalPositiveInt,
   rejectUnknown,
   splitList,
@@ -80,12 +81,6 @@ export function slurmFromFlags(args: ParsedArgs): SlurmOptions | undefined {
   if (f.has('gpus')) s.gpus = nonNegativeInt(args, 'gpus');
   if (f.has('cpus-per-task')) s.cpusPerTask = optionalPositiveInt(args, 'cpus-per-task');
   return Object.keys(s).length ? s : undefined;
-}
-
-function nonNegativeInt(args: ParsedArgs, flag: string): number {
-  const raw = flagString(args.flags, flag)!;
-  if (!/^\d+$/.test(raw)) throw new Error(`--${flag}: expected a whole number (0 or more), got '${raw}'`);
-  return Number(raw);
 }
 
 /** The request the flags describe: axes from --k/--lambda/--seeds (or the base config's one value). */
