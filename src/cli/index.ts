@@ -71,7 +71,7 @@ function trainHelp(): string {
     return `  --${f.flag.padEnd(18)} ${kind.padEnd(26)} ${f.description}`;
   });
   return [
-    'sadpm train [--config run.json] [--run-preset quick-cpu|official-cifar10|official-celeba64] [flags]',
+    'sadpm train [--config run.json] [--run-preset demo|quick-cpu|official-cifar10|official-celeba64] [flags]',
     "  --run-dir DIR        where checkpoints, samples and gap curves go (default: the store's runs/<id>-<name>)",
     '  --dataset D          a library dataset (name or #id), a .sadpm-ds file, or builtin:<name>',
     '  --tags a,b --notes S tags and notes recorded with the run',

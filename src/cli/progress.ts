@@ -66,6 +66,12 @@ export function humanSink(opts: { tty?: boolean } = {}): EngineSink {
           `${msg.resumed ? 'resuming' : 'training'} ${msg.runDir} from step ${msg.step} to ${msg.totalSteps} ` +
             `| ${msg.params.toLocaleString('en-US')} parameters | ${msg.datasetCount} images | backend ${msg.adapter}`,
         );
+        if (msg.initFrom) {
+          line(
+            `starting from ${msg.initFrom.spec}: its weights, EMA and Adam state after ` +
+              `${msg.initFrom.updates.toLocaleString('en-US')} training steps (this run counts from step 0)`,
+          );
+        }
         break;
       case 'progress': {
         const frac = msg.step / msg.totalSteps;

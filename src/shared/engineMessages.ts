@@ -26,6 +26,11 @@ export const StartedMessageSchema = z.object({
   resumed: z.boolean(),
   /** Dataset indices the gap monitor holds out of training (empty when none could be: a one-image dataset). */
   heldOut: z.array(z.number().int()).optional(),
+  /**
+   * A new run that starts from another checkpoint (RunConfig.initFrom): what it names, that checkpoint's step and
+   * its Adam update count (its training steps in all, counting the runs it started from in turn).
+   */
+  initFrom: z.object({ spec: z.string(), step: z.number().int(), updates: z.number().int() }).optional(),
 });
 
 export const ProgressMessageSchema = z.object({

@@ -5,12 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { resolveRunConfig, RunConfigError, type RunConfig } from '../../shared/config';
+import { resolveRunConfig, RunConfigError, RunConfigSchema, type RunConfig } from '../../shared/config';
 import { defaultRunName } from '../../shared/naming';
 import type { RetentionPolicy, RunRecord } from '../../shared/records';
 import type { RunStore } from '../../store/runStore';
 import { findBuiltin } from '../../engine/data/builtin';
 import { readPackedHeader } from '../../engine/data/packed';
+import { readCheckpointHeader } from '../../engine/train/checkpoint';
+import { resolveInitFrom } from '../../engine/train/starters';
 import { resolveDatasetRef } from '../datasetLibrary';
 import { appVersion } from '../appVersion';
 
@@ -50,7 +52,34 @@ export function resolveRunInput(store: RunStore, input: Record<string, unknown>)
   } catch (err) {
     throw new RunConfigError([{ field: 'dataset', message: (err as Error).message }]);
   }
-  return { cfg: resolveRunConfig(raw), datasetId };
+  const cfg = resolveRunConfig(raw);
+  if (cfg.initFrom) cfg.initFrom = checkInitFrom(cfg);
+  return { cfg, datasetId };
+}
+
+/** The architecture fields a checkpoint must share with the run that starts from it (tensor shapes follow). */
+const ARCH_FIELDS = ['ch', 'chMult', 'numResBlocks', 'attnResolutions', 'imageSize', 'channels'] as const;
+
+/**
+ * The run's initFrom as stored: a built-in starter as named, a file as its absolute path (the run may start
+ * from another folder). Refused, naming the field, when the file is missing or is not a checkpoint of the
+ * run's architecture.
+ */
+function checkInitFrom(cfg: RunConfig): string {
+  const spec = cfg.initFrom!;
+  try {
+    const path = resolveInitFrom(spec);
+    const theirs = RunConfigSchema.safeParse(readCheckpointHeader(path).config);
+    if (!theirs.success) throw new Error(`${path}: its stored config is invalid`);
+    const differ = ARCH_FIELDS.filter((f) => JSON.stringify(theirs.data[f]) !== JSON.stringify(cfg[f]));
+    if (differ.length) {
+      const list = differ.map((f) => `${f} ${JSON.stringify(theirs.data[f])} (this run: ${JSON.stringify(cfg[f])})`);
+      throw new Error(`${spec} is a checkpoint of another model: ${list.join(', ')}`);
+    }
+    return spec.startsWith('builtin:') ? spec : path;
+  } catch (err) {
+    throw new RunConfigError([{ field: 'initFrom', message: (err as Error).message.replace(/^initFrom: /, '') }]);
+  }
 }
 
 export interface CreateRunRequest {

@@ -18,6 +18,7 @@ import { loadDataset, BatchSampler, toFloatBatch, flipDraws, gapImages, training
 import type { PackedDataset } from '../data/packed';
 import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../backend';
 import { Adam, Ema, clipCoefficient, learningRateAt } from './optimizer';
+import { resolveInitFrom } from './starters';
 import { checkpointFileName, readCheckpoint, writeCheckpoint, type CheckpointData } from './checkpoint';
 import { writeRunSamples, writeRunGap, writeHeldOutRecord } from './artifacts';
 import { ActivityReporter } from './activity';
@@ -78,6 +79,29 @@ export class TrainState {
     this.adam.restore(ck.adamM, ck.adamV, ck.adamCount);
     this.ema.restore(ck.ema);
     this.step = ck.step;
+  }
+
+  /**
+   * Starts from another run's checkpoint (RunConfig.initFrom): its weights, EMA and Adam state, so the first
+   * updates continue its optimisation instead of jolting a trained model with fresh moments; the step count
+   * starts at 0. The architecture must match tensor by tensor.
+   */
+  initFrom(ck: CheckpointData, source: string): void {
+    const names = this.net.names;
+    const shapes = this.net.variables.map((v) => v.shape);
+    const at = names.findIndex((n, i) => n !== ck.names[i] || shapes[i]!.join('x') !== ck.shapes[i]?.join('x'));
+    if (at >= 0 || ck.names.length !== names.length) {
+      const i = at >= 0 ? at : Math.min(names.length, ck.names.length);
+      const mine = names[i] ? `${names[i]} ${shapes[i]!.join('x')}` : 'nothing';
+      const theirs = ck.names[i] ? `${ck.names[i]} ${ck.shapes[i]!.join('x')}` : 'nothing';
+      throw new Error(
+        `initFrom: ${source} holds a different model (tensor ${i}: the run's model has ${mine}, the checkpoint ` +
+          `${theirs}); its architecture is ch ${ck.config.ch}, chMult ${ck.config.chMult.join(',')}, ` +
+          `numResBlocks ${ck.config.numResBlocks}, attnResolutions ${ck.config.attnResolutions.join(',') || 'none'}, ` +
+          `imageSize ${ck.config.imageSize}, channels ${ck.config.channels}`,
+      );
+    }
+    this.restore({ ...ck, step: 0 });
   }
 
   async snapshot(backend: string, metrics: Record<string, number>): Promise<CheckpointData> {
@@ -194,6 +218,12 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
   const history: TrainResult['history'] = [];
   try {
     if (opts.resumeFrom) state.restore(readCheckpoint(opts.resumeFrom));
+    let initFrom: { spec: string; step: number; updates: number } | undefined;
+    if (!opts.resumeFrom && cfg.initFrom) {
+      const ck = readCheckpoint(resolveInitFrom(cfg.initFrom));
+      state.initFrom(ck, cfg.initFrom);
+      initFrom = { spec: cfg.initFrom, step: ck.step, updates: ck.adamCount };
+    }
     const gap = gapImages(ds, cfg.gapBatch, cfg.seed);
     const sampler = trainingSampler(ds, cfg.seed, gap);
     writeHeldOutRecord(runDir, cfg, ds.info.count, gap);
@@ -209,6 +239,7 @@ async function trainInner(cfg: RunConfig, opts: TrainOptions, reached: { step: n
       datasetCount: ds.info.count,
       resumed: startStep > 0,
       heldOut: gap.heldOut ? Array.from(gap.indices) : [],
+      initFrom,
     });
 
     const activity = new ActivityReporter(sink);

@@ -22,6 +22,8 @@ export interface FieldDef {
   help?: string;
   min?: number;
   step?: string;
+  /** An optional text field: empty means unset (the config leaves the key out). */
+  optional?: boolean;
 }
 
 export interface FieldGroup {
@@ -49,6 +51,10 @@ export const FIELD_GROUPS: FieldGroup[] = [
       f('backend', 'Backend', 'enum', {
         options: BACKENDS,
         help: 'auto picks WebGPU, then TensorFlow (CUDA), then CPU',
+      }),
+      f('initFrom', 'Start from', 'text', {
+        optional: true,
+        help: "empty: random weights; a checkpoint's path (.sadpm-ck) or builtin:starter-shapes continues that model",
       }),
     ],
   },
@@ -181,6 +187,6 @@ export function fromText(def: FieldDef, text: string): { value: unknown } | { er
     case 'bool':
       return s === 'true' || s === 'false' ? { value: s === 'true' } : { error: 'true or false' };
     default:
-      return { value: s };
+      return def.optional && s === '' ? { value: undefined } : { value: s };
   }
 }

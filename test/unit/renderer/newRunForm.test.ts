@@ -99,6 +99,26 @@ describe('New-run form', () => {
     w.unmount();
   });
 
+  it("the demo preset fills 'Start from' with its starter; an empty field leaves initFrom out", async () => {
+    const w = mount(NewRunView, { props: { debounceMs: 0 } });
+    await flushPromises();
+    expect(field(w, 'initFrom').value).toBe('');
+    await w.get('[data-testid="preset-select"]').setValue('demo');
+    await flushPromises();
+    expect(field(w, 'initFrom').value).toBe('builtin:starter-shapes');
+    expect(field(w, 'ch').value).toBe('32');
+    await new Promise((r) => setTimeout(r, 5));
+    await flushPromises();
+    const sent = () => (api.callsTo('runs.validate').at(-1) as { config: Record<string, unknown> }).config;
+    expect(sent().initFrom).toBe('builtin:starter-shapes');
+    await w.get('[data-testid="field-initFrom"]').setValue('  ');
+    await new Promise((r) => setTimeout(r, 5));
+    await flushPromises();
+    expect('initFrom' in sent() && sent().initFrom !== undefined).toBe(false);
+    expect(w.find('[data-testid="error-initFrom"]').exists()).toBe(false);
+    w.unmount();
+  });
+
   it('shows local and server validation messages inline and blocks starting', async () => {
     const w = mount(NewRunView, { props: { debounceMs: 0 } });
     await flushPromises();
