@@ -79,18 +79,46 @@ export class Rng {
     return Math.floor(this.uniform() * n);
   }
 
-  /** Standard normal samples written into `out` (Box–Muller, both outputs used). */
+  /**
+   * Standard normal samples written into `out` (Box–Muller, both outputs used). The same draws as
+   * calling uniform() twice per pair, with the generator inlined on local state: the training noise
+   * (hundreds of thousands of values per step) was an eighth of the small model's host time per step.
+   */
   fillNormal(out: Float32Array, offset = 0, count = out.length - offset): Float32Array {
+    const s = this.s;
+    let s0 = s[0]!;
+    let s1 = s[1]!;
+    let s2 = s[2]!;
+    let s3 = s[3]!;
     let i = offset;
     const end = offset + count;
     while (i < end) {
-      const u1 = this.uniform();
-      const u2 = this.uniform();
-      const r = Math.sqrt(-2 * Math.log(u1));
-      const a = 2 * Math.PI * u2;
+      // xoshiro128** twice (see nextU32), each draw mapped to (0, 1) as uniform() does.
+      const r1 = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+      let t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const r2 = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const r = Math.sqrt(-2 * Math.log((r1 + 0.5) / 4294967296));
+      const a = 2 * Math.PI * ((r2 + 0.5) / 4294967296);
       out[i++] = r * Math.cos(a);
       if (i < end) out[i++] = r * Math.sin(a);
     }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
     return out;
   }
 
