@@ -14,7 +14,7 @@ import type { TauVariant } from '../../../shared/config';
 import { isSaActive } from '../../../shared/naming';
 import type { Schedule } from '../schedule';
 import { qSample } from '../forward';
-import { simpleLossFromResiduals } from './simple';
+import { simpleLossFromResiduals, sumOfSquares } from './simple';
 
 export interface LossSettings {
   k: number;
@@ -128,7 +128,7 @@ export function lossTensors(model: EpsFn, lb: LossBatch, settings: LossSettings,
     const term = tf.mul(residuals[k]!, w) as tf.Tensor2D;
     acc = acc ? (tf.add(acc, term) as tf.Tensor2D) : term;
   }
-  const sa = tf.div(tf.sum(tf.square(acc!)), B * K * K) as tf.Scalar;
+  const sa = tf.div(sumOfSquares(acc!), B * K * K) as tf.Scalar;
   const loss = tf.add(simple, tf.mul(sa, settings.lambda)) as tf.Scalar;
   return { loss, simple, sa };
 }
