@@ -147,6 +147,8 @@ async function main(): Promise<void> {
       peakTensorBytes: tensorPeak || null,
       pool: info.name === 'webgpu' ? gpuMemoryStats() : null,
       numTensors: tf.memory().numTensors,
+      // Steps whose noise the worker drew ahead / drew on the main thread (noisePrefetch.ts).
+      noise: { ...state.noise.stats },
     };
     if (sets.length > 1) {
       result.msRatioToFirst = ms / Math.min(...first.ms);

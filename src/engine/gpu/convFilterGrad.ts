@@ -14,7 +14,7 @@ import { tf } from '../tf';
 import { sumLeadingGpu } from './sumLeading';
 import { splitFlat } from './flatCopy';
 import { runGpuKernel, type ConvGeometry } from './program';
-import { BK, TILE_THREADS, tileKernel, u, type Tile } from './gemmTile';
+import { BK, FILTER_GRAD_MAX_TILE, TILE_THREADS, tileKernel, u, type Tile } from './gemmTile';
 
 const KERNEL = 'SadpmConvFilterGrad';
 
@@ -28,7 +28,8 @@ interface ConvFilterGradAttrs {
 }
 
 function tileFor(rows: number, cout: number): Tile {
-  return { bm: rows <= 64 ? 64 : 128, bn: cout <= 64 ? 64 : 128 };
+  const max = FILTER_GRAD_MAX_TILE;
+  return { bm: rows <= 64 ? 64 : max.bm, bn: cout <= 64 ? 64 : max.bn };
 }
 
 /** The convolution and how many partial products the reduction is split into. */
@@ -181,6 +182,42 @@ class FilterGradProgram {
     return { setup, load, store };
   }
 
+  /**
+   * When k·k·cin is a multiple of the row tile, the last row tile holds the bias row alone (e.g. 1,153
+   * rows in 10 tiles of 128 for 3×3×128): its workgroups sum dy over their rows instead of running the
+   * whole product for one useful row, which was a tenth of those convolutions' filter-gradient time
+   * (a third for 1×1 convolutions of 256 channels).
+   */
+  private biasAloneCode(): string {
+    const { cout, k, cin } = this.g;
+    const kdim = k * k * cin;
+    if (!this.vec4 || kdim % this.tile.bm !== 0) return '';
+    const cols = this.tile.bn / 4;
+    const parts = TILE_THREADS / cols;
+    return `
+        if (tid == 0u) { biasAlone = select(0u, 1u, rowBase >= ${u(kdim)}); }
+        if (workgroupUniformLoad(&biasAlone) == 1u) {
+          let c4 = tid % ${u(cols)};
+          let part = tid / ${u(cols)};
+          let cb = colBase + c4 * 4u;
+          var sum = vec4<f32>(0.0);
+          if (cb < ${u(cout)}) {
+            for (var mm = mStart + part; mm < mEnd; mm = mm + ${u(parts)}) {
+              sum = sum + dy[(mm * ${u(cout)} + cb) / 4u];
+            }
+          }
+          Bs[tid] = sum;
+          workgroupBarrier();
+          if (part == 0u && cb < ${u(cout)}) {
+            var total = vec4<f32>(0.0);
+            for (var p = 0u; p < ${u(parts)}; p = p + 1u) { total = total + Bs[p * ${u(cols)} + c4]; }
+            let base = (split * ${u(kdim + 1)} + ${u(kdim)}) * ${u(cout)} + cb;
+            for (var e = 0u; e < 4u; e = e + 1u) { result[base + e] = total[e]; }
+          }
+          return;
+        }`;
+  }
+
   getUserCode(): string {
     const { n, oh, ow, cout, k, cin } = this.g;
     const tile = this.tile;
@@ -188,7 +225,10 @@ class FilterGradProgram {
     const m = n * oh * ow;
     const { setup, load, store } = this.staging();
     // Reduction rows past mEnd stage zeros, so every split runs the same constant number of slices.
+    const early = this.biasAloneCode();
     return tileKernel({
+      early,
+      declarations: early ? 'var<workgroup> biasAlone: u32;' : undefined,
       tile,
       steps: this.chunk / BK,
       setup: `

@@ -26,13 +26,24 @@ export interface Tile {
 /** WGSL unsigned literal. */
 export const u = (v: number): string => `${v}u`;
 
+/** The largest tile pickTile chooses; SADPM_CONV_TILE=BMxBN (64 or 128 each) overrides it, for benchmarks. */
+export const MAX_TILE: Tile = parseTile(process.env.SADPM_CONV_TILE) ?? { bm: 128, bn: 128 };
+
+/** The filter gradient's largest tile; SADPM_FG_TILE=BMxBN overrides it, for benchmarks. */
+export const FILTER_GRAD_MAX_TILE: Tile = parseTile(process.env.SADPM_FG_TILE) ?? { bm: 128, bn: 128 };
+
+function parseTile(text: string | undefined): Tile | null {
+  const m = /^(64|128)x(64|128)$/.exec(text ?? '');
+  return m ? { bm: Number(m[1]), bn: Number(m[2]) } : null;
+}
+
 /**
  * Picks the largest tile that still gives the GPU enough workgroups (~2 per SM on an H100) for an
  * M×N output; a smaller tile wastes less on ragged edges of small layers.
  */
-export function pickTile(m: number, n: number, minGroups = 264): Tile {
-  let bm = m <= 64 ? 64 : 128;
-  let bn = n <= 64 ? 64 : 128;
+export function pickTile(m: number, n: number, minGroups = 264, max: Tile = MAX_TILE): Tile {
+  let bm = m <= 64 ? 64 : max.bm;
+  let bn = n <= 64 ? 64 : max.bn;
   const groups = () => Math.ceil(m / bm) * Math.ceil(n / bn);
   while (groups() < minGroups && (bm > 64 || bn > 64)) {
     if (bm >= bn) bm = 64;
@@ -101,6 +112,14 @@ export interface TileKernel {
   steps: number;
   /** Per-thread setup after `tid`, `rowBase` and `colBase` are defined (declares the staging registers). */
   setup: string;
+  /**
+   * Optional code after the setup, before the first slice: a workgroup may finish here (`return`) on a
+   * condition uniform across it (tfjs' workgroupId is a private variable, so a barrier needs the
+   * condition through workgroupUniformLoad). Bs (at least 256 vec4s) is free for it to use.
+   */
+  early?: string;
+  /** Module-scope declarations the early code needs. */
+  declarations?: string;
   /** Fetches slice `it` (a WGSL u32 expression) from global memory into the staging registers. */
   load: (it: string) => string;
   /** Writes the staging registers into As/Bs. */
@@ -113,9 +132,11 @@ export interface TileKernel {
  * The whole shader body of a tiled product: workgroup (x, y) computes output tile (rowBase, colBase);
  * slice k+1 is fetched into registers while slice k is multiplied out of workgroup memory.
  */
-export function tileKernel({ tile, steps, setup, load, store, emit }: TileKernel): string {
+export function tileKernel(kernel: TileKernel): string {
+  const { tile, steps, setup, early, load, store, emit } = kernel;
   return `
       ${tileDeclarations(tile)}
+      ${kernel.declarations ?? ''}
 
       fn main() {
         // tfjs always binds its uniform block; an unused one would be dropped from the layout.
@@ -125,6 +146,7 @@ export function tileKernel({ tile, steps, setup, load, store, emit }: TileKernel
         let rowBase = workgroupId.x * ${u(tile.bm)};
         let colBase = workgroupId.y * ${u(tile.bn)};
         ${setup}
+        ${early ?? ''}
         ${load('0u')}
         ${store}
         workgroupBarrier();

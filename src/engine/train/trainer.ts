@@ -9,9 +9,10 @@ import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../tf';
 import { Rng, Stream } from '../rng';
+import { NoisePrefetch } from '../noisePrefetch';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
 import { antitheticTimesteps } from '../diffusion/timesteps';
-import { lossTensors, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
+import { lossTensors, lossTerms, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
 import { UNet } from '../nets/unet';
 import { variableGradsFreeing } from '../nets/grads';
 import { loadDataset, BatchSampler, toFloatBatch, flipDraws, gapImages, trainingSampler } from '../data/loader';
@@ -57,6 +58,7 @@ export class TrainState {
   readonly adam: Adam;
   readonly ema: Ema;
   readonly schedule: Schedule;
+  readonly noise = new NoisePrefetch();
   step = 0;
 
   constructor(readonly cfg: RunConfig) {
@@ -122,6 +124,7 @@ export class TrainState {
   }
 
   dispose(): void {
+    this.noise.dispose();
     this.net.dispose();
     this.adam.dispose();
     this.ema.dispose();
@@ -160,7 +163,10 @@ export function trainStep(
   const idx = sampler.batchIndices(step, cfg.batch);
   const x0 = toFloatBatch(ds, idx, cfg.randomFlip ? flipDraws(cfg.seed, step, cfg.batch) : undefined);
   const top = antitheticTimesteps(Rng.keyed(cfg.seed, Stream.timestep, step), cfg.batch, cfg.T);
-  const lb = prepareLossBatch(schedule, settings, x0, shape, top, Rng.keyed(cfg.seed, Stream.noise, step));
+  // This step's noise, drawn ahead on a worker during the last step; the next step's is started now.
+  const noiseOf = (s: number) => ({ keys: [cfg.seed, Stream.noise, s], chunk: x0.length, chunks: lossTerms(settings) });
+  const noise = state.noise.draw(noiseOf(step), step < cfg.steps ? noiseOf(step + 1) : null);
+  const lb = prepareLossBatch(schedule, settings, x0, shape, top, noise);
   let simple: tf.Scalar | null = null;
   let sa: tf.Scalar | null = null;
   const { value, grads } = variableGradsFreeing(() => {

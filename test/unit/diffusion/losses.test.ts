@@ -8,6 +8,7 @@ import {
   windowWeights,
   type LossSettings,
 } from '../../../src/engine/diffusion/losses/sequenceAware';
+import { sumOfSquares } from '../../../src/engine/diffusion/losses/simple';
 import type { TauVariant } from '../../../src/shared/config';
 
 const T = 50;
@@ -175,4 +176,34 @@ describe('Theorem 2: (T-1)/(T+K) L^τ_simple ≥ L_sa ≥ L_θ/(T+K)² on a toy 
       for (let k = 0; k < K; k++) expect(w[k]).toBeCloseTo(tau(6 - k), 12);
     });
   }
+});
+
+describe('sumOfSquares', () => {
+  it('equals tf.sum(tf.square(x)) in value and gradient, bit for bit, under a scaled upstream gradient', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.tensor2d(Rng.keyed(5, 1).normal(3 * 37), [3, 37]);
+    for (const scale of [1, 0.3, -7.25]) {
+      const ref = tf.valueAndGrad((v: tf.Tensor) => tf.mul(tf.div(tf.sum(tf.square(v)), 3), scale) as tf.Scalar)(x);
+      const ours = tf.valueAndGrad((v: tf.Tensor) => tf.mul(tf.div(sumOfSquares(v), 3), scale) as tf.Scalar)(x);
+      expect(await ours.value.data()).toEqual(await ref.value.data());
+      expect(Array.from(await ours.grad.data())).toEqual(Array.from(await ref.grad.data()));
+      tf.dispose([ref.value, ref.grad, ours.value, ours.grad]);
+    }
+    x.dispose();
+  });
+
+  it('its gradient allocates no ones tensor of the input size (tfjs Sum gradient builds one on the host)', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.randomNormal([4, 1000]);
+    const peakOf = async (f: (v: tf.Tensor) => tf.Scalar) => {
+      const info = await tf.profile(() => tf.grad(f)(x));
+      (info.result as tf.Tensor).dispose();
+      return info.peakBytes;
+    };
+    const ref = await peakOf((v) => tf.sum(tf.square(v)));
+    const ours = await peakOf((v) => sumOfSquares(v));
+    // The ones tensor is x's size; ours also keeps no squared copy for the backward pass.
+    expect(ref - ours).toBeGreaterThanOrEqual(x.size * 4);
+    x.dispose();
+  });
 });

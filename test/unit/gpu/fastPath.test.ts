@@ -82,6 +82,10 @@ describe('WebGPU fast path', () => {
       [2, 16, 16, 64, 130, 3, 2],
       [4, 8, 8, 20, 24, 1, 1],
       [2, 4, 4, 128, 8, 1, 1], // the bias row alone in the last row tile
+      // The bias row alone in its row tile (k·k·cin a multiple of 128), split along the reduction and
+      // with ragged output columns (128-column tile, then 64): the tile sums dy instead of multiplying.
+      [4, 16, 16, 128, 72, 3, 1],
+      [4, 16, 16, 256, 40, 1, 1],
     ];
     for (const [n, h, w, cin, cout, k, s] of cases) {
       const x = randn([n, h, w, cin], n + h + cin) as tf.Tensor4D;

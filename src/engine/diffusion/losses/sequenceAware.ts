@@ -9,12 +9,12 @@
  * L_sa = (1/K²) · ‖Σ_k w_k r_k‖². K = 1 or λ = 0 is plain DDPM: one forward pass, L_sa = 0.
  */
 import { tf } from '../../tf';
-import type { Rng } from '../../rng';
+import type { NormalSource } from '../../rng';
 import type { TauVariant } from '../../../shared/config';
 import { isSaActive } from '../../../shared/naming';
 import type { Schedule } from '../schedule';
 import { qSample } from '../forward';
-import { simpleLossFromResiduals } from './simple';
+import { simpleLossFromResiduals, sumOfSquares } from './simple';
 
 export interface LossSettings {
   k: number;
@@ -52,6 +52,11 @@ export interface LossBatch {
   weights: Float32Array;
 }
 
+/** How many noised copies of each image the loss evaluates (K, or 1 when the SA term is off). */
+export function lossTerms(settings: LossSettings): number {
+  return isSaActive(settings) ? settings.k : 1;
+}
+
 /**
  * Builds the loss inputs: for k = 0..K-1 an independent noise ε^(k) (k = 0 is the L_simple noise)
  * and x^(k) sampled from q(x | x0) at index j - k.
@@ -62,12 +67,12 @@ export function prepareLossBatch(
   x0: Float32Array,
   shape: [number, number, number],
   top: Int32Array,
-  noise: Rng,
+  noise: NormalSource,
 ): LossBatch {
   const B = top.length;
   const P = shape[0] * shape[1] * shape[2];
   if (x0.length !== B * P) throw new Error(`loss: x0 has ${x0.length} values, expected ${B}x${P}`);
-  const K = isSaActive(settings) ? settings.k : 1;
+  const K = lossTerms(settings);
   const xin = new Float32Array(K * B * P);
   const eps = new Float32Array(K * B * P);
   const t = new Float32Array(K * B);
@@ -128,7 +133,7 @@ export function lossTensors(model: EpsFn, lb: LossBatch, settings: LossSettings,
     const term = tf.mul(residuals[k]!, w) as tf.Tensor2D;
     acc = acc ? (tf.add(acc, term) as tf.Tensor2D) : term;
   }
-  const sa = tf.div(tf.sum(tf.square(acc!)), B * K * K) as tf.Scalar;
+  const sa = tf.div(sumOfSquares(acc!), B * K * K) as tf.Scalar;
   const loss = tf.add(simple, tf.mul(sa, settings.lambda)) as tf.Scalar;
   return { loss, simple, sa };
 }
