@@ -25,7 +25,7 @@ for (const [entry, out] of entries) {
     target: 'node20',
     outfile: out,
     // Optional backends that are never present there; the engine's dynamic imports handle their absence.
-    external: ['@tensorflow/tfjs-node-gpu', 'webgpu'],
+    external: ['@tensorflow/tfjs-node-gpu', 'webgpu', '@tensorflow/tfjs-backend-wasm'],
     banner: { js: "import {createRequire as __cr} from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'warning',
   });

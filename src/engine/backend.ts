@@ -22,7 +22,7 @@ export interface AdapterInfo {
 }
 
 export interface BackendInfo {
-  name: 'webgpu' | 'tensorflow' | 'cpu';
+  name: 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
   adapter: AdapterInfo;
   rejected: { name: string; reason: string }[];
 }
@@ -244,6 +244,30 @@ async function initCpu(): Promise<AdapterInfo> {
 }
 
 /**
+ * tfjs' WebAssembly backend (XNNPACK, SIMD; one thread in Node): with the tfjs-xnn kernel set it trains the
+ * small presets several times faster than WebGPU on llvmpipe (bench:train, issue 17).
+ */
+async function initWasm(): Promise<AdapterInfo | string> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) return 'tfjs-backend-wasm did not initialise';
+    await tf.ready();
+  } catch (err) {
+    return `tfjs-backend-wasm failed to load: ${(err as Error).message}`;
+  }
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+  return {
+    vendor: 'tfjs',
+    architecture: 'wasm',
+    device: 'cpu',
+    description: `WebAssembly${simd ? ' SIMD' : ''} kernels (XNNPACK), one thread`,
+    api: 'wasm',
+    software: true,
+    features: simd ? ['simd'] : [],
+  };
+}
+
+/**
  * Initialises the requested backend. 'auto' tries a hardware WebGPU adapter, then tfjs-node-gpu,
  * then WebGPU on a software adapter, then cpu. An explicit choice that fails throws with the reason.
  */
@@ -271,6 +295,12 @@ export async function initBackend(pref: Backend): Promise<BackendInfo> {
     const r = await attempt('tensorflow', initTensorflow);
     if (r) return r;
     throw new Error(`backend tensorflow unavailable: ${rejected[0]?.reason}`);
+  }
+  if (pref === 'wasm') {
+    rejected.push({ name: 'webgpu', reason: 'not requested (--backend wasm)' });
+    const r = await attempt('wasm', initWasm);
+    if (r) return r;
+    throw new Error(`backend wasm unavailable: ${rejected.at(-1)?.reason}`);
   }
   if (pref === 'cpu') {
     rejected.push(

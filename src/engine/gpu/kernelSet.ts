@@ -12,7 +12,7 @@ import type { tf } from '../tf';
 import type { DropoutWords } from '../philox';
 import type { AdamStepState, AdamStepValues } from './inPlace';
 
-export const KERNEL_SET_NAMES = ['tfjs', 'wgsl', 'wgsl-cpu'] as const;
+export const KERNEL_SET_NAMES = ['tfjs', 'wgsl', 'wgsl-cpu', 'tfjs-xnn'] as const;
 export type KernelSetName = (typeof KERNEL_SET_NAMES)[number];
 
 /** GroupNorm's epsilon as a kept scalar tensor (tfjs ops) and as its value (baked into WGSL). */

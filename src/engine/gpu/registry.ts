@@ -5,12 +5,20 @@
  */
 import { tf } from '../tf';
 import { tfjsKernels } from '../nets/tfjsKernels';
+import { xnnKernels } from '../nets/xnnKernels';
 import { wgslKernels } from './wgslKernels';
 import { wgslCpuKernels } from './wgslCpuKernels';
 import { activeBackend } from '../backend';
 import { KERNEL_SET_NAMES, type KernelSet, type KernelSetName } from './kernelSet';
 
-const SETS: Record<KernelSetName, KernelSet> = { tfjs: tfjsKernels, wgsl: wgslKernels, 'wgsl-cpu': wgslCpuKernels };
+const SETS: Record<KernelSetName, KernelSet> = {
+  tfjs: tfjsKernels,
+  wgsl: wgslKernels,
+  'wgsl-cpu': wgslCpuKernels,
+  'tfjs-xnn': xnnKernels,
+};
+/** Sets written with tfjs ops only, which every backend runs. */
+const OPS_ONLY: readonly KernelSetName[] = ['tfjs', 'tfjs-xnn'];
 
 export interface KernelChoice {
   set: KernelSet;
@@ -27,6 +35,9 @@ export function chooseKernelSet(
   software: boolean,
   env: NodeJS.ProcessEnv = process.env,
 ): KernelChoice {
+  if (backend === 'wasm') {
+    return { set: xnnKernels, reason: 'tfjs ops, both conv gradients as forward convs (XNNPACK on wasm)' };
+  }
   if (backend !== 'webgpu') return { set: tfjsKernels, reason: `the ${backend} backend runs tfjs ops only` };
   if (env.SADPM_FAST_KERNELS === '0') return { set: tfjsKernels, reason: 'SADPM_FAST_KERNELS=0' };
   if (software)
@@ -41,7 +52,7 @@ let override: KernelSetName | null = null;
 export function kernelChoice(): KernelChoice {
   const backend = tf.getBackend();
   if (override) {
-    if (override !== 'tfjs' && backend !== 'webgpu') {
+    if (!OPS_ONLY.includes(override) && backend !== 'webgpu') {
       throw new Error(`kernel set '${override}' needs the webgpu backend; the active backend is ${backend}`);
     }
     return { set: SETS[override], reason: `overridden (${override})` };

@@ -51,7 +51,7 @@ describe('kernel registry', () => {
     );
   });
 
-  it('webgpu gets a WGSL set (on a software adapter its CPU variant) unless SADPM_FAST_KERNELS=0; others tfjs', () => {
+  it('webgpu gets a WGSL set (on a software adapter its CPU variant) unless SADPM_FAST_KERNELS=0; wasm tfjs-xnn; others tfjs', () => {
     expect(chooseKernelSet('webgpu', false, {}).set.name).toBe('wgsl');
     expect(chooseKernelSet('webgpu', false, { SADPM_FAST_KERNELS: '1' }).set.name).toBe('wgsl');
     expect(chooseKernelSet('webgpu', true, {}).set.name).toBe('wgsl-cpu');
@@ -60,7 +60,8 @@ describe('kernel registry', () => {
       expect(off.set.name).toBe('tfjs');
       expect(off.reason).toMatch(/SADPM_FAST_KERNELS=0/);
     }
-    for (const b of ['cpu', 'tensorflow', 'wasm']) expect(chooseKernelSet(b, true, {}).set.name).toBe('tfjs');
+    for (const b of ['cpu', 'tensorflow']) expect(chooseKernelSet(b, true, {}).set.name).toBe('tfjs');
+    expect(chooseKernelSet('wasm', true, {}).set.name).toBe('tfjs-xnn');
     expect(kernels().name).toBe('tfjs');
   });
 
@@ -69,6 +70,8 @@ describe('kernel registry', () => {
     expect(kernelChoice().reason).toMatch(/overridden/);
     overrideKernelSet('wgsl');
     expect(() => kernels()).toThrow(/kernel set 'wgsl' needs the webgpu backend; the active backend is cpu/);
+    overrideKernelSet('tfjs-xnn');
+    expect(kernels().name).toBe('tfjs-xnn');
     expect(() => overrideKernelSet('cuda' as KernelSetName)).toThrow(
       /unknown kernel set 'cuda'; known: tfjs, wgsl, wgsl-cpu/,
     );
