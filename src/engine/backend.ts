@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { tf } from './tf';
 import type { Backend } from '../shared/config';
 import { uploadThroughQueue } from './gpu/uploads';
+import { registerWasmKernelFixes } from './wasmKernels';
 import { boundBufferPool, gpuMemoryStats, instrumentDevice, resetGpuPeak } from './gpu/memory';
 
 export interface AdapterInfo {
@@ -250,6 +251,7 @@ async function initCpu(): Promise<AdapterInfo> {
 async function initWasm(): Promise<AdapterInfo | string> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
+    registerWasmKernelFixes(tf);
     if (!(await tf.setBackend('wasm'))) return 'tfjs-backend-wasm did not initialise';
     await tf.ready();
   } catch (err) {

@@ -113,14 +113,7 @@ export function setPatchBytesLimit(bytes: number): void {
  * Conv2DBackpropFilter is a naive kernel, ~4× slower than this on llvmpipe and the bulk of GPU time
  * on a real GPU.
  */
-export function convFilterGrad(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  k: number,
-  stride: number,
-  /** Transpose the patch matrix as a copy first (where a transposed MatMul is the backend's slow path). */
-  copyTranspose = false,
-): tf.Tensor4D {
+export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number): tf.Tensor4D {
   const [n, h, w, cin] = x.shape;
   const [, oh, ow, cout] = dy.shape;
   // WebGPU binds at most 2 GiB per storage buffer (and big temporaries cost memory): build the
@@ -138,7 +131,6 @@ export function convFilterGrad(
             tf.slice(dy, [b, 0, 0, 0], [m, oh, ow, cout]),
             k,
             stride,
-            copyTranspose,
           ),
         ),
       );
@@ -170,8 +162,7 @@ export function convFilterGrad(
     }
   }
   const patches = tf.reshape(cols.length === 1 ? cols[0]! : tf.concat(cols, 3), [n * oh * ow, k * k * cin]);
-  const dy2 = tf.reshape(dy, [n * oh * ow, cout]);
-  const dw = copyTranspose ? tf.matMul(tf.transpose(patches), dy2) : tf.matMul(patches, dy2, true, false);
+  const dw = tf.matMul(patches, tf.reshape(dy, [n * oh * ow, cout]), true, false);
   return tf.reshape(dw, [k, k, cin, cout]);
 }
 

@@ -7,7 +7,7 @@
  */
 import { tf } from '../tf';
 import type { KernelSet } from '../gpu/kernelSet';
-import { convFilterGrad, samePad, tfjsKernels } from './tfjsKernels';
+import { samePad, tfjsKernels } from './tfjsKernels';
 
 /**
  * dx of a stride-1 'same' convolution with an odd k×k filter: the convolution of dy with the filter turned
@@ -25,16 +25,15 @@ function inputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number
 }
 
 /**
- * dW of a stride-1 'same' k×k convolution as one forward convolution: channels become the batch and the batch
- * becomes channels, dW[i,j,c,o] = Σ_{n,y,x} xpad[n,y+i,x+j,c]·dy[n,y,x,o] = conv(xpadᵀ [c,H+k-1,W+k-1,n],
- * dyᵀ [H,W,n,o], 'valid') [c,i,j,o]. Strided ones: the im2col product with the patches transposed explicitly.
+ * dW of a 'same' k×k convolution as one forward convolution: channels become the batch and the batch becomes
+ * channels, dW[i,j,c,o] = Σ_{n,y,x} xpad[n,s·y+i,s·x+j,c]·dy[n,y,x,o] = conv(xpadᵀ [c,Hp,Wp,n], dyᵀ [oh,ow,n,o],
+ * 'valid', dilation s) [c,i,j,o] (the dilation walks dy's positions at the stride's spacing over xpad).
  */
 function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number): tf.Tensor4D {
   const [, h, w] = x.shape;
-  if (stride !== 1) return convFilterGrad(x, dy, k, stride, true);
   return tf.tidy(() => {
-    const [pt, pb] = samePad(h, k, 1);
-    const [pl, pr] = samePad(w, k, 1);
+    const [pt, pb] = samePad(h, k, stride);
+    const [pl, pr] = samePad(w, k, stride);
     const xp = tf.pad(x, [
       [0, 0],
       [pt, pb],
@@ -46,8 +45,12 @@ function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number):
       tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D,
       1,
       'valid',
+      'NHWC',
+      stride,
     );
-    return tf.transpose(dw, [1, 2, 0, 3]);
+    // 'same' padding can leave a row or column beyond the last window: those outputs are not filter taps.
+    const taps = dw.shape[1] === k && dw.shape[2] === k ? dw : tf.slice(dw, [0, 0, 0, 0], [-1, k, k, -1]);
+    return tf.transpose(taps, [1, 2, 0, 3]);
   });
 }
 
