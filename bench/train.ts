@@ -1,7 +1,7 @@
 /**
  * Training (and optional sampling) throughput of the engine: images/s, ms/step, peak GPU bytes.
  *   npm run bench:train -- --preset small --loss sa2 --batch 32 --steps 10 [--warmup 3] [--backend auto]
- *     [--dropout P] [--dataset builtin:NAME|PATH] [--log-every N]
+ *     [--dropout P] [--dataset builtin:NAME|PATH] [--log-every N] [--ch C (the preset's base width otherwise)]
  *   add --sample-n 256 --sample-steps 100 to time DDIM sampling too.
  *   --kernels wgsl-cpu,wgsl,tfjs: time each kernel set on the same state, in interleaved rounds (--rounds 2),
  *     and print each set's ms/step as a ratio to the first's, so load from other processes hits every set alike.
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     steps: warmup + steps,
     backend: flagString(flags, 'backend') ?? 'auto',
     dropout: flags.has('dropout') ? flagNumber(flags, 'dropout', 0) : undefined,
+    ch: flags.has('ch') ? flagNumber(flags, 'ch', 0) : undefined,
     logEvery: flags.has('log-every') ? flagNumber(flags, 'log-every', 10) : undefined,
   });
   const info = await initBackend(cfg.backend);

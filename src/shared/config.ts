@@ -233,7 +233,7 @@ export const RUN_PRESETS: Record<string, RunConfigInput> = {
   // a CPU has (measured: 0-10 of 64 samples pass the shape check after 4,000 steps), so the demo continues the
   // built-in starter, a model of this architecture that the tool trained with SA-2 on a GPU (9,608 steps of 64;
   // assets/starters/README.md), with the same loss at a batch the CPU affords and the starter's EMA decay.
-  // Backend wasm: tfjs' WebAssembly kernels (XNNPACK) train this model ~1.85x faster than WebGPU on llvmpipe and
+  // Backend wasm: tfjs' WebAssembly kernels (XNNPACK) train this model ~1.7x faster than WebGPU on llvmpipe and
   // sample faster still, and give every machine the same few minutes (a GPU user can set auto).
   demo: {
     preset: 'tiny',

@@ -50,7 +50,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       f('seed', 'Seed', 'int', { min: 0 }),
       f('backend', 'Backend', 'enum', {
         options: BACKENDS,
-        help: 'auto picks WebGPU, then TensorFlow (CUDA), then CPU; wasm: WebAssembly on the CPU (~1.9x llvmpipe, tiny preset)',
+        help: 'auto picks WebGPU, then TensorFlow (CUDA), then CPU; wasm: WebAssembly on the CPU (~2x llvmpipe, tiny preset)',
       }),
       f('initFrom', 'Start from', 'text', {
         optional: true,
