@@ -20,8 +20,6 @@ interface WasmBackendLike {
   disposeData(dataId: object): boolean;
 }
 
-const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
-
 /** Writes matrix `index` of x ([..., r, c] row-major) into dst as [r, c], or as [c, r] when `transpose`. */
 function copyMatrix(x: ArrayLike<number>, index: number, r: number, c: number, transpose: boolean, dst: Float32Array) {
   const base = index * r * c;
@@ -36,8 +34,8 @@ function batchMatMulByParts(tf: Tf, original: tfjs.KernelConfig): tfjs.KernelFun
   return (args) => {
     const { a, b } = args.inputs as { a: tfjs.TensorInfo; b: tfjs.TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const batchA = prod(a.shape.slice(0, -2));
-    const batchB = prod(b.shape.slice(0, -2));
+    const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+    const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
     const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
     const broadcastable = batchA === batchB || batchA === 1 || batchB === 1;
     if (plain || !broadcastable || a.dtype !== 'float32' || b.dtype !== 'float32') return original.kernelFunc(args);

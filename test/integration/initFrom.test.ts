@@ -74,6 +74,24 @@ describe('a run that starts from a checkpoint', () => {
     expect(after.adamCount).toBe(source.ck.adamCount + 2);
   }, 120_000);
 
+  it('resumed from its second checkpoint, it ends where the uninterrupted run ends (initFrom is not applied again)', async () => {
+    const cfg = micro({ seed: 3, initFrom: source.path, steps: 6, checkpointEvery: 2 });
+    const whole = tmp();
+    await train(cfg, { runDir: whole, sink: () => {}, skipFinalArtifacts: true });
+    const cut = tmp();
+    await train(cfg, { runDir: cut, sink: () => {}, skipFinalArtifacts: true, haltAfterStep: 5 });
+    const second = findCheckpoint(cut, 4);
+    const resumed: EngineMessage[] = [];
+    await train(cfg, { runDir: cut, sink: (m) => resumed.push(m), skipFinalArtifacts: true, resumeFrom: second.path });
+    const started = resumed.find((m): m is StartedMessage => m.type === 'started')!;
+    expect(started).toMatchObject({ step: 4, resumed: true });
+    expect(started.initFrom).toBeUndefined();
+    const a = readCheckpoint(findCheckpoint(whole, 6).path);
+    const b = readCheckpoint(findCheckpoint(cut, 6).path);
+    expect(b.adamCount).toBe(a.adamCount);
+    for (const g of ['params', 'ema', 'adamM', 'adamV'] as const) expect(flat(b[g])).toEqual(flat(a[g]));
+  }, 120_000);
+
   it('refuses a checkpoint of another model, naming the first tensor that differs and its architecture', () => {
     const state = new TrainState(micro({ ch: 8, normGroups: 4 }));
     try {

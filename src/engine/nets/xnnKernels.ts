@@ -1,9 +1,9 @@
 /**
  * The tfjs kernel set with both convolution gradients written as forward convolutions, for tfjs' WebAssembly
- * backend: there XNNPACK runs Conv2D and plain MatMul at ~25-30 GFLOP/s on one core, while Conv2DBackpropInput
- * and transposed MatMuls (the im2col filter gradient) are naive loops ~8-12× slower (measured on this project's
- * 2-core CI machine). Same arithmetic as tfjsKernels up to summation order; checked against it in
- * test/unit/nets/xnnKernels.test.ts.
+ * backend: there XNNPACK runs Conv2D at ~25-30 GFLOP/s on one core, while Conv2DBackpropInput and the im2col
+ * filter gradient's transposed product are ~8-12× slower (measured on this project's 2-core CI machine; other
+ * transposed and batched products go fast through engine/wasmKernels.ts). Same arithmetic as tfjsKernels up to
+ * summation order; checked against it in test/unit/nets/xnnKernels.test.ts.
  */
 import { tf } from '../tf';
 import type { KernelSet } from '../gpu/kernelSet';
@@ -84,8 +84,5 @@ export const xnnKernels: KernelSet = {
   name: 'tfjs-xnn',
   conv2dSameInputGrad: inputGrad,
   conv2dSameFilterBiasGrad: (x, dy, k, stride) => [filterGrad(x, dy, k, stride), tf.sum(dy, [0, 1, 2])],
-  // Transposed MatMuls are tfjs-wasm's naive path; a transpose copy then XNNPACK's product is ~10× faster.
-  denseInputGrad: (dy, w) => tf.tidy(() => tf.matMul(dy, tf.transpose(w))),
-  denseWeightBiasGrad: (x, dy) => [tf.tidy(() => tf.matMul(tf.transpose(x), dy)), tf.sum(dy, 0)],
   copyFlatInto: copyFlatIntoHeap,
 };
