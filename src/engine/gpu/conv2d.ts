@@ -13,15 +13,28 @@
  * SA-2 step's GPU time.
  */
 import { tf } from '../tf';
-import { runGpuKernel, type ConvGeometry } from './program';
-import { BK, TILE_THREADS, pickTile, tileKernel, u, type Tile } from './gemmTile';
+import { runGpuKernel, workgroupMemoryLimit, type ConvGeometry } from './program';
+import {
+  TILE_THREADS,
+  parseVariant,
+  pickTile,
+  tileKernel,
+  tileKey,
+  u,
+  variantOf,
+  bkOf,
+  fitStages,
+  variantText,
+  type Tile,
+} from './gemmTile';
 
 const KERNEL = 'SadpmConv2d';
 
-/** A convolution plus an optional tile override (rows, cols; 0 picks by size, see pickTile). */
+/** A convolution plus an optional tile override (rows, cols; 0 picks by size, see pickTile; variant '' the default). */
 interface Conv2dGeometry extends ConvGeometry {
   bm: number;
   bn: number;
+  variant: string;
 }
 
 class Conv2dProgram {
@@ -37,10 +50,12 @@ class Conv2dProgram {
 
   constructor(private readonly g: Conv2dGeometry) {
     const m = g.n * g.oh * g.ow;
-    this.tile = g.bm ? { bm: g.bm, bn: g.bn } : pickTile(m, g.cout);
+    const picked = g.bm ? { bm: g.bm, bn: g.bn } : pickTile(m, g.cout);
+    this.tile = fitStages({ ...picked, variant: parseVariant(g.variant) ?? undefined }, workgroupMemoryLimit());
     this.outputShape = [g.n, g.oh, g.ow, g.cout];
     this.dispatch = [Math.ceil(m / this.tile.bm), Math.ceil(g.cout / this.tile.bn), 1];
-    this.shaderKey = `sadpmConv2d_${Object.values(g).join('_')}_${this.tile.bm}_${this.tile.bn}`;
+    const { variant: _, ...geometry } = g;
+    this.shaderKey = `sadpmConv2d_${Object.values(geometry).join('_')}_${tileKey(this.tile)}`;
   }
 
   getUserCode(): string {
@@ -49,13 +64,20 @@ class Conv2dProgram {
     const { bm, bn } = tile;
     const m = n * oh * ow;
     const kdim = k * k * cin;
-    const steps = Math.ceil(kdim / BK);
-    const av = bm / 64; // A vec4s each thread stages: BM rows × BK/4 vec4 / 256 threads
-    const bv = bn / 64;
-    const rows = (r: number) => `(tid / 4u + ${u(r * 64)})`;
+    const bk = bkOf(tile);
+    const steps = Math.ceil(kdim / bk);
+    // A: BM rows × bk/4 vec4s, kv threads per row, `pass` rows per round of the 256 threads, av rounds.
+    const kv = bk / 4;
+    const pass = TILE_THREADS / kv;
+    const av = bm / pass;
+    const bv = (bk * bn) / 4 / TILE_THREADS; // B vec4s each thread stages
+    // aRows: a warp stages 32 consecutive rows of one k4 (its scattered stores then hit 32 banks).
+    const aRows = variantOf(tile).aRows;
+    const rows = (r: number) =>
+      aRows ? `(tid % 32u + tid / ${u(32 * kv)} * 32u + ${u(r * pass)})` : `(tid / ${u(kv)} + ${u(r * pass)})`;
     const loadA = (kt: string) => {
       const body = [
-        `let kk = ${kt} * ${u(BK)} + k4 * 4u;`,
+        `let kk = ${kt} * ${u(bk)} + k4 * 4u;`,
         `let c = kk % ${u(cin)};`,
         `let ij = kk / ${u(cin)};`,
         `let fi = i32(ij / ${u(k)});`,
@@ -78,7 +100,7 @@ class Conv2dProgram {
       for (let r = 0; r < bv; r++) {
         body.push(`{
               let idx = tid + ${u(r * TILE_THREADS)};
-              let kk = ${kt} * ${u(BK)} + idx / ${u(bn / 4)};
+              let kk = ${kt} * ${u(bk)} + idx / ${u(bn / 4)};
               let co = colBase + (idx % ${u(bn / 4)}) * 4u;
               rb[${r}] = vec4<f32>(0.0);
               if (kk < ${u(kdim)} && co < ${u(cout)}) { rb[${r}] = w[(kk * ${u(cout)} + co) / 4u]; }
@@ -88,9 +110,13 @@ class Conv2dProgram {
     };
     const store = () => {
       const body: string[] = [];
-      for (let r = 0; r < av; r++) {
-        for (let e = 0; e < 4; e++)
-          body.push(`As[(k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`);
+      if (variantOf(tile).aT) {
+        for (let r = 0; r < av; r++) body.push(`As[${rows(r)} * ${u(kv + 1)} + k4] = ra[${r}];`);
+      } else {
+        for (let r = 0; r < av; r++) {
+          for (let e = 0; e < 4; e++)
+            body.push(`As[(k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`);
+        }
       }
       for (let r = 0; r < bv; r++) body.push(`Bs[tid + ${u(r * TILE_THREADS)}] = rb[${r}];`);
       return body.join('\n          ');
@@ -111,7 +137,7 @@ class Conv2dProgram {
       tile,
       steps,
       setup: `
-        let k4 = tid % 4u;
+        let k4 = ${aRows ? `(tid / 32u) % ${u(kv)}` : `tid % ${u(kv)}`};
         var rowOk: array<bool, ${av}>;
         var pix: array<i32, ${av}>;
         var iy0: array<i32, ${av}>;
@@ -138,6 +164,7 @@ interface Conv2dAttrs {
   ow: number;
   bm: number;
   bn: number;
+  variant: string;
 }
 
 const zeros = new Map<number, tf.Tensor1D>();
@@ -177,7 +204,8 @@ export function conv2dGpu(
   ow: number,
   tile?: Tile,
 ): tf.Tensor4D {
-  const attrs: Conv2dAttrs = { stride, padTop, padLeft, oh, ow, bm: tile?.bm ?? 0, bn: tile?.bn ?? 0 };
+  const variant = variantText(tile?.variant);
+  const attrs: Conv2dAttrs = { stride, padTop, padLeft, oh, ow, bm: tile?.bm ?? 0, bn: tile?.bn ?? 0, variant };
   const inputs = { x, w: filter, bias: bias ?? zeroBias(filter.shape[3]) };
   return runGpuKernel(KERNEL, inputs, attrs, ({ x: xi, w: wi }, a) => {
     const [n, h, wd, cin] = xi!.shape as [number, number, number, number];
@@ -196,6 +224,7 @@ export function conv2dGpu(
       pl: a.padLeft,
       bm: a.bm,
       bn: a.bn,
+      variant: a.variant,
     });
   }) as tf.Tensor4D;
 }

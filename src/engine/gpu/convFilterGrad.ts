@@ -13,8 +13,21 @@
 import { tf } from '../tf';
 import { sumLeadingGpu } from './sumLeading';
 import { splitFlat } from './flatCopy';
-import { runGpuKernel, type ConvGeometry } from './program';
-import { BK, FILTER_GRAD_MAX_TILE, TILE_THREADS, tileKernel, u, type Tile } from './gemmTile';
+import { runGpuKernel, workgroupMemoryLimit, type ConvGeometry } from './program';
+import {
+  FILTER_GRAD_MAX_TILE,
+  FILTER_GRAD_VARIANT,
+  TILE_THREADS,
+  bkOf,
+  parseVariant,
+  tileKernel,
+  tileKey,
+  u,
+  fitStages,
+  variantText,
+  type GemmVariant,
+  type Tile,
+} from './gemmTile';
 
 const KERNEL = 'SadpmConvFilterGrad';
 
@@ -25,6 +38,8 @@ interface ConvFilterGradAttrs {
   padLeft: number;
   /** Number of partial products along the reduction (chosen by the caller, >= 1). */
   splits: number;
+  /** The core's code variant ('' for the defaults). */
+  variant: string;
 }
 
 function tileFor(rows: number, cout: number): Tile {
@@ -35,6 +50,7 @@ function tileFor(rows: number, cout: number): Tile {
 /** The convolution and how many partial products the reduction is split into. */
 interface Geometry extends ConvGeometry {
   splits: number;
+  variant: string;
 }
 
 class FilterGradProgram {
@@ -50,14 +66,18 @@ class FilterGradProgram {
 
   constructor(private readonly g: Geometry) {
     const rows = g.k * g.k * g.cin + 1;
-    this.tile = tileFor(rows, g.cout);
+    const tile: Tile = { ...tileFor(rows, g.cout), variant: parseVariant(g.variant) ?? FILTER_GRAD_VARIANT };
+    // The bias-alone flag needs 16 bytes beside the stages (past 32 KiB with 32-deep 128×128 stages).
+    this.tile = fitStages(tile, workgroupMemoryLimit(), 16);
     this.variableComponents = this.vec4 ? [4, 4] : [1, 1];
     const m = g.n * g.oh * g.ow;
-    // Each split reduces a whole number of BK-row blocks.
-    this.chunk = Math.ceil(Math.ceil(m / g.splits) / BK) * BK;
+    // Each split reduces a whole number of bk-row blocks.
+    const bk = bkOf(this.tile);
+    this.chunk = Math.ceil(Math.ceil(m / g.splits) / bk) * bk;
     this.outputShape = [g.splits, rows, g.cout];
     this.dispatch = [Math.ceil(rows / this.tile.bm), Math.ceil(g.cout / this.tile.bn), g.splits];
-    this.shaderKey = `sadpmFilterGrad_${Object.values(g).join('_')}_${this.tile.bm}_${this.tile.bn}`;
+    const { variant: _, ...geometry } = g;
+    this.shaderKey = `sadpmFilterGrad_${Object.values(geometry).join('_')}_${tileKey(this.tile)}`;
   }
 
   /** Staging with vec4 loads (4 channels of one pixel; 4 output channels of dy): channels multiples of 4. */
@@ -70,6 +90,7 @@ class FilterGradProgram {
     const { h, w, cin, oh, ow, cout, k, s, pt, pl } = this.g;
     const { bm, bn } = this.tile;
     const kdim = k * k * cin;
+    const BK = bkOf(this.tile);
     // x at pixel (mm, fi, fj) of this thread's patch column, or `zero` outside the image.
     const gather = (index: string, zero: string) => `
                 let nb = mm / ${u(oh * ow)};
@@ -230,7 +251,7 @@ class FilterGradProgram {
       early,
       declarations: early ? 'var<workgroup> biasAlone: u32;' : undefined,
       tile,
-      steps: this.chunk / BK,
+      steps: this.chunk / bkOf(tile),
       setup: `
         let split = workgroupId.z;
         let mStart = split * ${u(this.chunk)};
@@ -273,12 +294,13 @@ export function convFilterBiasGrad(
   stride: number,
   padTop: number,
   padLeft: number,
+  variant?: GemmVariant,
 ): [tf.Tensor4D, tf.Tensor1D] {
   const [n, , , cin] = x.shape;
   const [, oh, ow, cout] = dy.shape;
   const rows = k * k * cin + 1;
   const splits = filterGradSplits(n * oh * ow, rows, cout);
-  const attrs: ConvFilterGradAttrs = { k, stride, padTop, padLeft, splits };
+  const attrs: ConvFilterGradAttrs = { k, stride, padTop, padLeft, splits, variant: variantText(variant) };
   return tf.tidy(() => {
     const parts = runGpuKernel(KERNEL, { x, dy }, attrs, ({ x: xi, dy: dyi }, a) => {
       const [nn, h, w, ci] = xi!.shape as [number, number, number, number];
@@ -296,6 +318,7 @@ export function convFilterBiasGrad(
         pt: a.padTop,
         pl: a.padLeft,
         splits: a.splits,
+        variant: a.variant,
       });
     }) as tf.Tensor3D;
     const full = splits === 1 ? tf.reshape(parts, [rows, cout]) : (sumLeadingGpu(parts, [rows, cout]) as tf.Tensor2D);

@@ -13,14 +13,71 @@
 /** Threads per workgroup side. */
 export const TILE_THREADS_SIDE = 16;
 export const TILE_THREADS = TILE_THREADS_SIDE * TILE_THREADS_SIDE;
-/** Depth of the reduction slice staged per iteration. */
-export const BK = 16;
+/** Depth of the reduction slice staged per iteration (32 with the bk32 variant): see bkOf. */
+const BK = 16;
 
 export interface Tile {
   /** Output rows per workgroup: 64 or 128. */
   bm: number;
   /** Output columns per workgroup: 64 or 128. */
   bn: number;
+  /** Code-generation variants (benchmarks compare them; CONV_VARIANT and FILTER_GRAD_VARIANT hold the defaults). */
+  variant?: GemmVariant;
+}
+
+/**
+ * How the shared core is generated. warp: each 32-thread warp owns an 8×4 block of thread tiles
+ * (4 distinct A and 8 distinct B vec4s per read) instead of a 16×2 strip (2 and 16); unroll: the
+ * slice loop written out, so workgroup-memory offsets are constants; aRows: the forward convolution's
+ * A staging walks 32 consecutive rows per warp, so its transposing stores hit 32 banks, not 8; aT:
+ * the forward convolution keeps A as staged (rows of k, one vec4 store, padded by a vec4 against
+ * bank conflicts) and the product reads 4 k at a time per row.
+ * Measured on the H200 (bench:kernels --sweep, batch 256): the filter gradient's product ran at
+ * 26-29 TFLOP/s as a loop and 36-38 written out; the forward gained ~5 % from unroll+aRows+bk32.
+ */
+export interface GemmVariant {
+  warp: boolean;
+  unroll: boolean;
+  aRows: boolean;
+  /** A 32-deep reduction slice: half the barriers and staging rounds, twice the workgroup memory. */
+  bk32: boolean;
+  aT: boolean;
+}
+
+const NAMES = ['warp', 'unroll', 'aRows', 'bk32', 'aT'] as const;
+
+/** Parses "warp,unroll,..." (any subset of the names, or "none"); null for no text. */
+export function parseVariant(text: string | undefined): GemmVariant | null {
+  if (text === undefined || text === '') return null;
+  const parts = new Set(text.split(',').map((p) => p.trim()));
+  const unknown = [...parts].filter((p) => p !== 'none' && !(NAMES as readonly string[]).includes(p));
+  if (unknown.length)
+    throw new Error(`unknown matrix-product variant ${unknown.join(', ')} (expected ${NAMES.join(', ')})`);
+  return Object.fromEntries(NAMES.map((n) => [n, parts.has(n)])) as unknown as GemmVariant;
+}
+
+/** The inverse of parseVariant ('' for none given: the defaults apply). */
+export function variantText(v: GemmVariant | undefined): string {
+  if (!v) return '';
+  return NAMES.filter((n) => v[n]).join(',') || 'none';
+}
+
+/** The forward convolution's defaults (the sweep's fastest); SADPM_GEMM overrides them, for benchmarks. */
+export const CONV_VARIANT: GemmVariant = parseVariant(process.env.SADPM_GEMM) ?? parseVariant('unroll,aRows,bk32')!;
+
+/** The filter gradient's defaults; SADPM_FG_GEMM overrides them, for benchmarks. */
+export const FILTER_GRAD_VARIANT: GemmVariant = parseVariant(process.env.SADPM_FG_GEMM) ?? parseVariant('warp,unroll')!;
+
+/** The tile's variant, or the forward convolution's defaults. */
+export const variantOf = (tile: Tile): GemmVariant => tile.variant ?? CONV_VARIANT;
+
+/** The reduction depth staged per slice. */
+export const bkOf = (tile: Tile): number => (variantOf(tile).bk32 ? 32 : BK);
+
+/** A short key for shader caches: the tile and its variant. */
+export function tileKey(tile: Tile): string {
+  const v = variantOf(tile);
+  return `${tile.bm}x${tile.bn}_${variantText(v)}`;
 }
 
 /** WGSL unsigned literal. */
@@ -53,38 +110,104 @@ export function pickTile(m: number, n: number, minGroups = 264, max: Tile = MAX_
 }
 
 /** Workgroup arrays: As[k][m/4] and Bs[k][n/4] as vec4. */
-export function tileDeclarations({ bm, bn }: Tile): string {
+/** Bytes of workgroup memory the stages take. */
+export function stageBytes(tile: Tile): number {
+  const bk = bkOf(tile);
+  const a = variantOf(tile).aT ? tile.bm * (bk / 4 + 1) * 16 : bk * tile.bm * 4;
+  return a + bk * tile.bn * 4;
+}
+
+/** The tile without the 32-deep slice when its stages (plus `extra` bytes) would pass `limit`. */
+export function fitStages(tile: Tile, limit: number, extra = 0): Tile {
+  if (stageBytes(tile) + extra <= limit || !variantOf(tile).bk32) return tile;
+  return { ...tile, variant: { ...variantOf(tile), bk32: false } };
+}
+
+export function tileDeclarations(tile: Tile): string {
+  const bk = bkOf(tile);
+  const aSize = variantOf(tile).aT ? tile.bm * (bk / 4 + 1) : (bk * tile.bm) / 4;
   return `
-      var<workgroup> As: array<vec4<f32>, ${(BK * bm) / 4}>;
-      var<workgroup> Bs: array<vec4<f32>, ${(BK * bn) / 4}>;`;
+      var<workgroup> As: array<vec4<f32>, ${aSize}>;
+      var<workgroup> Bs: array<vec4<f32>, ${(bk * tile.bn) / 4}>;`;
 }
 
 /** Declares the thread's accumulators (named acc) and its (tx, ty); `tid` must be in scope. */
-export function tileAccumulators({ bm, bn }: Tile): string {
-  return `
+export function tileAccumulators(tile: Tile): string {
+  const { bm, bn } = tile;
+  const layout = variantOf(tile).warp
+    ? `
+        let tx = (tid / 32u) % 2u * 8u + tid % 8u;
+        let ty = tid / 64u * 4u + (tid / 8u) % 4u;`
+    : `
         let tx = tid % ${u(TILE_THREADS_SIDE)};
-        let ty = tid / ${u(TILE_THREADS_SIDE)};
+        let ty = tid / ${u(TILE_THREADS_SIDE)};`;
+  return `${layout}
         var acc: array<vec4<f32>, ${(bm / 16) * (bn / 64)}>;`;
 }
 
 /** acc += As · Bs over the staged BK slice. */
-export function tileMultiply({ bm, bn }: Tile): string {
+export function tileMultiply(tile: Tile): string {
+  const { bm, bn } = tile;
   const av = bm / 64;
   const bv = bn / 64;
-  const lines: string[] = [];
-  for (let i = 0; i < av; i++) lines.push(`let a${i} = As[kq * ${u(bm / 4)} + ${u(i * 16)} + ty];`);
-  for (let j = 0; j < bv; j++) lines.push(`let b${j} = Bs[kq * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
-  for (let i = 0; i < av; i++) {
-    for (let e = 0; e < 4; e++) {
-      for (let j = 0; j < bv; j++) {
-        const idx = (i * 4 + e) * bv + j;
-        lines.push(`acc[${idx}] = fma(vec4<f32>(a${i}[${e}]), b${j}, acc[${idx}]);`);
+  const slice = (kq: string) => {
+    const lines: string[] = [];
+    for (let i = 0; i < av; i++) lines.push(`let a${i} = As[${kq} * ${u(bm / 4)} + ${u(i * 16)} + ty];`);
+    for (let j = 0; j < bv; j++) lines.push(`let b${j} = Bs[${kq} * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
+    for (let i = 0; i < av; i++) {
+      for (let e = 0; e < 4; e++) {
+        for (let j = 0; j < bv; j++) {
+          const idx = (i * 4 + e) * bv + j;
+          lines.push(`acc[${idx}] = fma(vec4<f32>(a${i}[${e}]), b${j}, acc[${idx}]);`);
+        }
       }
     }
+    return lines.join('\n            ');
+  };
+  if (variantOf(tile).aT) return tileMultiplyRowsOfK(tile);
+  if (variantOf(tile).unroll) {
+    const blocks: string[] = [];
+    for (let kq = 0; kq < bkOf(tile); kq++) blocks.push(`{\n            ${slice(u(kq))}\n          }`);
+    return blocks.join('\n          ');
   }
   return `
-          for (var kq = 0u; kq < ${u(BK)}; kq = kq + 1u) {
-            ${lines.join('\n            ')}
+          for (var kq = 0u; kq < ${u(bkOf(tile))}; kq = kq + 1u) {
+            ${slice('kq')}
+          }`;
+}
+
+/** acc += As · Bs with A stored as rows of k (the aT variant): 4 k per read of a row. */
+function tileMultiplyRowsOfK(tile: Tile): string {
+  const { bm, bn } = tile;
+  const av = bm / 64;
+  const bv = bn / 64;
+  const stride = bkOf(tile) / 4 + 1;
+  const quad = (kq4: string) => {
+    const lines: string[] = [];
+    for (let i = 0; i < av; i++)
+      for (let e = 0; e < 4; e++)
+        lines.push(`let a${i}_${e} = As[${u((i * 64 + e) * stride)} + ty * ${u(4 * stride)} + ${kq4}];`);
+    for (let t = 0; t < 4; t++) {
+      for (let j = 0; j < bv; j++)
+        lines.push(`let b${t}_${j} = Bs[(${kq4} * 4u + ${u(t)}) * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
+      for (let i = 0; i < av; i++)
+        for (let e = 0; e < 4; e++)
+          for (let j = 0; j < bv; j++) {
+            const idx = (i * 4 + e) * bv + j;
+            lines.push(`acc[${idx}] = fma(vec4<f32>(a${i}_${e}[${t}]), b${t}_${j}, acc[${idx}]);`);
+          }
+    }
+    return lines.join('\n            ');
+  };
+  const quads = bkOf(tile) / 4;
+  if (variantOf(tile).unroll) {
+    const blocks: string[] = [];
+    for (let q = 0; q < quads; q++) blocks.push(`{\n            ${quad(u(q))}\n          }`);
+    return blocks.join('\n          ');
+  }
+  return `
+          for (var kq4 = 0u; kq4 < ${u(quads)}; kq4 = kq4 + 1u) {
+            ${quad('kq4')}
           }`;
 }
 

@@ -74,3 +74,9 @@ export interface ConvGeometry {
   pt: number;
   pl: number;
 }
+
+/** The device's workgroup memory per workgroup (WebGPU's default when the backend is not tfjs-webgpu). */
+export function workgroupMemoryLimit(): number {
+  const be = tf.backend() as unknown as { device?: GPUDevice };
+  return be?.device?.limits?.maxComputeWorkgroupStorageSize ?? 16384;
+}

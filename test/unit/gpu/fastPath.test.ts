@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
+import { randn, relErr } from './gpuTestUtil';
 import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
 import { conv2dGpu, matMulGpu } from '../../../src/engine/gpu/conv2d';
@@ -17,7 +18,6 @@ import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
 import { variableGradsFreeing } from '../../../src/engine/nets/grads';
 import type { ModelConfig } from '../../../src/shared/config';
-import { Rng } from '../../../src/engine/rng';
 
 const MICRO: ModelConfig = {
   ch: 16,
@@ -29,29 +29,6 @@ const MICRO: ModelConfig = {
   channels: 3,
   normGroups: 4,
 };
-
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Rng.keyed(seed, 11)
-      .normal(size)
-      .map((v) => v * scale),
-    shape,
-    'float32',
-  );
-}
-
-/** max |a-b| / max |b|, with a floor on the scale so all-but-zero tensors compare absolutely. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let s = 1e-3;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return d / s;
-}
 
 let webgpu = false;
 

@@ -7,38 +7,17 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
+import { randn as randnOf, relErr } from './gpuTestUtil';
 import { activeBackend, assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { tfjsKernels } from '../../../src/engine/nets/tfjsKernels';
 import { wgslCpuKernels } from '../../../src/engine/gpu/wgslCpuKernels';
 import { laneBlock, laneFilterGradSplits } from '../../../src/engine/gpu/laneConv';
 import { kernelChoice, overrideKernelSet } from '../../../src/engine/gpu/registry';
-import { Rng } from '../../../src/engine/rng';
 import { UNet } from '../../../src/engine/nets/unet';
 import { variableGradsFreeing } from '../../../src/engine/nets/grads';
 import { MODEL_PRESETS } from '../../../src/shared/config';
 
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    Rng.keyed(seed, 17)
-      .normal(size)
-      .map((v) => v * scale),
-    shape,
-    'float32',
-  );
-}
-
-/** max |a-b| / max |b|, with a floor on the scale so all-but-zero tensors compare absolutely. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let s = 1e-3;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    s = Math.max(s, Math.abs(b[i]!));
-  }
-  return d / s;
-}
+const randn = (shape: number[], seed: number, scale = 1) => randnOf(shape, seed, scale, 17);
 
 async function expectClose(got: tf.Tensor, want: tf.Tensor, what: string): Promise<void> {
   expect(got.shape, what).toEqual(want.shape);
