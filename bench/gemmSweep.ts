@@ -10,7 +10,7 @@ import { tf } from '../src/engine/tf';
 import { assertGpuHealthy } from '../src/engine/backend';
 import { conv2dGpu } from '../src/engine/gpu/conv2d';
 import { convFilterBiasGrad } from '../src/engine/gpu/convFilterGrad';
-import { pickTile, variantText, type GemmVariant, type Tile } from '../src/engine/gpu/gemmTile';
+import { parseVariant, pickTile, variantText, type GemmVariant, type Tile } from '../src/engine/gpu/gemmTile';
 
 /** [h=w, cin, cout, k]: the cifar10 preset's most frequent stride-1 convolutions. */
 const SWEEP_SHAPES: [number, number, number, number][] = [
@@ -67,16 +67,18 @@ export async function benchGemmSweep(batch: number, reps: number, onlySize?: num
     const dy = tf.randomNormal([batch, size, size, cout]) as tf.Tensor4D;
     const flops = 2 * batch * size * size * cout * k * k * cin;
     const picked = pickTile(batch * size * size, cout);
-    const tiles: Tile[] = [picked, ...[128, 64].flatMap((bm) => [128, 64].map((bn) => ({ bm, bn })))].filter(
-      (t, i, all) => all.findIndex((o) => o.bm === t.bm && o.bn === t.bn) === i,
-    );
+    // Every variant at the tile pickTile chooses; the larger 128x256 and 256x128 tiles (8x16 and 16x8 outputs
+    // per thread) with the variants that led the first sweep.
+    const big = [{ bm: 128, bn: 256 }, { bm: 256, bn: 128 }].filter((t) => t.bn <= cout);
+    const lead = ['unroll,aRows,bk32', 'unroll', 'unroll,aT', 'unroll,aT,bk32', 'warp,unroll'].map((t) => parseVariant(t)!);
     const cases: Case[] = [];
-    for (const tile of tiles)
-      for (const variant of VARIANTS)
-        cases.push({
-          label: `fwd ${tile.bm}x${tile.bn}${tile === picked ? '*' : ''} ${variantText(variant)}`,
-          run: () => conv2dGpu(x, w, b, 1, pad, pad, size, size, { ...tile, variant }),
-        });
+    const fwd = (tile: Tile, variant: GemmVariant, mark: string) =>
+      cases.push({
+        label: `fwd ${tile.bm}x${tile.bn}${mark} ${variantText(variant)}`,
+        run: () => conv2dGpu(x, w, b, 1, pad, pad, size, size, { ...tile, variant }),
+      });
+    for (const variant of VARIANTS) fwd(picked, variant, '*');
+    for (const tile of big) for (const variant of lead) fwd(tile, variant, '');
     for (const variant of VARIANTS.filter((v) => !v.aRows && !v.aT))
       cases.push({
         label: `fgrad ${variantText(variant)}`,

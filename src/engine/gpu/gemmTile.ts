@@ -17,9 +17,9 @@ export const TILE_THREADS = TILE_THREADS_SIDE * TILE_THREADS_SIDE;
 const BK = 16;
 
 export interface Tile {
-  /** Output rows per workgroup: 64 or 128. */
+  /** Output rows per workgroup: 64, 128 (or 256, benchmarks). */
   bm: number;
-  /** Output columns per workgroup: 64 or 128. */
+  /** Output columns per workgroup: 64, 128 (or 256, benchmarks). */
   bn: number;
   /** Code-generation variants (benchmarks compare them; CONV_VARIANT and FILTER_GRAD_VARIANT hold the defaults). */
   variant?: GemmVariant;
@@ -32,8 +32,10 @@ export interface Tile {
  * A staging walks 32 consecutive rows per warp, so its transposing stores hit 32 banks, not 8; aT:
  * the forward convolution keeps A as staged (rows of k, one vec4 store, padded by a vec4 against
  * bank conflicts) and the product reads 4 k at a time per row.
- * Measured on the H200 (bench:kernels --sweep, batch 256): the filter gradient's product ran at
- * 26-29 TFLOP/s as a loop and 36-38 written out; the forward gained ~5 % from unroll+aRows+bk32.
+ * Measured on the H200 (bench:kernels --sweep, batch 256, bench/results/h200-2026-12-01-gemm): the
+ * filter gradient's product ran at 23-29 TFLOP/s as a loop and 36-37 written out (warp,unroll); the
+ * forward's 3×3 convolutions at 34 with no variant and 38 with unroll,bk32,aT. 128×256 and 256×128
+ * tiles were no faster.
  */
 export interface GemmVariant {
   warp: boolean;
@@ -63,7 +65,7 @@ export function variantText(v: GemmVariant | undefined): string {
 }
 
 /** The forward convolution's defaults (the sweep's fastest); SADPM_GEMM overrides them, for benchmarks. */
-export const CONV_VARIANT: GemmVariant = parseVariant(process.env.SADPM_GEMM) ?? parseVariant('unroll,aRows,bk32')!;
+export const CONV_VARIANT: GemmVariant = parseVariant(process.env.SADPM_GEMM) ?? parseVariant('unroll,bk32,aT')!;
 
 /** The filter gradient's defaults; SADPM_FG_GEMM overrides them, for benchmarks. */
 export const FILTER_GRAD_VARIANT: GemmVariant = parseVariant(process.env.SADPM_FG_GEMM) ?? parseVariant('warp,unroll')!;

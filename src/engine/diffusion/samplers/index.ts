@@ -123,15 +123,41 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   throwIfCancelled(signal, SAMPLING_CANCELLED);
 }
 
-/** Lets other events (an abort, IPC) run, and bounds the queued device work to one step. */
-async function syncPoint(x: tf.Tensor4D): Promise<void> {
-  const probe = tf.tidy(() => tf.slice(x, [0, 0, 0, 0], [1, 1, 1, 1]));
-  try {
-    await probe.data();
-  } finally {
-    probe.dispose();
+/**
+ * Bounds the queued device work to two steps and lets other events (an abort, IPC) run between steps.
+ * Each step's readback of one value is requested as soon as the step is recorded, and awaited only after
+ * the next step is recorded: the GPU works on step k while the host records step k+1 (waiting on step k
+ * itself left the GPU idle for the whole recording, ~5-10 % of a cifar10 DDIM step at batch 256).
+ */
+class StepPacer {
+  private pending: { probe: tf.Tensor; read: Promise<unknown> } | null = null;
+
+  async stepRecorded(x: tf.Tensor4D): Promise<void> {
+    const probe = tf.tidy(() => tf.slice(x, [0, 0, 0, 0], [1, 1, 1, 1]));
+    const read = probe.data();
+    const previous = this.pending;
+    this.pending = { probe, read };
+    if (previous) await this.settle(previous);
+    await yieldToEvents();
   }
-  await yieldToEvents();
+
+  /** Drops the last step's readback without waiting (the loop ended early: an abort or an error). */
+  discard(): void {
+    const last = this.pending;
+    this.pending = null;
+    if (last) {
+      last.read.catch(() => undefined);
+      last.probe.dispose();
+    }
+  }
+
+  private async settle(p: { probe: tf.Tensor; read: Promise<unknown> }): Promise<void> {
+    try {
+      await p.read;
+    } finally {
+      p.probe.dispose();
+    }
+  }
 }
 
 /** Standard normals for images [g0, g0 + B) of one stream purpose, written image by image. */
@@ -199,6 +225,7 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
       perImageNormals(B, P, (g) => [seed, g, Stream.sampleInit], g0),
       bshape,
     );
+    const pacer = new StepPacer();
     try {
       for (let k = 0; k < S; k++) {
         throwIfAborted(signal);
@@ -237,7 +264,7 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
             xt.dispose();
           }
         }
-        await syncPoint(x);
+        await pacer.stepRecorded(x);
         done += 1;
         onStep?.(done, total);
       }
@@ -248,6 +275,7 @@ export async function sampleWithTrajectory(opts: SampleOptions): Promise<SampleR
         final.dispose();
       }
     } finally {
+      pacer.discard();
       x.dispose();
     }
   }
