@@ -1,12 +1,14 @@
 /**
  * Host (main-thread) cost of each Dawn call tfjs-webgpu makes per dispatch, in µs per call, measured
  * on the device the engine creates: the numbers that bound how fast a host-bound training step can go.
- *   EGL_PLATFORM=surfaceless node --import tsx bench/dispatchCost.ts [--n 5000] [--backend webgpu]
- * Each figure is the best of 3 loops of n calls (the machine is shared), after a warm-up loop.
+ *   EGL_PLATFORM=surfaceless node --import tsx bench/dispatchCost.ts [--n 5000] [--rounds 3] [--iters 40]
+ * Each figure is the best of 3 loops of n calls (the machine is shared), after a warm-up loop; then the
+ * host time per dispatch of tfjs' recordAndSubmit on real ops with gpu/dispatchHost.ts off and on.
  */
 import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber } from '../src/cli/args';
 import { initBackend, describeBackend } from '../src/engine/backend';
+import { installDispatchHost, uninstallDispatchHost } from '../src/engine/gpu/dispatchHost';
 
 interface BufferManagerLike {
   acquireBuffer(size: number, usage: number): GPUBuffer;
@@ -59,7 +61,10 @@ async function main(): Promise<void> {
   const rows: [string, number][] = [];
 
   rows.push(['pipeline.getBindGroupLayout(0)', time(n, () => pipe.getBindGroupLayout(0))]);
-  rows.push(['device.createBindGroup (4 entries, cached layout)', time(n, () => device.createBindGroup({ layout, entries: entries({ buffer: uni }) }))]);
+  rows.push([
+    'device.createBindGroup (4 entries, cached layout)',
+    time(n, () => device.createBindGroup({ layout, entries: entries({ buffer: uni }) })),
+  ]);
   rows.push([
     'device.createBindGroup (uniform at offset/size in a shared buffer)',
     time(n, (i) =>
@@ -159,7 +164,84 @@ async function main(): Promise<void> {
 
   console.log(`${describeBackend(info)}; n=${n}`);
   for (const [name, us] of rows) console.log(`${us.toFixed(2).padStart(8)} µs  ${name}`);
+  const iters = flagNumber(flags, 'iters', 40);
+  for (const r of await opsAB(flagNumber(flags, 'rounds', 3), iters)) {
+    const name = `recordAndSubmit (tfjs ops, bind groups ${r.on ? 'reused' : 'per dispatch'}), µs/dispatch`;
+    rows.push([name, r.recordUs]);
+    rows.push([`submitQueue (the same), µs/submit`, r.submitUs]);
+  }
   console.log(`BENCH_JSON ${JSON.stringify(Object.fromEntries(rows.map(([k, v]) => [k.trim(), +v.toFixed(3)])))}`);
+}
+
+interface Hooked {
+  recordAndSubmit: (...a: unknown[]) => void;
+  submitQueue: () => void;
+}
+
+/**
+ * Host time per dispatch inside the backend's recordAndSubmit (its submits left out: on llvmpipe a submit
+ * runs the kernels) over a small conv net's forward and backward pass, with gpu/dispatchHost.ts installed
+ * and not, alternating; each round's figure is the best of 3 passes of `iters` steps.
+ */
+async function opsAB(rounds: number, iters: number) {
+  const be = tf.backend() as unknown as Hooked;
+  const x = tf.randomNormal<tf.Rank.R4>([4, 8, 8, 8]);
+  const w1 = tf.variable(tf.randomNormal<tf.Rank.R4>([3, 3, 8, 16]));
+  const w2 = tf.variable(tf.randomNormal<tf.Rank.R4>([3, 3, 16, 8]));
+  const bias = tf.variable(tf.zeros([16]));
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const h = tf.relu(tf.add(tf.conv2d(x, w1, 1, 'same'), bias)) as tf.Tensor4D;
+        return tf.mean(tf.square(tf.sub(tf.conv2d(h, w2, 1, 'same'), x)));
+      });
+      return [value, ...Object.values(grads)];
+    });
+  const out: { on: boolean; recordUs: number; submitUs: number }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const on of [false, true]) {
+      if (on) installDispatchHost(be);
+      else uninstallDispatchHost();
+      let best = { recordUs: Infinity, submitUs: Infinity };
+      for (let pass = 0; pass < 4; pass++) {
+        const rec = be.recordAndSubmit;
+        const sub = be.submitQueue;
+        let recNs = 0n;
+        let subNs = 0n;
+        let dispatches = 0;
+        let submits = 0;
+        be.submitQueue = function (this: Hooked) {
+          const t0 = process.hrtime.bigint();
+          sub.call(this);
+          subNs += process.hrtime.bigint() - t0;
+          submits++;
+        };
+        be.recordAndSubmit = function (this: Hooked, ...a: unknown[]) {
+          const s0 = subNs;
+          const t0 = process.hrtime.bigint();
+          rec.apply(this, a);
+          recNs += process.hrtime.bigint() - t0 - (subNs - s0);
+          dispatches++;
+        };
+        for (let i = 0; i < iters; i++) tf.dispose(step());
+        await (tf.sum(w1) as tf.Tensor).data();
+        be.recordAndSubmit = rec;
+        be.submitQueue = sub;
+        // The first pass fills the caches (and compiles the pipelines, in the first round).
+        if (pass > 0 && Number(recNs) / 1e3 / dispatches < best.recordUs) {
+          best = { recordUs: Number(recNs) / 1e3 / dispatches, submitUs: Number(subNs) / 1e3 / submits };
+        }
+      }
+      out.push({ on, ...best });
+      console.log(
+        `round ${round} bind groups ${on ? 'reused' : 'per dispatch'}: recordAndSubmit ${best.recordUs.toFixed(2)} ` +
+          `µs/dispatch, submitQueue ${best.submitUs.toFixed(1)} µs/submit`,
+      );
+    }
+  }
+  installDispatchHost(be);
+  tf.dispose([x, w1, w2, bias]);
+  return out;
 }
 
 main().catch((err) => {

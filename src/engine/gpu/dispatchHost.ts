@@ -176,7 +176,7 @@ export function installDispatchHost(backend: unknown): boolean {
   let lastPipeline: GPUComputePipeline | null = null;
   const counts = { dispatches: 0, fallbacks: 0, setPipelineSkipped: 0, submits: 0 };
 
-  const record: Record4 = function (this: Backend, program, output, inputs, defined) {
+  const record: Record4 = function hostRecordAndSubmit(this: Backend, program, output, inputs, defined) {
     const pipeline = program.pipeline;
     if (pipeline instanceof Promise) {
       throw new Error('Please call checkCompileCompletionAsync to ensure parallel compilation is done!');
@@ -246,7 +246,7 @@ export function installDispatchHost(backend: unknown): boolean {
     }
   };
 
-  const submit = function (this: Backend) {
+  const submit = function hostSubmitQueue(this: Backend) {
     // Before the submit whose commands read them; see uniformArena.ts for why reusing chunks is ordered.
     arena.flush((c, used) => this.queue.writeBuffer(c.buffer, 0, c.bytes.buffer, 0, used));
     counts.submits++;
