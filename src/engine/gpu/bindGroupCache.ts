@@ -5,18 +5,13 @@
  * out in the same order each time. A bind group is fully determined by its pipeline (the 'auto' layout
  * is the pipeline's own) and the buffer ranges at each binding, so one made for the same key is the same.
  *
- * A bind group that names a destroyed buffer fails validation when used, so every cached group goes when
- * any buffer that was ever bound through this cache is destroyed (pool eviction, which is rare once a
- * training step's pool has settled).
+ * Objects are numbered through a WeakMap and numbers are never reused, so a key names the very buffers
+ * bound: a buffer the pool destroys is never handed out again, and the groups that name it are merely
+ * never hit again (the cache starts over when full, which bounds what they hold on to).
  */
-
-interface Destroyable {
-  destroy(): void;
-}
 
 export class BindGroupCache<G> {
   private readonly ids = new WeakMap<object, number>();
-  private readonly watched = new WeakSet<object>();
   private nextId = 1;
   private readonly groups = new Map<string, G>();
   hits = 0;
@@ -25,27 +20,12 @@ export class BindGroupCache<G> {
 
   constructor(private readonly maxEntries = 1 << 15) {}
 
-  /** A number for `o` unique within this cache (pipelines, chunks). */
+  /** A number for `o` (pipeline, buffer, uniform chunk), never given to another object by this cache. */
   idOf(o: object): number {
     let id = this.ids.get(o);
     if (id === undefined) {
       id = this.nextId++;
       this.ids.set(o, id);
-    }
-    return id;
-  }
-
-  /** As idOf, for a buffer: its destroy() from now on also empties the cache. */
-  bufferId(buf: Destroyable): number {
-    const id = this.idOf(buf);
-    if (!this.watched.has(buf)) {
-      this.watched.add(buf);
-      const destroy = buf.destroy;
-      const clear = () => this.clear();
-      buf.destroy = function (this: Destroyable) {
-        clear();
-        destroy.call(this);
-      };
     }
     return id;
   }

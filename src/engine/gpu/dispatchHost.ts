@@ -55,7 +55,7 @@ export interface DispatchHostStats {
   fallbacks: number;
   bindGroupHits: number;
   bindGroupMisses: number;
-  /** Times the bind group cache was emptied (a bound buffer destroyed, or the cache full). */
+  /** Times the bind group cache started over, full. */
   bindGroupClears: number;
   setPipelineSkipped: number;
   submits: number;
@@ -218,7 +218,7 @@ export function installDispatchHost(backend: unknown): boolean {
     for (const t of inputs) this.commandQueueOwnedIds.add(t.dataId);
     this.commandQueueOwnedIds.add(output.dataId);
     let key = `${groups.idOf(pipeline)}|${groups.idOf(chunk)}:${offset}:${size}`;
-    for (const buf of buffers) key += `|${groups.bufferId(buf)}`;
+    for (const buf of buffers) key += `|${groups.idOf(buf)}`;
     const group = groups.get(key, () => {
       let layout = layouts.get(pipeline);
       if (!layout) layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));

@@ -1,7 +1,7 @@
 /**
  * gpu/dispatchHost.ts on the WebGPU backend (llvmpipe here): the GPU must compute the same bits with
  * bind groups reused and uniforms packed as with tfjs' own per-dispatch ones, when many blocks share a
- * submit, and after a buffer a cached bind group names is destroyed.
+ * submit, and after buffers that cached bind groups name are destroyed.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
@@ -46,7 +46,6 @@ function delta(after: DispatchHostStats, before: DispatchHostStats) {
     dispatches: after.dispatches - before.dispatches,
     hits: after.bindGroupHits - before.bindGroupHits,
     fallbacks: after.fallbacks - before.fallbacks,
-    clears: after.bindGroupClears - before.bindGroupClears,
   };
 }
 
@@ -131,7 +130,7 @@ describe('dispatchHost', () => {
     }
   });
 
-  it('drops cached bind groups when the pool destroys a buffer they name', async (ctx) => {
+  it('binds the new buffers after the pool destroyed the ones cached bind groups name', async (ctx) => {
     if (!webgpu) ctx.skip();
     // 64 KiB tensors: the pool's trim destroys freed buffers from that size up.
     const op = () =>
@@ -144,12 +143,10 @@ describe('dispatchHost', () => {
     const off = await withOverrides(false, op);
     await withOverrides(true, async () => {
       const first = await op();
-      const before = dispatchHostStats()!;
-      // The freed 64 KiB buffers the first call's bind groups name are destroyed here.
+      // The freed 64 KiB buffers the first call's bind groups name are destroyed here; the second call
+      // gets new ones of the same sizes (a group naming a destroyed buffer would fail validation).
       trimBufferPool(0);
       const second = await op();
-      const d = delta(dispatchHostStats()!, before);
-      expect(d.clears).toBeGreaterThan(0);
       expectSameBits(first, off);
       expectSameBits(second, off);
       return second;
