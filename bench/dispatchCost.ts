@@ -168,19 +168,21 @@ async function main(): Promise<void> {
   for (const r of await opsAB(flagNumber(flags, 'rounds', 3), iters)) {
     const name = `recordAndSubmit (tfjs ops, bind groups ${r.on ? 'reused' : 'per dispatch'}), µs/dispatch`;
     rows.push([name, r.recordUs]);
+    rows.push([`runWebGPUProgram, submits left out (the same), µs/dispatch`, r.programUs]);
     rows.push([`submitQueue (the same), µs/submit`, r.submitUs]);
   }
   console.log(`BENCH_JSON ${JSON.stringify(Object.fromEntries(rows.map(([k, v]) => [k.trim(), +v.toFixed(3)])))}`);
 }
 
 interface Hooked {
+  runWebGPUProgram: (...a: unknown[]) => unknown;
   recordAndSubmit: (...a: unknown[]) => void;
   submitQueue: () => void;
 }
 
 /**
- * Host time per dispatch inside the backend's recordAndSubmit (its submits left out: on llvmpipe a submit
- * runs the kernels) over a small conv net's forward and backward pass, with gpu/dispatchHost.ts installed
+ * Host time per dispatch inside the backend's recordAndSubmit and in all of runWebGPUProgram (output buffer,
+ * shader key, recording; submits left out: on llvmpipe a submit runs the kernels) over a small conv net's forward and backward pass, with gpu/dispatchHost.ts installed
  * and not, alternating; each round's figure is the best of 3 passes of `iters` steps.
  */
 async function opsAB(rounds: number, iters: number) {
@@ -197,15 +199,17 @@ async function opsAB(rounds: number, iters: number) {
       });
       return [value, ...Object.values(grads)];
     });
-  const out: { on: boolean; recordUs: number; submitUs: number }[] = [];
+  const out: { on: boolean; recordUs: number; programUs: number; submitUs: number }[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const on of [false, true]) {
       if (on) installDispatchHost(be);
       else uninstallDispatchHost();
-      let best = { recordUs: Infinity, submitUs: Infinity };
+      let best = { recordUs: Infinity, programUs: Infinity, submitUs: Infinity };
       for (let pass = 0; pass < 4; pass++) {
         const rec = be.recordAndSubmit;
         const sub = be.submitQueue;
+        const run = be.runWebGPUProgram;
+        let runNs = 0n;
         let recNs = 0n;
         let subNs = 0n;
         let dispatches = 0;
@@ -215,6 +219,13 @@ async function opsAB(rounds: number, iters: number) {
           sub.call(this);
           subNs += process.hrtime.bigint() - t0;
           submits++;
+        };
+        be.runWebGPUProgram = function (this: Hooked, ...a: unknown[]) {
+          const s0 = subNs;
+          const t0 = process.hrtime.bigint();
+          const r = run.apply(this, a);
+          runNs += process.hrtime.bigint() - t0 - (subNs - s0);
+          return r;
         };
         be.recordAndSubmit = function (this: Hooked, ...a: unknown[]) {
           const s0 = subNs;
@@ -227,15 +238,20 @@ async function opsAB(rounds: number, iters: number) {
         await (tf.sum(w1) as tf.Tensor).data();
         be.recordAndSubmit = rec;
         be.submitQueue = sub;
+        be.runWebGPUProgram = run;
         // The first pass fills the caches (and compiles the pipelines, in the first round).
         if (pass > 0 && Number(recNs) / 1e3 / dispatches < best.recordUs) {
-          best = { recordUs: Number(recNs) / 1e3 / dispatches, submitUs: Number(subNs) / 1e3 / submits };
+          best = {
+            recordUs: Number(recNs) / 1e3 / dispatches,
+            programUs: Number(runNs) / 1e3 / dispatches,
+            submitUs: Number(subNs) / 1e3 / submits,
+          };
         }
       }
       out.push({ on, ...best });
       console.log(
         `round ${round} bind groups ${on ? 'reused' : 'per dispatch'}: recordAndSubmit ${best.recordUs.toFixed(2)} ` +
-          `µs/dispatch, submitQueue ${best.submitUs.toFixed(1)} µs/submit`,
+          `µs/dispatch, runWebGPUProgram ${best.programUs.toFixed(2)} µs/dispatch, submitQueue ${best.submitUs.toFixed(1)} µs/submit`,
       );
     }
   }
