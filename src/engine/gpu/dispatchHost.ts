@@ -14,7 +14,7 @@
  */
 import { tf } from '../tf';
 import { BindGroupCache } from './bindGroupCache';
-import { UniformArena } from './uniformArena';
+import { UniformArena, type ArenaChunk } from './uniformArena';
 
 interface UniformField {
   type: 'int32' | 'uint32' | 'float32';
@@ -104,6 +104,7 @@ interface Installed {
 }
 
 let installed: Installed | null = null;
+let packed: ((pipeline: GPUComputePipeline, buffers: GPUBuffer[], uniform: ArrayBuffer) => GPUBindGroup) | null = null;
 const CHUNK_BYTES = 64 * 1024;
 
 /** WGSL's alignment of a uniform field of n 32-bit words, as tfjs-webgpu 4.x makeUniforms applies it. */
@@ -172,6 +173,24 @@ export function installDispatchHost(backend: unknown): boolean {
   );
   const groups = new BindGroupCache<GPUBindGroup>();
   const layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  /** Storage buffers at bindings 0.., the uniform block at the next binding. */
+  const bindGroup = (
+    pipeline: GPUComputePipeline,
+    buffers: GPUBuffer[],
+    chunk: ArenaChunk<GPUBuffer>,
+    offset: number,
+    size: number,
+  ): GPUBindGroup => {
+    let key = `${groups.idOf(pipeline)}|${groups.idOf(chunk)}:${offset}:${size}`;
+    for (const buf of buffers) key += `|${groups.idOf(buf)}`;
+    return groups.get(key, () => {
+      let layout = layouts.get(pipeline);
+      if (!layout) layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+      const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+      entries.push({ binding: buffers.length, resource: { buffer: chunk.buffer, offset, size } });
+      return device.createBindGroup({ layout, entries });
+    });
+  };
   let lastPass: GPUComputePassEncoder | null = null;
   let lastPipeline: GPUComputePipeline | null = null;
   const counts = { dispatches: 0, fallbacks: 0, setPipelineSkipped: 0, submits: 0 };
@@ -217,15 +236,7 @@ export function installDispatchHost(backend: unknown): boolean {
     });
     for (const t of inputs) this.commandQueueOwnedIds.add(t.dataId);
     this.commandQueueOwnedIds.add(output.dataId);
-    let key = `${groups.idOf(pipeline)}|${groups.idOf(chunk)}:${offset}:${size}`;
-    for (const buf of buffers) key += `|${groups.idOf(buf)}`;
-    const group = groups.get(key, () => {
-      let layout = layouts.get(pipeline);
-      if (!layout) layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
-      const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-      entries.push({ binding: buffers.length, resource: { buffer: chunk.buffer, offset, size } });
-      return device.createBindGroup({ layout, entries });
-    });
+    const group = bindGroup(pipeline, buffers, chunk, offset, size);
     this.ensureCommandEncoderReady();
     if (!this.computePassEncoder) this.computePassEncoder = this.commandEncoder!.beginComputePass({});
     const pass = this.computePassEncoder;
@@ -256,6 +267,11 @@ export function installDispatchHost(backend: unknown): boolean {
   const restorePool = stablePoolOrder(b.bufferManager, (buf) => groups.idOf(buf));
   b.recordAndSubmit = record;
   b.submitQueue = submit;
+  packed = (pipeline, buffers, uniform) => {
+    const { chunk, offset } = arena.alloc(uniform.byteLength);
+    chunk.bytes.set(new Uint8Array(uniform), offset);
+    return bindGroup(pipeline, buffers, chunk, offset, uniform.byteLength);
+  };
   installed = {
     backend: b,
     restore: () => {
@@ -287,6 +303,21 @@ export function installDispatchHost(backend: unknown): boolean {
 export function uninstallDispatchHost(): void {
   installed?.restore();
   installed = null;
+  packed = null;
+}
+
+/**
+ * For kernels that record their own dispatch in tfjs' encoder (inPlace.ts): a bind group of `pipeline`
+ * with `buffers` at bindings 0.. and the bytes of `uniform` (a multiple of 4) at the next, reused and
+ * packed as tfjs' dispatches are here; the bytes reach the GPU before the next submit. Null when not
+ * installed: the caller then makes its own.
+ */
+export function packedBindGroup(
+  pipeline: GPUComputePipeline,
+  buffers: GPUBuffer[],
+  uniform: ArrayBuffer,
+): GPUBindGroup | null {
+  return packed ? packed(pipeline, buffers, uniform) : null;
 }
 
 export function dispatchHostStats(): DispatchHostStats | null {
