@@ -181,9 +181,10 @@ interface Hooked {
 }
 
 /**
- * Host time per dispatch inside the backend's recordAndSubmit and in all of runWebGPUProgram (output buffer,
- * shader key, recording; submits left out: on llvmpipe a submit runs the kernels) over a small conv net's forward and backward pass, with gpu/dispatchHost.ts installed
- * and not, alternating; each round's figure is the best of 3 passes of `iters` steps.
+ * Host time per dispatch inside the backend's recordAndSubmit and in all of runWebGPUProgram (output
+ * buffer, shader key, recording; submits left out: on llvmpipe a submit runs the kernels) over a small
+ * conv net's forward and backward pass, with gpu/dispatchHost.ts installed and not, alternating; each
+ * round's figure is the best of 3 passes of `iters` steps.
  */
 async function opsAB(rounds: number, iters: number) {
   const be = tf.backend() as unknown as Hooked;
@@ -250,8 +251,10 @@ async function opsAB(rounds: number, iters: number) {
       }
       out.push({ on, ...best });
       console.log(
-        `round ${round} bind groups ${on ? 'reused' : 'per dispatch'}: recordAndSubmit ${best.recordUs.toFixed(2)} ` +
-          `µs/dispatch, runWebGPUProgram ${best.programUs.toFixed(2)} µs/dispatch, submitQueue ${best.submitUs.toFixed(1)} µs/submit`,
+        `round ${round} bind groups ${on ? 'reused' : 'per dispatch'}: ` +
+          `recordAndSubmit ${best.recordUs.toFixed(2)} µs/dispatch, ` +
+          `runWebGPUProgram ${best.programUs.toFixed(2)} µs/dispatch, ` +
+          `submitQueue ${best.submitUs.toFixed(1)} µs/submit`,
       );
     }
   }
