@@ -4,13 +4,15 @@
  * Measured per call on Dawn (bench/dispatchCost.ts): createBindGroup ~11 µs, getBindGroupLayout ~0.9 µs
  * (a new wrapper each time), queue.writeBuffer of the uniforms ~1.8 µs, against ~2.2 µs to record the
  * dispatch itself. The replacement recordAndSubmit installed here records the same dispatch with
- *  - bind groups reused for the same pipeline and buffers (bindGroupCache.ts),
+ *  - bind groups reused for the same pipeline and buffers (bindGroupCache.ts), with tfjs' pool handing
+ *    out free buffers in a stable order so that each step's ops get the same buffers as the last step's,
  *  - the uniform blocks packed into shared chunks written once per submit (uniformArena.ts),
  *  - the layout fetched once per pipeline, and setPipeline skipped when the pass already has it.
  * The GPU runs the same shaders on the same bytes: each uniform block is laid out as tfjs' makeUniforms
  * lays it out and bound at its own range. Submit cadence, commandQueueOwnedIds and the buffers' return
- * to the pool at a submit are tfjs' own. Programs drawn to textures (pixelsOpType) and tf.profile/time
- * runs (activeTimers) take tfjs' own path. SADPM_DISPATCH_CACHE=0 leaves the backend as tfjs made it.
+ * to the pool at a submit are tfjs' own. inPlace.ts' kernels share the packing (packedBindGroup).
+ * Programs drawn to textures (pixelsOpType) and tf.profile/time runs (activeTimers) take tfjs' own path.
+ * SADPM_DISPATCH_CACHE=0 leaves the backend as tfjs made it.
  */
 import { tf } from '../tf';
 import { BindGroupCache } from './bindGroupCache';
@@ -138,11 +140,11 @@ function programUniforms(
 }
 
 /**
- * Replaces `backend`'s recordAndSubmit and submitQueue (tfjs-webgpu 4.x); false, with nothing changed,
- * when the backend does not have the members this relies on or it is already installed.
+ * Replaces `backend`'s recordAndSubmit and submitQueue and orders its pool (tfjs-webgpu 4.x); true when
+ * installed, now or before; false, with nothing changed, when the backend lacks a member this relies on.
+ * Installing on another backend forgets the previous one (tfjs made a new backend; the old one is gone).
  */
 export function installDispatchHost(backend: unknown): boolean {
-  // A backend other than the one installed on replaces it (tfjs made a new one; the old one is gone).
   const be = backend as Partial<Backend>;
   if (installed?.backend === backend) return true;
   const ok =
