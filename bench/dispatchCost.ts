@@ -166,10 +166,10 @@ async function main(): Promise<void> {
   for (const [name, us] of rows) console.log(`${us.toFixed(2).padStart(8)} µs  ${name}`);
   const iters = flagNumber(flags, 'iters', 40);
   for (const r of await opsAB(flagNumber(flags, 'rounds', 3), iters)) {
-    const name = `recordAndSubmit (tfjs ops, bind groups ${r.on ? 'reused' : 'per dispatch'}), µs/dispatch`;
-    rows.push([name, r.recordUs]);
-    rows.push([`runWebGPUProgram, submits left out (the same), µs/dispatch`, r.programUs]);
-    rows.push([`submitQueue (the same), µs/submit`, r.submitUs]);
+    const tag = `round ${r.round}, dispatchHost ${r.on ? 'on' : 'off'}`;
+    rows.push([`recordAndSubmit on tfjs ops (${tag}), µs/dispatch`, r.recordUs]);
+    rows.push([`runWebGPUProgram, submits left out (${tag}), µs/dispatch`, r.programUs]);
+    rows.push([`submitQueue (${tag}), µs/submit`, r.submitUs]);
   }
   console.log(`BENCH_JSON ${JSON.stringify(Object.fromEntries(rows.map(([k, v]) => [k.trim(), +v.toFixed(3)])))}`);
 }
@@ -200,7 +200,7 @@ async function opsAB(rounds: number, iters: number) {
       });
       return [value, ...Object.values(grads)];
     });
-  const out: { on: boolean; recordUs: number; programUs: number; submitUs: number }[] = [];
+  const out: { round: number; on: boolean; recordUs: number; programUs: number; submitUs: number }[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const on of [false, true]) {
       if (on) installDispatchHost(be);
@@ -249,7 +249,7 @@ async function opsAB(rounds: number, iters: number) {
           };
         }
       }
-      out.push({ on, ...best });
+      out.push({ round, on, ...best });
       console.log(
         `round ${round} bind groups ${on ? 'reused' : 'per dispatch'}: ` +
           `recordAndSubmit ${best.recordUs.toFixed(2)} µs/dispatch, ` +
