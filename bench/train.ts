@@ -21,6 +21,7 @@ import {
   assertGpuHealthy,
 } from '../src/engine/backend';
 import { gpuMemoryStats } from '../src/engine/gpu/memory';
+import { dispatchHostStats } from '../src/engine/gpu/dispatchHost';
 import { kernelChoice, overrideKernelSet } from '../src/engine/gpu/registry';
 import { KERNEL_SET_NAMES, type KernelSetName } from '../src/engine/gpu/kernelSet';
 import { TrainState, checkDatasetFits, trainStep } from '../src/engine/train/trainer';
@@ -150,6 +151,8 @@ async function main(): Promise<void> {
       numTensors: tf.memory().numTensors,
       // Steps whose noise the worker drew ahead / drew on the main thread (noisePrefetch.ts).
       noise: { ...state.noise.stats },
+      // Bind-group reuse and uniform packing (gpu/dispatchHost.ts); null with SADPM_DISPATCH_CACHE=0.
+      dispatchHost: dispatchHostStats(),
     };
     if (sets.length > 1) {
       result.msRatioToFirst = ms / Math.min(...first.ms);

@@ -9,6 +9,7 @@ import type { Backend } from '../shared/config';
 import { uploadThroughQueue } from './gpu/uploads';
 import { registerWasmKernelFixes } from './wasmKernels';
 import { boundBufferPool, gpuMemoryStats, instrumentDevice, resetGpuPeak } from './gpu/memory';
+import { installDispatchHost } from './gpu/dispatchHost';
 
 export interface AdapterInfo {
   vendor: string;
@@ -206,6 +207,8 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   );
   // SADPM_QUEUE_UPLOADS=0 keeps tfjs' own staging-buffer uploads (for comparison).
   if (process.env.SADPM_QUEUE_UPLOADS !== '0') uploadThroughQueue(tf.backend());
+  // SADPM_DISPATCH_CACHE=0 keeps tfjs' own per-dispatch bind groups and uniform buffers (for comparison).
+  if (process.env.SADPM_DISPATCH_CACHE !== '0') installDispatchHost(tf.backend());
   return info;
 }
 

@@ -12,6 +12,7 @@
  */
 import type { tf } from '../tf';
 import { encoder, forgetCpuValues, gpuBuffer, webgpuBackend, type TfjsWebGPUBackend } from './flatCopy';
+import { packedBindGroup } from './dispatchHost';
 
 interface Backend extends TfjsWebGPUBackend {
   device: GPUDevice;
@@ -57,13 +58,8 @@ function dispatchInPlace(code: string, bound: tf.Tensor[], written: tf.Tensor[],
   if (written.some((t) => be.tensorMap.get(t.dataId)!.refCount !== 1)) return false;
   if (n === 0) return true;
   const device = be.device;
-  const uni = be.bufferManager.acquireBuffer(uniform.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  // The pool hands out a uniform buffer only after the submit that last used it, so this write is ordered.
-  be.queue.writeBuffer(uni, 0, uniform);
-  be.uniformPendingDisposal.push(uni);
   const pipe = pipeline(device, code);
-  const entries = [...bufs, uni].map((buffer, binding) => ({ binding, resource: { buffer } }));
-  const group = device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+  const group = packedBindGroup(pipe, bufs, uniform) ?? ownBindGroup(be, pipe, bufs, uniform);
   const groups = Math.ceil(n / WORKGROUP);
   const wgx = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
   const pass = encoder(be).beginComputePass();
@@ -74,6 +70,16 @@ function dispatchInPlace(code: string, bound: tf.Tensor[], written: tf.Tensor[],
   for (const t of bound) be.commandQueueOwnedIds.add(t.dataId);
   for (const t of written) forgetCpuValues(be, t);
   return true;
+}
+
+/** A bind group with a uniform buffer of its own, as tfjs makes them (when dispatchHost.ts is not installed). */
+function ownBindGroup(be: Backend, pipe: GPUComputePipeline, bufs: GPUBuffer[], uniform: ArrayBuffer): GPUBindGroup {
+  const uni = be.bufferManager.acquireBuffer(uniform.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+  // The pool hands out a uniform buffer only after the submit that last used it, so this write is ordered.
+  be.queue.writeBuffer(uni, 0, uniform);
+  be.uniformPendingDisposal.push(uni);
+  const entries = [...bufs, uni].map((buffer, binding) => ({ binding, resource: { buffer } }));
+  return be.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
 }
 
 const ADD_INTO = `

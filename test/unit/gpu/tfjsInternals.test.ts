@@ -24,7 +24,16 @@ function installedVersion(pkg: string): string | null {
 }
 
 type Kind =
-  'function' | 'number' | 'Map' | 'WeakSet' | 'object' | 'array' | 'GPUBuffer' | 'GPUQueue' | 'GPUCommandEncoder';
+  | 'function'
+  | 'number'
+  | 'Map'
+  | 'WeakSet'
+  | 'object'
+  | 'array'
+  | 'GPUBuffer'
+  | 'GPUQueue'
+  | 'GPUCommandEncoder'
+  | 'null';
 
 function kindOf(v: unknown): Kind | string {
   if (v === null) return 'null';
@@ -352,6 +361,40 @@ describe('tfjs-backend-webgpu internals (gpu/program, memory, uploads, flatCopy;
       get: () =>
         (tf.env() as unknown as { flagRegistry: Record<string, unknown> }).flagRegistry
           .WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE,
+    },
+    // Issue 14: host time per dispatch (gpu/dispatchHost.ts replaces these on the instance).
+    {
+      name: 'WebGPUBackend.prototype.recordAndSubmit',
+      kind: 'function',
+      usedBy: 'gpu/dispatchHost.ts',
+      get: () => (Object.getPrototypeOf(be()) as Record<string, unknown>).recordAndSubmit,
+    },
+    {
+      name: 'WebGPUBackend.prototype.submitQueue',
+      kind: 'function',
+      usedBy: 'gpu/dispatchHost.ts',
+      get: () => (Object.getPrototypeOf(be()) as Record<string, unknown>).submitQueue,
+    },
+    {
+      name: 'WebGPUBackend.dispatchCountInPass',
+      kind: 'number',
+      usedBy: 'gpu/dispatchHost.ts',
+      get: () => be().dispatchCountInPass,
+    },
+    {
+      name: 'WebGPUBackend.computePassEncoder (after endComputePassEncoder)',
+      kind: 'null',
+      usedBy: 'gpu/dispatchHost.ts',
+      get: () => {
+        (be().endComputePassEncoder as () => void).call(be());
+        return be().computePassEncoder;
+      },
+    },
+    {
+      name: "env flag 'WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'",
+      kind: 'number',
+      usedBy: 'gpu/dispatchHost.ts',
+      get: () => tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE'),
     },
   ];
 
