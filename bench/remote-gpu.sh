@@ -83,6 +83,7 @@ else
   timeout 150 "$NODE" .device/kernels.mjs --batch 128 --reps 20 2>&1 | grep -v '^Warning: maxDynamic' | tee -a "$out/kernels.txt"
   SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis LIMIT=90 ours cifar10 sa2 128 1 1 --profile 25
   ours small plain 128 8 2
+  SADPM_DISPATCH_CACHE=0 ours small plain 128 8 2   # tfjs' own per-dispatch host path (no reused bind groups)
   SADPM_FAST_KERNELS=0 ours small plain 128 8 2   # the same engine without the hand-written kernels
   ours small sa2 128 6 2
   LIMIT=110 ours cifar10 plain 128 4 1
