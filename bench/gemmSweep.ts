@@ -1,5 +1,5 @@
 /**
- * The shared matrix-product core's code variants and tile sizes on the cifar10 UNet's heaviest layer
+ * The shared matrix-product core's code variants on the cifar10 UNet's heaviest layer
  * shapes, forward convolution and filter gradient, in GPU time (timestamp queries through tf.time:
  * run with SADPM_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis) and in wall time over `reps`
  * back-to-back calls. Every variant's output is checked bit-equal to the default's.
@@ -10,7 +10,7 @@ import { tf } from '../src/engine/tf';
 import { assertGpuHealthy } from '../src/engine/backend';
 import { conv2dGpu } from '../src/engine/gpu/conv2d';
 import { convFilterBiasGrad } from '../src/engine/gpu/convFilterGrad';
-import { parseVariant, pickTile, variantText, type GemmVariant, type Tile } from '../src/engine/gpu/gemmTile';
+import { parseVariant, pickTile } from '../src/engine/gpu/gemmTile';
 
 /** [h=w, cin, cout, k]: the cifar10 preset's most frequent stride-1 convolutions. */
 const SWEEP_SHAPES: [number, number, number, number][] = [
@@ -21,12 +21,9 @@ const SWEEP_SHAPES: [number, number, number, number][] = [
   [16, 256, 256, 1],
 ];
 
-const VARIANTS: GemmVariant[] = [];
-for (const warp of [false, true])
-  for (const unroll of [false, true])
-    for (const aRows of [false, true])
-      for (const bk32 of [false, true])
-        for (const aT of [false, true]) VARIANTS.push({ warp, unroll, aRows, bk32, aT });
+/** The forward variants timed at the picked tile, and the filter gradient's (the first sweeps' leaders, with db). */
+const FWD = ['none', 'unroll,bk32,aT', 'unroll,bk32,aT,db', 'unroll,aT,db', 'unroll,bk32,db', 'unroll,aRows,bk32,db'];
+const FGRAD = ['none', 'warp,unroll', 'warp,unroll,db', 'warp,unroll,bk32,db', 'unroll,db'];
 
 async function gpuMs(run: () => tf.Tensor | tf.Tensor[]): Promise<number> {
   let out: tf.Tensor | tf.Tensor[] = [];
@@ -67,23 +64,18 @@ export async function benchGemmSweep(batch: number, reps: number, onlySize?: num
     const dy = tf.randomNormal([batch, size, size, cout]) as tf.Tensor4D;
     const flops = 2 * batch * size * size * cout * k * k * cin;
     const picked = pickTile(batch * size * size, cout);
-    // Every variant at the tile pickTile chooses; the larger 128x256 and 256x128 tiles (8x16 and 16x8 outputs
-    // per thread) with the variants that led the first sweep.
-    const big = [{ bm: 128, bn: 256 }, { bm: 256, bn: 128 }].filter((t) => t.bn <= cout);
-    const lead = ['unroll,aRows,bk32', 'unroll', 'unroll,aT', 'unroll,aT,bk32', 'warp,unroll'].map((t) => parseVariant(t)!);
     const cases: Case[] = [];
-    const fwd = (tile: Tile, variant: GemmVariant, mark: string) =>
+    for (const text of FWD) {
+      const variant = parseVariant(text)!;
       cases.push({
-        label: `fwd ${tile.bm}x${tile.bn}${mark} ${variantText(variant)}`,
-        run: () => conv2dGpu(x, w, b, 1, pad, pad, size, size, { ...tile, variant }),
+        label: `fwd ${picked.bm}x${picked.bn}* ${text}`,
+        run: () => conv2dGpu(x, w, b, 1, pad, pad, size, size, { ...picked, variant }),
       });
-    for (const variant of VARIANTS) fwd(picked, variant, '*');
-    for (const tile of big) for (const variant of lead) fwd(tile, variant, '');
-    for (const variant of VARIANTS.filter((v) => !v.aRows && !v.aT))
-      cases.push({
-        label: `fgrad ${variantText(variant)}`,
-        run: () => convFilterBiasGrad(x, dy, k, 1, pad, pad, variant),
-      });
+    }
+    for (const text of FGRAD) {
+      const variant = parseVariant(text)!;
+      cases.push({ label: `fgrad ${text}`, run: () => convFilterBiasGrad(x, dy, k, 1, pad, pad, variant) });
+    }
     // Bit-equality against the first variant of each kind.
     const firstFwd = await (cases[0]!.run() as tf.Tensor).data();
     const firstGrad = await ([cases.find((c) => c.label.startsWith('fgrad'))!.run()].flat()[0] as tf.Tensor).data();

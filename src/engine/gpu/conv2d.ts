@@ -111,14 +111,16 @@ class Conv2dProgram {
     const store = () => {
       const body: string[] = [];
       if (variantOf(tile).aT) {
-        for (let r = 0; r < av; r++) body.push(`As[${rows(r)} * ${u(kv + 1)} + k4] = ra[${r}];`);
+        for (let r = 0; r < av; r++) body.push(`As[aW + ${rows(r)} * ${u(kv + 1)} + k4] = ra[${r}];`);
       } else {
         for (let r = 0; r < av; r++) {
           for (let e = 0; e < 4; e++)
-            body.push(`As[(k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`);
+            body.push(
+              `As[aW + (k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`,
+            );
         }
       }
-      for (let r = 0; r < bv; r++) body.push(`Bs[tid + ${u(r * TILE_THREADS)}] = rb[${r}];`);
+      for (let r = 0; r < bv; r++) body.push(`Bs[bW + tid + ${u(r * TILE_THREADS)}] = rb[${r}];`);
       return body.join('\n          ');
     };
     const decode: string[] = [];

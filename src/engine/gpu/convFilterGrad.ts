@@ -151,8 +151,8 @@ class FilterGradProgram {
         return `{ ${body.join('\n            ')} }`;
       };
       const stores: string[] = [];
-      for (let r = 0; r < aPer; r++) stores.push(`As[(aRow0 + ${u(r * aStep)}) * ${u(aCols)} + aCol] = ra[${r}];`);
-      for (let r = 0; r < bPer; r++) stores.push(`Bs[(bRow0 + ${u(r * bStep)}) * ${u(bCols)} + bCol] = rb[${r}];`);
+      for (let r = 0; r < aPer; r++) stores.push(`As[aW + (aRow0 + ${u(r * aStep)}) * ${u(aCols)} + aCol] = ra[${r}];`);
+      for (let r = 0; r < bPer; r++) stores.push(`Bs[bW + (bRow0 + ${u(r * bStep)}) * ${u(bCols)} + bCol] = rb[${r}];`);
       return { setup, load, store: stores.join('\n          ') };
     }
     // Scalar staging (any channel count): one patch column per thread, consecutive threads on
@@ -194,11 +194,11 @@ class FilterGradProgram {
     const store = `
           for (var r = 0u; r < ${u(aPer)}; r = r + 1u) {
             let i = (aRow0 + r * ${u(aRowStep)}) * ${u(bm)} + aCol;
-            As[i / 4u][i % 4u] = ra[r];
+            As[aW + i / 4u][i % 4u] = ra[r];
           }
           for (var r = 0u; r < ${u(bPer)}; r = r + 1u) {
             let i = (bRow0 + r * ${u(bRowStep)}) * ${u(bn)} + bCol;
-            Bs[i / 4u][i % 4u] = rb[r];
+            Bs[bW + i / 4u][i % 4u] = rb[r];
           }`;
     return { setup, load, store };
   }

@@ -31,11 +31,12 @@ export interface Tile {
  * slice loop written out, so workgroup-memory offsets are constants; aRows: the forward convolution's
  * A staging walks 32 consecutive rows per warp, so its transposing stores hit 32 banks, not 8; aT:
  * the forward convolution keeps A as staged (rows of k, one vec4 store, padded by a vec4 against
- * bank conflicts) and the product reads 4 k at a time per row.
+ * bank conflicts) and the product reads 4 k at a time per row; db: two stages in workgroup memory, the
+ * next slice stored into one while the other is multiplied, one barrier per slice instead of two.
  * Measured on the H200 (bench:kernels --sweep, batch 256, bench/results/h200-2026-12-01-gemm): the
  * filter gradient's product ran at 23-29 TFLOP/s as a loop and 36-37 written out (warp,unroll); the
  * forward's 3×3 convolutions at 34 with no variant and 38 with unroll,bk32,aT. 128×256 and 256×128
- * tiles were no faster.
+ * tiles were no faster, and db was 5-18 % slower on every 3×3 shape.
  */
 export interface GemmVariant {
   warp: boolean;
@@ -44,9 +45,10 @@ export interface GemmVariant {
   /** A 32-deep reduction slice: half the barriers and staging rounds, twice the workgroup memory. */
   bk32: boolean;
   aT: boolean;
+  db: boolean;
 }
 
-const NAMES = ['warp', 'unroll', 'aRows', 'bk32', 'aT'] as const;
+const NAMES = ['warp', 'unroll', 'aRows', 'bk32', 'aT', 'db'] as const;
 
 /** Parses "warp,unroll,..." (any subset of the names, or "none"); null for no text. */
 export function parseVariant(text: string | undefined): GemmVariant | null {
@@ -112,25 +114,37 @@ export function pickTile(m: number, n: number, minGroups = 264, max: Tile = MAX_
 }
 
 /** Workgroup arrays: As[k][m/4] and Bs[k][n/4] as vec4. */
-/** Bytes of workgroup memory the stages take. */
-export function stageBytes(tile: Tile): number {
+/** vec4s of one stage of A and of B. */
+function stageSizes(tile: Tile): { a: number; b: number } {
   const bk = bkOf(tile);
-  const a = variantOf(tile).aT ? tile.bm * (bk / 4 + 1) * 16 : bk * tile.bm * 4;
-  return a + bk * tile.bn * 4;
+  return { a: variantOf(tile).aT ? tile.bm * (bk / 4 + 1) : (bk * tile.bm) / 4, b: (bk * tile.bn) / 4 };
 }
 
-/** The tile without the 32-deep slice when its stages (plus `extra` bytes) would pass `limit`. */
+/** Bytes of workgroup memory the stages take. */
+export function stageBytes(tile: Tile): number {
+  const { a, b } = stageSizes(tile);
+  return 16 * (a + b) * (variantOf(tile).db ? 2 : 1);
+}
+
+/**
+ * The tile without the 32-deep slice, then without the second stage, while its stages (plus `extra`
+ * bytes) would pass `limit`.
+ */
 export function fitStages(tile: Tile, limit: number, extra = 0): Tile {
-  if (stageBytes(tile) + extra <= limit || !variantOf(tile).bk32) return tile;
-  return { ...tile, variant: { ...variantOf(tile), bk32: false } };
+  let t = tile;
+  for (const drop of ['bk32', 'db'] as const) {
+    if (stageBytes(t) + extra <= limit) break;
+    if (variantOf(t)[drop]) t = { ...t, variant: { ...variantOf(t), [drop]: false } };
+  }
+  return t;
 }
 
 export function tileDeclarations(tile: Tile): string {
-  const bk = bkOf(tile);
-  const aSize = variantOf(tile).aT ? tile.bm * (bk / 4 + 1) : (bk * tile.bm) / 4;
+  const { a, b } = stageSizes(tile);
+  const stages = variantOf(tile).db ? 2 : 1;
   return `
-      var<workgroup> As: array<vec4<f32>, ${aSize}>;
-      var<workgroup> Bs: array<vec4<f32>, ${(bk * tile.bn) / 4}>;`;
+      var<workgroup> As: array<vec4<f32>, ${a * stages}>;
+      var<workgroup> Bs: array<vec4<f32>, ${b * stages}>;`;
 }
 
 /** Declares the thread's accumulators (named acc) and its (tx, ty); `tid` must be in scope. */
@@ -154,8 +168,8 @@ export function tileMultiply(tile: Tile): string {
   const bv = bn / 64;
   const slice = (kq: string) => {
     const lines: string[] = [];
-    for (let i = 0; i < av; i++) lines.push(`let a${i} = As[${kq} * ${u(bm / 4)} + ${u(i * 16)} + ty];`);
-    for (let j = 0; j < bv; j++) lines.push(`let b${j} = Bs[${kq} * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
+    for (let i = 0; i < av; i++) lines.push(`let a${i} = As[aR + ${kq} * ${u(bm / 4)} + ${u(i * 16)} + ty];`);
+    for (let j = 0; j < bv; j++) lines.push(`let b${j} = Bs[bR + ${kq} * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
     for (let i = 0; i < av; i++) {
       for (let e = 0; e < 4; e++) {
         for (let j = 0; j < bv; j++) {
@@ -188,10 +202,10 @@ function tileMultiplyRowsOfK(tile: Tile): string {
     const lines: string[] = [];
     for (let i = 0; i < av; i++)
       for (let e = 0; e < 4; e++)
-        lines.push(`let a${i}_${e} = As[${u((i * 64 + e) * stride)} + ty * ${u(4 * stride)} + ${kq4}];`);
+        lines.push(`let a${i}_${e} = As[aR + ${u((i * 64 + e) * stride)} + ty * ${u(4 * stride)} + ${kq4}];`);
     for (let t = 0; t < 4; t++) {
       for (let j = 0; j < bv; j++)
-        lines.push(`let b${t}_${j} = Bs[(${kq4} * 4u + ${u(t)}) * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
+        lines.push(`let b${t}_${j} = Bs[bR + (${kq4} * 4u + ${u(t)}) * ${u(bn / 4)} + ${u(j * 16)} + tx];`);
       for (let i = 0; i < av; i++)
         for (let e = 0; e < 4; e++)
           for (let j = 0; j < bv; j++) {
@@ -247,7 +261,7 @@ export interface TileKernel {
   declarations?: string;
   /** Fetches slice `it` (a WGSL u32 expression) from global memory into the staging registers. */
   load: (it: string) => string;
-  /** Writes the staging registers into As/Bs. */
+  /** Writes the staging registers into As/Bs, at the offsets aW/bW (the stage being filled). */
   store: string;
   /** Writes one output vec4: see tileEpilogue. */
   emit: (row: string, col: string, value: string) => string;
@@ -273,19 +287,52 @@ export function tileKernel(kernel: TileKernel): string {
         ${setup}
         ${early ?? ''}
         ${load('0u')}
-        ${store}
+        {
+          let aW = 0u;
+          let bW = 0u;
+          ${store}
+        }
         workgroupBarrier();
         for (var it = 0u; it < ${u(steps)}; it = it + 1u) {
           let next = it + 1u;
           if (next < ${u(steps)}) {
             ${load('next')}
           }
-          ${tileMultiply(tile)}
-          workgroupBarrier();
-          ${store}
-          workgroupBarrier();
+          ${loopBody(tile, steps, store)}
         }
         ${tileEpilogue(tile, emit)}
       }
     `;
+}
+
+/**
+ * Multiply the current stage, then store the fetched slice. One stage: the store waits for every thread's
+ * multiply (a barrier each side). Two stages (db): the store fills the other stage, which no thread reads
+ * before the next barrier, so one barrier per slice suffices.
+ */
+function loopBody(tile: Tile, steps: number, store: string): string {
+  if (!variantOf(tile).db) {
+    return `
+          let aR = 0u;
+          let bR = 0u;
+          ${tileMultiply(tile)}
+          workgroupBarrier();
+          {
+            let aW = 0u;
+            let bW = 0u;
+            ${store}
+          }
+          workgroupBarrier();`;
+  }
+  const { a, b } = stageSizes(tile);
+  return `
+          let aR = (it % 2u) * ${u(a)};
+          let bR = (it % 2u) * ${u(b)};
+          ${tileMultiply(tile)}
+          if (next < ${u(steps)}) {
+            let aW = (next % 2u) * ${u(a)};
+            let bW = (next % 2u) * ${u(b)};
+            ${store}
+          }
+          workgroupBarrier();`;
 }
