@@ -3,39 +3,15 @@
  * the table on stdout, the results in the store, and the study's summary and report folder.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { StudyReportSchema } from '../../src/shared/evaluation';
+import { cliIn, TINY_TRAIN_FLAGS } from './cliTiny';
 
-const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-eval-'));
-const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: join(dir, 'home'), SADPM_INCEPTION_WEIGHTS: '' };
-const tiny = [
-  '--preset',
-  'tiny',
-  '--T',
-  '20',
-  '--batch',
-  '2',
-  '--steps',
-  '2',
-  '--sample-n',
-  '2',
-  '--sample-steps',
-  '2',
-  '--gap-t0',
-  '6',
-  '--gap-batch',
-  '2',
-  '--json',
-];
-
-function sadpm(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const sadpm = cliIn(dir);
+const tiny = TINY_TRAIN_FLAGS;
 
 describe('sadpm eval / sadpm study', () => {
   it('evaluates a run, prints the table with the pixel space named, then studies it against an SA run', () => {

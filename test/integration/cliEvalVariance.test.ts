@@ -4,40 +4,16 @@
  * the sampler does not read, of a missing head (naming --cov-run and how to train one) and of --cov-run in a study.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { EvalOutcomeSchema } from '../../src/shared/evaluation';
+import { cliIn, TINY_TRAIN_FLAGS } from './cliTiny';
 
-const BIN = resolve(__dirname, '../../bin/sadpm.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-cli-evalvar-'));
-const env = { ...process.env, EGL_PLATFORM: 'surfaceless', SADPM_HOME: join(dir, 'home'), SADPM_INCEPTION_WEIGHTS: '' };
-const tiny = [
-  '--preset',
-  'tiny',
-  '--T',
-  '20',
-  '--batch',
-  '2',
-  '--steps',
-  '2',
-  '--sample-n',
-  '2',
-  '--sample-steps',
-  '2',
-  '--gap-t0',
-  '6',
-  '--gap-batch',
-  '2',
-  '--json',
-];
+const sadpm = cliIn(dir);
+const tiny = TINY_TRAIN_FLAGS;
 const small = ['--n', '8', '--ref-n', '32', '--metrics', 'fid'];
-
-function sadpm(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('sadpm eval with the variance samplers', () => {
   it('analytic-ddim and npr-ddim: the source printed and stored; bad flags and a missing head refused', () => {

@@ -9,10 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { initBackend } from '../../src/engine/backend';
-import { resolveRunConfig } from '../../src/shared/config';
-import { train } from '../../src/engine/train/trainer';
 import { RunStore } from '../../src/store/runStore';
-import { RunRecorder } from '../../src/store/recorder';
 import { runCheckpoint } from '../../src/app/useCases/checkpointTarget';
 import { evaluateCheckpoint } from '../../src/app/useCases/evaluate';
 import { printEvalTable } from '../../src/cli/commands/eval';
@@ -20,6 +17,7 @@ import { decodeSummary } from '../../src/engine/metrics';
 import { FieldError } from '../../src/shared/errors';
 import type { EngineCommand } from '../../src/shared/engineMessages';
 import { inProcessSpawner } from './inProcessEngine';
+import { trainTinyRun } from './tinyRun';
 
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-evaluate-'));
 let store: RunStore;
@@ -36,28 +34,7 @@ const settings = {
 beforeAll(async () => {
   await initBackend('auto');
   store = RunStore.open(dir);
-  const cfg = resolveRunConfig({
-    preset: 'tiny',
-    dataset: 'builtin:shapes',
-    T: 20,
-    k: 2,
-    lambda: 1,
-    batch: 2,
-    steps: 2,
-    logEvery: 1,
-    checkpointEvery: 1000,
-    sampleEvery: 0,
-    sampleN: 2,
-    sampleSteps: 2,
-    gapEvery: 0,
-    gapT0: 4,
-    gapBatch: 2,
-  });
-  const run = store.runs.create({ name: 'tiny-eval', config: cfg, appVersion: 'test' });
-  store.runs.markRunning(run.id, { pid: process.pid, start: '' });
-  const rec = new RunRecorder(store, run.id, { flushMs: 10 });
-  await train(cfg, { runDir: run.runDir, sink: (m) => rec.handle(m), signal: new AbortController().signal });
-  await rec.idle();
+  await trainTinyRun(store, 'tiny-eval');
 }, 120_000);
 
 afterAll(() => {

@@ -9,8 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
-import { resolveRunConfig } from '../../src/shared/config';
-import { train } from '../../src/engine/train/trainer';
 import { trainCov } from '../../src/engine/train/covTrainer';
 import { RunStore } from '../../src/store/runStore';
 import { RunRecorder } from '../../src/store/recorder';
@@ -20,6 +18,7 @@ import { evaluateCheckpoint } from '../../src/app/useCases/evaluate';
 import type { EngineCommand } from '../../src/shared/engineMessages';
 import type { RunRecord } from '../../src/shared/records';
 import { inProcessSpawner } from './inProcessEngine';
+import { trainTinyRun } from './tinyRun';
 
 const dir = mkdtempSync(join(tmpdir(), 'sadpm-evalvar-'));
 let store: RunStore;
@@ -41,28 +40,7 @@ async function trainHead(seed: number): Promise<RunRecord> {
 beforeAll(async () => {
   await initBackend('auto');
   store = RunStore.open(dir);
-  const cfg = resolveRunConfig({
-    preset: 'tiny',
-    dataset: 'builtin:shapes',
-    T: 20,
-    k: 2,
-    lambda: 1,
-    batch: 2,
-    steps: 2,
-    logEvery: 1,
-    checkpointEvery: 1000,
-    sampleEvery: 0,
-    sampleN: 2,
-    sampleSteps: 2,
-    gapEvery: 0,
-    gapT0: 4,
-    gapBatch: 2,
-  });
-  run = store.runs.create({ name: 'tiny-evalvar', config: cfg, appVersion: 'test' });
-  store.runs.markRunning(run.id, { pid: process.pid, start: '' });
-  const rec = new RunRecorder(store, run.id, { flushMs: 10 });
-  await train(cfg, { runDir: run.runDir, sink: (m) => rec.handle(m), signal: new AbortController().signal });
-  await rec.idle();
+  run = await trainTinyRun(store, 'tiny-evalvar');
 }, 120_000);
 
 afterAll(() => {
