@@ -66,11 +66,20 @@ export function variantText(v: GemmVariant | undefined): string {
   return NAMES.filter((n) => v[n]).join(',') || 'none';
 }
 
+/** The variant an environment variable names, or `fallback`; a bad value is refused naming the variable. */
+function variantFromEnv(name: string, fallback: string): GemmVariant {
+  try {
+    return parseVariant(process.env[name]) ?? parseVariant(fallback)!;
+  } catch (err) {
+    throw new Error(`${name}=${process.env[name]}: ${(err as Error).message}`);
+  }
+}
+
 /** The forward convolution's defaults (the sweep's fastest); SADPM_GEMM overrides them, for benchmarks. */
-export const CONV_VARIANT: GemmVariant = parseVariant(process.env.SADPM_GEMM) ?? parseVariant('unroll,bk32,aT')!;
+export const CONV_VARIANT: GemmVariant = variantFromEnv('SADPM_GEMM', 'unroll,bk32,aT');
 
 /** The filter gradient's defaults; SADPM_FG_GEMM overrides them, for benchmarks. */
-export const FILTER_GRAD_VARIANT: GemmVariant = parseVariant(process.env.SADPM_FG_GEMM) ?? parseVariant('warp,unroll')!;
+export const FILTER_GRAD_VARIANT: GemmVariant = variantFromEnv('SADPM_FG_GEMM', 'warp,unroll');
 
 /** The tile's variant, or the forward convolution's defaults. */
 export const variantOf = (tile: Tile): GemmVariant => tile.variant ?? CONV_VARIANT;

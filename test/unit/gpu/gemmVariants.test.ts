@@ -4,7 +4,7 @@
  * sum: every variant must give the same bits as the default, and match tfjs. The pool's free buffers
  * are poisoned before each run, so an output element a variant never writes cannot pass.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tf } from '../../../src/engine/tf';
 import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { conv2dGpu } from '../../../src/engine/gpu/conv2d';
@@ -58,6 +58,19 @@ describe('matrix-product core variants', () => {
     expect(() => parseVariant('warp,unrol')).toThrow(/unknown matrix-product variant unrol/);
     expect(parseVariant('')).toBeNull();
     expect(variantText(undefined)).toBe('');
+  });
+
+  it('a bad SADPM_GEMM is refused at start, naming the variable and the expected names', async () => {
+    vi.resetModules();
+    process.env.SADPM_GEMM = 'warp,unrol';
+    try {
+      await expect(import('../../../src/engine/gpu/gemmTile')).rejects.toThrow(
+        /SADPM_GEMM=warp,unrol: unknown matrix-product variant unrol \(expected warp, unroll/,
+      );
+    } finally {
+      delete process.env.SADPM_GEMM;
+      vi.resetModules();
+    }
   });
 
   it('conv2dGpu: every variant gives the default bits (3x3 s1 at 128x128 and 64x64 tiles, ragged rows and columns; 3x3 s2)', async (ctx) => {
