@@ -147,7 +147,21 @@ async function probeWebGPU(): Promise<WebGPUProbe> {
   return res;
 }
 
+/**
+ * SADPM_SUBMIT_BATCH: dispatches per queue submit (tfjs' default 15), for benchmarks. Fewer submits cost less host
+ * time, but freed buffers return to the pool only at a submit, so a larger batch holds more memory.
+ */
+function submitBatchFromEnv(): number | null {
+  const text = process.env.SADPM_SUBMIT_BATCH;
+  if (text === undefined || text === '') return null;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`SADPM_SUBMIT_BATCH=${text}: expected a positive integer`);
+  return n;
+}
+
 async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'] | string> {
+  // Refused before anything is initialised.
+  const submitBatch = submitBatchFromEnv();
   const probe = await probeWebGPU();
   const picked = probe.hardware ?? (allowSoftware ? probe.software : undefined);
   if (!picked) return probe.reasons.join('; ') || 'Dawn found no adapter';
@@ -195,15 +209,7 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   // tfjs-webgpu's default transposed convolution (the input gradient of every conv) is a naive
   // kernel, 3x slower on the H100 than its own matmul-based one, which is exact and used here.
   if (process.env.SADPM_NAIVE_CONV_TRANSPOSE !== '1') tf.env().set('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', false);
-  // Dispatches per queue submit (tfjs' default 15): fewer submits cost less host time, but freed buffers return
-  // to the pool only at a submit, so a larger batch holds more memory. For benchmarks.
-  const submitBatch = process.env.SADPM_SUBMIT_BATCH;
-  if (submitBatch !== undefined) {
-    const n = Number(submitBatch);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`SADPM_SUBMIT_BATCH=${submitBatch}: expected a positive integer`);
-    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', n);
-  }
+  if (submitBatch !== null) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', submitBatch);
   const poolMb = Number(process.env.SADPM_GPU_POOL_MB);
   const poolFraction = Number(process.env.SADPM_GPU_POOL_FRACTION);
   boundBufferPool(
