@@ -3,9 +3,9 @@
  * bind groups reused and uniforms packed as with tfjs' own per-dispatch ones, when many blocks share a
  * submit, and after buffers that cached bind groups name are destroyed.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
+import { useWebGpu } from './gpuTestUtil';
 import {
   dispatchHostStats,
   installDispatchHost,
@@ -17,8 +17,6 @@ import { resolveRunConfig } from '../../../src/shared/config';
 import { TrainState, trainStep } from '../../../src/engine/train/trainer';
 import { BatchSampler, loadDataset } from '../../../src/engine/data/loader';
 import { Rng } from '../../../src/engine/rng';
-
-let webgpu = false;
 
 /** Runs `f` with the overrides on or off; what it returns is read back as float32 arrays. */
 async function withOverrides(on: boolean, f: () => Promise<Float32Array[]>): Promise<Float32Array[]> {
@@ -56,24 +54,15 @@ const read = async (ts: tf.Tensor[]) => {
 };
 
 describe('dispatchHost', () => {
-  beforeAll(async () => {
-    try {
-      webgpu = (await initBackend('webgpu')).name === 'webgpu';
-    } catch {
-      webgpu = false;
-    }
-  });
-  afterEach(() => {
-    if (webgpu) assertGpuHealthy();
-  });
+  const webgpu = useWebGpu();
 
   it('is installed by initBackend', (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     expect(dispatchHostStats()).not.toBeNull();
   });
 
   it('three SA-2 training steps with dropout give the same losses and weights, bit for bit', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const micro = { ch: 8, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], normGroups: 4 };
     const run = { dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, dropout: 0.1, steps: 3, gapT0: 10 };
     const cfg = resolveRunConfig({ preset: 'tiny', ...micro, ...run });
@@ -102,7 +91,7 @@ describe('dispatchHost', () => {
   });
 
   it('packs more uniform blocks into one submit than a chunk holds, each dispatch keeping its own', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const batch = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
     // One submit for the whole chain: ~600 blocks of 256 bytes, several 64 KiB chunks.
     tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 5000);
@@ -131,7 +120,7 @@ describe('dispatchHost', () => {
   });
 
   it('binds the new buffers after the pool destroyed the ones cached bind groups name', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     // 64 KiB tensors: the pool's trim destroys freed buffers from that size up.
     const op = () =>
       read([

@@ -4,9 +4,9 @@
  * and a training step with dropout uploads nothing more than one without (issue 10, item 1d: the
  * masks were drawn on the CPU by tf.dropout and uploaded every step).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
+import { useWebGpu } from './gpuTestUtil';
 import { dropoutGpu, philox4x32Gpu } from '../../../src/engine/gpu/dropout';
 import { uploadedBytes } from '../../../src/engine/gpu/uploads';
 import { dropoutMask, dropoutWords, philox4x32 } from '../../../src/engine/philox';
@@ -18,23 +18,12 @@ import { BatchSampler, loadDataset } from '../../../src/engine/data/loader';
 import { Rng } from '../../../src/engine/rng';
 import { PHILOX_KAT } from '../nets/philoxKat';
 
-let webgpu = false;
-
 describe('dropout on WebGPU', () => {
-  beforeAll(async () => {
-    try {
-      webgpu = (await initBackend('webgpu')).name === 'webgpu';
-    } catch {
-      webgpu = false;
-    }
-  });
+  const webgpu = useWebGpu();
   afterAll(() => overrideKernelSet(null));
-  afterEach(() => {
-    if (webgpu) assertGpuHealthy();
-  });
 
   it('the WGSL Philox gives Random123 known answers and the JS words for 2000 random inputs', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const rng = Rng.keyed(2024);
     const rows: number[][] = PHILOX_KAT.map(([c, k]) => [...c, ...k]);
     for (let i = 0; i < 2000; i++) rows.push(Array.from({ length: 6 }, () => rng.nextU32()));
@@ -45,7 +34,7 @@ describe('dropout on WebGPU', () => {
   });
 
   it('WGSL masks equal the JS masks bit for bit (sizes, rates, keys); y = x · mask exactly', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     for (const size of [4, 1024, 4 * 256 * 70 + 12]) {
       for (const [rate, key, layer] of [
         [0.1, { seed: 1, step: 1, term: 0 }, 0],
@@ -75,7 +64,7 @@ describe('dropout on WebGPU', () => {
   });
 
   it('the dropout op and its gradient (mask · dy) are the same with the WGSL kernel and on the host', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const shape = [2, 4, 4, 8];
     const size = 256;
     const x = tf.tensor(Rng.keyed(5).normal(size), shape);
@@ -100,7 +89,7 @@ describe('dropout on WebGPU', () => {
   });
 
   it('a training step with dropout 0.1 uploads no more host data than one with dropout 0', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const perStep = async (dropoutRate: number) => {
       const cfg = resolveRunConfig({
         ...{ preset: 'tiny', dataset: 'builtin:shapes', batch: 2, T: 100, k: 2, lambda: 1, gapT0: 10 },

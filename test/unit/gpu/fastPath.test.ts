@@ -2,10 +2,9 @@
  * The hand-written WebGPU kernels against the plain tfjs path, on the WebGPU backend (llvmpipe on a
  * machine without a GPU): same loss and gradients within 1e-4 relative on tiny shapes.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { randn, relErr } from './gpuTestUtil';
-import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
+import { randn, relErr, useWebGpu } from './gpuTestUtil';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
 import { conv2dGpu, matMulGpu } from '../../../src/engine/gpu/conv2d';
 import { sumOfSquaresGpu } from '../../../src/engine/gpu/sumLeading';
@@ -30,24 +29,12 @@ const MICRO: ModelConfig = {
   normGroups: 4,
 };
 
-let webgpu = false;
-
 describe('WebGPU fast path', () => {
-  beforeAll(async () => {
-    try {
-      webgpu = (await initBackend('webgpu')).name === 'webgpu';
-    } catch {
-      webgpu = false;
-    }
-  });
+  const webgpu = useWebGpu();
   afterAll(() => overrideKernelSet(null));
-  // Shader or validation errors surface asynchronously; fail the test that caused them.
-  afterEach(() => {
-    if (webgpu) assertGpuHealthy();
-  });
 
   it('convFilterBiasGrad equals the gradient of tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, cout not a tile multiple)', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const samePad = (size: number, k: number, s: number) =>
       Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
     const cases: [number, number, number, number, number, number, 1 | 2][] = [
@@ -78,7 +65,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('conv2dGpu equals tfjs conv2d (3x3 s1/s2, odd sizes, 1x1, ragged tiles, with and without bias) and matMulGpu equals matMul', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const samePad = (size: number, k: number, s: number) =>
       Math.floor(Math.max((Math.ceil(size / s) - 1) * s + k - size, 0) / 2);
     const cases: [number, number, number, number, number, number, 1 | 2][] = [
@@ -125,7 +112,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('sumOfSquaresGpu equals tf.sum(tf.square(x)) from 1 element to several workgroup strides', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     for (const size of [1, 255, 4097, 300_001, 5_000_000]) {
       const x = randn([size], size, 0.5);
       const got = (await sumOfSquaresGpu(x).data())[0]!;
@@ -136,7 +123,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('uploads through the queue keep values and order: float32, int32, bool, empty, and a buffer reused right after', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const f = tf.tensor1d([1.5, -2, 3e-7, 4]);
     const i = tf.tensor1d([7, -8, 9], 'int32');
     const b = tf.tensor1d([true, false, true], 'bool');
@@ -156,7 +143,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('Adam on flat buffers: buffer-copy flatten/split equal the kernel path; a variable sharing its buffer is not written in place', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const shapes = [[3, 4], [5], [2, 2, 2], [1]];
     const run = async (fast: boolean, alias: boolean) => {
       overrideKernelSet(fast ? 'wgsl' : 'tfjs');
@@ -202,7 +189,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('conv2dSame and addPerChannel gradients equal the plain path (stride 1 and 2, even and odd sizes)', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     // 5 → 6 channels stays on tfjs' conv2d; 8 → 12 runs the implicit-GEMM kernel forward and backward.
     for (const [h, w, stride, cin, cout] of [
       [6, 6, 1, 5, 6],
@@ -247,7 +234,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('fused GroupNorm(+SiLU) equals groupNorm/silu in value and in all gradients (cg 1..12, one group)', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const cases: [number, number, number, number, number][] = [
       [2, 4, 3, 12, 3],
       [2, 4, 4, 12, 1],
@@ -286,7 +273,7 @@ describe('WebGPU fast path', () => {
   });
 
   it('a UNet training loss and all its gradients equal the plain path within 1e-4, dropout 0 and 0.2', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     for (const rate of [0, 0.2]) {
       const net = new UNet({ ...MICRO, dropout: rate }, 7);
       const x = randn([4, 8, 8, 3], 1) as tf.Tensor4D;

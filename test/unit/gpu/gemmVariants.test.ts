@@ -4,13 +4,12 @@
  * sum: every variant must give the same bits as the default, and match tfjs. The pool's free buffers
  * are poisoned before each run, so an output element a variant never writes cannot pass.
  */
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 import { conv2dGpu } from '../../../src/engine/gpu/conv2d';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
 import { parseVariant, variantText, type GemmVariant } from '../../../src/engine/gpu/gemmTile';
-import { poisonFreeBuffers, randn, relErr } from './gpuTestUtil';
+import { poisonFreeBuffers, randn, relErr, useWebGpu } from './gpuTestUtil';
 
 // Each flag alone, the defaults, and the combinations the H200 sweeps ranked first (every combination
 // would be 64 shader compilations per shape on llvmpipe).
@@ -31,19 +30,8 @@ const ALL: GemmVariant[] = [
   'aRows,bk32,db',
 ].map((t) => parseVariant(t)!);
 
-let webgpu = false;
-
 describe('matrix-product core variants', () => {
-  beforeAll(async () => {
-    try {
-      webgpu = (await initBackend('webgpu')).name === 'webgpu';
-    } catch {
-      webgpu = false;
-    }
-  });
-  afterEach(() => {
-    if (webgpu) assertGpuHealthy();
-  });
+  const webgpu = useWebGpu();
 
   it('variant text round-trips, and "none" is all off (not the defaults)', () => {
     for (const v of ALL) expect(parseVariant(variantText(v))).toEqual(v);
@@ -74,7 +62,7 @@ describe('matrix-product core variants', () => {
   });
 
   it('conv2dGpu: every variant gives the default bits (3x3 s1 at 128x128 and 64x64 tiles, ragged rows and columns; 3x3 s2)', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     // [n, h, w, cin, cout, stride]: m = 150 rows (two 128-row tiles, the second ragged), 132 columns.
     for (const [n, h, w, cin, cout, s] of [
       [2, 5, 15, 16, 132, 1],
@@ -104,7 +92,7 @@ describe('matrix-product core variants', () => {
   });
 
   it('convFilterBiasGrad: every variant gives the default bits (split reduction, the bias-alone row tile)', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     for (const [n, h, w, cin, cout, k] of [
       [2, 5, 7, 8, 16, 3],
       [4, 16, 16, 128, 72, 3],

@@ -1,7 +1,8 @@
 /** Shared by the GPU kernel tests: seeded inputs and a relative error that tolerates near-zero tensors. */
-import { expect } from 'vitest';
+import { afterEach, beforeAll, expect } from 'vitest';
 import { tf } from '../../../src/engine/tf';
 import { Rng } from '../../../src/engine/rng';
+import { assertGpuHealthy, initBackend } from '../../../src/engine/backend';
 
 /** A seeded standard-normal tensor times `scale`; `stream` keeps different test files' draws apart. */
 export function randn(shape: number[], seed: number, scale = 1, stream = 11): tf.Tensor {
@@ -45,4 +46,23 @@ export function poisonFreeBuffers(): void {
         be.device.queue.writeBuffer(buf, 0, new Float32Array(buf.size / 4).fill(NaN));
     }
   }
+}
+
+/**
+ * Call inside a describe: sets the WebGPU backend up before its tests and fails a test whose GPU work raised an
+ * error (shader and validation errors surface asynchronously). Returns whether WebGPU is there, for ctx.skip().
+ */
+export function useWebGpu(): () => boolean {
+  let ok = false;
+  beforeAll(async () => {
+    try {
+      ok = (await initBackend('webgpu')).name === 'webgpu';
+    } catch {
+      ok = false;
+    }
+  });
+  afterEach(() => {
+    if (ok) assertGpuHealthy();
+  });
+  return () => ok;
 }

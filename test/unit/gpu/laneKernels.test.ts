@@ -5,10 +5,10 @@
  * reductions, and channel counts that fall back to the WGSL set. Also: which set this machine's
  * adapter gets, from what the adapter reports.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../src/engine/tf';
-import { randn as randnOf, relErr } from './gpuTestUtil';
-import { activeBackend, assertGpuHealthy, initBackend } from '../../../src/engine/backend';
+import { randn as randnOf, relErr, useWebGpu } from './gpuTestUtil';
+import { activeBackend } from '../../../src/engine/backend';
 import { tfjsKernels } from '../../../src/engine/nets/tfjsKernels';
 import { wgslCpuKernels } from '../../../src/engine/gpu/wgslCpuKernels';
 import { laneBlock, laneFilterGradSplits } from '../../../src/engine/gpu/laneConv';
@@ -35,20 +35,9 @@ const CONV_CASES: [number, number, number, number, number, number, 1 | 2][] = [
   [1, 4, 4, 8, 6, 3, 2], // 6 output channels: falls back
 ];
 
-let webgpu = false;
-
 describe("wgsl-cpu kernel set (software adapters) against tfjs' ops", () => {
-  beforeAll(async () => {
-    try {
-      webgpu = (await initBackend('webgpu')).name === 'webgpu';
-    } catch {
-      webgpu = false;
-    }
-  });
+  const webgpu = useWebGpu();
   afterAll(() => overrideKernelSet(null));
-  afterEach(() => {
-    if (webgpu) assertGpuHealthy();
-  });
 
   it('the cases cover both block widths, ragged segments and a split reduction', () => {
     expect(laneBlock(18, 12)).toEqual({ p: 16, c: 4 });
@@ -58,7 +47,7 @@ describe("wgsl-cpu kernel set (software adapters) against tfjs' ops", () => {
   });
 
   it("this machine's adapter gets the set its adapter info calls for", async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     overrideKernelSet(null);
     const a = activeBackend()!.adapter;
     expect(kernelChoice().set.name).toBe(a.software ? 'wgsl-cpu' : 'wgsl');
@@ -67,7 +56,7 @@ describe("wgsl-cpu kernel set (software adapters) against tfjs' ops", () => {
   });
 
   it('conv2dSame, its input gradient and its filter/bias gradient equal the tfjs set', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     for (const [n, h, w, cin, cout, k, s] of CONV_CASES) {
       const tag = `[${[n, h, w, cin, cout, k, s].join(',')}]`;
       const x = randn([n, h, w, cin], h * w + cin) as tf.Tensor4D;
@@ -91,7 +80,7 @@ describe("wgsl-cpu kernel set (software adapters) against tfjs' ops", () => {
   });
 
   it('dense and its gradients equal the tfjs set (lane path and a fallback)', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     for (const [m, cin, cout] of [
       [10, 8, 12],
       [3, 4, 16],
@@ -119,7 +108,7 @@ describe("wgsl-cpu kernel set (software adapters) against tfjs' ops", () => {
   });
 
   it('GroupNorm(+SiLU) with lane reductions equals the tfjs set in value and all gradients', async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const eps = { tensor: tf.keep(tf.scalar(1e-6)), value: 1e-6 };
     for (const [n, h, w, c, groups, act] of [
       [2, 4, 3, 12, 3, true],
@@ -148,7 +137,7 @@ describe("wgsl-cpu kernel set (software adapters) against tfjs' ops", () => {
   });
 
   it("the demo's tiny UNet: sampling-size forward and a training loss's gradients equal the tfjs set", async (ctx) => {
-    if (!webgpu) ctx.skip();
+    if (!webgpu()) ctx.skip();
     const net = new UNet(MODEL_PRESETS.tiny, 3);
     // The demo samples 16 images at once; its training step sees 2 × 8.
     const x = randn([16, 16, 16, 3], 1) as tf.Tensor4D;
