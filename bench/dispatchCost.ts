@@ -114,46 +114,32 @@ async function main(): Promise<void> {
   queue.submit([enc.finish()]);
   await queue.onSubmittedWorkDone();
   const m = Math.ceil(n / 15);
-  let best = Infinity;
-  for (let round = 0; round < 4; round++) {
-    let submitNs = 0n;
-    for (let i = 0; i < m; i++) {
-      const e = device.createCommandEncoder();
-      const p = e.beginComputePass();
-      p.setPipeline(pipe);
-      for (let j = 0; j < 15; j++) {
-        p.setBindGroup(0, group);
-        p.dispatchWorkgroups(1, 1, 1);
+  // Host µs of queue.submit for encoders of `per` dispatches (about n dispatches a round; best of rounds 2-4).
+  const submitCost = async (per: number): Promise<number> => {
+    const encoders = Math.ceil(n / per);
+    let best = Infinity;
+    for (let round = 0; round < 4; round++) {
+      let submitNs = 0n;
+      for (let i = 0; i < encoders; i++) {
+        const e = device.createCommandEncoder();
+        const p = e.beginComputePass();
+        p.setPipeline(pipe);
+        for (let j = 0; j < per; j++) {
+          p.setBindGroup(0, group);
+          p.dispatchWorkgroups(1, 1, 1);
+        }
+        p.end();
+        const t0 = process.hrtime.bigint();
+        queue.submit([e.finish()]);
+        submitNs += process.hrtime.bigint() - t0;
       }
-      p.end();
-      const t0 = process.hrtime.bigint();
-      queue.submit([e.finish()]);
-      submitNs += process.hrtime.bigint() - t0;
+      await queue.onSubmittedWorkDone();
+      if (round > 0) best = Math.min(best, Number(submitNs) / 1e3 / encoders);
     }
-    await queue.onSubmittedWorkDone();
-    if (round > 0) best = Math.min(best, Number(submitNs) / 1e3 / m);
-  }
-  rows.push(['finish+submit of a 15-dispatch encoder', best]);
-  best = Infinity;
-  for (let round = 0; round < 4; round++) {
-    let submitNs = 0n;
-    for (let i = 0; i < m / 4; i++) {
-      const e = device.createCommandEncoder();
-      const p = e.beginComputePass();
-      p.setPipeline(pipe);
-      for (let j = 0; j < 60; j++) {
-        p.setBindGroup(0, group);
-        p.dispatchWorkgroups(1, 1, 1);
-      }
-      p.end();
-      const t0 = process.hrtime.bigint();
-      queue.submit([e.finish()]);
-      submitNs += process.hrtime.bigint() - t0;
-    }
-    await queue.onSubmittedWorkDone();
-    if (round > 0) best = Math.min(best, (4 * Number(submitNs)) / 1e3 / m);
-  }
-  rows.push(['finish+submit of a 60-dispatch encoder', best]);
+    return best;
+  };
+  rows.push(['finish+submit of a 15-dispatch encoder', await submitCost(15)]);
+  rows.push(['finish+submit of a 60-dispatch encoder', await submitCost(60)]);
   rows.push([
     'createCommandEncoder+beginComputePass+end (empty)',
     time(m, () => {
