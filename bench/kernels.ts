@@ -16,9 +16,13 @@ import { initBackend, describeBackend, assertGpuHealthy } from '../src/engine/ba
 import { conv2dGpu } from '../src/engine/gpu/conv2d';
 import { pickTile } from '../src/engine/gpu/gemmTile';
 import { convFilterBiasGrad } from '../src/engine/gpu/convFilterGrad';
+import { conv2dWinograd, winogradApplies } from '../src/engine/gpu/winograd';
+import { convInputGradVia } from '../src/engine/gpu/wgslKernels';
 import { dropoutGpu } from '../src/engine/gpu/dropout';
 import { dropoutWords } from '../src/engine/philox';
 import { benchGemmSweep } from './gemmSweep';
+
+const directInputGrad = convInputGradVia(conv2dGpu, () => true);
 
 /** [h=w, cin, cout, k, stride]: the cifar10 preset's convolutions (ch 128, mult 1,2,2,2). */
 const SHAPES: [number, number, number, number, number][] = [
@@ -136,12 +140,31 @@ async function main(): Promise<void> {
       () => convFilterBiasGrad(x, dy, k, s, pad, pad),
       ...candidates.map((tile) => () => conv2dGpu(x, w, b, s, pad, pad, o, o, tile)),
     ];
+    // Winograd F(4x4,3x3) (3x3 stride 1 only): forward with bias, and the input gradient against the direct one.
+    const wino = k === 3 && s === 1 && winogradApplies(cin, cout);
+    const first = cases.length;
+    if (wino) {
+      const a2 = tfjs();
+      const c2 = conv2dWinograd(x, w, b)!;
+      const werr =
+        (await tf.max(tf.abs(tf.sub(a2, c2))).data())[0]! / Math.max((await tf.max(tf.abs(a2)).data())[0]!, 1e-6);
+      tf.dispose([a2, c2]);
+      console.log(`# winograd rel diff ${werr.toExponential(1)} on ${size} ${cin}->${cout}`);
+      cases.push(
+        () => conv2dWinograd(x, w, b)!,
+        () => directInputGrad(dy, w, [batch, size, size, cin], 1),
+        () => conv2dWinograd(dy, w, null, true)!,
+      );
+    }
     const best = cases.map(() => Infinity);
     // Interleaved rounds, best of each: clocks and other load drift between consecutive timings.
     for (let round = 0; round < 3; round++) {
       for (const [i, run] of cases.entries()) best[i] = Math.min(best[i]!, await timeIt(run, reps));
     }
     const [tTfjs, tOurs, tGrad] = best as [number, number, number];
+    const winoMs = wino
+      ? { forward: best[first]!, inputGradDirect: best[first + 1]!, inputGrad: best[first + 2]! }
+      : null;
     const tiles: string[] = [];
     for (const [i, tile] of candidates.entries())
       tiles.push(
@@ -153,8 +176,12 @@ async function main(): Promise<void> {
     console.log(
       `${label.padEnd(18)} | ${tTfjs.toFixed(2)} (${tf_(tTfjs)}) | ${tOurs.toFixed(2)} (${tf_(tOurs)}) | ${(tTfjs / tOurs).toFixed(2)}x | ${tGrad.toFixed(2)} (${tf_(tGrad)})  rel diff ${diff.toExponential(1)}; tiles ${tiles.join(', ')}`,
     );
+    if (winoMs)
+      console.log(
+        `  winograd forward ${winoMs.forward.toFixed(3)} ms (${(tOurs / winoMs.forward).toFixed(2)}x direct); input grad ${winoMs.inputGrad.toFixed(3)} ms against direct ${winoMs.inputGradDirect.toFixed(3)} (${(winoMs.inputGradDirect / winoMs.inputGrad).toFixed(2)}x)`,
+      );
     console.log(
-      `BENCH_KERNEL_JSON ${JSON.stringify({ size, cin, cout, k, s, batch, tfjsMs: tTfjs, oursMs: tOurs, filterGradMs: tGrad, gflop: flops / 1e9, relDiff: diff })}`,
+      `BENCH_KERNEL_JSON ${JSON.stringify({ size, cin, cout, k, s, batch, tfjsMs: tTfjs, oursMs: tOurs, filterGradMs: tGrad, gflop: flops / 1e9, relDiff: diff, winograd: winoMs })}`,
     );
     tf.dispose([x, w, b, dy]);
   }

@@ -21,8 +21,7 @@ import {
   tileKernel,
   tileKey,
   u,
-  variantOf,
-  bkOf,
+  rowStaging,
   fitStages,
   variantText,
   type Tile,
@@ -61,20 +60,11 @@ class Conv2dProgram {
   getUserCode(): string {
     const { n, h, w, cin, oh, ow, cout, k, s, pt, pl } = this.g;
     const tile = this.tile;
-    const { bm, bn } = tile;
+    const { bn } = tile;
     const m = n * oh * ow;
     const kdim = k * k * cin;
-    const bk = bkOf(tile);
+    const { bk, av, bv, rows, k4, store } = rowStaging(tile);
     const steps = Math.ceil(kdim / bk);
-    // A: BM rows × bk/4 vec4s, kv threads per row, `pass` rows per round of the 256 threads, av rounds.
-    const kv = bk / 4;
-    const pass = TILE_THREADS / kv;
-    const av = bm / pass;
-    const bv = (bk * bn) / 4 / TILE_THREADS; // B vec4s each thread stages
-    // aRows: a warp stages 32 consecutive rows of one k4 (its scattered stores then hit 32 banks).
-    const aRows = variantOf(tile).aRows;
-    const rows = (r: number) =>
-      aRows ? `(tid % 32u + tid / ${u(32 * kv)} * 32u + ${u(r * pass)})` : `(tid / ${u(kv)} + ${u(r * pass)})`;
     const loadA = (kt: string) => {
       const body = [
         `let kk = ${kt} * ${u(bk)} + k4 * 4u;`,
@@ -108,21 +98,6 @@ class Conv2dProgram {
       }
       return body.join('\n            ');
     };
-    const store = () => {
-      const body: string[] = [];
-      if (variantOf(tile).aT) {
-        for (let r = 0; r < av; r++) body.push(`As[aW + ${rows(r)} * ${u(kv + 1)} + k4] = ra[${r}];`);
-      } else {
-        for (let r = 0; r < av; r++) {
-          for (let e = 0; e < 4; e++)
-            body.push(
-              `As[aW + (k4 * 4u + ${u(e)}) * ${u(bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`,
-            );
-        }
-      }
-      for (let r = 0; r < bv; r++) body.push(`Bs[bW + tid + ${u(r * TILE_THREADS)}] = rb[${r}];`);
-      return body.join('\n          ');
-    };
     const decode: string[] = [];
     for (let r = 0; r < av; r++) {
       decode.push(`{
@@ -139,7 +114,7 @@ class Conv2dProgram {
       tile,
       steps,
       setup: `
-        let k4 = ${aRows ? `(tid / 32u) % ${u(kv)}` : `tid % ${u(kv)}`};
+        let k4 = ${k4};
         var rowOk: array<bool, ${av}>;
         var pix: array<i32, ${av}>;
         var iy0: array<i32, ${av}>;
@@ -148,7 +123,7 @@ class Conv2dProgram {
         var ra: array<vec4<f32>, ${av}>;
         var rb: array<vec4<f32>, ${bv}>;`,
       load: (it) => `${loadA(it)}\n${loadB(it)}`,
-      store: store(),
+      store,
       emit: (row, col, value) => `{
           let mm = rowBase + ${row};
           let co = colBase + ${col};

@@ -86,7 +86,7 @@ export function copyFlatInto(flat: tf.Tensor1D, targets: tf.Tensor[], offsets: n
 }
 
 /** A float32 tensor of `shape` with a buffer of its own and undefined contents (to be copied into). */
-function emptyTensor(be: TfjsWebGPUBackend, shape: number[]): { t: tf.Tensor; buf: GPUBuffer } | null {
+export function emptyTensor(be: TfjsWebGPUBackend, shape: number[]): { t: tf.Tensor; buf: GPUBuffer } | null {
   // A tensor with no values: uploadToGPU only allocates its buffer.
   const t = tf.engine().makeTensorFromTensorInfo(be.makeTensorInfo(shape, 'float32'));
   const buf = gpuBuffer(be, t);

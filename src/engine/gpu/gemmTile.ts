@@ -254,6 +254,38 @@ export function tileEpilogue({ bm, bn }: Tile, emit: (row: string, col: string, 
   return out.join('\n');
 }
 
+/**
+ * Staging of a row-major A (each thread fetches `av` rows' vec4s of 4 consecutive k into ra) and of
+ * a row-major B (`bv` vec4s of 4 consecutive columns into rb): the slice depth, the tile-local row of
+ * a thread's r-th A fetch, the thread's k4 within the slice, and the stores of ra/rb into As/Bs
+ * (at the stage offsets aW/bW) in the layout the variant's product reads.
+ */
+export function rowStaging(tile: Tile) {
+  const bk = bkOf(tile);
+  const kv = bk / 4;
+  const pass = TILE_THREADS / kv;
+  const av = tile.bm / pass;
+  const bv = (bk * tile.bn) / 4 / TILE_THREADS;
+  // aRows: a warp stages 32 consecutive rows of one k4 (its scattered stores then hit 32 banks).
+  const aRows = variantOf(tile).aRows;
+  const rows = (r: number) =>
+    aRows ? `(tid % 32u + tid / ${u(32 * kv)} * 32u + ${u(r * pass)})` : `(tid / ${u(kv)} + ${u(r * pass)})`;
+  const k4 = aRows ? `(tid / 32u) % ${u(kv)}` : `tid % ${u(kv)}`;
+  const lines: string[] = [];
+  if (variantOf(tile).aT) {
+    for (let r = 0; r < av; r++) lines.push(`As[aW + ${rows(r)} * ${u(kv + 1)} + k4] = ra[${r}];`);
+  } else {
+    for (let r = 0; r < av; r++) {
+      for (let e = 0; e < 4; e++)
+        lines.push(
+          `As[aW + (k4 * 4u + ${u(e)}) * ${u(tile.bm / 4)} + ${rows(r)} / 4u][${rows(r)} % 4u] = ra[${r}][${e}];`,
+        );
+    }
+  }
+  for (let r = 0; r < bv; r++) lines.push(`Bs[bW + tid + ${u(r * TILE_THREADS)}] = rb[${r}];`);
+  return { bk, kv, av, bv, rows, k4, store: lines.join('\n          ') };
+}
+
 export interface TileKernel {
   tile: Tile;
   /** Number of BK-deep slices the reduction takes (a constant, so barriers stay in uniform control flow). */

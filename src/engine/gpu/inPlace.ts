@@ -12,31 +12,9 @@
  */
 import type { tf } from '../tf';
 import { encoder, forgetCpuValues, gpuBuffer, webgpuBackend, type TfjsWebGPUBackend } from './flatCopy';
-import { packedBindGroup } from './dispatchHost';
-
-interface Backend extends TfjsWebGPUBackend {
-  device: GPUDevice;
-  queue: GPUQueue;
-  bufferManager: { acquireBuffer(size: number, usage: number): GPUBuffer };
-  uniformPendingDisposal: GPUBuffer[];
-}
+import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
 
 const WORKGROUP = 256;
-const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
-
-function pipeline(device: GPUDevice, code: string): GPUComputePipeline {
-  let byCode = pipelines.get(device);
-  if (!byCode) pipelines.set(device, (byCode = new Map()));
-  let p = byCode.get(code);
-  if (!p) {
-    p = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
-    });
-    byCode.set(code, p);
-  }
-  return p;
-}
 
 /** The element index of an invocation of a 2-D grid of `WORKGROUP`-wide workgroups, `wgx` wide. */
 const INDEX = `let i = gid.x + gid.y * (nwg.x * ${WORKGROUP}u);`;
@@ -47,8 +25,8 @@ const INDEX = `let i = gid.x + gid.y * (nwg.x * ${WORKGROUP}u);`;
  * nothing recorded, when the backend is not tfjs-webgpu or a written tensor shares its buffer.
  */
 function dispatchInPlace(code: string, bound: tf.Tensor[], written: tf.Tensor[], uniform: ArrayBuffer, n: number) {
-  const be = webgpuBackend() as Backend | null;
-  if (!be || !be.device || !be.queue || !Array.isArray(be.uniformPendingDisposal)) return false;
+  const be = ownDispatchBackend();
+  if (!be) return false;
   const bufs: GPUBuffer[] = [];
   for (const t of bound) {
     const b = gpuBuffer(be, t);
@@ -58,8 +36,8 @@ function dispatchInPlace(code: string, bound: tf.Tensor[], written: tf.Tensor[],
   if (written.some((t) => be.tensorMap.get(t.dataId)!.refCount !== 1)) return false;
   if (n === 0) return true;
   const device = be.device;
-  const pipe = pipeline(device, code);
-  const group = packedBindGroup(pipe, bufs, uniform) ?? ownBindGroup(be, pipe, bufs, uniform);
+  const pipe = cachedPipeline(device, code);
+  const group = uniformBindGroup(be, pipe, bufs, uniform);
   const groups = Math.ceil(n / WORKGROUP);
   const wgx = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
   const pass = encoder(be).beginComputePass();
@@ -70,16 +48,6 @@ function dispatchInPlace(code: string, bound: tf.Tensor[], written: tf.Tensor[],
   for (const t of bound) be.commandQueueOwnedIds.add(t.dataId);
   for (const t of written) forgetCpuValues(be, t);
   return true;
-}
-
-/** A bind group with a uniform buffer of its own, as tfjs makes them (when dispatchHost.ts is not installed). */
-function ownBindGroup(be: Backend, pipe: GPUComputePipeline, bufs: GPUBuffer[], uniform: ArrayBuffer): GPUBindGroup {
-  const uni = be.bufferManager.acquireBuffer(uniform.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-  // The pool hands out a uniform buffer only after the submit that last used it, so this write is ordered.
-  be.queue.writeBuffer(uni, 0, uniform);
-  be.uniformPendingDisposal.push(uni);
-  const entries = [...bufs, uni].map((buffer, binding) => ({ binding, resource: { buffer } }));
-  return be.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
 }
 
 const ADD_INTO = `

@@ -14,6 +14,7 @@ import { sumOfSquaresGpu, sumSpatialGpu } from './sumLeading';
 import { dropoutGpu, dropoutGpuApplies } from './dropout';
 import { concatFlat, copyFlatInto } from './flatCopy';
 import { adamStepInPlace, addInto, submitPending } from './inPlace';
+import { conv2dWinograd, winogradApplies } from './winograd';
 
 /** x ⊛ filter (+ bias) with stride s, padding pt/pl before, output oh × ow: conv2dGpu's signature. */
 export type ExplicitConv = (
@@ -92,6 +93,8 @@ export function convInputGradVia(conv: ExplicitConv, applies: (cin: number, cout
   };
 }
 
+const directInputGrad = convInputGradVia(conv2dGpu, conv2dGpuApplies);
+
 export const wgslKernels: KernelSet = {
   name: 'wgsl',
   groupNormAct: (x, gamma, beta, groups, eps, act) => groupNormActGpu(x, gamma, beta, groups, eps.value, act),
@@ -99,6 +102,10 @@ export const wgslKernels: KernelSet = {
     const [, h, w, cin] = x.shape;
     const k = filter.shape[0];
     if (!conv2dGpuApplies(cin, filter.shape[3])) return tfjsKernels.conv2dSame(x, filter, bias, stride);
+    if (stride === 1 && k === 3 && winogradApplies(cin, filter.shape[3])) {
+      const y = conv2dWinograd(x, filter, bias);
+      if (y) return y;
+    }
     return conv2dGpu(
       x,
       filter,
@@ -110,7 +117,13 @@ export const wgslKernels: KernelSet = {
       Math.ceil(w / stride),
     );
   },
-  conv2dSameInputGrad: convInputGradVia(conv2dGpu, conv2dGpuApplies),
+  conv2dSameInputGrad(dy, filter, xShape, stride) {
+    if (stride === 1 && filter.shape[0] === 3 && winogradApplies(dy.shape[3], xShape[3])) {
+      const dx = conv2dWinograd(dy, filter, null, true);
+      if (dx) return dx;
+    }
+    return directInputGrad(dy, filter, xShape, stride);
+  },
   conv2dSameFilterBiasGrad(x, dy, k, stride) {
     return convFilterBiasGrad(x, dy, k, stride, samePad(x.shape[1], k, stride)[0], samePad(x.shape[2], k, stride)[0]);
   },
