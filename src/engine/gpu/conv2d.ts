@@ -151,7 +151,7 @@ const zeros = new Map<number, tf.Tensor1D>();
  * H100/H200 than the same shader adding a bias (the driver's code generation, measured with
  * bench:kernels), so bias-free convolutions (input gradients) add zeros.
  */
-function zeroBias(cout: number): tf.Tensor1D {
+export function zeroBias(cout: number): tf.Tensor1D {
   let z = zeros.get(cout);
   if (!z || z.isDisposed) {
     z = tf.keep(tf.zeros([cout]) as tf.Tensor1D);

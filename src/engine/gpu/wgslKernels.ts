@@ -14,7 +14,7 @@ import { sumOfSquaresGpu, sumSpatialGpu } from './sumLeading';
 import { dropoutGpu, dropoutGpuApplies } from './dropout';
 import { concatFlat, copyFlatInto } from './flatCopy';
 import { adamStepInPlace, addInto, submitPending } from './inPlace';
-import { conv2dWinograd, winogradApplies } from './winograd';
+import { conv2dWinograd, winogradPays } from './winograd';
 
 /** x ⊛ filter (+ bias) with stride s, padding pt/pl before, output oh × ow: conv2dGpu's signature. */
 export type ExplicitConv = (
@@ -102,7 +102,7 @@ export const wgslKernels: KernelSet = {
     const [, h, w, cin] = x.shape;
     const k = filter.shape[0];
     if (!conv2dGpuApplies(cin, filter.shape[3])) return tfjsKernels.conv2dSame(x, filter, bias, stride);
-    if (stride === 1 && k === 3 && winogradApplies(cin, filter.shape[3])) {
+    if (stride === 1 && k === 3 && winogradPays(x.shape[0], h, w, cin, filter.shape[3])) {
       const y = conv2dWinograd(x, filter, bias);
       if (y) return y;
     }
@@ -118,7 +118,11 @@ export const wgslKernels: KernelSet = {
     );
   },
   conv2dSameInputGrad(dy, filter, xShape, stride) {
-    if (stride === 1 && filter.shape[0] === 3 && winogradApplies(dy.shape[3], xShape[3])) {
+    if (
+      stride === 1 &&
+      filter.shape[0] === 3 &&
+      winogradPays(xShape[0], xShape[1], xShape[2], dy.shape[3], xShape[3])
+    ) {
       const dx = conv2dWinograd(dy, filter, null, true);
       if (dx) return dx;
     }

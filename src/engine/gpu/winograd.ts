@@ -21,6 +21,7 @@
  */
 import { tf } from '../tf';
 import { runGpuKernel } from './program';
+import { zeroBias } from './conv2d';
 import { emptyTensor, encoder, gpuBuffer } from './flatCopy';
 import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
 import { CONV_VARIANT, fitStages, pickTile, rowStaging, tileKernel, u, type Tile } from './gemmTile';
@@ -92,7 +93,27 @@ interface Geometry {
 
 /** Whether conv2dWinograd takes a 3×3 stride-1 'same' convolution with these channel counts. */
 export function winogradApplies(cin: number, cout: number): boolean {
-  return WINOGRAD_ENABLED && cin % 4 === 0 && cout % 4 === 0 && XI * 4 * Math.max(cin, cout) <= scratchBytes;
+  return cin % 4 === 0 && cout % 4 === 0 && XI * 4 * Math.max(cin, cout) <= scratchBytes;
+}
+
+/**
+ * Smallest convolution, in multiply-adds of the direct product (n·h·w·cin·cout·9, ×2^30), the kernel
+ * set sends to Winograd: a small one saves less GPU time than its three more dispatches cost the host.
+ * SADPM_WINOGRAD_MIN_GMACS sets it, for benchmarks.
+ */
+export const WINOGRAD_MIN_GMACS = readMinGmacs('SADPM_WINOGRAD_MIN_GMACS', 0);
+
+function readMinGmacs(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const g = Number(v);
+  if (!Number.isFinite(g) || g < 0) throw new Error(`${name}=${v}: expected a number of GMACs >= 0`);
+  return g;
+}
+
+/** Whether the kernel set should take this convolution to Winograd (on, taken, and large enough). */
+export function winogradPays(n: number, h: number, w: number, cin: number, cout: number): boolean {
+  return WINOGRAD_ENABLED && winogradApplies(cin, cout) && n * h * w * cin * cout * 9 >= WINOGRAD_MIN_GMACS * 2 ** 30;
 }
 
 /** Shared header of the transform passes: the invocation's (block row within the chunk, channel vec4). */
@@ -137,13 +158,13 @@ function inputCode(g: Geometry): string {
 }
 
 /** M → y (+ bias): each invocation turns one block's 36 products of 4 channels into its 4×4 outputs. */
-function outputCode(g: Geometry, bias: boolean): string {
+function outputCode(g: Geometry): string {
   const cout4 = g.cout / 4;
   const lines: string[] = [];
   for (let a = 0; a < 6; a++)
     for (let b = 0; b < 6; b++) lines.push(`let m${a}_${b} = M[(${u((a * 6 + b) * g.rows)} + pl) * ${u(cout4)} + c4];`);
   lines.push(...sandwich('o', AT, AT, (a, b) => `m${a}_${b}`, ZERO));
-  lines.push(bias ? 'let bv = bias[c4];' : `let bv = ${ZERO};`);
+  lines.push('let bv = bias[c4];');
   for (let a = 0; a < 4; a++)
     for (let b = 0; b < 4; b++)
       lines.push(`{
@@ -154,8 +175,8 @@ function outputCode(g: Geometry, bias: boolean): string {
   return `
   @group(0) @binding(0) var<storage, read> M: array<vec4<f32>>;
   @group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
-  ${bias ? '@group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;' : ''}
-  @group(0) @binding(${bias ? 3 : 2}) var<uniform> uniforms: Uniforms;
+  @group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;
+  @group(0) @binding(3) var<uniform> uniforms: Uniforms;
   ${blockHeader(cout4, g)}
     ${lines.join('\n    ')}
   }`;
@@ -288,6 +309,38 @@ function filterTransform(filter: tf.Tensor4D, flip: boolean): tf.Tensor {
   });
 }
 
+interface Passes {
+  tile: Tile;
+  inPipe: GPUComputePipeline;
+  productPipe: GPUComputePipeline;
+  outPipe: GPUComputePipeline;
+}
+
+const passCache = new WeakMap<GPUDevice, Map<string, Passes>>();
+
+/**
+ * The three passes' pipelines for a geometry, by a short key: generating the shaders' text (the
+ * product's unrolled core is tens of KB) and hashing it for every call cost ~1 ms of host time per
+ * convolution on the H200's host, more than some layers' GPU time.
+ */
+function passesFor(device: GPUDevice, g: Geometry): Passes {
+  let byKey = passCache.get(device);
+  if (!byKey) passCache.set(device, (byKey = new Map()));
+  const key = Object.values(g).join('_');
+  let p = byKey.get(key);
+  if (!p) {
+    const tile = productTile(g.rows, g.cout);
+    p = {
+      tile,
+      inPipe: cachedPipeline(device, inputCode(g)),
+      productPipe: cachedPipeline(device, productCode(g, tile)),
+      outPipe: cachedPipeline(device, outputCode(g)),
+    };
+    byKey.set(key, p);
+  }
+  return p;
+}
+
 /** A 2-D grid of workgroups covering `groups` (the passes compute their flat index from it). */
 function grid(device: GPUDevice, groups: number): [number, number] {
   const wx = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
@@ -319,7 +372,9 @@ export function conv2dWinograd(
   const g: Geometry = { n, h, w, cin, cout, th, tw, rows };
   const v = filterTransform(filter, flip);
   const made = emptyTensor(be, [n, h, w, cout]);
-  const buffers = [x, v, ...(bias ? [bias] : [])].map((t) => gpuBuffer(be, t));
+  // A zero bias rather than none: the direct kernel ran 20-30 % slower without its bias binding (conv2d.ts).
+  const b = bias ?? zeroBias(cout);
+  const buffers = [x, v, b].map((t) => gpuBuffer(be, t));
   if (!made || buffers.some((b) => !b)) {
     tf.dispose([v, ...(made ? [made.t] : [])]);
     return null;
@@ -327,10 +382,7 @@ export function conv2dWinograd(
   const [xb, vb, bb] = buffers as GPUBuffer[];
   const device = be.device;
   const { u: ub, m: mb } = scratchBuffers(device);
-  const tile = productTile(rows, cout);
-  const inPipe = cachedPipeline(device, inputCode(g));
-  const productPipe = cachedPipeline(device, productCode(g, tile));
-  const outPipe = cachedPipeline(device, outputCode(g, bias !== null));
+  const { tile, inPipe, productPipe, outPipe } = passesFor(device, g);
   const pass = encoder(be).beginComputePass();
   for (let p0 = 0; p0 < blocks; p0 += rows) {
     const pc = Math.min(rows, blocks - p0);
@@ -342,11 +394,11 @@ export function conv2dWinograd(
     pass.setBindGroup(0, uniformBindGroup(be, productPipe, [ub, vb!, mb], words));
     pass.dispatchWorkgroups(Math.ceil(pc / tile.bm), Math.ceil(cout / tile.bn), XI);
     pass.setPipeline(outPipe);
-    pass.setBindGroup(0, uniformBindGroup(be, outPipe, [mb, made.buf, ...(bb ? [bb] : [])], words));
+    pass.setBindGroup(0, uniformBindGroup(be, outPipe, [mb, made.buf, bb!], words));
     pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cout) / 4 / THREADS)));
   }
   pass.end();
-  for (const t of [x, v, made.t, ...(bias ? [bias] : [])]) be.commandQueueOwnedIds.add(t.dataId);
+  for (const t of [x, v, made.t, b]) be.commandQueueOwnedIds.add(t.dataId);
   v.dispose();
   return made.t as tf.Tensor4D;
 }
