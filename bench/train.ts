@@ -10,7 +10,7 @@
  * back every --log-every steps (the run config's logEvery) and at the end of the timed window.
  * Prints one human line and one JSON line (prefix BENCH_JSON) per measurement.
  */
-import { WINOGRAD_ENABLED } from '../src/engine/gpu/winograd';
+import { WINOGRAD_MODE } from '../src/engine/gpu/winograd';
 import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber, flagString } from '../src/cli/args';
 import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   };
   const params = state.net.paramCount().toLocaleString('en-US');
   console.log(
-    `# backend ${describeBackend(info)}; kernels ${kernelChoice().set.name}${WINOGRAD_ENABLED ? '' : ' (SADPM_WINOGRAD=0)'}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
+    `# backend ${describeBackend(info)}; kernels ${kernelChoice().set.name}; winograd ${WINOGRAD_MODE}; preset ${preset} (${params} params, ${size}x${size}x${cfg.channels}); ` +
       `loss ${loss}; batch ${batch}; dropout ${cfg.dropout}; data ${cfg.dataset} (${ds.info.count} images)`,
   );
   // As the trainer's loop: the step's scalars are read back on logging steps only (and at the end
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       noise: { ...state.noise.stats },
       // Bind-group reuse and uniform packing (gpu/dispatchHost.ts); null with SADPM_DISPATCH_CACHE=0.
       dispatchHost: dispatchHostStats(),
-      winograd: WINOGRAD_ENABLED,
+      winograd: WINOGRAD_MODE,
     };
     if (sets.length > 1) {
       result.msRatioToFirst = ms / Math.min(...first.ms);

@@ -15,6 +15,7 @@ import { dropoutGpu, dropoutGpuApplies } from './dropout';
 import { concatFlat, copyFlatInto } from './flatCopy';
 import { adamStepInPlace, addInto, submitPending } from './inPlace';
 import { conv2dWinograd, winogradPays } from './winograd';
+import { convFilterBiasGradWinograd } from './winogradFilterGrad';
 
 /** x ⊛ filter (+ bias) with stride s, padding pt/pl before, output oh × ow: conv2dGpu's signature. */
 export type ExplicitConv = (
@@ -129,6 +130,11 @@ export const wgslKernels: KernelSet = {
     return directInputGrad(dy, filter, xShape, stride);
   },
   conv2dSameFilterBiasGrad(x, dy, k, stride) {
+    const [n, h, w, cin] = x.shape;
+    if (stride === 1 && k === 3 && winogradPays(n, h, w, cin, dy.shape[3], true)) {
+      const grads = convFilterBiasGradWinograd(x, dy);
+      if (grads) return grads;
+    }
     return convFilterBiasGrad(x, dy, k, stride, samePad(x.shape[1], k, stride)[0], samePad(x.shape[2], k, stride)[0]);
   },
   dense: (x, w, b) => (conv2dGpuApplies(w.shape[0], w.shape[1]) ? matMulGpu(x, w, b) : tfjsKernels.dense(x, w, b)),

@@ -27,18 +27,22 @@ import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispa
 import { CONV_VARIANT, fitStages, pickTile, rowStaging, tileKernel, u, type Tile } from './gemmTile';
 import { AT, BT, G, sandwich } from './winogradMath';
 
-const XI = 36;
-const THREADS = 256;
-const ZERO = 'vec4<f32>(0.0)';
+export const XI = 36;
+export const THREADS = 256;
+export const ZERO = 'vec4<f32>(0.0)';
 
-/** SADPM_WINOGRAD=0 turns the path off (benchmarks compare it with the direct kernel); 1 (default) on. */
-export const WINOGRAD_ENABLED = readSwitch('SADPM_WINOGRAD');
+/**
+ * Which convolutions the kernel set sends to Winograd: SADPM_WINOGRAD=1 (default) the forward pass and both
+ * gradients, fwd the forward pass and the input gradient, 0 none (benchmarks compare them).
+ */
+export const WINOGRAD_MODE = readMode('SADPM_WINOGRAD');
 
-function readSwitch(name: string): boolean {
+function readMode(name: string): 'all' | 'fwd' | 'off' {
   const v = process.env[name];
-  if (v === undefined || v === '' || v === '1') return true;
-  if (v === '0') return false;
-  throw new Error(`${name}=${v}: expected 0 (off) or 1 (on)`);
+  if (v === undefined || v === '' || v === '1') return 'all';
+  if (v === 'fwd') return 'fwd';
+  if (v === '0') return 'off';
+  throw new Error(`${name}=${v}: expected 1 (on), fwd (not the filter gradient) or 0 (off)`);
 }
 
 /** Bytes of each of the two scratch buffers (U and M); SADPM_WINOGRAD_SCRATCH_MB sets it, for benchmarks. */
@@ -58,7 +62,7 @@ export function setWinogradScratchBytes(bytes: number): void {
   scratchBytes = bytes;
 }
 
-interface Scratch {
+export interface Scratch {
   device: GPUDevice;
   bytes: number;
   u: GPUBuffer;
@@ -66,7 +70,7 @@ interface Scratch {
 }
 let scratch: Scratch | null = null;
 
-function scratchBuffers(device: GPUDevice): Scratch {
+export function scratchBuffers(device: GPUDevice): Scratch {
   if (scratch && scratch.device === device && scratch.bytes === scratchBytes) return scratch;
   // Destroying a buffer that recorded or submitted work still uses is deferred by Dawn until that work is done.
   scratch?.u.destroy();
@@ -78,7 +82,7 @@ function scratchBuffers(device: GPUDevice): Scratch {
 }
 
 /** A convolution as the passes see it: x [n,h,w,cin] → y [n,h,w,cout], blocks of 4×4 outputs. */
-interface Geometry {
+export interface Geometry {
   n: number;
   h: number;
   w: number;
@@ -89,6 +93,14 @@ interface Geometry {
   tw: number;
   /** Rows (blocks) each scratch buffer holds per ξ: the chunk size, and the row stride of U and M. */
   rows: number;
+}
+
+/** The passes' view of x [n,h,w,cin] → y [n,h,w,cout]: blocks per side, and blocks per chunk of the scratch. */
+export function geometry(n: number, h: number, w: number, cin: number, cout: number): Geometry {
+  const th = Math.ceil(h / 4);
+  const tw = Math.ceil(w / 4);
+  const rows = Math.min(n * th * tw, Math.floor(scratchBytes / (XI * 4 * Math.max(cin, cout))));
+  return { n, h, w, cin, cout, th, tw, rows };
 }
 
 /** Whether conv2dWinograd takes a 3×3 stride-1 'same' convolution with these channel counts. */
@@ -111,15 +123,16 @@ function readMinGmacs(name: string, fallback: number): number {
   return g;
 }
 
-/** Whether the kernel set should take this convolution to Winograd (on, taken, and large enough). */
-export function winogradPays(n: number, h: number, w: number, cin: number, cout: number): boolean {
-  return WINOGRAD_ENABLED && winogradApplies(cin, cout) && n * h * w * cin * cout * 9 >= WINOGRAD_MIN_GMACS * 2 ** 30;
+/** Whether the kernel set should take this convolution (or its filter gradient) to Winograd. */
+export function winogradPays(n: number, h: number, w: number, cin: number, cout: number, filterGrad = false): boolean {
+  if (WINOGRAD_MODE === 'off' || (filterGrad && WINOGRAD_MODE === 'fwd') || !winogradApplies(cin, cout)) return false;
+  return n * h * w * cin * cout * 9 >= WINOGRAD_MIN_GMACS * 2 ** 30;
 }
 
 /** Shared header of the transform passes: the invocation's (block row within the chunk, channel vec4). */
-function blockHeader(c4: number, g: Geometry): string {
+export function blockHeader(c4: number, g: Geometry): string {
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, pad: u32 }
+  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
   @compute @workgroup_size(${THREADS})
   fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * (nwg.x * ${u(THREADS)});
@@ -133,7 +146,7 @@ function blockHeader(c4: number, g: Geometry): string {
 }
 
 /** x → U: each invocation transforms one 6×6 patch (zero outside the image) of 4 channels. */
-function inputCode(g: Geometry): string {
+export function inputCode(g: Geometry): string {
   const cin4 = g.cin / 4;
   const lines: string[] = [];
   for (let a = 0; a < 6; a++)
@@ -224,17 +237,23 @@ function productCode(g: Geometry, tile: Tile): string {
           let co = colBase + ${col};
           if (mm < uniforms.pc && co < ${u(cout)}) { M[(z * ${u(rows)} + mm) * ${u(cout / 4)} + co / 4u] = ${value}; }
         }`,
-  }).replace('fn main()', 'fn product()');
+  });
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, pad: u32 }
+  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
   @group(0) @binding(0) var<storage, read> U: array<vec4<f32>>;
   @group(0) @binding(1) var<storage, read> V: array<vec4<f32>>;
   @group(0) @binding(2) var<storage, read_write> M: array<vec4<f32>>;
   @group(0) @binding(3) var<uniform> uniforms: Uniforms;
+  ${tileEntry(body)}`;
+}
+
+/** gemmTile's core body (its `fn main()`) as the entry point of a shader of our own. */
+export function tileEntry(body: string): string {
+  return `
   // The core reads these as tfjs' program template defines them.
   var<private> localIndex: u32;
   var<private> workgroupId: vec3<u32>;
-  ${body}
+  ${body.replace('fn main()', 'fn product()')}
   @compute @workgroup_size(${THREADS})
   fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     localIndex = li;
@@ -342,7 +361,7 @@ function passesFor(device: GPUDevice, g: Geometry): Passes {
 }
 
 /** A 2-D grid of workgroups covering `groups` (the passes compute their flat index from it). */
-function grid(device: GPUDevice, groups: number): [number, number] {
+export function grid(device: GPUDevice, groups: number): [number, number] {
   const wx = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
   return [wx, Math.ceil(groups / wx)];
 }
@@ -365,11 +384,8 @@ export function conv2dWinograd(
   if (filter.shape[0] !== 3 || filter.shape[1] !== 3 || (flip ? filter.shape[3] : filter.shape[2]) !== cin)
     throw new Error(`conv2dWinograd: filter ${filter.shape} does not fit input ${x.shape}`);
   if (!winogradApplies(cin, cout)) throw new Error(`conv2dWinograd: channels ${cin}→${cout} not taken`);
-  const th = Math.ceil(h / 4);
-  const tw = Math.ceil(w / 4);
-  const blocks = n * th * tw;
-  const rows = Math.min(blocks, Math.floor(scratchBytes / (XI * 4 * Math.max(cin, cout))));
-  const g: Geometry = { n, h, w, cin, cout, th, tw, rows };
+  const g = geometry(n, h, w, cin, cout);
+  const blocks = n * g.th * g.tw;
   const v = filterTransform(filter, flip);
   const made = emptyTensor(be, [n, h, w, cout]);
   // A zero bias rather than none: the direct kernel ran 20-30 % slower without its bias binding (conv2d.ts).
@@ -384,8 +400,8 @@ export function conv2dWinograd(
   const { u: ub, m: mb } = scratchBuffers(device);
   const { tile, inPipe, productPipe, outPipe } = passesFor(device, g);
   const pass = encoder(be).beginComputePass();
-  for (let p0 = 0; p0 < blocks; p0 += rows) {
-    const pc = Math.min(rows, blocks - p0);
+  for (let p0 = 0; p0 < blocks; p0 += g.rows) {
+    const pc = Math.min(g.rows, blocks - p0);
     const words = new Uint32Array([0x7fc00000, p0, pc, 0]).buffer;
     pass.setPipeline(inPipe);
     pass.setBindGroup(0, uniformBindGroup(be, inPipe, [xb!, ub], words));

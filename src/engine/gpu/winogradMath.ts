@@ -42,6 +42,11 @@ export const AT: Fraction[][] = [
   [f(0), f(1), f(-1), f(8), f(-8), f(1)],
 ];
 
+/** Transposed: A (6×4) and Gᵀ (3×6), for the filter gradient dg = Gᵀ[(A dy Aᵀ) ⊙ (Bᵀ d B)]G. */
+export const transpose = (m: Fraction[][]): Fraction[][] => m[0]!.map((_, j) => m.map((row) => row[j]!));
+export const A = transpose(AT);
+export const GT = transpose(G);
+
 export const value = ([n, d]: Fraction): number => n / d;
 
 /** WGSL for Σ coeffs[i]·terms[i] (terms are same-typed expressions); "0" times `zero` when all are 0. */

@@ -10,6 +10,8 @@ import { tf } from '../../../src/engine/tf';
 import { AT, BT, G, combine, sandwichNumbers } from '../../../src/engine/gpu/winogradMath';
 import { conv2dWinograd, setWinogradScratchBytes, winogradApplies } from '../../../src/engine/gpu/winograd';
 import { conv2dGpu } from '../../../src/engine/gpu/conv2d';
+import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
+import { convFilterBiasGradWinograd, setWinogradSplitBlocks } from '../../../src/engine/gpu/winogradFilterGrad';
 import { poisonFreeBuffers, randn, relErr, useWebGpu } from './gpuTestUtil';
 
 /** Winograd float32 rounding against the direct product, relative to the output's largest magnitude. */
@@ -142,5 +144,49 @@ describe('conv2dWinograd on WebGPU', () => {
     expect(winogradApplies(8, 32)).toBe(false);
     setWinogradScratchBytes(64 * 2 ** 20);
     expect(winogradApplies(8, 6)).toBe(false);
+  });
+});
+
+describe('convFilterBiasGradWinograd on WebGPU', () => {
+  const webgpu = useWebGpu();
+  afterAll(() => {
+    setWinogradScratchBytes(64 * 2 ** 20);
+    setWinogradSplitBlocks(256);
+  });
+
+  it('dW and db equal the gradient of tfjs conv2d and the direct kernel (ragged blocks, splits, chunks)', async (ctx) => {
+    if (!webgpu()) ctx.skip();
+    // [n, h, w, cin, cout, blocks per chunk (0: all), blocks per split]
+    const cases: [number, number, number, number, number, number, number][] = [
+      [2, 8, 8, 4, 8, 0, 256],
+      [2, 5, 7, 8, 12, 0, 1],
+      [3, 9, 6, 16, 132, 4, 2],
+      [2, 12, 10, 72, 32, 5, 3],
+      // A split reduces a multiple of 16 blocks: 64 blocks in 4 splits; 80 blocks in 2 chunks of 3 used splits.
+      [4, 16, 16, 8, 8, 0, 16],
+      [4, 16, 20, 8, 12, 40, 8],
+    ];
+    for (const [n, h, w, cin, cout, rows, split] of cases) {
+      const label = `${[n, h, w, cin, cout]}, ${rows || 'all'} blocks per chunk, ${split} per split`;
+      setWinogradScratchBytes(rows ? 36 * 4 * Math.max(cin, cout) * rows : 64 * 2 ** 20);
+      setWinogradSplitBlocks(split);
+      const x = randn([n, h, w, cin], n * 5 + cin) as tf.Tensor4D;
+      const dy = randn([n, h, w, cout], cout * 3 + h) as tf.Tensor4D;
+      const f0 = tf.zeros([3, 3, cin, cout]) as tf.Tensor4D;
+      const ref = await tf
+        .grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, 1, 'same'), dy)))(f0)
+        .data();
+      const refB = await tf.sum(dy, [0, 1, 2]).data();
+      const [dwDirect] = convFilterBiasGrad(x, dy, 3, 1, 1, 1);
+      const direct = await dwDirect.data();
+      poisonFreeBuffers();
+      const [dw, db] = convFilterBiasGradWinograd(x, dy)!;
+      expect(dw.shape).toEqual([3, 3, cin, cout]);
+      const got = await dw.data();
+      expect(relErr(got, ref), `${label} vs tfjs`).toBeLessThan(TOL);
+      expect(relErr(got, direct), `${label} vs direct`).toBeLessThan(TOL);
+      expect(relErr(await db.data(), refB), `${label} bias`).toBeLessThan(1e-5);
+      tf.dispose([x, dy, f0, dwDirect, dw, db]);
+    }
   });
 });
