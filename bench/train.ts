@@ -260,7 +260,7 @@ async function profileStep(step: () => Promise<void>, top: number): Promise<void
     byName.set(k.name, e);
   }
   console.log(
-    `# profile: ${prof.kernels.length} kernels, GPU ${total.toFixed(1)} ms, wall ${wall.toFixed(0)} ms (profiling serialises the GPU)`,
+    `# profile: ${prof.kernels.length} kernels, GPU ${total.toFixed(1)} ms, wall ${wall.toFixed(0)} ms (profiling serialises the GPU; passes recorded outside tfjs, Winograd and in-place updates, are not counted)`,
   );
   for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
     console.log(

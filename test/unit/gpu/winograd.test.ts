@@ -4,7 +4,7 @@
  * rounding on ragged sizes (blocks past the image edge), with and without bias, as the input gradient
  * (flipped, transposed filter) and when the scratch holds fewer blocks than the batch (chunks).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { tf } from '../../../src/engine/tf';
 import { AT, BT, G, combine, sandwichNumbers } from '../../../src/engine/gpu/winogradMath';
@@ -136,6 +136,26 @@ describe('conv2dWinograd on WebGPU', () => {
     tf.dispose([x, f, b]);
   });
 
+  it('leaves no tensor behind (forward, input gradient, filter gradient)', async (ctx) => {
+    if (!webgpu()) ctx.skip();
+    const x = randn([2, 8, 8, 8], 3) as tf.Tensor4D;
+    const f = randn([3, 3, 8, 12], 4) as tf.Tensor4D;
+    const dy = randn([2, 8, 8, 12], 5) as tf.Tensor4D;
+    const run = () => [
+      conv2dWinograd(x, f, null)!,
+      conv2dWinograd(dy, f, null, true)!,
+      ...convFilterBiasGradWinograd(x, dy)!,
+    ];
+    tf.dispose(run()); // the first call keeps the zero bias for good
+    const before = tf.memory().numTensors;
+    const outs = run();
+    expect(tf.memory().numTensors).toBe(before + outs.length);
+    await outs[3]!.data();
+    tf.dispose(outs);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, f, dy]);
+  });
+
   it('refuses a filter that does not fit the input, and channels the scratch cannot hold', () => {
     if (!webgpu()) return;
     const x = tf.zeros([1, 4, 4, 8]) as tf.Tensor4D;
@@ -188,5 +208,42 @@ describe('convFilterBiasGradWinograd on WebGPU', () => {
       expect(relErr(await db.data(), refB), `${label} bias`).toBeLessThan(1e-5);
       tf.dispose([x, dy, f0, dwDirect, dw, db]);
     }
+  });
+});
+
+describe('Winograd switches', () => {
+  const load = async (env: Record<string, string>) => {
+    vi.resetModules();
+    Object.assign(process.env, env);
+    try {
+      return await import('../../../src/engine/gpu/winograd');
+    } finally {
+      for (const k of Object.keys(env)) delete process.env[k];
+      vi.resetModules();
+    }
+  };
+
+  it('SADPM_WINOGRAD picks what the kernel set sends (1: all, fwd: not the filter gradient, 0: none)', async () => {
+    const all = await load({});
+    expect(all.WINOGRAD_MODE).toBe('all');
+    expect(all.winogradPays(2, 8, 8, 16, 16)).toBe(true);
+    expect(all.winogradPays(2, 8, 8, 16, 16, true)).toBe(true);
+    expect(all.winogradPays(2, 8, 8, 16, 6)).toBe(false);
+    const fwd = await load({ SADPM_WINOGRAD: 'fwd' });
+    expect(fwd.winogradPays(2, 8, 8, 16, 16)).toBe(true);
+    expect(fwd.winogradPays(2, 8, 8, 16, 16, true)).toBe(false);
+    const off = await load({ SADPM_WINOGRAD: '0' });
+    expect(off.winogradPays(2, 8, 8, 16, 16)).toBe(false);
+    // 2·8·8·16·16·9 multiply-adds = 0.27 MMACs: under a 0.001 GMAC floor, over a 0.0001 one.
+    expect((await load({ SADPM_WINOGRAD_MIN_GMACS: '0.001' })).winogradPays(2, 8, 8, 16, 16)).toBe(false);
+    expect((await load({ SADPM_WINOGRAD_MIN_GMACS: '0.0001' })).winogradPays(2, 8, 8, 16, 16)).toBe(true);
+  });
+
+  it('a bad value is refused at start, naming the variable and what was expected', async () => {
+    await expect(load({ SADPM_WINOGRAD: 'yes' })).rejects.toThrow(/SADPM_WINOGRAD=yes: expected 1 \(on\), fwd/);
+    await expect(load({ SADPM_WINOGRAD_SCRATCH_MB: '0.5' })).rejects.toThrow(
+      /SADPM_WINOGRAD_SCRATCH_MB=0.5: expected whole MiB from 1 to 2048/,
+    );
+    await expect(load({ SADPM_WINOGRAD_MIN_GMACS: '-1' })).rejects.toThrow(/SADPM_WINOGRAD_MIN_GMACS=-1: expected/);
   });
 });
