@@ -20,6 +20,7 @@
  * output's scale on the UNets' channel counts.
  */
 import { tf } from '../tf';
+import { runGpuKernel } from './program';
 import { zeroBias } from './conv2d';
 import { emptyTensor, encoder, gpuBuffer } from './flatCopy';
 import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
@@ -270,42 +271,65 @@ function productTile(rows: number, cout: number): Tile {
 
 /**
  * g [3,3,cin,cout] → V [36, cin, cout]; with `flip`, the filter of the input gradient of a convolution by
- * g [3,3,cout,cin]: g[2−i, 2−j, o, c] at (i, j, c, o). One invocation per (c, 4 output channels). Recorded
- * in the same compute pass as the rest (a tfjs program here cost a tfjs dispatch's host time per call).
+ * g [3,3,cout,cin]: g[2−i, 2−j, o, c] at (i, j, c, o).
  */
-function filterCode(cin: number, cout: number, flip: boolean): string {
-  const c4 = cout / 4;
-  const lines: string[] = [];
-  for (let i = 0; i < 3; i++)
-    for (let j = 0; j < 3; j++) {
-      if (!flip) lines.push(`let g${i}_${j} = w[(${u((i * 3 + j) * cin)} + c) * ${u(c4)} + o4];`);
-      else {
-        const at = (e: number) => `w[(${u(((2 - i) * 3 + (2 - j)) * cout)} + o4 * 4u + ${u(e)}) * ${u(cin)} + c]`;
-        lines.push(`let g${i}_${j} = vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')});`);
+class FilterTransformProgram {
+  readonly variableNames = ['w'];
+  readonly variableComponents: number[];
+  readonly outputComponent = 4;
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [64, 1, 1];
+
+  constructor(
+    private readonly cin: number,
+    private readonly cout: number,
+    private readonly flip: boolean,
+  ) {
+    this.variableComponents = [flip ? 1 : 4];
+    this.outputShape = [XI, cin, cout];
+    this.dispatch = [Math.ceil((cin * cout) / 4 / 64), 1, 1];
+    this.shaderKey = `sadpmWinogradFilter_${cin}_${cout}_${flip}`;
+  }
+
+  getUserCode(): string {
+    const { cin, cout, flip } = this;
+    const c4 = cout / 4;
+    const lines: string[] = [];
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) {
+        if (!flip) lines.push(`let g${i}_${j} = w[(${u((i * 3 + j) * cin)} + c) * ${u(c4)} + o4];`);
+        else {
+          const at = (e: number) => `w[(${u(((2 - i) * 3 + (2 - j)) * cout)} + o4 * 4u + ${u(e)}) * ${u(cin)} + c]`;
+          lines.push(`let g${i}_${j} = vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')});`);
+        }
       }
-    }
-  lines.push(...sandwich('v', G, G, (i, j) => `g${i}_${j}`, ZERO));
-  for (let a = 0; a < 6; a++)
-    for (let b = 0; b < 6; b++) lines.push(`V[(${u((a * 6 + b) * cin)} + c) * ${u(c4)} + o4] = v${a}_${b};`);
-  return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
-  @group(0) @binding(0) var<storage, read> w: array<${flip ? 'f32' : 'vec4<f32>'}>;
-  @group(0) @binding(1) var<storage, read_write> V: array<vec4<f32>>;
-  @group(0) @binding(2) var<uniform> uniforms: Uniforms;
-  @compute @workgroup_size(${THREADS})
-  fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    _ = uniforms.NAN;
-    let t = gid.x + gid.y * (nwg.x * ${u(THREADS)});
-    if (t >= ${u(cin * c4)}) { return; }
-    let c = t / ${u(c4)};
-    let o4 = t % ${u(c4)};
-    ${lines.join('\n    ')}
-  }`;
+    lines.push(...sandwich('v', G, G, (i, j) => `g${i}_${j}`, ZERO));
+    for (let a = 0; a < 6; a++)
+      for (let b = 0; b < 6; b++) lines.push(`result[(${u((a * 6 + b) * cin)} + c) * ${u(c4)} + o4] = v${a}_${b};`);
+    return `
+      fn main(index: i32) {
+        _ = uniforms.NAN;
+        let t = u32(index);
+        if (t >= ${u(cin * c4)}) { return; }
+        let c = t / ${u(c4)};
+        let o4 = t % ${u(c4)};
+        ${lines.join('\n        ')}
+      }`;
+  }
+}
+
+function filterTransform(filter: tf.Tensor4D, flip: boolean): tf.Tensor {
+  return runGpuKernel('SadpmWinogradFilter', { w: filter }, { flip }, ({ w }, a) => {
+    const [, , fi, fo] = w!.shape as [number, number, number, number];
+    return a.flip ? new FilterTransformProgram(fo, fi, true) : new FilterTransformProgram(fi, fo, false);
+  });
 }
 
 interface Passes {
   tile: Tile;
-  filterPipe: GPUComputePipeline;
   inPipe: GPUComputePipeline;
   productPipe: GPUComputePipeline;
   outPipe: GPUComputePipeline;
@@ -318,16 +342,15 @@ const passCache = new WeakMap<GPUDevice, Map<string, Passes>>();
  * product's unrolled core is tens of KB) and hashing it for every call cost ~1 ms of host time per
  * convolution on the H200's host, more than some layers' GPU time.
  */
-function passesFor(device: GPUDevice, g: Geometry, flip: boolean): Passes {
+function passesFor(device: GPUDevice, g: Geometry): Passes {
   let byKey = passCache.get(device);
   if (!byKey) passCache.set(device, (byKey = new Map()));
-  const key = `${Object.values(g).join('_')}_${flip}`;
+  const key = Object.values(g).join('_');
   let p = byKey.get(key);
   if (!p) {
     const tile = productTile(g.rows, g.cout);
     p = {
       tile,
-      filterPipe: cachedPipeline(device, filterCode(g.cin, g.cout, flip)),
       inPipe: cachedPipeline(device, inputCode(g)),
       productPipe: cachedPipeline(device, productCode(g, tile)),
       outPipe: cachedPipeline(device, outputCode(g)),
@@ -345,7 +368,7 @@ export function grid(device: GPUDevice, groups: number): [number, number] {
 
 /**
  * x [n,h,w,cin] ⊛ filter (+ bias), 3×3, stride 1, padding 1: filter [3,3,cin,cout], or with `flip` the
- * input gradient's convolution of a filter [3,3,cout,cin] (see filterCode). Null when the
+ * input gradient's convolution of a filter [3,3,cout,cin] (see FilterTransformProgram). Null when the
  * backend cannot record its own passes (the caller takes the direct kernel). See winogradApplies.
  */
 export function conv2dWinograd(
@@ -363,25 +386,20 @@ export function conv2dWinograd(
   if (!winogradApplies(cin, cout)) throw new Error(`conv2dWinograd: channels ${cin}→${cout} not taken`);
   const g = geometry(n, h, w, cin, cout);
   const blocks = n * g.th * g.tw;
+  const v = filterTransform(filter, flip);
+  const made = emptyTensor(be, [n, h, w, cout]);
   // A zero bias rather than none: the direct kernel ran 20-30 % slower without its bias binding (conv2d.ts).
   const b = bias ?? zeroBias(cout);
-  const buffers = [x, filter, b].map((t) => gpuBuffer(be, t));
-  const made = emptyTensor(be, [n, h, w, cout]);
-  const vMade = emptyTensor(be, [XI, cin, cout]);
-  if (!made || !vMade || buffers.some((b) => !b)) {
-    tf.dispose([...(made ? [made.t] : []), ...(vMade ? [vMade.t] : [])]);
+  const buffers = [x, v, b].map((t) => gpuBuffer(be, t));
+  if (!made || buffers.some((b) => !b)) {
+    tf.dispose([v, ...(made ? [made.t] : [])]);
     return null;
   }
-  const [xb, fb, bb] = buffers as GPUBuffer[];
-  const vb = vMade.buf;
+  const [xb, vb, bb] = buffers as GPUBuffer[];
   const device = be.device;
   const { u: ub, m: mb } = scratchBuffers(device);
-  const { tile, filterPipe, inPipe, productPipe, outPipe } = passesFor(device, g, flip);
+  const { tile, inPipe, productPipe, outPipe } = passesFor(device, g);
   const pass = encoder(be).beginComputePass();
-  const first = new Uint32Array([0x7fc00000, 0, 0, 0]).buffer;
-  pass.setPipeline(filterPipe);
-  pass.setBindGroup(0, uniformBindGroup(be, filterPipe, [fb!, vb], first));
-  pass.dispatchWorkgroups(...grid(device, Math.ceil((cin * cout) / 4 / THREADS)));
   for (let p0 = 0; p0 < blocks; p0 += g.rows) {
     const pc = Math.min(g.rows, blocks - p0);
     const words = new Uint32Array([0x7fc00000, p0, pc, 0]).buffer;
@@ -389,14 +407,14 @@ export function conv2dWinograd(
     pass.setBindGroup(0, uniformBindGroup(be, inPipe, [xb!, ub], words));
     pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cin) / 4 / THREADS)));
     pass.setPipeline(productPipe);
-    pass.setBindGroup(0, uniformBindGroup(be, productPipe, [ub, vb, mb], words));
+    pass.setBindGroup(0, uniformBindGroup(be, productPipe, [ub, vb!, mb], words));
     pass.dispatchWorkgroups(Math.ceil(pc / tile.bm), Math.ceil(cout / tile.bn), XI);
     pass.setPipeline(outPipe);
     pass.setBindGroup(0, uniformBindGroup(be, outPipe, [mb, made.buf, bb!], words));
     pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cout) / 4 / THREADS)));
   }
   pass.end();
-  for (const t of [x, filter, vMade.t, made.t, b]) be.commandQueueOwnedIds.add(t.dataId);
-  vMade.t.dispose();
+  for (const t of [x, v, made.t, b]) be.commandQueueOwnedIds.add(t.dataId);
+  v.dispose();
   return made.t as tf.Tensor4D;
 }

@@ -11,12 +11,13 @@
  * (36 · ⌈cin/128⌉ · ⌈cout/128⌉) and a long reduction, so each chunk's reduction is split S ways;
  * split s adds its part of every chunk into slot s of `parts` (chunks run one after another, so no
  * two workgroups touch one slot at once). One pass then sums the S slots into slot 0, one turns M
- * into dW. db = Σ dy, in two more passes (workgroups' partial sums, then their sum).
+ * into dW. db = Σ dy (sumLeading.ts).
  */
 import { tf } from '../tf';
 import { emptyTensor, encoder, gpuBuffer } from './flatCopy';
 import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
 import { FILTER_GRAD_VARIANT, bkOf, fitStages, tileKernel, u, type Tile } from './gemmTile';
+import { sumLeadingGpu, sumSpatialGpu } from './sumLeading';
 import { A, GT, sandwich } from './winogradMath';
 import {
   THREADS,
@@ -180,59 +181,6 @@ function filterCode(cin: number, cout: number): string {
   }`;
 }
 
-/** Workgroups of the bias gradient's first pass (each sums a strided share of dy's rows). */
-const BIAS_GROUPS = 128;
-
-/** partial[wg] = Σ over workgroup wg's share of dy's rows [m, cout], written after the M slots of `parts`. */
-function biasPartialCode(m: number, cout: number, offset4: number): string {
-  const lanes = cout / 4;
-  const per = Math.floor(THREADS / lanes);
-  return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
-  @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
-  @group(0) @binding(1) var<storage, read_write> parts: array<vec4<f32>>;
-  @group(0) @binding(2) var<uniform> uniforms: Uniforms;
-  var<workgroup> red: array<vec4<f32>, ${THREADS}>;
-  @compute @workgroup_size(${THREADS})
-  fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    _ = uniforms.NAN;
-    let c4 = tid % ${u(lanes)};
-    let part = tid / ${u(lanes)};
-    var sum = ${ZERO};
-    if (part < ${u(per)}) {
-      for (var r = wg.x * ${u(per)} + part; r < ${u(m)}; r = r + ${u(BIAS_GROUPS * per)}) {
-        sum = sum + dy[r * ${u(lanes)} + c4];
-      }
-    }
-    red[tid] = sum;
-    workgroupBarrier();
-    if (tid < ${u(lanes)}) {
-      var total = ${ZERO};
-      for (var k = 0u; k < ${u(per)}; k = k + 1u) { total = total + red[k * ${u(lanes)} + tid]; }
-      parts[${u(offset4)} + wg.x * ${u(lanes)} + tid] = total;
-    }
-  }`;
-}
-
-/** db = Σ over the workgroups' partial sums. */
-function biasFinalCode(cout: number, offset4: number): string {
-  const lanes = cout / 4;
-  return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
-  @group(0) @binding(0) var<storage, read> parts: array<vec4<f32>>;
-  @group(0) @binding(1) var<storage, read_write> db: array<vec4<f32>>;
-  @group(0) @binding(2) var<uniform> uniforms: Uniforms;
-  @compute @workgroup_size(${THREADS})
-  fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    _ = uniforms.NAN;
-    let c4 = gid.x;
-    if (c4 >= ${u(lanes)}) { return; }
-    var total = ${ZERO};
-    for (var g = 0u; g < ${u(BIAS_GROUPS)}; g = g + 1u) { total = total + parts[${u(offset4)} + g * ${u(lanes)} + c4]; }
-    db[c4] = total;
-  }`;
-}
-
 interface Plan {
   g: Geometry;
   tile: Tile;
@@ -257,16 +205,13 @@ function planFor(device: GPUDevice, n: number, h: number, w: number, cin: number
     const tiles = Math.ceil(cin / tile.bm) * Math.ceil(cout / tile.bn) * XI;
     const fit = Math.floor(PARTS_BYTES / (XI * 4 * cin * cout));
     const splits = Math.max(1, Math.min(Math.ceil(1024 / tiles), Math.floor(g.rows / splitBlocks), fit));
-    const slots4 = (splits * XI * cin * cout) / 4;
     const pipes = [
       inputCode(g),
       gradCode(g),
       productCode(g, tile, splits),
       sumSlotsCode((XI * cin * cout) / 4, splits),
-      filterCode(cin, cout),
-      biasPartialCode(n * h * w, cout, slots4),
-      biasFinalCode(cout, slots4),
     ];
+    pipes.push(filterCode(cin, cout));
     plan = { g, tile, splits, pipes: pipes.map((code) => cachedPipeline(device, code)) };
     byKey.set(key, plan);
   }
@@ -287,15 +232,13 @@ export function convFilterBiasGradWinograd(x: tf.Tensor4D, dy: tf.Tensor4D): [tf
   if (!winogradApplies(cin, cout)) throw new Error(`convFilterBiasGradWinograd: channels ${cin}→${cout} not taken`);
   const device = be.device;
   const { g, tile, splits, pipes } = planFor(device, n, h, w, cin, cout);
-  const [inPipe, gradPipe, productPipe, sumPipe, filterPipe, biasPipe, biasFinalPipe] = pipes as GPUComputePipeline[];
-  // The M slots, then the bias gradient's partial sums.
-  const parts = emptyTensor(be, [splits * XI * cin * cout + BIAS_GROUPS * cout]);
+  const [inPipe, gradPipe, productPipe, sumPipe, filterPipe] = pipes as GPUComputePipeline[];
+  const parts = emptyTensor(be, [splits, XI, cin, cout]);
   const dw = emptyTensor(be, [3, 3, cin, cout]);
-  const dbias = emptyTensor(be, [cout]);
   const xb = gpuBuffer(be, x);
   const dyb = gpuBuffer(be, dy);
-  if (!parts || !dw || !dbias || !xb || !dyb) {
-    tf.dispose([parts, dw, dbias].filter((o) => o !== null).map((o) => o.t));
+  if (!parts || !dw || !xb || !dyb) {
+    tf.dispose([...(parts ? [parts.t] : []), ...(dw ? [dw.t] : [])]);
     return null;
   }
   const { u: ub, m: db } = scratchBuffers(device);
@@ -323,14 +266,9 @@ export function convFilterBiasGradWinograd(x: tf.Tensor4D, dy: tf.Tensor4D): [tf
   pass.setPipeline(filterPipe!);
   pass.setBindGroup(0, uniformBindGroup(be, filterPipe!, [parts.buf, dw.buf], words));
   pass.dispatchWorkgroups(...grid(device, Math.ceil((cin * cout) / 4 / THREADS)));
-  pass.setPipeline(biasPipe!);
-  pass.setBindGroup(0, uniformBindGroup(be, biasPipe!, [dyb, parts.buf], words));
-  pass.dispatchWorkgroups(BIAS_GROUPS);
-  pass.setPipeline(biasFinalPipe!);
-  pass.setBindGroup(0, uniformBindGroup(be, biasFinalPipe!, [parts.buf, dbias.buf], words));
-  pass.dispatchWorkgroups(Math.ceil(cout / 4 / THREADS));
   pass.end();
-  for (const t of [x, dy, parts.t, dw.t, dbias.t]) be.commandQueueOwnedIds.add(t.dataId);
+  for (const t of [x, dy, parts.t, dw.t]) be.commandQueueOwnedIds.add(t.dataId);
   parts.t.dispose();
-  return [dw.t as tf.Tensor4D, dbias.t as tf.Tensor1D];
+  const bias = tf.tidy(() => sumLeadingGpu(sumSpatialGpu(dy), [cout]) as tf.Tensor1D);
+  return [dw.t as tf.Tensor4D, bias];
 }
