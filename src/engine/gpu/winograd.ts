@@ -70,14 +70,31 @@ export interface Scratch {
 }
 let scratch: Scratch | null = null;
 
+/**
+ * The scratch size in use: `bytes`, within what one binding and one buffer may hold on the device
+ * (WebGPU's defaults are 128 and 256 MiB; tfjs asks the adapter for its maxima), a multiple of 16.
+ */
+export function scratchCap(
+  bytes: number,
+  limits?: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>,
+): number {
+  if (!limits) return bytes;
+  const cap = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  return Math.min(bytes, cap - (cap % 16));
+}
+
+const scratchSize = (device: GPUDevice | undefined = ownDispatchBackend()?.device) =>
+  scratchCap(scratchBytes, device?.limits);
+
 export function scratchBuffers(device: GPUDevice): Scratch {
-  if (scratch && scratch.device === device && scratch.bytes === scratchBytes) return scratch;
+  const bytes = scratchSize(device);
+  if (scratch && scratch.device === device && scratch.bytes === bytes) return scratch;
   // Destroying a buffer that recorded or submitted work still uses is deferred by Dawn until that work is done.
   scratch?.u.destroy();
   scratch?.m.destroy();
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const make = (label: string) => device.createBuffer({ size: scratchBytes, usage, label });
-  scratch = { device, bytes: scratchBytes, u: make('winograd U'), m: make('winograd M') };
+  const make = (label: string) => device.createBuffer({ size: bytes, usage, label });
+  scratch = { device, bytes, u: make('winograd U'), m: make('winograd M') };
   return scratch;
 }
 
@@ -99,13 +116,13 @@ export interface Geometry {
 export function geometry(n: number, h: number, w: number, cin: number, cout: number): Geometry {
   const th = Math.ceil(h / 4);
   const tw = Math.ceil(w / 4);
-  const rows = Math.min(n * th * tw, Math.floor(scratchBytes / (XI * 4 * Math.max(cin, cout))));
+  const rows = Math.min(n * th * tw, Math.floor(scratchSize() / (XI * 4 * Math.max(cin, cout))));
   return { n, h, w, cin, cout, th, tw, rows };
 }
 
 /** Whether conv2dWinograd takes a 3×3 stride-1 'same' convolution with these channel counts. */
 export function winogradApplies(cin: number, cout: number): boolean {
-  return cin % 4 === 0 && cout % 4 === 0 && XI * 4 * Math.max(cin, cout) <= scratchBytes;
+  return cin % 4 === 0 && cout % 4 === 0 && XI * 4 * Math.max(cin, cout) <= scratchSize();
 }
 
 /**

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { tf } from '../../../src/engine/tf';
 import { AT, BT, G, combine, sandwichNumbers } from '../../../src/engine/gpu/winogradMath';
-import { conv2dWinograd, setWinogradScratchBytes, winogradApplies } from '../../../src/engine/gpu/winograd';
+import { conv2dWinograd, scratchCap, setWinogradScratchBytes, winogradApplies } from '../../../src/engine/gpu/winograd';
 import { conv2dGpu } from '../../../src/engine/gpu/conv2d';
 import { convFilterBiasGrad } from '../../../src/engine/gpu/convFilterGrad';
 import { convFilterBiasGradWinograd, setWinogradSplitBlocks } from '../../../src/engine/gpu/winogradFilterGrad';
@@ -40,6 +40,17 @@ describe('Winograd F(4x4, 3x3) matrices', () => {
         },
       ),
     );
+  });
+
+  it('the scratch stays within one binding and one buffer of the device', () => {
+    const limits = (binding: number, buffer: number) => ({
+      maxStorageBufferBindingSize: binding,
+      maxBufferSize: buffer,
+    });
+    expect(scratchCap(64 * 2 ** 20, limits(2 ** 31, 2 ** 32))).toBe(64 * 2 ** 20);
+    expect(scratchCap(2 ** 31, limits(128 * 2 ** 20, 2 ** 32))).toBe(128 * 2 ** 20);
+    expect(scratchCap(2 ** 31, limits(2 ** 31, 256 * 2 ** 20 + 7))).toBe(256 * 2 ** 20);
+    expect(scratchCap(1000)).toBe(1000);
   });
 
   it('combine drops zeros, writes ±1 without a multiply and folds fractions', () => {
