@@ -290,6 +290,10 @@ describe('sadpm CLI end to end (run store)', () => {
     expect(r.stdout).toMatch(/^backend: +(webgpu|tensorflow|cpu)/m);
     expect(r.stdout).toMatch(/^not tensorflow: /m);
     expect(r.stdout).toMatch(/^kernels: +(tfjs|wgsl|wgsl-cpu) \(/m);
+    // Only the GPU kernel set runs Winograd; this machine's set says which it runs instead.
+    expect(r.stdout).toMatch(
+      /^winograd: (off \(the (tfjs|wgsl-cpu) kernel set runs direct convolutions\)|3x3 stride-1)/m,
+    );
   });
 
   it('bad input gets a clear error naming the flag, file, run or value', () => {
