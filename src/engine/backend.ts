@@ -3,6 +3,7 @@
  * adapter on llvmpipe without one), tensorflow (tfjs-node-gpu, when it loads) or cpu.
  * Records why each other backend was not chosen, and turns GPU errors into thrown errors.
  */
+import { envNumber } from './envNumber';
 import { createRequire } from 'node:module';
 import { tf } from './tf';
 import type { Backend } from '../shared/config';
@@ -152,16 +153,14 @@ async function probeWebGPU(): Promise<WebGPUProbe> {
  * time, but freed buffers return to the pool only at a submit, so a larger batch holds more memory.
  */
 function submitBatchFromEnv(): number | null {
-  const text = process.env.SADPM_SUBMIT_BATCH;
-  if (text === undefined || text === '') return null;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`SADPM_SUBMIT_BATCH=${text}: expected a positive integer`);
-  return n;
+  return envNumber('SADPM_SUBMIT_BATCH', null, 'a positive integer', (n) => Number.isInteger(n) && n >= 1);
 }
 
 async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'] | string> {
   // Refused before anything is initialised.
   const submitBatch = submitBatchFromEnv();
+  const poolMb = envNumber('SADPM_GPU_POOL_MB', null, 'MiB >= 0', (mb) => mb >= 0);
+  const poolFraction = envNumber('SADPM_GPU_POOL_FRACTION', null, 'a fraction > 0', (f) => f > 0);
   const probe = await probeWebGPU();
   const picked = probe.hardware ?? (allowSoftware ? probe.software : undefined);
   if (!picked) return probe.reasons.join('; ') || 'Dawn found no adapter';
@@ -210,15 +209,9 @@ async function initWebGPU(allowSoftware: boolean): Promise<BackendInfo['adapter'
   // kernel, 3x slower on the H100 than its own matmul-based one, which is exact and used here.
   if (process.env.SADPM_NAIVE_CONV_TRANSPOSE !== '1') tf.env().set('WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', false);
   if (submitBatch !== null) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', submitBatch);
-  const poolMb = Number(process.env.SADPM_GPU_POOL_MB);
-  const poolFraction = Number(process.env.SADPM_GPU_POOL_FRACTION);
   boundBufferPool(
     tf.backend(),
-    process.env.SADPM_GPU_POOL_MB && Number.isFinite(poolMb) && poolMb >= 0
-      ? { bytes: poolMb * 2 ** 20 }
-      : process.env.SADPM_GPU_POOL_FRACTION && poolFraction > 0
-        ? { fraction: poolFraction }
-        : {},
+    poolMb !== null ? { bytes: poolMb * 2 ** 20 } : poolFraction !== null ? { fraction: poolFraction } : {},
   );
   // SADPM_QUEUE_UPLOADS=0 keeps tfjs' own staging-buffer uploads (for comparison).
   if (process.env.SADPM_QUEUE_UPLOADS !== '0') uploadThroughQueue(tf.backend());

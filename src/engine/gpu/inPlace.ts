@@ -12,12 +12,17 @@
  */
 import type { tf } from '../tf';
 import { encoder, forgetCpuValues, gpuBuffer, webgpuBackend, type TfjsWebGPUBackend } from './flatCopy';
-import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
+import {
+  FLAT_INDEX,
+  FLAT_THREADS,
+  cachedPipeline,
+  flatGrid,
+  ownDispatchBackend,
+  uniformBindGroup,
+} from './ownDispatch';
 
-const WORKGROUP = 256;
-
-/** The element index of an invocation of a 2-D grid of `WORKGROUP`-wide workgroups, `wgx` wide. */
-const INDEX = `let i = gid.x + gid.y * (nwg.x * ${WORKGROUP}u);`;
+const WORKGROUP = FLAT_THREADS;
+const INDEX = FLAT_INDEX;
 
 /**
  * Runs `code` over n elements with `bound` tensors at bindings 0.. and the uniform words `uniform`
@@ -38,12 +43,10 @@ function dispatchInPlace(code: string, bound: tf.Tensor[], written: tf.Tensor[],
   const device = be.device;
   const pipe = cachedPipeline(device, code);
   const group = uniformBindGroup(be, pipe, bufs, uniform);
-  const groups = Math.ceil(n / WORKGROUP);
-  const wgx = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
   const pass = encoder(be).beginComputePass();
   pass.setPipeline(pipe);
   pass.setBindGroup(0, group);
-  pass.dispatchWorkgroups(wgx, Math.ceil(groups / wgx));
+  pass.dispatchWorkgroups(...flatGrid(device, n));
   pass.end();
   for (const t of bound) be.commandQueueOwnedIds.add(t.dataId);
   for (const t of written) forgetCpuValues(be, t);

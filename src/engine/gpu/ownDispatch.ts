@@ -55,3 +55,16 @@ export function uniformBindGroup(
   const entries = [...bufs, uni].map((buffer, binding) => ({ binding, resource: { buffer } }));
   return be.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
 }
+
+/** Invocations per workgroup of the flat (element-per-invocation) passes. */
+export const FLAT_THREADS = 256;
+
+/** WGSL: the flat index `i` of an invocation of a 2-D grid of FLAT_THREADS-wide workgroups (needs gid, nwg). */
+export const FLAT_INDEX = `let i = gid.x + gid.y * (nwg.x * ${FLAT_THREADS}u);`;
+
+/** A 2-D grid of workgroups covering `threads` flat invocations, within the per-dimension limit. */
+export function flatGrid(device: GPUDevice, threads: number): [number, number] {
+  const groups = Math.ceil(threads / FLAT_THREADS);
+  const wx = Math.max(1, Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension));
+  return [wx, Math.ceil(groups / wx)];
+}

@@ -20,15 +20,31 @@
  * output's scale on the UNets' channel counts.
  */
 import { tf } from '../tf';
+import { envNumber } from '../envNumber';
 import { runGpuKernel } from './program';
 import { zeroBias } from './conv2d';
 import { emptyTensor, encoder, gpuBuffer } from './flatCopy';
-import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
-import { CONV_VARIANT, fitStages, pickTile, rowStaging, tileKernel, u, type Tile } from './gemmTile';
+import {
+  FLAT_INDEX,
+  FLAT_THREADS,
+  cachedPipeline,
+  flatGrid,
+  ownDispatchBackend,
+  uniformBindGroup,
+} from './ownDispatch';
+import {
+  CONV_VARIANT,
+  TILE_THREADS as THREADS,
+  fitStages,
+  pickTile,
+  rowStaging,
+  tileKernel,
+  u,
+  type Tile,
+} from './gemmTile';
 import { AT, BT, G, sandwich } from './winogradMath';
 
 export const XI = 36;
-export const THREADS = 256;
 export const ZERO = 'vec4<f32>(0.0)';
 
 /**
@@ -46,15 +62,14 @@ function readMode(name: string): 'all' | 'fwd' | 'off' {
 }
 
 /** Bytes of each of the two scratch buffers (U and M); SADPM_WINOGRAD_SCRATCH_MB sets it, for benchmarks. */
-let scratchBytes = readScratchMb('SADPM_WINOGRAD_SCRATCH_MB', 64) * 2 ** 20;
-
-function readScratchMb(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const mb = Number(v);
-  if (!Number.isInteger(mb) || mb < 1 || mb > 2048) throw new Error(`${name}=${v}: expected whole MiB from 1 to 2048`);
-  return mb;
-}
+let scratchBytes =
+  envNumber(
+    'SADPM_WINOGRAD_SCRATCH_MB',
+    64,
+    'whole MiB from 1 to 2048',
+    (mb) => Number.isInteger(mb) && mb >= 1 && mb <= 2048,
+  ) *
+  2 ** 20;
 
 /** Sets the scratch size (tests force chunking with a small one); the next convolution reallocates. */
 export function setWinogradScratchBytes(bytes: number): void {
@@ -130,15 +145,7 @@ export function winogradApplies(cin: number, cout: number): boolean {
  * set sends to Winograd: a small one saves less GPU time than its three more dispatches cost the host.
  * SADPM_WINOGRAD_MIN_GMACS sets it, for benchmarks.
  */
-export const WINOGRAD_MIN_GMACS = readMinGmacs('SADPM_WINOGRAD_MIN_GMACS', 0);
-
-function readMinGmacs(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  const g = Number(v);
-  if (!Number.isFinite(g) || g < 0) throw new Error(`${name}=${v}: expected a number of GMACs >= 0`);
-  return g;
-}
+export const WINOGRAD_MIN_GMACS = envNumber('SADPM_WINOGRAD_MIN_GMACS', 0, 'a number of GMACs >= 0', (g) => g >= 0);
 
 /** Whether the kernel set should take this convolution (or its filter gradient) to Winograd. */
 export function winogradPays(n: number, h: number, w: number, cin: number, cout: number, filterGrad = false): boolean {
@@ -150,9 +157,9 @@ export function winogradPays(n: number, h: number, w: number, cin: number, cout:
 export function blockHeader(c4: number, g: Geometry): string {
   return `
   struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
-  @compute @workgroup_size(${THREADS})
+  @compute @workgroup_size(${FLAT_THREADS})
   fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * (nwg.x * ${u(THREADS)});
+    ${FLAT_INDEX}
     let c4 = i % ${u(c4)};
     let pl = i / ${u(c4)};
     if (pl >= uniforms.pc) { return; }
@@ -377,12 +384,6 @@ function passesFor(device: GPUDevice, g: Geometry): Passes {
   return p;
 }
 
-/** A 2-D grid of workgroups covering `groups` (the passes compute their flat index from it). */
-export function grid(device: GPUDevice, groups: number): [number, number] {
-  const wx = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
-  return [wx, Math.ceil(groups / wx)];
-}
-
 /**
  * x [n,h,w,cin] ⊛ filter (+ bias), 3×3, stride 1, padding 1: filter [3,3,cin,cout], or with `flip` the
  * input gradient's convolution of a filter [3,3,cout,cin] (see FilterTransformProgram). Null when the
@@ -422,13 +423,13 @@ export function conv2dWinograd(
     const words = new Uint32Array([0x7fc00000, p0, pc, 0]).buffer;
     pass.setPipeline(inPipe);
     pass.setBindGroup(0, uniformBindGroup(be, inPipe, [xb!, ub], words));
-    pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cin) / 4 / THREADS)));
+    pass.dispatchWorkgroups(...flatGrid(device, (pc * cin) / 4));
     pass.setPipeline(productPipe);
     pass.setBindGroup(0, uniformBindGroup(be, productPipe, [ub, vb!, mb], words));
     pass.dispatchWorkgroups(Math.ceil(pc / tile.bm), Math.ceil(cout / tile.bn), XI);
     pass.setPipeline(outPipe);
     pass.setBindGroup(0, uniformBindGroup(be, outPipe, [mb, made.buf, bb!], words));
-    pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cout) / 4 / THREADS)));
+    pass.dispatchWorkgroups(...flatGrid(device, (pc * cout) / 4));
   }
   pass.end();
   for (const t of [x, v, made.t, b]) be.commandQueueOwnedIds.add(t.dataId);

@@ -15,17 +15,22 @@
  */
 import { tf } from '../tf';
 import { emptyTensor, encoder, gpuBuffer } from './flatCopy';
-import { cachedPipeline, ownDispatchBackend, uniformBindGroup } from './ownDispatch';
-import { FILTER_GRAD_VARIANT, bkOf, fitStages, tileKernel, u, type Tile } from './gemmTile';
+import {
+  FLAT_INDEX,
+  FLAT_THREADS,
+  cachedPipeline,
+  flatGrid,
+  ownDispatchBackend,
+  uniformBindGroup,
+} from './ownDispatch';
+import { FILTER_GRAD_VARIANT, TILE_THREADS as THREADS, bkOf, fitStages, tileKernel, u, type Tile } from './gemmTile';
 import { sumLeadingGpu, sumSpatialGpu } from './sumLeading';
 import { A, GT, sandwich } from './winogradMath';
 import {
-  THREADS,
   XI,
   ZERO,
   blockHeader,
   geometry,
-  grid,
   inputCode,
   scratchBuffers,
   tileEntry,
@@ -145,10 +150,10 @@ function sumSlotsCode(n4: number, splits: number): string {
   struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
   @group(0) @binding(0) var<storage, read_write> parts: array<vec4<f32>>;
   @group(0) @binding(1) var<uniform> uniforms: Uniforms;
-  @compute @workgroup_size(${THREADS})
+  @compute @workgroup_size(${FLAT_THREADS})
   fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     _ = uniforms.NAN;
-    let i = gid.x + gid.y * (nwg.x * ${u(THREADS)});
+    ${FLAT_INDEX}
     if (i >= ${u(n4)}) { return; }
     var acc = parts[i];
     for (var s = 1u; s < ${u(splits)}; s = s + 1u) { acc = acc + parts[s * ${u(n4)} + i]; }
@@ -170,10 +175,10 @@ function filterCode(cin: number, cout: number): string {
   @group(0) @binding(0) var<storage, read> parts: array<vec4<f32>>;
   @group(0) @binding(1) var<storage, read_write> dw: array<vec4<f32>>;
   @group(0) @binding(2) var<uniform> uniforms: Uniforms;
-  @compute @workgroup_size(${THREADS})
+  @compute @workgroup_size(${FLAT_THREADS})
   fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     _ = uniforms.NAN;
-    let i = gid.x + gid.y * (nwg.x * ${u(THREADS)});
+    ${FLAT_INDEX}
     if (i >= ${u(cin * o4n)}) { return; }
     let c = i / ${u(o4n)};
     let o4 = i % ${u(o4n)};
@@ -249,10 +254,10 @@ export function convFilterBiasGradWinograd(x: tf.Tensor4D, dy: tf.Tensor4D): [tf
     const words = new Uint32Array([0x7fc00000, p0, pc, p0 === 0 ? 1 : 0]).buffer;
     pass.setPipeline(inPipe!);
     pass.setBindGroup(0, uniformBindGroup(be, inPipe!, [xb, ub], words));
-    pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cin) / 4 / THREADS)));
+    pass.dispatchWorkgroups(...flatGrid(device, (pc * cin) / 4));
     pass.setPipeline(gradPipe!);
     pass.setBindGroup(0, uniformBindGroup(be, gradPipe!, [dyb, db], words));
-    pass.dispatchWorkgroups(...grid(device, Math.ceil((pc * cout) / 4 / THREADS)));
+    pass.dispatchWorkgroups(...flatGrid(device, (pc * cout) / 4));
     pass.setPipeline(productPipe!);
     pass.setBindGroup(0, uniformBindGroup(be, productPipe!, [ub, db, parts.buf], words));
     pass.dispatchWorkgroups(Math.ceil(cin / tile.bm), Math.ceil(cout / tile.bn), XI * splits);
@@ -261,11 +266,11 @@ export function convFilterBiasGradWinograd(x: tf.Tensor4D, dy: tf.Tensor4D): [tf
   if (splits > 1) {
     pass.setPipeline(sumPipe!);
     pass.setBindGroup(0, uniformBindGroup(be, sumPipe!, [parts.buf], words));
-    pass.dispatchWorkgroups(...grid(device, Math.ceil((XI * cin * cout) / 4 / THREADS)));
+    pass.dispatchWorkgroups(...flatGrid(device, (XI * cin * cout) / 4));
   }
   pass.setPipeline(filterPipe!);
   pass.setBindGroup(0, uniformBindGroup(be, filterPipe!, [parts.buf, dw.buf], words));
-  pass.dispatchWorkgroups(...grid(device, Math.ceil((cin * cout) / 4 / THREADS)));
+  pass.dispatchWorkgroups(...flatGrid(device, (cin * cout) / 4));
   pass.end();
   for (const t of [x, dy, parts.t, dw.t]) be.commandQueueOwnedIds.add(t.dataId);
   parts.t.dispose();

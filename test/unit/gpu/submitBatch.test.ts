@@ -1,5 +1,5 @@
 /**
- * SADPM_SUBMIT_BATCH (dispatches per WebGPU queue submit, a benchmark knob): a bad value is refused naming the
+ * SADPM_SUBMIT_BATCH (dispatches per WebGPU queue submit, a benchmark knob) and the pool's budget: a bad value is refused naming the
  * variable before the backend is set up; a good one reaches tfjs' flag. Its own file: the backend is set up once per
  * process.
  */
@@ -9,9 +9,20 @@ import { initBackend } from '../../../src/engine/backend';
 
 afterAll(() => {
   delete process.env.SADPM_SUBMIT_BATCH;
+  delete process.env.SADPM_GPU_POOL_MB;
+  delete process.env.SADPM_GPU_POOL_FRACTION;
 });
 
 describe('SADPM_SUBMIT_BATCH', () => {
+  it('a bad SADPM_GPU_POOL_MB or SADPM_GPU_POOL_FRACTION is refused naming it (was ignored)', async () => {
+    process.env.SADPM_GPU_POOL_MB = 'lots';
+    await expect(initBackend('webgpu')).rejects.toThrow('SADPM_GPU_POOL_MB=lots: expected MiB >= 0');
+    delete process.env.SADPM_GPU_POOL_MB;
+    process.env.SADPM_GPU_POOL_FRACTION = '0';
+    await expect(initBackend('webgpu')).rejects.toThrow('SADPM_GPU_POOL_FRACTION=0: expected a fraction > 0');
+    delete process.env.SADPM_GPU_POOL_FRACTION;
+  });
+
   it('refuses 0, 2.5 and "x" naming the variable, then takes 30', async (ctx) => {
     for (const bad of ['0', '2.5', 'x']) {
       process.env.SADPM_SUBMIT_BATCH = bad;
