@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../../src/engine/backend';
 import { kernels, overrideKernelSet } from '../../src/engine/gpu/registry';
+import { WINOGRAD_MODE, winogradPays } from '../../src/engine/gpu/winograd';
 import { resolveRunConfig, type RunConfig } from '../../src/shared/config';
 import { train, TrainState, trainStep } from '../../src/engine/train/trainer';
 import { findCheckpoint, listCheckpoints, readCheckpoint } from '../../src/engine/train/checkpoint';
@@ -170,7 +171,7 @@ describe('checkpoints hold the live weights', () => {
 });
 
 // On a software adapter the default set is wgsl-cpu; a GPU runs 'wgsl' (the shared matrix-product core's variants,
-// the dispatch host path). Checked here on llvmpipe with that set forced, at fewer steps (its kernels are slow there).
+// Winograd convolutions, the dispatch host path). Checked here on llvmpipe with that set forced, at fewer steps (its kernels are slow there).
 describe("checkpoints hold the live weights with a GPU's kernel set (wgsl)", () => {
   beforeAll(() => {
     if (backendName === 'webgpu') overrideKernelSet('wgsl');
@@ -180,6 +181,9 @@ describe("checkpoints hold the live weights with a GPU's kernel set (wgsl)", () 
   it('the 2nd snapshot equals the live weights; resume from the 2nd checkpoint equals the uninterrupted run', async (ctx) => {
     if (backendName !== 'webgpu') ctx.skip();
     expect(kernels().name).toBe('wgsl');
+    // The tiny UNet's 3x3 stride-1 convolutions (16 and 32 channels) and their gradients run by Winograd here.
+    expect(WINOGRAD_MODE).toBe('all');
+    expect(winogradPays(2, 32, 32, 16, 16)).toBe(true);
     const cfg = () => micro({ steps: 6, checkpointEvery: 2 });
     const fullDir = tmp();
     const full = await train(cfg(), { runDir: fullDir, sink: () => {}, skipFinalArtifacts: true });
