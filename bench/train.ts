@@ -150,8 +150,9 @@ async function main(): Promise<void> {
       peakTensorBytes: tensorPeak || null,
       pool: info.name === 'webgpu' ? gpuMemoryStats() : null,
       numTensors: tf.memory().numTensors,
-      // Steps whose noise the worker drew ahead / drew on the main thread (noisePrefetch.ts).
-      noise: { ...state.noise.stats },
+      // Steps whose inputs (images, noise, noised images) the worker computed ahead / this thread computed
+      // (train/lossInputs.ts).
+      inputs: { ...state.inputs.stats },
       // Bind-group reuse and uniform packing (gpu/dispatchHost.ts); null with SADPM_DISPATCH_CACHE=0.
       dispatchHost: dispatchHostStats(),
       winograd: WINOGRAD_MODE,

@@ -32,7 +32,7 @@ export function hashKeys(...keys: number[]): number {
 
 export type RngState = [number, number, number, number];
 
-/** Standard normals by consecutive fillNormal calls: an Rng, or noise drawn ahead (noisePrefetch.ts). */
+/** Standard normals by consecutive fillNormal calls (an Rng; prepareLossBatch draws its noise through one). */
 export interface NormalSource {
   fillNormal(out: Float32Array, offset?: number, count?: number): Float32Array;
 }
@@ -105,7 +105,7 @@ export class Rng {
  * place): Box–Muller on pairs of uniform() draws, a pair's second value dropped when count is odd.
  * The generator is inlined on local state (the training noise, hundreds of thousands of values per
  * step, was an eighth of the small model's host time per step on the H200). It references nothing
- * outside itself, so noisePrefetch.ts can run its source in a worker thread.
+ * outside itself, so train/lossInputs.ts can run its source in a worker thread.
  */
 export function normalsFromState(s: Uint32Array, out: Float32Array, offset: number, count: number): void {
   let s0 = s[0]!;

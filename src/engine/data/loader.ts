@@ -99,7 +99,6 @@ export class BatchSampler {
 export function toFloatBatch(ds: PackedDataset, indices: ArrayLike<number>, flips?: ArrayLike<number>): Float32Array {
   const { count, height, width, channels } = ds.info;
   const per = height * width * channels;
-  const row = width * channels;
   const out = new Float32Array(indices.length * per);
   if (flips && flips.length !== indices.length) {
     throw new Error(`toFloatBatch: ${flips.length} flip flags for ${indices.length} images`);
@@ -108,21 +107,53 @@ export function toFloatBatch(ds: PackedDataset, indices: ArrayLike<number>, flip
     const i = indices[b]!;
     if (!Number.isInteger(i) || i < 0 || i >= count)
       throw new Error(`toFloatBatch: index ${i} is outside 0..${count - 1}`);
-    const src = i * per;
-    const dst = b * per;
-    if (flips?.[b]) {
-      for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) {
-          const from = src + y * row + (width - 1 - x) * channels;
-          const to = dst + y * row + x * channels;
-          for (let c = 0; c < channels; c++) out[to + c] = ds.pixels[from + c]! / 127.5 - 1;
-        }
-      }
-    } else {
-      for (let k = 0; k < per; k++) out[dst + k] = ds.pixels[src + k]! / 127.5 - 1;
-    }
+    unitImage(ds.pixels, i * per, flips?.[b] ? 1 : 0, height, width, channels, out, b * per);
   }
   return out;
+}
+
+/** The bytes of the images at `indices`, one after another (the training-inputs worker converts them). */
+export function gatherImages(ds: PackedDataset, indices: ArrayLike<number>): Uint8Array {
+  const { count, height, width, channels } = ds.info;
+  const per = height * width * channels;
+  const out = new Uint8Array(indices.length * per);
+  for (let b = 0; b < indices.length; b++) {
+    const i = indices[b]!;
+    if (!Number.isInteger(i) || i < 0 || i >= count)
+      throw new Error(`gatherImages: index ${i} is outside 0..${count - 1}`);
+    out.set(ds.pixels.subarray(i * per, (i + 1) * per), b * per);
+  }
+  return out;
+}
+
+/**
+ * One image of `bytes` from `from` as floats x / 127.5 - 1 into out[to..], mirrored left-right when `flip`
+ * is 1. It references nothing outside itself, so the training-inputs worker (train/lossInputs.ts) runs
+ * its source and computes exactly what toFloatBatch does here.
+ */
+export function unitImage(
+  bytes: Uint8Array,
+  from: number,
+  flip: number,
+  height: number,
+  width: number,
+  channels: number,
+  out: Float32Array,
+  to: number,
+): void {
+  const row = width * channels;
+  if (flip) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const src = from + y * row + (width - 1 - x) * channels;
+        const dst = to + y * row + x * channels;
+        for (let c = 0; c < channels; c++) out[dst + c] = bytes[src + c]! / 127.5 - 1;
+      }
+    }
+  } else {
+    const per = height * row;
+    for (let k = 0; k < per; k++) out[to + k] = bytes[from + k]! / 127.5 - 1;
+  }
 }
 
 /**

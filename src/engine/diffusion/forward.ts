@@ -1,9 +1,12 @@
 /** The forward process q(x_t | x_0) on the host: x_t = sqrt(abar) x0 + sqrt(1 - abar) eps. */
 import type { Schedule } from './schedule';
 
-/** Writes x_t for each image i at index idx[i] (NHWC, P values per image) into `out`. */
+/**
+ * Writes x_t for each image i at index idx[i] (NHWC, P values per image) into `out`. It references nothing
+ * outside itself, so the training-inputs worker (train/lossInputs.ts) runs its source.
+ */
 export function qSample(
-  schedule: Schedule,
+  schedule: Pick<Schedule, 'sqrtAlphaBar' | 'sqrtOneMinusAlphaBar'>,
   x0: Float32Array,
   eps: Float32Array,
   idx: ArrayLike<number>,

@@ -8,14 +8,18 @@
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tf } from '../tf';
-import { Rng, Stream } from '../rng';
-import { NoisePrefetch } from '../noisePrefetch';
+import { LossInputsPrefetch, stepInputsJob, stepTimesteps } from './lossInputs';
 import { makeSchedule, type Schedule } from '../diffusion/schedule';
-import { antitheticTimesteps } from '../diffusion/timesteps';
-import { lossTensors, lossTerms, prepareLossBatch, type LossSettings } from '../diffusion/losses/sequenceAware';
+import {
+  lossIndices,
+  lossTensors,
+  lossTerms,
+  type LossBatch,
+  type LossSettings,
+} from '../diffusion/losses/sequenceAware';
 import { UNet } from '../nets/unet';
 import { variableGradsFreeing } from '../nets/grads';
-import { loadDataset, BatchSampler, toFloatBatch, flipDraws, gapImages, trainingSampler } from '../data/loader';
+import { loadDataset, BatchSampler, gapImages, trainingSampler } from '../data/loader';
 import type { PackedDataset } from '../data/packed';
 import { initBackend, describeBackend, assertGpuHealthy, deviceBytes } from '../backend';
 import { Adam, Ema, clipCoefficient, learningRateAt } from './optimizer';
@@ -58,7 +62,7 @@ export class TrainState {
   readonly adam: Adam;
   readonly ema: Ema;
   readonly schedule: Schedule;
-  readonly noise = new NoisePrefetch();
+  readonly inputs: LossInputsPrefetch;
   step = 0;
 
   constructor(readonly cfg: RunConfig) {
@@ -71,6 +75,7 @@ export class TrainState {
     });
     this.ema = new Ema(this.adam.layout, this.adam.master, cfg.emaDecay);
     this.schedule = makeSchedule({ kind: cfg.schedule, T: cfg.T, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
+    this.inputs = new LossInputsPrefetch(this.schedule);
   }
 
   restore(ck: CheckpointData): void {
@@ -124,7 +129,7 @@ export class TrainState {
   }
 
   dispose(): void {
-    this.noise.dispose();
+    this.inputs.dispose();
     this.net.dispose();
     this.adam.dispose();
     this.ema.dispose();
@@ -160,13 +165,13 @@ export function trainStep(
   const { cfg, schedule, net } = state;
   const settings: LossSettings = { k: cfg.k, lambda: cfg.lambda, tau: cfg.tau };
   const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
-  const idx = sampler.batchIndices(step, cfg.batch);
-  const x0 = toFloatBatch(ds, idx, cfg.randomFlip ? flipDraws(cfg.seed, step, cfg.batch) : undefined);
-  const top = antitheticTimesteps(Rng.keyed(cfg.seed, Stream.timestep, step), cfg.batch, cfg.T);
-  // This step's noise, drawn ahead on a worker during the last step; the next step's is started now.
-  const noiseOf = (s: number) => ({ keys: [cfg.seed, Stream.noise, s], chunk: x0.length, chunks: lossTerms(settings) });
-  const noise = state.noise.draw(noiseOf(step), step < cfg.steps ? noiseOf(step + 1) : null);
-  const lb = prepareLossBatch(schedule, settings, x0, shape, top, noise);
+  const { t, weights } = lossIndices(schedule, settings, stepTimesteps(cfg, step));
+  // This step's images, noise and noised images, computed on a worker during the last step; the next step's
+  // are started now.
+  const jobOf = (s: number) => stepInputsJob(cfg, schedule, settings, ds, sampler, s);
+  const cur = jobOf(step);
+  const { xin, eps } = state.inputs.take(cur.id, cur.make, step < cfg.steps ? jobOf(step + 1) : null);
+  const lb: LossBatch = { terms: lossTerms(settings), batch: cfg.batch, shape, xin, eps, t, weights };
   let simple: tf.Scalar | null = null;
   let sa: tf.Scalar | null = null;
   const { value, grads } = variableGradsFreeing(() => {

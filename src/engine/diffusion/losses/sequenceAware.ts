@@ -57,9 +57,41 @@ export function lossTerms(settings: LossSettings): number {
   return isSaActive(settings) ? settings.k : 1;
 }
 
+/** Per-term timestep indices of a batch whose top indices are `top`: the network's t and the SA weights. */
+export interface LossIndices {
+  /** Index j - k of term k, image b, at [k*B + b] (negative where the window runs past index 0). */
+  idx: Int32Array;
+  /** Network timestep index of each of the K*B inputs (clamped at 0 for masked terms). */
+  t: Float32Array;
+  /** Weight of each residual in the SA sum, [K*B]. */
+  weights: Float32Array;
+}
+
+export function lossIndices(schedule: Schedule, settings: LossSettings, top: Int32Array): LossIndices {
+  const B = top.length;
+  const K = lossTerms(settings);
+  const idx = new Int32Array(K * B);
+  const t = new Float32Array(K * B);
+  const weights = new Float32Array(K * B);
+  for (let k = 0; k < K; k++) {
+    for (let b = 0; b < B; b++) {
+      idx[k * B + b] = top[b]! - k;
+      t[k * B + b] = Math.max(0, top[b]! - k);
+    }
+  }
+  if (K > 1) {
+    for (let b = 0; b < B; b++) {
+      const w = windowWeights(schedule, settings.tau, top[b]!, K);
+      for (let k = 0; k < K; k++) weights[k * B + b] = w[k]!;
+    }
+  }
+  return { idx, t, weights };
+}
+
 /**
  * Builds the loss inputs: for k = 0..K-1 an independent noise ε^(k) (k = 0 is the L_simple noise)
- * and x^(k) sampled from q(x | x0) at index j - k.
+ * and x^(k) sampled from q(x | x0) at index j - k. The trainer computes the same on a worker
+ * (train/lossInputs.ts); this is the reference it is tested against.
  */
 export function prepareLossBatch(
   schedule: Schedule,
@@ -73,23 +105,13 @@ export function prepareLossBatch(
   const P = shape[0] * shape[1] * shape[2];
   if (x0.length !== B * P) throw new Error(`loss: x0 has ${x0.length} values, expected ${B}x${P}`);
   const K = lossTerms(settings);
+  const { idx, t, weights } = lossIndices(schedule, settings, top);
   const xin = new Float32Array(K * B * P);
   const eps = new Float32Array(K * B * P);
-  const t = new Float32Array(K * B);
-  const weights = new Float32Array(K * B);
-  const idx = new Int32Array(B);
   for (let k = 0; k < K; k++) {
-    for (let b = 0; b < B; b++) idx[b] = top[b]! - k;
     const epsK = eps.subarray(k * B * P, (k + 1) * B * P);
     noise.fillNormal(epsK);
-    qSample(schedule, x0, epsK, idx, xin.subarray(k * B * P, (k + 1) * B * P));
-    for (let b = 0; b < B; b++) t[k * B + b] = Math.max(0, idx[b]!);
-  }
-  if (K > 1) {
-    for (let b = 0; b < B; b++) {
-      const w = windowWeights(schedule, settings.tau, top[b]!, K);
-      for (let k = 0; k < K; k++) weights[k * B + b] = w[k]!;
-    }
+    qSample(schedule, x0, epsK, idx.subarray(k * B, (k + 1) * B), xin.subarray(k * B * P, (k + 1) * B * P));
   }
   return { terms: K, batch: B, shape, xin, eps, t, weights };
 }
