@@ -6,12 +6,11 @@
  * reductions over the leading axes make tfjs transpose whole activations; it also keeps four
  * activation-sized tensors per norm for backward (x − mean, sigmoid, x·sigmoid, the norm's output).
  * Here: forward = statistics + apply (2 dispatches), backward = per-group/per-channel sums + dx
- * (2 dispatches, plus a small sum over the batch); backward keeps only x and the [N, G] statistics,
- * recomputing the normalised value and the activation from them.
+ * (2 dispatches, plus one small dispatch each for dγ and dβ); backward keeps only x and the [N, G]
+ * statistics, recomputing the normalised value and the activation from them.
  */
 import { tf } from '../tf';
 import { runGpuKernel } from './program';
-import { sumLeadingGpu } from './sumLeading';
 
 const STATS = 'SadpmGroupNormStats';
 const APPLY = 'SadpmGroupNormApply';
@@ -19,6 +18,8 @@ const BACK_SUMS = 'SadpmGroupNormBackSums';
 const BACK_DX = 'SadpmGroupNormBackDx';
 const LANE_STATS = 'SadpmGroupNormLaneStats';
 const LANE_BACK_SUMS = 'SadpmGroupNormLaneBackSums';
+const D_GAMMA = 'SadpmGroupNormDGamma';
+const D_BETA = 'SadpmGroupNormDBeta';
 
 const THREADS = 256;
 
@@ -256,6 +257,46 @@ class BackDxProgram extends GnProgram {
  * coroutines for every 8 invocations: one invocation per (sample, group) loops over the group's
  * values with no workgroup memory, in the same output layouts as StatsProgram and BackSumsProgram.
  */
+/**
+ * [C]: dγ (which 0) or dβ (which 1), the batch's sum of the per-(sample, channel) pairs that BackSums writes
+ * after its per-group part. One dispatch each, where a slice, a batch sum and two slices of it cost four:
+ * the small model's step is bound by host time per dispatch. Sums in sample order, as sumLeadingGpu did.
+ */
+class ParamGradProgram extends GnProgram {
+  readonly variableNames = ['sums'];
+  constructor(
+    g: Geo,
+    private readonly which: 0 | 1,
+  ) {
+    super(g, which ? 'sadpmGnDBeta' : 'sadpmGnDGamma', g.c, false);
+  }
+  getUserCode(): string {
+    const { n, c, groups } = this.g;
+    return `
+      fn main(index: i32) {
+        if (index < uniforms.size) {
+          var acc = 0.0;
+          for (var i = 0u; i < ${n}u; i = i + 1u) {
+            acc = acc + sums[${n * groups * 2 + this.which}u + i * ${2 * c}u + u32(index) * 2u];
+          }
+          result[index] = acc;
+        }
+      }`;
+  }
+}
+
+class DGammaProgram extends ParamGradProgram {
+  constructor(g: Geo) {
+    super(g, 0);
+  }
+}
+
+class DBetaProgram extends ParamGradProgram {
+  constructor(g: Geo) {
+    super(g, 1);
+  }
+}
+
 const LANE_WG = 32;
 
 abstract class LaneProgram {
@@ -355,6 +396,8 @@ const PROGRAMS: Record<string, AnyProgram> = {
   [BACK_DX]: BackDxProgram,
   [LANE_STATS]: LaneStatsProgram,
   [LANE_BACK_SUMS]: LaneBackSumsProgram,
+  [D_GAMMA]: DGammaProgram,
+  [D_BETA]: DBetaProgram,
 };
 
 function run(name: string, inputs: Record<string, tf.Tensor>, g: Geo): tf.Tensor1D {
@@ -394,10 +437,7 @@ export function groupNormActGpu(
         const sumsKernel = reductions === 'lane' ? LANE_BACK_SUMS : BACK_SUMS;
         const sums = run(sumsKernel, { x: xs, dy, stats: st, gamma: gs, beta: bs }, g);
         const dx = tf.reshape(run(BACK_DX, { x: xs, dy, stats: st, gamma: gs, beta: bs, sums }, g), [n, h, w, c]);
-        const perChannel = sumLeadingGpu(tf.reshape(tf.slice(sums, [n * groups * 2], [n * c * 2]), [n, c * 2]), [c, 2]);
-        const dgamma = tf.reshape(tf.slice(perChannel, [0, 0], [c, 1]), [c]);
-        const dbeta = tf.reshape(tf.slice(perChannel, [0, 1], [c, 1]), [c]);
-        return [dx, dgamma, dbeta];
+        return [dx, run(D_GAMMA, { sums }, g), run(D_BETA, { sums }, g)];
       },
     };
   });
