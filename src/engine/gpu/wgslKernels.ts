@@ -138,10 +138,9 @@ export const wgslKernels: KernelSet = {
     return convFilterBiasGrad(x, dy, k, stride, samePad(x.shape[1], k, stride)[0], samePad(x.shape[2], k, stride)[0]);
   },
   dense: (x, w, b) => (conv2dGpuApplies(w.shape[0], w.shape[1]) ? matMulGpu(x, w, b) : tfjsKernels.dense(x, w, b)),
-  denseInputGrad: (dy, w) =>
-    conv2dGpuApplies(w.shape[0], w.shape[1])
-      ? tf.tidy(() => matMulGpu(dy, tf.transpose(w), null))
-      : tfjsKernels.denseInputGrad(dy, w),
+  // tfjs' matMul reads w transposed in place: one dispatch, where a transpose and our product took two. The
+  // UNet's dense layers (time embedding) are a batch of rows by at most 512x512, small for either kernel.
+  denseInputGrad: (dy, w) => tfjsKernels.denseInputGrad(dy, w),
   denseWeightBiasGrad(x, dy) {
     const [m, cin] = x.shape;
     const cout = dy.shape[1];
