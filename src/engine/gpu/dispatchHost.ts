@@ -11,10 +11,15 @@
  * The GPU runs the same shaders on the same bytes: each uniform block is laid out as tfjs' makeUniforms
  * lays it out and bound at its own range. Submit cadence, commandQueueOwnedIds and the buffers' return
  * to the pool at a submit are tfjs' own. inPlace.ts' kernels share the packing (packedBindGroup).
+ * One more submit point: once the tensors freed since the last submit, which tfjs returns to its pool only
+ * at the next submit, hold SADPM_PENDING_FREE_MB (default 256), the next dispatch submits. Otherwise the
+ * step's peak memory depends on where the every-15-dispatches submits happen to fall (cifar10 SA-2's peak
+ * moved by ~380 MiB between builds whose kernels differed by a few small dispatches).
  * Programs drawn to textures (pixelsOpType) and tf.profile/time runs (activeTimers) take tfjs' own path.
  * SADPM_DISPATCH_CACHE=0 leaves the backend as tfjs made it.
  */
 import { tf } from '../tf';
+import { envNumber } from '../envNumber';
 import { BindGroupCache } from './bindGroupCache';
 import { UniformArena, type ArenaChunk } from './uniformArena';
 
@@ -40,6 +45,8 @@ interface Backend {
   queue: GPUQueue;
   tensorMap: { get(dataId: object): { resource: unknown } | undefined };
   commandQueueOwnedIds: WeakSet<object>;
+  tensorDataPendingDisposal: object[];
+  disposeData(dataId: object, force?: boolean): boolean;
   commandEncoder: GPUCommandEncoder | null;
   computePassEncoder: GPUComputePassEncoder | null;
   dispatchCountInPass: number;
@@ -61,6 +68,8 @@ export interface DispatchHostStats {
   bindGroupClears: number;
   setPipelineSkipped: number;
   submits: number;
+  /** Submits made because the tensors freed since the last one held SADPM_PENDING_FREE_MB. */
+  pressureSubmits: number;
   uniformChunks: number;
 }
 
@@ -152,6 +161,8 @@ export function installDispatchHost(backend: unknown): boolean {
     be.queue &&
     be.tensorMap &&
     be.commandQueueOwnedIds instanceof WeakSet &&
+    Array.isArray(be.tensorDataPendingDisposal) &&
+    typeof be.disposeData === 'function' &&
     typeof be.recordAndSubmit === 'function' &&
     typeof be.submitQueue === 'function' &&
     typeof be.ensureCommandEncoderReady === 'function' &&
@@ -166,9 +177,14 @@ export function installDispatchHost(backend: unknown): boolean {
   const hadOwn = {
     record: Object.prototype.hasOwnProperty.call(b, 'recordAndSubmit'),
     submit: Object.prototype.hasOwnProperty.call(b, 'submitQueue'),
+    dispose: Object.prototype.hasOwnProperty.call(b, 'disposeData'),
   };
   const originalRecord = b.recordAndSubmit;
   const originalSubmit = b.submitQueue;
+  const originalDispose = b.disposeData;
+  const pendingLimit = pendingFreeLimitBytes();
+  /** Bytes of the tensors freed since the last submit and still held for it. */
+  let pendingBytes = 0;
   const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
   const arena = new UniformArena<GPUBuffer>(device.limits.minUniformBufferOffsetAlignment, CHUNK_BYTES, (size) =>
     device.createBuffer({ size, usage }),
@@ -195,7 +211,7 @@ export function installDispatchHost(backend: unknown): boolean {
   };
   let lastPass: GPUComputePassEncoder | null = null;
   let lastPipeline: GPUComputePipeline | null = null;
-  const counts = { dispatches: 0, fallbacks: 0, setPipelineSkipped: 0, submits: 0 };
+  const counts = { dispatches: 0, fallbacks: 0, setPipelineSkipped: 0, submits: 0, pressureSubmits: 0 };
 
   const record: Record4 = function hostRecordAndSubmit(this: Backend, program, output, inputs, defined) {
     const pipeline = program.pipeline;
@@ -253,22 +269,36 @@ export function installDispatchHost(backend: unknown): boolean {
     pass.dispatchWorkgroups(program.dispatch[0], program.dispatch[1], program.dispatch[2]);
     counts.dispatches++;
     this.dispatchCountInPass++;
-    if ((tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number) <= this.dispatchCountInPass) {
+    const full = (tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number) <= this.dispatchCountInPass;
+    if (full || (pendingLimit > 0 && pendingBytes >= pendingLimit)) {
+      if (!full) counts.pressureSubmits++;
       this.endComputePassEncoder();
       this.submitQueue();
     }
+  };
+
+  const dispose = function hostDisposeData(this: Backend, dataId: object, force?: boolean) {
+    const held = this.tensorDataPendingDisposal.length;
+    const done = originalDispose.call(this, dataId, force);
+    if (this.tensorDataPendingDisposal.length > held) {
+      const r = this.tensorMap.get(dataId)?.resource;
+      if (r instanceof GPUBuffer) pendingBytes += r.size;
+    }
+    return done;
   };
 
   const submit = function hostSubmitQueue(this: Backend) {
     // Before the submit whose commands read them; see uniformArena.ts for why reusing chunks is ordered.
     arena.flush((c, used) => this.queue.writeBuffer(c.buffer, 0, c.bytes.buffer, 0, used));
     counts.submits++;
+    pendingBytes = 0;
     originalSubmit.call(this);
   };
 
   const restorePool = stablePoolOrder(b.bufferManager, (buf) => groups.idOf(buf));
   b.recordAndSubmit = record;
   b.submitQueue = submit;
+  b.disposeData = dispose;
   packed = (pipeline, buffers, uniform) => {
     const { chunk, offset } = arena.alloc(uniform.byteLength);
     chunk.bytes.set(new Uint8Array(uniform), offset);
@@ -285,6 +315,8 @@ export function installDispatchHost(backend: unknown): boolean {
       else delete (b as Partial<Backend>).recordAndSubmit;
       if (hadOwn.submit) b.submitQueue = originalSubmit;
       else delete (b as Partial<Backend>).submitQueue;
+      if (hadOwn.dispose) b.disposeData = originalDispose;
+      else delete (b as Partial<Backend>).disposeData;
       restorePool();
       groups.clear();
       // Destroying a buffer that submitted work still reads is allowed; it is freed once that work is done.
@@ -299,6 +331,11 @@ export function installDispatchHost(backend: unknown): boolean {
     }),
   };
   return true;
+}
+
+/** SADPM_PENDING_FREE_MB in bytes; 0 turns the extra submits off. */
+function pendingFreeLimitBytes(): number {
+  return envNumber('SADPM_PENDING_FREE_MB', 256, 'a number of MiB >= 0 (0: off)', (n) => n >= 0) * 2 ** 20;
 }
 
 /** Gives the backend back tfjs' own recordAndSubmit and submitQueue, submitting what is recorded. */

@@ -12,7 +12,7 @@ import {
   uninstallDispatchHost,
   type DispatchHostStats,
 } from '../../../src/engine/gpu/dispatchHost';
-import { trimBufferPool } from '../../../src/engine/gpu/memory';
+import { gpuMemoryStats, resetGpuPeak, trimBufferPool } from '../../../src/engine/gpu/memory';
 import { resolveRunConfig } from '../../../src/shared/config';
 import { TrainState, trainStep } from '../../../src/engine/train/trainer';
 import { BatchSampler, loadDataset } from '../../../src/engine/data/loader';
@@ -116,6 +116,48 @@ describe('dispatchHost', () => {
       expect(dispatchHostStats()!.uniformChunks).toBeGreaterThan(1);
     } finally {
       tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+    }
+  });
+
+  it('submits early once the tensors freed since the last submit hold SADPM_PENDING_FREE_MB: same bits, less memory', async (ctx) => {
+    if (!webgpu()) ctx.skip();
+    const batch = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
+    const limit = process.env.SADPM_PENDING_FREE_MB;
+    // 1 MiB tensors, each freed one op after it was made, with no submit of tfjs' own for 5000 dispatches.
+    tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 5000);
+    const chain = async () => {
+      let x = tf.tensor1d(Rng.keyed(4).normal(2 ** 18));
+      for (let i = 0; i < 48; i++) {
+        const y = tf.add(x, 0.5 * (i % 3) - 0.4);
+        x.dispose();
+        x = y;
+      }
+      return read([x]);
+    };
+    const run = async (mb: string) => {
+      process.env.SADPM_PENDING_FREE_MB = mb;
+      uninstallDispatchHost();
+      expect(installDispatchHost(tf.backend())).toBe(true);
+      const before = dispatchHostStats()!.pressureSubmits;
+      resetGpuPeak();
+      const out = await chain();
+      return { out, pressure: dispatchHostStats()!.pressureSubmits - before, peak: gpuMemoryStats().usedPeakBytes };
+    };
+    try {
+      const off = await run('0');
+      const on = await run('4');
+      expectSameBits(on.out, off.out);
+      expect(off.pressure).toBe(0);
+      expect(on.pressure).toBeGreaterThanOrEqual(8);
+      // Held until the end of the chain without the early submits: ~48 MiB; with them, a few MiB.
+      expect(off.peak).toBeGreaterThan(40 * 2 ** 20);
+      expect(on.peak).toBeLessThan(12 * 2 ** 20);
+    } finally {
+      tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', batch);
+      if (limit === undefined) delete process.env.SADPM_PENDING_FREE_MB;
+      else process.env.SADPM_PENDING_FREE_MB = limit;
+      uninstallDispatchHost();
+      installDispatchHost(tf.backend());
     }
   });
 
