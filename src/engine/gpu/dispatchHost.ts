@@ -12,7 +12,7 @@
  * lays it out and bound at its own range. Submit cadence, commandQueueOwnedIds and the buffers' return
  * to the pool at a submit are tfjs' own. inPlace.ts' kernels share the packing (packedBindGroup).
  * One more submit point: once the tensors freed since the last submit, which tfjs returns to its pool only
- * at the next submit, hold SADPM_PENDING_FREE_MB (default 256), the next dispatch submits. Otherwise the
+ * at the next submit, hold SADPM_PENDING_FREE_MB (default 512), the next dispatch submits. Otherwise the
  * step's peak memory depends on where the every-15-dispatches submits happen to fall (cifar10 SA-2's peak
  * moved by ~380 MiB between builds whose kernels differed by a few small dispatches).
  * Programs drawn to textures (pixelsOpType) and tf.profile/time runs (activeTimers) take tfjs' own path.
@@ -335,7 +335,7 @@ export function installDispatchHost(backend: unknown): boolean {
 
 /** SADPM_PENDING_FREE_MB in bytes; 0 turns the extra submits off. */
 function pendingFreeLimitBytes(): number {
-  return envNumber('SADPM_PENDING_FREE_MB', 256, 'a number of MiB >= 0 (0: off)', (n) => n >= 0) * 2 ** 20;
+  return envNumber('SADPM_PENDING_FREE_MB', 512, 'a number of MiB >= 0 (0: off)', (n) => n >= 0) * 2 ** 20;
 }
 
 /** Gives the backend back tfjs' own recordAndSubmit and submitQueue, submitting what is recorded. */
