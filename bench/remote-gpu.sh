@@ -92,6 +92,7 @@ else
   LIMIT=110 ours cifar10 plain 128 4 1
   LIMIT=110 ours cifar10 sa2 128 5 1
   SADPM_WINOGRAD=0 LIMIT=110 ours cifar10 sa2 128 5 1   # the direct convolution kernels alone
+  SADPM_PENDING_FREE_MB=0 LIMIT=110 ours cifar10 sa2 128 5 1   # without the early submits (peak memory)
   LIMIT=120 ours cifar10 plain 8 1 1 --sample-n 256 --sample-steps 100 --sample-batch 256
 fi
 torch_train
