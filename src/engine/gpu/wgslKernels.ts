@@ -96,6 +96,9 @@ export function convInputGradVia(conv: ExplicitConv, applies: (cin: number, cout
 
 const directInputGrad = convInputGradVia(conv2dGpu, conv2dGpuApplies);
 
+/** A dense input gradient with at most this many rows goes to tfjs' matMul (see denseInputGrad). */
+const SMALL_DENSE_ROWS = 1024;
+
 export const wgslKernels: KernelSet = {
   name: 'wgsl',
   groupNormAct: (x, gamma, beta, groups, eps, act) => groupNormActGpu(x, gamma, beta, groups, eps.value, act),
@@ -138,9 +141,13 @@ export const wgslKernels: KernelSet = {
     return convFilterBiasGrad(x, dy, k, stride, samePad(x.shape[1], k, stride)[0], samePad(x.shape[2], k, stride)[0]);
   },
   dense: (x, w, b) => (conv2dGpuApplies(w.shape[0], w.shape[1]) ? matMulGpu(x, w, b) : tfjsKernels.dense(x, w, b)),
-  // tfjs' matMul reads w transposed in place: one dispatch, where a transpose and our product took two. The
-  // UNet's dense layers (time embedding) are a batch of rows by at most 512x512, small for either kernel.
-  denseInputGrad: (dy, w) => tfjsKernels.denseInputGrad(dy, w),
+  // Few rows (the time embedding's, one per image): tfjs' matMul reads w transposed in place, one dispatch where a
+  // transpose and our product took two. Many rows (1x1 convolutions and attention's projections run as dense
+  // layers over every pixel): our product, ~3.5x faster than tfjs' on [65536, 256] x [256, 256] on the H200.
+  denseInputGrad: (dy, w) =>
+    dy.shape[0] <= SMALL_DENSE_ROWS || !conv2dGpuApplies(w.shape[0], w.shape[1])
+      ? tfjsKernels.denseInputGrad(dy, w)
+      : tf.tidy(() => matMulGpu(dy, tf.transpose(w), null)),
   denseWeightBiasGrad(x, dy) {
     const [m, cin] = x.shape;
     const cout = dy.shape[1];

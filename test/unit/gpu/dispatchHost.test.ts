@@ -126,7 +126,7 @@ describe('dispatchHost', () => {
     // 1 MiB tensors, each freed one op after it was made, with no submit of tfjs' own for 5000 dispatches.
     tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 5000);
     const chain = async () => {
-      let x = tf.tensor1d(Rng.keyed(4).normal(2 ** 18));
+      let x: tf.Tensor = tf.tensor1d(Rng.keyed(4).normal(2 ** 18));
       for (let i = 0; i < 48; i++) {
         const y = tf.add(x, 0.5 * (i % 3) - 0.4);
         x.dispose();

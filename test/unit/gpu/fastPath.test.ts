@@ -13,6 +13,7 @@ import { copyFlatInto } from '../../../src/engine/gpu/flatCopy';
 import { addPerChannel, conv2dSame } from '../../../src/engine/nets/ops';
 import { groupNorm, silu } from '../../../src/engine/nets/tfjsKernels';
 import { overrideKernelSet } from '../../../src/engine/gpu/registry';
+import { wgslKernels } from '../../../src/engine/gpu/wgslKernels';
 import { groupNormActGpu } from '../../../src/engine/gpu/groupNorm';
 import { UNet } from '../../../src/engine/nets/unet';
 import { variableGradsFreeing } from '../../../src/engine/nets/grads';
@@ -108,6 +109,19 @@ describe('WebGPU fast path', () => {
       const ref = tf.add(tf.matMul(x, w), b);
       expect(relErr(await y.data(), await ref.data()), `${[m, cin, cout]}`).toBeLessThan(1e-5);
       tf.dispose([x, w, b, y, ref]);
+    }
+  });
+
+  it("the dense input gradient equals dy·wᵀ on both of its paths (tfjs' matMul up to 1024 rows, ours above)", async (ctx) => {
+    if (!webgpu()) ctx.skip();
+    for (const rows of [6, 1024, 1100]) {
+      const dy = randn([rows, 40], rows) as tf.Tensor2D;
+      const w = randn([24, 40], 2, 0.3) as tf.Tensor2D;
+      const got = wgslKernels.denseInputGrad(dy, w);
+      const ref = tf.matMul(dy, tf.transpose(w));
+      expect(got.shape).toEqual([rows, 24]);
+      expect(relErr(await got.data(), await ref.data()), `${rows} rows`).toBeLessThan(1e-5);
+      tf.dispose([dy, w, got, ref]);
     }
   });
 
@@ -233,7 +247,7 @@ describe('WebGPU fast path', () => {
     overrideKernelSet(null);
   });
 
-  it('fused GroupNorm(+SiLU) equals groupNorm/silu in value and in all gradients (cg 1..12, one group)', async (ctx) => {
+  it('fused GroupNorm(+SiLU) equals groupNorm/silu in value and in all gradients (cg 1..12, one group, batch 300)', async (ctx) => {
     if (!webgpu()) ctx.skip();
     const cases: [number, number, number, number, number][] = [
       [2, 4, 3, 12, 3],
@@ -241,6 +255,8 @@ describe('WebGPU fast path', () => {
       [3, 5, 5, 24, 2],
       [2, 8, 8, 192, 32],
       [1, 16, 16, 16, 16],
+      // A batch larger than a workgroup: dγ and dβ sum it in strides of 256 before the tree.
+      [300, 2, 1, 8, 4],
     ];
     for (const [n, h, w, c, groups] of cases) {
       const x = randn([n, h, w, c], c + h, 2) as tf.Tensor4D;
