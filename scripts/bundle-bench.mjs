@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundles the GPU benchmarks and the CLI into single ESM files for the remote GPU machine, where node_modules
 // cannot travel: bench/train.ts → OUT, and beside it bench/kernels.ts → kernels.mjs, bench/features.ts →
-// features.mjs, bench/dispatchCost.ts → dispatchCost.mjs, the CLI → sadpm.mjs with its engine process →
+// features.mjs, bench/dispatchCost.ts → dispatchCost.mjs, bench/hostProfile.ts → hostProfile.mjs, the CLI → sadpm.mjs with its engine process →
 // engineHost.js (the CLI forks the file of that name next to itself). The native addons stay outside: the engine loads dawn.node from SADPM_DAWN_NODE, the store
 // better_sqlite3.node from SADPM_SQLITE_NODE (see ../shared/device/README.md).
 //   node scripts/bundle-bench.mjs [out=/tmp/bench.mjs]
@@ -14,6 +14,7 @@ const entries = [
   ['bench/kernels.ts', join(dirname(outfile), 'kernels.mjs')],
   ['bench/features.ts', join(dirname(outfile), 'features.mjs')],
   ['bench/dispatchCost.ts', join(dirname(outfile), 'dispatchCost.mjs')],
+  ['bench/hostProfile.ts', join(dirname(outfile), 'hostProfile.mjs')],
   ['src/cli/bundleEntry.ts', join(dirname(outfile), 'sadpm.mjs')],
   ['src/engine/hostEntry.ts', join(dirname(outfile), 'engineHost.js')],
 ];
