@@ -12,7 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber, flagString } from '../src/cli/args';
-import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
+import { presetAndLoss } from './trainFlags';
+import { resolveRunConfig } from '../src/shared/config';
 import { initBackend, describeBackend } from '../src/engine/backend';
 import { overrideKernelSet } from '../src/engine/gpu/registry';
 import { KERNEL_SET_NAMES, type KernelSetName } from '../src/engine/gpu/kernelSet';
@@ -33,12 +34,7 @@ interface CpuProfile {
 
 async function main(): Promise<void> {
   const { flags } = parseArgs(['bench', ...process.argv.slice(2)]);
-  const preset = (flagString(flags, 'preset') ?? 'small') as ModelPresetName;
-  if (!MODEL_PRESET_NAMES.includes(preset)) throw new Error(`--preset: expected ${MODEL_PRESET_NAMES.join(', ')}`);
-  const loss = flagString(flags, 'loss') ?? 'plain';
-  const m = /^(plain|sa(\d+))$/.exec(loss);
-  if (!m) throw new Error(`--loss: expected plain or saK (e.g. sa2), got '${loss}'`);
-  const k = m[2] ? Number(m[2]) : 1;
+  const { preset, loss, k } = presetAndLoss(flags, 'small');
   const steps = flagNumber(flags, 'steps', 10);
   const warmup = flagNumber(flags, 'warmup', 3);
   const set = flagString(flags, 'kernels');

@@ -13,7 +13,8 @@
 import { WINOGRAD_MODE } from '../src/engine/gpu/winograd';
 import { tf } from '../src/engine/tf';
 import { parseArgs, flagNumber, flagString } from '../src/cli/args';
-import { resolveRunConfig, MODEL_PRESET_NAMES, type ModelPresetName } from '../src/shared/config';
+import { presetAndLoss } from './trainFlags';
+import { resolveRunConfig } from '../src/shared/config';
 import {
   initBackend,
   describeBackend,
@@ -33,12 +34,7 @@ import { epsModelOf } from '../src/engine/train/artifacts';
 
 async function main(): Promise<void> {
   const { flags } = parseArgs(['bench', ...process.argv.slice(2)]);
-  const preset = (flagString(flags, 'preset') ?? 'tiny') as ModelPresetName;
-  if (!MODEL_PRESET_NAMES.includes(preset)) throw new Error(`--preset: expected ${MODEL_PRESET_NAMES.join(', ')}`);
-  const loss = flagString(flags, 'loss') ?? 'plain';
-  const m = /^(plain|sa(\d+))$/.exec(loss);
-  if (!m) throw new Error(`--loss: expected plain or saK (e.g. sa2), got '${loss}'`);
-  const k = m[2] ? Number(m[2]) : 1;
+  const { preset, loss, k } = presetAndLoss(flags, 'tiny');
   const batch = flagNumber(flags, 'batch', 8);
   const steps = flagNumber(flags, 'steps', 5);
   const warmup = flagNumber(flags, 'warmup', 2);
