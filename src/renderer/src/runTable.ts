@@ -155,6 +155,9 @@ const OPS: [string, RunCondition['op']][] = [
  * number (equal), or a list `0, 0.5` (any of them); text columns match a part of the value (`cifar`), or exactly
  * with `=completed`. Empty: no condition. An error names the column and what was expected.
  */
+/** Values an 'in' condition may list (RunConditionSchema's bound). */
+const MAX_LIST = 200;
+
 export function parseFilter(key: RunSortKey, text: string): { cond: RunCondition | null; error: string | null } {
   const t = text.trim();
   if (!t) return { cond: null, error: null };
@@ -172,6 +175,10 @@ export function parseFilter(key: RunSortKey, text: string): { cond: RunCondition
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
+    // The store takes a list of 1 to MAX_LIST values.
+    if (parts.length === 0 || parts.length > MAX_LIST) {
+      return { cond: null, error: `${columnLabel(key)}: a list takes 1 to ${MAX_LIST} numbers, got ${parts.length}` };
+    }
     const values = parts.map(num);
     const i = values.findIndex((v) => !Number.isFinite(v));
     if (i >= 0) return bad(parts[i]!);

@@ -37,6 +37,12 @@ describe('a filter typed under a header', () => {
     });
     expect(parseFilter('lr', '1e-3, x').error).toMatch(/^lr: 'x' is not a number/);
     expect(parseFilter('k', '>').error).toMatch(/^K: '>' is not a number/);
+    // A list with no number in it (found by the property below), and one longer than the store takes.
+    expect(parseFilter('lambda', ',')).toEqual({ cond: null, error: 'λ: a list takes 1 to 200 numbers, got 0' });
+    expect(parseFilter('lambda', ' , ,').error).toBe('λ: a list takes 1 to 200 numbers, got 0');
+    const long = parseFilter('seed', Array.from({ length: 201 }, (_, i) => i).join(','));
+    expect(long.error).toMatch(/^seed: a list takes 1 to 200 numbers, got 201$/i);
+    expect(parseFilter('seed', Array.from({ length: 200 }, (_, i) => i).join(',')).cond?.op).toBe('in');
   });
 
   it('gives back any number with any comparison, as a condition the contract accepts (property)', () => {
