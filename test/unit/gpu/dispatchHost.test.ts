@@ -144,6 +144,11 @@ describe('dispatchHost', () => {
       return { out, pressure: dispatchHostStats()!.pressureSubmits - before, peak: gpuMemoryStats().usedPeakBytes };
     };
     try {
+      process.env.SADPM_PENDING_FREE_MB = '-1';
+      uninstallDispatchHost();
+      expect(() => installDispatchHost(tf.backend())).toThrow(
+        'SADPM_PENDING_FREE_MB=-1: expected a number of MiB >= 0 (0: off)',
+      );
       const off = await run('0');
       const on = await run('4');
       expectSameBits(on.out, off.out);
