@@ -42,7 +42,7 @@ import {
   u,
   type Tile,
 } from './gemmTile';
-import { AT, BT, G, sandwich } from './winogradMath';
+import { AT, BT, G, sandwich, type Fraction } from './winogradMath';
 
 export const XI = 36;
 export const ZERO = 'vec4<f32>(0.0)';
@@ -169,29 +169,45 @@ export function blockHeader(c4: number, g: Geometry): string {
     let tx = p % ${u(g.tw)};`;
 }
 
+/**
+ * A transform pass (x → U, dy → D): each invocation loads one patch of 4 channels from `src` (the `loads`,
+ * which define p{a}_{b}) and writes its L·patch·Rᵀ, 36 values, to the chunk's rows of `dst`.
+ */
+export function patchTransformCode(
+  io: { src: string; dst: string },
+  c4: number,
+  g: Geometry,
+  loads: string[],
+  L: readonly Fraction[][],
+  R: readonly Fraction[][],
+): string {
+  const lines = [...loads, ...sandwich('t', L, R, (a, b) => `p${a}_${b}`, ZERO)];
+  for (let a = 0; a < 6; a++)
+    for (let b = 0; b < 6; b++)
+      lines.push(`${io.dst}[(${u((a * 6 + b) * g.rows)} + pl) * ${u(c4)} + c4] = t${a}_${b};`);
+  return `
+  @group(0) @binding(0) var<storage, read> ${io.src}: array<vec4<f32>>;
+  @group(0) @binding(1) var<storage, read_write> ${io.dst}: array<vec4<f32>>;
+  @group(0) @binding(2) var<uniform> uniforms: Uniforms;
+  ${blockHeader(c4, g)}
+    ${lines.join('\n    ')}
+  }`;
+}
+
 /** x → U: each invocation transforms one 6×6 patch (zero outside the image) of 4 channels. */
 export function inputCode(g: Geometry): string {
   const cin4 = g.cin / 4;
-  const lines: string[] = [];
+  const loads: string[] = [];
   for (let a = 0; a < 6; a++)
-    lines.push(`let iy${a} = i32(ty * 4u) + ${a - 1}; let inY${a} = iy${a} >= 0 && iy${a} < ${g.h};`);
+    loads.push(`let iy${a} = i32(ty * 4u) + ${a - 1}; let inY${a} = iy${a} >= 0 && iy${a} < ${g.h};`);
   for (let b = 0; b < 6; b++)
-    lines.push(`let ix${b} = i32(tx * 4u) + ${b - 1}; let inX${b} = ix${b} >= 0 && ix${b} < ${g.w};`);
+    loads.push(`let ix${b} = i32(tx * 4u) + ${b - 1}; let inX${b} = ix${b} >= 0 && ix${b} < ${g.w};`);
   for (let a = 0; a < 6; a++)
     for (let b = 0; b < 6; b++)
-      lines.push(
-        `var d${a}_${b} = ${ZERO}; if (inY${a} && inX${b}) { d${a}_${b} = x[(img * ${u(g.h * g.w)} + u32(iy${a}) * ${u(g.w)} + u32(ix${b})) * ${u(cin4)} + c4]; }`,
+      loads.push(
+        `var p${a}_${b} = ${ZERO}; if (inY${a} && inX${b}) { p${a}_${b} = x[(img * ${u(g.h * g.w)} + u32(iy${a}) * ${u(g.w)} + u32(ix${b})) * ${u(cin4)} + c4]; }`,
       );
-  lines.push(...sandwich('v', BT, BT, (a, b) => `d${a}_${b}`, ZERO));
-  for (let a = 0; a < 6; a++)
-    for (let b = 0; b < 6; b++) lines.push(`U[(${u((a * 6 + b) * g.rows)} + pl) * ${u(cin4)} + c4] = v${a}_${b};`);
-  return `
-  @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-  @group(0) @binding(1) var<storage, read_write> U: array<vec4<f32>>;
-  @group(0) @binding(2) var<uniform> uniforms: Uniforms;
-  ${blockHeader(cin4, g)}
-    ${lines.join('\n    ')}
-  }`;
+  return patchTransformCode({ src: 'x', dst: 'U' }, cin4, g, loads, BT, BT);
 }
 
 /** M → y (+ bias): each invocation turns one block's 36 products of 4 channels into its 4×4 outputs. */

@@ -29,9 +29,9 @@ import { A, GT, sandwich } from './winogradMath';
 import {
   XI,
   ZERO,
-  blockHeader,
   geometry,
   inputCode,
+  patchTransformCode,
   scratchBuffers,
   tileEntry,
   winogradApplies,
@@ -53,24 +53,15 @@ export function setWinogradSplitBlocks(blocks: number): void {
 /** dy → D: each invocation transforms one 4×4 block of output gradients (zero past the image) of 4 channels. */
 function gradCode(g: Geometry): string {
   const c4n = g.cout / 4;
-  const lines: string[] = [];
-  for (let a = 0; a < 4; a++) lines.push(`let oy${a} = ty * 4u + ${u(a)}; let inY${a} = oy${a} < ${u(g.h)};`);
-  for (let b = 0; b < 4; b++) lines.push(`let ox${b} = tx * 4u + ${u(b)}; let inX${b} = ox${b} < ${u(g.w)};`);
+  const loads: string[] = [];
+  for (let a = 0; a < 4; a++) loads.push(`let oy${a} = ty * 4u + ${u(a)}; let inY${a} = oy${a} < ${u(g.h)};`);
+  for (let b = 0; b < 4; b++) loads.push(`let ox${b} = tx * 4u + ${u(b)}; let inX${b} = ox${b} < ${u(g.w)};`);
   for (let a = 0; a < 4; a++)
     for (let b = 0; b < 4; b++)
-      lines.push(
-        `var e${a}_${b} = ${ZERO}; if (inY${a} && inX${b}) { e${a}_${b} = dy[((img * ${u(g.h)} + oy${a}) * ${u(g.w)} + ox${b}) * ${u(c4n)} + c4]; }`,
+      loads.push(
+        `var p${a}_${b} = ${ZERO}; if (inY${a} && inX${b}) { p${a}_${b} = dy[((img * ${u(g.h)} + oy${a}) * ${u(g.w)} + ox${b}) * ${u(c4n)} + c4]; }`,
       );
-  lines.push(...sandwich('q', A, A, (a, b) => `e${a}_${b}`, ZERO));
-  for (let a = 0; a < 6; a++)
-    for (let b = 0; b < 6; b++) lines.push(`D[(${u((a * 6 + b) * g.rows)} + pl) * ${u(c4n)} + c4] = q${a}_${b};`);
-  return `
-  @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
-  @group(0) @binding(1) var<storage, read_write> D: array<vec4<f32>>;
-  @group(0) @binding(2) var<uniform> uniforms: Uniforms;
-  ${blockHeader(c4n, g)}
-    ${lines.join('\n    ')}
-  }`;
+  return patchTransformCode({ src: 'dy', dst: 'D' }, c4n, g, loads, A, A);
 }
 
 /**
