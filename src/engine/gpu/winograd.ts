@@ -153,10 +153,21 @@ export function winogradPays(n: number, h: number, w: number, cin: number, cout:
   return n * h * w * cin * cout * 9 >= WINOGRAD_MIN_GMACS * 2 ** 30;
 }
 
+/**
+ * The uniform block of every Winograd pass: NaN (tfjs' convention), the chunk's first block and block count, and
+ * whether a filter-gradient chunk is the first to write its slot (packed by passUniforms).
+ */
+export const PASS_UNIFORMS = 'struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }';
+
+/** PASS_UNIFORMS' bytes (0x7fc00000: a quiet NaN). */
+export function passUniforms(p0: number, pc: number, first = 0): ArrayBuffer {
+  return new Uint32Array([0x7fc00000, p0, pc, first]).buffer;
+}
+
 /** Shared header of the transform passes: the invocation's (block row within the chunk, channel vec4). */
 export function blockHeader(c4: number, g: Geometry): string {
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
+  ${PASS_UNIFORMS}
   @compute @workgroup_size(${FLAT_THREADS})
   fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     ${FLAT_INDEX}
@@ -279,7 +290,7 @@ function productCode(g: Geometry, tile: Tile): string {
         }`,
   });
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
+  ${PASS_UNIFORMS}
   @group(0) @binding(0) var<storage, read> U: array<vec4<f32>>;
   @group(0) @binding(1) var<storage, read> V: array<vec4<f32>>;
   @group(0) @binding(2) var<storage, read_write> M: array<vec4<f32>>;
@@ -436,7 +447,7 @@ export function conv2dWinograd(
   const pass = encoder(be).beginComputePass();
   for (let p0 = 0; p0 < blocks; p0 += g.rows) {
     const pc = Math.min(g.rows, blocks - p0);
-    const words = new Uint32Array([0x7fc00000, p0, pc, 0]).buffer;
+    const words = passUniforms(p0, pc);
     pass.setPipeline(inPipe);
     pass.setBindGroup(0, uniformBindGroup(be, inPipe, [xb!, ub], words));
     pass.dispatchWorkgroups(...flatGrid(device, (pc * cin) / 4));

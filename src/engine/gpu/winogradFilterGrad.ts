@@ -32,6 +32,8 @@ import {
   geometry,
   inputCode,
   patchTransformCode,
+  PASS_UNIFORMS,
+  passUniforms,
   scratchBuffers,
   tileEntry,
   winogradApplies,
@@ -127,7 +129,7 @@ function productCode(g: Geometry, tile: Tile, splits: number): string {
         }`,
   });
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
+  ${PASS_UNIFORMS}
   @group(0) @binding(0) var<storage, read> U: array<vec4<f32>>;
   @group(0) @binding(1) var<storage, read> D: array<vec4<f32>>;
   @group(0) @binding(2) var<storage, read_write> parts: array<vec4<f32>>;
@@ -138,7 +140,7 @@ function productCode(g: Geometry, tile: Tile, splits: number): string {
 /** parts[0] = Σ over the S slots, per (ξ, c, o4). */
 function sumSlotsCode(n4: number, splits: number): string {
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
+  ${PASS_UNIFORMS}
   @group(0) @binding(0) var<storage, read_write> parts: array<vec4<f32>>;
   @group(0) @binding(1) var<uniform> uniforms: Uniforms;
   @compute @workgroup_size(${FLAT_THREADS})
@@ -162,7 +164,7 @@ function filterCode(cin: number, cout: number): string {
   for (let i = 0; i < 3; i++)
     for (let j = 0; j < 3; j++) lines.push(`dw[(${u((i * 3 + j) * cin)} + c) * ${u(o4n)} + o4] = w${i}_${j};`);
   return `
-  struct Uniforms { NAN: f32, p0: u32, pc: u32, first: u32 }
+  ${PASS_UNIFORMS}
   @group(0) @binding(0) var<storage, read> parts: array<vec4<f32>>;
   @group(0) @binding(1) var<storage, read_write> dw: array<vec4<f32>>;
   @group(0) @binding(2) var<uniform> uniforms: Uniforms;
@@ -242,7 +244,7 @@ export function convFilterBiasGradWinograd(x: tf.Tensor4D, dy: tf.Tensor4D): [tf
   const pass = encoder(be).beginComputePass();
   for (let p0 = 0; p0 < blocks; p0 += g.rows) {
     const pc = Math.min(g.rows, blocks - p0);
-    const words = new Uint32Array([0x7fc00000, p0, pc, p0 === 0 ? 1 : 0]).buffer;
+    const words = passUniforms(p0, pc, p0 === 0 ? 1 : 0);
     pass.setPipeline(inPipe!);
     pass.setBindGroup(0, uniformBindGroup(be, inPipe!, [xb, ub], words));
     pass.dispatchWorkgroups(...flatGrid(device, (pc * cin) / 4));
@@ -253,7 +255,7 @@ export function convFilterBiasGradWinograd(x: tf.Tensor4D, dy: tf.Tensor4D): [tf
     pass.setBindGroup(0, uniformBindGroup(be, productPipe!, [ub, db, parts.buf], words));
     pass.dispatchWorkgroups(Math.ceil(cin / tile.bm), Math.ceil(cout / tile.bn), XI * splits);
   }
-  const words = new Uint32Array([0x7fc00000, 0, 0, 0]).buffer;
+  const words = passUniforms(0, 0);
   if (splits > 1) {
     pass.setPipeline(sumPipe!);
     pass.setBindGroup(0, uniformBindGroup(be, sumPipe!, [parts.buf], words));
